@@ -1,0 +1,221 @@
+/* answer.c: chat-completions envelope and knowledge-graph content validation. */
+#include "answer.h"
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAIL(...)                                   \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		goto out;                           \
+	} while (0)
+
+static int64_t usage_field(const json *usage, const char *key)
+{
+	const json *v = json_get(usage, key);
+	return json_kind(v) == J_NUMBER && json_number(v) >= 0 ? (int64_t)json_number(v) : -1;
+}
+
+int answer_parse_envelope(const char *body, size_t len, struct envelope *env, char *err,
+			  size_t errlen)
+{
+	memset(env, 0, sizeof *env);
+	env->prompt_tokens = env->completion_tokens = -1;
+	char perr[96];
+	int rc = -1;
+	json *root = json_parse(body, len, perr, sizeof perr);
+	if (!root)
+		FAIL("response body is not JSON (%s)", perr);
+	const json *choice = json_first(json_get(root, "choices"));
+	if (json_kind(choice) != J_OBJECT)
+		FAIL("response has no choices");
+	const char *content = json_string(json_get(json_get(choice, "message"), "content"));
+	if (!content)
+		FAIL("response has no message content");
+	const char *fr = json_string(json_get(choice, "finish_reason"));
+	snprintf(env->finish_reason, sizeof env->finish_reason, "%s", fr ? fr : "");
+	const json *usage = json_get(root, "usage");
+	env->prompt_tokens = usage_field(usage, "prompt_tokens");
+	env->completion_tokens = usage_field(usage, "completion_tokens");
+	env->content = strdup(content);
+	rc = env->content ? 0 : -1;
+out:
+	json_free(root);
+	return rc;
+}
+
+void envelope_free(struct envelope *env)
+{
+	free(env->content);
+	env->content = NULL;
+}
+
+char *answer_error_message(const char *body, size_t len)
+{
+	json *root = json_parse(body, len, NULL, 0);
+	const char *msg = json_string(json_get(json_get(root, "error"), "message"));
+	char *copy = msg ? strdup(msg) : NULL;
+	json_free(root);
+	return copy;
+}
+
+/* Finds the JSON object in content: inside a ```json fence if there is one, else from the
+ * first '{'. The object must parse; text after it is ignored. */
+static json *find_object(const char *content, size_t len)
+{
+	const char *p = content, *end = content + len;
+	const char *fence = memmem(p, len, "```", 3);
+	if (fence) {
+		const char *nl = memchr(fence, '\n', (size_t)(end - fence));
+		if (nl) {
+			p = nl + 1;
+			const char *close = memmem(p, (size_t)(end - p), "```", 3);
+			if (close)
+				end = close;
+		}
+	}
+	const char *brace = memchr(p, '{', (size_t)(end - p));
+	if (!brace)
+		return NULL;
+	size_t used;
+	return json_parse_prefix(brace, (size_t)(end - brace), &used);
+}
+
+static int id_in_batch(const char *id, const char *ids, size_t ids_len)
+{
+	size_t n = strlen(id);
+	const char *p = ids, *end = ids + ids_len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l == n && !memcmp(p, id, n))
+			return 1;
+		p += l + 1;
+	}
+	return 0;
+}
+
+/* Writes "chunks":[...]: the ids given that belong to the batch, or all of the batch's. */
+static int put_chunks(buf *out, const json *chunks, const char *ids, size_t ids_len)
+{
+	enum json_kind k = json_kind(chunks);
+	if (k != J_INVALID && k != J_NULL && k != J_ARRAY)
+		return -1;
+	buf_puts(out, "\"chunks\":[");
+	int n = 0;
+	for (const json *c = json_first(chunks); c; c = json_next(c)) {
+		const char *id = json_string(c);
+		if (!id)
+			return -1;
+		if (!id_in_batch(id, ids, ids_len))
+			continue;
+		if (n++)
+			buf_putc(out, ',');
+		buf_json_str(out, id, strlen(id));
+	}
+	if (n == 0) {
+		const char *p = ids, *end = ids + ids_len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (l) {
+				if (n++)
+					buf_putc(out, ',');
+				buf_json_str(out, p, l);
+			}
+			p += l + 1;
+		}
+	}
+	buf_putc(out, ']');
+	return 0;
+}
+
+/* A required non-empty string field, or an optional one ("" when missing). */
+static const char *field(const json *obj, const char *key, int required)
+{
+	const json *v = json_get(obj, key);
+	if (json_kind(v) == J_INVALID || json_kind(v) == J_NULL)
+		return required ? NULL : "";
+	const char *s = json_string(v);
+	if (!s || (required && !*s))
+		return NULL;
+	return s;
+}
+
+static void put_field(buf *out, const char *key, const char *val, int comma)
+{
+	if (comma)
+		buf_putc(out, ',');
+	buf_json_str(out, key, strlen(key));
+	buf_putc(out, ':');
+	buf_json_str(out, val, strlen(val));
+}
+
+static const char *const entity_fields[] = { "name", "type", "description", NULL };
+static const char *const relation_fields[] = { "source", "target", "type", "description", NULL };
+
+/* Writes one array of items, each with the given string fields (all but "description"
+ * required) and chunks. Returns 0, or -1 with err naming the bad item. */
+static int put_items(buf *out, const json *arr, const char *what, const char *const *fields,
+		     const char *ids, size_t ids_len, char *err, size_t errlen)
+{
+	int i = 0;
+	for (const json *it = json_first(arr); it; it = json_next(it), i++) {
+		if (json_kind(it) != J_OBJECT) {
+			snprintf(err, errlen, "%s[%d] is not an object", what, i);
+			return -1;
+		}
+		buf_putc(out, i ? ',' : '[');
+		buf_putc(out, '{');
+		for (int f = 0; fields[f]; f++) {
+			const char *v = field(it, fields[f], strcmp(fields[f], "description") != 0);
+			if (!v) {
+				snprintf(err, errlen, "%s[%d].%s is missing or not a non-empty string", what,
+					 i, fields[f]);
+				return -1;
+			}
+			put_field(out, fields[f], v, f > 0);
+		}
+		buf_putc(out, ',');
+		if (put_chunks(out, json_get(it, "chunks"), ids, ids_len) < 0) {
+			snprintf(err, errlen, "%s[%d].chunks is not an array of strings", what, i);
+			return -1;
+		}
+		buf_putc(out, '}');
+	}
+	if (i == 0)
+		buf_putc(out, '[');
+	buf_putc(out, ']');
+	return 0;
+}
+
+int answer_normalize(const char *content, size_t len, const char *chunk_ids, size_t ids_len,
+		     buf *out, char *err, size_t errlen)
+{
+	size_t start = out->len;
+	int rc = -1;
+	json *root = find_object(content, len);
+	if (!root)
+		FAIL("answer content has no JSON object");
+	const json *ents = json_get(root, "entities");
+	const json *rels = json_get(root, "relations");
+	if (json_kind(ents) != J_ARRAY)
+		FAIL("answer has no \"entities\" array");
+	if (json_kind(rels) != J_ARRAY && json_kind(rels) != J_INVALID)
+		FAIL("answer's \"relations\" is not an array");
+	buf_puts(out, "{\"entities\":");
+	if (put_items(out, ents, "entities", entity_fields, chunk_ids, ids_len, err, errlen))
+		goto out;
+	buf_puts(out, ",\"relations\":");
+	if (put_items(out, rels, "relations", relation_fields, chunk_ids, ids_len, err, errlen))
+		goto out;
+	buf_putc(out, '}');
+	rc = 0;
+out:
+	if (rc)
+		out->len = start;
+	json_free(root);
+	return rc;
+}

@@ -1,0 +1,266 @@
+/* config.c: the settings table and the JSON reader that checks a file against it. */
+#include "config.h"
+#include "json.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ctype { C_STR, C_STR_OR_NULL, C_INT, C_NUM, C_BOOL };
+
+struct setting {
+	const char *section;
+	const char *key;
+	enum ctype type;
+	size_t offset;
+	double min, max; /* for numbers; for strings min=1 means non-empty */
+	double def_num;
+	const char *def_str;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+/* The one table: every key kgsup reads, with its bounds and default. README lists the same. */
+static const struct setting settings[] = {
+	{ "api", "base_url", C_STR, OFF(base_url), 1, 0, 0, "https://api.openai.com/v1" },
+	{ "api", "model", C_STR, OFF(model), 1, 0, 0, "gpt-4o-mini" },
+	{ "api", "api_key_env", C_STR, OFF(api_key_env), 1, 0, 0, "OPENAI_API_KEY" },
+	{ "api", "ca_file", C_STR_OR_NULL, OFF(ca_file), 1, 0, 0, NULL },
+	{ "api", "timeout_s", C_NUM, OFF(timeout_s), 1, 3600, 120, NULL },
+	{ "api", "connect_timeout_s", C_NUM, OFF(connect_timeout_s), 0.1, 600, 10, NULL },
+	{ "api", "temperature", C_NUM, OFF(temperature), 0, 2, 0, NULL },
+	{ "api", "max_tokens", C_INT, OFF(max_tokens), 1, 1000000, 2048, NULL },
+	{ "api", "json_mode", C_BOOL, OFF(json_mode), 0, 1, 1, NULL },
+	{ "api", "max_response_bytes", C_INT, OFF(max_response_bytes), 1024, 1 << 30, 16 << 20, NULL },
+	{ "limits", "requests_per_minute", C_INT, OFF(requests_per_minute), 1, 100000000, 500, NULL },
+	{ "limits", "tokens_per_minute", C_INT, OFF(tokens_per_minute), 1, 1e12, 200000, NULL },
+	{ "limits", "max_in_flight", C_INT, OFF(max_in_flight), 0, 100000, 0, NULL },
+	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
+	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
+	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
+	{ "run", "workers", C_INT, OFF(workers), 1, 1024, 16, NULL },
+	{ "run", "commit_interval_ms", C_INT, OFF(commit_interval_ms), 0, 60000, 50, NULL },
+	{ "run", "stop_deadline_s", C_INT, OFF(stop_deadline_s), 0, 3600, 30, NULL },
+	{ "chunking", "chunk_tokens", C_INT, OFF(chunk_tokens), 16, 1000000, 600, NULL },
+	{ "chunking", "overlap_tokens", C_INT, OFF(overlap_tokens), 0, 1000000, 60, NULL },
+	{ "chunking", "chunks_per_batch", C_INT, OFF(chunks_per_batch), 1, 1000, 10, NULL },
+	{ "prompt", "system", C_STR, OFF(prompt_system), 0, 0, 0, "" },
+	{ "prompt", "user", C_STR, OFF(prompt_user), 0, 0, 0, "" },
+	{ "prompt", "entity_types", C_STR, OFF(entity_types), 1, 0, 0,
+	  "person, organization, place, event, concept, product" },
+	{ "pricing", "input_per_mtok", C_NUM, OFF(input_per_mtok), 0, 1e6, 0.15, NULL },
+	{ "pricing", "output_per_mtok", C_NUM, OFF(output_per_mtok), 0, 1e6, 0.60, NULL },
+	{ "cache", "path", C_STR_OR_NULL, OFF(cache_path), 1, 0, 0, NULL },
+	{ "cache", "ttl_days", C_INT, OFF(cache_ttl_days), 0, 100000, 0, NULL },
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static char **str_at(struct config *c, const struct setting *s)
+{
+	return (char **)((char *)c + s->offset);
+}
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		void *field = (char *)c + s->offset;
+		switch (s->type) {
+		case C_STR:
+		case C_STR_OR_NULL:
+			*str_at(c, s) = s->def_str ? xstrdup(s->def_str) : NULL;
+			break;
+		case C_INT: *(int64_t *)field = (int64_t)s->def_num; break;
+		case C_NUM: *(double *)field = s->def_num; break;
+		case C_BOOL: *(int *)field = s->def_num != 0; break;
+		}
+	}
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == C_STR || settings[i].type == C_STR_OR_NULL) {
+			free(*str_at(c, &settings[i]));
+			*str_at(c, &settings[i]) = NULL;
+		}
+}
+
+static const struct setting *find_setting(const char *section, const char *key)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key))
+			return &settings[i];
+	return NULL;
+}
+
+static int section_known(const char *section)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].section, section))
+			return 1;
+	return 0;
+}
+
+#define FAIL(...)                                          \
+	do {                                               \
+		snprintf(err, errlen, __VA_ARGS__);        \
+		return -1;                                 \
+	} while (0)
+
+static int set_number(struct config *c, const struct setting *s, const json *v, const char *name,
+		      char *err, size_t errlen)
+{
+	if (json_kind(v) != J_NUMBER)
+		FAIL("%s: %s.%s: expected a number, got %s", name, s->section, s->key,
+		     json_kind_name(json_kind(v)));
+	double d = json_number(v);
+	if (s->type == C_INT && d != floor(d))
+		FAIL("%s: %s.%s: expected a whole number, got %g", name, s->section, s->key, d);
+	if (d < s->min || d > s->max)
+		FAIL("%s: %s.%s: %g is out of range (%g to %g)", name, s->section, s->key, d, s->min,
+		     s->max);
+	void *field = (char *)c + s->offset;
+	if (s->type == C_INT)
+		*(int64_t *)field = (int64_t)d;
+	else
+		*(double *)field = d;
+	return 0;
+}
+
+static int set_value(struct config *c, const struct setting *s, const json *v, const char *name,
+		     char *err, size_t errlen)
+{
+	enum json_kind k = json_kind(v);
+	switch (s->type) {
+	case C_INT:
+	case C_NUM:
+		return set_number(c, s, v, name, err, errlen);
+	case C_BOOL:
+		if (k != J_TRUE && k != J_FALSE)
+			FAIL("%s: %s.%s: expected true or false, got %s", name, s->section, s->key,
+			     json_kind_name(k));
+		*(int *)((char *)c + s->offset) = k == J_TRUE;
+		return 0;
+	case C_STR_OR_NULL:
+		if (k == J_NULL) {
+			free(*str_at(c, s));
+			*str_at(c, s) = NULL;
+			return 0;
+		}
+		/* fall through */
+	case C_STR:
+		if (k != J_STRING)
+			FAIL("%s: %s.%s: expected a string, got %s", name, s->section, s->key,
+			     json_kind_name(k));
+		if (s->min >= 1 && !*json_string(v))
+			FAIL("%s: %s.%s: must not be empty", name, s->section, s->key);
+		free(*str_at(c, s));
+		*str_at(c, s) = xstrdup(json_string(v));
+		return 0;
+	}
+	return 0;
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *name, char *err,
+		 size_t errlen)
+{
+	char perr[128];
+	json *root = json_parse(text, len, perr, sizeof perr);
+	if (!root)
+		FAIL("%s: %s", name, perr);
+	int rc = 0;
+	if (json_kind(root) != J_OBJECT) {
+		snprintf(err, errlen, "%s: the top level must be an object", name);
+		rc = -1;
+	}
+	for (json *sec = json_first(root); sec && !rc; sec = json_next(sec)) {
+		const char *sname = json_key(sec);
+		if (!section_known(sname)) {
+			snprintf(err, errlen, "%s: %s: unknown key", name, sname);
+			rc = -1;
+			break;
+		}
+		if (json_kind(sec) != J_OBJECT) {
+			snprintf(err, errlen, "%s: %s: expected an object", name, sname);
+			rc = -1;
+			break;
+		}
+		for (json *kv = json_first(sec); kv && !rc; kv = json_next(kv)) {
+			const struct setting *s = find_setting(sname, json_key(kv));
+			if (!s) {
+				snprintf(err, errlen, "%s: %s.%s: unknown key", name, sname, json_key(kv));
+				rc = -1;
+			} else {
+				rc = set_value(c, s, kv, name, err, errlen);
+			}
+		}
+	}
+	json_free(root);
+	return rc ? rc : config_check(c, name, err, errlen);
+}
+
+int config_check(const struct config *c, const char *name, char *err, size_t errlen)
+{
+	if (c->overlap_tokens * 2 > c->chunk_tokens)
+		FAIL("%s: chunking.overlap_tokens: %lld must be at most half of chunking.chunk_tokens",
+		     name, (long long)c->overlap_tokens);
+	if (c->backoff_base_ms > c->backoff_cap_ms)
+		FAIL("%s: retry.backoff_base_ms: must not exceed retry.backoff_cap_ms", name);
+	if (strncmp(c->base_url, "https://", 8) && strncmp(c->base_url, "http://", 7))
+		FAIL("%s: api.base_url: must start with https:// (or http:// for a loopback address)",
+		     name);
+	return 0;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	size_t len;
+	char *text = read_file(path, 1 << 20, &len);
+	if (!text)
+		FAIL("%s: cannot read: %s", path, strerror(errno));
+	int rc = config_parse(c, text, len, path, err, errlen);
+	free(text);
+	return rc;
+}
+
+void config_to_json(const struct config *c, buf *b)
+{
+	const char *section = NULL;
+	buf_putc(b, '{');
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		if (!section || strcmp(section, s->section)) {
+			if (section)
+				buf_puts(b, "},");
+			buf_json_str(b, s->section, strlen(s->section));
+			buf_puts(b, ":{");
+			section = s->section;
+		} else {
+			buf_putc(b, ',');
+		}
+		buf_json_str(b, s->key, strlen(s->key));
+		buf_putc(b, ':');
+		const void *field = (const char *)c + s->offset;
+		switch (s->type) {
+		case C_STR:
+		case C_STR_OR_NULL: {
+			const char *v = *(char *const *)field;
+			if (v)
+				buf_json_str(b, v, strlen(v));
+			else
+				buf_puts(b, "null");
+			break;
+		}
+		case C_INT: buf_printf(b, "%lld", (long long)*(const int64_t *)field); break;
+		case C_NUM: buf_printf(b, "%.17g", *(const double *)field); break;
+		case C_BOOL: buf_puts(b, *(const int *)field ? "true" : "false"); break;
+		}
+	}
+	buf_puts(b, "}}");
+}

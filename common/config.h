@@ -1,0 +1,64 @@
+/* config.h: kgsup's settings, read from a JSON file and checked against one table of key,
+ * type, bounds and default (config.c). Unknown keys and bad values are errors naming the key. */
+#ifndef KGSUP_CONFIG_H
+#define KGSUP_CONFIG_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+struct config {
+	/* api */
+	char *base_url;
+	char *model;
+	char *api_key_env;
+	char *ca_file; /* NULL: the system's CAs */
+	double timeout_s;
+	double connect_timeout_s;
+	double temperature;
+	int64_t max_tokens;
+	int json_mode;
+	int64_t max_response_bytes;
+	/* limits */
+	int64_t requests_per_minute;
+	int64_t tokens_per_minute;
+	int64_t max_in_flight; /* 0: no limit */
+	/* retry */
+	int64_t max_attempts;
+	int64_t backoff_base_ms;
+	int64_t backoff_cap_ms;
+	/* run */
+	int64_t workers;
+	int64_t commit_interval_ms;
+	int64_t stop_deadline_s;
+	/* chunking */
+	int64_t chunk_tokens;
+	int64_t overlap_tokens;
+	int64_t chunks_per_batch;
+	/* prompt: file paths; empty means the built-in template */
+	char *prompt_system;
+	char *prompt_user;
+	char *entity_types;
+	/* pricing, dollars per million tokens */
+	double input_per_mtok;
+	double output_per_mtok;
+	/* cache */
+	char *cache_path; /* NULL: inside the state directory */
+	int64_t cache_ttl_days;
+};
+
+/* Fills c with every default. */
+void config_defaults(struct config *c);
+/* Reads path over the defaults. On error returns -1 with a one-line message in err
+ * ("FILE: KEY: what is wrong"). */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Same, from text already in memory; name is used in messages. */
+int config_parse(struct config *c, const char *text, size_t len, const char *name, char *err,
+		 size_t errlen);
+/* Checks relations between keys (e.g. overlap below chunk size). */
+int config_check(const struct config *c, const char *name, char *err, size_t errlen);
+/* Writes every key as a JSON document that config_parse reads back to the same values. */
+void config_to_json(const struct config *c, buf *b);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,52 @@
+/* input.h: transcript readers. Each turns one file into documents: a normalised text and
+ * its units (lines, sentences or subtitle cues, each with its cue time when the format has
+ * one), which the chunker then packs into chunks.
+ *   .txt .md  - the text as is (Speaker: labels kept), units at lines and sentences
+ *   .vtt .srt - header, cue numbers and timings dropped, <v Speaker> kept as "Speaker: "
+ *   .jsonl    - one {"id": "...", "text": "..."} per line, each line a document */
+#ifndef KGSUP_INPUT_H
+#define KGSUP_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct unit {
+	size_t off, len;  /* slice of the document text, separator included */
+	int64_t start_ms; /* cue time, -1 when the format has none */
+	int64_t end_ms;
+};
+
+struct document {
+	const char *source; /* path of the file, or "path#id" for a .jsonl line */
+	buf text;
+	struct unit *units;
+	size_t nunits, capunits;
+};
+
+enum input_format { FMT_NONE, FMT_TEXT, FMT_VTT, FMT_SRT, FMT_JSONL };
+
+/* By file name ending; FMT_NONE for anything kgsup does not read. */
+enum input_format input_format_of(const char *path);
+
+/* Called for each document of a file; returns 0 to go on, non-zero to stop. */
+typedef int (*document_fn)(struct document *doc, void *arg);
+
+/* Reads one file of a known format. Returns 0, or -1 with "FILE[:LINE]: what" in err.
+ * Units longer than max_unit bytes are split at white space. */
+int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
+		    void *arg, char *err, size_t errlen);
+
+/* Parsers over text in memory (used by input_read_file and by the tests). */
+void input_parse_text(struct document *doc, const char *text, size_t len, size_t max_unit);
+int input_parse_vtt(struct document *doc, const char *text, size_t len, size_t max_unit);
+int input_parse_srt(struct document *doc, const char *text, size_t len, size_t max_unit);
+
+void document_init(struct document *doc, const char *source);
+void document_free(struct document *doc);
+
+/* Parses "hh:mm:ss.mmm", "mm:ss.mmm" (and "," for srt) into ms; -1 if it is not a time. */
+int64_t input_parse_time(const char *s, size_t len);
+
+#endif

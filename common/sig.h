@@ -1,0 +1,19 @@
+/* sig.h: the self-pipe. Signal handlers only record the signal and write one byte to a pipe
+ * that every process keeps in its poll set; the main loop does the real work. */
+#ifndef KGSUP_SIG_H
+#define KGSUP_SIG_H
+
+#include <signal.h>
+
+/* Installs handlers for SIGINT, SIGTERM, SIGCHLD, SIGHUP and ignores SIGPIPE. */
+int sig_init(void);
+/* The read end to poll. */
+int sig_fd(void);
+/* Drains the pipe; returns a bit set of the signals seen since the last call (1 << signo). */
+unsigned long sig_take(void);
+/* Non-zero once SIGTERM or SIGINT has arrived (safe to read anywhere, e.g. in a curl callback). */
+int sig_stop_requested(void);
+/* How many SIGINT/SIGTERM have arrived (a second Ctrl-C means "now"). */
+int sig_stop_count(void);
+
+#endif

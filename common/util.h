@@ -1,0 +1,43 @@
+/* util.h: exit codes, clocks and small file helpers shared by every process. */
+#ifndef KGSUP_UTIL_H
+#define KGSUP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Documented exit codes (README, kgsup(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_INTERNAL = 1, /* a bug or an unexpected system failure */
+	EXIT_USAGE = 2,    /* usage, config or input error */
+	EXIT_FAILED = 3,   /* finished, but some batches failed for good */
+	EXIT_ABORTED = 4,  /* the API refused us: bad key, no access, unknown model */
+	EXIT_STOPPED = 75, /* stopped before done; resumable (EX_TEMPFAIL) */
+};
+
+/* Milliseconds on CLOCK_MONOTONIC: comparable between processes of one boot. */
+int64_t now_ms(void);
+/* Microseconds on CLOCK_MONOTONIC. */
+int64_t now_us(void);
+/* Milliseconds since the epoch. */
+int64_t wall_ms(void);
+
+/* Reads a whole file; returns NULL with errno set on failure. Refuses files over max bytes
+ * (errno EFBIG). */
+char *read_file(const char *path, size_t max, size_t *len);
+/* Writes data to path atomically (temp file, fsync, rename) with the given mode. */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* mkdir -p with mode for the last component. */
+int mkdir_p(const char *path, int mode);
+
+uint32_t rd_u32be(const void *p);
+void wr_u32be(void *p, uint32_t v);
+
+
+
+/* Non-zero when fd is an open descriptor. */
+int fcntl_is_open(int fd);
+/* The path of the running executable (for re-exec); -1 on failure. */
+int readlink_self(char *out, size_t n);
+
+#endif

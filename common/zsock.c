@@ -1,0 +1,280 @@
+/* zsock.c: libzmq sockets with the project's rules (LINGER 0, EINTR-safe, REQ reopen). */
+#include "zsock.h"
+#include "buf.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct zsock {
+	void *sock;
+	int type;
+	char *endpoint;
+	int bound;
+};
+
+static void *zctx;
+
+static int zmq_type(enum zsock_type t)
+{
+	switch (t) {
+	case ZS_PUSH: return ZMQ_PUSH;
+	case ZS_PULL: return ZMQ_PULL;
+	case ZS_REQ: return ZMQ_REQ;
+	case ZS_ROUTER: return ZMQ_ROUTER;
+	}
+	return -1;
+}
+
+static void *open_raw(int type)
+{
+	if (!zctx) {
+		zctx = zmq_ctx_new();
+		if (!zctx)
+			return NULL;
+		/* one I/O thread is plenty for ipc:// and keeps every process small */
+		zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
+	}
+	void *s = zmq_socket(zctx, type);
+	if (!s)
+		return NULL;
+	int zero = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+	/* no high-water-mark drops: every message here carries work or money */
+	zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+	zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+	return s;
+}
+
+static zsock *zsock_open(enum zsock_type type, const char *endpoint, int bind)
+{
+	void *raw = open_raw(zmq_type(type));
+	if (!raw)
+		return NULL;
+	int rc = bind ? zmq_bind(raw, endpoint) : zmq_connect(raw, endpoint);
+	if (rc < 0) {
+		int e = errno;
+		zmq_close(raw);
+		errno = e;
+		return NULL;
+	}
+	zsock *s = xcalloc(1, sizeof *s);
+	s->sock = raw;
+	s->type = type;
+	s->endpoint = xstrdup(endpoint);
+	s->bound = bind;
+	return s;
+}
+
+zsock *zsock_bind(enum zsock_type type, const char *endpoint)
+{
+	return zsock_open(type, endpoint, 1);
+}
+
+zsock *zsock_connect(enum zsock_type type, const char *endpoint)
+{
+	return zsock_open(type, endpoint, 0);
+}
+
+void zsock_close(zsock *s)
+{
+	if (!s)
+		return;
+	zmq_close(s->sock);
+	free(s->endpoint);
+	free(s);
+}
+
+int zsock_reopen(zsock *s)
+{
+	zmq_close(s->sock);
+	s->sock = open_raw(zmq_type(s->type));
+	if (!s->sock)
+		return -1;
+	return s->bound ? zmq_bind(s->sock, s->endpoint) : zmq_connect(s->sock, s->endpoint);
+}
+
+void zsock_term(void)
+{
+	if (zctx) {
+		zmq_ctx_term(zctx);
+		zctx = NULL;
+	}
+}
+
+int zsock_send(zsock *s, const void *data, size_t len, int dontwait)
+{
+	for (;;) {
+		if (zmq_send(s->sock, data, len, dontwait ? ZMQ_DONTWAIT : 0) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int send_part(void *sock, const void *data, size_t len, int flags)
+{
+	for (;;) {
+		if (zmq_send(sock, data, len, flags) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int zsock_send_routed(zsock *s, const void *id, size_t idlen, const void *data, size_t len)
+{
+	if (send_part(s->sock, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (send_part(s->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	return send_part(s->sock, data, len, ZMQ_DONTWAIT);
+}
+
+/* Receives one frame into msg; returns its size or -1. */
+static int recv_frame(void *sock, zmq_msg_t *msg, int flags)
+{
+	for (;;) {
+		int n = zmq_msg_recv(msg, sock, flags);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static void copy_out(zmq_msg_t *msg, char **data, size_t *len)
+{
+	size_t n = zmq_msg_size(msg);
+	*data = xmalloc(n + 1);
+	memcpy(*data, zmq_msg_data(msg), n);
+	(*data)[n] = '\0';
+	*len = n;
+}
+
+int zsock_recv(zsock *s, char **data, size_t *len, int timeout_ms)
+{
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	int flags = 0;
+	if (timeout_ms == 0) {
+		flags = ZMQ_DONTWAIT;
+	} else if (timeout_ms > 0) {
+		zmq_pollitem_t it = { s->sock, 0, ZMQ_POLLIN, 0 };
+		int r = zmq_poll(&it, 1, timeout_ms);
+		if (r <= 0) {
+			zmq_msg_close(&msg);
+			errno = r == 0 || errno == EINTR ? EAGAIN : errno;
+			return -1;
+		}
+		flags = ZMQ_DONTWAIT;
+	}
+	if (recv_frame(s->sock, &msg, flags) < 0) {
+		int e = errno;
+		zmq_msg_close(&msg);
+		errno = e;
+		return -1;
+	}
+	copy_out(&msg, data, len);
+	/* swallow unexpected extra parts so the next receive starts on a message boundary */
+	while (zmq_msg_more(&msg))
+		if (recv_frame(s->sock, &msg, 0) < 0)
+			break;
+	zmq_msg_close(&msg);
+	return 0;
+}
+
+int zsock_recv_routed(zsock *s, char *id, size_t *idlen, char **data, size_t *len)
+{
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	int parts = 0;
+	*data = NULL;
+	for (;;) {
+		if (recv_frame(s->sock, &msg, ZMQ_DONTWAIT) < 0) {
+			int e = errno;
+			zmq_msg_close(&msg);
+			free(*data);
+			*data = NULL;
+			errno = e;
+			return -1;
+		}
+		size_t n = zmq_msg_size(&msg);
+		if (parts == 0) {
+			if (n > *idlen)
+				n = *idlen;
+			memcpy(id, zmq_msg_data(&msg), n);
+			*idlen = n;
+		} else if (n > 0 || !zmq_msg_more(&msg)) {
+			free(*data);
+			copy_out(&msg, data, len);
+		}
+		parts++;
+		if (!zmq_msg_more(&msg))
+			break;
+	}
+	zmq_msg_close(&msg);
+	if (!*data) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+void zpoll_init(zpoll *p)
+{
+	p->items = NULL;
+	p->n = 0;
+	p->cap = 0;
+}
+
+void zpoll_free(zpoll *p)
+{
+	free(p->items);
+	zpoll_init(p);
+}
+
+void zpoll_clear(zpoll *p)
+{
+	p->n = 0;
+}
+
+static int zpoll_add(zpoll *p, void *sock, int fd)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->items = xrealloc(p->items, (size_t)p->cap * sizeof(zmq_pollitem_t));
+	}
+	zmq_pollitem_t *it = (zmq_pollitem_t *)p->items + p->n;
+	it->socket = sock;
+	it->fd = fd;
+	it->events = ZMQ_POLLIN;
+	it->revents = 0;
+	return p->n++;
+}
+
+int zpoll_add_sock(zpoll *p, zsock *s)
+{
+	return zpoll_add(p, s->sock, -1);
+}
+
+int zpoll_add_fd(zpoll *p, int fd)
+{
+	return zpoll_add(p, NULL, fd);
+}
+
+int zpoll_wait(zpoll *p, long timeout_ms)
+{
+	int r = zmq_poll(p->items, p->n, timeout_ms);
+	if (r < 0 && errno == EINTR)
+		return 0;
+	return r;
+}
+
+int zpoll_ready(const zpoll *p, int index)
+{
+	const zmq_pollitem_t *it = (const zmq_pollitem_t *)p->items + index;
+	return (it->revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0;
+}

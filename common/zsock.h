@@ -1,0 +1,47 @@
+/* zsock.h: the one wrapper around libzmq. Every socket gets LINGER 0 (so closing never
+ * blocks), sends and receives retry on EINTR, and a REQ socket that timed out is closed and
+ * reopened (the Lazy Pirate rule: a REQ that missed its reply is stuck for good).
+ * One context per process, created after exec. */
+#ifndef KGSUP_ZSOCK_H
+#define KGSUP_ZSOCK_H
+
+#include <stddef.h>
+
+typedef struct zsock zsock;
+
+enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
+
+/* Creates the process's context on first use. */
+zsock *zsock_bind(enum zsock_type type, const char *endpoint);
+zsock *zsock_connect(enum zsock_type type, const char *endpoint);
+void zsock_close(zsock *s);
+/* Closes and reopens a connected socket to the same endpoint. */
+int zsock_reopen(zsock *s);
+/* Terminates the context (after every socket is closed). */
+void zsock_term(void);
+
+/* Returns 0, or -1 with errno (EAGAIN when flags ask not to wait and nothing could be sent). */
+int zsock_send(zsock *s, const void *data, size_t len, int dontwait);
+/* Multi-part send for ROUTER: identity frame, empty delimiter, body. */
+int zsock_send_routed(zsock *s, const void *id, size_t idlen, const void *data, size_t len);
+/* Receives one message into a malloc'd buffer; -1 with errno EAGAIN on timeout or nothing
+ * waiting (dontwait). For ROUTER, the identity is copied into id (up to *idlen bytes). */
+int zsock_recv(zsock *s, char **data, size_t *len, int timeout_ms);
+int zsock_recv_routed(zsock *s, char *id, size_t *idlen, char **data, size_t *len);
+
+/* Polling: a set of sockets and plain fds. */
+typedef struct zpoll {
+	void *items; /* zmq_pollitem_t[], hidden so zmq.h stays in zsock.c */
+	int n, cap;
+} zpoll;
+
+void zpoll_init(zpoll *p);
+void zpoll_free(zpoll *p);
+void zpoll_clear(zpoll *p);
+int zpoll_add_sock(zpoll *p, zsock *s);
+int zpoll_add_fd(zpoll *p, int fd);
+/* Waits up to timeout_ms (-1 forever); returns the number ready, 0 on timeout or EINTR. */
+int zpoll_wait(zpoll *p, long timeout_ms);
+int zpoll_ready(const zpoll *p, int index);
+
+#endif

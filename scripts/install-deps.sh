@@ -1,0 +1,24 @@
+#!/bin/sh
+# install-deps.sh: installs the Debian packages kgsup needs to build, test and run its demo.
+# Idempotent and quiet when everything is present; needs root (or sudo) only when something is
+# missing.
+set -eu
+
+pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lmdb-utils
+libcjson-dev libcmocka-dev libssl-dev openssl perl python3 ca-certificates"
+[ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""mock_llm.py: a local OpenAI-compatible chat-completions server for kgsup's tests, demo and
+benchmarks. Standard library only; listens on 127.0.0.1 only; serves HTTPS with a self-signed
+certificate it generates at start (openssl CLI), written to --dir/cert.pem for the client's
+api.ca_file.
+
+Answers are deterministic: for each "[chunk <id>]" section of the user prompt it returns the
+capitalised words of the chunk as entities and links consecutive ones by a relation. It can add
+latency, inject errors (500, 429, malformed bodies, non-JSON content, dropped connections,
+hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
+the API key (from the environment variable named by --key-env) and the model name.
+
+GET /stats returns what it saw: requests, successes, successes per distinct request body,
+entities it returned. The port is written to --dir/port once it listens.
+"""
+import argparse
+import collections
+import hashlib
+import http.server
+import json
+import os
+import random
+import re
+import socketserver
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
+WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}\b")
+STOP = {"The", "And", "But", "Then", "This", "That", "What", "When", "Where", "Yes", "Well",
+        "They", "There", "She", "His", "Her", "Our", "You", "Your", "Its", "Also", "Okay", "Extract",
+        "Each", "Sure", "Speaker", "Host", "Guest"}
+
+
+def extract(user_text, per_chunk):
+    """Deterministic entities and relations from the chunk sections of a prompt."""
+    entities, relations = [], []
+    for m in CHUNK_RE.finditer(user_text):
+        cid, text = m.group(1), m.group(2)
+        names = []
+        for w in WORD_RE.findall(text):
+            if w not in STOP and w not in names:
+                names.append(w)
+            if len(names) >= per_chunk:
+                break
+        for n in names:
+            entities.append({"name": n, "type": "concept",
+                             "description": "%s, as mentioned in the transcript" % n,
+                             "chunks": [cid]})
+        for a, b in zip(names, names[1:]):
+            relations.append({"source": a, "target": b, "type": "mentioned_with",
+                              "description": "%s and %s come up together" % (a, b),
+                              "chunks": [cid]})
+    return {"entities": entities, "relations": relations}
+
+
+class State:
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.rng = random.Random(args.seed)
+        self.requests = 0
+        self.ok = 0
+        self.status = collections.Counter()
+        self.ok_per_body = collections.Counter()
+        self.entities = set()
+        self.window = collections.deque()  # (time, tokens) of admitted requests
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def roll(self, rate):
+        with self.lock:
+            return rate > 0 and self.rng.random() < rate
+
+    def admit(self, tokens):
+        """Sliding-window limits. Returns (ok, retry_after_s, headers)."""
+        a = self.args
+        if not a.rpm and not a.tpm:
+            return True, 0, {}
+        now = time.monotonic()
+        with self.lock:
+            while self.window and now - self.window[0][0] >= 60:
+                self.window.popleft()
+            used_r = len(self.window)
+            used_t = sum(t for _, t in self.window)
+            ok = (not a.rpm or used_r + 1 <= a.rpm) and (not a.tpm or used_t + tokens <= a.tpm)
+            if ok:
+                self.window.append((now, tokens))
+                used_r += 1
+                used_t += tokens
+            oldest = self.window[0][0] if self.window else now
+            reset = max(0.001, 60 - (now - oldest))
+            hdr = {}
+            if a.rpm:
+                hdr["x-ratelimit-limit-requests"] = str(a.rpm)
+                hdr["x-ratelimit-remaining-requests"] = str(max(0, a.rpm - used_r))
+                hdr["x-ratelimit-reset-requests"] = "%.3fs" % reset
+            if a.tpm:
+                hdr["x-ratelimit-limit-tokens"] = str(a.tpm)
+                hdr["x-ratelimit-remaining-tokens"] = str(max(0, a.tpm - used_t))
+                hdr["x-ratelimit-reset-tokens"] = "%.3fs" % reset
+            if ok:
+                return True, 0, hdr
+            # the time until enough of the window has slid out to admit this request
+            need_r = used_r + 1 - a.rpm if a.rpm else 0
+            need_t = used_t + tokens - a.tpm if a.tpm else 0
+            wait = 0.0
+            acc_r = acc_t = 0
+            for t, tok in self.window:
+                acc_r += 1
+                acc_t += tok
+                if acc_r >= need_r and acc_t >= need_t:
+                    wait = 60 - (now - t)
+                    break
+            return False, max(1, int(wait + 0.999)), hdr
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock-llm/1"
+
+    def log_message(self, fmt, *args):
+        if self.server.state.args.verbose:
+            sys.stderr.write("mock: " + fmt % args + "\n")
+
+    def send_json(self, code, obj, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        st = self.server.state
+        with st.lock:
+            st.status[code] += 1
+
+    def do_GET(self):
+        st = self.server.state
+        if self.path == "/stats":
+            with st.lock:
+                obj = {"requests": st.requests, "ok": st.ok,
+                       "status": {str(k): v for k, v in st.status.items()},
+                       "distinct_ok_bodies": len(st.ok_per_body),
+                       "max_ok_per_body": max(st.ok_per_body.values(), default=0),
+                       "duplicate_ok": sum(v - 1 for v in st.ok_per_body.values()),
+                       "prompt_tokens": st.prompt_tokens,
+                       "completion_tokens": st.completion_tokens,
+                       "max_in_flight": st.max_in_flight,
+                       "entities": sorted(st.entities)}
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        st = self.server.state
+        with st.lock:
+            st.in_flight += 1
+            st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        try:
+            self.handle_completion(st)
+        finally:
+            with st.lock:
+                st.in_flight -= 1
+
+    def handle_completion(self, st):
+        a = st.args
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n)
+        with st.lock:
+            st.requests += 1
+        if not self.path.endswith("/chat/completions"):
+            return self.send_json(404, {"error": {"message": "unknown path " + self.path}})
+        expected = os.environ.get(a.key_env, "")
+        if expected and self.headers.get("Authorization") != "Bearer " + expected:
+            return self.send_json(401, {"error": {"message": "Incorrect API key provided",
+                                                  "code": "invalid_api_key"}})
+        try:
+            req = json.loads(raw)
+            messages = req["messages"]
+            user = next(m["content"] for m in messages if m["role"] == "user")
+        except (ValueError, KeyError, StopIteration, TypeError):
+            return self.send_json(400, {"error": {"message": "malformed request"}})
+        if a.model and req.get("model") != a.model:
+            return self.send_json(404, {"error": {"message": "The model `%s` does not exist"
+                                                  % req.get("model"), "code": "model_not_found"}})
+        tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
+        ok, retry, hdr = st.admit(tokens)
+        if not ok:
+            hdr["Retry-After"] = str(retry)
+            return self.send_json(429, {"error": {"message": "Rate limit reached"}}, hdr)
+        if st.roll(a.p_429):
+            return self.send_json(429, {"error": {"message": "Rate limit reached"}},
+                                  {"Retry-After": "1"})
+        if a.latency_ms:
+            time.sleep(a.latency_ms / 1000.0)
+        if st.roll(a.p_hang):
+            time.sleep(3600)
+            return
+        if st.roll(a.p_drop):
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if st.roll(a.p_500):
+            return self.send_json(500, {"error": {"message": "internal error"}})
+        if st.roll(a.p_malformed):
+            return self.send_json(200, None, hdr, raw=b'{"choices": [{"message": {"content"')
+        answer = extract(user, a.per_chunk)
+        if st.roll(a.p_nonjson):
+            content = "Sure! Here are the entities you asked for: " + ", ".join(
+                e["name"] for e in answer["entities"])
+        else:
+            content = json.dumps(answer)
+            if a.fence:
+                content = "Here is the graph:\n```json\n" + content + "\n```\n"
+        prompt_tokens = len(raw) // 4
+        completion_tokens = max(1, len(content) // 4)
+        with st.lock:
+            st.ok += 1
+            st.ok_per_body[hashlib.sha256(raw).hexdigest()] += 1
+            st.prompt_tokens += prompt_tokens
+            st.completion_tokens += completion_tokens
+            for e in answer["entities"]:
+                st.entities.add(e["name"])
+        self.send_json(200, {
+            "id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}, hdr)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake happens in the connection's own thread, not in accept()
+        if self.tls:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
+
+
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dir", required=True, help="where cert.pem and port are written")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--plain", action="store_true", help="plain HTTP instead of HTTPS")
+    p.add_argument("--latency-ms", type=float, default=0)
+    p.add_argument("--rpm", type=int, default=0)
+    p.add_argument("--tpm", type=int, default=0)
+    p.add_argument("--p-429", type=float, default=0)
+    p.add_argument("--p-500", type=float, default=0)
+    p.add_argument("--p-drop", type=float, default=0)
+    p.add_argument("--p-malformed", type=float, default=0)
+    p.add_argument("--p-nonjson", type=float, default=0)
+    p.add_argument("--p-hang", type=float, default=0)
+    p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
+    p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")
+    p.add_argument("--model", default="", help="the only model name accepted")
+    p.add_argument("--key-env", default="MOCK_API_KEY",
+                   help="environment variable holding the key to require (unset: any)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.state = State(args)
+    srv.tls = None
+    if not args.plain:
+        cert, key = make_cert(args.dir)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.tls = ctx
+    tmp = os.path.join(args.dir, "port.tmp")
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, os.path.join(args.dir, "port"))
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

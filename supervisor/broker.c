@@ -1,0 +1,315 @@
+/* broker.c: the rate-limit broker, a process of its own (`kgsup __broker DIR`). Every worker
+ * asks it (ASK) before every request and reports (REPORT) after; it grants in arrival order
+ * when the request and token budgets allow, so all workers together respect the provider's
+ * limits. Budgets are token buckets refilled smoothly (a burst of about a second), tokens are
+ * charged by estimate and corrected by the real usage, and a 429 sets one "not before" time
+ * for everyone and halves the rate, which then climbs back (AIMD). */
+#include "../common/config.h"
+#include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/proto.h"
+#include "../common/roles.h"
+#include "../common/sig.h"
+#include "../common/util.h"
+#include "../common/zsock.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BURST_S 1.0           /* bucket capacity, in seconds of the configured rate */
+#define WAIT_REPLY_MS 1000    /* a waiting ask is answered WAIT after this (proof of life) */
+#define DEFAULT_429_PAUSE_MS 1000
+#define MIN_RATE_FACTOR 0.05
+#define RATE_RECOVERY_PER_S 0.05 /* additive increase of the rate factor per second */
+#define MAX_IDENTITY 256
+
+struct waiter {
+	char id[MAX_IDENTITY];
+	size_t idlen;
+	uint32_t slot;
+	uint32_t est_tokens;
+	int64_t queued_since;
+	int64_t asked_at;
+};
+
+struct broker {
+	struct config cfg;
+	zsock *sock;
+	struct waiter *q;
+	size_t nq, capq;
+	double req_level, tok_level; /* bucket contents */
+	double req_cap, tok_cap;
+	double rate_factor;          /* 1.0 = the configured limits */
+	int64_t last_refill;
+	int64_t not_before;          /* nobody is granted before this (after a 429) */
+	int64_t in_flight;
+	uint8_t *slot_in_flight;     /* which slots hold a grant not yet reported */
+	uint32_t nslots;
+	buf msg;
+	uint64_t granted, reported, throttled;
+};
+
+static double req_rate_per_ms(const struct broker *b)
+{
+	return (double)b->cfg.requests_per_minute / 60000.0 * b->rate_factor;
+}
+
+static double tok_rate_per_ms(const struct broker *b)
+{
+	return (double)b->cfg.tokens_per_minute / 60000.0 * b->rate_factor;
+}
+
+static void refill(struct broker *b, int64_t now)
+{
+	double dt = (double)(now - b->last_refill);
+	b->last_refill = now;
+	if (dt <= 0)
+		return;
+	b->rate_factor += RATE_RECOVERY_PER_S * dt / 1000.0;
+	if (b->rate_factor > 1.0)
+		b->rate_factor = 1.0;
+	b->req_level += dt * req_rate_per_ms(b);
+	if (b->req_level > b->req_cap)
+		b->req_level = b->req_cap;
+	b->tok_level += dt * tok_rate_per_ms(b);
+	if (b->tok_level > b->tok_cap)
+		b->tok_level = b->tok_cap;
+}
+
+/* Tokens a request needs in the bucket: its estimate, but never more than the bucket holds,
+ * so one request larger than a second's budget still goes (and leaves the bucket in debt). */
+static double tok_need(const struct broker *b, const struct waiter *w)
+{
+	double need = (double)w->est_tokens;
+	return need < b->tok_cap ? need : b->tok_cap;
+}
+
+/* Milliseconds until the head of the queue can be granted (0 = now). */
+static int64_t wait_for_head(const struct broker *b, int64_t now)
+{
+	if (b->nq == 0)
+		return -1;
+	const struct waiter *w = &b->q[0];
+	int64_t wait = b->not_before > now ? b->not_before - now : 0;
+	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
+		return wait > 0 ? wait : 1000; /* woken by a report */
+	if (b->req_level < 1.0) {
+		int64_t t = (int64_t)((1.0 - b->req_level) / req_rate_per_ms(b)) + 1;
+		if (t > wait)
+			wait = t;
+	}
+	double need = tok_need(b, w);
+	if (b->tok_level < need) {
+		int64_t t = (int64_t)((need - b->tok_level) / tok_rate_per_ms(b)) + 1;
+		if (t > wait)
+			wait = t;
+	}
+	return wait;
+}
+
+static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
+{
+	struct msg_grant g = { verdict };
+	msg_encode_grant(&b->msg, &g);
+	zsock_send_routed(b->sock, w->id, w->idlen, b->msg.data, b->msg.len);
+}
+
+static void pop_head(struct broker *b)
+{
+	memmove(b->q, b->q + 1, (b->nq - 1) * sizeof *b->q);
+	b->nq--;
+}
+
+static void grant_what_we_can(struct broker *b)
+{
+	int64_t now = now_ms();
+	refill(b, now);
+	while (b->nq && wait_for_head(b, now) == 0) {
+		struct waiter *w = &b->q[0];
+		b->req_level -= 1.0;
+		b->tok_level -= (double)w->est_tokens;
+		b->in_flight++;
+		if (w->slot < b->nslots)
+			b->slot_in_flight[w->slot] = 1;
+		b->granted++;
+		reply(b, w, GRANT_GO);
+		pop_head(b);
+	}
+	/* proof of life for those still waiting, so their REQ sockets do not time out */
+	for (size_t i = 0; i < b->nq; i++) {
+		if (now - b->q[i].asked_at < WAIT_REPLY_MS)
+			continue;
+		reply(b, &b->q[i], GRANT_WAIT);
+		memmove(b->q + i, b->q + i + 1, (b->nq - i - 1) * sizeof *b->q);
+		b->nq--;
+		i--;
+	}
+}
+
+static void grow_slots(struct broker *b, uint32_t slot)
+{
+	if (slot < b->nslots)
+		return;
+	uint32_t n = slot + 64;
+	b->slot_in_flight = xrealloc(b->slot_in_flight, n);
+	memset(b->slot_in_flight + b->nslots, 0, n - b->nslots);
+	b->nslots = n;
+}
+
+/* A slot that asks again has finished whatever it was granted before (a worker holds one
+ * request at a time); this also frees grants of workers that died before reporting. */
+static void settle_slot(struct broker *b, uint32_t slot)
+{
+	grow_slots(b, slot);
+	if (b->slot_in_flight[slot]) {
+		b->slot_in_flight[slot] = 0;
+		if (b->in_flight > 0)
+			b->in_flight--;
+	}
+}
+
+static void on_ask(struct broker *b, const char *id, size_t idlen, const struct msg_ask *a)
+{
+	settle_slot(b, a->slot);
+	if (b->nq == b->capq) {
+		b->capq = b->capq ? b->capq * 2 : 64;
+		b->q = xrealloc(b->q, b->capq * sizeof *b->q);
+	}
+	/* keep the queue ordered by when each worker first asked */
+	size_t pos = b->nq;
+	while (pos > 0 && b->q[pos - 1].queued_since > a->queued_since)
+		pos--;
+	memmove(b->q + pos + 1, b->q + pos, (b->nq - pos) * sizeof *b->q);
+	struct waiter *w = &b->q[pos];
+	memcpy(w->id, id, idlen);
+	w->idlen = idlen;
+	w->slot = a->slot;
+	w->est_tokens = a->est_tokens;
+	w->queued_since = a->queued_since;
+	w->asked_at = now_ms();
+	b->nq++;
+}
+
+static void on_report(struct broker *b, const char *id, size_t idlen, const struct msg_report *r)
+{
+	settle_slot(b, r->slot);
+	b->reported++;
+	int64_t now = now_ms();
+	/* correct the estimate with what the call really used */
+	if (r->used_tokens > 0)
+		b->tok_level += (double)r->est_tokens - (double)r->used_tokens;
+	else if (r->http_status != 200)
+		b->tok_level += (double)r->est_tokens; /* refused requests use no tokens */
+	if (r->http_status == 429) {
+		int64_t pause = r->retry_after_ms >= 0 ? r->retry_after_ms : -1;
+		if (pause < 0 && r->reset_requests_ms >= 0)
+			pause = r->reset_requests_ms;
+		if (pause < 0 && r->reset_tokens_ms >= 0)
+			pause = r->reset_tokens_ms;
+		if (pause < 0)
+			pause = DEFAULT_429_PAUSE_MS;
+		if (now + pause > b->not_before)
+			b->not_before = now + pause;
+		b->rate_factor /= 2;
+		if (b->rate_factor < MIN_RATE_FACTOR)
+			b->rate_factor = MIN_RATE_FACTOR;
+		b->req_level = b->req_level > 0 ? 0 : b->req_level;
+		b->throttled++;
+		log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
+	}
+	/* what the provider says remains overrides our view when it is tighter */
+	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
+		b->not_before = now + r->reset_requests_ms;
+	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
+		b->tok_level = (double)r->remaining_tokens;
+	struct msg_grant ack = { GRANT_GO };
+	msg_encode_grant(&b->msg, &ack);
+	zsock_send_routed(b->sock, id, idlen, b->msg.data, b->msg.len);
+}
+
+static void on_message(struct broker *b)
+{
+	for (;;) {
+		char id[MAX_IDENTITY];
+		size_t idlen = sizeof id;
+		char *frame;
+		size_t len;
+		if (zsock_recv_routed(b->sock, id, &idlen, &frame, &len) < 0)
+			return;
+		struct msg_ask a;
+		struct msg_report r;
+		if (!msg_decode_ask(frame, len, &a))
+			on_ask(b, id, idlen, &a);
+		else if (!msg_decode_report(frame, len, &r))
+			on_report(b, id, idlen, &r);
+		else
+			log_error("malformed message (%zu bytes) ignored", len);
+		free(frame);
+	}
+}
+
+static int parent_gone(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	return poll(&p, 1, 0) > 0;
+}
+
+int broker_main(int argc, char **argv)
+{
+	if (argc != 2) {
+		die_msg("__broker is internal: started by the supervisor");
+		return EXIT_USAGE;
+	}
+	log_set_tag("broker");
+	log_level_from_env();
+	static struct broker b;
+	char path[PATHS_MAX], err[512];
+	paths_file(path, sizeof path, argv[1], "run/config.json");
+	config_defaults(&b.cfg);
+	if (sig_init() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_INTERNAL;
+	}
+	paths_endpoint(path, sizeof path, argv[1], "broker", -1);
+	b.sock = zsock_bind(ZS_ROUTER, path);
+	if (!b.sock) {
+		log_error("cannot bind %s", path);
+		return EXIT_INTERNAL;
+	}
+	buf_init(&b.msg);
+	b.rate_factor = 1.0;
+	b.req_cap = (double)b.cfg.requests_per_minute / 60.0 * BURST_S;
+	if (b.req_cap < 1.0)
+		b.req_cap = 1.0;
+	b.tok_cap = (double)b.cfg.tokens_per_minute / 60.0 * BURST_S;
+	if (b.tok_cap < 1.0)
+		b.tok_cap = 1.0;
+	b.req_level = b.req_cap;
+	b.tok_level = b.tok_cap;
+	b.last_refill = now_ms();
+	int parent_fd = fcntl_is_open(3) ? 3 : -1;
+	zpoll p;
+	zpoll_init(&p);
+	zpoll_add_sock(&p, b.sock);
+	zpoll_add_fd(&p, sig_fd());
+	while (!sig_stop_requested() && !(parent_fd >= 0 && parent_gone(parent_fd))) {
+		int64_t wait = wait_for_head(&b, now_ms());
+		long timeout = wait < 0 || wait > 200 ? 200 : (long)wait;
+		zpoll_wait(&p, timeout);
+		sig_take();
+		on_message(&b);
+		grant_what_we_can(&b);
+	}
+	log_debug("granted %llu, reported %llu, 429s %llu", (unsigned long long)b.granted,
+		  (unsigned long long)b.reported, (unsigned long long)b.throttled);
+	zpoll_free(&p);
+	zsock_close(b.sock);
+	zsock_term();
+	buf_free(&b.msg);
+	free(b.q);
+	free(b.slot_in_flight);
+	config_free(&b.cfg);
+	return EXIT_OK;
+}

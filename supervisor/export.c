@@ -1,0 +1,108 @@
+/* export.c: `kgsup export`: the results of the run, batch by batch in input order, as one
+ * JSON object per line (entities, then relations of each batch). Reads in one read-only
+ * transaction, so it works on a live run and sees a consistent snapshot. */
+#include "cli.h"
+#include "runstate.h"
+#include "../common/json.h"
+#include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/roles.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct export_counts {
+	uint64_t entities, relations;
+};
+
+/* Writes each item of arr as {"kind": kind, ...its fields} on its own line. */
+static void write_items(FILE *out, const json *arr, const char *kind, buf *line, uint64_t *count)
+{
+	for (const json *it = json_first(arr); it; it = json_next(it)) {
+		buf_reset(line);
+		buf_puts(line, "{\"kind\":");
+		buf_json_str(line, kind, strlen(kind));
+		for (const json *f = json_first(it); f; f = json_next(f)) {
+			buf_putc(line, ',');
+			buf_json_str(line, json_key(f), strlen(json_key(f)));
+			buf_putc(line, ':');
+			json_write(f, line);
+		}
+		buf_puts(line, "}\n");
+		fwrite(line->data, 1, line->len, out);
+		(*count)++;
+	}
+}
+
+static int export_jsonl(store_txn *t, FILE *out, struct export_counts *n)
+{
+	store_iter *it = store_iter_open(t, DB_RESULTS, NULL, 0);
+	const void *k, *v;
+	size_t kl, vl;
+	buf line;
+	buf_init(&line);
+	while (it && store_iter_next(it, &k, &kl, &v, &vl)) {
+		json *answer = json_parse(v, vl, NULL, 0);
+		if (!answer) {
+			log_warn("batch %u: stored answer unreadable; skipped", rd_u32be(k));
+			continue;
+		}
+		write_items(out, json_get(answer, "entities"), "entity", &line, &n->entities);
+		write_items(out, json_get(answer, "relations"), "relation", &line, &n->relations);
+		json_free(answer);
+	}
+	store_iter_close(it);
+	buf_free(&line);
+	return 0;
+}
+
+int export_main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv, CLI_EXPORT);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_USAGE;
+	char err[1024] = "";
+	char dbdir[PATHS_MAX];
+	store *db = NULL;
+	store_txn *t = NULL;
+	FILE *out = NULL;
+	if (cli.format && strcmp(cli.format, "jsonl")) {
+		snprintf(err, sizeof err, "export: unknown format '%s' (jsonl)", cli.format);
+		goto done;
+	}
+	paths_file(dbdir, sizeof dbdir, cli.state_dir, "db");
+	db = store_open(dbdir, 1, err, sizeof err);
+	if (!db || !(t = store_begin(db, 0)))
+		goto done;
+	out = cli.output ? fopen(cli.output, "w") : stdout;
+	if (!out) {
+		snprintf(err, sizeof err, "%s: %s", cli.output, strerror(errno));
+		goto done;
+	}
+	struct export_counts n = { 0, 0 };
+	export_jsonl(t, out, &n);
+	if (fflush(out) != 0 || ferror(out)) {
+		snprintf(err, sizeof err, "%s: write failed: %s", cli.output ? cli.output : "stdout",
+			 strerror(errno));
+		rc = EXIT_INTERNAL;
+		goto done;
+	}
+	fprintf(stderr, "kgsup: exported %llu entities and %llu relations\n",
+		(unsigned long long)n.entities, (unsigned long long)n.relations);
+	rc = EXIT_OK;
+done:
+	if (err[0])
+		die_msg("%s", err);
+	if (out && out != stdout && fclose(out) != 0 && rc == EXIT_OK) {
+		die_msg("%s: %s", cli.output, strerror(errno));
+		rc = EXIT_INTERNAL;
+	}
+	store_abort(t);
+	store_close(db);
+	cli_free(&cli);
+	return rc;
+}

@@ -1,0 +1,300 @@
+/* plan.c: walking the inputs, chunking them and grouping chunks into batches. */
+#include "plan.h"
+#include "../common/chunk.h"
+#include "../common/hash.h"
+#include "../common/input.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Commit the plan every so many chunks so a huge input never makes one huge transaction. */
+#define PLAN_TXN_CHUNKS 4096
+
+extern const char kgsup_prompt_system[];
+extern const char kgsup_prompt_user[];
+
+static char *load_template(const char *path, const char *builtin, char *err, size_t errlen)
+{
+	if (!path || !*path)
+		return xstrdup(builtin);
+	char *t = read_file(path, 1 << 20, NULL);
+	if (!t)
+		snprintf(err, errlen, "%s: cannot read prompt template: %s", path, strerror(errno));
+	return t;
+}
+
+int prompts_load(struct prompts *p, const struct config *cfg, char *err, size_t errlen)
+{
+	p->system = load_template(cfg->prompt_system, kgsup_prompt_system, err, errlen);
+	p->user = p->system ? load_template(cfg->prompt_user, kgsup_prompt_user, err, errlen) : NULL;
+	if (p->user && !strstr(p->user, "{{chunks}}")) {
+		snprintf(err, errlen, "%s: the user prompt template has no {{chunks}}",
+			 cfg->prompt_user);
+		prompts_free(p);
+		return -1;
+	}
+	return p->user ? 0 : -1;
+}
+
+void prompts_free(struct prompts *p)
+{
+	free(p->system);
+	free(p->user);
+	p->system = p->user = NULL;
+}
+
+struct planner {
+	const struct config *cfg;
+	store *db;
+	store_txn *txn;
+	hash_ctx *fp;
+	struct plan_rec plan;
+	uint32_t batch_first, batch_n; /* the batch being filled */
+	uint32_t txn_chunks;
+	buf rec;
+	char *err;
+	size_t errlen;
+	int failed;
+	/* directories already walked, against symlink loops */
+	struct { dev_t dev; ino_t ino; } *seen;
+	size_t nseen, capseen;
+};
+
+static int planner_txn(struct planner *pl)
+{
+	if (!pl->db || pl->txn)
+		return 0;
+	/* a group of chunks is a few MB at most; make sure it fits before starting it */
+	if (store_ensure_room(pl->db, (size_t)PLAN_TXN_CHUNKS * (size_t)pl->cfg->chunk_tokens * 8 +
+					      (16u << 20)) ||
+	    !(pl->txn = store_begin(pl->db, 1))) {
+		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int planner_commit(struct planner *pl)
+{
+	if (!pl->txn)
+		return 0;
+	int rc = store_commit(pl->txn);
+	pl->txn = NULL;
+	pl->txn_chunks = 0;
+	if (rc)
+		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
+	return rc ? -1 : 0;
+}
+
+static int put_batch(struct planner *pl)
+{
+	if (pl->batch_n == 0)
+		return 0;
+	unsigned char k[4];
+	key_u32(k, pl->plan.nbatches);
+	struct batch_rec b;
+	memset(&b, 0, sizeof b);
+	b.first_chunk = pl->batch_first;
+	b.nchunks = pl->batch_n;
+	b.state = B_PENDING;
+	pl->plan.nbatches++;
+	pl->batch_n = 0;
+	if (!pl->txn)
+		return 0;
+	return store_put(pl->txn, DB_BATCHES, k, 4, &b, sizeof b) ? -1 : 0;
+}
+
+static int on_chunk(const struct chunk *c, void *arg)
+{
+	struct planner *pl = arg;
+	hash_update(pl->fp, c->id, CHUNK_ID_LEN);
+	if (pl->batch_n == 0)
+		pl->batch_first = pl->plan.nchunks;
+	if (pl->db) {
+		if (planner_txn(pl))
+			return -1;
+		struct chunk_rec r;
+		memset(&r, 0, sizeof r);
+		r.source = pl->plan.nsources - 1;
+		r.index = c->index;
+		r.start_ms = c->start_ms;
+		r.end_ms = c->end_ms;
+		memcpy(r.id, c->id, CHUNK_ID_LEN);
+		buf_reset(&pl->rec);
+		buf_put(&pl->rec, &r, sizeof r);
+		buf_put(&pl->rec, c->text, c->len);
+		unsigned char k[4];
+		key_u32(k, pl->plan.nchunks);
+		if (store_put(pl->txn, DB_CHUNKS, k, 4, pl->rec.data, pl->rec.len)) {
+			snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
+			return -1;
+		}
+	}
+	pl->plan.nchunks++;
+	if (++pl->batch_n == (uint32_t)pl->cfg->chunks_per_batch && put_batch(pl))
+		return -1;
+	if (++pl->txn_chunks >= PLAN_TXN_CHUNKS && pl->batch_n == 0 && planner_commit(pl))
+		return -1;
+	return 0;
+}
+
+static int on_document(struct document *doc, void *arg)
+{
+	struct planner *pl = arg;
+	/* the source's number is its position; one source per document */
+	if (pl->db) {
+		if (planner_txn(pl))
+			return -1;
+		unsigned char k[4];
+		key_u32(k, pl->plan.nsources);
+		if (store_put(pl->txn, DB_SOURCES, k, 4, doc->source, strlen(doc->source))) {
+			snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
+			return -1;
+		}
+	}
+	pl->plan.nsources++;
+	hash_update(pl->fp, doc->source, strlen(doc->source) + 1);
+	return chunk_document(doc, (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN,
+			      (size_t)pl->cfg->overlap_tokens * BYTES_PER_TOKEN, on_chunk, pl);
+}
+
+static int plan_file(struct planner *pl, const char *path, int explicit)
+{
+	enum input_format fmt = input_format_of(path);
+	if (fmt == FMT_NONE) {
+		log_warn("%s: skipped (not .txt, .md, .vtt, .srt or .jsonl)", path);
+		return 0;
+	}
+	(void)explicit;
+	size_t max_unit = (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN;
+	int rc = input_read_file(path, fmt, max_unit, on_document, pl, pl->err, pl->errlen);
+	if (rc > 0 && !pl->err[0])
+		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
+	return rc ? -1 : 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int plan_path(struct planner *pl, const char *path, int explicit);
+
+static int plan_dir(struct planner *pl, const char *path, const struct stat *st)
+{
+	for (size_t i = 0; i < pl->nseen; i++)
+		if (pl->seen[i].dev == st->st_dev && pl->seen[i].ino == st->st_ino) {
+			log_warn("%s: skipped (directory already read: a symbolic link loop?)", path);
+			return 0;
+		}
+	if (pl->nseen == pl->capseen) {
+		pl->capseen = pl->capseen ? pl->capseen * 2 : 16;
+		pl->seen = xrealloc(pl->seen, pl->capseen * sizeof *pl->seen);
+	}
+	pl->seen[pl->nseen].dev = st->st_dev;
+	pl->seen[pl->nseen].ino = st->st_ino;
+	pl->nseen++;
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, by_name);
+	if (n < 0) {
+		snprintf(pl->err, pl->errlen, "%s: cannot read directory: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	buf child;
+	buf_init(&child);
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (!rc && name[0] != '.') {
+			buf_reset(&child);
+			buf_puts(&child, path);
+			if (child.len && child.data[child.len - 1] != '/')
+				buf_putc(&child, '/');
+			buf_puts(&child, name);
+			rc = plan_path(pl, buf_cstr(&child), 0);
+		}
+		free(names[i]);
+	}
+	free(names);
+	buf_free(&child);
+	return rc;
+}
+
+static int plan_path(struct planner *pl, const char *path, int explicit)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (!explicit && errno == ENOENT) {
+			log_warn("%s: skipped (dangling symbolic link)", path);
+			return 0;
+		}
+		snprintf(pl->err, pl->errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return plan_dir(pl, path, &st);
+	if (!S_ISREG(st.st_mode)) {
+		log_warn("%s: skipped (not a regular file)", path);
+		return 0;
+	}
+	return plan_file(pl, path, explicit);
+}
+
+/* What shapes the requests besides the chunks: model and sampling settings, chunking and the
+ * prompt templates. */
+static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const struct prompts *pr)
+{
+	buf s;
+	buf_init(&s);
+	buf_printf(&s, "v%d\n%s\n%.17g\n%lld\n%d\n%lld\n%lld\n%lld\n%s\n", RUNSTATE_VERSION,
+		   cfg->model, cfg->temperature, (long long)cfg->max_tokens, cfg->json_mode,
+		   (long long)cfg->chunk_tokens, (long long)cfg->overlap_tokens,
+		   (long long)cfg->chunks_per_batch, cfg->entity_types);
+	hash_update(fp, s.data, s.len);
+	hash_update(fp, pr->system, strlen(pr->system) + 1);
+	hash_update(fp, pr->user, strlen(pr->user) + 1);
+	buf_free(&s);
+}
+
+int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const *inputs,
+		int ninputs, store *db, struct plan_rec *out, char *err, size_t errlen)
+{
+	struct planner pl;
+	memset(&pl, 0, sizeof pl);
+	pl.cfg = cfg;
+	pl.db = db;
+	pl.err = err;
+	pl.errlen = errlen;
+	pl.fp = hash_new();
+	pl.plan.version = RUNSTATE_VERSION;
+	buf_init(&pl.rec);
+	err[0] = '\0';
+	fingerprint_settings(pl.fp, cfg, pr);
+	int rc = 0;
+	for (int i = 0; i < ninputs && !rc; i++)
+		rc = plan_path(&pl, inputs[i], 1);
+	if (!rc)
+		rc = put_batch(&pl);
+	hash_final(pl.fp, pl.plan.fingerprint);
+	if (!rc && db) {
+		rc = planner_txn(&pl);
+		if (!rc)
+			rc = store_put(pl.txn, DB_META, META_PLAN, strlen(META_PLAN), &pl.plan,
+				       sizeof pl.plan) ? -1 : 0;
+		if (!rc)
+			rc = planner_commit(&pl);
+	}
+	store_abort(pl.txn);
+	if (rc && !err[0])
+		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
+	buf_free(&pl.rec);
+	free(pl.seen);
+	*out = pl.plan;
+	return rc ? -1 : 0;
+}

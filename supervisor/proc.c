@@ -1,0 +1,268 @@
+/* proc.c: the supervisor's children. Each is forked and immediately re-execs kgsup in its
+ * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
+ * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
+ * reaped from the main loop with waitpid(WNOHANG). Restarts are throttled: at least a second
+ * between spawns of a slot, doubling for a slot that keeps dying, given up after a few. */
+#include "sup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESPAWN_MIN_MS 1000
+#define RESPAWN_MAX_MS 30000
+#define HEALTHY_AFTER_MS 10000 /* a child that lived this long starts its death count afresh */
+#define MAX_RAPID_DEATHS 6
+
+void sup_requeue(struct sup *s, uint32_t batch)
+{
+	if (s->nrequeue == s->caprequeue) {
+		s->caprequeue = s->caprequeue ? s->caprequeue * 2 : 64;
+		s->requeue = xrealloc(s->requeue, s->caprequeue * sizeof *s->requeue);
+	}
+	s->requeue[s->nrequeue++] = batch;
+}
+
+static int bind_slot(struct sup *s, int i)
+{
+	char ep[PATHS_MAX];
+	paths_endpoint(ep, sizeof ep, s->state_dir, "w", i);
+	s->slots[i].push = zsock_bind(ZS_PUSH, ep);
+	return s->slots[i].push ? 0 : -1;
+}
+
+int proc_init(struct sup *s, char *err, size_t errlen)
+{
+	if (pipe2(s->parent_pipe, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	s->nslots = s->want;
+	s->slots = xcalloc((size_t)s->nslots, sizeof *s->slots);
+	for (int i = 0; i < s->nslots; i++) {
+		rendered_init(&s->slots[i].req);
+		if (bind_slot(s, i) < 0) {
+			snprintf(err, errlen, "cannot bind worker socket %d: %s", i, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void exec_child(const struct sup *s, char *const argv[], pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
+	if (dup2(s->parent_pipe[0], 3) < 0)
+		_exit(EXIT_INTERNAL);
+	signal(SIGPIPE, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(s->self_exe, argv);
+	_exit(127);
+}
+
+static pid_t spawn(struct sup *s, char *const argv[])
+{
+	pid_t parent = getpid();
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_child(s, argv, parent);
+	if (pid < 0)
+		log_error("fork: %s", strerror(errno));
+	return pid;
+}
+
+static void spawn_worker(struct sup *s, int i)
+{
+	char slot[16];
+	snprintf(slot, sizeof slot, "%d", i);
+	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, NULL };
+	struct slot *sl = &s->slots[i];
+	sl->proc.pid = spawn(s, argv);
+	sl->proc.spawned_at = now_ms();
+	sl->has_batch = 0;
+	sl->state = sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF;
+	if (sl->proc.pid <= 0)
+		sl->proc.restart_at = now_ms() + RESPAWN_MIN_MS;
+}
+
+static void spawn_broker(struct sup *s)
+{
+	char *argv[] = { "kgsup", "__broker", (char *)s->state_dir, NULL };
+	s->broker.pid = spawn(s, argv);
+	s->broker.spawned_at = now_ms();
+	if (s->broker.pid <= 0)
+		s->broker.restart_at = now_ms() + RESPAWN_MIN_MS;
+}
+
+void proc_spawn_due(struct sup *s)
+{
+	int64_t now = now_ms();
+	if (s->shutting_down)
+		return;
+	if (s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
+		spawn_broker(s);
+	if (s->stopping)
+		return;
+	for (int i = 0; i < s->nslots && i < s->want; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at))
+			spawn_worker(s, i);
+	}
+}
+
+/* When a child may be started again after it died. */
+static void throttle(struct child *c, int64_t now)
+{
+	if (now - c->spawned_at >= HEALTHY_AFTER_MS)
+		c->rapid_deaths = 0;
+	c->rapid_deaths++;
+	int64_t delay = RESPAWN_MIN_MS;
+	for (int i = 1; i < c->rapid_deaths && delay < RESPAWN_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RESPAWN_MAX_MS)
+		delay = RESPAWN_MAX_MS;
+	int64_t earliest = c->spawned_at + RESPAWN_MIN_MS;
+	c->restart_at = now + delay > earliest ? now + delay : earliest;
+	c->pid = 0;
+}
+
+static void describe_exit(char *out, size_t n, int status)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, n, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void worker_died(struct sup *s, int i, int status)
+{
+	struct slot *sl = &s->slots[i];
+	int64_t now = now_ms();
+	char how[64];
+	describe_exit(how, sizeof how, status);
+	if (sl->has_batch) {
+		/* the batch goes straight back to the front of the work queue */
+		sup_requeue(s, sl->batch);
+		sl->has_batch = 0;
+	}
+	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
+	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
+	 * and rebinding an ipc endpoint would race with libzmq unlinking the old socket file.) */
+	int expected = sl->state == SLOT_QUITTING || s->stopping || s->shutting_down;
+	if (expected || i >= s->want) {
+		log_debug("worker %d %s", i, how);
+		sl->state = SLOT_EMPTY;
+		sl->proc.pid = 0;
+		return;
+	}
+	throttle(&sl->proc, now);
+	if (sl->proc.rapid_deaths > MAX_RAPID_DEATHS) {
+		log_error("worker %d keeps dying (%s, %d times in a row): slot given up", i, how,
+			  sl->proc.rapid_deaths);
+		sl->state = SLOT_GIVENUP;
+		return;
+	}
+	log_warn("worker %d %s; restarting in %lld ms", i, how,
+		 (long long)(sl->proc.restart_at - now));
+	sl->state = SLOT_BACKOFF;
+}
+
+void proc_reap(struct sup *s)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->broker.pid) {
+			char how[64];
+			describe_exit(how, sizeof how, status);
+			if (!s->shutting_down)
+				log_warn("broker %s; restarting", how);
+			throttle(&s->broker, now_ms());
+			continue;
+		}
+		for (int i = 0; i < s->nslots; i++)
+			if (s->slots[i].proc.pid == pid) {
+				worker_died(s, i, status);
+				break;
+			}
+	}
+	store_reader_check(s->db);
+}
+
+int proc_live_workers(const struct sup *s)
+{
+	int n = 0;
+	for (int i = 0; i < s->nslots; i++) {
+		enum slot_state st = s->slots[i].state;
+		n += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_QUITTING || st == SLOT_STARTING;
+	}
+	return n;
+}
+
+int proc_busy_workers(const struct sup *s)
+{
+	int n = 0;
+	for (int i = 0; i < s->nslots; i++)
+		n += s->slots[i].has_batch;
+	return n;
+}
+
+int proc_any_alive(const struct sup *s)
+{
+	if (s->broker.pid > 0)
+		return 1;
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i].proc.pid > 0)
+			return 1;
+	return 0;
+}
+
+void proc_quit_all(struct sup *s)
+{
+	buf m;
+	buf_init(&m);
+	msg_encode_quit(&m);
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
+			zsock_send(sl->push, m.data, m.len, 1);
+			sl->state = SLOT_QUITTING;
+		}
+	}
+	buf_free(&m);
+}
+
+void proc_signal_all(struct sup *s, int signo)
+{
+	if (s->broker.pid > 0)
+		kill(s->broker.pid, signo);
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i].proc.pid > 0)
+			kill(s->slots[i].proc.pid, signo);
+}
+
+void proc_close(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		zsock_close(s->slots[i].push);
+		rendered_free(&s->slots[i].req);
+	}
+	free(s->slots);
+	s->slots = NULL;
+	close(s->parent_pipe[0]);
+	close(s->parent_pipe[1]);
+}

@@ -1,0 +1,552 @@
+/* run.c: `kgsup start` and `kgsup resume`: settle what run this is (plan it, or check that the
+ * state directory holds the same run), then the supervisor's poll loop until the run is done,
+ * stopped or aborted, and an orderly shutdown:
+ *   stop dispatching -> let calls in flight finish (deadline) -> SIGTERM -> SIGKILL ->
+ *   commit what came back -> record the final state -> exit. */
+#include "sup.h"
+#include "cli.h"
+#include "../common/log.h"
+#include "../common/roles.h"
+#include "../common/sig.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POLL_MS 200
+#define HEARTBEAT_MS 1000 /* counters are committed at least this often (status reads them) */
+#define PROGRESS_MS 10000
+#define QUIT_GRACE_MS 3000 /* after QUIT, before SIGTERM; then as long again before SIGKILL */
+
+static int lock_state_dir(struct sup *s, char *err, size_t errlen)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, s->state_dir, "lock");
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: a run is already live in this state directory "
+				      "(see kgsup status -s %s)", s->state_dir, s->state_dir);
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) == 0 && write(s->lock_fd, pid, (size_t)n) != n)
+		log_warn("%s: cannot record the pid", path);
+	return 0;
+}
+
+static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
+{
+	char path[PATHS_MAX];
+	const char *subdirs[] = { "", "run", "sock" };
+	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		paths_file(path, sizeof path, state_dir, subdirs[i]);
+		if (mkdir_p(path, 0700) < 0 || chmod(path, 0700) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (paths_endpoint(path, sizeof path, state_dir, "w", 9999) < 0) {
+		snprintf(err, errlen, "%s: path too long for its sockets; use a shorter state directory",
+			 state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int meta_put_str(store_txn *t, const char *key, const char *val, size_t len)
+{
+	return store_put(t, DB_META, key, strlen(key), val, len);
+}
+
+/* Records the settings and prompt texts the run was started with (what resume uses). */
+static int record_settings(store_txn *t, void *arg)
+{
+	struct sup *s = arg;
+	buf json;
+	buf_init(&json);
+	config_to_json(&s->cfg, &json);
+	int rc = meta_put_str(t, META_CONFIG, json.data, json.len) ||
+		 meta_put_str(t, "prompt.system", s->prompts.system, strlen(s->prompts.system)) ||
+		 meta_put_str(t, "prompt.user", s->prompts.user, strlen(s->prompts.user));
+	buf_free(&json);
+	return rc ? STORE_FULL : 0;
+}
+
+static char *meta_get_str(store *db, const char *key)
+{
+	store_txn *t = store_begin(db, 0);
+	if (!t)
+		return NULL;
+	const void *v;
+	size_t n;
+	char *out = NULL;
+	if (!store_get(t, DB_META, key, strlen(key), &v, &n))
+		out = xstrndup(v, n);
+	store_abort(t);
+	return out;
+}
+
+static int write_run_config(struct sup *s, char *err, size_t errlen)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, s->state_dir, "run/config.json");
+	buf json;
+	buf_init(&json);
+	config_to_json(&s->cfg, &json);
+	int rc = write_file_atomic(path, json.data, json.len, 0600);
+	buf_free(&json);
+	if (rc)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+static int clear_plan(store_txn *t, void *arg)
+{
+	int keep_cache = *(int *)arg;
+	for (int db = 0; db < DB_COUNT; db++) {
+		if (keep_cache && (db == DB_CACHE || db == DB_INVALID))
+			continue;
+		if (store_clear(t, (enum store_db)db))
+			return STORE_FULL;
+	}
+	return 0;
+}
+
+/* Batches that were in flight when the last session died may have been billed: count them
+ * and send them again. With retry_failed, failed batches get another round. */
+struct fixup_arg {
+	struct sup *s;
+	int retry_failed;
+};
+
+static int fixup_batches(store_txn *t, void *arg)
+{
+	struct fixup_arg *fa = arg;
+	struct counters c;
+	counters_read(t, &c);
+	store_iter *it = store_iter_open(t, DB_BATCHES, NULL, 0);
+	const void *k, *v;
+	size_t kl, vl;
+	buf rec;
+	buf_init(&rec);
+	int rc = 0;
+	while (it && !rc && store_iter_next(it, &k, &kl, &v, &vl)) {
+		struct batch_rec b;
+		if (vl < sizeof b)
+			continue;
+		memcpy(&b, v, sizeof b);
+		if (b.state == B_INFLIGHT) {
+			b.state = B_PENDING;
+			b.possibly_billed = 1;
+			c.possibly_billed++;
+		} else if (b.state == B_FAILED && fa->retry_failed) {
+			b.state = B_PENDING;
+			c.batches_failed--;
+		} else {
+			continue;
+		}
+		/* copy key and the error text behind the record before writing over them */
+		unsigned char key[4];
+		if (kl != sizeof key)
+			continue;
+		memcpy(key, k, sizeof key);
+		buf_reset(&rec);
+		buf_put(&rec, &b, sizeof b);
+		buf_put(&rec, (const char *)v + sizeof b, vl - sizeof b);
+		rc = store_put(t, DB_BATCHES, key, sizeof key, rec.data, rec.len) ? STORE_FULL : 0;
+	}
+	store_iter_close(it);
+	buf_free(&rec);
+	fa->s->ctr = c;
+	return rc ? rc : counters_write(t, &c);
+}
+
+static int load_counters(struct sup *s)
+{
+	store_txn *t = store_begin(s->db, 0);
+	if (!t)
+		return -1;
+	counters_read(t, &s->ctr);
+	store_abort(t);
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static void print_progress(struct sup *s, int final)
+{
+	const struct counters *c = &s->ctr;
+	double secs = (double)(now_ms() - s->session_start) / 1000.0;
+	double cost = ((double)c->prompt_tokens * s->cfg.input_per_mtok +
+		       (double)c->completion_tokens * s->cfg.output_per_mtok) / 1e6;
+	log_msg(final ? LOG_INFO : LOG_INFO,
+		"%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
+		"%llu+%llu tokens, $%.4f, %d workers, %.1f s",
+		final ? "finished: " : "", (unsigned long long)c->batches_done, s->plan.nbatches,
+		(unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
+		(unsigned long long)c->requests_sent, (unsigned long long)c->http_429,
+		(unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
+		proc_live_workers(s), secs);
+}
+
+static int any_idle(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch)
+			return 1;
+	return 0;
+}
+
+static int all_given_up(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots && i < s->want; i++)
+		if (s->slots[i].state != SLOT_GIVENUP)
+			return 0;
+	return 1;
+}
+
+static void begin_stop(struct sup *s, int now)
+{
+	if (!s->stopping) {
+		s->stopping = 1;
+		s->stop_deadline = now_ms() + s->cfg.stop_deadline_s * 1000;
+		if (!now)
+			log_info("stopping: no new batches; waiting up to %lld s for %d calls in flight "
+				 "(Ctrl-C again to abandon them)",
+				 (long long)s->cfg.stop_deadline_s, proc_busy_workers(s));
+	}
+	if (now && !s->stop_now) {
+		s->stop_now = 1;
+		proc_signal_all(s, SIGTERM);
+	}
+}
+
+static void handle_signals(struct sup *s)
+{
+	unsigned long sigs = sig_take();
+	if (sigs & (1UL << SIGCHLD))
+		proc_reap(s);
+	if (sigs & ((1UL << SIGINT) | (1UL << SIGTERM) | (1UL << SIGHUP)))
+		begin_stop(s, sig_stop_count() >= 2);
+}
+
+/* Returns 1 when the loop is over. */
+static int loop_once(struct sup *s, zpoll *p)
+{
+	zpoll_wait(p, POLL_MS);
+	handle_signals(s);
+	sink_receive(s);
+	proc_reap(s);
+	if (s->aborted && !s->stop_now) {
+		log_error("%s", s->abort_msg);
+		begin_stop(s, 1);
+	}
+	proc_spawn_due(s);
+	int dispatch = !s->stopping;
+	int64_t now = now_ms();
+	if (s->nqueue || (dispatch && any_idle(s) && sink_work_left(s)) ||
+	    now - s->last_commit >= HEARTBEAT_MS) {
+		if (sink_round(s, dispatch) < 0) {
+			begin_stop(s, 1);
+			return 1;
+		}
+	}
+	if (now - s->last_progress >= PROGRESS_MS) {
+		s->last_progress = now;
+		print_progress(s, 0);
+	}
+	int busy = proc_busy_workers(s);
+	if (!sink_work_left(s) && busy == 0 && s->nqueue == 0)
+		return 1;
+	if (s->stopping) {
+		if (busy == 0)
+			return 1;
+		if (!s->stop_now && now >= s->stop_deadline) {
+			log_warn("stop deadline passed; abandoning %d calls in flight", busy);
+			begin_stop(s, 1);
+		}
+	}
+	if (!s->stopping && all_given_up(s)) {
+		log_error("every worker slot has been given up; stopping");
+		begin_stop(s, 1);
+	}
+	return 0;
+}
+
+/* Lets the children go: QUIT, then SIGTERM, then SIGKILL, collecting what they send back. */
+static void shutdown_children(struct sup *s, zpoll *p)
+{
+	s->shutting_down = 1;
+	proc_quit_all(s);
+	int64_t t0 = now_ms();
+	int termed = 0, killed = 0;
+	while (proc_any_alive(s)) {
+		zpoll_wait(p, 100);
+		sig_take();
+		sink_receive(s);
+		proc_reap(s);
+		int64_t waited = now_ms() - t0;
+		if (!termed && (waited > QUIT_GRACE_MS || proc_live_workers(s) == 0)) {
+			proc_signal_all(s, SIGTERM);
+			termed = 1;
+		} else if (!killed && waited > 2 * QUIT_GRACE_MS) {
+			proc_signal_all(s, SIGKILL);
+			killed = 1;
+		}
+	}
+}
+
+static int finish(struct sup *s, int loop_failed)
+{
+	int finished = !sink_work_left(s) && proc_busy_workers(s) == 0;
+	int code;
+	if (s->aborted) {
+		s->run_state = RUN_FAILED;
+		code = EXIT_ABORTED;
+	} else if (finished && !loop_failed) {
+		s->run_state = s->ctr.batches_failed ? RUN_FAILED : RUN_DONE;
+		code = s->ctr.batches_failed ? EXIT_FAILED : EXIT_OK;
+	} else {
+		s->run_state = RUN_STOPPED;
+		code = EXIT_STOPPED;
+	}
+	if (sink_round(s, 0) < 0)
+		code = EXIT_STOPPED;
+	print_progress(s, 1);
+	if (s->aborted)
+		die_msg("aborted: %s", s->abort_msg);
+	else if (code == EXIT_FAILED)
+		die_msg("finished with %llu failed batches (kgsup status -s %s)",
+			(unsigned long long)s->ctr.batches_failed, s->state_dir);
+	else if (code == EXIT_STOPPED)
+		die_msg("stopped before done; resume with: kgsup resume -s %s", s->state_dir);
+	return code;
+}
+
+static int run_loop(struct sup *s)
+{
+	char err[512];
+	char ep[PATHS_MAX];
+	paths_endpoint(ep, sizeof ep, s->state_dir, "results", -1);
+	s->results = zsock_bind(ZS_PULL, ep);
+	if (!s->results || proc_init(s, err, sizeof err)) {
+		die_msg("%s", s->results ? err : "cannot bind the results socket");
+		return EXIT_INTERNAL;
+	}
+	buf_init(&s->msg);
+	zpoll p;
+	zpoll_init(&p);
+	zpoll_add_sock(&p, s->results);
+	zpoll_add_fd(&p, sig_fd());
+	s->session_start = now_ms();
+	s->elapsed_base = s->ctr.elapsed_ms;
+	s->last_progress = s->session_start;
+	s->run_state = RUN_RUNNING;
+	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
+		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
+		 (unsigned long long)s->ctr.batches_done, s->want);
+	int loop_failed = 0;
+	while (!loop_once(s, &p))
+		;
+	loop_failed = s->stop_now && !s->aborted && !s->stopping;
+	shutdown_children(s, &p);
+	int code = finish(s, loop_failed);
+	zpoll_free(&p);
+	proc_close(s);
+	zsock_close(s->results);
+	zsock_term();
+	buf_free(&s->msg);
+	return code;
+}
+
+/* ---- start / resume ---- */
+
+static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errlen)
+{
+	s->state_dir = cli->state_dir;
+	if (prepare_dirs(s->state_dir, err, errlen) || lock_state_dir(s, err, errlen))
+		return EXIT_USAGE;
+	char dbdir[PATHS_MAX];
+	paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
+	s->db = store_open(dbdir, 0, err, errlen);
+	return s->db ? 0 : EXIT_INTERNAL;
+}
+
+static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t errlen)
+{
+	int keep_cache = 1;
+	if (store_write(s->db, clear_plan, &keep_cache)) {
+		snprintf(err, errlen, "store: %s", store_strerror(s->db));
+		return EXIT_INTERNAL;
+	}
+	int64_t t0 = now_ms();
+	if (plan_inputs(&s->cfg, &s->prompts, cli->inputs, cli->ninputs, s->db, &s->plan, err,
+			errlen))
+		return EXIT_USAGE;
+	if (s->plan.nbatches == 0) {
+		snprintf(err, errlen, "no transcripts found in the inputs given (-i)");
+		return EXIT_USAGE;
+	}
+	log_info("planned %u chunks in %u batches from %u sources in %lld ms", s->plan.nchunks,
+		 s->plan.nbatches, s->plan.nsources, (long long)(now_ms() - t0));
+	return 0;
+}
+
+static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t errlen)
+{
+	store_txn *t = store_begin(s->db, 0);
+	struct plan_rec old;
+	int have = t && plan_read(t, &old) == 0;
+	store_abort(t);
+	if (!have || cli->fresh)
+		return plan_fresh(s, cli, err, errlen);
+	struct plan_rec now;
+	if (plan_inputs(&s->cfg, &s->prompts, cli->inputs, cli->ninputs, NULL, &now, err, errlen))
+		return EXIT_USAGE;
+	if (memcmp(now.fingerprint, old.fingerprint, HASH_LEN)) {
+		snprintf(err, errlen,
+			 "%s holds a different run (its inputs or settings differ); "
+			 "use --fresh to start it afresh (answers already bought stay cached), "
+			 "or kgsup resume -s %s to go on with the recorded settings",
+			 s->state_dir, s->state_dir);
+		return EXIT_USAGE;
+	}
+	s->plan = old;
+	log_info("continuing the run in %s", s->state_dir);
+	return 0;
+}
+
+static int check_key(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *key = getenv(cfg->api_key_env);
+	if (!key || !*key) {
+		snprintf(err, errlen, "environment variable %s is not set (api.api_key_env names it)",
+			 cfg->api_key_env);
+		return -1;
+	}
+	return 0;
+}
+
+static int supervise(struct sup *s, const struct cli *cli, char *err, size_t errlen)
+{
+	struct fixup_arg fa = { s, cli->retry_failed };
+	if (store_write(s->db, fixup_batches, &fa)) {
+		snprintf(err, errlen, "store: %s", store_strerror(s->db));
+		return EXIT_INTERNAL;
+	}
+	if (s->ctr.possibly_billed)
+		log_warn("%llu batches were in flight when an earlier session ended: possibly billed, "
+			 "sending them again", (unsigned long long)s->ctr.possibly_billed);
+	if (store_write(s->db, record_settings, s) || write_run_config(s, err, errlen)) {
+		if (!err[0])
+			snprintf(err, errlen, "store: %s", store_strerror(s->db));
+		return EXIT_INTERNAL;
+	}
+	if (readlink_self(s->self_exe, sizeof s->self_exe) < 0) {
+		snprintf(err, errlen, "cannot find kgsup's own executable: %s", strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	return run_loop(s);
+}
+
+static int run_command(const struct cli *cli, int resume)
+{
+	static struct sup s;
+	char err[1024] = "";
+	log_set_tag("sup");
+	int code = EXIT_USAGE;
+	config_defaults(&s.cfg);
+	s.lock_fd = -1;
+	if (sig_init() < 0) {
+		die_msg("cannot install signal handlers: %s", strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	if (resume) {
+		if ((code = open_run(&s, cli, err, sizeof err)))
+			goto out;
+		char *json = meta_get_str(s.db, META_CONFIG);
+		code = EXIT_USAGE;
+		if (!json) {
+			snprintf(err, sizeof err, "%s: no run to resume here", cli->state_dir);
+			goto out;
+		}
+		int bad = config_parse(&s.cfg, json, strlen(json), "recorded settings", err, sizeof err);
+		free(json);
+		s.prompts.system = meta_get_str(s.db, "prompt.system");
+		s.prompts.user = meta_get_str(s.db, "prompt.user");
+		store_txn *t = store_begin(s.db, 0);
+		int noplan = !t || plan_read(t, &s.plan);
+		store_abort(t);
+		if (bad || noplan || !s.prompts.system || !s.prompts.user) {
+			if (!err[0])
+				snprintf(err, sizeof err, "%s: the recorded run is incomplete; start it again",
+					 cli->state_dir);
+			goto out;
+		}
+		if (cli->workers > 0)
+			s.cfg.workers = cli->workers;
+	} else {
+		if (cli_load_config(cli, &s.cfg, err, sizeof err))
+			goto out;
+		if (cli->ninputs == 0) {
+			snprintf(err, sizeof err, "start needs at least one input (-i PATH)");
+			goto out;
+		}
+		if (prompts_load(&s.prompts, &s.cfg, err, sizeof err))
+			goto out;
+	}
+	if (check_key(&s.cfg, err, sizeof err))
+		goto out;
+	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
+			(code = settle_plan(&s, cli, err, sizeof err))))
+		goto out;
+	s.want = (int)s.cfg.workers;
+	log_export_level();
+	load_counters(&s);
+	code = supervise(&s, cli, err, sizeof err);
+out:
+	if (err[0])
+		die_msg("%s", err);
+	store_close(s.db);
+	prompts_free(&s.prompts);
+	config_free(&s.cfg);
+	free(s.requeue);
+	free(s.queue);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
+	return code;
+}
+
+int start_main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv, CLI_START);
+	if (rc >= 0)
+		return rc;
+	rc = run_command(&cli, 0);
+	cli_free(&cli);
+	return rc;
+}
+
+int resume_main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv, CLI_RESUME);
+	if (rc >= 0)
+		return rc;
+	rc = run_command(&cli, 1);
+	cli_free(&cli);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/* runstate.h: what a run keeps in its store, record by record. Records are host-layout
+ * structs (a state directory is not moved between machines of different byte order);
+ * keys are big-endian u32 so LMDB iterates them in numeric order. */
+#ifndef KGSUP_RUNSTATE_H
+#define KGSUP_RUNSTATE_H
+
+#include <stdint.h>
+
+#include "../common/chunk.h"
+#include "../common/hash.h"
+#include "../common/store.h"
+
+#define RUNSTATE_VERSION 1
+
+enum batch_state { B_PENDING = 0, B_INFLIGHT = 1, B_DONE = 2, B_FAILED = 3 };
+
+/* DB_BATCHES value; the last error (text) follows the struct. */
+struct batch_rec {
+	uint32_t first_chunk;
+	uint32_t nchunks;
+	uint8_t state;
+	uint8_t cached;        /* answered from the cache */
+	uint8_t possibly_billed; /* was in flight when a run died */
+	uint8_t pad;
+	uint32_t attempts;     /* requests sent for it, over all runs */
+	uint32_t last_http;
+	uint32_t pad2;
+	unsigned char key[HASH_LEN]; /* cache key of its request, set when first dispatched */
+};
+
+/* DB_CHUNKS value; the text follows the struct. */
+struct chunk_rec {
+	uint32_t source;
+	uint32_t index;
+	int64_t start_ms;
+	int64_t end_ms;
+	char id[CHUNK_ID_LEN];
+};
+
+/* DB_CACHE value; the answer JSON follows the struct. */
+struct cache_rec {
+	int64_t stored_wall_ms;
+	uint64_t prompt_tokens;
+	uint64_t completion_tokens;
+};
+
+enum run_state { RUN_RUNNING = 0, RUN_STOPPED = 1, RUN_DONE = 2, RUN_FAILED = 3 };
+
+/* meta "counters": totals over every session of the run. */
+struct counters {
+	uint64_t requests_sent, requests_ok, retried, http_429, errors;
+	uint64_t prompt_tokens, completion_tokens;
+	uint64_t batches_done, batches_cached, batches_failed, possibly_billed;
+	uint64_t saved_prompt_tokens, saved_completion_tokens;
+	uint64_t elapsed_ms;       /* over finished sessions */
+	uint64_t session_start_wall_ms; /* of the live or last session */
+	uint32_t workers_live;
+	uint32_t state;
+	uint32_t supervisor_pid;
+	uint32_t pad;
+};
+
+/* meta "plan": what the planner made. */
+struct plan_rec {
+	uint32_t version;
+	uint32_t nsources;
+	uint32_t nchunks;
+	uint32_t nbatches;
+	unsigned char fingerprint[HASH_LEN]; /* inputs + settings that shape the requests */
+};
+
+#define META_COUNTERS "counters"
+#define META_PLAN "plan"
+#define META_CONFIG "config"
+
+void key_u32(unsigned char k[4], uint32_t v);
+int counters_read(store_txn *t, struct counters *c);
+int counters_write(store_txn *t, const struct counters *c);
+int plan_read(store_txn *t, struct plan_rec *p);
+
+#endif

@@ -1,0 +1,326 @@
+/* sink.c: the supervisor's group transaction. One write transaction takes every result that
+ * arrived since the last one, marks the batches handed out next as in flight (before their
+ * requests leave), answers batches from the cache where it can, and updates the counters.
+ * Only after it committed are batches sent to workers: a crash can lose a send, never a
+ * record of what was sent. */
+#include "sup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bounds on one transaction, so that a resume over a cached run still commits often. */
+#define ROUND_MAX_CACHE_HITS 512
+
+static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
+{
+	if (s->nqueue == s->capqueue) {
+		s->capqueue = s->capqueue ? s->capqueue * 2 : 64;
+		s->queue = xrealloc(s->queue, s->capqueue * sizeof *s->queue);
+	}
+	s->queue[s->nqueue].m = *m;
+	s->queue[s->nqueue].frame = frame;
+	s->nqueue++;
+}
+
+static void on_hello(struct sup *s, const char *frame, size_t len)
+{
+	struct msg_hello h;
+	if (msg_decode_hello(frame, len, &h) || h.slot >= (uint32_t)s->nslots)
+		return;
+	struct slot *sl = &s->slots[h.slot];
+	if (sl->state == SLOT_STARTING && (pid_t)h.pid == sl->proc.pid)
+		sl->state = SLOT_IDLE;
+}
+
+/* Returns 1 if the frame was kept (queued), 0 if the caller frees it. */
+static int on_result(struct sup *s, char *frame, size_t len)
+{
+	struct msg_result m;
+	if (msg_decode_result(frame, len, &m)) {
+		log_error("malformed result message (%zu bytes) ignored", len);
+		return 0;
+	}
+	if (m.slot < (uint32_t)s->nslots) {
+		struct slot *sl = &s->slots[m.slot];
+		if (sl->has_batch && sl->batch == m.batch && sl->seq == m.seq) {
+			sl->has_batch = 0;
+			if (sl->state == SLOT_BUSY)
+				sl->state = SLOT_IDLE;
+		}
+	}
+	if (m.status == RES_ABORT && !s->aborted) {
+		s->aborted = 1;
+		snprintf(s->abort_msg, sizeof s->abort_msg, "%.*s", (int)m.payload_len, m.payload);
+	}
+	if (m.status == RES_ABORT || m.status == RES_GAVEUP)
+		sup_requeue(s, m.batch);
+	queue_result(s, &m, frame);
+	return 1;
+}
+
+void sink_receive(struct sup *s)
+{
+	for (;;) {
+		char *frame;
+		size_t len;
+		if (zsock_recv(s->results, &frame, &len, 0) < 0)
+			return;
+		int type = msg_type(frame, len);
+		int kept = 0;
+		if (type == MSG_HELLO)
+			on_hello(s, frame, len);
+		else if (type == MSG_RESULT)
+			kept = on_result(s, frame, len);
+		else
+			log_error("unexpected message type %d on the results socket", type);
+		if (!kept)
+			free(frame);
+	}
+}
+
+static int get_batch(store_txn *t, uint32_t n, struct batch_rec *b)
+{
+	unsigned char k[4];
+	key_u32(k, n);
+	const void *v;
+	size_t len;
+	int rc = store_get(t, DB_BATCHES, k, 4, &v, &len);
+	if (rc)
+		return rc;
+	if (len < sizeof *b)
+		return STORE_ERROR;
+	memcpy(b, v, sizeof *b);
+	return 0;
+}
+
+static int put_batch(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
+		     size_t errlen)
+{
+	unsigned char k[4];
+	key_u32(k, n);
+	if (!errlen)
+		return store_put(t, DB_BATCHES, k, 4, b, sizeof *b);
+	buf v;
+	buf_init(&v);
+	buf_put(&v, b, sizeof *b);
+	buf_put(&v, err, errlen);
+	int rc = store_put(t, DB_BATCHES, k, 4, v.data, v.len);
+	buf_free(&v);
+	return rc;
+}
+
+static int put_result(store_txn *t, uint32_t n, const char *answer, size_t len)
+{
+	unsigned char k[4];
+	key_u32(k, n);
+	return store_put(t, DB_RESULTS, k, 4, answer, len);
+}
+
+static int put_cache(store_txn *t, const unsigned char key[HASH_LEN], const struct msg_result *m)
+{
+	struct cache_rec c = { wall_ms(), m->prompt_tokens, m->completion_tokens };
+	buf v;
+	buf_init(&v);
+	buf_put(&v, &c, sizeof c);
+	buf_put(&v, m->payload, m->payload_len);
+	int rc = store_put(t, DB_CACHE, key, HASH_LEN, v.data, v.len);
+	buf_free(&v);
+	return rc;
+}
+
+static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
+{
+	struct counters *c = &s->round.ctr;
+	c->requests_sent += m->requests_sent;
+	c->requests_ok += m->requests_ok;
+	c->retried += m->retries;
+	c->http_429 += m->http_429;
+	c->errors += m->errors;
+	c->prompt_tokens += m->prompt_tokens;
+	c->completion_tokens += m->completion_tokens;
+	struct batch_rec b;
+	if (m->batch >= s->plan.nbatches || get_batch(t, m->batch, &b))
+		return 0; /* not ours: counted, nothing else */
+	b.attempts += m->requests_sent;
+	if (m->http_status)
+		b.last_http = m->http_status;
+	const char *err = NULL;
+	size_t errlen = 0;
+	if (m->status == RES_OK && b.state != B_DONE) {
+		if (b.state == B_FAILED)
+			c->batches_failed--;
+		b.state = B_DONE;
+		b.cached = 0;
+		c->batches_done++;
+		if (put_result(t, m->batch, m->payload, m->payload_len) ||
+		    put_cache(t, b.key, m))
+			return STORE_FULL;
+	} else if (m->status == RES_FAILED && b.state != B_DONE && b.state != B_FAILED) {
+		b.state = B_FAILED;
+		c->batches_failed++;
+		err = m->payload;
+		errlen = m->payload_len;
+		log_warn("batch %u failed: %.*s", m->batch, (int)m->payload_len, m->payload);
+	}
+	return put_batch(t, m->batch, &b, err, errlen) ? STORE_FULL : 0;
+}
+
+/* The next batch that needs a request: first those put back, then onward from the cursor. */
+static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec *b)
+{
+	struct round *r = &s->round;
+	while (r->requeue_used < s->nrequeue) {
+		*n = s->requeue[r->requeue_used++];
+		if (!get_batch(t, *n, b) && (b->state == B_PENDING || b->state == B_INFLIGHT))
+			return 1;
+	}
+	while (r->cursor < s->plan.nbatches) {
+		*n = r->cursor++;
+		if (!get_batch(t, *n, b) && b->state == B_PENDING)
+			return 1;
+	}
+	return 0;
+}
+
+/* Answers a batch from the cache; returns 1 when it was. */
+static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
+		      const unsigned char *key)
+{
+	const void *v;
+	size_t len;
+	if (store_get(t, DB_CACHE, key, HASH_LEN, &v, &len) || len < sizeof(struct cache_rec))
+		return 0;
+	const struct cache_rec *c = v;
+	if (s->cfg.cache_ttl_days > 0 &&
+	    c->stored_wall_ms + s->cfg.cache_ttl_days * 86400000LL < wall_ms())
+		return 0;
+	struct counters *ctr = &s->round.ctr;
+	b->state = B_DONE;
+	b->cached = 1;
+	ctr->batches_done++;
+	ctr->batches_cached++;
+	ctr->saved_prompt_tokens += c->prompt_tokens;
+	ctr->saved_completion_tokens += c->completion_tokens;
+	if (put_result(t, n, (const char *)v + sizeof *c, len - sizeof *c) ||
+	    put_batch(t, n, b, NULL, 0))
+		return -1;
+	return 1;
+}
+
+/* Picks the batch slot i will get in this round (or none left). */
+static int pick_for_slot(store_txn *t, struct sup *s, int i)
+{
+	struct slot *sl = &s->slots[i];
+	uint32_t n;
+	struct batch_rec b;
+	while (next_batch(t, s, &n, &b)) {
+		if (render_batch(t, &s->cfg, &s->prompts, &b, &sl->req)) {
+			log_error("batch %u: its chunks are missing from the store", n);
+			continue;
+		}
+		memcpy(b.key, sl->req.key, HASH_LEN);
+		int hit = s->round.cache_hits < ROUND_MAX_CACHE_HITS ? from_cache(t, s, n, &b, b.key) : 0;
+		if (hit < 0)
+			return STORE_FULL;
+		if (hit) {
+			s->round.cache_hits++;
+			continue;
+		}
+		b.state = B_INFLIGHT;
+		if (put_batch(t, n, &b, NULL, 0))
+			return STORE_FULL;
+		sl->assigned = 1;
+		sl->batch = n;
+		return 0;
+	}
+	return 0;
+}
+
+struct round_arg {
+	struct sup *s;
+	int dispatch;
+};
+
+static int round_txn(store_txn *t, void *arg)
+{
+	struct round_arg *ra = arg;
+	struct sup *s = ra->s;
+	struct round *r = &s->round;
+	/* everything decided here is tentative: a retried transaction starts from scratch */
+	r->ctr = s->ctr;
+	r->cursor = s->cursor;
+	r->requeue_used = 0;
+	r->cache_hits = 0;
+	for (int i = 0; i < s->nslots; i++)
+		s->slots[i].assigned = 0;
+	for (size_t i = 0; i < s->nqueue; i++)
+		if (apply_result(t, s, &s->queue[i].m))
+			return STORE_FULL;
+	for (int i = 0; ra->dispatch && i < s->nslots; i++)
+		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch && pick_for_slot(t, s, i))
+			return STORE_FULL;
+	r->ctr.workers_live = (uint32_t)proc_live_workers(s);
+	r->ctr.state = s->run_state;
+	r->ctr.supervisor_pid = (uint32_t)getpid();
+	r->ctr.elapsed_ms = s->elapsed_base + (uint64_t)(now_ms() - s->session_start);
+	return counters_write(t, &r->ctr) ? STORE_FULL : 0;
+}
+
+static void send_assigned(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (!sl->assigned)
+			continue;
+		sl->assigned = 0;
+		struct msg_batch m = { sl->batch, ++s->next_seq, sl->req.est_tokens,
+				       sl->req.chunk_ids.data, sl->req.chunk_ids.len,
+				       sl->req.body.data, sl->req.body.len };
+		msg_encode_batch(&s->msg, &m);
+		if (zsock_send(sl->push, s->msg.data, s->msg.len, 1) < 0) {
+			log_warn("worker %d cannot take batch %u (%s); requeued", i, sl->batch,
+				 strerror(errno));
+			sup_requeue(s, sl->batch);
+			continue;
+		}
+		sl->seq = m.seq;
+		sl->has_batch = 1;
+		sl->state = SLOT_BUSY;
+	}
+}
+
+int sink_round(struct sup *s, int dispatch)
+{
+	struct round_arg ra = { s, dispatch };
+	size_t need = 1 << 20;
+	for (size_t i = 0; i < s->nqueue; i++)
+		need += s->queue[i].m.payload_len * 2 + 256;
+	if (store_ensure_room(s->db, need))
+		return -1;
+	int rc = store_write(s->db, round_txn, &ra);
+	if (rc) {
+		log_error("cannot commit to the store: %s", store_strerror(s->db));
+		return -1;
+	}
+	s->ctr = s->round.ctr;
+	s->cursor = s->round.cursor;
+	memmove(s->requeue, s->requeue + s->round.requeue_used,
+		(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
+	s->nrequeue -= s->round.requeue_used;
+	for (size_t i = 0; i < s->nqueue; i++)
+		free(s->queue[i].frame);
+	s->nqueue = 0;
+	s->last_commit = now_ms();
+	send_assigned(s);
+	return 0;
+}
+
+int sink_work_left(const struct sup *s)
+{
+	return s->cursor < s->plan.nbatches || s->nrequeue > 0;
+}

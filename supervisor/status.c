@@ -1,0 +1,157 @@
+/* status.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
+ * blocks the live supervisor) and tells whether the run is live from its lock. */
+#include "cli.h"
+#include "runstate.h"
+#include "../common/json.h"
+#include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/roles.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* Non-zero when a supervisor holds the state directory's lock. */
+static int run_is_live(const char *state_dir)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, state_dir, "lock");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return live;
+}
+
+struct status {
+	struct counters c;
+	struct plan_rec plan;
+	struct config cfg;
+	int live;
+	double cost, saved;
+	double elapsed_s;
+};
+
+static const char *state_name(const struct status *st)
+{
+	if (st->live)
+		return "running";
+	switch (st->c.state) {
+	case RUN_DONE: return "done";
+	case RUN_FAILED: return "failed";
+	default: return "stopped";
+	}
+}
+
+static double dollars(const struct config *cfg, uint64_t prompt, uint64_t completion)
+{
+	return ((double)prompt * cfg->input_per_mtok + (double)completion * cfg->output_per_mtok) / 1e6;
+}
+
+static void print_json(const struct status *st)
+{
+	const struct counters *c = &st->c;
+	uint64_t total = st->plan.nbatches;
+	uint64_t pending = total - c->batches_done - c->batches_failed;
+	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,"
+	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
+	       "\"pending\":%llu,\"possibly_billed\":%llu},"
+	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
+	       "\"errors\":%llu},"
+	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
+	       "\"cache\":{\"hits\":%llu,\"saved_usd\":%.6f},"
+	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f}\n",
+	       state_name(st), st->plan.nchunks, st->plan.nsources, (unsigned long long)total,
+	       (unsigned long long)c->batches_done, (unsigned long long)c->batches_cached,
+	       (unsigned long long)c->batches_failed, (unsigned long long)pending,
+	       (unsigned long long)c->possibly_billed, (unsigned long long)c->requests_sent,
+	       (unsigned long long)c->requests_ok, (unsigned long long)c->retried,
+	       (unsigned long long)c->http_429, (unsigned long long)c->errors,
+	       (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens,
+	       (unsigned long long)c->batches_cached, st->saved, st->cost,
+	       st->live ? c->workers_live : 0, st->elapsed_s);
+}
+
+static void print_text(const struct status *st)
+{
+	const struct counters *c = &st->c;
+	uint64_t total = st->plan.nbatches;
+	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
+	printf("state      %s\n", state_name(st));
+	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",
+	       (unsigned long long)c->batches_done, (unsigned long long)total, pct,
+	       (unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
+	       (unsigned long long)(total - c->batches_done - c->batches_failed));
+	printf("input      %u chunks from %u sources\n", st->plan.nchunks, st->plan.nsources);
+	printf("requests   %llu sent, %llu ok, %llu retried, %llu answered 429, %llu errors\n",
+	       (unsigned long long)c->requests_sent, (unsigned long long)c->requests_ok,
+	       (unsigned long long)c->retried, (unsigned long long)c->http_429,
+	       (unsigned long long)c->errors);
+	printf("tokens     %llu prompt, %llu completion\n", (unsigned long long)c->prompt_tokens,
+	       (unsigned long long)c->completion_tokens);
+	printf("cost       $%.4f (cache saved $%.4f)\n", st->cost, st->saved);
+	if (c->possibly_billed)
+		printf("note       %llu batches were in flight when a session died (possibly billed "
+		       "twice)\n", (unsigned long long)c->possibly_billed);
+	printf("workers    %u\n", st->live ? c->workers_live : 0);
+	printf("elapsed    %.1f s\n", st->elapsed_s);
+}
+
+static int load_status(const char *state_dir, struct status *st, char *err, size_t errlen)
+{
+	char dbdir[PATHS_MAX];
+	paths_file(dbdir, sizeof dbdir, state_dir, "db");
+	store *db = store_open(dbdir, 1, err, errlen);
+	if (!db)
+		return -1;
+	store_txn *t = store_begin(db, 0);
+	int rc = -1;
+	if (!t || plan_read(t, &st->plan)) {
+		snprintf(err, errlen, "%s: no planned run here", state_dir);
+		goto out;
+	}
+	counters_read(t, &st->c);
+	config_defaults(&st->cfg);
+	const void *v;
+	size_t n;
+	if (!store_get(t, DB_META, META_CONFIG, strlen(META_CONFIG), &v, &n))
+		config_parse(&st->cfg, v, n, "recorded settings", err, errlen);
+	err[0] = '\0';
+	rc = 0;
+out:
+	store_abort(t);
+	store_close(db);
+	return rc;
+}
+
+int status_main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv, CLI_STATUS);
+	if (rc >= 0)
+		return rc;
+	struct status st;
+	memset(&st, 0, sizeof st);
+	char err[1024];
+	st.live = run_is_live(cli.state_dir);
+	if (load_status(cli.state_dir, &st, err, sizeof err)) {
+		die_msg("%s", err);
+		cli_free(&cli);
+		return EXIT_USAGE;
+	}
+	st.cost = dollars(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens);
+	st.saved = dollars(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
+	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
+	if (cli.json)
+		print_json(&st);
+	else
+		print_text(&st);
+	config_free(&st.cfg);
+	cli_free(&cli);
+	return EXIT_OK;
+}

@@ -1,0 +1,109 @@
+/* sup.h: the supervisor's state (one struct for the process) and the pieces of its loop.
+ * The supervisor plans, owns the store (the only writer), hands one batch at a time to each
+ * idle worker over that worker's own PUSH pipe, collects results over one PULL socket,
+ * commits them in groups, and keeps its children (workers and the broker) alive. */
+#ifndef KGSUP_SUP_H
+#define KGSUP_SUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/config.h"
+#include "../common/paths.h"
+#include "../common/proto.h"
+#include "../common/store.h"
+#include "../common/zsock.h"
+#include "plan.h"
+#include "render.h"
+#include "runstate.h"
+
+/* A worker slot is a small state machine:
+ *   EMPTY -> STARTING (spawned) -> IDLE (said hello) <-> BUSY (holds a batch)
+ *   any -> BACKOFF (died; respawn after a throttled delay) -> STARTING
+ *   BACKOFF -> GIVENUP (died too often in a row)
+ *   IDLE/BUSY -> QUITTING (told to quit after its batch) -> EMPTY */
+enum slot_state { SLOT_EMPTY, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_QUITTING, SLOT_BACKOFF,
+		  SLOT_GIVENUP };
+
+struct child {
+	pid_t pid;
+	int64_t spawned_at;
+	int64_t restart_at;
+	int rapid_deaths;
+};
+
+struct slot {
+	enum slot_state state;
+	struct child proc;
+	zsock *push;
+	uint32_t batch, seq;  /* what it holds while BUSY (or QUITTING with has_batch) */
+	int has_batch;
+	int assigned;         /* picked in the round being built */
+	struct rendered req;  /* the request of the batch being handed to it */
+};
+
+struct queued_result {
+	struct msg_result m;
+	char *frame; /* owns the memory m.payload points into */
+};
+
+/* What one group transaction decided; applied to the supervisor only once it committed. */
+struct round {
+	struct counters ctr;
+	uint32_t cursor;
+	size_t requeue_used;
+	int cache_hits;
+};
+
+struct sup {
+	struct config cfg;
+	struct prompts prompts;
+	const char *state_dir;
+	char self_exe[PATHS_MAX];
+	store *db;
+	zsock *results;
+	struct slot *slots;
+	int nslots; /* allocated */
+	int want;   /* workers wanted */
+	struct child broker;
+	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
+	int lock_fd;
+	struct plan_rec plan;
+	uint32_t cursor; /* batches below it were all handed out at least once */
+	uint32_t *requeue;
+	size_t nrequeue, caprequeue;
+	uint32_t next_seq;
+	struct queued_result *queue;
+	size_t nqueue, capqueue;
+	struct counters ctr; /* as last committed */
+	struct round round;
+	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
+	int stopping, stop_now, aborted;
+	int shutting_down; /* children are being let go: deaths are expected */
+	int64_t stop_deadline;
+	char abort_msg[600];
+	int64_t session_start;
+	uint64_t elapsed_base; /* elapsed_ms of earlier sessions */
+	int64_t last_commit, last_progress;
+	buf msg;
+};
+
+/* proc.c */
+int proc_init(struct sup *s, char *err, size_t errlen);
+void proc_spawn_due(struct sup *s);
+void proc_reap(struct sup *s);
+int proc_live_workers(const struct sup *s);
+int proc_busy_workers(const struct sup *s);
+void proc_quit_all(struct sup *s);
+void proc_signal_all(struct sup *s, int signo);
+int proc_any_alive(const struct sup *s);
+void proc_close(struct sup *s);
+/* Puts a batch back at the front of the queue of work. */
+void sup_requeue(struct sup *s, uint32_t batch);
+
+/* sink.c: results and dispatch in one group transaction */
+void sink_receive(struct sup *s);
+int sink_round(struct sup *s, int dispatch);
+int sink_work_left(const struct sup *s);
+
+#endif

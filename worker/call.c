@@ -1,0 +1,218 @@
+/* call.c: one batch from grant to validated answer, with the retry policy:
+ *   retried:  429, 408, 409, 5xx, timeouts, connection errors, malformed bodies, answers that
+ *             are not the expected JSON (exponential backoff, full jitter, Retry-After honoured)
+ *   failed:   400, 404 and other 4xx (the batch fails, the run goes on)
+ *   aborted:  401, 403, an unknown model (the run stops: every batch would fail the same way) */
+#include "worker.h"
+#include "../common/answer.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* How long a REQ to the broker may go unanswered before we assume it died and reconnect.
+ * The broker answers a waiting ask with WAIT well before this. */
+#define BROKER_TIMEOUT_MS 3000
+
+enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT };
+
+/* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
+ * its reply is stuck). Returns the verdict, or -1 if the worker must stop. */
+static int broker_exchange(struct worker *w, const buf *req)
+{
+	for (;;) {
+		if (worker_must_stop(w))
+			return -1;
+		if (zsock_send(w->broker, req->data, req->len, 0) < 0) {
+			zsock_reopen(w->broker);
+			continue;
+		}
+		char *rep;
+		size_t len;
+		if (zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
+			log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
+			zsock_reopen(w->broker);
+			continue;
+		}
+		struct msg_grant g;
+		int ok = msg_decode_grant(rep, len, &g);
+		free(rep);
+		if (ok == 0)
+			return (int)g.verdict;
+		log_warn("broker sent a malformed reply; reconnecting");
+		zsock_reopen(w->broker);
+	}
+}
+
+/* Blocks until the broker grants a request of est_tokens. */
+static int broker_ask(struct worker *w, uint32_t est_tokens)
+{
+	struct msg_ask ask = { w->slot, est_tokens, now_ms() };
+	buf req;
+	buf_init(&req);
+	msg_encode_ask(&req, &ask);
+	int v;
+	while ((v = broker_exchange(w, &req)) == GRANT_WAIT)
+		;
+	buf_free(&req);
+	return v == GRANT_GO ? 0 : -1;
+}
+
+static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used)
+{
+	const struct ratelimit_info *l = &w->resp.limits;
+	struct msg_report rep = { w->slot, est_tokens, (uint32_t)w->resp.status, used,
+				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
+				  l->reset_requests_ms, l->reset_tokens_ms };
+	buf req;
+	buf_init(&req);
+	msg_encode_report(&req, &rep);
+	broker_exchange(w, &req);
+	buf_free(&req);
+}
+
+static int is_model_error(const char *body, size_t len)
+{
+	return memmem(body, len, "model_not_found", 15) || memmem(body, len, "does not exist", 14);
+}
+
+static void http_error(struct worker *w, const char *what)
+{
+	char *msg = answer_error_message(w->resp.body.data ? w->resp.body.data : "", w->resp.body.len);
+	snprintf(w->error, sizeof w->error, "HTTP %ld %s%s%s", w->resp.status, what,
+		 msg ? ": " : "", msg ? msg : "");
+	free(msg);
+}
+
+static enum outcome classify_status(struct worker *w)
+{
+	long s = w->resp.status;
+	const char *body = w->resp.body.data ? w->resp.body.data : "";
+	if (s == 401 || s == 403) {
+		http_error(w, "(the API refused the key)");
+		return OUT_ABORT;
+	}
+	if (s == 404 && is_model_error(body, w->resp.body.len)) {
+		http_error(w, "(unknown model)");
+		return OUT_ABORT;
+	}
+	if (s == 429 || s == 408 || s == 409 || s >= 500) {
+		http_error(w, "");
+		return OUT_RETRY;
+	}
+	http_error(w, "");
+	return OUT_FAILED;
+}
+
+/* Reads a 200 answer: envelope, usage, content. */
+static enum outcome read_answer(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	struct envelope env;
+	char err[256];
+	if (answer_parse_envelope(w->resp.body.data, w->resp.body.len, &env, err, sizeof err)) {
+		snprintf(w->error, sizeof w->error, "malformed response: %s", err);
+		return OUT_RETRY;
+	}
+	if (env.prompt_tokens > 0)
+		res->prompt_tokens += (uint64_t)env.prompt_tokens;
+	if (env.completion_tokens > 0)
+		res->completion_tokens += (uint64_t)env.completion_tokens;
+	buf_reset(&w->answer);
+	enum outcome o = OUT_OK;
+	if (answer_normalize(env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
+			     &w->answer, err, sizeof err)) {
+		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",
+			 !strcmp(env.finish_reason, "length") ? " (cut off at max_tokens)" : "", err);
+		o = OUT_RETRY;
+	}
+	envelope_free(&env);
+	return o;
+}
+
+/* Full-jitter exponential backoff, never shorter than what the server asked for. */
+static int64_t backoff_ms(const struct worker *w, uint32_t attempt)
+{
+	int64_t cap = w->cfg.backoff_cap_ms;
+	int64_t ceil = w->cfg.backoff_base_ms;
+	for (uint32_t i = 1; i < attempt && ceil < cap; i++)
+		ceil *= 2;
+	if (ceil > cap)
+		ceil = cap;
+	int64_t d = (int64_t)((double)random() / ((double)RAND_MAX + 1) * (double)ceil);
+	if (w->resp.limits.retry_after_ms > d)
+		d = w->resp.limits.retry_after_ms;
+	return d;
+}
+
+static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	res->requests_sent++;
+	http_post(w->http, b->body, b->body_len, &w->resp);
+	uint64_t used = 0;
+	enum outcome o;
+	if (w->resp.aborted) {
+		snprintf(w->error, sizeof w->error, "stopped during the call");
+		o = OUT_RETRY;
+	} else if (w->resp.transport_error) {
+		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
+		o = OUT_RETRY;
+	} else if (w->resp.status != 200) {
+		o = classify_status(w);
+		if (w->resp.status == 429)
+			res->http_429++;
+	} else {
+		uint64_t before = res->prompt_tokens + res->completion_tokens;
+		o = read_answer(w, b, res);
+		used = res->prompt_tokens + res->completion_tokens - before;
+		res->http_status = 200;
+		if (o == OUT_OK) {
+			res->requests_ok++;
+			res->latency_us = (uint64_t)w->resp.latency_us;
+		}
+	}
+	if (w->resp.status)
+		res->http_status = (uint32_t)w->resp.status;
+	if (o != OUT_OK)
+		res->errors++;
+	broker_report(w, b->est_tokens, used);
+	return o;
+}
+
+void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	memset(res, 0, sizeof *res);
+	res->slot = w->slot;
+	res->batch = b->batch;
+	res->seq = b->seq;
+	w->error[0] = '\0';
+	for (uint32_t attempt = 1;; attempt++) {
+		if (broker_ask(w, b->est_tokens) < 0)
+			break;
+		enum outcome o = attempt_once(w, b, res);
+		if (o == OUT_OK) {
+			res->status = RES_OK;
+			return;
+		}
+		if (o == OUT_ABORT || o == OUT_FAILED) {
+			res->status = o == OUT_ABORT ? RES_ABORT : RES_FAILED;
+			return;
+		}
+		log_debug("batch %u attempt %u: %s", b->batch, attempt, w->error);
+		if (attempt >= (uint32_t)w->cfg.max_attempts) {
+			res->status = RES_FAILED;
+			char last[sizeof w->error];
+			snprintf(last, sizeof last, "%s", w->error);
+			snprintf(w->error, sizeof w->error, "gave up after %u attempts; last: %s", attempt,
+				 last);
+			return;
+		}
+		res->retries++;
+		if (worker_sleep(w, backoff_ms(w, attempt)) < 0)
+			break;
+	}
+	res->status = RES_GAVEUP;
+	snprintf(w->error, sizeof w->error, "worker stopping");
+}

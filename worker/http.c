@@ -1,0 +1,189 @@
+/* http.c: POST {base_url}/chat/completions with libcurl (the only file with curl/curl.h). */
+#include "http.h"
+#include "../common/util.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct http_client {
+	CURL *curl;
+	struct curl_slist *headers;
+	char *url;
+	size_t max_body;
+	http_abort_fn abort_fn;
+	struct http_response *cur; /* the response being filled */
+};
+
+int http_global_init(char *err, size_t errlen)
+{
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc) {
+		snprintf(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+void http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	http_client *c = arg;
+	size_t len = size * n;
+	if (c->cur->body.len + len > c->max_body) {
+		c->cur->too_large = 1;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	buf_put(&c->cur->body, p, len);
+	return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	http_client *c = arg;
+	size_t len = size * n;
+	/* a new status line (after a redirect or 100-continue) starts a fresh set of headers */
+	if (len >= 5 && !memcmp(p, "HTTP/", 5))
+		ratelimit_clear(&c->cur->limits);
+	else
+		ratelimit_header(&c->cur->limits, p, len, wall_ms());
+	return len;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	http_client *c = arg;
+	if (c->abort_fn && c->abort_fn()) {
+		c->cur->aborted = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int is_loopback_http(const char *url)
+{
+	static const char *ok[] = { "http://127.", "http://localhost:", "http://localhost/",
+				    "http://[::1]" };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strncmp(url, ok[i], strlen(ok[i])))
+			return 1;
+	return 0;
+}
+
+http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
+		      char *err, size_t errlen)
+{
+	if (!strncmp(cfg->base_url, "http://", 7) && !is_loopback_http(cfg->base_url)) {
+		snprintf(err, errlen, "api.base_url: plain http:// is allowed only to loopback addresses");
+		return NULL;
+	}
+	http_client *c = xcalloc(1, sizeof *c);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		snprintf(err, errlen, "cannot create a libcurl handle");
+		free(c);
+		return NULL;
+	}
+	size_t blen = strlen(cfg->base_url);
+	while (blen && cfg->base_url[blen - 1] == '/')
+		blen--;
+	buf url;
+	buf_init(&url);
+	buf_put(&url, cfg->base_url, blen);
+	buf_puts(&url, "/chat/completions");
+	c->url = xstrdup(buf_cstr(&url));
+	buf_free(&url);
+	c->max_body = (size_t)cfg->max_response_bytes;
+	c->abort_fn = abort_fn;
+
+	buf auth;
+	buf_init(&auth);
+	buf_printf(&auth, "Authorization: Bearer %s", api_key);
+	c->headers = curl_slist_append(NULL, buf_cstr(&auth));
+	/* wipe our copy; curl keeps its own in the list */
+	memset(auth.data, 0, auth.len);
+	buf_free(&auth);
+	c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+	c->headers = curl_slist_append(c->headers, "Expect:");
+
+	CURL *h = c->curl;
+	curl_easy_setopt(h, CURLOPT_URL, c->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout_s * 1000));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000));
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "kgsup/" KGSUP_VERSION);
+	/* headers have no size limit of their own in curl; bound how long they may trickle */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)cfg->timeout_s);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	return c;
+}
+
+void http_response_init(struct http_response *r)
+{
+	memset(r, 0, sizeof *r);
+	buf_init(&r->body);
+	ratelimit_clear(&r->limits);
+}
+
+void http_response_free(struct http_response *r)
+{
+	buf_free(&r->body);
+}
+
+int http_post(http_client *c, const char *body, size_t len, struct http_response *r)
+{
+	buf_reset(&r->body);
+	r->status = 0;
+	r->transport_error = r->too_large = r->aborted = 0;
+	r->error[0] = '\0';
+	ratelimit_clear(&r->limits);
+	c->cur = r;
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	int64_t t0 = now_us();
+	CURLcode rc = curl_easy_perform(c->curl);
+	r->latency_us = now_us() - t0;
+	c->cur = NULL;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	if (rc == CURLE_OK)
+		return 0;
+	if (r->too_large)
+		snprintf(r->error, sizeof r->error, "response larger than api.max_response_bytes (%zu)",
+			 c->max_body);
+	else
+		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
+	r->transport_error = 1;
+	r->status = 0;
+	return -1;
+}
+
+void http_free(http_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	free(c->url);
+	free(c);
+}

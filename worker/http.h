@@ -1,0 +1,40 @@
+/* http.h: the worker's HTTPS client, one kept-alive libcurl handle per worker (connection and
+ * TLS session reuse), with connect and total timeouts, TLS verification always on, a cap on
+ * the response size and an abort hook for shutdown. */
+#ifndef KGSUP_HTTP_H
+#define KGSUP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/config.h"
+#include "../common/ratehdr.h"
+
+struct http_response {
+	long status;            /* 0 when no HTTP answer arrived */
+	buf body;
+	struct ratelimit_info limits;
+	int transport_error;    /* connection, timeout, TLS... */
+	int too_large;          /* body exceeded api.max_response_bytes */
+	int aborted;            /* abort hook said stop */
+	char error[256];
+	int64_t latency_us;
+};
+
+typedef struct http_client http_client;
+
+/* Called during transfers; non-zero aborts the transfer. */
+typedef int (*http_abort_fn)(void);
+
+/* Returns 0 or -1 with err set. api_key is kept only in the header list in memory. */
+int http_global_init(char *err, size_t errlen);
+http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
+		      char *err, size_t errlen);
+int http_post(http_client *c, const char *body, size_t len, struct http_response *r);
+void http_response_init(struct http_response *r);
+void http_response_free(struct http_response *r);
+void http_free(http_client *c);
+void http_global_cleanup(void);
+
+#endif

@@ -1,0 +1,202 @@
+/* main.c: the worker process. Started by the supervisor as `kgsup __worker SLOT STATE_DIR`
+ * (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
+ * the run's settings, connects its three sockets, says HELLO and then serves one batch at a
+ * time until told to quit, signalled, or orphaned. */
+#include "worker.h"
+#include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/roles.h"
+#include "../common/sig.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* fd 3 is the read end of the supervisor's pipe; its EOF means the supervisor is gone. */
+#define PARENT_FD 3
+
+static int parent_gone(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+int worker_must_stop(struct worker *w)
+{
+	return sig_stop_requested() || parent_gone(w->parent_fd);
+}
+
+static struct worker *the_worker; /* for the libcurl abort hook */
+
+static int abort_transfer(void)
+{
+	return worker_must_stop(the_worker);
+}
+
+int worker_sleep(struct worker *w, int64_t ms)
+{
+	int64_t until = now_ms() + ms;
+	for (;;) {
+		if (worker_must_stop(w))
+			return -1;
+		int64_t left = until - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p[2] = { { sig_fd(), POLLIN, 0 }, { w->parent_fd, POLLIN, 0 } };
+		if (poll(p, w->parent_fd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left)) > 0 &&
+		    (p[0].revents & POLLIN))
+			sig_take();
+	}
+}
+
+static int connect_sockets(struct worker *w, char *err, size_t errlen)
+{
+	char ep[PATHS_MAX];
+	paths_endpoint(ep, sizeof ep, w->state_dir, "w", (int)w->slot);
+	w->batches = zsock_connect(ZS_PULL, ep);
+	paths_endpoint(ep, sizeof ep, w->state_dir, "results", -1);
+	w->results = zsock_connect(ZS_PUSH, ep);
+	paths_endpoint(ep, sizeof ep, w->state_dir, "broker", -1);
+	w->broker = zsock_connect(ZS_REQ, ep);
+	if (!w->batches || !w->results || !w->broker) {
+		snprintf(err, errlen, "cannot connect sockets: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int load_settings(struct worker *w, char *err, size_t errlen)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, w->state_dir, "run/config.json");
+	config_defaults(&w->cfg);
+	if (config_load(&w->cfg, path, err, errlen))
+		return -1;
+	const char *key = getenv(w->cfg.api_key_env);
+	if (!key || !*key) {
+		snprintf(err, errlen, "environment variable %s is not set", w->cfg.api_key_env);
+		return -1;
+	}
+	if (http_global_init(err, errlen))
+		return -1;
+	w->http = http_new(&w->cfg, key, abort_transfer, err, errlen);
+	return w->http ? 0 : -1;
+}
+
+static void send_result(struct worker *w, struct msg_result *res)
+{
+	if (res->status == RES_OK) {
+		res->payload = w->answer.data ? w->answer.data : "";
+		res->payload_len = w->answer.len;
+	} else {
+		res->payload = w->error;
+		res->payload_len = strlen(w->error);
+	}
+	msg_encode_result(&w->msg, res);
+	zsock_send(w->results, w->msg.data, w->msg.len, 0);
+}
+
+static void serve_batch(struct worker *w, const char *frame, size_t len)
+{
+	struct msg_batch b;
+	if (msg_decode_batch(frame, len, &b)) {
+		log_error("malformed batch message (%zu bytes) ignored", len);
+		return;
+	}
+	struct msg_result res;
+	call_batch(w, &b, &res);
+	if (res.status != RES_OK)
+		log_info("batch %u: %s", b.batch, w->error);
+	send_result(w, &res);
+}
+
+/* Returns 0 on a requested quit, 1 when stopped by a signal or orphaned. */
+static int serve(struct worker *w)
+{
+	zpoll p;
+	zpoll_init(&p);
+	int in = zpoll_add_sock(&p, w->batches);
+	int sig = zpoll_add_fd(&p, sig_fd());
+	int parent = w->parent_fd >= 0 ? zpoll_add_fd(&p, w->parent_fd) : -1;
+	int rc = 1;
+	for (;;) {
+		if (worker_must_stop(w))
+			break;
+		if (zpoll_wait(&p, 1000) <= 0)
+			continue;
+		if (zpoll_ready(&p, sig))
+			sig_take();
+		if (parent >= 0 && zpoll_ready(&p, parent))
+			break;
+		if (!zpoll_ready(&p, in))
+			continue;
+		char *frame;
+		size_t len;
+		if (zsock_recv(w->batches, &frame, &len, 0) < 0)
+			continue;
+		int type = msg_type(frame, len);
+		if (type == MSG_QUIT) {
+			free(frame);
+			rc = 0;
+			break;
+		}
+		if (type == MSG_BATCH)
+			serve_batch(w, frame, len);
+		else
+			log_error("unexpected message type %d ignored", type);
+		free(frame);
+	}
+	zpoll_free(&p);
+	return rc;
+}
+
+int worker_main(int argc, char **argv)
+{
+	if (argc != 3) {
+		die_msg("__worker is internal: started by the supervisor");
+		return EXIT_USAGE;
+	}
+	static struct worker w;
+	the_worker = &w;
+	w.slot = (uint32_t)strtoul(argv[1], NULL, 10);
+	w.state_dir = argv[2];
+	w.parent_fd = fcntl_is_open(PARENT_FD) ? PARENT_FD : -1;
+	char tag[16];
+	snprintf(tag, sizeof tag, "w%u", w.slot);
+	log_set_tag(tag);
+	log_level_from_env();
+	srandom((unsigned)(getpid() ^ now_us()));
+	char err[512];
+	if (sig_init() < 0 || load_settings(&w, err, sizeof err) ||
+	    connect_sockets(&w, err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_INTERNAL;
+	}
+	http_response_init(&w.resp);
+	buf_init(&w.msg);
+	buf_init(&w.answer);
+	struct msg_hello hello = { w.slot, (uint32_t)getpid() };
+	msg_encode_hello(&w.msg, &hello);
+	zsock_send(w.results, w.msg.data, w.msg.len, 0);
+	log_debug("ready");
+
+	int rc = serve(&w);
+
+	http_response_free(&w.resp);
+	http_free(w.http);
+	http_global_cleanup();
+	zsock_close(w.batches);
+	zsock_close(w.results);
+	zsock_close(w.broker);
+	zsock_term();
+	buf_free(&w.msg);
+	buf_free(&w.answer);
+	config_free(&w.cfg);
+	return rc ? EXIT_STOPPED : EXIT_OK;
+}
