@@ -43,7 +43,6 @@ static const struct setting settings[] = {
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
 	{ "run", "workers", C_INT, OFF(workers), 1, 1024, 16, NULL },
-	{ "run", "commit_interval_ms", C_INT, OFF(commit_interval_ms), 0, 60000, 50, NULL },
 	{ "run", "stop_deadline_s", C_INT, OFF(stop_deadline_s), 0, 3600, 30, NULL },
 	{ "chunking", "chunk_tokens", C_INT, OFF(chunk_tokens), 16, 1000000, 600, NULL },
 	{ "chunking", "overlap_tokens", C_INT, OFF(overlap_tokens), 0, 1000000, 60, NULL },

@@ -29,7 +29,6 @@ struct config {
 	int64_t backoff_cap_ms;
 	/* run */
 	int64_t workers;
-	int64_t commit_interval_ms;
 	int64_t stop_deadline_s;
 	/* chunking */
 	int64_t chunk_tokens;

@@ -64,6 +64,7 @@ class State:
         self.rng = random.Random(args.seed)
         self.requests = 0
         self.ok = 0
+        self.invalid = 0
         self.status = collections.Counter()
         self.ok_per_body = collections.Counter()
         self.entities = set()
@@ -145,7 +146,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if self.path == "/stats":
             with st.lock:
-                obj = {"requests": st.requests, "ok": st.ok,
+                obj = {"requests": st.requests, "ok": st.ok, "invalid": st.invalid,
                        "status": {str(k): v for k, v in st.status.items()},
                        "distinct_ok_bodies": len(st.ok_per_body),
                        "max_ok_per_body": max(st.ok_per_body.values(), default=0),
@@ -211,12 +212,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        if st.roll(a.p_400):
+            return self.send_json(400, {"error": {"message": "context too long (injected)"}})
         if st.roll(a.p_500):
             return self.send_json(500, {"error": {"message": "internal error"}})
         if st.roll(a.p_malformed):
             return self.send_json(200, None, hdr, raw=b'{"choices": [{"message": {"content"')
         answer = extract(user, a.per_chunk)
-        if st.roll(a.p_nonjson):
+        valid = not st.roll(a.p_nonjson)
+        if not valid:
             content = "Sure! Here are the entities you asked for: " + ", ".join(
                 e["name"] for e in answer["entities"])
         else:
@@ -226,12 +230,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         prompt_tokens = len(raw) // 4
         completion_tokens = max(1, len(content) // 4)
         with st.lock:
-            st.ok += 1
-            st.ok_per_body[hashlib.sha256(raw).hexdigest()] += 1
+            # tokens are billed for every 200; "ok" counts only answers a client can use
             st.prompt_tokens += prompt_tokens
             st.completion_tokens += completion_tokens
-            for e in answer["entities"]:
-                st.entities.add(e["name"])
+            if valid:
+                st.ok += 1
+                st.ok_per_body[hashlib.sha256(raw).hexdigest()] += 1
+                for e in answer["entities"]:
+                    st.entities.add(e["name"])
+            else:
+                st.invalid += 1
         self.send_json(200, {
             "id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -274,6 +282,7 @@ def main():
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--p-429", type=float, default=0)
     p.add_argument("--p-500", type=float, default=0)
+    p.add_argument("--p-400", type=float, default=0)
     p.add_argument("--p-drop", type=float, default=0)
     p.add_argument("--p-malformed", type=float, default=0)
     p.add_argument("--p-nonjson", type=float, default=0)

@@ -1,0 +1,44 @@
+#!/bin/bash
+# e2e.t: a whole run over every input format against the mock: exit 0, every batch done, one
+# successful request per batch, every entity the mock returned in the export, and a second
+# start on the finished run buys nothing.
+. "$(dirname "$0")/lib.sh"
+plan 9
+
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 25 --words 1200
+start_mock --latency-ms 5
+write_config "$T/cfg.json"
+
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/state" -w 4 -q 2>"$T/start.err"
+rc=$?
+check "start exits 0 (got $rc)" [ $rc -eq 0 ]
+
+kg status -s "$T/state" --json >"$T/status.json"
+total=$(json_get "$T/status.json" "j['batches']['total']")
+diag "batches: $total, status: $(cat "$T/status.json")"
+check "status: state done" [ "$(json_get "$T/status.json" "j['state']")" = done ]
+check "status: every batch done" [ "$(json_get "$T/status.json" "j['batches']['done']")" = "$total" ]
+okreq=$(mock_stat ok); distinct=$(mock_stat distinct_ok_bodies)
+check "mock saw one successful request per batch ($okreq ok, $distinct distinct, $total batches)" \
+	[ "$okreq:$distinct" = "$total:$total" ]
+check "status counts what the mock counted (tokens)" \
+	[ "$(json_get "$T/status.json" "j['tokens']['prompt']")" = "$(mock_stat prompt_tokens)" ]
+
+kg export -s "$T/state" -f jsonl -o "$T/graph.jsonl" 2>"$T/export.err"
+check "export exits 0 and says what it wrote" grep -q "exported [1-9][0-9]* entities" "$T/export.err"
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" >"$T/stats.json"
+missing=$(/usr/bin/python3 - "$T/stats.json" "$T/graph.jsonl" <<'PY'
+import json, sys
+want = set(json.load(open(sys.argv[1]))["entities"])
+got = {json.loads(l)["name"] for l in open(sys.argv[2]) if json.loads(l)["kind"] == "entity"}
+print(len(want - got))
+PY
+)
+check "export holds every entity the mock returned (missing: $missing)" [ "$missing" = 0 ]
+
+before=$(mock_stat requests)
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/state" -w 4 -q 2>>"$T/start.err"
+rc=$?
+check "a second start of the finished run exits 0 (got $rc)" [ $rc -eq 0 ]
+check "and sends no request ($(($(mock_stat requests) - before)) sent)" [ "$(mock_stat requests)" = "$before" ]
+finish

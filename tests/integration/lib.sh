@@ -1,0 +1,75 @@
+# lib.sh: helpers for kgsup's integration tests (TAP, run by prove). Every test gets its own
+# temporary directory, starts the mock LLM on 127.0.0.1 itself and stops it on exit.
+set -u
+KGSUP=${KGSUP:?set KGSUP to the kgsup binary}
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T=$(mktemp -d /tmp/kgsup-it-XXXXXX)
+MOCK_PID=
+TESTNO=0
+FAILED=0
+export OPENAI_API_KEY=sk-test-$$-secret
+unset MOCK_API_KEY
+
+cleanup() {
+	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
+	pkill -KILL -f "kgsup-it-${T##*-}" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+plan() { echo "1..$1"; }
+ok() { TESTNO=$((TESTNO + 1)); echo "ok $TESTNO - $1"; }
+not_ok() { TESTNO=$((TESTNO + 1)); FAILED=$((FAILED + 1)); echo "not ok $TESTNO - $1"; }
+# check DESCRIPTION COMMAND...: one TAP line from a command's success
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+diag() { echo "# $*"; }
+
+# kg ARGS...: runs kgsup (under valgrind when KGSUP_VALGRIND=1, children included)
+kg() {
+	if [ "${KGSUP_VALGRIND:-}" = 1 ]; then
+		valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite --log-file="$T/valgrind.%p.log" "$KGSUP" "$@"
+	else
+		"$KGSUP" "$@"
+	fi
+}
+
+# start_mock [mock options...]: starts the mock and sets PORT and MOCK_URL
+start_mock() {
+	local d=$T/mock
+	rm -rf "$d"; mkdir -p "$d"
+	/usr/bin/python3 "$TOP/scripts/mock_llm.py" --dir "$d" "$@" 2>"$T/mock.log" &
+	MOCK_PID=$!
+	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.1; done
+	PORT=$(cat "$d/port")
+	MOCK_URL=https://127.0.0.1:$PORT/v1
+}
+
+stop_mock() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=; }
+
+# mock_stat FIELD: a number from the mock's /stats
+mock_stat() {
+	curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" |
+		/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+
+# write_config FILE [extra JSON merged over the defaults used by the tests]
+write_config() {
+	/usr/bin/python3 - "$1" "${2:-{\}}" "$MOCK_URL" "$T/mock/cert.pem" <<'PY'
+import json, sys
+path, extra, url, ca = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+cfg = {"api": {"base_url": url, "ca_file": ca, "model": "mock-1", "timeout_s": 10,
+               "connect_timeout_s": 5},
+       "limits": {"requests_per_minute": 1000000, "tokens_per_minute": 1000000000},
+       "retry": {"max_attempts": 6, "backoff_base_ms": 50, "backoff_cap_ms": 1000},
+       "run": {"workers": 4}}
+for sec, kv in extra.items():
+    cfg.setdefault(sec, {}).update(kv)
+json.dump(cfg, open(path, "w"), indent=1)
+PY
+}
+
+# json_get FILE EXPR: evaluates a Python expression over the JSON in FILE (as j)
+json_get() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$1')); print($2)"; }
+
+finish() { [ "$FAILED" -eq 0 ]; }

@@ -1,0 +1,113 @@
+/* test_answer.c: reading API answers: envelope, tolerated wrappings, schema violations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/answer.h"
+
+static const char *IDS = "aaaa\nbbbb";
+
+static int norm(const char *content, buf *out, char *err)
+{
+	buf_reset(out);
+	return answer_normalize(content, strlen(content), IDS, strlen(IDS), out, err, 256);
+}
+
+static void envelope_gives_content_usage_and_finish_reason(void **state)
+{
+	(void)state;
+	const char *body = "{\"choices\":[{\"finish_reason\":\"length\",\"message\":{\"content\":\"hi\"}}],"
+			   "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}";
+	struct envelope e;
+	char err[256];
+	assert_int_equal(answer_parse_envelope(body, strlen(body), &e, err, sizeof err), 0);
+	assert_string_equal(e.content, "hi");
+	assert_string_equal(e.finish_reason, "length");
+	assert_int_equal(e.prompt_tokens, 12);
+	assert_int_equal(e.completion_tokens, 3);
+	envelope_free(&e);
+	assert_int_equal(answer_parse_envelope("{\"choices\":[]}", 14, &e, err, sizeof err), -1);
+	assert_int_equal(answer_parse_envelope("{\"choices\":[{\"message\"", 22, &e, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not JSON"));
+}
+
+static void missing_chunks_means_all_and_unknown_ids_are_dropped(void **state)
+{
+	(void)state;
+	buf out;
+	buf_init(&out);
+	char err[256];
+	assert_int_equal(norm("{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"},"
+			      "{\"name\":\"Bob\",\"type\":\"person\",\"description\":\"d\",\"chunks\":[\"bbbb\",\"zzzz\"]}],"
+			      "\"relations\":[]}", &out, err), 0);
+	assert_string_equal(buf_cstr(&out),
+			    "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\",\"description\":\"\",\"chunks\":[\"aaaa\",\"bbbb\"]},"
+			    "{\"name\":\"Bob\",\"type\":\"person\",\"description\":\"d\",\"chunks\":[\"bbbb\"]}],"
+			    "\"relations\":[]}");
+	buf_free(&out);
+}
+
+static void fences_and_prose_are_tolerated(void **state)
+{
+	(void)state;
+	buf out;
+	buf_init(&out);
+	char err[256];
+	const char *want = "{\"entities\":[],\"relations\":[]}";
+	assert_int_equal(norm("```json\n{\"entities\":[],\"relations\":[]}\n```", &out, err), 0);
+	assert_string_equal(buf_cstr(&out), want);
+	assert_int_equal(norm("Here you go: {\"entities\":[]} Hope it helps!", &out, err), 0);
+	assert_string_equal(buf_cstr(&out), want);
+	buf_free(&out);
+}
+
+static void schema_violations_are_invalid(void **state)
+{
+	(void)state;
+	static const char *bad[] = {
+		"Sure! The entities are Ada and Bob.",
+		"{\"relations\":[]}",
+		"{\"entities\":{}}",
+		"{\"entities\":[{\"type\":\"person\"}]}",
+		"{\"entities\":[{\"name\":\"\",\"type\":\"person\"}]}",
+		"{\"entities\":[{\"name\":\"A\",\"type\":\"p\",\"chunks\":\"aaaa\"}]}",
+		"{\"entities\":[],\"relations\":[{\"source\":\"A\",\"type\":\"x\"}]}",
+		"{\"entities\":[\"Ada\"]}",
+		"{\"entities\":[], \"relations\": 3}",
+	};
+	buf out;
+	buf_init(&out);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char err[256] = "";
+		if (norm(bad[i], &out, err) != -1)
+			fail_msg("accepted invalid answer %zu: %s", i, bad[i]);
+		assert_true(err[0] != '\0');
+		assert_int_equal(out.len, 0);
+	}
+	buf_free(&out);
+}
+
+static void api_error_message_is_extracted(void **state)
+{
+	(void)state;
+	const char *b = "{\"error\":{\"message\":\"Incorrect API key\"}}";
+	char *m = answer_error_message(b, strlen(b));
+	assert_string_equal(m, "Incorrect API key");
+	free(m);
+	assert_null(answer_error_message("<html>", 6));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(envelope_gives_content_usage_and_finish_reason),
+		cmocka_unit_test(missing_chunks_means_all_and_unknown_ids_are_dropped),
+		cmocka_unit_test(fences_and_prose_are_tolerated),
+		cmocka_unit_test(schema_violations_are_invalid),
+		cmocka_unit_test(api_error_message_is_extracted),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,105 @@
+/* test_config.c: the config table: defaults, overrides, and errors that name the key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../common/config.h"
+
+static int parse(struct config *c, const char *text, char *err)
+{
+	config_defaults(c);
+	return config_parse(c, text, strlen(text), "k.json", err, 256);
+}
+
+static void defaults_match_the_documented_ones(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	assert_int_equal(parse(&c, "{}", err), 0);
+	assert_string_equal(c.base_url, "https://api.openai.com/v1");
+	assert_string_equal(c.api_key_env, "OPENAI_API_KEY");
+	assert_null(c.ca_file);
+	assert_int_equal(c.chunk_tokens, 600);
+	assert_int_equal(c.overlap_tokens, 60);
+	assert_int_equal(c.chunks_per_batch, 10);
+	assert_int_equal(c.requests_per_minute, 500);
+	assert_int_equal(c.max_attempts, 6);
+	assert_true(c.json_mode);
+	config_free(&c);
+}
+
+static void values_override_defaults(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	assert_int_equal(parse(&c, "{\"api\":{\"model\":\"m\",\"ca_file\":\"/x.pem\",\"json_mode\":false,"
+				   "\"temperature\":0.5},\"run\":{\"workers\":3}}", err), 0);
+	assert_string_equal(c.model, "m");
+	assert_string_equal(c.ca_file, "/x.pem");
+	assert_false(c.json_mode);
+	assert_true(c.temperature == 0.5);
+	assert_int_equal(c.workers, 3);
+	config_free(&c);
+}
+
+static void round_trips_through_json(void **state)
+{
+	(void)state;
+	struct config a, b;
+	char err[256];
+	assert_int_equal(parse(&a, "{\"api\":{\"model\":\"q\\\"uote\"},\"limits\":{\"max_in_flight\":7}}", err), 0);
+	buf j;
+	buf_init(&j);
+	config_to_json(&a, &j);
+	config_defaults(&b);
+	assert_int_equal(config_parse(&b, j.data, j.len, "again", err, sizeof err), 0);
+	assert_string_equal(b.model, "q\"uote");
+	assert_int_equal(b.max_in_flight, 7);
+	buf_free(&j);
+	config_free(&a);
+	config_free(&b);
+}
+
+static void errors_name_the_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "{\"api\":{\"modle\":\"x\"}}", "k.json: api.modle: unknown key" },
+		{ "{\"apii\":{}}", "k.json: apii: unknown key" },
+		{ "{\"run\":{\"workers\":0}}", "run.workers: 0 is out of range" },
+		{ "{\"run\":{\"workers\":2.5}}", "run.workers: expected a whole number" },
+		{ "{\"api\":{\"timeout_s\":\"10\"}}", "api.timeout_s: expected a number, got string" },
+		{ "{\"api\":{\"json_mode\":1}}", "api.json_mode: expected true or false" },
+		{ "{\"api\":{\"model\":\"\"}}", "api.model: must not be empty" },
+		{ "{\"chunking\":{\"chunk_tokens\":100,\"overlap_tokens\":60}}", "chunking.overlap_tokens" },
+		{ "{\"api\":{\"base_url\":\"ftp://x\"}}", "api.base_url" },
+		{ "{\"api\":\n{\"model\": }}", "k.json: line 2" },
+		{ "[]", "top level must be an object" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config c;
+		char err[256] = "";
+		assert_int_equal(parse(&c, cases[i].text, err), -1);
+		if (!strstr(err, cases[i].want))
+			fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].want);
+		config_free(&c);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_match_the_documented_ones),
+		cmocka_unit_test(values_override_defaults),
+		cmocka_unit_test(round_trips_through_json),
+		cmocka_unit_test(errors_name_the_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
