@@ -54,18 +54,14 @@ def write(path, fmt, tt, idx):
                 f.write("# Interview %d\n\n" % idx)
             for spk, text in tt:
                 f.write("%s: %s\n" % (spk, text))
-        elif fmt == "vtt":
-            f.write("WEBVTT\n\n")
+        elif fmt in ("vtt", "srt"):
+            sep, line = (".", "<v %s>%s</v>") if fmt == "vtt" else (",", "%s: %s")
+            if fmt == "vtt":
+                f.write("WEBVTT\n\n")
             t = 0
             for n, (spk, text) in enumerate(tt):
                 d = 1000 + 60 * len(text)
-                f.write("%d\n%s --> %s\n<v %s>%s</v>\n\n" % (n + 1, ts(t, "."), ts(t + d, "."), spk, text))
-                t += d
-        elif fmt == "srt":
-            t = 0
-            for n, (spk, text) in enumerate(tt):
-                d = 1000 + 60 * len(text)
-                f.write("%d\n%s --> %s\n%s: %s\n\n" % (n + 1, ts(t, ","), ts(t + d, ","), spk, text))
+                f.write("%d\n%s --> %s\n%s\n\n" % (n + 1, ts(t, sep), ts(t + d, sep), line % (spk, text)))
                 t += d
         elif fmt == "jsonl":
             import json

@@ -65,6 +65,7 @@ class State:
         self.requests = 0
         self.ok = 0
         self.invalid = 0
+        self.entity_records = 0
         self.status = collections.Counter()
         self.ok_per_body = collections.Counter()
         self.entities = set()
@@ -154,6 +155,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "prompt_tokens": st.prompt_tokens,
                        "completion_tokens": st.completion_tokens,
                        "max_in_flight": st.max_in_flight,
+                       "entity_records": st.entity_records,
                        "entities": sorted(st.entities)}
             body = json.dumps(obj).encode()
             self.send_response(200)
@@ -236,6 +238,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if valid:
                 st.ok += 1
                 st.ok_per_body[hashlib.sha256(raw).hexdigest()] += 1
+                st.entity_records += len(answer["entities"])
                 for e in answer["entities"]:
                     st.entities.add(e["name"])
             else:

@@ -27,16 +27,17 @@ static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *i
 		size_t n;
 		if (store_get(t, DB_CHUNKS, k, 4, &v, &n) || n < sizeof(struct chunk_rec))
 			return -1;
-		const struct chunk_rec *c = v;
+		struct chunk_rec c; /* LMDB values are not aligned: copy the record out */
+		memcpy(&c, v, sizeof c);
 		if (i) {
 			buf_puts(out, "\n\n");
 			buf_putc(ids, '\n');
 		}
 		buf_puts(out, "[chunk ");
-		buf_put(out, c->id, CHUNK_ID_LEN);
+		buf_put(out, c.id, CHUNK_ID_LEN);
 		buf_puts(out, "]\n");
-		buf_put(out, (const char *)v + sizeof *c, n - sizeof *c);
-		buf_put(ids, c->id, CHUNK_ID_LEN);
+		buf_put(out, (const char *)v + sizeof c, n - sizeof c);
+		buf_put(ids, c.id, CHUNK_ID_LEN);
 	}
 	return 0;
 }

@@ -195,18 +195,19 @@ static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec 
 	size_t len;
 	if (store_get(t, DB_CACHE, key, HASH_LEN, &v, &len) || len < sizeof(struct cache_rec))
 		return 0;
-	const struct cache_rec *c = v;
+	struct cache_rec c; /* LMDB values are not aligned: copy the record out */
+	memcpy(&c, v, sizeof c);
 	if (s->cfg.cache_ttl_days > 0 &&
-	    c->stored_wall_ms + s->cfg.cache_ttl_days * 86400000LL < wall_ms())
+	    c.stored_wall_ms + s->cfg.cache_ttl_days * 86400000LL < wall_ms())
 		return 0;
 	struct counters *ctr = &s->round.ctr;
 	b->state = B_DONE;
 	b->cached = 1;
 	ctr->batches_done++;
 	ctr->batches_cached++;
-	ctr->saved_prompt_tokens += c->prompt_tokens;
-	ctr->saved_completion_tokens += c->completion_tokens;
-	if (put_result(t, n, (const char *)v + sizeof *c, len - sizeof *c) ||
+	ctr->saved_prompt_tokens += c.prompt_tokens;
+	ctr->saved_completion_tokens += c.completion_tokens;
+	if (put_result(t, n, (const char *)v + sizeof c, len - sizeof c) ||
 	    put_batch(t, n, b, NULL, 0))
 		return -1;
 	return 1;
@@ -309,9 +310,11 @@ int sink_round(struct sup *s, int dispatch)
 	}
 	s->ctr = s->round.ctr;
 	s->cursor = s->round.cursor;
-	memmove(s->requeue, s->requeue + s->round.requeue_used,
-		(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
-	s->nrequeue -= s->round.requeue_used;
+	if (s->round.requeue_used) {
+		memmove(s->requeue, s->requeue + s->round.requeue_used,
+			(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
+		s->nrequeue -= s->round.requeue_used;
+	}
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
 	s->nqueue = 0;

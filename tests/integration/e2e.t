@@ -29,9 +29,10 @@ check "export exits 0 and says what it wrote" grep -q "exported [1-9][0-9]* enti
 curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" >"$T/stats.json"
 missing=$(/usr/bin/python3 - "$T/stats.json" "$T/graph.jsonl" <<'PY'
 import json, sys
-want = set(json.load(open(sys.argv[1]))["entities"])
-got = {json.loads(l)["name"] for l in open(sys.argv[2]) if json.loads(l)["kind"] == "entity"}
-print(len(want - got))
+stats = json.load(open(sys.argv[1]))
+ents = [json.loads(l) for l in open(sys.argv[2]) if json.loads(l)["kind"] == "entity"]
+# every name the mock returned, and as many entity records as it returned
+print(len(set(stats["entities"]) - {e["name"] for e in ents}) + abs(len(ents) - stats["entity_records"]))
 PY
 )
 check "export holds every entity the mock returned (missing: $missing)" [ "$missing" = 0 ]

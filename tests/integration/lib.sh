@@ -72,4 +72,11 @@ PY
 # json_get FILE EXPR: evaluates a Python expression over the JSON in FILE (as j)
 json_get() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$1')); print($2)"; }
 
-finish() { [ "$FAILED" -eq 0 ]; }
+# finish: the script's exit status; under valgrind, any process's report fails the script
+finish() {
+	if [ "${KGSUP_VALGRIND:-}" = 1 ] && [ -n "$(find "$T" -name 'valgrind.*.log' -size +0)" ]; then
+		find "$T" -name 'valgrind.*.log' -size +0 -exec sed 's/^/# /' {} +
+		return 1
+	fi
+	[ "$FAILED" -eq 0 ]
+}

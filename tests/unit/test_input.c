@@ -33,8 +33,8 @@ static void vtt_drops_header_timings_and_keeps_speakers(void **state)
 	assert_int_equal(d.units[0].end_ms, 4500);
 	assert_string_equal(unit_text(&d, 1), "Charles: Thank you. Glad to be here.\n");
 	assert_int_equal(d.units[1].start_ms, 62250);
-	assert_null(strstr(d.text.data, "-->"));
-	assert_null(strstr(d.text.data, "NOTE"));
+	assert_null(strstr(buf_cstr(&d.text), "-->"));
+	assert_null(strstr(buf_cstr(&d.text), "NOTE"));
 	document_free(&d);
 }
 
