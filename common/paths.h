@@ -2,6 +2,7 @@
  *   DIR/db/           the LMDB environment (plan, results, counters, and the cache by default)
  *   DIR/run/          the settings the running processes read (config.json)
  *   DIR/sock/         ipc:// endpoints, mode 0700: results, broker, control, w<slot>
+ *   DIR/spool/        results orphaned workers saved after the supervisor died
  *   DIR/lock          held (flock) by the live supervisor */
 #ifndef KGSUP_PATHS_H
 #define KGSUP_PATHS_H

@@ -8,12 +8,15 @@
 
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t sig_stops;
+static volatile sig_atomic_t sig_hups;
 
 static void on_signal(int signo)
 {
 	int saved = errno;
 	if (signo == SIGINT || signo == SIGTERM)
 		sig_stops++;
+	if (signo == SIGHUP)
+		sig_hups++;
 	char c = (char)signo;
 	ssize_t r = write(sig_pipe[1], &c, 1);
 	(void)r; /* a full pipe already wakes the loop */
@@ -62,4 +65,9 @@ int sig_stop_requested(void)
 int sig_stop_count(void)
 {
 	return sig_stops;
+}
+
+int sig_hup_seen(void)
+{
+	return sig_hups > 0;
 }

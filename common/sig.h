@@ -13,6 +13,8 @@ int sig_fd(void);
 unsigned long sig_take(void);
 /* Non-zero once SIGTERM or SIGINT has arrived (safe to read anywhere, e.g. in a curl callback). */
 int sig_stop_requested(void);
+/* Non-zero once SIGHUP has arrived (for a child: its supervisor died, PR_SET_PDEATHSIG). */
+int sig_hup_seen(void);
 /* How many SIGINT/SIGTERM have arrived (a second Ctrl-C means "now"). */
 int sig_stop_count(void);
 

@@ -2,7 +2,8 @@
  * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
  * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
  * reaped from the main loop with waitpid(WNOHANG). Restarts are throttled: at least a second
- * between spawns of a slot, doubling for a slot that keeps dying, given up after a few. */
+ * between spawns of a slot, doubling for a slot that keeps dying without finishing a batch,
+ * given up after a few such deaths in a row. */
 #include "sup.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -57,10 +58,11 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. */
-static void exec_child(const struct sup *s, char *const argv[], pid_t parent)
+/* In the child between fork and exec: only async-signal-safe calls. Workers get SIGHUP when
+ * the supervisor dies (finish the paid call, spool its answer, exit); the broker SIGTERM. */
+static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
 {
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_PDEATHSIG, deathsig);
 	if (getppid() != parent)
 		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
 	if (dup2(s->parent_pipe[0], 3) < 0)
@@ -73,13 +75,13 @@ static void exec_child(const struct sup *s, char *const argv[], pid_t parent)
 	_exit(127);
 }
 
-static pid_t spawn(struct sup *s, char *const argv[])
+static pid_t spawn(struct sup *s, char *const argv[], int deathsig)
 {
 	pid_t parent = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(s, argv, parent);
+		exec_child(s, argv, parent, deathsig);
 	if (pid < 0)
 		log_error("fork: %s", strerror(errno));
 	return pid;
@@ -91,9 +93,10 @@ static void spawn_worker(struct sup *s, int i)
 	snprintf(slot, sizeof slot, "%d", i);
 	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, NULL };
 	struct slot *sl = &s->slots[i];
-	sl->proc.pid = spawn(s, argv);
+	sl->proc.pid = spawn(s, argv, SIGHUP);
 	sl->proc.spawned_at = now_ms();
 	sl->has_batch = 0;
+	sl->done_since_spawn = 0;
 	sl->state = sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF;
 	if (sl->proc.pid <= 0)
 		sl->proc.restart_at = now_ms() + RESPAWN_MIN_MS;
@@ -102,7 +105,7 @@ static void spawn_worker(struct sup *s, int i)
 static void spawn_broker(struct sup *s)
 {
 	char *argv[] = { "kgsup", "__broker", (char *)s->state_dir, NULL };
-	s->broker.pid = spawn(s, argv);
+	s->broker.pid = spawn(s, argv, SIGTERM);
 	s->broker.spawned_at = now_ms();
 	if (s->broker.pid <= 0)
 		s->broker.restart_at = now_ms() + RESPAWN_MIN_MS;
@@ -155,9 +158,12 @@ static void worker_died(struct sup *s, int i, int status)
 	char how[64];
 	describe_exit(how, sizeof how, status);
 	if (sl->has_batch) {
-		/* the batch goes straight back to the front of the work queue */
+		/* the batch goes straight back to the front of the work queue; its request may have
+		 * reached the provider, which then bills it twice */
 		sup_requeue(s, sl->batch);
 		sl->has_batch = 0;
+		if (!s->shutting_down && !s->stop_now)
+			s->ctr.possibly_billed++;
 	}
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
@@ -169,6 +175,9 @@ static void worker_died(struct sup *s, int i, int status)
 		sl->proc.pid = 0;
 		return;
 	}
+	/* a worker that finished batches was killed from outside, not broken: no backoff build-up */
+	if (sl->done_since_spawn)
+		sl->proc.rapid_deaths = 0;
 	throttle(&sl->proc, now);
 	if (sl->proc.rapid_deaths > MAX_RAPID_DEATHS) {
 		log_error("worker %d keeps dying (%s, %d times in a row): slot given up", i, how,

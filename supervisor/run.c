@@ -49,7 +49,7 @@ static int lock_state_dir(struct sup *s, char *err, size_t errlen)
 static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATHS_MAX];
-	const char *subdirs[] = { "", "run", "sock" };
+	const char *subdirs[] = { "", "run", "sock", "spool" };
 	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
 		paths_file(path, sizeof path, state_dir, subdirs[i]);
 		if (mkdir_p(path, 0700) < 0 || chmod(path, 0700) < 0) {
@@ -131,6 +131,15 @@ struct fixup_arg {
 	int retry_failed;
 };
 
+/* Whether a spooled answer for the batch is waiting to be committed. */
+static int recovered(const struct sup *s, uint32_t batch)
+{
+	for (size_t i = 0; i < s->nqueue; i++)
+		if (s->queue[i].m.batch == batch && s->queue[i].m.status == RES_OK)
+			return 1;
+	return 0;
+}
+
 static int fixup_batches(store_txn *t, void *arg)
 {
 	struct fixup_arg *fa = arg;
@@ -149,8 +158,10 @@ static int fixup_batches(store_txn *t, void *arg)
 		memcpy(&b, v, sizeof b);
 		if (b.state == B_INFLIGHT) {
 			b.state = B_PENDING;
-			b.possibly_billed = 1;
-			c.possibly_billed++;
+			if (!recovered(fa->s, rd_u32be(k))) {
+				b.possibly_billed = 1;
+				c.possibly_billed++;
+			}
 		} else if (b.state == B_FAILED && fa->retry_failed) {
 			b.state = B_PENDING;
 			c.batches_failed--;
@@ -289,6 +300,8 @@ static int loop_once(struct sup *s, zpoll *p)
 static void shutdown_children(struct sup *s, zpoll *p)
 {
 	s->shutting_down = 1;
+	/* commit first: a worker drops its last result when it sees QUIT */
+	sink_round(s, 0);
 	proc_quit_all(s);
 	int64_t t0 = now_ms();
 	int termed = 0, killed = 0;
@@ -441,6 +454,10 @@ static int check_key(const struct config *cfg, char *err, size_t errlen)
 
 static int supervise(struct sup *s, const struct cli *cli, char *err, size_t errlen)
 {
+	/* recovered answers first: their batches were in flight but are not billed twice */
+	size_t spooled = sink_ingest_spool(s);
+	if (spooled)
+		log_info("%zu answers saved by workers of an earlier session recovered", spooled);
 	struct fixup_arg fa = { s, cli->retry_failed };
 	if (store_write(s->db, fixup_batches, &fa)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
@@ -524,6 +541,7 @@ out:
 	config_free(&s.cfg);
 	free(s.requeue);
 	free(s.queue);
+	free(s.spooled);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return code;

@@ -7,6 +7,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static int on_result(struct sup *s, char *frame, size_t len)
 		struct slot *sl = &s->slots[m.slot];
 		if (sl->has_batch && sl->batch == m.batch && sl->seq == m.seq) {
 			sl->has_batch = 0;
+			sl->done_since_spawn++;
 			if (sl->state == SLOT_BUSY)
 				sl->state = SLOT_IDLE;
 		}
@@ -81,6 +83,39 @@ void sink_receive(struct sup *s)
 		if (!kept)
 			free(frame);
 	}
+}
+
+size_t sink_ingest_spool(struct sup *s)
+{
+	char dir[PATHS_MAX];
+	paths_file(dir, sizeof dir, s->state_dir, "spool");
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".res"))
+			continue;
+		char path[PATHS_MAX];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		size_t len;
+		char *frame = read_file(path, (size_t)1 << 30, &len);
+		struct msg_result m;
+		if (!frame || msg_decode_result(frame, len, &m)) {
+			log_warn("%s: not a spooled result; left alone", path);
+			free(frame);
+			continue;
+		}
+		m.slot = UINT32_MAX; /* held by no slot of this session */
+		queue_result(s, &m, frame);
+		s->spooled = xrealloc(s->spooled, (s->nspooled + 1) * sizeof *s->spooled);
+		s->spooled[s->nspooled++] = xstrdup(path);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 static int get_batch(store_txn *t, uint32_t n, struct batch_rec *b)
@@ -318,6 +353,11 @@ int sink_round(struct sup *s, int dispatch)
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
 	s->nqueue = 0;
+	for (size_t i = 0; i < s->nspooled; i++) {
+		unlink(s->spooled[i]);
+		free(s->spooled[i]);
+	}
+	s->nspooled = 0;
 	s->last_commit = now_ms();
 	send_assigned(s);
 	return 0;

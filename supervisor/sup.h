@@ -38,6 +38,7 @@ struct slot {
 	zsock *push;
 	uint32_t batch, seq;  /* what it holds while BUSY (or QUITTING with has_batch) */
 	int has_batch;
+	uint32_t done_since_spawn; /* results it sent since it was started */
 	int assigned;         /* picked in the round being built */
 	struct rendered req;  /* the request of the batch being handed to it */
 };
@@ -75,6 +76,8 @@ struct sup {
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;
+	char **spooled; /* spool files queued, removed once their results committed */
+	size_t nspooled;
 	struct counters ctr; /* as last committed */
 	struct round round;
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
@@ -103,6 +106,8 @@ void sup_requeue(struct sup *s, uint32_t batch);
 
 /* sink.c: results and dispatch in one group transaction */
 void sink_receive(struct sup *s);
+/* Queues the results orphaned workers spooled; returns how many. */
+size_t sink_ingest_spool(struct sup *s);
 int sink_round(struct sup *s, int dispatch);
 int sink_work_left(const struct sup *s);
 

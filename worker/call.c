@@ -24,7 +24,7 @@ enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT };
 static int broker_exchange(struct worker *w, const buf *req)
 {
 	for (;;) {
-		if (worker_must_stop(w))
+		if (worker_must_stop(w) || worker_orphaned(w))
 			return -1;
 		if (zsock_send(w->broker, req->data, req->len, 0) < 0) {
 			zsock_reopen(w->broker);

@@ -29,13 +29,20 @@ static int parent_gone(int fd)
 
 int worker_must_stop(struct worker *w)
 {
-	return sig_stop_requested() || parent_gone(w->parent_fd);
+	(void)w;
+	return sig_stop_requested();
+}
+
+int worker_orphaned(struct worker *w)
+{
+	return sig_hup_seen() || parent_gone(w->parent_fd);
 }
 
 static struct worker *the_worker; /* for the libcurl abort hook */
 
 static int abort_transfer(void)
 {
+	/* only a stop aborts a call: an orphan finishes it, the answer is paid for */
 	return worker_must_stop(the_worker);
 }
 
@@ -43,7 +50,7 @@ int worker_sleep(struct worker *w, int64_t ms)
 {
 	int64_t until = now_ms() + ms;
 	for (;;) {
-		if (worker_must_stop(w))
+		if (worker_must_stop(w) || worker_orphaned(w))
 			return -1;
 		int64_t left = until - now_ms();
 		if (left <= 0)
@@ -99,7 +106,30 @@ static void send_result(struct worker *w, struct msg_result *res)
 		res->payload_len = strlen(w->error);
 	}
 	msg_encode_result(&w->msg, res);
-	zsock_send(w->results, w->msg.data, w->msg.len, 0);
+	zsock_send(w->results, w->msg.data, w->msg.len, 1);
+	/* an answer is worth keeping until acknowledged; a give-up carries nothing */
+	buf_reset(&w->unacked);
+	if (res->status == RES_OK || res->status == RES_FAILED) {
+		buf_put(&w->unacked, w->msg.data, w->msg.len);
+		w->unacked_batch = res->batch;
+	}
+}
+
+/* The supervisor died holding our last result unread, maybe: save it where the next run of
+ * this state directory looks (written whole or not at all: temp file, fsync, rename). */
+static void spool_unacked(struct worker *w)
+{
+	if (!w->unacked.len)
+		return;
+	char dir[PATHS_MAX], path[PATHS_MAX];
+	paths_file(dir, sizeof dir, w->state_dir, "spool");
+	mkdir_p(dir, 0700);
+	snprintf(path, sizeof path, "%s/%u-%d.res", dir, w->unacked_batch, (int)getpid());
+	if (write_file_atomic(path, w->unacked.data, w->unacked.len, 0600) < 0)
+		log_error("cannot spool the answer to batch %u: %s", w->unacked_batch, strerror(errno));
+	else
+		log_info("supervisor gone: answer to batch %u spooled to %s", w->unacked_batch, path);
+	buf_reset(&w->unacked);
 }
 
 static void serve_batch(struct worker *w, const char *frame, size_t len)
@@ -126,21 +156,25 @@ static int serve(struct worker *w)
 	int parent = w->parent_fd >= 0 ? zpoll_add_fd(&p, w->parent_fd) : -1;
 	int rc = 1;
 	for (;;) {
+		if (worker_orphaned(w)) {
+			spool_unacked(w);
+			break;
+		}
 		if (worker_must_stop(w))
 			break;
 		if (zpoll_wait(&p, 1000) <= 0)
 			continue;
 		if (zpoll_ready(&p, sig))
 			sig_take();
-		if (parent >= 0 && zpoll_ready(&p, parent))
-			break;
-		if (!zpoll_ready(&p, in))
-			continue;
+		if ((parent >= 0 && zpoll_ready(&p, parent)) || !zpoll_ready(&p, in))
+			continue; /* the checks at the top of the loop decide */
 		char *frame;
 		size_t len;
 		if (zsock_recv(w->batches, &frame, &len, 0) < 0)
 			continue;
 		int type = msg_type(frame, len);
+		if (type == MSG_BATCH || type == MSG_QUIT)
+			buf_reset(&w->unacked); /* the supervisor committed our last result */
 		if (type == MSG_QUIT) {
 			free(frame);
 			rc = 0;
@@ -181,6 +215,7 @@ int worker_main(int argc, char **argv)
 	http_response_init(&w.resp);
 	buf_init(&w.msg);
 	buf_init(&w.answer);
+	buf_init(&w.unacked);
 	struct msg_hello hello = { w.slot, (uint32_t)getpid() };
 	msg_encode_hello(&w.msg, &hello);
 	zsock_send(w.results, w.msg.data, w.msg.len, 0);
@@ -197,6 +232,7 @@ int worker_main(int argc, char **argv)
 	zsock_term();
 	buf_free(&w.msg);
 	buf_free(&w.answer);
+	buf_free(&w.unacked);
 	config_free(&w.cfg);
 	return rc ? EXIT_STOPPED : EXIT_OK;
 }

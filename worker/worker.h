@@ -23,6 +23,11 @@ struct worker {
 	int parent_fd;  /* read end of the supervisor's pipe: EOF means it died */
 	struct http_response resp;
 	buf msg;
+	/* The last result sent, kept until the supervisor hands this worker its next batch (or
+	 * QUIT): it dispatches only after committing our previous result, so a new batch means the
+	 * last one is safe. If the supervisor dies first, this is spooled for the next run. */
+	buf unacked;
+	uint32_t unacked_batch;
 	buf answer;
 	char error[512];
 };
@@ -31,9 +36,12 @@ struct worker {
  * in w->answer for RES_OK, in w->error otherwise). */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
 
-/* Non-zero when the worker must stop now (SIGTERM, or the supervisor is gone). */
+/* Non-zero when the worker must stop now, abandoning a call (SIGTERM). */
 int worker_must_stop(struct worker *w);
-/* Sleeps up to ms, waking early to stop; returns -1 if the worker must stop. */
+/* Non-zero when the supervisor is gone (SIGHUP from PR_SET_PDEATHSIG, or its pipe's EOF):
+ * finish the call in hand (it is paid for), spool its result, start nothing new. */
+int worker_orphaned(struct worker *w);
+/* Sleeps up to ms, waking early to stop; returns -1 if the worker must stop or is orphaned. */
 int worker_sleep(struct worker *w, int64_t ms);
 
 #endif
