@@ -4,7 +4,7 @@
 # time. It passes only if every batch ends done, the export equals that of an uninterrupted
 # run, the mock saw at most one duplicate answer per kill, and a rerun makes no API call.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 9
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 60 --words 1500
 extra='{"chunking": {"chunk_tokens": 300, "overlap_tokens": 30, "chunks_per_batch": 1}}'
