@@ -15,7 +15,8 @@ static const struct role {
 	{ "start", start_main, "plan the transcripts and run them through the API" },
 	{ "resume", resume_main, "continue a run with its recorded settings" },
 	{ "status", status_main, "progress of a run, live or finished (--json)" },
-	{ "export", export_main, "write the knowledge graph" },
+	{ "export", export_main, "write the knowledge graph (or the invalid answers kept)" },
+	{ "stop", stop_main, "stop a live run gracefully (--now: abandon calls in flight)" },
 	{ "__worker", worker_main, NULL },
 	{ "__broker", broker_main, NULL },
 };

@@ -91,7 +91,7 @@ static int finish(const struct reader *r)
 int msg_type(const void *frame, size_t len)
 {
 	const unsigned char *p = frame;
-	if (len < 2 || p[0] != PROTO_VERSION || p[1] < MSG_HELLO || p[1] > MSG_REPORT)
+	if (len < 2 || p[0] != PROTO_VERSION || p[1] < MSG_HELLO || p[1] > MSG_INVALID)
 		return -1;
 	return p[1];
 }
@@ -240,5 +240,23 @@ int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
 	m->remaining_tokens = (int64_t)get_u64(&r);
 	m->reset_requests_ms = (int64_t)get_u64(&r);
 	m->reset_tokens_ms = (int64_t)get_u64(&r);
+	return finish(&r);
+}
+
+void msg_encode_invalid(buf *b, const struct msg_invalid *m)
+{
+	put_head(b, MSG_INVALID);
+	put_u32(b, m->batch);
+	put_bytes(b, m->reason, m->reason_len);
+	put_bytes(b, m->content, m->content_len);
+}
+
+int msg_decode_invalid(const void *frame, size_t len, struct msg_invalid *m)
+{
+	struct reader r;
+	start(&r, frame, len, MSG_INVALID);
+	m->batch = get_u32(&r);
+	m->reason = get_bytes(&r, &m->reason_len);
+	m->content = get_bytes(&r, &m->content_len);
 	return finish(&r);
 }

@@ -5,7 +5,7 @@
  * the bytes. Decoding checks every length against the frame, so a short, long or garbled
  * frame is rejected, never read past.
  *
- *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT
+ *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT, INVALID
  *   supervisor -> worker  (PUSH per slot -> PULL)    BATCH, QUIT
  *   worker  -> broker     (REQ -> ROUTER "broker")   ASK, REPORT
  *   broker  -> worker                                GRANT
@@ -28,6 +28,7 @@ enum msg_type {
 	MSG_ASK = 5,
 	MSG_GRANT = 6,
 	MSG_REPORT = 7,
+	MSG_INVALID = 8,
 };
 
 /* A worker announces itself after it connected; the supervisor then treats the slot as idle. */
@@ -100,6 +101,15 @@ struct msg_report {
 	int64_t reset_tokens_ms;
 };
 
+/* An answer that failed validation (it is retried): kept apart for inspection, never served. */
+struct msg_invalid {
+	uint32_t batch;
+	const char *reason;
+	size_t reason_len;
+	const char *content;
+	size_t content_len;
+};
+
 void msg_encode_hello(buf *b, const struct msg_hello *m);
 void msg_encode_batch(buf *b, const struct msg_batch *m);
 void msg_encode_result(buf *b, const struct msg_result *m);
@@ -107,6 +117,7 @@ void msg_encode_quit(buf *b);
 void msg_encode_ask(buf *b, const struct msg_ask *m);
 void msg_encode_grant(buf *b, const struct msg_grant *m);
 void msg_encode_report(buf *b, const struct msg_report *m);
+void msg_encode_invalid(buf *b, const struct msg_invalid *m);
 
 /* Returns the message type, or -1 when the frame is not a message of this version. */
 int msg_type(const void *frame, size_t len);
@@ -117,5 +128,6 @@ int msg_decode_result(const void *frame, size_t len, struct msg_result *m);
 int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m);
 int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m);
 int msg_decode_report(const void *frame, size_t len, struct msg_report *m);
+int msg_decode_invalid(const void *frame, size_t len, struct msg_invalid *m);
 
 #endif

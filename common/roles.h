@@ -8,6 +8,7 @@ int start_main(int argc, char **argv);   /* kgsup start */
 int resume_main(int argc, char **argv);  /* kgsup resume */
 int status_main(int argc, char **argv);  /* kgsup status */
 int export_main(int argc, char **argv);  /* kgsup export */
+int stop_main(int argc, char **argv);    /* kgsup stop */
 int worker_main(int argc, char **argv);  /* kgsup __worker SLOT DIR */
 int broker_main(int argc, char **argv);  /* kgsup __broker DIR */
 

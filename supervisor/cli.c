@@ -29,8 +29,12 @@ static const struct {
 		    "  --retry-failed  give batches that failed for good another round\n" },
 	{ "status", "kgsup status -s DIR [--json]\n"
 		    "  Shows the progress of the run in DIR, live or finished.\n" },
-	{ "export", "kgsup export -s DIR [-f jsonl] [-o FILE]\n"
-		    "  Writes the knowledge graph (default to standard output).\n" },
+	{ "export", "kgsup export -s DIR [-f jsonl|invalid] [-o FILE]\n"
+		    "  Writes the knowledge graph (default to standard output); -f invalid writes the\n"
+		    "  answers that failed validation, kept for inspection.\n" },
+	{ "stop", "kgsup stop -s DIR [--now]\n"
+		  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
+		  "  --now  abandon the calls in flight instead of waiting for them\n" },
 };
 
 void cli_usage(FILE *f, const char *command)

@@ -7,6 +7,7 @@
 #include "../common/log.h"
 #include "../common/paths.h"
 #include "../common/roles.h"
+#include "../common/hash.h"
 #include "../common/util.h"
 
 #include <errno.h>
@@ -58,6 +59,35 @@ static int export_jsonl(store_txn *t, FILE *out, struct export_counts *n)
 	return 0;
 }
 
+/* The answers that failed validation: {"batch_key","reason","content"} per line. */
+static int export_invalid(store_txn *t, FILE *out, struct export_counts *n)
+{
+	store_iter *it = store_iter_open(t, DB_INVALID, NULL, 0);
+	const void *k, *v;
+	size_t kl, vl;
+	buf line;
+	buf_init(&line);
+	while (it && store_iter_next(it, &k, &kl, &v, &vl)) {
+		const char *nl = memchr(v, '\n', vl);
+		size_t rlen = nl ? (size_t)(nl - (const char *)v) : vl;
+		char key[2 * HASH_LEN + 1];
+		hash_hex(k, kl < HASH_LEN ? kl : HASH_LEN, key);
+		buf_reset(&line);
+		buf_puts(&line, "{\"request_key\":");
+		buf_json_str(&line, key, strlen(key));
+		buf_puts(&line, ",\"reason\":");
+		buf_json_str(&line, v, rlen);
+		buf_puts(&line, ",\"content\":");
+		buf_json_str(&line, nl ? nl + 1 : "", nl ? vl - rlen - 1 : 0);
+		buf_puts(&line, "}\n");
+		fwrite(line.data, 1, line.len, out);
+		n->entities++;
+	}
+	store_iter_close(it);
+	buf_free(&line);
+	return 0;
+}
+
 int export_main(int argc, char **argv)
 {
 	struct cli cli;
@@ -70,8 +100,9 @@ int export_main(int argc, char **argv)
 	store *db = NULL;
 	store_txn *t = NULL;
 	FILE *out = NULL;
-	if (cli.format && strcmp(cli.format, "jsonl")) {
-		snprintf(err, sizeof err, "export: unknown format '%s' (jsonl)", cli.format);
+	int invalid = cli.format && !strcmp(cli.format, "invalid");
+	if (cli.format && strcmp(cli.format, "jsonl") && !invalid) {
+		snprintf(err, sizeof err, "export: unknown format '%s' (jsonl, invalid)", cli.format);
 		goto done;
 	}
 	paths_file(dbdir, sizeof dbdir, cli.state_dir, "db");
@@ -84,15 +115,21 @@ int export_main(int argc, char **argv)
 		goto done;
 	}
 	struct export_counts n = { 0, 0 };
-	export_jsonl(t, out, &n);
+	if (invalid)
+		export_invalid(t, out, &n);
+	else
+		export_jsonl(t, out, &n);
 	if (fflush(out) != 0 || ferror(out)) {
 		snprintf(err, sizeof err, "%s: write failed: %s", cli.output ? cli.output : "stdout",
 			 strerror(errno));
 		rc = EXIT_INTERNAL;
 		goto done;
 	}
-	fprintf(stderr, "kgsup: exported %llu entities and %llu relations\n",
-		(unsigned long long)n.entities, (unsigned long long)n.relations);
+	if (invalid)
+		fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n.entities);
+	else
+		fprintf(stderr, "kgsup: exported %llu entities and %llu relations\n",
+			(unsigned long long)n.entities, (unsigned long long)n.relations);
 	rc = EXIT_OK;
 done:
 	if (err[0])

@@ -96,18 +96,16 @@ static int put_batch(struct planner *pl)
 {
 	if (pl->batch_n == 0)
 		return 0;
-	unsigned char k[4];
-	key_u32(k, pl->plan.nbatches);
 	struct batch_rec b;
 	memset(&b, 0, sizeof b);
 	b.first_chunk = pl->batch_first;
 	b.nchunks = pl->batch_n;
 	b.state = B_PENDING;
-	pl->plan.nbatches++;
+	uint32_t n = pl->plan.nbatches++;
 	pl->batch_n = 0;
 	if (!pl->txn)
 		return 0;
-	return store_put(pl->txn, DB_BATCHES, k, 4, &b, sizeof b) ? -1 : 0;
+	return batch_write(pl->txn, n, &b, NULL, 0) ? -1 : 0;
 }
 
 static int on_chunk(const struct chunk *c, void *arg)

@@ -168,15 +168,10 @@ static int fixup_batches(store_txn *t, void *arg)
 		} else {
 			continue;
 		}
-		/* copy key and the error text behind the record before writing over them */
-		unsigned char key[4];
-		if (kl != sizeof key)
-			continue;
-		memcpy(key, k, sizeof key);
+		/* the error text behind the record is copied before the record is written over */
 		buf_reset(&rec);
-		buf_put(&rec, &b, sizeof b);
 		buf_put(&rec, (const char *)v + sizeof b, vl - sizeof b);
-		rc = store_put(t, DB_BATCHES, key, sizeof key, rec.data, rec.len) ? STORE_FULL : 0;
+		rc = batch_write(t, rd_u32be(k), &b, rec.data, rec.len) ? STORE_FULL : 0;
 	}
 	store_iter_close(it);
 	buf_free(&rec);
@@ -267,7 +262,7 @@ static int loop_once(struct sup *s, zpoll *p)
 	proc_spawn_due(s);
 	int dispatch = !s->stopping;
 	int64_t now = now_ms();
-	if (s->nqueue || (dispatch && any_idle(s) && sink_work_left(s)) ||
+	if (s->nqueue || s->ninvalid || (dispatch && any_idle(s) && sink_work_left(s)) ||
 	    now - s->last_commit >= HEARTBEAT_MS) {
 		if (sink_round(s, dispatch) < 0) {
 			begin_stop(s, 1);
@@ -395,6 +390,16 @@ static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errl
 	paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
 	s->db = store_open(dbdir, 0, err, errlen);
 	return s->db ? 0 : EXIT_INTERNAL;
+}
+
+/* The request cache: the run's own store, or the one cache.path names (shared by runs). */
+static int open_cache(struct sup *s, char *err, size_t errlen)
+{
+	s->cache = s->db;
+	if (!s->cfg.cache_path)
+		return 0;
+	s->cache = store_open(s->cfg.cache_path, 0, err, errlen);
+	return s->cache ? 0 : EXIT_USAGE;
 }
 
 static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t errlen)
@@ -529,6 +534,8 @@ static int run_command(const struct cli *cli, int resume)
 	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
 			(code = settle_plan(&s, cli, err, sizeof err))))
 		goto out;
+	if ((code = open_cache(&s, err, sizeof err)))
+		goto out;
 	s.want = (int)s.cfg.workers;
 	log_export_level();
 	load_counters(&s);
@@ -536,12 +543,15 @@ static int run_command(const struct cli *cli, int resume)
 out:
 	if (err[0])
 		die_msg("%s", err);
+	if (s.cache != s.db)
+		store_close(s.cache);
 	store_close(s.db);
 	prompts_free(&s.prompts);
 	config_free(&s.cfg);
 	free(s.requeue);
 	free(s.queue);
 	free(s.spooled);
+	free(s.invalid);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return code;

@@ -1,5 +1,6 @@
 /* runstate.c: reading and writing the small fixed records of a run. */
 #include "runstate.h"
+#include "../common/buf.h"
 #include "../common/util.h"
 
 #include <string.h>
@@ -38,4 +39,34 @@ int plan_read(store_txn *t, struct plan_rec *p)
 		return STORE_ERROR;
 	memcpy(p, v, sizeof *p);
 	return p->version == RUNSTATE_VERSION ? 0 : STORE_ERROR;
+}
+
+int batch_read(store_txn *t, uint32_t n, struct batch_rec *b)
+{
+	unsigned char k[4];
+	key_u32(k, n);
+	const void *v;
+	size_t len;
+	int rc = store_get(t, DB_BATCHES, k, 4, &v, &len);
+	if (rc)
+		return rc;
+	if (len < sizeof *b)
+		return STORE_ERROR;
+	memcpy(b, v, sizeof *b);
+	return 0;
+}
+
+int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err, size_t errlen)
+{
+	unsigned char k[4];
+	key_u32(k, n);
+	if (!errlen)
+		return store_put(t, DB_BATCHES, k, 4, b, sizeof *b);
+	buf v;
+	buf_init(&v);
+	buf_put(&v, b, sizeof *b);
+	buf_put(&v, err, errlen);
+	int rc = store_put(t, DB_BATCHES, k, 4, v.data, v.len);
+	buf_free(&v);
+	return rc;
 }

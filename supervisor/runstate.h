@@ -77,5 +77,9 @@ void key_u32(unsigned char k[4], uint32_t v);
 int counters_read(store_txn *t, struct counters *c);
 int counters_write(store_txn *t, const struct counters *c);
 int plan_read(store_txn *t, struct plan_rec *p);
+/* A batch record (copied out: LMDB values are not aligned); 0 or a STORE_ code. */
+int batch_read(store_txn *t, uint32_t n, struct batch_rec *b);
+/* Writes a batch record with its last error (errlen 0: none). */
+int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err, size_t errlen);
 
 #endif

@@ -25,6 +25,7 @@ static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
 	}
 	s->queue[s->nqueue].m = *m;
 	s->queue[s->nqueue].frame = frame;
+	s->queue[s->nqueue].len = 0;
 	s->nqueue++;
 }
 
@@ -65,6 +66,21 @@ static int on_result(struct sup *s, char *frame, size_t len)
 	return 1;
 }
 
+static int on_invalid(struct sup *s, char *frame, size_t len)
+{
+	struct msg_invalid m;
+	if (msg_decode_invalid(frame, len, &m))
+		return 0;
+	if (s->ninvalid == s->capinvalid) {
+		s->capinvalid = s->capinvalid ? s->capinvalid * 2 : 16;
+		s->invalid = xrealloc(s->invalid, s->capinvalid * sizeof *s->invalid);
+	}
+	s->invalid[s->ninvalid].frame = frame;
+	s->invalid[s->ninvalid].len = len;
+	s->ninvalid++;
+	return 1;
+}
+
 void sink_receive(struct sup *s)
 {
 	for (;;) {
@@ -78,6 +94,8 @@ void sink_receive(struct sup *s)
 			on_hello(s, frame, len);
 		else if (type == MSG_RESULT)
 			kept = on_result(s, frame, len);
+		else if (type == MSG_INVALID)
+			kept = on_invalid(s, frame, len);
 		else
 			log_error("unexpected message type %d on the results socket", type);
 		if (!kept)
@@ -118,42 +136,17 @@ size_t sink_ingest_spool(struct sup *s)
 	return n;
 }
 
-static int get_batch(store_txn *t, uint32_t n, struct batch_rec *b)
-{
-	unsigned char k[4];
-	key_u32(k, n);
-	const void *v;
-	size_t len;
-	int rc = store_get(t, DB_BATCHES, k, 4, &v, &len);
-	if (rc)
-		return rc;
-	if (len < sizeof *b)
-		return STORE_ERROR;
-	memcpy(b, v, sizeof *b);
-	return 0;
-}
-
-static int put_batch(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
-		     size_t errlen)
-{
-	unsigned char k[4];
-	key_u32(k, n);
-	if (!errlen)
-		return store_put(t, DB_BATCHES, k, 4, b, sizeof *b);
-	buf v;
-	buf_init(&v);
-	buf_put(&v, b, sizeof *b);
-	buf_put(&v, err, errlen);
-	int rc = store_put(t, DB_BATCHES, k, 4, v.data, v.len);
-	buf_free(&v);
-	return rc;
-}
-
 static int put_result(store_txn *t, uint32_t n, const char *answer, size_t len)
 {
 	unsigned char k[4];
 	key_u32(k, n);
 	return store_put(t, DB_RESULTS, k, 4, answer, len);
+}
+
+/* Cache reads and writes go to the shared cache's transaction when there is one. */
+static store_txn *cache_txn(struct sup *s, store_txn *t)
+{
+	return s->round.cache_txn ? s->round.cache_txn : t;
 }
 
 static int put_cache(store_txn *t, const unsigned char key[HASH_LEN], const struct msg_result *m)
@@ -179,7 +172,7 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 	c->prompt_tokens += m->prompt_tokens;
 	c->completion_tokens += m->completion_tokens;
 	struct batch_rec b;
-	if (m->batch >= s->plan.nbatches || get_batch(t, m->batch, &b))
+	if (m->batch >= s->plan.nbatches || batch_read(t, m->batch, &b))
 		return 0; /* not ours: counted, nothing else */
 	b.attempts += m->requests_sent;
 	if (m->http_status)
@@ -193,7 +186,7 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		b.cached = 0;
 		c->batches_done++;
 		if (put_result(t, m->batch, m->payload, m->payload_len) ||
-		    put_cache(t, b.key, m))
+		    put_cache(cache_txn(s, t), b.key, m))
 			return STORE_FULL;
 	} else if (m->status == RES_FAILED && b.state != B_DONE && b.state != B_FAILED) {
 		b.state = B_FAILED;
@@ -202,7 +195,31 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		errlen = m->payload_len;
 		log_warn("batch %u failed: %.*s", m->batch, (int)m->payload_len, m->payload);
 	}
-	return put_batch(t, m->batch, &b, err, errlen) ? STORE_FULL : 0;
+	return batch_write(t, m->batch, &b, err, errlen) ? STORE_FULL : 0;
+}
+
+/* An invalid answer goes under its request's key and the time (never where the cache looks),
+ * as "reason\ncontent". */
+static int put_invalid(store_txn *t, struct sup *s, const struct queued_result *q)
+{
+	struct msg_invalid m;
+	struct batch_rec b;
+	if (msg_decode_invalid(q->frame, q->len, &m) || m.batch >= s->plan.nbatches ||
+	    batch_read(t, m.batch, &b))
+		return 0;
+	unsigned char key[HASH_LEN + 8];
+	memcpy(key, b.key, HASH_LEN);
+	uint64_t when = (uint64_t)wall_ms();
+	for (int i = 0; i < 8; i++)
+		key[HASH_LEN + i] = (unsigned char)(when >> (56 - 8 * i));
+	buf v;
+	buf_init(&v);
+	buf_put(&v, m.reason, m.reason_len);
+	buf_putc(&v, '\n');
+	buf_put(&v, m.content, m.content_len);
+	int rc = store_put(t, DB_INVALID, key, sizeof key, v.data, v.len);
+	buf_free(&v);
+	return rc;
 }
 
 /* The next batch that needs a request: first those put back, then onward from the cursor. */
@@ -211,12 +228,12 @@ static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec
 	struct round *r = &s->round;
 	while (r->requeue_used < s->nrequeue) {
 		*n = s->requeue[r->requeue_used++];
-		if (!get_batch(t, *n, b) && (b->state == B_PENDING || b->state == B_INFLIGHT))
+		if (!batch_read(t, *n, b) && (b->state == B_PENDING || b->state == B_INFLIGHT))
 			return 1;
 	}
 	while (r->cursor < s->plan.nbatches) {
 		*n = r->cursor++;
-		if (!get_batch(t, *n, b) && b->state == B_PENDING)
+		if (!batch_read(t, *n, b) && b->state == B_PENDING)
 			return 1;
 	}
 	return 0;
@@ -228,7 +245,8 @@ static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec 
 {
 	const void *v;
 	size_t len;
-	if (store_get(t, DB_CACHE, key, HASH_LEN, &v, &len) || len < sizeof(struct cache_rec))
+	if (store_get(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &v, &len) ||
+	    len < sizeof(struct cache_rec))
 		return 0;
 	struct cache_rec c; /* LMDB values are not aligned: copy the record out */
 	memcpy(&c, v, sizeof c);
@@ -243,7 +261,7 @@ static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec 
 	ctr->saved_prompt_tokens += c.prompt_tokens;
 	ctr->saved_completion_tokens += c.completion_tokens;
 	if (put_result(t, n, (const char *)v + sizeof c, len - sizeof c) ||
-	    put_batch(t, n, b, NULL, 0))
+	    batch_write(t, n, b, NULL, 0))
 		return -1;
 	return 1;
 }
@@ -268,7 +286,7 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i)
 			continue;
 		}
 		b.state = B_INFLIGHT;
-		if (put_batch(t, n, &b, NULL, 0))
+		if (batch_write(t, n, &b, NULL, 0))
 			return STORE_FULL;
 		sl->assigned = 1;
 		sl->batch = n;
@@ -296,6 +314,9 @@ static int round_txn(store_txn *t, void *arg)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
 		if (apply_result(t, s, &s->queue[i].m))
+			return STORE_FULL;
+	for (size_t i = 0; i < s->ninvalid; i++)
+		if (put_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;
 	for (int i = 0; ra->dispatch && i < s->nslots; i++)
 		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch && pick_for_slot(t, s, i))
@@ -336,9 +357,25 @@ int sink_round(struct sup *s, int dispatch)
 	size_t need = 1 << 20;
 	for (size_t i = 0; i < s->nqueue; i++)
 		need += s->queue[i].m.payload_len * 2 + 256;
+	for (size_t i = 0; i < s->ninvalid; i++)
+		need += s->invalid[i].len + 256;
 	if (store_ensure_room(s->db, need))
 		return -1;
+	s->round.cache_txn = NULL;
+	if (s->cache != s->db) {
+		/* the shared cache commits after the run's own store: a crash between the two loses a
+		 * cache entry for other runs, never a result of this one */
+		if (store_ensure_room(s->cache, need) || !(s->round.cache_txn = store_begin(s->cache, 1)))
+			log_warn("shared cache unavailable this round: %s", store_strerror(s->cache));
+	}
 	int rc = store_write(s->db, round_txn, &ra);
+	if (s->round.cache_txn) {
+		if (rc)
+			store_abort(s->round.cache_txn);
+		else if (store_commit(s->round.cache_txn))
+			log_warn("cannot commit to the shared cache: %s", store_strerror(s->cache));
+		s->round.cache_txn = NULL;
+	}
 	if (rc) {
 		log_error("cannot commit to the store: %s", store_strerror(s->db));
 		return -1;
@@ -353,6 +390,9 @@ int sink_round(struct sup *s, int dispatch)
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
 	s->nqueue = 0;
+	for (size_t i = 0; i < s->ninvalid; i++)
+		free(s->invalid[i].frame);
+	s->ninvalid = 0;
 	for (size_t i = 0; i < s->nspooled; i++) {
 		unlink(s->spooled[i]);
 		free(s->spooled[i]);

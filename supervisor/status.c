@@ -33,6 +33,7 @@ struct status {
 	struct plan_rec plan;
 	struct config cfg;
 	int live;
+	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;
 };
@@ -62,7 +63,7 @@ static void print_json(const struct status *st)
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"pending\":%llu,\"possibly_billed\":%llu},"
 	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
-	       "\"errors\":%llu},"
+	       "\"errors\":%llu,\"invalid_answers\":%llu},"
 	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
 	       "\"cache\":{\"hits\":%llu,\"saved_usd\":%.6f},"
 	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f}\n",
@@ -72,6 +73,7 @@ static void print_json(const struct status *st)
 	       (unsigned long long)c->possibly_billed, (unsigned long long)c->requests_sent,
 	       (unsigned long long)c->requests_ok, (unsigned long long)c->retried,
 	       (unsigned long long)c->http_429, (unsigned long long)c->errors,
+	       (unsigned long long)st->invalid_kept,
 	       (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens,
 	       (unsigned long long)c->batches_cached, st->saved, st->cost,
 	       st->live ? c->workers_live : 0, st->elapsed_s);
@@ -92,6 +94,9 @@ static void print_text(const struct status *st)
 	       (unsigned long long)c->requests_sent, (unsigned long long)c->requests_ok,
 	       (unsigned long long)c->retried, (unsigned long long)c->http_429,
 	       (unsigned long long)c->errors);
+	if (st->invalid_kept)
+		printf("invalid    %llu answers failed validation (kgsup export -f invalid)\n",
+		       (unsigned long long)st->invalid_kept);
 	printf("tokens     %llu prompt, %llu completion\n", (unsigned long long)c->prompt_tokens,
 	       (unsigned long long)c->completion_tokens);
 	printf("cost       $%.4f (cache saved $%.4f)\n", st->cost, st->saved);
@@ -116,6 +121,7 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		goto out;
 	}
 	counters_read(t, &st->c);
+	st->invalid_kept = store_count(t, DB_INVALID);
 	config_defaults(&st->cfg);
 	const void *v;
 	size_t n;

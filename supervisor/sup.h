@@ -46,10 +46,12 @@ struct slot {
 struct queued_result {
 	struct msg_result m;
 	char *frame; /* owns the memory m.payload points into */
+	size_t len;
 };
 
 /* What one group transaction decided; applied to the supervisor only once it committed. */
 struct round {
+	store_txn *cache_txn; /* the cache's transaction when it is a store of its own */
 	struct counters ctr;
 	uint32_t cursor;
 	size_t requeue_used;
@@ -62,6 +64,7 @@ struct sup {
 	const char *state_dir;
 	char self_exe[PATHS_MAX];
 	store *db;
+	store *cache; /* == db unless cache.path names a store shared between runs */
 	zsock *results;
 	struct slot *slots;
 	int nslots; /* allocated */
@@ -76,6 +79,8 @@ struct sup {
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;
+	struct queued_result *invalid; /* MSG_INVALID frames waiting for the next commit */
+	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
 	struct counters ctr; /* as last committed */

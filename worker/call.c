@@ -107,6 +107,17 @@ static enum outcome classify_status(struct worker *w)
 	return OUT_FAILED;
 }
 
+/* Sends an answer that failed validation to the supervisor, which keeps it for inspection. */
+static void report_invalid(struct worker *w, uint32_t batch, const char *content)
+{
+	struct msg_invalid m = { batch, w->error, strlen(w->error), content, strlen(content) };
+	buf frame;
+	buf_init(&frame);
+	msg_encode_invalid(&frame, &m);
+	zsock_send(w->results, frame.data, frame.len, 1);
+	buf_free(&frame);
+}
+
 /* Reads a 200 answer: envelope, usage, content. */
 static enum outcome read_answer(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
@@ -126,6 +137,7 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 			     &w->answer, err, sizeof err)) {
 		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",
 			 !strcmp(env.finish_reason, "length") ? " (cut off at max_tokens)" : "", err);
+		report_invalid(w, b->batch, env.content);
 		o = OUT_RETRY;
 	}
 	envelope_free(&env);
