@@ -377,6 +377,8 @@ int sink_round(struct sup *s, int dispatch)
 		s->round.cache_txn = NULL;
 	}
 	if (rc) {
+		if (!s->store_error[0])
+			snprintf(s->store_error, sizeof s->store_error, "%s", store_strerror(s->db));
 		log_error("cannot commit to the store: %s", store_strerror(s->db));
 		return -1;
 	}

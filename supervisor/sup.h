@@ -90,6 +90,7 @@ struct sup {
 	int shutting_down; /* children are being let go: deaths are expected */
 	int64_t stop_deadline;
 	char abort_msg[600];
+	char store_error[300]; /* why the store could not be written, when it could not */
 	int64_t session_start;
 	uint64_t elapsed_base; /* elapsed_ms of earlier sessions */
 	int64_t last_commit, last_progress;
