@@ -74,6 +74,8 @@ class State:
         self.completion_tokens = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.t0 = time.monotonic()
+        self.times = []  # arrival time of each completion request, seconds since start
 
     def roll(self, rate):
         with self.lock:
@@ -155,6 +157,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "prompt_tokens": st.prompt_tokens,
                        "completion_tokens": st.completion_tokens,
                        "max_in_flight": st.max_in_flight,
+                       "times": st.times,
                        "entity_records": st.entity_records,
                        "entities": sorted(st.entities)}
             body = json.dumps(obj).encode()
@@ -182,6 +185,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n)
         with st.lock:
             st.requests += 1
+            nth = st.requests
+            if len(st.times) < 100000:
+                st.times.append(round(time.monotonic() - st.t0, 4))
         if not self.path.endswith("/chat/completions"):
             return self.send_json(404, {"error": {"message": "unknown path " + self.path}})
         expected = os.environ.get(a.key_env, "")
@@ -202,6 +208,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not ok:
             hdr["Retry-After"] = str(retry)
             return self.send_json(429, {"error": {"message": "Rate limit reached"}}, hdr)
+        if nth <= a.first_429:
+            return self.send_json(429, {"error": {"message": "Rate limit reached"}},
+                                  {"Retry-After": str(a.retry_after)})
         if st.roll(a.p_429):
             return self.send_json(429, {"error": {"message": "Rate limit reached"}},
                                   {"Retry-After": "1"})
@@ -284,6 +293,8 @@ def main():
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--p-429", type=float, default=0)
+    p.add_argument("--first-429", type=int, default=0, help="answer the first N requests 429")
+    p.add_argument("--retry-after", type=int, default=2, help="Retry-After of those, seconds")
     p.add_argument("--p-500", type=float, default=0)
     p.add_argument("--p-400", type=float, default=0)
     p.add_argument("--p-drop", type=float, default=0)
