@@ -171,7 +171,7 @@ int msg_decode_result(const void *frame, size_t len, struct msg_result *m)
 	m->completion_tokens = get_u64(&r);
 	m->latency_us = get_u64(&r);
 	m->payload = get_bytes(&r, &m->payload_len);
-	if (m->status > RES_GAVEUP)
+	if (m->status > RES_SPLIT)
 		r.bad = 1;
 	return finish(&r);
 }

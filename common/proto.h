@@ -53,6 +53,7 @@ enum result_status {
 	RES_FAILED = 1, /* payload: the last error; the batch failed for good */
 	RES_ABORT = 2,  /* payload: why; the API refused us and the run must stop */
 	RES_GAVEUP = 3, /* payload: why; the worker is shutting down, batch not done */
+	RES_SPLIT = 4,  /* payload: why; the answer was cut off: split the batch in two */
 };
 
 /* What a worker did for one batch: its outcome and the requests it took. */

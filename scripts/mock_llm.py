@@ -240,6 +240,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 content = "Here is the graph:\n```json\n" + content + "\n```\n"
         prompt_tokens = len(raw) // 4
         completion_tokens = max(1, len(content) // 4)
+        finish = "stop"
+        limit = int(req.get("max_tokens") or 0)
+        if limit and completion_tokens > limit:
+            # like a real model: the answer is cut off at max_tokens
+            content = content[:limit * 4]
+            completion_tokens = limit
+            finish = "length"
+            valid = False
         with st.lock:
             # tokens are billed for every 200; "ok" counts only answers a client can use
             st.prompt_tokens += prompt_tokens
@@ -254,7 +262,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.invalid += 1
         self.send_json(200, {
             "id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
-            "choices": [{"index": 0, "finish_reason": "stop",
+            "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}}, hdr)

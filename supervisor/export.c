@@ -37,24 +37,46 @@ static void write_items(FILE *out, const json *arr, const char *kind, buf *line,
 	}
 }
 
+/* Writes the answer of batch n, or of its halves when it was split, in input order. */
+static void export_batch(store_txn *t, uint32_t n, FILE *out, struct export_counts *c, buf *line,
+			 int depth)
+{
+	struct batch_rec b;
+	if (depth > 64 || batch_read(t, n, &b))
+		return;
+	if (b.state == B_SPLIT) {
+		export_batch(t, b.child, out, c, line, depth + 1);
+		export_batch(t, b.child + 1, out, c, line, depth + 1);
+		return;
+	}
+	unsigned char k[4];
+	key_u32(k, n);
+	const void *v;
+	size_t vl;
+	if (store_get(t, DB_RESULTS, k, 4, &v, &vl))
+		return;
+	json *answer = json_parse(v, vl, NULL, 0);
+	if (!answer) {
+		log_warn("batch %u: stored answer unreadable; skipped", n);
+		return;
+	}
+	write_items(out, json_get(answer, "entities"), "entity", line, &c->entities);
+	write_items(out, json_get(answer, "relations"), "relation", line, &c->relations);
+	json_free(answer);
+}
+
 static int export_jsonl(store_txn *t, FILE *out, struct export_counts *n)
 {
-	store_iter *it = store_iter_open(t, DB_RESULTS, NULL, 0);
-	const void *k, *v;
-	size_t kl, vl;
+	struct plan_rec plan;
+	if (plan_read(t, &plan))
+		return -1;
 	buf line;
 	buf_init(&line);
-	while (it && store_iter_next(it, &k, &kl, &v, &vl)) {
-		json *answer = json_parse(v, vl, NULL, 0);
-		if (!answer) {
-			log_warn("batch %u: stored answer unreadable; skipped", rd_u32be(k));
-			continue;
-		}
-		write_items(out, json_get(answer, "entities"), "entity", &line, &n->entities);
-		write_items(out, json_get(answer, "relations"), "relation", &line, &n->relations);
-		json_free(answer);
+	for (uint32_t i = 0; i < plan.nbatches; i++) {
+		struct batch_rec b;
+		if (!batch_read(t, i, &b) && !b.is_child)
+			export_batch(t, i, out, n, &line, 0);
 	}
-	store_iter_close(it);
 	buf_free(&line);
 	return 0;
 }
@@ -117,8 +139,10 @@ int export_main(int argc, char **argv)
 	struct export_counts n = { 0, 0 };
 	if (invalid)
 		export_invalid(t, out, &n);
-	else
-		export_jsonl(t, out, &n);
+	else if (export_jsonl(t, out, &n)) {
+		snprintf(err, sizeof err, "%s: no planned run here", cli.state_dir);
+		goto done;
+	}
 	if (fflush(out) != 0 || ferror(out)) {
 		snprintf(err, sizeof err, "%s: write failed: %s", cli.output ? cli.output : "stdout",
 			 strerror(errno));

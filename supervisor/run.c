@@ -201,7 +201,8 @@ static void print_progress(struct sup *s, int final)
 	log_msg(final ? LOG_INFO : LOG_INFO,
 		"%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
 		"%llu+%llu tokens, $%.4f, %d workers, %.1f s",
-		final ? "finished: " : "", (unsigned long long)c->batches_done, s->plan.nbatches,
+		final ? "finished: " : "", (unsigned long long)c->batches_done,
+		(unsigned)batches_total(&s->plan, c),
 		(unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
 		(unsigned long long)c->requests_sent, (unsigned long long)c->http_429,
 		(unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
@@ -565,6 +566,7 @@ out:
 	free(s.requeue);
 	free(s.queue);
 	free(s.spooled);
+	free(s.round.split_children);
 	free(s.invalid);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);

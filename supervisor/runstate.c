@@ -10,6 +10,11 @@ void key_u32(unsigned char k[4], uint32_t v)
 	wr_u32be(k, v);
 }
 
+uint64_t batches_total(const struct plan_rec *p, const struct counters *c)
+{
+	return p->nbatches - c->batches_split;
+}
+
 int counters_read(store_txn *t, struct counters *c)
 {
 	const void *v;

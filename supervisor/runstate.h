@@ -12,7 +12,8 @@
 
 #define RUNSTATE_VERSION 1
 
-enum batch_state { B_PENDING = 0, B_INFLIGHT = 1, B_DONE = 2, B_FAILED = 3 };
+enum batch_state { B_PENDING = 0, B_INFLIGHT = 1, B_DONE = 2, B_FAILED = 3,
+		  B_SPLIT = 4 /* its answer did not fit max_tokens: replaced by two halves */ };
 
 /* DB_BATCHES value; the last error (text) follows the struct. */
 struct batch_rec {
@@ -21,10 +22,10 @@ struct batch_rec {
 	uint8_t state;
 	uint8_t cached;        /* answered from the cache */
 	uint8_t possibly_billed; /* was in flight when a run died */
-	uint8_t pad;
+	uint8_t is_child;      /* a half of a split batch (export reaches it through its parent) */
 	uint32_t attempts;     /* requests sent for it, over all runs */
 	uint32_t last_http;
-	uint32_t pad2;
+	uint32_t child;        /* B_SPLIT: the first of its two halves (the second follows) */
 	unsigned char key[HASH_LEN]; /* cache key of its request, set when first dispatched */
 };
 
@@ -58,6 +59,7 @@ struct counters {
 	uint32_t state;
 	uint32_t supervisor_pid;
 	uint32_t pad;
+	uint64_t batches_split; /* replaced by halves; not counted in the total */
 };
 
 /* meta "plan": what the planner made. */
@@ -74,6 +76,8 @@ struct plan_rec {
 #define META_CONFIG "config"
 
 void key_u32(unsigned char k[4], uint32_t v);
+/* Batches that need an answer: the plan's, less those replaced by their halves. */
+uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
 int counters_read(store_txn *t, struct counters *c);
 int counters_write(store_txn *t, const struct counters *c);
 int plan_read(store_txn *t, struct plan_rec *p);

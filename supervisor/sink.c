@@ -161,6 +161,35 @@ static int put_cache(store_txn *t, const unsigned char key[HASH_LEN], const stru
 	return rc;
 }
 
+/* Replaces batch b (number n) by two halves, numbered after every batch so far. */
+static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
+{
+	struct round *r = &s->round;
+	uint32_t first = r->nbatches;
+	r->nbatches += 2;
+	r->split_children[r->nsplit_children++] = first;
+	struct batch_rec half;
+	memset(&half, 0, sizeof half);
+	half.is_child = 1;
+	half.state = B_PENDING;
+	half.first_chunk = b->first_chunk;
+	half.nchunks = b->nchunks / 2;
+	if (batch_write(t, first, &half, NULL, 0))
+		return STORE_FULL;
+	half.first_chunk += half.nchunks;
+	half.nchunks = b->nchunks - half.nchunks;
+	if (batch_write(t, first + 1, &half, NULL, 0))
+		return STORE_FULL;
+	b->state = B_SPLIT;
+	b->child = first;
+	r->ctr.batches_split++;
+	log_info("batch %u: answer cut off at max_tokens; split into batches %u and %u", n, first,
+		 first + 1);
+	struct plan_rec plan = s->plan;
+	plan.nbatches = r->nbatches;
+	return store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &plan, sizeof plan);
+}
+
 static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 {
 	struct counters *c = &s->round.ctr;
@@ -179,7 +208,8 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		b.last_http = m->http_status;
 	const char *err = NULL;
 	size_t errlen = 0;
-	if (m->status == RES_OK && b.state != B_DONE) {
+	int open = b.state != B_DONE && b.state != B_SPLIT && b.state != B_FAILED;
+	if (m->status == RES_OK && b.state != B_DONE && b.state != B_SPLIT) {
 		if (b.state == B_FAILED)
 			c->batches_failed--;
 		b.state = B_DONE;
@@ -188,7 +218,10 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		if (put_result(t, m->batch, m->payload, m->payload_len) ||
 		    put_cache(cache_txn(s, t), b.key, m))
 			return STORE_FULL;
-	} else if (m->status == RES_FAILED && b.state != B_DONE && b.state != B_FAILED) {
+	} else if (m->status == RES_SPLIT && open) {
+		if (split_batch(t, s, m->batch, &b))
+			return STORE_FULL;
+	} else if (m->status == RES_FAILED && open) {
 		b.state = B_FAILED;
 		c->batches_failed++;
 		err = m->payload;
@@ -310,6 +343,12 @@ static int round_txn(store_txn *t, void *arg)
 	r->cursor = s->cursor;
 	r->requeue_used = 0;
 	r->cache_hits = 0;
+	r->nbatches = s->plan.nbatches;
+	r->nsplit_children = 0;
+	if (r->capsplit < s->nqueue) {
+		r->capsplit = s->nqueue;
+		r->split_children = xrealloc(r->split_children, r->capsplit * sizeof *r->split_children);
+	}
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -384,6 +423,7 @@ int sink_round(struct sup *s, int dispatch)
 	}
 	s->ctr = s->round.ctr;
 	s->cursor = s->round.cursor;
+	s->plan.nbatches = s->round.nbatches;
 	if (s->round.requeue_used) {
 		memmove(s->requeue, s->requeue + s->round.requeue_used,
 			(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
@@ -401,6 +441,11 @@ int sink_round(struct sup *s, int dispatch)
 	}
 	s->nspooled = 0;
 	s->last_commit = now_ms();
+	/* the halves of split batches go first in the next round; the cursor never looks back */
+	for (size_t i = 0; i < s->round.nsplit_children; i++) {
+		sup_requeue(s, s->round.split_children[i]);
+		sup_requeue(s, s->round.split_children[i] + 1);
+	}
 	send_assigned(s);
 	return 0;
 }

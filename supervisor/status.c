@@ -57,11 +57,11 @@ static double dollars(const struct config *cfg, uint64_t prompt, uint64_t comple
 static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
-	uint64_t total = st->plan.nbatches;
+	uint64_t total = batches_total(&st->plan, c);
 	uint64_t pending = total - c->batches_done - c->batches_failed;
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
-	       "\"pending\":%llu,\"possibly_billed\":%llu},"
+	       "\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
 	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
 	       "\"errors\":%llu,\"invalid_answers\":%llu},"
 	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
@@ -70,7 +70,8 @@ static void print_json(const struct status *st)
 	       state_name(st), st->plan.nchunks, st->plan.nsources, (unsigned long long)total,
 	       (unsigned long long)c->batches_done, (unsigned long long)c->batches_cached,
 	       (unsigned long long)c->batches_failed, (unsigned long long)pending,
-	       (unsigned long long)c->possibly_billed, (unsigned long long)c->requests_sent,
+	       (unsigned long long)c->possibly_billed, (unsigned long long)c->batches_split,
+	       (unsigned long long)c->requests_sent,
 	       (unsigned long long)c->requests_ok, (unsigned long long)c->retried,
 	       (unsigned long long)c->http_429, (unsigned long long)c->errors,
 	       (unsigned long long)st->invalid_kept,
@@ -82,7 +83,7 @@ static void print_json(const struct status *st)
 static void print_text(const struct status *st)
 {
 	const struct counters *c = &st->c;
-	uint64_t total = st->plan.nbatches;
+	uint64_t total = batches_total(&st->plan, c);
 	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
 	printf("state      %s\n", state_name(st));
 	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",

@@ -56,6 +56,9 @@ struct round {
 	uint32_t cursor;
 	size_t requeue_used;
 	int cache_hits;
+	uint32_t nbatches;        /* the plan's count, with the halves of batches split here */
+	uint32_t *split_children; /* first halves created here (each second half follows) */
+	size_t nsplit_children, capsplit;
 };
 
 struct sup {

@@ -2,7 +2,9 @@
  *   retried:  429, 408, 409, 5xx, timeouts, connection errors, malformed bodies, answers that
  *             are not the expected JSON (exponential backoff, full jitter, Retry-After honoured)
  *   failed:   400, 404 and other 4xx (the batch fails, the run goes on)
- *   aborted:  401, 403, an unknown model (the run stops: every batch would fail the same way) */
+ *   aborted:  401, 403, an unknown model (the run stops: every batch would fail the same way)
+ *   split:    an answer cut off at max_tokens (finish_reason "length"): resending the same
+ *             request would be cut off again, so the supervisor splits the batch in two */
 #include "worker.h"
 #include "../common/answer.h"
 #include "../common/log.h"
@@ -17,7 +19,7 @@
  * The broker answers a waiting ask with WAIT well before this. */
 #define BROKER_TIMEOUT_MS 3000
 
-enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT };
+enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT };
 
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
  * its reply is stuck). Returns the verdict, or -1 if the worker must stop. */
@@ -135,10 +137,19 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 	enum outcome o = OUT_OK;
 	if (answer_normalize(env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
 			     &w->answer, err, sizeof err)) {
+		int cut = !strcmp(env.finish_reason, "length");
 		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",
-			 !strcmp(env.finish_reason, "length") ? " (cut off at max_tokens)" : "", err);
+			 cut ? " (cut off at max_tokens)" : "", err);
 		report_invalid(w, b->batch, env.content);
 		o = OUT_RETRY;
+		if (cut && memchr(b->chunk_ids, '\n', b->chunk_ids_len)) {
+			o = OUT_SPLIT;
+		} else if (cut) {
+			snprintf(w->error, sizeof w->error,
+				 "the answer for a single chunk is cut off at api.max_tokens (%lld); raise it",
+				 (long long)w->cfg.max_tokens);
+			o = OUT_FAILED;
+		}
 	}
 	envelope_free(&env);
 	return o;
@@ -208,8 +219,8 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 			res->status = RES_OK;
 			return;
 		}
-		if (o == OUT_ABORT || o == OUT_FAILED) {
-			res->status = o == OUT_ABORT ? RES_ABORT : RES_FAILED;
+		if (o == OUT_ABORT || o == OUT_FAILED || o == OUT_SPLIT) {
+			res->status = o == OUT_ABORT ? RES_ABORT : o == OUT_SPLIT ? RES_SPLIT : RES_FAILED;
 			return;
 		}
 		log_debug("batch %u attempt %u: %s", b->batch, attempt, w->error);

@@ -12,7 +12,7 @@ plan 5
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 1000
 start_mock --per-chunk 200
-write_config "$T/cfg.json" '{"chunking": {"chunks_per_batch": 1}}'
+write_config "$T/cfg.json" '{"chunking": {"chunks_per_batch": 1}, "api": {"max_tokens": 100000}}'
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/tiny/state" -w 2 2>"$T/err"; rc=$?
 check "full disk: exit 75 (got $rc)" [ $rc -eq 75 ]
 check "with a message saying the store could not be written" grep -q "cannot write to the store.*the disk is full" "$T/err"
