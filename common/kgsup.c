@@ -12,6 +12,7 @@ static const struct role {
 	int (*main)(int argc, char **argv);
 	const char *summary; /* NULL: internal */
 } roles[] = {
+	{ "plan", plan_main, "what a run would send and cost, without sending anything" },
 	{ "start", start_main, "plan the transcripts and run them through the API" },
 	{ "resume", resume_main, "continue a run with its recorded settings" },
 	{ "status", status_main, "progress of a run, live or finished (--json)" },

@@ -220,11 +220,14 @@ void msg_encode_report(buf *b, const struct msg_report *m)
 	put_u32(b, m->est_tokens);
 	put_u32(b, m->http_status);
 	put_u64(b, m->used_tokens);
+	put_u64(b, m->prompt_tokens);
 	put_u64(b, (uint64_t)m->retry_after_ms);
 	put_u64(b, (uint64_t)m->remaining_requests);
 	put_u64(b, (uint64_t)m->remaining_tokens);
 	put_u64(b, (uint64_t)m->reset_requests_ms);
 	put_u64(b, (uint64_t)m->reset_tokens_ms);
+	put_u64(b, (uint64_t)m->limit_requests);
+	put_u64(b, (uint64_t)m->limit_tokens);
 }
 
 int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
@@ -235,11 +238,14 @@ int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
 	m->est_tokens = get_u32(&r);
 	m->http_status = get_u32(&r);
 	m->used_tokens = get_u64(&r);
+	m->prompt_tokens = get_u64(&r);
 	m->retry_after_ms = (int64_t)get_u64(&r);
 	m->remaining_requests = (int64_t)get_u64(&r);
 	m->remaining_tokens = (int64_t)get_u64(&r);
 	m->reset_requests_ms = (int64_t)get_u64(&r);
 	m->reset_tokens_ms = (int64_t)get_u64(&r);
+	m->limit_requests = (int64_t)get_u64(&r);
+	m->limit_tokens = (int64_t)get_u64(&r);
 	return finish(&r);
 }
 

@@ -94,12 +94,15 @@ struct msg_report {
 	uint32_t slot;
 	uint32_t est_tokens;
 	uint32_t http_status;
-	uint64_t used_tokens;
+	uint64_t used_tokens;   /* prompt + completion, from usage */
+	uint64_t prompt_tokens; /* the part the estimate guessed (bytes / 4) */
 	int64_t retry_after_ms;
 	int64_t remaining_requests;
 	int64_t remaining_tokens;
 	int64_t reset_requests_ms;
 	int64_t reset_tokens_ms;
+	int64_t limit_requests; /* per minute, as the provider announces it */
+	int64_t limit_tokens;
 };
 
 /* An answer that failed validation (it is retried): kept apart for inspection, never served. */

@@ -11,6 +11,7 @@ void ratelimit_clear(struct ratelimit_info *r)
 {
 	r->retry_after_ms = r->remaining_requests = r->remaining_tokens = -1;
 	r->reset_requests_ms = r->reset_tokens_ms = -1;
+	r->limit_requests = r->limit_tokens = -1;
 }
 
 int64_t ratelimit_parse_duration(const char *s, size_t len)
@@ -110,6 +111,10 @@ void ratelimit_header(struct ratelimit_info *r, const char *line, size_t len, in
 		r->remaining_tokens = parse_count(v, vlen);
 	else if (IS("x-ratelimit-reset-requests"))
 		r->reset_requests_ms = ratelimit_parse_duration(v, vlen);
+	else if (IS("x-ratelimit-limit-requests"))
+		r->limit_requests = parse_count(v, vlen);
+	else if (IS("x-ratelimit-limit-tokens"))
+		r->limit_tokens = parse_count(v, vlen);
 	else if (IS("x-ratelimit-reset-tokens"))
 		r->reset_tokens_ms = ratelimit_parse_duration(v, vlen);
 #undef IS

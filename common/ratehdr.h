@@ -12,6 +12,8 @@ struct ratelimit_info {
 	int64_t remaining_tokens;
 	int64_t reset_requests_ms;
 	int64_t reset_tokens_ms;
+	int64_t limit_requests; /* per minute, as the provider announces it */
+	int64_t limit_tokens;
 };
 
 void ratelimit_clear(struct ratelimit_info *r);

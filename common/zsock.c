@@ -48,13 +48,25 @@ static void *open_raw(int type)
 	return s;
 }
 
+/* Binds or connects. A connecting socket retries a peer that is still starting (the broker,
+ * also after a restart) every 10 ms, not libzmq's default 100 ms, which every worker's first
+ * request would otherwise wait out. */
+static int attach(void *raw, const char *endpoint, int bind)
+{
+	if (bind)
+		return zmq_bind(raw, endpoint);
+	int ivl = 10, max = 500;
+	zmq_setsockopt(raw, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+	zmq_setsockopt(raw, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max);
+	return zmq_connect(raw, endpoint);
+}
+
 static zsock *zsock_open(enum zsock_type type, const char *endpoint, int bind)
 {
 	void *raw = open_raw(zmq_type(type));
 	if (!raw)
 		return NULL;
-	int rc = bind ? zmq_bind(raw, endpoint) : zmq_connect(raw, endpoint);
-	if (rc < 0) {
+	if (attach(raw, endpoint, bind) < 0) {
 		int e = errno;
 		zmq_close(raw);
 		errno = e;
@@ -93,7 +105,7 @@ int zsock_reopen(zsock *s)
 	s->sock = open_raw(zmq_type(s->type));
 	if (!s->sock)
 		return -1;
-	return s->bound ? zmq_bind(s->sock, s->endpoint) : zmq_connect(s->sock, s->endpoint);
+	return attach(s->sock, s->endpoint, s->bound);
 }
 
 void zsock_term(void)

@@ -65,6 +65,8 @@ class State:
         self.requests = 0
         self.ok = 0
         self.invalid = 0
+        self.limited = 0
+        self.limited_at = []
         self.entity_records = 0
         self.status = collections.Counter()
         self.ok_per_body = collections.Counter()
@@ -82,45 +84,51 @@ class State:
             return rate > 0 and self.rng.random() < rate
 
     def admit(self, tokens):
-        """Sliding-window limits. Returns (ok, retry_after_s, headers)."""
+        """Sliding-window limits: at most rpm*W/60 requests and tpm*W/60 tokens in any W
+        seconds (--window-s). Headers speak per minute, like OpenAI's.
+        Returns (ok, retry_after_s, headers)."""
         a = self.args
         if not a.rpm and not a.tpm:
             return True, 0, {}
+        W = a.window_s
+        lim_r = a.rpm * W / 60.0
+        lim_t = a.tpm * W / 60.0
         now = time.monotonic()
         with self.lock:
-            while self.window and now - self.window[0][0] >= 60:
+            while self.window and now - self.window[0][0] >= W:
                 self.window.popleft()
             used_r = len(self.window)
             used_t = sum(t for _, t in self.window)
-            ok = (not a.rpm or used_r + 1 <= a.rpm) and (not a.tpm or used_t + tokens <= a.tpm)
+            ok = (not a.rpm or used_r + 1 <= lim_r) and (not a.tpm or used_t + tokens <= lim_t)
             if ok:
                 self.window.append((now, tokens))
                 used_r += 1
                 used_t += tokens
             oldest = self.window[0][0] if self.window else now
-            reset = max(0.001, 60 - (now - oldest))
+            reset = max(0.001, W - (now - oldest))
             hdr = {}
             if a.rpm:
                 hdr["x-ratelimit-limit-requests"] = str(a.rpm)
-                hdr["x-ratelimit-remaining-requests"] = str(max(0, a.rpm - used_r))
+                hdr["x-ratelimit-remaining-requests"] = str(max(0, int(lim_r - used_r)))
                 hdr["x-ratelimit-reset-requests"] = "%.3fs" % reset
             if a.tpm:
                 hdr["x-ratelimit-limit-tokens"] = str(a.tpm)
-                hdr["x-ratelimit-remaining-tokens"] = str(max(0, a.tpm - used_t))
+                hdr["x-ratelimit-remaining-tokens"] = str(max(0, int(lim_t - used_t)))
                 hdr["x-ratelimit-reset-tokens"] = "%.3fs" % reset
             if ok:
                 return True, 0, hdr
             # the time until enough of the window has slid out to admit this request
-            need_r = used_r + 1 - a.rpm if a.rpm else 0
-            need_t = used_t + tokens - a.tpm if a.tpm else 0
+            need_r = used_r + 1 - lim_r if a.rpm else 0
+            need_t = used_t + tokens - lim_t if a.tpm else 0
             wait = 0.0
             acc_r = acc_t = 0
             for t, tok in self.window:
                 acc_r += 1
                 acc_t += tok
                 if acc_r >= need_r and acc_t >= need_t:
-                    wait = 60 - (now - t)
+                    wait = W - (now - t)
                     break
+            # Retry-After in whole seconds (at least 1), as HTTP has it
             return False, max(1, int(wait + 0.999)), hdr
 
 
@@ -150,6 +158,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/stats":
             with st.lock:
                 obj = {"requests": st.requests, "ok": st.ok, "invalid": st.invalid,
+                       "rate_limited": st.limited, "rate_limited_at": st.limited_at[:1000],
                        "status": {str(k): v for k, v in st.status.items()},
                        "distinct_ok_bodies": len(st.ok_per_body),
                        "max_ok_per_body": max(st.ok_per_body.values(), default=0),
@@ -205,6 +214,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                   % req.get("model"), "code": "model_not_found"}})
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
         ok, retry, hdr = st.admit(tokens)
+        if not ok:
+            with st.lock:
+                st.limited += 1
+                st.limited_at.append(round(time.monotonic() - st.t0, 4))
         if not ok:
             hdr["Retry-After"] = str(retry)
             return self.send_json(429, {"error": {"message": "Rate limit reached"}}, hdr)
@@ -300,6 +313,7 @@ def main():
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--tpm", type=int, default=0)
+    p.add_argument("--window-s", type=float, default=60, help="length of the sliding window")
     p.add_argument("--p-429", type=float, default=0)
     p.add_argument("--first-429", type=int, default=0, help="answer the first N requests 429")
     p.add_argument("--retry-after", type=int, default=2, help="Retry-After of those, seconds")

@@ -1,9 +1,18 @@
 /* broker.c: the rate-limit broker, a process of its own (`kgsup __broker DIR`). Every worker
  * asks it (ASK) before every request and reports (REPORT) after; it grants in arrival order
  * when the request and token budgets allow, so all workers together respect the provider's
- * limits. Budgets are token buckets refilled smoothly (a burst of about a second), tokens are
- * charged by estimate and corrected by the real usage, and a 429 sets one "not before" time
- * for everyone and halves the rate, which then climbs back (AIMD). */
+ * limits.
+ *   - The rate is the configured one, capped by the limit the provider announces
+ *     (x-ratelimit-limit-*), paced 1% under it, with a burst of only that 1% (10 ms worth):
+ *     providers may count over windows as short as a second, where a larger bucket, or one
+ *     that starts full, would overshoot.
+ *   - Tokens are charged by estimate (prompt bytes / 4 + max_tokens) and corrected by the real
+ *     usage; what the provider says remains caps what we believe is left.
+ *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers) and
+ *     lowers the rate (halves it; only by a fifth when the provider announced its limit, as a
+ *     429 under an announced limit is jitter or another client, not a wrong limit), which then
+ *     climbs back by 5% of the limit a second (AIMD): a limit set too high converges instead of
+ *     storming. */
 #include "../common/config.h"
 #include "../common/log.h"
 #include "../common/paths.h"
@@ -18,7 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BURST_S 1.0           /* bucket capacity, in seconds of the configured rate */
+#define PACE_MARGIN 0.995     /* pace this far under the limit */
+#define SLACK_MS 1.5          /* lateness a grant may make up for (poll granularity) */
+/* Bucket capacity in seconds of the rate. A bucket of capacity C refilled at r admits C + r in
+ * any second, so C must stay within the margin for a 1 s window not to see more than the limit. */
+#define BURST_S (1.0 - PACE_MARGIN)
 #define WAIT_REPLY_MS 1000    /* a waiting ask is answered WAIT after this (proof of life) */
 #define DEFAULT_429_PAUSE_MS 1000
 #define MIN_RATE_FACTOR 0.05
@@ -41,8 +54,10 @@ struct broker {
 	size_t nq, capq;
 	double req_level, tok_level; /* bucket contents */
 	double req_cap, tok_cap;
-	double rate_factor;          /* 1.0 = the configured limits */
-	int64_t last_refill;
+	double rate_factor;          /* 1.0 = the limits; lowered after 429s (AIMD) */
+	double rpm, tpm;             /* the limits: configured, capped by the provider's */
+	int announced;               /* the provider told us its limits */
+	double last_refill; /* ms, with microseconds */
 	int64_t not_before;          /* nobody is granted before this (after a 429) */
 	int64_t in_flight;
 	uint8_t *slot_in_flight;     /* which slots hold a grant not yet reported */
@@ -53,17 +68,60 @@ struct broker {
 
 static double req_rate_per_ms(const struct broker *b)
 {
-	return (double)b->cfg.requests_per_minute / 60000.0 * b->rate_factor;
+	return b->rpm / 60000.0 * b->rate_factor * PACE_MARGIN;
 }
 
 static double tok_rate_per_ms(const struct broker *b)
 {
-	return (double)b->cfg.tokens_per_minute / 60000.0 * b->rate_factor;
+	return b->tpm / 60000.0 * b->rate_factor * PACE_MARGIN;
 }
 
-static void refill(struct broker *b, int64_t now)
+/* Sets the limits and the bucket sizes that follow from them. */
+static void set_limits(struct broker *b, double rpm, double tpm)
 {
-	double dt = (double)(now - b->last_refill);
+	b->rpm = rpm;
+	b->tpm = tpm;
+	b->req_cap = rpm / 60.0 * BURST_S;
+	if (b->req_cap < 1.0)
+		b->req_cap = 1.0;
+	b->tok_cap = tpm / 60.0 * BURST_S;
+	if (b->tok_cap < 1.0)
+		b->tok_cap = 1.0;
+	if (b->req_level > b->req_cap)
+		b->req_level = b->req_cap;
+	if (b->tok_level > b->tok_cap)
+		b->tok_level = b->tok_cap;
+}
+
+/* The provider announced its limits: never plan for more than that. */
+static void provider_limits(struct broker *b, int64_t rpm, int64_t tpm)
+{
+	double r = (double)b->cfg.requests_per_minute, t = (double)b->cfg.tokens_per_minute;
+	if (rpm > 0 || tpm > 0)
+		b->announced = 1;
+	if (rpm > 0 && rpm < r)
+		r = (double)rpm;
+	if (tpm > 0 && tpm < t)
+		t = (double)tpm;
+	if (r != b->rpm || t != b->tpm) {
+		log_info("limits now %.0f requests and %.0f tokens a minute (provider announced %lld/%lld)",
+			 r, t, (long long)rpm, (long long)tpm);
+		set_limits(b, r, t);
+	}
+}
+
+static double now_fine_ms(void)
+{
+	return (double)now_us() / 1000.0;
+}
+
+/* The cap stops a burst after an idle spell or a pause. It sits SLACK_MS of rate above the
+ * capacity: the poll wakes to the millisecond, so a grant comes up to a millisecond late, and
+ * that much credit must survive or the average rate falls short (5% at 50 requests/s). */
+static void refill(struct broker *b)
+{
+	double now = now_fine_ms();
+	double dt = now - b->last_refill;
 	b->last_refill = now;
 	if (dt <= 0)
 		return;
@@ -71,11 +129,13 @@ static void refill(struct broker *b, int64_t now)
 	if (b->rate_factor > 1.0)
 		b->rate_factor = 1.0;
 	b->req_level += dt * req_rate_per_ms(b);
-	if (b->req_level > b->req_cap)
-		b->req_level = b->req_cap;
 	b->tok_level += dt * tok_rate_per_ms(b);
-	if (b->tok_level > b->tok_cap)
-		b->tok_level = b->tok_cap;
+	double req_max = b->req_cap + SLACK_MS * req_rate_per_ms(b);
+	double tok_max = b->tok_cap + SLACK_MS * tok_rate_per_ms(b);
+	if (b->req_level > req_max)
+		b->req_level = req_max;
+	if (b->tok_level > tok_max)
+		b->tok_level = tok_max;
 }
 
 /* Tokens a request needs in the bucket: its estimate, but never more than the bucket holds,
@@ -95,18 +155,15 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 	int64_t wait = b->not_before > now ? b->not_before - now : 0;
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
-	if (b->req_level < 1.0) {
-		int64_t t = (int64_t)((1.0 - b->req_level) / req_rate_per_ms(b)) + 1;
-		if (t > wait)
-			wait = t;
-	}
+	double fine = 0;
+	if (b->req_level < 1.0)
+		fine = (1.0 - b->req_level) / req_rate_per_ms(b);
 	double need = tok_need(b, w);
-	if (b->tok_level < need) {
-		int64_t t = (int64_t)((need - b->tok_level) / tok_rate_per_ms(b)) + 1;
-		if (t > wait)
-			wait = t;
-	}
-	return wait;
+	if (b->tok_level < need && (need - b->tok_level) / tok_rate_per_ms(b) > fine)
+		fine = (need - b->tok_level) / tok_rate_per_ms(b);
+	/* whole milliseconds for zmq_poll, rounded up; the bucket keeps the remainder */
+	int64_t t = fine > 0 ? (int64_t)fine + 1 : 0;
+	return t > wait ? t : wait;
 }
 
 static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
@@ -125,7 +182,7 @@ static void pop_head(struct broker *b)
 static void grant_what_we_can(struct broker *b)
 {
 	int64_t now = now_ms();
-	refill(b, now);
+	refill(b);
 	while (b->nq && wait_for_head(b, now) == 0) {
 		struct waiter *w = &b->q[0];
 		b->req_level -= 1.0;
@@ -197,11 +254,17 @@ static void on_report(struct broker *b, const char *id, size_t idlen, const stru
 	settle_slot(b, r->slot);
 	b->reported++;
 	int64_t now = now_ms();
-	/* correct the estimate with what the call really used */
-	if (r->used_tokens > 0)
-		b->tok_level += (double)r->est_tokens - (double)r->used_tokens;
+	/* Correct the part of the charge that was a guess, the prompt (bytes / 4), with the real
+	 * prompt usage. max_tokens stays charged: providers count it against the limit when they
+	 * admit a request, whatever the completion turns out to use. Refused requests cost
+	 * nothing. */
+	double est_prompt = (double)r->est_tokens - (double)b->cfg.max_tokens;
+	if (r->prompt_tokens > 0 && est_prompt > 0)
+		b->tok_level += est_prompt - (double)r->prompt_tokens;
 	else if (r->http_status != 200)
-		b->tok_level += (double)r->est_tokens; /* refused requests use no tokens */
+		b->tok_level += (double)r->est_tokens;
+	if (b->tok_level > b->tok_cap)
+		b->tok_level = b->tok_cap;
 	if (r->http_status == 429) {
 		int64_t pause = r->retry_after_ms >= 0 ? r->retry_after_ms : -1;
 		if (pause < 0 && r->reset_requests_ms >= 0)
@@ -212,13 +275,14 @@ static void on_report(struct broker *b, const char *id, size_t idlen, const stru
 			pause = DEFAULT_429_PAUSE_MS;
 		if (now + pause > b->not_before)
 			b->not_before = now + pause;
-		b->rate_factor /= 2;
+		b->rate_factor *= b->announced ? 0.8 : 0.5;
 		if (b->rate_factor < MIN_RATE_FACTOR)
 			b->rate_factor = MIN_RATE_FACTOR;
 		b->req_level = b->req_level > 0 ? 0 : b->req_level;
 		b->throttled++;
 		log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
 	}
+	provider_limits(b, r->limit_requests, r->limit_tokens);
 	/* what the provider says remains overrides our view when it is tighter */
 	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
 		b->not_before = now + r->reset_requests_ms;
@@ -279,16 +343,14 @@ int broker_main(int argc, char **argv)
 		return EXIT_INTERNAL;
 	}
 	buf_init(&b.msg);
-	b.rate_factor = 1.0;
-	b.req_cap = (double)b.cfg.requests_per_minute / 60.0 * BURST_S;
-	if (b.req_cap < 1.0)
-		b.req_cap = 1.0;
-	b.tok_cap = (double)b.cfg.tokens_per_minute / 60.0 * BURST_S;
-	if (b.tok_cap < 1.0)
-		b.tok_cap = 1.0;
-	b.req_level = b.req_cap;
+	/* a slow start: each worker's first call carries a TLS handshake and the later ones do
+	 * not, so the first requests reach the server closer together than they were granted */
+	b.rate_factor = 0.9;
+	set_limits(&b, (double)b.cfg.requests_per_minute, (double)b.cfg.tokens_per_minute);
+	/* one request's worth to start with, not a full bucket: see the top of the file */
+	b.req_level = 1.0;
 	b.tok_level = b.tok_cap;
-	b.last_refill = now_ms();
+	b.last_refill = now_fine_ms();
 	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;
 	zpoll_init(&p);

@@ -16,6 +16,9 @@ static const struct {
 	const char *name;
 	const char *usage;
 } usages[] = {
+	{ "plan", "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE]\n"
+		  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
+		  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
 	{ "start", "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
 		   "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 		   "  run in DIR if it holds the same inputs and settings.\n"

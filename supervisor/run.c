@@ -381,6 +381,7 @@ static int run_loop(struct sup *s)
 		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->ctr.batches_done, s->want);
 	int loop_failed = 0;
+	proc_spawn_due(s); /* before the first wait: the loop polls before it spawns */
 	while (!loop_once(s, &p))
 		;
 	loop_failed = s->stop_now && !s->aborted && !s->stopping;

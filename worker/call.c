@@ -63,12 +63,13 @@ static int broker_ask(struct worker *w, uint32_t est_tokens)
 	return v == GRANT_GO ? 0 : -1;
 }
 
-static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used)
+static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used, uint64_t prompt)
 {
 	const struct ratelimit_info *l = &w->resp.limits;
-	struct msg_report rep = { w->slot, est_tokens, (uint32_t)w->resp.status, used,
+	struct msg_report rep = { w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
 				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
-				  l->reset_requests_ms, l->reset_tokens_ms };
+				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
+				  l->limit_tokens };
 	buf req;
 	buf_init(&req);
 	msg_encode_report(&req, &rep);
@@ -174,7 +175,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 {
 	res->requests_sent++;
 	http_post(w->http, b->body, b->body_len, &w->resp);
-	uint64_t used = 0;
+	uint64_t used = 0, prompt = 0;
 	enum outcome o;
 	if (w->resp.aborted) {
 		snprintf(w->error, sizeof w->error, "stopped during the call");
@@ -188,8 +189,10 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 			res->http_429++;
 	} else {
 		uint64_t before = res->prompt_tokens + res->completion_tokens;
+		uint64_t prompt_before = res->prompt_tokens;
 		o = read_answer(w, b, res);
 		used = res->prompt_tokens + res->completion_tokens - before;
+		prompt = res->prompt_tokens - prompt_before;
 		res->http_status = 200;
 		if (o == OUT_OK) {
 			res->requests_ok++;
@@ -200,7 +203,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		res->http_status = (uint32_t)w->resp.status;
 	if (o != OUT_OK)
 		res->errors++;
-	broker_report(w, b->est_tokens, used);
+	broker_report(w, b->est_tokens, used, prompt);
 	return o;
 }
 

@@ -61,12 +61,13 @@ static void ask_and_report_round_trip(void **state)
 	msg_encode_ask(&b, &a);
 	assert_int_equal(msg_decode_ask(b.data, b.len, &da), 0);
 	assert_int_equal(da.queued_since, 123456789);
-	struct msg_report r = { 5, 4000, 429, 0, 2000, -1, 10, 1500, -1 }, dr;
+	struct msg_report r = { 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1 }, dr;
 	msg_encode_report(&b, &r);
 	assert_int_equal(msg_decode_report(b.data, b.len, &dr), 0);
 	assert_int_equal(dr.retry_after_ms, 2000);
 	assert_int_equal(dr.remaining_requests, -1);
 	assert_int_equal(dr.reset_requests_ms, 1500);
+	assert_int_equal(dr.limit_requests, 3000);
 	buf_free(&b);
 }
 
@@ -90,7 +91,8 @@ static void headers_fill_the_info(void **state)
 	ratelimit_clear(&r);
 	const char *lines[] = { "Retry-After: 3\r\n", "x-ratelimit-remaining-requests: 0\r\n",
 				"X-RateLimit-Remaining-Tokens: 1500\r\n", "x-ratelimit-reset-requests: 1.5s\r\n",
-				"x-ratelimit-reset-tokens: 6m0s\r\n", "content-type: text/plain\r\n" };
+				"x-ratelimit-reset-tokens: 6m0s\r\n", "content-type: text/plain\r\n",
+				"x-ratelimit-limit-requests: 3000\r\n" };
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		ratelimit_header(&r, lines[i], strlen(lines[i]), 0);
 	assert_int_equal(r.retry_after_ms, 3000);
@@ -98,6 +100,8 @@ static void headers_fill_the_info(void **state)
 	assert_int_equal(r.remaining_tokens, 1500);
 	assert_int_equal(r.reset_requests_ms, 1500);
 	assert_int_equal(r.reset_tokens_ms, 360000);
+	assert_int_equal(r.limit_requests, 3000);
+	assert_int_equal(r.limit_tokens, -1);
 	/* an HTTP date 10 s after "now" */
 	const char *date = "Retry-After: Wed, 21 Oct 2015 07:28:10 GMT\r\n";
 	ratelimit_header(&r, date, strlen(date), 1445412480000LL);

@@ -1,0 +1,141 @@
+/* estimate.c: `kgsup plan`: what a run would send, before anyone spends money. Plans the inputs
+ * into a temporary store exactly as `start` would, renders every request, and prints the
+ * counts, the prompt tokens (request bytes / 4, the broker's estimate too) and the cost range;
+ * with -o FILE it writes each request body as one line (what `start` would POST). */
+#include "cli.h"
+#include "plan.h"
+#include "render.h"
+#include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/roles.h"
+#include "../common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct estimate {
+	struct plan_rec plan;
+	uint64_t prompt_tokens;
+	uint64_t max_completion;
+};
+
+static void remove_tree(const char *dir)
+{
+	const char *files[] = { "db/data.mdb", "db/lock.mdb", "db", "" };
+	char path[PATHS_MAX];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		if (remove(path) < 0 && errno != ENOENT)
+			log_warn("%s: %s", path, strerror(errno));
+	}
+}
+
+static int render_all(store *db, const struct config *cfg, const struct prompts *pr, FILE *out,
+		      struct estimate *e)
+{
+	store_txn *t = store_begin(db, 0);
+	if (!t)
+		return -1;
+	struct rendered r;
+	rendered_init(&r);
+	int rc = 0;
+	for (uint32_t i = 0; i < e->plan.nbatches && !rc; i++) {
+		struct batch_rec b;
+		rc = batch_read(t, i, &b) || render_batch(t, cfg, pr, &b, &r) ? -1 : 0;
+		if (rc)
+			break;
+		e->prompt_tokens += r.body.len / BYTES_PER_TOKEN;
+		e->max_completion += (uint64_t)cfg->max_tokens;
+		if (out) {
+			fwrite(r.body.data, 1, r.body.len, out);
+			fputc('\n', out);
+		}
+	}
+	rendered_free(&r);
+	store_abort(t);
+	return rc;
+}
+
+static void print_estimate(const struct estimate *e, const struct config *cfg, int json)
+{
+	double in = (double)e->prompt_tokens * cfg->input_per_mtok / 1e6;
+	double out = (double)e->max_completion * cfg->output_per_mtok / 1e6;
+	if (json) {
+		printf("{\"sources\":%u,\"chunks\":%u,\"batches\":%u,\"prompt_tokens\":%llu,"
+		       "\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
+		       "\"completion_at_most\":%.6f}}\n",
+		       e->plan.nsources, e->plan.nchunks, e->plan.nbatches,
+		       (unsigned long long)e->prompt_tokens, (unsigned long long)e->max_completion, in, out);
+		return;
+	}
+	printf("sources      %u\nchunks       %u\nbatches      %u (one request each)\n",
+	       e->plan.nsources, e->plan.nchunks, e->plan.nbatches);
+	printf("prompt       about %llu tokens (request bytes / 4)\n", (unsigned long long)e->prompt_tokens);
+	printf("completion   at most %llu tokens (api.max_tokens per request)\n",
+	       (unsigned long long)e->max_completion);
+	printf("cost         $%.4f for prompts + at most $%.4f for completions (model %s)\n", in, out,
+	       cfg->model);
+}
+
+int plan_main(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv, CLI_PLAN);
+	if (rc >= 0)
+		return rc;
+	struct config cfg;
+	struct prompts pr = { NULL, NULL };
+	struct estimate e;
+	memset(&e, 0, sizeof e);
+	char err[1024] = "", dir[] = "/tmp/kgsup-plan-XXXXXX", dbdir[PATHS_MAX];
+	store *db = NULL;
+	FILE *out = NULL;
+	int made = 0;
+	config_defaults(&cfg);
+	rc = EXIT_USAGE;
+	if (cli_load_config(&cli, &cfg, err, sizeof err) || prompts_load(&pr, &cfg, err, sizeof err))
+		goto done;
+	if (cli.ninputs == 0) {
+		snprintf(err, sizeof err, "plan needs at least one input (-i PATH)");
+		goto done;
+	}
+	if (cli.output && !(out = fopen(cli.output, "w"))) {
+		snprintf(err, sizeof err, "%s: %s", cli.output, strerror(errno));
+		goto done;
+	}
+	if (!mkdtemp(dir)) {
+		snprintf(err, sizeof err, "cannot make a temporary directory: %s", strerror(errno));
+		rc = EXIT_INTERNAL;
+		goto done;
+	}
+	made = 1;
+	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
+	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
+	    plan_inputs(&cfg, &pr, cli.inputs, cli.ninputs, db, &e.plan, err, sizeof err))
+		goto done;
+	if (render_all(db, &cfg, &pr, out, &e)) {
+		snprintf(err, sizeof err, "cannot render the requests");
+		rc = EXIT_INTERNAL;
+		goto done;
+	}
+	print_estimate(&e, &cfg, cli.json);
+	rc = EXIT_OK;
+done:
+	if (err[0])
+		die_msg("%s", err);
+	if (out && fclose(out) != 0 && rc == EXIT_OK) {
+		die_msg("%s: %s", cli.output, strerror(errno));
+		rc = EXIT_INTERNAL;
+	}
+	store_close(db);
+	if (made)
+		remove_tree(dir);
+	prompts_free(&pr);
+	config_free(&cfg);
+	cli_free(&cli);
+	return rc;
+}
