@@ -203,6 +203,7 @@ void msg_encode_grant(buf *b, const struct msg_grant *m)
 {
 	put_head(b, MSG_GRANT);
 	put_u32(b, m->verdict);
+	put_u64(b, m->seq);
 }
 
 int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m)
@@ -210,12 +211,14 @@ int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m)
 	struct reader r;
 	start(&r, frame, len, MSG_GRANT);
 	m->verdict = get_u32(&r);
+	m->seq = get_u64(&r);
 	return finish(&r);
 }
 
 void msg_encode_report(buf *b, const struct msg_report *m)
 {
 	put_head(b, MSG_REPORT);
+	put_u64(b, m->grant);
 	put_u32(b, m->slot);
 	put_u32(b, m->est_tokens);
 	put_u32(b, m->http_status);
@@ -234,6 +237,7 @@ int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
 {
 	struct reader r;
 	start(&r, frame, len, MSG_REPORT);
+	m->grant = get_u64(&r);
 	m->slot = get_u32(&r);
 	m->est_tokens = get_u32(&r);
 	m->http_status = get_u32(&r);

@@ -87,10 +87,12 @@ enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 
 struct msg_grant {
 	uint32_t verdict;
+	uint64_t seq; /* GO: the grant's number, echoed by the REPORT of its request */
 };
 
 /* What one request cost and what the provider said; -1 means "not given". */
 struct msg_report {
+	uint64_t grant; /* the number of the grant this request went out under */
 	uint32_t slot;
 	uint32_t est_tokens;
 	uint32_t http_status;

@@ -170,20 +170,18 @@ int zsock_recv(zsock *s, char **data, size_t *len, int timeout_ms)
 {
 	zmq_msg_t msg;
 	zmq_msg_init(&msg);
-	int flags = 0;
+	int rc;
 	if (timeout_ms == 0) {
-		flags = ZMQ_DONTWAIT;
-	} else if (timeout_ms > 0) {
-		zmq_pollitem_t it = { s->sock, 0, ZMQ_POLLIN, 0 };
-		int r = zmq_poll(&it, 1, timeout_ms);
-		if (r <= 0) {
-			zmq_msg_close(&msg);
-			errno = r == 0 || errno == EINTR ? EAGAIN : errno;
-			return -1;
-		}
-		flags = ZMQ_DONTWAIT;
+		rc = recv_frame(s->sock, &msg, ZMQ_DONTWAIT);
+	} else {
+		/* one blocking receive with a timeout (poll + receive would be two calls); a signal
+		 * ends it early, as a timeout, so the caller can look at why */
+		zmq_setsockopt(s->sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+		rc = zmq_msg_recv(&msg, s->sock, 0);
+		if (rc < 0 && errno == EINTR)
+			errno = EAGAIN;
 	}
-	if (recv_frame(s->sock, &msg, flags) < 0) {
+	if (rc < 0) {
 		int e = errno;
 		zmq_msg_close(&msg);
 		errno = e;

@@ -22,7 +22,6 @@
 #include "../common/util.h"
 #include "../common/zsock.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,8 @@
 #define MIN_RATE_FACTOR 0.05
 #define RATE_RECOVERY_PER_S 0.05 /* additive increase of the rate factor per second */
 #define MAX_IDENTITY 256
+#define RECENT_GRANTS 4096    /* grants remembered to discount from the provider's figures */
+#define PROVIDER_INFO_MS 1000 /* how long "remaining" holds when no reset time came with it */
 
 struct waiter {
 	char id[MAX_IDENTITY];
@@ -64,6 +65,15 @@ struct broker {
 	uint32_t nslots;
 	buf msg;
 	uint64_t granted, reported, throttled;
+	/* What the provider last said remains, as of the grant its request went out under; grants
+	 * issued after that one are not in the figure yet and are subtracted (an overestimate of
+	 * what is used, so never an overshoot). Without this, a window shorter than a minute sees
+	 * one request more than the rate allows: a bucket admits its first request on credit. */
+	uint64_t seq;                      /* number of the last grant */
+	struct { uint64_t seq; uint32_t est; int64_t at; } recent[RECENT_GRANTS];
+	uint64_t prov_seq;
+	double prov_requests, prov_tokens; /* remaining, -1 unknown */
+	int64_t prov_requests_until, prov_tokens_until;
 };
 
 static double req_rate_per_ms(const struct broker *b)
@@ -146,6 +156,47 @@ static double tok_need(const struct broker *b, const struct waiter *w)
 	return need < b->tok_cap ? need : b->tok_cap;
 }
 
+/* Requests and tokens granted after the provider's last figures. */
+static void granted_since(const struct broker *b, double *requests, double *tokens)
+{
+	*requests = 0;
+	*tokens = 0;
+	uint64_t from = b->prov_seq + 1;
+	if (b->seq >= RECENT_GRANTS && from <= b->seq - RECENT_GRANTS)
+		from = b->seq - RECENT_GRANTS + 1;
+	for (uint64_t g = from; g <= b->seq; g++) {
+		*requests += 1;
+		*tokens += b->recent[g % RECENT_GRANTS].est;
+	}
+}
+
+/* Whether what the provider says remains leaves room for one more request of est tokens. */
+static int provider_allows(const struct broker *b, uint32_t est, int64_t now)
+{
+	int req = b->prov_requests >= 0 && now < b->prov_requests_until;
+	int tok = b->prov_tokens >= 0 && now < b->prov_tokens_until;
+	if (!req && !tok)
+		return 1;
+	double r, t;
+	granted_since(b, &r, &t);
+	if (req && b->prov_requests - r < 1)
+		return 0;
+	if (tok && b->prov_tokens - t < (double)est)
+		return 0;
+	return 1;
+}
+
+/* When the provider's figures that block the head expire (a report usually comes first). */
+static int64_t provider_wait(const struct broker *b, int64_t now)
+{
+	int64_t until = 0;
+	if (b->prov_requests >= 0 && b->prov_requests_until > until)
+		until = b->prov_requests_until;
+	if (b->prov_tokens >= 0 && b->prov_tokens_until > until)
+		until = b->prov_tokens_until;
+	return until > now ? until - now : 1;
+}
+
 /* Milliseconds until the head of the queue can be granted (0 = now). */
 static int64_t wait_for_head(const struct broker *b, int64_t now)
 {
@@ -155,6 +206,10 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 	int64_t wait = b->not_before > now ? b->not_before - now : 0;
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
+	if (!provider_allows(b, w->est_tokens, now)) {
+		int64_t t = provider_wait(b, now);
+		return t > wait ? t : wait;
+	}
 	double fine = 0;
 	if (b->req_level < 1.0)
 		fine = (1.0 - b->req_level) / req_rate_per_ms(b);
@@ -168,7 +223,7 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 
 static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
 {
-	struct msg_grant g = { verdict };
+	struct msg_grant g = { verdict, verdict == GRANT_GO ? b->seq : 0 };
 	msg_encode_grant(&b->msg, &g);
 	zsock_send_routed(b->sock, w->id, w->idlen, b->msg.data, b->msg.len);
 }
@@ -191,6 +246,10 @@ static void grant_what_we_can(struct broker *b)
 		if (w->slot < b->nslots)
 			b->slot_in_flight[w->slot] = 1;
 		b->granted++;
+		b->seq++;
+		b->recent[b->seq % RECENT_GRANTS].seq = b->seq;
+		b->recent[b->seq % RECENT_GRANTS].est = w->est_tokens;
+		b->recent[b->seq % RECENT_GRANTS].at = now;
 		reply(b, w, GRANT_GO);
 		pop_head(b);
 	}
@@ -249,6 +308,25 @@ static void on_ask(struct broker *b, const char *id, size_t idlen, const struct 
 	b->nq++;
 }
 
+/* Takes the provider's "remaining" figures if they are newer than the ones held. */
+static void provider_remaining(struct broker *b, const struct msg_report *r, int64_t now)
+{
+	if (r->grant < b->prov_seq || r->grant > b->seq)
+		return;
+	if (r->remaining_requests < 0 && r->remaining_tokens < 0)
+		return;
+	/* the figures are as of the request's admission, a call's latency ago: their reset times
+	 * count from when it was granted, which is closer to that than now is */
+	int64_t at = now;
+	if (b->seq - r->grant < RECENT_GRANTS && b->recent[r->grant % RECENT_GRANTS].seq == r->grant)
+		at = b->recent[r->grant % RECENT_GRANTS].at;
+	b->prov_seq = r->grant;
+	b->prov_requests = (double)r->remaining_requests;
+	b->prov_tokens = (double)r->remaining_tokens;
+	b->prov_requests_until = at + (r->reset_requests_ms >= 0 ? r->reset_requests_ms : PROVIDER_INFO_MS);
+	b->prov_tokens_until = at + (r->reset_tokens_ms >= 0 ? r->reset_tokens_ms : PROVIDER_INFO_MS);
+}
+
 static void on_report(struct broker *b, const char *id, size_t idlen, const struct msg_report *r)
 {
 	settle_slot(b, r->slot);
@@ -283,6 +361,7 @@ static void on_report(struct broker *b, const char *id, size_t idlen, const stru
 		log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
 	}
 	provider_limits(b, r->limit_requests, r->limit_tokens);
+	provider_remaining(b, r, now);
 	/* what the provider says remains overrides our view when it is tighter */
 	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
 		b->not_before = now + r->reset_requests_ms;
@@ -312,12 +391,6 @@ static void on_message(struct broker *b)
 			log_error("malformed message (%zu bytes) ignored", len);
 		free(frame);
 	}
-}
-
-static int parent_gone(int fd)
-{
-	struct pollfd p = { fd, POLLIN, 0 };
-	return poll(&p, 1, 0) > 0;
 }
 
 int broker_main(int argc, char **argv)
@@ -350,17 +423,24 @@ int broker_main(int argc, char **argv)
 	/* one request's worth to start with, not a full bucket: see the top of the file */
 	b.req_level = 1.0;
 	b.tok_level = b.tok_cap;
+	b.prov_requests = b.prov_tokens = -1;
 	b.last_refill = now_fine_ms();
 	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;
 	zpoll_init(&p);
 	zpoll_add_sock(&p, b.sock);
-	zpoll_add_fd(&p, sig_fd());
-	while (!sig_stop_requested() && !(parent_fd >= 0 && parent_gone(parent_fd))) {
+	int sig = zpoll_add_fd(&p, sig_fd());
+	/* the supervisor's pipe is in the poll set: its EOF means the supervisor died */
+	int parent = parent_fd >= 0 ? zpoll_add_fd(&p, parent_fd) : -1;
+	while (!sig_stop_requested()) {
 		int64_t wait = wait_for_head(&b, now_ms());
 		long timeout = wait < 0 || wait > 200 ? 200 : (long)wait;
-		zpoll_wait(&p, timeout);
-		sig_take();
+		if (zpoll_wait(&p, timeout) > 0) {
+			if (parent >= 0 && zpoll_ready(&p, parent))
+				break;
+			if (zpoll_ready(&p, sig))
+				sig_take();
+		}
 		on_message(&b);
 		grant_what_we_can(&b);
 	}

@@ -23,7 +23,7 @@ enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT };
 
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
  * its reply is stuck). Returns the verdict, or -1 if the worker must stop. */
-static int broker_exchange(struct worker *w, const buf *req)
+static int broker_exchange(struct worker *w, const buf *req, uint64_t *seq)
 {
 	for (;;) {
 		if (worker_must_stop(w) || worker_orphaned(w))
@@ -35,6 +35,9 @@ static int broker_exchange(struct worker *w, const buf *req)
 		char *rep;
 		size_t len;
 		if (zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
+			worker_check_parent(w); /* a silent broker may mean a dead supervisor */
+			if (worker_orphaned(w))
+				return -1;
 			log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
 			zsock_reopen(w->broker);
 			continue;
@@ -42,8 +45,11 @@ static int broker_exchange(struct worker *w, const buf *req)
 		struct msg_grant g;
 		int ok = msg_decode_grant(rep, len, &g);
 		free(rep);
-		if (ok == 0)
+		if (ok == 0) {
+			if (seq)
+				*seq = g.seq;
 			return (int)g.verdict;
+		}
 		log_warn("broker sent a malformed reply; reconnecting");
 		zsock_reopen(w->broker);
 	}
@@ -57,7 +63,7 @@ static int broker_ask(struct worker *w, uint32_t est_tokens)
 	buf_init(&req);
 	msg_encode_ask(&req, &ask);
 	int v;
-	while ((v = broker_exchange(w, &req)) == GRANT_WAIT)
+	while ((v = broker_exchange(w, &req, &w->grant)) == GRANT_WAIT)
 		;
 	buf_free(&req);
 	return v == GRANT_GO ? 0 : -1;
@@ -66,14 +72,14 @@ static int broker_ask(struct worker *w, uint32_t est_tokens)
 static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used, uint64_t prompt)
 {
 	const struct ratelimit_info *l = &w->resp.limits;
-	struct msg_report rep = { w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
+	struct msg_report rep = { w->grant, w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
 				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
 				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
 				  l->limit_tokens };
 	buf req;
 	buf_init(&req);
 	msg_encode_report(&req, &rep);
-	broker_exchange(w, &req);
+	broker_exchange(w, &req, NULL);
 	buf_free(&req);
 }
 

@@ -35,7 +35,13 @@ int worker_must_stop(struct worker *w)
 
 int worker_orphaned(struct worker *w)
 {
-	return sig_hup_seen() || parent_gone(w->parent_fd);
+	return w->orphaned || sig_hup_seen();
+}
+
+void worker_check_parent(struct worker *w)
+{
+	if (parent_gone(w->parent_fd))
+		w->orphaned = 1;
 }
 
 static struct worker *the_worker; /* for the libcurl abort hook */
@@ -56,9 +62,12 @@ int worker_sleep(struct worker *w, int64_t ms)
 		if (left <= 0)
 			return 0;
 		struct pollfd p[2] = { { sig_fd(), POLLIN, 0 }, { w->parent_fd, POLLIN, 0 } };
-		if (poll(p, w->parent_fd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left)) > 0 &&
-		    (p[0].revents & POLLIN))
-			sig_take();
+		if (poll(p, w->parent_fd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left)) > 0) {
+			if (p[0].revents & POLLIN)
+				sig_take();
+			if (w->parent_fd >= 0 && p[1].revents)
+				w->orphaned = 1;
+		}
 	}
 }
 
@@ -166,7 +175,9 @@ static int serve(struct worker *w)
 			continue;
 		if (zpoll_ready(&p, sig))
 			sig_take();
-		if ((parent >= 0 && zpoll_ready(&p, parent)) || !zpoll_ready(&p, in))
+		if (parent >= 0 && zpoll_ready(&p, parent))
+			w->orphaned = 1;
+		if (w->orphaned || !zpoll_ready(&p, in))
 			continue; /* the checks at the top of the loop decide */
 		char *frame;
 		size_t len;

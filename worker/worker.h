@@ -20,7 +20,9 @@ struct worker {
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
 	zsock *results; /* PUSH: to the supervisor */
 	zsock *broker;  /* REQ */
+	uint64_t grant; /* number of the broker's last grant to us */
 	int parent_fd;  /* read end of the supervisor's pipe: EOF means it died */
+	int orphaned;   /* seen that EOF (in a poll set; no syscall of its own per check) */
 	struct http_response resp;
 	buf msg;
 	/* The last result sent, kept until the supervisor hands this worker its next batch (or
@@ -38,9 +40,11 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 
 /* Non-zero when the worker must stop now, abandoning a call (SIGTERM). */
 int worker_must_stop(struct worker *w);
-/* Non-zero when the supervisor is gone (SIGHUP from PR_SET_PDEATHSIG, or its pipe's EOF):
- * finish the call in hand (it is paid for), spool its result, start nothing new. */
+/* Non-zero when the supervisor is gone (SIGHUP from PR_SET_PDEATHSIG, or its pipe's EOF seen in
+ * a poll set): finish the call in hand (it is paid for), spool its result, start nothing new. */
 int worker_orphaned(struct worker *w);
+/* Looks at the supervisor's pipe now (a syscall: for the slow paths). */
+void worker_check_parent(struct worker *w);
 /* Sleeps up to ms, waking early to stop; returns -1 if the worker must stop or is orphaned. */
 int worker_sleep(struct worker *w, int64_t ms);
 

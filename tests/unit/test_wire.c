@@ -61,9 +61,10 @@ static void ask_and_report_round_trip(void **state)
 	msg_encode_ask(&b, &a);
 	assert_int_equal(msg_decode_ask(b.data, b.len, &da), 0);
 	assert_int_equal(da.queued_since, 123456789);
-	struct msg_report r = { 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1 }, dr;
+	struct msg_report r = { 77, 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1 }, dr;
 	msg_encode_report(&b, &r);
 	assert_int_equal(msg_decode_report(b.data, b.len, &dr), 0);
+	assert_int_equal(dr.grant, 77);
 	assert_int_equal(dr.retry_after_ms, 2000);
 	assert_int_equal(dr.remaining_requests, -1);
 	assert_int_equal(dr.reset_requests_ms, 1500);
