@@ -38,6 +38,7 @@
 #define MAX_IDENTITY 256
 #define RECENT_GRANTS 4096    /* grants remembered to discount from the provider's figures */
 #define PROVIDER_INFO_MS 1000 /* how long "remaining" holds when no reset time came with it */
+#define PROVIDER_STALE_MS 2000 /* how long past its reset a figure is still extrapolated */
 
 struct waiter {
 	char id[MAX_IDENTITY];
@@ -170,31 +171,43 @@ static void granted_since(const struct broker *b, double *requests, double *toke
 	}
 }
 
-/* Whether what the provider says remains leaves room for one more request of est tokens. */
-static int provider_allows(const struct broker *b, uint32_t est, int64_t now)
+/* What one budget the provider reported leaves, `used` having been granted since. Until the
+ * reset time the figure holds. At the reset a sliding window lets its oldest entry go (one
+ * `unit`: a request, or about one request's tokens) and goes on freeing room at about the rate
+ * it was filled, our pace. A figure long past its reset is forgotten. Returns -1 for "no
+ * figure", else the credit. */
+static double budget_credit(double remaining, int64_t until, double used, double unit,
+			    double rate_per_ms, int64_t now)
 {
-	int req = b->prov_requests >= 0 && now < b->prov_requests_until;
-	int tok = b->prov_tokens >= 0 && now < b->prov_tokens_until;
-	if (!req && !tok)
-		return 1;
-	double r, t;
-	granted_since(b, &r, &t);
-	if (req && b->prov_requests - r < 1)
-		return 0;
-	if (tok && b->prov_tokens - t < (double)est)
-		return 0;
-	return 1;
+	if (remaining < 0 || now >= until + PROVIDER_STALE_MS)
+		return -1;
+	double credit = remaining - used;
+	if (now >= until)
+		credit += unit + rate_per_ms * (double)(now - until);
+	return credit;
 }
 
-/* When the provider's figures that block the head expire (a report usually comes first). */
-static int64_t provider_wait(const struct broker *b, int64_t now)
+/* Milliseconds until a budget has `need` (0: it has). */
+static int64_t budget_wait(double remaining, int64_t until, double used, double need,
+			   double rate_per_ms, int64_t now)
 {
-	int64_t until = 0;
-	if (b->prov_requests >= 0 && b->prov_requests_until > until)
-		until = b->prov_requests_until;
-	if (b->prov_tokens >= 0 && b->prov_tokens_until > until)
-		until = b->prov_tokens_until;
-	return until > now ? until - now : 1;
+	double credit = budget_credit(remaining, until, used, need, rate_per_ms, now);
+	if (credit < 0 || credit >= need)
+		return 0;
+	if (now < until)
+		return until - now;
+	return (int64_t)((need - credit) / rate_per_ms) + 1;
+}
+
+/* Milliseconds until what the provider says remains leaves room for a request of est tokens. */
+static int64_t provider_wait(const struct broker *b, uint32_t est, int64_t now)
+{
+	double r, t;
+	granted_since(b, &r, &t);
+	int64_t wr = budget_wait(b->prov_requests, b->prov_requests_until, r, 1, req_rate_per_ms(b), now);
+	int64_t wt = budget_wait(b->prov_tokens, b->prov_tokens_until, t, (double)est,
+				 tok_rate_per_ms(b), now);
+	return wr > wt ? wr : wt;
 }
 
 /* Milliseconds until the head of the queue can be granted (0 = now). */
@@ -206,10 +219,9 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 	int64_t wait = b->not_before > now ? b->not_before - now : 0;
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
-	if (!provider_allows(b, w->est_tokens, now)) {
-		int64_t t = provider_wait(b, now);
-		return t > wait ? t : wait;
-	}
+	int64_t pw = provider_wait(b, w->est_tokens, now);
+	if (pw > wait)
+		wait = pw;
 	double fine = 0;
 	if (b->req_level < 1.0)
 		fine = (1.0 - b->req_level) / req_rate_per_ms(b);
