@@ -18,7 +18,8 @@ mock=$!
 for _ in $(seq 100); do [ -s "$D/mock/port" ] && break; sleep 0.1; done
 port=$(cat "$D/mock/port")
 cat >"$D/cfg.json" <<JSON
-{"api": {"base_url": "https://127.0.0.1:$port/v1", "ca_file": "$D/mock/cert.pem", "model": "m"},
+{"api": {"base_url": "https://127.0.0.1:$port/v1", "ca_file": "$D/mock/cert.pem", "model": "m",
+         "max_tokens": 8192},
  "limits": {"requests_per_minute": 1000000, "tokens_per_minute": 10000000000}}
 JSON
 export OPENAI_API_KEY=accept-test-key

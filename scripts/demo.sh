@@ -21,7 +21,9 @@ port=$(cat "$D/mock/port")
 /usr/bin/python3 - "$TOP/etc/kgsup.json" "$D/kgsup.json" "$port" "$D/mock/cert.pem" "$TOP" <<'PY'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
-cfg["api"].update(base_url="https://127.0.0.1:%s/v1" % sys.argv[3], ca_file=sys.argv[4])
+# room for the answer to a 10-chunk batch (a smaller max_tokens makes kgsup split batches)
+cfg["api"].update(base_url="https://127.0.0.1:%s/v1" % sys.argv[3], ca_file=sys.argv[4],
+                  max_tokens=8192)
 cfg["limits"].update(requests_per_minute=6000, tokens_per_minute=50000000)
 for k in ("system", "user"):
     cfg["prompt"][k] = sys.argv[5] + "/" + cfg["prompt"][k]

@@ -564,6 +564,13 @@ out:
 	store_close(s.db);
 	prompts_free(&s.prompts);
 	config_free(&s.cfg);
+	/* what a failed last commit left queued (a full disk): spooled files stay for next time */
+	for (size_t i = 0; i < s.nqueue; i++)
+		free(s.queue[i].frame);
+	for (size_t i = 0; i < s.ninvalid; i++)
+		free(s.invalid[i].frame);
+	for (size_t i = 0; i < s.nspooled; i++)
+		free(s.spooled[i]);
 	free(s.requeue);
 	free(s.queue);
 	free(s.spooled);
