@@ -211,10 +211,20 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 		     name, (long long)c->overlap_tokens);
 	if (c->backoff_base_ms > c->backoff_cap_ms)
 		FAIL("%s: retry.backoff_base_ms: must not exceed retry.backoff_cap_ms", name);
-	if (strncmp(c->base_url, "https://", 8) && strncmp(c->base_url, "http://", 7))
-		FAIL("%s: api.base_url: must start with https:// (or http:// for a loopback address)",
-		     name);
+	if (strncmp(c->base_url, "https://", 8) && !config_is_loopback_http(c->base_url))
+		FAIL("%s: api.base_url: must start with https:// (plain http:// only to 127.x, "
+		     "localhost or [::1])", name);
 	return 0;
+}
+
+int config_is_loopback_http(const char *url)
+{
+	static const char *ok[] = { "http://127.", "http://localhost:", "http://localhost/",
+				    "http://[::1]" };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strncmp(url, ok[i], strlen(ok[i])))
+			return 1;
+	return !strcmp(url, "http://localhost");
 }
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)

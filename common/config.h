@@ -59,5 +59,7 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 /* Writes every key as a JSON document that config_parse reads back to the same values. */
 void config_to_json(const struct config *c, buf *b);
 void config_free(struct config *c);
+/* Non-zero for an http:// URL to a loopback address (the only plain-HTTP kgsup talks to). */
+int config_is_loopback_http(const char *url);
 
 #endif

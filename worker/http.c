@@ -66,20 +66,10 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return 0;
 }
 
-static int is_loopback_http(const char *url)
-{
-	static const char *ok[] = { "http://127.", "http://localhost:", "http://localhost/",
-				    "http://[::1]" };
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (!strncmp(url, ok[i], strlen(ok[i])))
-			return 1;
-	return 0;
-}
-
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
 		      char *err, size_t errlen)
 {
-	if (!strncmp(cfg->base_url, "http://", 7) && !is_loopback_http(cfg->base_url)) {
+	if (strncmp(cfg->base_url, "https://", 8) && !config_is_loopback_http(cfg->base_url)) {
 		snprintf(err, errlen, "api.base_url: plain http:// is allowed only to loopback addresses");
 		return NULL;
 	}

@@ -46,6 +46,19 @@ static void values_override_defaults(void **state)
 	config_free(&c);
 }
 
+static void plain_http_only_to_loopback(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	assert_int_equal(parse(&c, "{\"api\":{\"base_url\":\"http://127.0.0.1:8000/v1\"}}", err), 0);
+	config_free(&c);
+	assert_int_equal(parse(&c, "{\"api\":{\"base_url\":\"http://localhost:8080/v1\"}}", err), 0);
+	config_free(&c);
+	assert_int_equal(parse(&c, "{\"api\":{\"base_url\":\"http://localhost.evil.com/v1\"}}", err), -1);
+	config_free(&c);
+}
+
 static void round_trips_through_json(void **state)
 {
 	(void)state;
@@ -80,6 +93,7 @@ static void errors_name_the_key(void **state)
 		{ "{\"api\":{\"model\":\"\"}}", "api.model: must not be empty" },
 		{ "{\"chunking\":{\"chunk_tokens\":100,\"overlap_tokens\":60}}", "chunking.overlap_tokens" },
 		{ "{\"api\":{\"base_url\":\"ftp://x\"}}", "api.base_url" },
+		{ "{\"api\":{\"base_url\":\"http://api.example.com/v1\"}}", "api.base_url: must start with https://" },
 		{ "{\"api\":\n{\"model\": }}", "k.json: line 2" },
 		{ "[]", "top level must be an object" },
 	};
@@ -98,6 +112,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_match_the_documented_ones),
 		cmocka_unit_test(values_override_defaults),
+		cmocka_unit_test(plain_http_only_to_loopback),
 		cmocka_unit_test(round_trips_through_json),
 		cmocka_unit_test(errors_name_the_key),
 	};
