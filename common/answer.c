@@ -12,10 +12,12 @@
 		goto out;                           \
 	} while (0)
 
+/* A token count from usage; -1 when missing, negative or absurd (it is cast to an integer). */
 static int64_t usage_field(const json *usage, const char *key)
 {
 	const json *v = json_get(usage, key);
-	return json_kind(v) == J_NUMBER && json_number(v) >= 0 ? (int64_t)json_number(v) : -1;
+	double d = json_number(v);
+	return json_kind(v) == J_NUMBER && d >= 0 && d < 1e15 ? (int64_t)d : -1;
 }
 
 int answer_parse_envelope(const char *body, size_t len, struct envelope *env, char *err,

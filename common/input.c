@@ -322,7 +322,7 @@ enum input_format input_format_of(const char *path)
 		goto out;                           \
 	} while (0)
 
-static int read_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
+int input_parse_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
 		      document_fn fn, void *arg, char *err, size_t errlen)
 {
 	size_t pos = 0;
@@ -380,7 +380,7 @@ int input_read_file(const char *path, enum input_format fmt, size_t max_unit, do
 		goto out;
 	}
 	if (fmt == FMT_JSONL) {
-		rc = read_jsonl(path, text, len, max_unit, fn, arg, err, errlen);
+		rc = input_parse_jsonl(path, text, len, max_unit, fn, arg, err, errlen);
 		goto out;
 	}
 	struct document doc;

@@ -68,11 +68,14 @@ static int64_t parse_count(const char *s, size_t len)
 	return v;
 }
 
+/* A server asking for more than a day is capped at a day (and cannot overflow the ms). */
+#define RETRY_AFTER_MAX_S 86400
+
 static int64_t parse_retry_after(const char *v, size_t len, int64_t now_wall_ms)
 {
 	int64_t secs = parse_count(v, len);
 	if (secs >= 0)
-		return secs * 1000;
+		return (secs < RETRY_AFTER_MAX_S ? secs : RETRY_AFTER_MAX_S) * 1000;
 	/* HTTP date: "Wed, 21 Oct 2015 07:28:00 GMT" */
 	char date[64];
 	if (len >= sizeof date)
@@ -85,7 +88,8 @@ static int64_t parse_retry_after(const char *v, size_t len, int64_t now_wall_ms)
 	if (!end || *end)
 		return -1;
 	int64_t at = (int64_t)timegm(&tm) * 1000;
-	return at > now_wall_ms ? at - now_wall_ms : 0;
+	int64_t wait = at > now_wall_ms ? at - now_wall_ms : 0;
+	return wait < RETRY_AFTER_MAX_S * 1000LL ? wait : RETRY_AFTER_MAX_S * 1000LL;
 }
 
 void ratelimit_header(struct ratelimit_info *r, const char *line, size_t len, int64_t now_wall_ms)
@@ -103,8 +107,11 @@ void ratelimit_header(struct ratelimit_info *r, const char *line, size_t len, in
 #define IS(name) (nlen == sizeof(name) - 1 && !strncasecmp(line, name, nlen))
 	if (IS("retry-after"))
 		r->retry_after_ms = parse_retry_after(v, vlen, now_wall_ms);
-	else if (IS("retry-after-ms"))
+	else if (IS("retry-after-ms")) {
 		r->retry_after_ms = parse_count(v, vlen);
+		if (r->retry_after_ms > RETRY_AFTER_MAX_S * 1000LL)
+			r->retry_after_ms = RETRY_AFTER_MAX_S * 1000LL;
+	}
 	else if (IS("x-ratelimit-remaining-requests"))
 		r->remaining_requests = parse_count(v, vlen);
 	else if (IS("x-ratelimit-remaining-tokens"))

@@ -379,7 +379,7 @@ static void on_report(struct broker *b, const char *id, size_t idlen, const stru
 		b->not_before = now + r->reset_requests_ms;
 	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
 		b->tok_level = (double)r->remaining_tokens;
-	struct msg_grant ack = { GRANT_GO };
+	struct msg_grant ack = { GRANT_GO, 0 };
 	msg_encode_grant(&b->msg, &ack);
 	zsock_send_routed(b->sock, id, idlen, b->msg.data, b->msg.len);
 }

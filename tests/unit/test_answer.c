@@ -100,6 +100,20 @@ static void api_error_message_is_extracted(void **state)
 	assert_null(answer_error_message("<html>", 6));
 }
 
+/* found by fuzz_answer: a usage figure beyond int64 was cast anyway */
+static void absurd_usage_is_ignored(void **state)
+{
+	(void)state;
+	const char *b = "{\"choices\":[{\"message\":{\"content\":\"{}\"}}],"
+			"\"usage\":{\"prompt_tokens\":1e300,\"completion_tokens\":-5}}";
+	struct envelope e;
+	char err[256];
+	assert_int_equal(answer_parse_envelope(b, strlen(b), &e, err, sizeof err), 0);
+	assert_int_equal(e.prompt_tokens, -1);
+	assert_int_equal(e.completion_tokens, -1);
+	envelope_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +122,7 @@ int main(void)
 		cmocka_unit_test(fences_and_prose_are_tolerated),
 		cmocka_unit_test(schema_violations_are_invalid),
 		cmocka_unit_test(api_error_message_is_extracted),
+		cmocka_unit_test(absurd_usage_is_ignored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

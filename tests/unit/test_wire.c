@@ -109,6 +109,20 @@ static void headers_fill_the_info(void **state)
 	assert_int_equal(r.retry_after_ms, 10000);
 }
 
+/* found by fuzz_wire: Retry-After * 1000 overflowed */
+static void huge_retry_after_is_capped(void **state)
+{
+	(void)state;
+	struct ratelimit_info r;
+	ratelimit_clear(&r);
+	const char *h = "Retry-After: 999999999999999999\r\n";
+	ratelimit_header(&r, h, strlen(h), 0);
+	assert_int_equal(r.retry_after_ms, 86400000);
+	h = "retry-after-ms: 999999999999999999\r\n";
+	ratelimit_header(&r, h, strlen(h), 0);
+	assert_int_equal(r.retry_after_ms, 86400000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +131,7 @@ int main(void)
 		cmocka_unit_test(ask_and_report_round_trip),
 		cmocka_unit_test(durations_parse),
 		cmocka_unit_test(headers_fill_the_info),
+		cmocka_unit_test(huge_retry_after_is_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
