@@ -254,6 +254,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             content = json.dumps(answer)
             if a.fence:
                 content = "Here is the graph:\n```json\n" + content + "\n```\n"
+            if a.answer_bytes:
+                content += " " * a.answer_bytes  # an oversized answer
         prompt_tokens = len(raw) // 4
         completion_tokens = max(1, len(content) // 4)
         finish = "stop"
@@ -327,6 +329,7 @@ def main():
     p.add_argument("--p-nonjson", type=float, default=0)
     p.add_argument("--p-hang", type=float, default=0)
     p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
+    p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much")
     p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")
     p.add_argument("--model", default="", help="the only model name accepted")
     p.add_argument("--key-env", default="MOCK_API_KEY",
