@@ -30,8 +30,9 @@ static const struct {
 	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q]\n"
 		    "  Continues the run in DIR with the settings it was started with.\n"
 		    "  --retry-failed  give batches that failed for good another round\n" },
-	{ "status", "kgsup status -s DIR [--json]\n"
-		    "  Shows the progress of the run in DIR, live or finished.\n" },
+	{ "status", "kgsup status -s DIR [--json | --prometheus]\n"
+		    "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
+		    "  counters in Prometheus text format.\n" },
 	{ "export", "kgsup export -s DIR [-f jsonl|invalid] [-o FILE]\n"
 		    "  Writes the knowledge graph (default to standard output); -f invalid writes the\n"
 		    "  answers that failed validation, kept for inspection.\n" },
@@ -53,7 +54,8 @@ static const char *command_name(enum cli_command cmd)
 	return names[cmd];
 }
 
-enum { OPT_FRESH = 256, OPT_RETRY_FAILED, OPT_JSON, OPT_NOW, OPT_NO_PROGRESS, OPT_HELP };
+enum { OPT_FRESH = 256, OPT_RETRY_FAILED, OPT_JSON, OPT_NOW, OPT_NO_PROGRESS, OPT_HELP,
+       OPT_PROMETHEUS };
 
 static int usage_error(enum cli_command cmd, const char *msg)
 {
@@ -75,6 +77,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		{ "fresh", no_argument, NULL, OPT_FRESH },
 		{ "retry-failed", no_argument, NULL, OPT_RETRY_FAILED },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 		{ "now", no_argument, NULL, OPT_NOW },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
@@ -108,6 +111,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		case OPT_FRESH: cli->fresh = 1; break;
 		case OPT_RETRY_FAILED: cli->retry_failed = 1; break;
 		case OPT_JSON: cli->json = 1; break;
+		case OPT_PROMETHEUS: cli->prometheus = 1; break;
 		case OPT_NOW: cli->now = 1; break;
 		case OPT_NO_PROGRESS: break;
 		case 'h': cli_usage(stdout, command_name(cmd)); return EXIT_OK;

@@ -20,6 +20,7 @@ struct cli {
 	int fresh;
 	int retry_failed;
 	int json;
+	int prometheus;
 	int now;
 	const char *format;
 	const char *output;

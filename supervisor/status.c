@@ -80,6 +80,41 @@ static void print_json(const struct status *st)
 	       st->live ? c->workers_live : 0, st->elapsed_s);
 }
 
+/* Prometheus text exposition format: counters and gauges named kgsup_*. */
+static void print_prometheus(const struct status *st)
+{
+	const struct counters *c = &st->c;
+	uint64_t total = batches_total(&st->plan, c);
+	static const char *states[] = { "running", "stopped", "done", "failed" };
+	printf("# HELP kgsup_batches Batches of the run by state.\n# TYPE kgsup_batches gauge\n");
+	printf("kgsup_batches{state=\"total\"} %llu\n", (unsigned long long)total);
+	printf("kgsup_batches{state=\"done\"} %llu\n", (unsigned long long)c->batches_done);
+	printf("kgsup_batches{state=\"cached\"} %llu\n", (unsigned long long)c->batches_cached);
+	printf("kgsup_batches{state=\"failed\"} %llu\n", (unsigned long long)c->batches_failed);
+	printf("kgsup_batches{state=\"pending\"} %llu\n",
+	       (unsigned long long)(total - c->batches_done - c->batches_failed));
+	printf("# HELP kgsup_requests_total API requests by outcome.\n# TYPE kgsup_requests_total counter\n");
+	printf("kgsup_requests_total{outcome=\"sent\"} %llu\n", (unsigned long long)c->requests_sent);
+	printf("kgsup_requests_total{outcome=\"ok\"} %llu\n", (unsigned long long)c->requests_ok);
+	printf("kgsup_requests_total{outcome=\"retried\"} %llu\n", (unsigned long long)c->retried);
+	printf("kgsup_requests_total{outcome=\"http_429\"} %llu\n", (unsigned long long)c->http_429);
+	printf("kgsup_requests_total{outcome=\"error\"} %llu\n", (unsigned long long)c->errors);
+	printf("# HELP kgsup_tokens_total Tokens billed.\n# TYPE kgsup_tokens_total counter\n");
+	printf("kgsup_tokens_total{kind=\"prompt\"} %llu\n", (unsigned long long)c->prompt_tokens);
+	printf("kgsup_tokens_total{kind=\"completion\"} %llu\n", (unsigned long long)c->completion_tokens);
+	printf("# HELP kgsup_cost_usd_total Dollars spent, from pricing.\n# TYPE kgsup_cost_usd_total counter\n");
+	printf("kgsup_cost_usd_total %.6f\n", st->cost);
+	printf("# HELP kgsup_cache_saved_usd_total Dollars the cache saved.\n# TYPE kgsup_cache_saved_usd_total counter\n");
+	printf("kgsup_cache_saved_usd_total %.6f\n", st->saved);
+	printf("# HELP kgsup_workers Live worker processes.\n# TYPE kgsup_workers gauge\n");
+	printf("kgsup_workers %u\n", st->live ? c->workers_live : 0);
+	printf("# HELP kgsup_elapsed_seconds Time the run has run.\n# TYPE kgsup_elapsed_seconds gauge\n");
+	printf("kgsup_elapsed_seconds %.3f\n", st->elapsed_s);
+	printf("# HELP kgsup_state The run's state (1 for the current one).\n# TYPE kgsup_state gauge\n");
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+		printf("kgsup_state{state=\"%s\"} %d\n", states[i], !strcmp(states[i], state_name(st)));
+}
+
 static void print_text(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -156,6 +191,8 @@ int status_main(int argc, char **argv)
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
 	if (cli.json)
 		print_json(&st);
+	else if (cli.prometheus)
+		print_prometheus(&st);
 	else
 		print_text(&st);
 	config_free(&st.cfg);

@@ -3,7 +3,7 @@
 # successful request per batch, every entity the mock returned in the export, and a second
 # start on the finished run buys nothing.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 11
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 25 --words 1200
 start_mock --latency-ms 5
@@ -21,6 +21,11 @@ check "status: every batch done" [ "$(json_get "$T/status.json" "j['batches']['d
 okreq=$(mock_stat ok); distinct=$(mock_stat distinct_ok_bodies)
 check "mock saw one successful request per batch ($okreq ok, $distinct distinct, $total batches)" \
 	[ "$okreq:$distinct" = "$total:$total" ]
+kg status -s "$T/state" --prometheus >"$T/prom.txt"
+check "status --prometheus: done batches equal the total" \
+	grep -qx "kgsup_batches{state=\"done\"} $total" "$T/prom.txt"
+check "status --prometheus: sent requests as the mock counted them" \
+	grep -qx "kgsup_requests_total{outcome=\"sent\"} $(mock_stat requests)" "$T/prom.txt"
 check "status counts what the mock counted (tokens)" \
 	[ "$(json_get "$T/status.json" "j['tokens']['prompt']")" = "$(mock_stat prompt_tokens)" ]
 
