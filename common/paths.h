@@ -1,7 +1,7 @@
 /* paths.h: where things live inside a state directory.
  *   DIR/db/           the LMDB environment (plan, results, counters, and the cache by default)
  *   DIR/run/          the settings the running processes read (config.json)
- *   DIR/sock/         ipc:// endpoints, mode 0700: results, broker, control, w<slot>
+ *   DIR/sock/         ipc:// endpoints, mode 0700: results, broker, reports, w<slot>
  *   DIR/spool/        results orphaned workers saved after the supervisor died
  *   DIR/lock          held (flock) by the live supervisor */
 #ifndef KGSUP_PATHS_H

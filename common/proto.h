@@ -7,8 +7,9 @@
  *
  *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT, INVALID
  *   supervisor -> worker  (PUSH per slot -> PULL)    BATCH, QUIT
- *   worker  -> broker     (REQ -> ROUTER "broker")   ASK, REPORT
+ *   worker  -> broker     (REQ -> ROUTER "broker")   ASK
  *   broker  -> worker                                GRANT
+ *   worker  -> broker     (PUSH -> PULL "reports")   REPORT (nothing waits for an answer)
  */
 #ifndef KGSUP_PROTO_H
 #define KGSUP_PROTO_H

@@ -51,7 +51,8 @@ struct waiter {
 
 struct broker {
 	struct config cfg;
-	zsock *sock;
+	zsock *sock;    /* ROUTER: asks, answered by grants */
+	zsock *reports; /* PULL: what each request cost */
 	struct waiter *q;
 	size_t nq, capq;
 	double req_level, tok_level; /* bucket contents */
@@ -62,7 +63,7 @@ struct broker {
 	double last_refill; /* ms, with microseconds */
 	int64_t not_before;          /* nobody is granted before this (after a 429) */
 	int64_t in_flight;
-	uint8_t *slot_in_flight;     /* which slots hold a grant not yet reported */
+	uint64_t *slot_grant;        /* per slot, the grant it holds not yet reported (0: none) */
 	uint32_t nslots;
 	buf msg;
 	uint64_t granted, reported, throttled;
@@ -255,10 +256,10 @@ static void grant_what_we_can(struct broker *b)
 		b->req_level -= 1.0;
 		b->tok_level -= (double)w->est_tokens;
 		b->in_flight++;
-		if (w->slot < b->nslots)
-			b->slot_in_flight[w->slot] = 1;
 		b->granted++;
 		b->seq++;
+		if (w->slot < b->nslots)
+			b->slot_grant[w->slot] = b->seq;
 		b->recent[b->seq % RECENT_GRANTS].seq = b->seq;
 		b->recent[b->seq % RECENT_GRANTS].est = w->est_tokens;
 		b->recent[b->seq % RECENT_GRANTS].at = now;
@@ -281,18 +282,21 @@ static void grow_slots(struct broker *b, uint32_t slot)
 	if (slot < b->nslots)
 		return;
 	uint32_t n = slot + 64;
-	b->slot_in_flight = xrealloc(b->slot_in_flight, n);
-	memset(b->slot_in_flight + b->nslots, 0, n - b->nslots);
+	b->slot_grant = xrealloc(b->slot_grant, n * sizeof *b->slot_grant);
+	memset(b->slot_grant + b->nslots, 0, (n - b->nslots) * sizeof *b->slot_grant);
 	b->nslots = n;
 }
 
-/* A slot that asks again has finished whatever it was granted before (a worker holds one
- * request at a time); this also frees grants of workers that died before reporting. */
-static void settle_slot(struct broker *b, uint32_t slot)
+/* The grant a slot holds is over: when its report comes (grant = its number), or when the slot
+ * asks again (grant = 0: a worker holds one request at a time, so whatever it held is over;
+ * this also frees the grants of workers that died before reporting). Reports travel on their
+ * own socket and may overtake or trail the next ask, hence the number. */
+static void settle_slot(struct broker *b, uint32_t slot, uint64_t grant)
 {
 	grow_slots(b, slot);
-	if (b->slot_in_flight[slot]) {
-		b->slot_in_flight[slot] = 0;
+	uint64_t held = b->slot_grant[slot];
+	if (held && (grant == 0 || grant == held)) {
+		b->slot_grant[slot] = 0;
 		if (b->in_flight > 0)
 			b->in_flight--;
 	}
@@ -300,7 +304,7 @@ static void settle_slot(struct broker *b, uint32_t slot)
 
 static void on_ask(struct broker *b, const char *id, size_t idlen, const struct msg_ask *a)
 {
-	settle_slot(b, a->slot);
+	settle_slot(b, a->slot, 0);
 	if (b->nq == b->capq) {
 		b->capq = b->capq ? b->capq * 2 : 64;
 		b->q = xrealloc(b->q, b->capq * sizeof *b->q);
@@ -339,9 +343,9 @@ static void provider_remaining(struct broker *b, const struct msg_report *r, int
 	b->prov_tokens_until = at + (r->reset_tokens_ms >= 0 ? r->reset_tokens_ms : PROVIDER_INFO_MS);
 }
 
-static void on_report(struct broker *b, const char *id, size_t idlen, const struct msg_report *r)
+static void on_report(struct broker *b, const struct msg_report *r)
 {
-	settle_slot(b, r->slot);
+	settle_slot(b, r->slot, r->grant);
 	b->reported++;
 	int64_t now = now_ms();
 	/* Correct the part of the charge that was a guess, the prompt (bytes / 4), with the real
@@ -379,9 +383,6 @@ static void on_report(struct broker *b, const char *id, size_t idlen, const stru
 		b->not_before = now + r->reset_requests_ms;
 	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
 		b->tok_level = (double)r->remaining_tokens;
-	struct msg_grant ack = { GRANT_GO, 0 };
-	msg_encode_grant(&b->msg, &ack);
-	zsock_send_routed(b->sock, id, idlen, b->msg.data, b->msg.len);
 }
 
 static void on_message(struct broker *b)
@@ -394,13 +395,24 @@ static void on_message(struct broker *b)
 		if (zsock_recv_routed(b->sock, id, &idlen, &frame, &len) < 0)
 			return;
 		struct msg_ask a;
-		struct msg_report r;
 		if (!msg_decode_ask(frame, len, &a))
 			on_ask(b, id, idlen, &a);
-		else if (!msg_decode_report(frame, len, &r))
-			on_report(b, id, idlen, &r);
 		else
-			log_error("malformed message (%zu bytes) ignored", len);
+			log_error("malformed ask (%zu bytes) ignored", len);
+		free(frame);
+	}
+}
+
+static void on_reports(struct broker *b)
+{
+	char *frame;
+	size_t len;
+	while (zsock_recv(b->reports, &frame, &len, 0) == 0) {
+		struct msg_report r;
+		if (!msg_decode_report(frame, len, &r))
+			on_report(b, &r);
+		else
+			log_error("malformed report (%zu bytes) ignored", len);
 		free(frame);
 	}
 }
@@ -423,8 +435,10 @@ int broker_main(int argc, char **argv)
 	}
 	paths_endpoint(path, sizeof path, argv[1], "broker", -1);
 	b.sock = zsock_bind(ZS_ROUTER, path);
-	if (!b.sock) {
-		log_error("cannot bind %s", path);
+	paths_endpoint(path, sizeof path, argv[1], "reports", -1);
+	b.reports = zsock_bind(ZS_PULL, path);
+	if (!b.sock || !b.reports) {
+		log_error("cannot bind the broker's sockets in %s/sock", argv[1]);
 		return EXIT_INTERNAL;
 	}
 	buf_init(&b.msg);
@@ -441,6 +455,7 @@ int broker_main(int argc, char **argv)
 	zpoll p;
 	zpoll_init(&p);
 	zpoll_add_sock(&p, b.sock);
+	zpoll_add_sock(&p, b.reports);
 	int sig = zpoll_add_fd(&p, sig_fd());
 	/* the supervisor's pipe is in the poll set: its EOF means the supervisor died */
 	int parent = parent_fd >= 0 ? zpoll_add_fd(&p, parent_fd) : -1;
@@ -453,6 +468,7 @@ int broker_main(int argc, char **argv)
 			if (zpoll_ready(&p, sig))
 				sig_take();
 		}
+		on_reports(&b); /* first: a report may free a slot or change the budget */
 		on_message(&b);
 		grant_what_we_can(&b);
 	}
@@ -460,10 +476,11 @@ int broker_main(int argc, char **argv)
 		  (unsigned long long)b.reported, (unsigned long long)b.throttled);
 	zpoll_free(&p);
 	zsock_close(b.sock);
+	zsock_close(b.reports);
 	zsock_term();
 	buf_free(&b.msg);
 	free(b.q);
-	free(b.slot_in_flight);
+	free(b.slot_grant);
 	config_free(&b.cfg);
 	return EXIT_OK;
 }

@@ -80,7 +80,9 @@ static int connect_sockets(struct worker *w, char *err, size_t errlen)
 	w->results = zsock_connect(ZS_PUSH, ep);
 	paths_endpoint(ep, sizeof ep, w->state_dir, "broker", -1);
 	w->broker = zsock_connect(ZS_REQ, ep);
-	if (!w->batches || !w->results || !w->broker) {
+	paths_endpoint(ep, sizeof ep, w->state_dir, "reports", -1);
+	w->reports = zsock_connect(ZS_PUSH, ep);
+	if (!w->batches || !w->results || !w->broker || !w->reports) {
 		snprintf(err, errlen, "cannot connect sockets: %s", strerror(errno));
 		return -1;
 	}
@@ -240,6 +242,7 @@ int worker_main(int argc, char **argv)
 	zsock_close(w.batches);
 	zsock_close(w.results);
 	zsock_close(w.broker);
+	zsock_close(w.reports);
 	zsock_term();
 	buf_free(&w.msg);
 	buf_free(&w.answer);

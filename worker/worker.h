@@ -19,7 +19,8 @@ struct worker {
 	http_client *http;
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
 	zsock *results; /* PUSH: to the supervisor */
-	zsock *broker;  /* REQ */
+	zsock *broker;  /* REQ: asks */
+	zsock *reports; /* PUSH: what each request cost, to the broker */
 	uint64_t grant; /* number of the broker's last grant to us */
 	int parent_fd;  /* read end of the supervisor's pipe: EOF means it died */
 	int orphaned;   /* seen that EOF (in a poll set; no syscall of its own per check) */
