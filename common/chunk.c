@@ -39,7 +39,7 @@ static int emit(const struct document *doc, size_t first, size_t last, uint32_t 
 	c.index = index;
 	c.start_ms = u[first].start_ms;
 	c.end_ms = u[last - 1].end_ms;
-	chunk_make_id(doc->source, index, c.text, c.len, c.id);
+	chunk_make_id(doc->id_source ? doc->id_source : doc->source, index, c.text, c.len, c.id);
 	return fn(&c, arg);
 }
 

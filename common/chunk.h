@@ -1,7 +1,8 @@
 /* chunk.h: packs a document's units into chunks of about chunk_tokens tokens (4 bytes a
  * token), cut only between units, with about overlap_tokens of the previous chunk repeated at
- * the start of the next. Chunk ids are a hash of the source, the chunk's position and its
- * text, so the same input and settings give the same ids in every run. */
+ * the start of the next. Chunk ids are a hash of the source's name (relative to the input
+ * given, so moving the input directory changes nothing), the chunk's position and its text:
+ * the same input and settings give the same ids in every run. */
 #ifndef KGSUP_CHUNK_H
 #define KGSUP_CHUNK_H
 

@@ -20,6 +20,7 @@ struct unit {
 
 struct document {
 	const char *source; /* path of the file, or "path#id" for a .jsonl line */
+	const char *id_source; /* the name chunk ids hash (relative to the input root); NULL: source */
 	buf text;
 	struct unit *units;
 	size_t nunits, capunits;

@@ -61,6 +61,7 @@ struct planner {
 	char *err;
 	size_t errlen;
 	int failed;
+	size_t root_len; /* the part of every path below the current -i argument to leave out */
 	/* directories already walked, against symlink loops */
 	struct { dev_t dev; ino_t ino; } *seen;
 	size_t nseen, capseen;
@@ -157,7 +158,9 @@ static int on_document(struct document *doc, void *arg)
 		}
 	}
 	pl->plan.nsources++;
-	hash_update(pl->fp, doc->source, strlen(doc->source) + 1);
+	/* ids and the fingerprint hash the name below the input given, not where it lies */
+	doc->id_source = strlen(doc->source) >= pl->root_len ? doc->source + pl->root_len : doc->source;
+	hash_update(pl->fp, doc->id_source, strlen(doc->id_source) + 1);
 	return chunk_document(doc, (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN,
 			      (size_t)pl->cfg->overlap_tokens * BYTES_PER_TOKEN, on_chunk, pl);
 }
@@ -244,6 +247,18 @@ static int plan_path(struct planner *pl, const char *path, int explicit)
 	return plan_file(pl, path, explicit);
 }
 
+/* How much of the paths found under an input to leave out of ids: the directory itself (so
+ * "a/b/x.txt" under "-i a/b" is "x.txt"), or a file's directory (its name is what counts). */
+static size_t input_root_len(const char *input)
+{
+	struct stat st;
+	size_t n = strlen(input);
+	if (stat(input, &st) == 0 && S_ISDIR(st.st_mode))
+		return n && input[n - 1] == '/' ? n : n + 1;
+	const char *slash = strrchr(input, '/');
+	return slash ? (size_t)(slash - input) + 1 : 0;
+}
+
 /* What shapes the requests besides the chunks: model and sampling settings, chunking and the
  * prompt templates. */
 static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const struct prompts *pr)
@@ -275,8 +290,10 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 	err[0] = '\0';
 	fingerprint_settings(pl.fp, cfg, pr);
 	int rc = 0;
-	for (int i = 0; i < ninputs && !rc; i++)
+	for (int i = 0; i < ninputs && !rc; i++) {
+		pl.root_len = input_root_len(inputs[i]);
 		rc = plan_path(&pl, inputs[i], 1);
+	}
 	if (!rc)
 		rc = put_batch(&pl);
 	hash_final(pl.fp, pl.plan.fingerprint);

@@ -3,7 +3,7 @@
 # successful request per batch, every entity the mock returned in the export, and a second
 # start on the finished run buys nothing.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 12
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 25 --words 1200
 start_mock --latency-ms 5
@@ -41,6 +41,13 @@ print(len(set(stats["entities"]) - {e["name"] for e in ents}) + abs(len(ents) - 
 PY
 )
 check "export holds every entity the mock returned (missing: $missing)" [ "$missing" = 0 ]
+
+# chunk ids (and so the requests and their cache keys) do not depend on where the input lies
+mkdir -p "$T/elsewhere/deeper" && cp -r "$T/in" "$T/elsewhere/deeper/"
+kg plan -c "$T/cfg.json" -i "$T/in" -o "$T/here.req" >/dev/null 2>&1
+(cd "$T/elsewhere" && "$KGSUP" plan -c "$T/cfg.json" -i deeper/in/ -o "$T/there.req" >/dev/null 2>&1)
+same_requests() { [ -s "$T/here.req" ] && cmp -s "$T/here.req" "$T/there.req"; }
+check "the same corpus elsewhere plans byte-identical requests" same_requests
 
 before=$(mock_stat requests)
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/state" -w 4 -q 2>>"$T/start.err"
