@@ -181,17 +181,6 @@ int store_get(store_txn *t, enum store_db db, const void *key, size_t klen, cons
 	return 0;
 }
 
-int store_del(store_txn *t, enum store_db db, const void *key, size_t klen)
-{
-	MDB_val k = val_of(key, klen);
-	int rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
-	if (rc == MDB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc)
-		t->rc = failed(t->s, db_names[db], rc);
-	return rc ? t->rc : 0;
-}
-
 int store_clear(store_txn *t, enum store_db db)
 {
 	int rc = mdb_drop(t->txn, t->s->dbi[db], 0);

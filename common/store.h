@@ -40,7 +40,6 @@ int store_put(store_txn *t, enum store_db db, const void *key, size_t klen, cons
 /* 0 and *val, *vlen set (valid until the transaction ends), STORE_NOTFOUND, or STORE_ERROR. */
 int store_get(store_txn *t, enum store_db db, const void *key, size_t klen, const void **val,
 	      size_t *vlen);
-int store_del(store_txn *t, enum store_db db, const void *key, size_t klen);
 /* Empties a database. */
 int store_clear(store_txn *t, enum store_db db);
 /* Number of records in a database. */

@@ -246,11 +246,6 @@ void zpoll_free(zpoll *p)
 	zpoll_init(p);
 }
 
-void zpoll_clear(zpoll *p)
-{
-	p->n = 0;
-}
-
 static int zpoll_add(zpoll *p, void *sock, int fd)
 {
 	if (p->n == p->cap) {

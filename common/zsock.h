@@ -37,7 +37,6 @@ typedef struct zpoll {
 
 void zpoll_init(zpoll *p);
 void zpoll_free(zpoll *p);
-void zpoll_clear(zpoll *p);
 int zpoll_add_sock(zpoll *p, zsock *s);
 int zpoll_add_fd(zpoll *p, int fd);
 /* Waits up to timeout_ms (-1 forever); returns the number ready, 0 on timeout or EINTR. */

@@ -50,7 +50,7 @@ static void export_batch(store_txn *t, uint32_t n, FILE *out, struct export_coun
 		return;
 	}
 	unsigned char k[4];
-	key_u32(k, n);
+	wr_u32be(k, n);
 	const void *v;
 	size_t vl;
 	if (store_get(t, DB_RESULTS, k, 4, &v, &vl))

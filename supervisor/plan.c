@@ -129,7 +129,7 @@ static int on_chunk(const struct chunk *c, void *arg)
 		buf_put(&pl->rec, &r, sizeof r);
 		buf_put(&pl->rec, c->text, c->len);
 		unsigned char k[4];
-		key_u32(k, pl->plan.nchunks);
+		wr_u32be(k, pl->plan.nchunks);
 		if (store_put(pl->txn, DB_CHUNKS, k, 4, pl->rec.data, pl->rec.len)) {
 			snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
 			return -1;
@@ -151,7 +151,7 @@ static int on_document(struct document *doc, void *arg)
 		if (planner_txn(pl))
 			return -1;
 		unsigned char k[4];
-		key_u32(k, pl->plan.nsources);
+		wr_u32be(k, pl->plan.nsources);
 		if (store_put(pl->txn, DB_SOURCES, k, 4, doc->source, strlen(doc->source))) {
 			snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
 			return -1;

@@ -2,6 +2,7 @@
 #include "render.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
+#include "../common/util.h"
 
 #include <string.h>
 
@@ -22,7 +23,7 @@ static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *i
 {
 	for (uint32_t i = 0; i < b->nchunks; i++) {
 		unsigned char k[4];
-		key_u32(k, b->first_chunk + i);
+		wr_u32be(k, b->first_chunk + i);
 		const void *v;
 		size_t n;
 		if (store_get(t, DB_CHUNKS, k, 4, &v, &n) || n < sizeof(struct chunk_rec))

@@ -198,8 +198,7 @@ static void print_progress(struct sup *s, int final)
 	double secs = (double)(now_ms() - s->session_start) / 1000.0;
 	double cost = ((double)c->prompt_tokens * s->cfg.input_per_mtok +
 		       (double)c->completion_tokens * s->cfg.output_per_mtok) / 1e6;
-	log_msg(final ? LOG_INFO : LOG_INFO,
-		"%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
+	log_info("%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
 		"%llu+%llu tokens, $%.4f, %d workers, %.1f s",
 		final ? "finished: " : "", (unsigned long long)c->batches_done,
 		(unsigned)batches_total(&s->plan, c),

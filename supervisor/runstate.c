@@ -5,11 +5,6 @@
 
 #include <string.h>
 
-void key_u32(unsigned char k[4], uint32_t v)
-{
-	wr_u32be(k, v);
-}
-
 uint64_t batches_total(const struct plan_rec *p, const struct counters *c)
 {
 	return p->nbatches - c->batches_split;
@@ -49,7 +44,7 @@ int plan_read(store_txn *t, struct plan_rec *p)
 int batch_read(store_txn *t, uint32_t n, struct batch_rec *b)
 {
 	unsigned char k[4];
-	key_u32(k, n);
+	wr_u32be(k, n);
 	const void *v;
 	size_t len;
 	int rc = store_get(t, DB_BATCHES, k, 4, &v, &len);
@@ -64,7 +59,7 @@ int batch_read(store_txn *t, uint32_t n, struct batch_rec *b)
 int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err, size_t errlen)
 {
 	unsigned char k[4];
-	key_u32(k, n);
+	wr_u32be(k, n);
 	if (!errlen)
 		return store_put(t, DB_BATCHES, k, 4, b, sizeof *b);
 	buf v;

@@ -75,7 +75,6 @@ struct plan_rec {
 #define META_PLAN "plan"
 #define META_CONFIG "config"
 
-void key_u32(unsigned char k[4], uint32_t v);
 /* Batches that need an answer: the plan's, less those replaced by their halves. */
 uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
 int counters_read(store_txn *t, struct counters *c);

@@ -139,7 +139,7 @@ size_t sink_ingest_spool(struct sup *s)
 static int put_result(store_txn *t, uint32_t n, const char *answer, size_t len)
 {
 	unsigned char k[4];
-	key_u32(k, n);
+	wr_u32be(k, n);
 	return store_put(t, DB_RESULTS, k, 4, answer, len);
 }
 
