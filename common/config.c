@@ -273,3 +273,9 @@ void config_to_json(const struct config *c, buf *b)
 	}
 	buf_puts(b, "}}");
 }
+
+double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens)
+{
+	return ((double)prompt_tokens * c->input_per_mtok +
+		(double)completion_tokens * c->output_per_mtok) / 1e6;
+}

@@ -59,6 +59,8 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 /* Writes every key as a JSON document that config_parse reads back to the same values. */
 void config_to_json(const struct config *c, buf *b);
 void config_free(struct config *c);
+/* Dollars for these tokens at the pricing.* rates. */
+double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens);
 /* Non-zero for an http:// URL to a loopback address (the only plain-HTTP kgsup talks to). */
 int config_is_loopback_http(const char *url);
 

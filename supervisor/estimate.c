@@ -62,8 +62,8 @@ static int render_all(store *db, const struct config *cfg, const struct prompts 
 
 static void print_estimate(const struct estimate *e, const struct config *cfg, int json)
 {
-	double in = (double)e->prompt_tokens * cfg->input_per_mtok / 1e6;
-	double out = (double)e->max_completion * cfg->output_per_mtok / 1e6;
+	double in = config_cost_usd(cfg, e->prompt_tokens, 0);
+	double out = config_cost_usd(cfg, 0, e->max_completion);
 	if (json) {
 		printf("{\"sources\":%u,\"chunks\":%u,\"batches\":%u,\"prompt_tokens\":%llu,"
 		       "\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"

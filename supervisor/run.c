@@ -5,6 +5,7 @@
  *   commit what came back -> record the final state -> exit. */
 #include "sup.h"
 #include "cli.h"
+#include "lock.h"
 #include "../common/log.h"
 #include "../common/roles.h"
 #include "../common/sig.h"
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -25,27 +25,6 @@
 #define HEARTBEAT_MS 1000 /* counters are committed at least this often (status reads them) */
 #define PROGRESS_MS 10000
 #define QUIT_GRACE_MS 3000 /* after QUIT, before SIGTERM; then as long again before SIGKILL */
-
-static int lock_state_dir(struct sup *s, char *err, size_t errlen)
-{
-	char path[PATHS_MAX];
-	paths_file(path, sizeof path, s->state_dir, "lock");
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		snprintf(err, errlen, "%s: a run is already live in this state directory "
-				      "(see kgsup status -s %s)", s->state_dir, s->state_dir);
-		return -1;
-	}
-	char pid[32];
-	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(s->lock_fd, 0) == 0 && write(s->lock_fd, pid, (size_t)n) != n)
-		log_warn("%s: cannot record the pid", path);
-	return 0;
-}
 
 static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
 {
@@ -97,6 +76,28 @@ static char *meta_get_str(store *db, const char *key)
 		out = xstrndup(v, n);
 	store_abort(t);
 	return out;
+}
+
+/* What resume runs with: the settings, prompt texts and plan the run was started with. */
+static int load_recorded_run(struct sup *s, const char *state_dir, char *err, size_t errlen)
+{
+	store_txn *t = store_begin(s->db, 0);
+	int settings = t ? run_settings_read(t, &s->cfg, err, errlen) : STORE_ERROR;
+	int noplan = !t || plan_read(t, &s->plan);
+	store_abort(t);
+	if (settings == STORE_NOTFOUND) {
+		snprintf(err, errlen, "%s: no run to resume here", state_dir);
+		return EXIT_USAGE;
+	}
+	s->prompts.system = meta_get_str(s->db, "prompt.system");
+	s->prompts.user = meta_get_str(s->db, "prompt.user");
+	if (settings || noplan || !s->prompts.system || !s->prompts.user) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: the recorded run is incomplete; start it again",
+				 state_dir);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 static int write_run_config(struct sup *s, char *err, size_t errlen)
@@ -196,8 +197,7 @@ static void print_progress(struct sup *s, int final)
 {
 	const struct counters *c = &s->ctr;
 	double secs = (double)(now_ms() - s->session_start) / 1000.0;
-	double cost = ((double)c->prompt_tokens * s->cfg.input_per_mtok +
-		       (double)c->completion_tokens * s->cfg.output_per_mtok) / 1e6;
+	double cost = config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
 	log_info("%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
 		"%llu+%llu tokens, $%.4f, %d workers, %.1f s",
 		final ? "finished: " : "", (unsigned long long)c->batches_done,
@@ -399,7 +399,7 @@ static int run_loop(struct sup *s)
 static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errlen)
 {
 	s->state_dir = cli->state_dir;
-	if (prepare_dirs(s->state_dir, err, errlen) || lock_state_dir(s, err, errlen))
+	if (prepare_dirs(s->state_dir, err, errlen) || lock_take(s->state_dir, &s->lock_fd, err, errlen))
 		return EXIT_USAGE;
 	char dbdir[PATHS_MAX];
 	paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
@@ -513,25 +513,8 @@ static int run_command(const struct cli *cli, int resume)
 	if (resume) {
 		if ((code = open_run(&s, cli, err, sizeof err)))
 			goto out;
-		char *json = meta_get_str(s.db, META_CONFIG);
-		code = EXIT_USAGE;
-		if (!json) {
-			snprintf(err, sizeof err, "%s: no run to resume here", cli->state_dir);
+		if ((code = load_recorded_run(&s, cli->state_dir, err, sizeof err)))
 			goto out;
-		}
-		int bad = config_parse(&s.cfg, json, strlen(json), "recorded settings", err, sizeof err);
-		free(json);
-		s.prompts.system = meta_get_str(s.db, "prompt.system");
-		s.prompts.user = meta_get_str(s.db, "prompt.user");
-		store_txn *t = store_begin(s.db, 0);
-		int noplan = !t || plan_read(t, &s.plan);
-		store_abort(t);
-		if (bad || noplan || !s.prompts.system || !s.prompts.user) {
-			if (!err[0])
-				snprintf(err, sizeof err, "%s: the recorded run is incomplete; start it again",
-					 cli->state_dir);
-			goto out;
-		}
 		if (cli->workers > 0)
 			s.cfg.workers = cli->workers;
 	} else {

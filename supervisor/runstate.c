@@ -70,3 +70,13 @@ int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char 
 	buf_free(&v);
 	return rc;
 }
+
+int run_settings_read(store_txn *t, struct config *cfg, char *err, size_t errlen)
+{
+	const void *v;
+	size_t n;
+	int rc = store_get(t, DB_META, META_CONFIG, strlen(META_CONFIG), &v, &n);
+	if (rc)
+		return rc;
+	return config_parse(cfg, v, n, "recorded settings", err, errlen);
+}

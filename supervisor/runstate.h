@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../common/chunk.h"
+#include "../common/config.h"
 #include "../common/hash.h"
 #include "../common/store.h"
 
@@ -80,6 +81,8 @@ uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
 int counters_read(store_txn *t, struct counters *c);
 int counters_write(store_txn *t, const struct counters *c);
 int plan_read(store_txn *t, struct plan_rec *p);
+/* The settings the run was started with, over cfg's; STORE_NOTFOUND, -1 (err set) or 0. */
+int run_settings_read(store_txn *t, struct config *cfg, char *err, size_t errlen);
 /* A batch record (copied out: LMDB values are not aligned); 0 or a STORE_ code. */
 int batch_read(store_txn *t, uint32_t n, struct batch_rec *b);
 /* Writes a batch record with its last error (errlen 0: none). */

@@ -1,6 +1,7 @@
 /* status.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "cli.h"
+#include "lock.h"
 #include "runstate.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -9,24 +10,9 @@
 #include "../common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
-
-/* Non-zero when a supervisor holds the state directory's lock. */
-static int run_is_live(const char *state_dir)
-{
-	char path[PATHS_MAX];
-	paths_file(path, sizeof path, state_dir, "lock");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	int live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return live;
-}
 
 struct status {
 	struct counters c;
@@ -47,11 +33,6 @@ static const char *state_name(const struct status *st)
 	case RUN_FAILED: return "failed";
 	default: return "stopped";
 	}
-}
-
-static double dollars(const struct config *cfg, uint64_t prompt, uint64_t completion)
-{
-	return ((double)prompt * cfg->input_per_mtok + (double)completion * cfg->output_per_mtok) / 1e6;
 }
 
 static void print_json(const struct status *st)
@@ -159,10 +140,8 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	counters_read(t, &st->c);
 	st->invalid_kept = store_count(t, DB_INVALID);
 	config_defaults(&st->cfg);
-	const void *v;
-	size_t n;
-	if (!store_get(t, DB_META, META_CONFIG, strlen(META_CONFIG), &v, &n))
-		config_parse(&st->cfg, v, n, "recorded settings", err, errlen);
+	/* without readable settings the counters still show; only the dollars need them */
+	run_settings_read(t, &st->cfg, err, errlen);
 	err[0] = '\0';
 	rc = 0;
 out:
@@ -180,14 +159,15 @@ int status_main(int argc, char **argv)
 	struct status st;
 	memset(&st, 0, sizeof st);
 	char err[1024];
-	st.live = run_is_live(cli.state_dir);
+	pid_t pid;
+	st.live = lock_probe(cli.state_dir, &pid, NULL);
 	if (load_status(cli.state_dir, &st, err, sizeof err)) {
 		die_msg("%s", err);
 		cli_free(&cli);
 		return EXIT_USAGE;
 	}
-	st.cost = dollars(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens);
-	st.saved = dollars(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
+	st.cost = config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens);
+	st.saved = config_cost_usd(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
 	if (cli.json)
 		print_json(&st);
