@@ -10,12 +10,16 @@ void rendered_init(struct rendered *r)
 {
 	buf_init(&r->body);
 	buf_init(&r->chunk_ids);
+	buf_init(&r->chunks);
+	buf_init(&r->text);
 }
 
 void rendered_free(struct rendered *r)
 {
 	buf_free(&r->body);
 	buf_free(&r->chunk_ids);
+	buf_free(&r->chunks);
+	buf_free(&r->text);
 }
 
 /* The chunks of a batch as the user prompt presents them. */
@@ -70,12 +74,12 @@ static void expand(buf *out, const char *tmpl, const char *entity_types, const b
 int render_batch(store_txn *t, const struct config *cfg, const struct prompts *pr,
 		 const struct batch_rec *b, struct rendered *out)
 {
-	buf chunks, text;
-	buf_init(&chunks);
-	buf_init(&text);
+	buf *chunks = &out->chunks, *text = &out->text;
+	buf_reset(chunks);
+	buf_reset(text);
 	buf_reset(&out->body);
 	buf_reset(&out->chunk_ids);
-	int rc = chunks_text(t, b, &chunks, &out->chunk_ids);
+	int rc = chunks_text(t, b, chunks, &out->chunk_ids);
 	if (rc == 0) {
 		buf *body = &out->body;
 		buf_puts(body, "{\"model\":");
@@ -85,17 +89,15 @@ int render_batch(store_txn *t, const struct config *cfg, const struct prompts *p
 		if (cfg->json_mode)
 			buf_puts(body, ",\"response_format\":{\"type\":\"json_object\"}");
 		buf_puts(body, ",\"messages\":[{\"role\":\"system\",\"content\":");
-		expand(&text, pr->system, cfg->entity_types, NULL);
-		buf_json_str(body, text.data, text.len);
+		expand(text, pr->system, cfg->entity_types, NULL);
+		buf_json_str(body, text->data, text->len);
 		buf_puts(body, "},{\"role\":\"user\",\"content\":");
-		buf_reset(&text);
-		expand(&text, pr->user, cfg->entity_types, &chunks);
-		buf_json_str(body, text.data, text.len);
+		buf_reset(text);
+		expand(text, pr->user, cfg->entity_types, chunks);
+		buf_json_str(body, text->data, text->len);
 		buf_puts(body, "}]}");
 		hash_once(body->data, body->len, out->key);
 		out->est_tokens = (uint32_t)(body->len / BYTES_PER_TOKEN + (size_t)cfg->max_tokens);
 	}
-	buf_free(&chunks);
-	buf_free(&text);
 	return rc;
 }

@@ -18,6 +18,7 @@ struct rendered {
 	buf chunk_ids; /* '\n'-separated */
 	unsigned char key[HASH_LEN];
 	uint32_t est_tokens;
+	buf chunks, text; /* scratch, kept between batches so rendering allocates nothing */
 };
 
 void rendered_init(struct rendered *r);

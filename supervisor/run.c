@@ -368,6 +368,7 @@ static int run_loop(struct sup *s)
 		return EXIT_INTERNAL;
 	}
 	buf_init(&s->msg);
+	buf_init(&s->scratch);
 	zpoll p;
 	zpoll_init(&p);
 	zpoll_add_sock(&p, s->results);
@@ -391,6 +392,7 @@ static int run_loop(struct sup *s)
 	zsock_close(s->results);
 	zsock_term();
 	buf_free(&s->msg);
+	buf_free(&s->scratch);
 	return code;
 }
 
@@ -511,6 +513,12 @@ static int run_command(const struct cli *cli, int resume)
 		return EXIT_INTERNAL;
 	}
 	if (resume) {
+		char dbdir[PATHS_MAX];
+		paths_file(dbdir, sizeof dbdir, cli->state_dir, "db/data.mdb");
+		if (access(dbdir, F_OK) != 0) { /* nothing to resume: create nothing either */
+			snprintf(err, sizeof err, "%s: no run to resume here", cli->state_dir);
+			goto out;
+		}
 		if ((code = open_run(&s, cli, err, sizeof err)))
 			goto out;
 		if ((code = load_recorded_run(&s, cli->state_dir, err, sizeof err)))
@@ -550,7 +558,7 @@ out:
 	for (size_t i = 0; i < s.nqueue; i++)
 		free(s.queue[i].frame);
 	for (size_t i = 0; i < s.ninvalid; i++)
-		free(s.invalid[i].frame);
+		free(s.invalid[i].data);
 	for (size_t i = 0; i < s.nspooled; i++)
 		free(s.spooled[i]);
 	free(s.requeue);

@@ -25,7 +25,6 @@ static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
 	}
 	s->queue[s->nqueue].m = *m;
 	s->queue[s->nqueue].frame = frame;
-	s->queue[s->nqueue].len = 0;
 	s->nqueue++;
 }
 
@@ -75,7 +74,7 @@ static int on_invalid(struct sup *s, char *frame, size_t len)
 		s->capinvalid = s->capinvalid ? s->capinvalid * 2 : 16;
 		s->invalid = xrealloc(s->invalid, s->capinvalid * sizeof *s->invalid);
 	}
-	s->invalid[s->ninvalid].frame = frame;
+	s->invalid[s->ninvalid].data = frame;
 	s->invalid[s->ninvalid].len = len;
 	s->ninvalid++;
 	return 1;
@@ -149,16 +148,14 @@ static store_txn *cache_txn(struct sup *s, store_txn *t)
 	return s->round.cache_txn ? s->round.cache_txn : t;
 }
 
-static int put_cache(store_txn *t, const unsigned char key[HASH_LEN], const struct msg_result *m)
+static int put_cache(store_txn *t, buf *v, const unsigned char key[HASH_LEN],
+		     const struct msg_result *m)
 {
 	struct cache_rec c = { wall_ms(), m->prompt_tokens, m->completion_tokens };
-	buf v;
-	buf_init(&v);
-	buf_put(&v, &c, sizeof c);
-	buf_put(&v, m->payload, m->payload_len);
-	int rc = store_put(t, DB_CACHE, key, HASH_LEN, v.data, v.len);
-	buf_free(&v);
-	return rc;
+	buf_reset(v);
+	buf_put(v, &c, sizeof c);
+	buf_put(v, m->payload, m->payload_len);
+	return store_put(t, DB_CACHE, key, HASH_LEN, v->data, v->len);
 }
 
 /* Replaces batch b (number n) by two halves, numbered after every batch so far. */
@@ -216,7 +213,7 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		b.cached = 0;
 		c->batches_done++;
 		if (put_result(t, m->batch, m->payload, m->payload_len) ||
-		    put_cache(cache_txn(s, t), b.key, m))
+		    put_cache(cache_txn(s, t), &s->scratch, b.key, m))
 			return STORE_FULL;
 	} else if (m->status == RES_SPLIT && open) {
 		if (split_batch(t, s, m->batch, &b))
@@ -233,11 +230,11 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 
 /* An invalid answer goes under its request's key and the time (never where the cache looks),
  * as "reason\ncontent". */
-static int put_invalid(store_txn *t, struct sup *s, const struct queued_result *q)
+static int put_invalid(store_txn *t, struct sup *s, const struct frame *f)
 {
 	struct msg_invalid m;
 	struct batch_rec b;
-	if (msg_decode_invalid(q->frame, q->len, &m) || m.batch >= s->plan.nbatches ||
+	if (msg_decode_invalid(f->data, f->len, &m) || m.batch >= s->plan.nbatches ||
 	    batch_read(t, m.batch, &b))
 		return 0;
 	unsigned char key[HASH_LEN + 8];
@@ -245,14 +242,12 @@ static int put_invalid(store_txn *t, struct sup *s, const struct queued_result *
 	uint64_t when = (uint64_t)wall_ms();
 	for (int i = 0; i < 8; i++)
 		key[HASH_LEN + i] = (unsigned char)(when >> (56 - 8 * i));
-	buf v;
-	buf_init(&v);
-	buf_put(&v, m.reason, m.reason_len);
-	buf_putc(&v, '\n');
-	buf_put(&v, m.content, m.content_len);
-	int rc = store_put(t, DB_INVALID, key, sizeof key, v.data, v.len);
-	buf_free(&v);
-	return rc;
+	buf *v = &s->scratch;
+	buf_reset(v);
+	buf_put(v, m.reason, m.reason_len);
+	buf_putc(v, '\n');
+	buf_put(v, m.content, m.content_len);
+	return store_put(t, DB_INVALID, key, sizeof key, v->data, v->len);
 }
 
 /* The next batch that needs a request: first those put back, then onward from the cursor. */
@@ -433,7 +428,7 @@ int sink_round(struct sup *s, int dispatch)
 		free(s->queue[i].frame);
 	s->nqueue = 0;
 	for (size_t i = 0; i < s->ninvalid; i++)
-		free(s->invalid[i].frame);
+		free(s->invalid[i].data);
 	s->ninvalid = 0;
 	for (size_t i = 0; i < s->nspooled; i++) {
 		unlink(s->spooled[i]);

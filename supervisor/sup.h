@@ -46,6 +46,10 @@ struct slot {
 struct queued_result {
 	struct msg_result m;
 	char *frame; /* owns the memory m.payload points into */
+};
+
+struct frame {
+	char *data;
 	size_t len;
 };
 
@@ -82,7 +86,7 @@ struct sup {
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;
-	struct queued_result *invalid; /* MSG_INVALID frames waiting for the next commit */
+	struct frame *invalid; /* MSG_INVALID frames waiting for the next commit */
 	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
@@ -98,6 +102,7 @@ struct sup {
 	uint64_t elapsed_base; /* elapsed_ms of earlier sessions */
 	int64_t last_commit, last_progress;
 	buf msg;
+	buf scratch; /* records being written in a round, reused */
 };
 
 /* proc.c */

@@ -59,13 +59,10 @@ static int broker_exchange(struct worker *w, const buf *req, uint64_t *seq)
 static int broker_ask(struct worker *w, uint32_t est_tokens)
 {
 	struct msg_ask ask = { w->slot, est_tokens, now_ms() };
-	buf req;
-	buf_init(&req);
-	msg_encode_ask(&req, &ask);
+	msg_encode_ask(&w->req, &ask);
 	int v;
-	while ((v = broker_exchange(w, &req, &w->grant)) == GRANT_WAIT)
+	while ((v = broker_exchange(w, &w->req, &w->grant)) == GRANT_WAIT)
 		;
-	buf_free(&req);
 	return v == GRANT_GO ? 0 : -1;
 }
 
@@ -76,12 +73,9 @@ static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used, 
 				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
 				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
 				  l->limit_tokens };
-	buf req;
-	buf_init(&req);
-	msg_encode_report(&req, &rep);
+	msg_encode_report(&w->req, &rep);
 	/* nothing waits for an answer: a report lost with a dying broker only loses a correction */
-	zsock_send(w->reports, req.data, req.len, 1);
-	buf_free(&req);
+	zsock_send(w->reports, w->req.data, w->req.len, 1);
 }
 
 static int is_model_error(const char *body, size_t len)
@@ -121,11 +115,8 @@ static enum outcome classify_status(struct worker *w)
 static void report_invalid(struct worker *w, uint32_t batch, const char *content)
 {
 	struct msg_invalid m = { batch, w->error, strlen(w->error), content, strlen(content) };
-	buf frame;
-	buf_init(&frame);
-	msg_encode_invalid(&frame, &m);
-	zsock_send(w->results, frame.data, frame.len, 1);
-	buf_free(&frame);
+	msg_encode_invalid(&w->req, &m);
+	zsock_send(w->results, w->req.data, w->req.len, 1);
 }
 
 /* Reads a 200 answer: envelope, usage, content. */

@@ -229,6 +229,7 @@ int worker_main(int argc, char **argv)
 	buf_init(&w.msg);
 	buf_init(&w.answer);
 	buf_init(&w.unacked);
+	buf_init(&w.req);
 	struct msg_hello hello = { w.slot, (uint32_t)getpid() };
 	msg_encode_hello(&w.msg, &hello);
 	zsock_send(w.results, w.msg.data, w.msg.len, 0);
@@ -247,6 +248,7 @@ int worker_main(int argc, char **argv)
 	buf_free(&w.msg);
 	buf_free(&w.answer);
 	buf_free(&w.unacked);
+	buf_free(&w.req);
 	config_free(&w.cfg);
 	return rc ? EXIT_STOPPED : EXIT_OK;
 }

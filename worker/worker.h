@@ -26,6 +26,7 @@ struct worker {
 	int orphaned;   /* seen that EOF (in a poll set; no syscall of its own per check) */
 	struct http_response resp;
 	buf msg;
+	buf req; /* asks and reports to the broker, reused: nothing allocated per request */
 	/* The last result sent, kept until the supervisor hands this worker its next batch (or
 	 * QUIT): it dispatches only after committing our previous result, so a new batch means the
 	 * last one is safe. If the supervisor dies first, this is spooled for the next run. */
