@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define STORE_INITIAL_MAP ((size_t)64 << 20)
 
@@ -36,9 +37,19 @@ struct store_iter {
 	MDB_val start;
 };
 
+/* LMDB reports a full disk as ENOSPC or EIO depending on which write failed: ask the file
+ * system, so the message can say what the user has to do. */
+static int disk_nearly_full(const char *dir)
+{
+	struct statvfs v;
+	return statvfs(dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (4u << 20);
+}
+
 static int failed(store *s, const char *what, int rc)
 {
-	snprintf(s->err, sizeof s->err, "%s: %s", what, mdb_strerror(rc));
+	int full = (rc == ENOSPC || rc == EIO) && disk_nearly_full(s->dir);
+	snprintf(s->err, sizeof s->err, "%s: %s%s", what, mdb_strerror(rc),
+		 full ? "; the disk is full" : "");
 	return rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERROR;
 }
 

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define POLL_MS 200
@@ -317,14 +316,6 @@ static void shutdown_children(struct sup *s, zpoll *p)
 	}
 }
 
-/* LMDB reports a full disk as ENOSPC or EIO depending on where the write failed: ask the
- * file system instead. */
-static int disk_nearly_full(const char *dir)
-{
-	struct statvfs v;
-	return statvfs(dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < (4u << 20);
-}
-
 static int finish(struct sup *s, int loop_failed)
 {
 	int finished = !sink_work_left(s) && proc_busy_workers(s) == 0;
@@ -343,10 +334,9 @@ static int finish(struct sup *s, int loop_failed)
 		code = EXIT_STOPPED;
 	print_progress(s, 1);
 	if (s->store_error[0])
-		die_msg("cannot write to the store in %s (%s%s): stopped; what was committed is safe; "
+		die_msg("cannot write to the store in %s (%s): stopped; what was committed is safe; "
 			"make room and resume with: kgsup resume -s %s",
-			s->state_dir, s->store_error, disk_nearly_full(s->state_dir) ? "; the disk is full" : "",
-			s->state_dir);
+			s->state_dir, s->store_error, s->state_dir);
 	else if (s->aborted)
 		die_msg("aborted: %s", s->abort_msg);
 	else if (code == EXIT_FAILED)
