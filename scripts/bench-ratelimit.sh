@@ -105,7 +105,7 @@ for c in $ONLY; do
 	case $c in
 	1) run_case 1-request-bound 3000 0 50 16 3000 1000000000 32 1500 100 1 1024 --window-s 1 ;;
 	2) run_case 2-token-bound 0 300000 50 16 1000000 300000 28 1500 600 3 2048 --window-s 10 ;;
-	3) run_case 3-latency-bound 0 0 500 32 1000000 1000000000 15 1500 100 1 1024 ;;
+	3) run_case 3-latency-bound 0 0 500 32 1000000 1000000000 66 1500 100 1 1024 ;;
 	4) run_case 4-over-config 3000 0 50 16 6000 1000000000 32 1500 100 1 1024 --window-s 1 ;;
 	5) run_case 5-faults 0 0 50 16 1000000 1000000000 32 1500 100 1 1024 --p-500 0.05 --p-drop 0.02 ;;
 	esac

@@ -77,6 +77,7 @@ class State:
         self.in_flight = 0
         self.max_in_flight = 0
         self.t0 = time.monotonic()
+        self.t0_wall = time.time()  # so a client can place its own clock on the times below
         self.times = []  # arrival time of each completion request, seconds since start
 
     def roll(self, rate):
@@ -170,6 +171,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "completion_tokens": st.completion_tokens,
                        "max_in_flight": st.max_in_flight,
                        "times": st.times,
+                       "t0_wall": st.t0_wall,
                        "entity_records": st.entity_records,
                        "entities": sorted(st.entities)}
             body = json.dumps(obj).encode()

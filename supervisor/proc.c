@@ -1,4 +1,4 @@
-/* proc.c: the supervisor's children. Each is forked and immediately re-execs kgsup in its
+/* proc.c: the supervisor's children. Each is vforked and immediately re-execs kgsup in its
  * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
  * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
  * reaped from the main loop with waitpid(WNOHANG). Restarts are throttled: at least a second
@@ -47,6 +47,8 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->nslots = s->want;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s->max_starting = ncpu < 2 ? 2 : ncpu > 64 ? 64 : (int)ncpu;
 	s->slots = xcalloc((size_t)s->nslots, sizeof *s->slots);
 	for (int i = 0; i < s->nslots; i++) {
 		rendered_init(&s->slots[i].req);
@@ -58,16 +60,22 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. Workers get SIGHUP when
- * the supervisor dies (finish the paid call, spool its answer, exit); the broker SIGTERM. */
+/* In the child between vfork and exec, sharing the supervisor's memory: only system calls,
+ * no stdio, no malloc, nothing that writes a variable. The signals the supervisor catches go
+ * back to their default first, so a signal before exec cannot run the supervisor's handler
+ * here. Workers get SIGHUP when the supervisor dies (finish the paid call, spool its answer,
+ * exit); the broker SIGTERM. */
 static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
 {
+	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP };
+	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+		signal(caught[i], SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, deathsig);
 	if (getppid() != parent)
 		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
 	if (dup2(s->parent_pipe[0], 3) < 0)
 		_exit(EXIT_INTERNAL);
-	signal(SIGPIPE, SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -75,15 +83,23 @@ static void exec_child(const struct sup *s, char *const argv[], pid_t parent, in
 	_exit(127);
 }
 
+/* vfork, not fork: the supervisor has a ZeroMQ I/O thread and a heap; copying its page tables
+ * and then taking copy-on-write faults (with TLB shootdowns to the other thread's CPU) cost
+ * more than the exec that follows. Signals stay blocked until the child has reset them. */
 static pid_t spawn(struct sup *s, char *const argv[], int deathsig)
 {
 	pid_t parent = getpid();
+	sigset_t all, old;
+	sigfillset(&all);
 	fflush(NULL);
-	pid_t pid = fork();
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t pid = vfork();
 	if (pid == 0)
 		exec_child(s, argv, parent, deathsig);
+	int err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
-		log_error("fork: %s", strerror(errno));
+		log_error("vfork: %s", strerror(err));
 	return pid;
 }
 
@@ -120,10 +136,19 @@ void proc_spawn_due(struct sup *s)
 		spawn_broker(s);
 	if (s->stopping)
 		return;
-	for (int i = 0; i < s->nslots && i < s->want; i++) {
+	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
+	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
+	 * same late moment. A few at a time, the first ones are already sending while the last
+	 * ones load. */
+	int starting = 0;
+	for (int i = 0; i < s->nslots; i++)
+		starting += s->slots[i].state == SLOT_STARTING;
+	for (int i = 0; i < s->nslots && i < s->want && starting < s->max_starting; i++) {
 		struct slot *sl = &s->slots[i];
-		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at))
+		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at)) {
 			spawn_worker(s, i);
+			starting += sl->state == SLOT_STARTING;
+		}
 	}
 }
 
@@ -249,6 +274,10 @@ void proc_quit_all(struct sup *s)
 		struct slot *sl = &s->slots[i];
 		if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
 			zsock_send(sl->push, m.data, m.len, 1);
+			sl->state = SLOT_QUITTING;
+		} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
+			/* not connected yet, so no QUIT can reach it; it holds nothing */
+			kill(sl->proc.pid, SIGTERM);
 			sl->state = SLOT_QUITTING;
 		}
 	}

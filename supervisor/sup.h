@@ -76,6 +76,7 @@ struct sup {
 	struct slot *slots;
 	int nslots; /* allocated */
 	int want;   /* workers wanted */
+	int max_starting; /* workers loading at once: one per CPU */
 	struct child broker;
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
