@@ -1,6 +1,7 @@
 /* answer.c: chat-completions envelope and knowledge-graph content validation. */
 #include "answer.h"
 #include "json.h"
+#include "names.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,46 +159,90 @@ static void put_field(buf *out, const char *key, const char *val, int comma)
 static const char *const entity_fields[] = { "name", "type", "description", NULL };
 static const char *const relation_fields[] = { "source", "target", "type", "description", NULL };
 
-/* Writes one array of items, each with the given string fields (all but "description"
- * required) and chunks. Returns 0, or -1 with err naming the bad item. */
-static int put_items(buf *out, const json *arr, const char *what, const char *const *fields,
-		     const char *ids, size_t ids_len, char *err, size_t errlen)
+/* The normal forms of the answer's entity names, '\0'-separated, for checking relation ends. */
+struct known {
+	const names *nm;
+	buf forms;
+	buf scratch;
+};
+
+static void known_add(struct known *k, const char *name)
 {
-	int i = 0;
+	names_entity(k->nm, name, strlen(name), &k->forms);
+	buf_putc(&k->forms, '\0');
+}
+
+static int known_has(struct known *k, const char *name)
+{
+	buf_reset(&k->scratch);
+	names_entity(k->nm, name, strlen(name), &k->scratch);
+	for (size_t i = 0; i < k->forms.len;) {
+		size_t l = strlen(k->forms.data + i);
+		if (l == k->scratch.len && !memcmp(k->forms.data + i, k->scratch.data, l))
+			return 1;
+		i += l + 1;
+	}
+	return 0;
+}
+
+/* Writes one array of items, each with the given string fields (all but "description"
+ * required) and chunks. Entities are recorded in k; relations whose ends k does not know
+ * are left out and counted in dropped. Returns 0, or -1 with err naming the bad item. */
+static int put_items(buf *out, const json *arr, const char *what, const char *const *fields,
+		     const char *ids, size_t ids_len, struct known *k, int *dropped, char *err,
+		     size_t errlen)
+{
+	int i = 0, written = 0;
+	int is_relation = fields == relation_fields;
+	buf_putc(out, '[');
 	for (const json *it = json_first(arr); it; it = json_next(it), i++) {
 		if (json_kind(it) != J_OBJECT) {
 			snprintf(err, errlen, "%s[%d] is not an object", what, i);
 			return -1;
 		}
-		buf_putc(out, i ? ',' : '[');
-		buf_putc(out, '{');
+		const char *v[8];
 		for (int f = 0; fields[f]; f++) {
-			const char *v = field(it, fields[f], strcmp(fields[f], "description") != 0);
-			if (!v) {
+			v[f] = field(it, fields[f], strcmp(fields[f], "description") != 0);
+			if (!v[f]) {
 				snprintf(err, errlen, "%s[%d].%s is missing or not a non-empty string", what,
 					 i, fields[f]);
 				return -1;
 			}
-			put_field(out, fields[f], v, f > 0);
 		}
+		if (is_relation && (!known_has(k, v[0]) || !known_has(k, v[1]))) {
+			(*dropped)++;
+			continue;
+		}
+		if (!is_relation)
+			known_add(k, v[0]);
+		size_t item_start = out->len;
+		if (written)
+			buf_putc(out, ',');
+		buf_putc(out, '{');
+		for (int f = 0; fields[f]; f++)
+			put_field(out, fields[f], v[f], f > 0);
 		buf_putc(out, ',');
 		if (put_chunks(out, json_get(it, "chunks"), ids, ids_len) < 0) {
+			out->len = item_start;
 			snprintf(err, errlen, "%s[%d].chunks is not an array of strings", what, i);
 			return -1;
 		}
 		buf_putc(out, '}');
+		written++;
 	}
-	if (i == 0)
-		buf_putc(out, '[');
 	buf_putc(out, ']');
 	return 0;
 }
 
 int answer_normalize(const char *content, size_t len, const char *chunk_ids, size_t ids_len,
-		     buf *out, char *err, size_t errlen)
+		     const names *nm, buf *out, int *dropped, char *err, size_t errlen)
 {
 	size_t start = out->len;
 	int rc = -1;
+	struct known k = { nm, { 0 }, { 0 } };
+	buf_init(&k.forms);
+	buf_init(&k.scratch);
+	*dropped = 0;
 	json *root = find_object(content, len);
 	if (!root)
 		FAIL("answer content has no JSON object");
@@ -208,16 +253,20 @@ int answer_normalize(const char *content, size_t len, const char *chunk_ids, siz
 	if (json_kind(rels) != J_ARRAY && json_kind(rels) != J_INVALID)
 		FAIL("answer's \"relations\" is not an array");
 	buf_puts(out, "{\"entities\":");
-	if (put_items(out, ents, "entities", entity_fields, chunk_ids, ids_len, err, errlen))
+	if (put_items(out, ents, "entities", entity_fields, chunk_ids, ids_len, &k, dropped, err,
+		      errlen))
 		goto out;
 	buf_puts(out, ",\"relations\":");
-	if (put_items(out, rels, "relations", relation_fields, chunk_ids, ids_len, err, errlen))
+	if (put_items(out, rels, "relations", relation_fields, chunk_ids, ids_len, &k, dropped, err,
+		      errlen))
 		goto out;
-	buf_putc(out, '}');
+	buf_printf(out, ",\"dropped_relations\":%d}", *dropped);
 	rc = 0;
 out:
 	if (rc)
 		out->len = start;
+	buf_free(&k.forms);
+	buf_free(&k.scratch);
 	json_free(root);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* answer.h: reading what the API answered. The envelope is the chat-completions response;
  * the content is the model's JSON, which must follow kgsup's schema:
  *   {"entities":[{"name","type","description","chunks":[id..]}],
- *    "relations":[{"source","target","type","description","chunks":[id..]}]}
+ *    "relations":[{"source","target","type","description","chunks":[id..]}],
+ *    "dropped_relations":N}
  * A fenced ```json block or prose around one object is tolerated; anything else is invalid.
  * A valid answer is rewritten in one normal form (every field present, "chunks" filled with
  * the batch's chunk ids when missing, unknown ids dropped) so later stages need no checks. */
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "names.h"
 
 struct envelope {
 	char *content;       /* malloc'd; NULL when absent */
@@ -26,9 +28,11 @@ int answer_parse_envelope(const char *body, size_t len, struct envelope *env, ch
 void envelope_free(struct envelope *env);
 
 /* Validates content and appends its normal form to out. chunk_ids is the batch's ids,
- * '\n'-separated. Returns 0, or -1 with the reason in err. */
+ * '\n'-separated. Relations whose source or target is not (in normal form, names.h) an entity
+ * of the answer are left out and counted in *dropped and in the normal form's
+ * "dropped_relations". Returns 0, or -1 with the reason in err. */
 int answer_normalize(const char *content, size_t len, const char *chunk_ids, size_t ids_len,
-		     buf *out, char *err, size_t errlen);
+		     const names *nm, buf *out, int *dropped, char *err, size_t errlen);
 
 /* Error message of an API error body ({"error":{"message":..}}), or NULL. malloc'd. */
 char *answer_error_message(const char *body, size_t len);

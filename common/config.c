@@ -55,6 +55,10 @@ static const struct setting settings[] = {
 	{ "pricing", "output_per_mtok", C_NUM, OFF(output_per_mtok), 0, 1e6, 0.60, NULL },
 	{ "cache", "path", C_STR_OR_NULL, OFF(cache_path), 1, 0, 0, NULL },
 	{ "cache", "ttl_days", C_INT, OFF(cache_ttl_days), 0, 100000, 0, NULL },
+	{ "graph", "titles", C_STR, OFF(graph_titles), 0, 0, 0,
+	  "dr, mr, mrs, ms, mx, prof, sir, dame" },
+	{ "graph", "aliases_file", C_STR_OR_NULL, OFF(graph_aliases_file), 1, 0, 0, NULL },
+	{ "graph", "max_descriptions", C_INT, OFF(graph_max_descriptions), 0, 1000, 5, NULL },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

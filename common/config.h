@@ -44,6 +44,10 @@ struct config {
 	/* cache */
 	char *cache_path; /* NULL: inside the state directory */
 	int64_t cache_ttl_days;
+	/* graph: how the export merges entities (names.h) */
+	char *graph_titles;       /* comma-separated titles dropped from the front of names */
+	char *graph_aliases_file; /* NULL: no alias rules */
+	int64_t graph_max_descriptions; /* distinct descriptions kept per entity or relation */
 };
 
 /* Fills c with every default. */

@@ -30,6 +30,8 @@ import time
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
 WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}\b")
+# "[[Dr. Ada Lovelace|person]]" in a transcript: an entity named exactly so (graph tests)
+MARK_RE = re.compile(r"\[\[([^|\]]+)\|([^\]]+)\]\]")
 STOP = {"The", "And", "But", "Then", "This", "That", "What", "When", "Where", "Yes", "Well",
         "They", "There", "She", "His", "Her", "Our", "You", "Your", "Its", "Also", "Okay", "Extract",
         "Each", "Sure", "Speaker", "Host", "Guest"}
@@ -40,6 +42,17 @@ def extract(user_text, per_chunk):
     entities, relations = [], []
     for m in CHUNK_RE.finditer(user_text):
         cid, text = m.group(1), m.group(2)
+        marked = MARK_RE.findall(text)
+        if marked:
+            marked = [(n.replace("\\n", "\n"), t) for n, t in marked]
+            for n, t in marked:
+                entities.append({"name": n, "type": t, "description": "%s (%s)" % (n, t),
+                                 "chunks": [cid]})
+            for (a, _), (b, _) in zip(marked, marked[1:]):
+                relations.append({"source": a, "target": b, "type": "mentioned with",
+                                  "description": "%s and %s come up together" % (a, b),
+                                  "chunks": [cid]})
+            continue
         names = []
         for w in WORD_RE.findall(text):
             if w not in STOP and w not in names:
@@ -79,6 +92,7 @@ class State:
         self.t0 = time.monotonic()
         self.t0_wall = time.time()  # so a client can place its own clock on the times below
         self.times = []  # arrival time of each completion request, seconds since start
+        self.chunk_sent = {}  # chunk id -> requests whose prompt held it
 
     def roll(self, rate):
         with self.lock:
@@ -172,6 +186,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "max_in_flight": st.max_in_flight,
                        "times": st.times,
                        "t0_wall": st.t0_wall,
+                       "chunks_sent": sum(st.chunk_sent.values()),
+                       "chunks_sent_twice": sum(1 for v in st.chunk_sent.values() if v > 1),
                        "entity_records": st.entity_records,
                        "entities": sorted(st.entities)}
             body = json.dumps(obj).encode()
@@ -248,6 +264,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if st.roll(a.p_malformed):
             return self.send_json(200, None, hdr, raw=b'{"choices": [{"message": {"content"')
         answer = extract(user, a.per_chunk)
+        with st.lock:
+            for cid in CHUNK_RE.findall(user):
+                st.chunk_sent[cid[0]] = st.chunk_sent.get(cid[0], 0) + 1
         valid = not st.roll(a.p_nonjson)
         if not valid:
             content = "Sure! Here are the entities you asked for: " + ", ".join(

@@ -1,10 +1,13 @@
-/* export.c: `kgsup export`: the results of the run, batch by batch in input order, as one
- * JSON object per line (entities, then relations of each batch). Reads in one read-only
- * transaction, so it works on a live run and sees a consistent snapshot. */
+/* export.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
+ * Cypher or GraphML, or the answers that failed validation. Reads in one read-only
+ * transaction, so it works on a live run and sees a consistent snapshot; the same run always
+ * gives the same bytes. */
 #include "cli.h"
+#include "graph.h"
 #include "runstate.h"
 #include "../common/json.h"
 #include "../common/log.h"
+#include "../common/names.h"
 #include "../common/paths.h"
 #include "../common/roles.h"
 #include "../common/hash.h"
@@ -18,67 +21,389 @@ struct export_counts {
 	uint64_t entities, relations;
 };
 
-/* Writes each item of arr as {"kind": kind, ...its fields} on its own line. */
-static void write_items(FILE *out, const json *arr, const char *kind, buf *line, uint64_t *count)
+/* ---- shared pieces ---- */
+
+static const char *display(const struct forms *f)
 {
-	for (const json *it = json_first(arr); it; it = json_next(it)) {
-		buf_reset(line);
-		buf_puts(line, "{\"kind\":");
-		buf_json_str(line, kind, strlen(kind));
-		for (const json *f = json_first(it); f; f = json_next(f)) {
-			buf_putc(line, ',');
-			buf_json_str(line, json_key(f), strlen(json_key(f)));
-			buf_putc(line, ':');
-			json_write(f, line);
+	return f->n ? f->v[0].text : "";
+}
+
+static void ms_time(buf *b, int64_t ms)
+{
+	buf_printf(b, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
+		   (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60), (long long)(ms % 1000));
+}
+
+/* A relation type as a Neo4j relationship type: upper case, words joined by '_'. */
+static void rel_type_token(buf *b, const char *type)
+{
+	size_t start = b->len;
+	names_fold(type, strlen(type), b);
+	for (size_t i = start; i < b->len; i++) {
+		char c = b->data[i];
+		b->data[i] = c == ' ' ? '_' : c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+	}
+	if (b->len == start)
+		buf_puts(b, "RELATED_TO");
+}
+
+/* ---- jsonl: one object per line, entities then relations, in order of first appearance ---- */
+
+static void json_forms(buf *b, const char *key, const struct forms *f, size_t from)
+{
+	buf_printf(b, ",\"%s\":[", key);
+	for (size_t i = from; i < f->n; i++) {
+		if (i > from)
+			buf_putc(b, ',');
+		buf_json_str(b, f->v[i].text, strlen(f->v[i].text));
+	}
+	buf_putc(b, ']');
+}
+
+static void json_provenance(buf *b, const struct graph *g, const struct u32s *chunks)
+{
+	buf_puts(b, ",\"chunks\":[");
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s\"%s\"", i ? "," : "", g->chunks[chunks->v[i]].id);
+	buf_puts(b, "],\"provenance\":[");
+	for (size_t i = 0; i < chunks->n; i++) {
+		const struct gchunk *c = &g->chunks[chunks->v[i]];
+		const char *src = graph_source_name(g, c->source);
+		buf_printf(b, "%s{\"chunk\":\"%s\",\"source\":", i ? "," : "", c->id);
+		buf_json_str(b, src, strlen(src));
+		if (c->start_ms >= 0) {
+			buf_puts(b, ",\"start\":\"");
+			ms_time(b, c->start_ms);
+			buf_puts(b, "\",\"end\":\"");
+			ms_time(b, c->end_ms >= c->start_ms ? c->end_ms : c->start_ms);
+			buf_putc(b, '"');
 		}
-		buf_puts(line, "}\n");
-		fwrite(line->data, 1, line->len, out);
-		(*count)++;
+		buf_putc(b, '}');
+	}
+	buf_putc(b, ']');
+}
+
+static void write_jsonl(const struct graph *g, FILE *out, buf *b)
+{
+	for (size_t i = 0; i < g->nentities; i++) {
+		const struct gentity *e = &g->entities[i];
+		buf_reset(b);
+		buf_printf(b, "{\"kind\":\"entity\",\"id\":\"%s\",\"name\":", e->id);
+		buf_json_str(b, display(&e->names), strlen(display(&e->names)));
+		buf_puts(b, ",\"type\":");
+		buf_json_str(b, display(&e->types), strlen(display(&e->types)));
+		json_forms(b, "aliases", &e->names, 1);
+		json_forms(b, "descriptions", &e->descriptions, 0);
+		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&e->chunks));
+		json_provenance(b, g, &e->chunks);
+		buf_puts(b, "}\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+	for (size_t i = 0; i < g->nrelations; i++) {
+		const struct grelation *r = &g->relations[i];
+		const struct gentity *s = &g->entities[r->source], *t = &g->entities[r->target];
+		buf_reset(b);
+		buf_printf(b, "{\"kind\":\"relation\",\"id\":\"%s\",\"source\":\"%s\",\"target\":\"%s\","
+			   "\"source_name\":", r->id, s->id, t->id);
+		buf_json_str(b, display(&s->names), strlen(display(&s->names)));
+		buf_puts(b, ",\"target_name\":");
+		buf_json_str(b, display(&t->names), strlen(display(&t->names)));
+		buf_puts(b, ",\"type\":");
+		buf_json_str(b, display(&r->types), strlen(display(&r->types)));
+		json_forms(b, "descriptions", &r->descriptions, 0);
+		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&r->chunks));
+		json_provenance(b, g, &r->chunks);
+		buf_puts(b, "}\n");
+		fwrite(b->data, 1, b->len, out);
 	}
 }
 
-/* Writes the answer of batch n, or of its halves when it was split, in input order. */
-static void export_batch(store_txn *t, uint32_t n, FILE *out, struct export_counts *c, buf *line,
-			 int depth)
+/* ---- csv: Neo4j's bulk-import layout (neo4j-admin database import), two files ---- */
+
+/* A quoted field; newlines become spaces (import needs --multiline-fields otherwise) and, in
+ * array elements, ';' (the array delimiter) becomes ','. */
+static void csv_field(buf *b, const char *s, int in_array)
 {
-	struct batch_rec b;
-	if (depth > 64 || batch_read(t, n, &b))
-		return;
-	if (b.state == B_SPLIT) {
-		export_batch(t, b.child, out, c, line, depth + 1);
-		export_batch(t, b.child + 1, out, c, line, depth + 1);
-		return;
+	for (; *s; s++) {
+		char c = *s;
+		if (c == '"')
+			buf_putc(b, '"');
+		else if (c == '\n' || c == '\r')
+			c = ' ';
+		else if (c == ';' && in_array)
+			c = ',';
+		buf_putc(b, c);
 	}
-	unsigned char k[4];
-	wr_u32be(k, n);
-	const void *v;
-	size_t vl;
-	if (store_get(t, DB_RESULTS, k, 4, &v, &vl))
-		return;
-	json *answer = json_parse(v, vl, NULL, 0);
-	if (!answer) {
-		log_warn("batch %u: stored answer unreadable; skipped", n);
-		return;
-	}
-	write_items(out, json_get(answer, "entities"), "entity", line, &c->entities);
-	write_items(out, json_get(answer, "relations"), "relation", line, &c->relations);
-	json_free(answer);
 }
 
-static int export_jsonl(store_txn *t, FILE *out, struct export_counts *n)
+static void csv_str(buf *b, const char *s, int comma)
 {
-	struct plan_rec plan;
-	if (plan_read(t, &plan))
-		return -1;
-	buf line;
-	buf_init(&line);
-	for (uint32_t i = 0; i < plan.nbatches; i++) {
-		struct batch_rec b;
-		if (!batch_read(t, i, &b) && !b.is_child)
-			export_batch(t, i, out, n, &line, 0);
+	buf_puts(b, comma ? ",\"" : "\"");
+	csv_field(b, s, 0);
+	buf_putc(b, '"');
+}
+
+static void csv_forms(buf *b, const struct forms *f, size_t from)
+{
+	buf_puts(b, ",\"");
+	for (size_t i = from; i < f->n; i++) {
+		if (i > from)
+			buf_putc(b, ';');
+		csv_field(b, f->v[i].text, 1);
 	}
-	buf_free(&line);
-	return 0;
+	buf_putc(b, '"');
+}
+
+static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
+{
+	buf_puts(b, ",\"");
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s%s", i ? ";" : "", g->chunks[chunks->v[i]].id);
+	buf_puts(b, "\",\"");
+	uint32_t last = UINT32_MAX;
+	for (size_t i = 0; i < chunks->n; i++) {
+		uint32_t src = g->chunks[chunks->v[i]].source;
+		if (src == last)
+			continue;
+		if (last != UINT32_MAX)
+			buf_putc(b, ';');
+		csv_field(b, graph_source_name(g, src), 1);
+		last = src;
+	}
+	buf_putc(b, '"');
+}
+
+static void write_csv_nodes(const struct graph *g, FILE *out, buf *b)
+{
+	fputs("id:ID,name,type,aliases:string[],descriptions:string[],weight:int,chunks:string[],"
+	      "sources:string[],:LABEL\n", out);
+	for (size_t i = 0; i < g->nentities; i++) {
+		const struct gentity *e = &g->entities[i];
+		buf_reset(b);
+		csv_str(b, e->id, 0);
+		csv_str(b, display(&e->names), 1);
+		csv_str(b, display(&e->types), 1);
+		csv_forms(b, &e->names, 1);
+		csv_forms(b, &e->descriptions, 0);
+		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
+		csv_chunks(b, g, &e->chunks);
+		buf_puts(b, ",\"Entity;");
+		csv_field(b, display(&e->types), 1);
+		buf_puts(b, "\"\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+}
+
+static void write_csv_relationships(const struct graph *g, FILE *out, buf *b)
+{
+	fputs(":START_ID,:END_ID,:TYPE,id,type,descriptions:string[],weight:int,chunks:string[],"
+	      "sources:string[]\n", out);
+	for (size_t i = 0; i < g->nrelations; i++) {
+		const struct grelation *r = &g->relations[i];
+		buf_reset(b);
+		csv_str(b, g->entities[r->source].id, 0);
+		csv_str(b, g->entities[r->target].id, 1);
+		buf_puts(b, ",\"");
+		size_t at = b->len;
+		rel_type_token(b, display(&r->types));
+		for (size_t j = at; j < b->len; j++)
+			if (b->data[j] == '"' || b->data[j] == '\n' || b->data[j] == '\r')
+				b->data[j] = '_';
+		buf_putc(b, '"');
+		csv_str(b, r->id, 1);
+		csv_str(b, display(&r->types), 1);
+		csv_forms(b, &r->descriptions, 0);
+		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
+		csv_chunks(b, g, &r->chunks);
+		buf_putc(b, '\n');
+		fwrite(b->data, 1, b->len, out);
+	}
+}
+
+/* ---- cypher: MERGE statements whose values are escaped string literals ---- */
+
+static void cy_str(buf *b, const char *s)
+{
+	buf_putc(b, '\'');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\'': buf_puts(b, "\\'"); break;
+		case '"': buf_puts(b, "\\\""); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		default:
+			if (*p < 0x20)
+				buf_printf(b, "\\u%04x", *p);
+			else
+				buf_putc(b, (char)*p);
+		}
+	}
+	buf_putc(b, '\'');
+}
+
+/* A label or relationship type in backticks (a backtick inside is doubled). */
+static void cy_name(buf *b, const char *s)
+{
+	buf_putc(b, '`');
+	for (; *s; s++) {
+		if (*s == '`')
+			buf_putc(b, '`');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '`');
+}
+
+static void cy_forms(buf *b, const char *key, const struct forms *f, size_t from)
+{
+	buf_printf(b, ", %s: [", key);
+	for (size_t i = from; i < f->n; i++) {
+		if (i > from)
+			buf_puts(b, ", ");
+		cy_str(b, f->v[i].text);
+	}
+	buf_putc(b, ']');
+}
+
+static void cy_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
+{
+	buf_printf(b, ", weight: %llu, chunks: [", (unsigned long long)graph_weight(chunks));
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s'%s'", i ? ", " : "", g->chunks[chunks->v[i]].id);
+	buf_putc(b, ']');
+}
+
+static void write_cypher(const struct graph *g, FILE *out, buf *b)
+{
+	fputs("// kgsup knowledge graph: run with cypher-shell -f FILE\n"
+	      "CREATE CONSTRAINT kgsup_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE;\n",
+	      out);
+	for (size_t i = 0; i < g->nentities; i++) {
+		const struct gentity *e = &g->entities[i];
+		buf_reset(b);
+		buf_printf(b, "MERGE (e:Entity {id: '%s'}) SET e += {name: ", e->id);
+		cy_str(b, display(&e->names));
+		buf_puts(b, ", type: ");
+		cy_str(b, display(&e->types));
+		cy_forms(b, "aliases", &e->names, 1);
+		cy_forms(b, "descriptions", &e->descriptions, 0);
+		cy_chunks(b, g, &e->chunks);
+		buf_puts(b, "} SET e:");
+		cy_name(b, display(&e->types));
+		buf_puts(b, ";\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+	for (size_t i = 0; i < g->nrelations; i++) {
+		const struct grelation *r = &g->relations[i];
+		buf_reset(b);
+		buf_printf(b, "MATCH (a:Entity {id: '%s'}), (b:Entity {id: '%s'}) MERGE (a)-[r:",
+			   g->entities[r->source].id, g->entities[r->target].id);
+		buf tok;
+		buf_init(&tok);
+		rel_type_token(&tok, display(&r->types));
+		cy_name(b, buf_cstr(&tok));
+		buf_free(&tok);
+		buf_printf(b, " {id: '%s'}]->(b) SET r += {type: ", r->id);
+		cy_str(b, display(&r->types));
+		cy_forms(b, "descriptions", &r->descriptions, 0);
+		cy_chunks(b, g, &r->chunks);
+		buf_puts(b, "};\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+}
+
+/* ---- graphml: loads in networkx (read_graphml) and Gephi ---- */
+
+/* XML text: markup characters escaped; characters XML 1.0 forbids (controls but tab, newline
+ * and carriage return; U+FFFE, U+FFFF) left out. */
+static void xml_text(buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '&')
+			buf_puts(b, "&amp;");
+		else if (*p == '<')
+			buf_puts(b, "&lt;");
+		else if (*p == '>')
+			buf_puts(b, "&gt;");
+		else if (*p == '"')
+			buf_puts(b, "&quot;");
+		else if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+			continue;
+		else if (*p == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
+			p += 2;
+		else
+			buf_putc(b, (char)*p);
+	}
+}
+
+static void xml_data(buf *b, const char *key, const char *text)
+{
+	buf_printf(b, "<data key=\"%s\">", key);
+	xml_text(b, text);
+	buf_puts(b, "</data>");
+}
+
+static void xml_joined(buf *b, const char *key, const struct forms *f, size_t from)
+{
+	buf_printf(b, "<data key=\"%s\">", key);
+	for (size_t i = from; i < f->n; i++) {
+		if (i > from)
+			buf_puts(b, " | ");
+		xml_text(b, f->v[i].text);
+	}
+	buf_puts(b, "</data>");
+}
+
+static void xml_chunks(buf *b, const char *wkey, const char *ckey, const struct graph *g,
+		       const struct u32s *chunks)
+{
+	buf_printf(b, "<data key=\"%s\">%llu</data><data key=\"%s\">", wkey,
+		   (unsigned long long)graph_weight(chunks), ckey);
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s%s", i ? " " : "", g->chunks[chunks->v[i]].id);
+	buf_puts(b, "</data>");
+}
+
+static void write_graphml(const struct graph *g, FILE *out, buf *b)
+{
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
+	      "<key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n"
+	      "<key id=\"type\" for=\"node\" attr.name=\"type\" attr.type=\"string\"/>\n"
+	      "<key id=\"aliases\" for=\"node\" attr.name=\"aliases\" attr.type=\"string\"/>\n"
+	      "<key id=\"descr\" for=\"node\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
+	      "<key id=\"weight\" for=\"node\" attr.name=\"weight\" attr.type=\"int\"/>\n"
+	      "<key id=\"chunks\" for=\"node\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
+	      "<key id=\"rtype\" for=\"edge\" attr.name=\"type\" attr.type=\"string\"/>\n"
+	      "<key id=\"rdescr\" for=\"edge\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
+	      "<key id=\"rweight\" for=\"edge\" attr.name=\"weight\" attr.type=\"int\"/>\n"
+	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
+	      "<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
+	for (size_t i = 0; i < g->nentities; i++) {
+		const struct gentity *e = &g->entities[i];
+		buf_reset(b);
+		buf_printf(b, "<node id=\"%s\">", e->id);
+		xml_data(b, "label", display(&e->names));
+		xml_data(b, "type", display(&e->types));
+		xml_joined(b, "aliases", &e->names, 1);
+		xml_joined(b, "descr", &e->descriptions, 0);
+		xml_chunks(b, "weight", "chunks", g, &e->chunks);
+		buf_puts(b, "</node>\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+	for (size_t i = 0; i < g->nrelations; i++) {
+		const struct grelation *r = &g->relations[i];
+		buf_reset(b);
+		buf_printf(b, "<edge id=\"%s\" source=\"%s\" target=\"%s\">", r->id,
+			   g->entities[r->source].id, g->entities[r->target].id);
+		xml_data(b, "rtype", display(&r->types));
+		xml_joined(b, "rdescr", &r->descriptions, 0);
+		xml_chunks(b, "rweight", "rchunks", g, &r->chunks);
+		buf_puts(b, "</edge>\n");
+		fwrite(b->data, 1, b->len, out);
+	}
+	fputs("</graph>\n</graphml>\n", out);
 }
 
 /* The answers that failed validation: {"batch_key","reason","content"} per line. */
@@ -110,6 +435,106 @@ static int export_invalid(store_txn *t, FILE *out, struct export_counts *n)
 	return 0;
 }
 
+enum format { F_JSONL, F_CSV, F_CYPHER, F_GRAPHML, F_INVALID };
+
+static int parse_format(const char *name, enum format *f)
+{
+	static const char *const names[] = { "jsonl", "csv", "cypher", "graphml", "invalid" };
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(name ? name : "jsonl", names[i])) {
+			*f = (enum format)i;
+			return 0;
+		}
+	return -1;
+}
+
+static FILE *open_out(const char *path, char *err, size_t errlen)
+{
+	FILE *f = path ? fopen(path, "w") : stdout;
+	if (!f)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+/* Flushes and closes (unless stdout); 0, or -1 with err set. */
+static int close_out(FILE *f, const char *path, char *err, size_t errlen)
+{
+	int bad = fflush(f) != 0 || ferror(f);
+	if (f != stdout && fclose(f) != 0)
+		bad = 1;
+	if (bad)
+		snprintf(err, errlen, "%s: write failed: %s", path ? path : "stdout", strerror(errno));
+	return bad ? -1 : 0;
+}
+
+/* The two files of the csv layout, in directory dir (made if missing). */
+static int export_csv(const struct graph *g, const char *dir, buf *b, char *err, size_t errlen)
+{
+	if (!dir) {
+		snprintf(err, errlen, "export -f csv writes two files: give their directory with -o");
+		return -1;
+	}
+	if (mkdir_p(dir, 0755)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	char path[PATHS_MAX];
+	snprintf(path, sizeof path, "%s/nodes.csv", dir);
+	FILE *f = open_out(path, err, errlen);
+	if (!f)
+		return -1;
+	write_csv_nodes(g, f, b);
+	if (close_out(f, path, err, errlen))
+		return -1;
+	snprintf(path, sizeof path, "%s/relationships.csv", dir);
+	if (!(f = open_out(path, err, errlen)))
+		return -1;
+	write_csv_relationships(g, f, b);
+	return close_out(f, path, err, errlen);
+}
+
+static int export_graph(store_txn *t, enum format fmt, const char *output, char *err,
+			size_t errlen)
+{
+	struct config cfg;
+	config_defaults(&cfg);
+	struct graph g;
+	memset(&g, 0, sizeof g);
+	buf b;
+	buf_init(&b);
+	int rc = -1;
+	if (run_settings_read(t, &cfg, err, errlen) < 0 || graph_build(t, &cfg, &g, err, errlen))
+		goto out;
+	if (fmt == F_CSV) {
+		rc = export_csv(&g, output, &b, err, errlen);
+	} else {
+		FILE *f = open_out(output, err, errlen);
+		if (!f)
+			goto out;
+		if (fmt == F_JSONL)
+			write_jsonl(&g, f, &b);
+		else if (fmt == F_CYPHER)
+			write_cypher(&g, f, &b);
+		else
+			write_graphml(&g, f, &b);
+		rc = close_out(f, output, err, errlen);
+	}
+	if (!rc) {
+		fprintf(stderr, "kgsup: exported %zu entities and %zu relations (merged from %llu and "
+			"%llu records in %llu answers)\n", g.nentities, g.nrelations,
+			(unsigned long long)g.entity_records, (unsigned long long)g.relation_records,
+			(unsigned long long)g.answers);
+		if (g.dropped_by_answer || g.dropped_unresolved)
+			fprintf(stderr, "kgsup: %llu relations left out: an end is not an entity\n",
+				(unsigned long long)(g.dropped_by_answer + g.dropped_unresolved));
+	}
+out:
+	graph_free(&g);
+	config_free(&cfg);
+	buf_free(&b);
+	return rc;
+}
+
 int export_main(int argc, char **argv)
 {
 	struct cli cli;
@@ -121,46 +546,37 @@ int export_main(int argc, char **argv)
 	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
-	FILE *out = NULL;
-	int invalid = cli.format && !strcmp(cli.format, "invalid");
-	if (cli.format && strcmp(cli.format, "jsonl") && !invalid) {
-		snprintf(err, sizeof err, "export: unknown format '%s' (jsonl, invalid)", cli.format);
+	enum format fmt;
+	if (parse_format(cli.format, &fmt)) {
+		snprintf(err, sizeof err,
+			 "export: unknown format '%s' (jsonl, csv, cypher, graphml, invalid)", cli.format);
 		goto done;
 	}
 	paths_file(dbdir, sizeof dbdir, cli.state_dir, "db");
 	db = store_open(dbdir, 1, err, sizeof err);
 	if (!db || !(t = store_begin(db, 0)))
 		goto done;
-	out = cli.output ? fopen(cli.output, "w") : stdout;
-	if (!out) {
-		snprintf(err, sizeof err, "%s: %s", cli.output, strerror(errno));
-		goto done;
-	}
-	struct export_counts n = { 0, 0 };
-	if (invalid)
+	if (fmt == F_INVALID) {
+		FILE *out = open_out(cli.output, err, sizeof err);
+		if (!out)
+			goto done;
+		struct export_counts n = { 0, 0 };
 		export_invalid(t, out, &n);
-	else if (export_jsonl(t, out, &n)) {
-		snprintf(err, sizeof err, "%s: no planned run here", cli.state_dir);
-		goto done;
-	}
-	if (fflush(out) != 0 || ferror(out)) {
-		snprintf(err, sizeof err, "%s: write failed: %s", cli.output ? cli.output : "stdout",
-			 strerror(errno));
-		rc = EXIT_INTERNAL;
-		goto done;
-	}
-	if (invalid)
+		if (close_out(out, cli.output, err, sizeof err)) {
+			rc = EXIT_INTERNAL;
+			goto done;
+		}
 		fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n.entities);
-	else
-		fprintf(stderr, "kgsup: exported %llu entities and %llu relations\n",
-			(unsigned long long)n.entities, (unsigned long long)n.relations);
+	} else if (export_graph(t, fmt, cli.output, err, sizeof err)) {
+		goto done;
+	}
 	rc = EXIT_OK;
 done:
-	if (err[0])
-		die_msg("%s", err);
-	if (out && out != stdout && fclose(out) != 0 && rc == EXIT_OK) {
-		die_msg("%s: %s", cli.output, strerror(errno));
-		rc = EXIT_INTERNAL;
+	if (err[0]) {
+		if (strstr(err, "no planned run"))
+			die_msg("%s: %s", cli.state_dir, err);
+		else
+			die_msg("%s", err);
 	}
 	store_abort(t);
 	store_close(db);

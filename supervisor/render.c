@@ -101,3 +101,42 @@ int render_batch(store_txn *t, const struct config *cfg, const struct prompts *p
 	}
 	return rc;
 }
+
+void render_chunk_settings(const struct config *cfg, const struct prompts *pr,
+			   unsigned char out[HASH_LEN])
+{
+	hash_ctx *h = hash_new();
+	buf s;
+	buf_init(&s);
+	buf_printf(&s, "kgsup chunk part v1\n%s\n%.17g\n%d\n%s\n", cfg->model, cfg->temperature,
+		   cfg->json_mode, cfg->entity_types);
+	hash_update(h, s.data, s.len);
+	hash_update(h, pr->system, strlen(pr->system) + 1);
+	hash_update(h, pr->user, strlen(pr->user) + 1);
+	hash_final(h, out);
+	buf_free(&s);
+}
+
+void render_chunk_key(const unsigned char settings[HASH_LEN], const char id[CHUNK_ID_LEN],
+		      unsigned char out[HASH_LEN])
+{
+	unsigned char in[HASH_LEN + CHUNK_ID_LEN];
+	memcpy(in, settings, HASH_LEN);
+	memcpy(in + HASH_LEN, id, CHUNK_ID_LEN);
+	hash_once(in, sizeof in, out);
+}
+
+int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])
+{
+	unsigned char k[4];
+	wr_u32be(k, n);
+	const void *v;
+	size_t len;
+	struct chunk_rec c;
+	if (store_get(t, DB_CHUNKS, k, 4, &v, &len) || len < sizeof c)
+		return -1;
+	memcpy(&c, v, sizeof c);
+	memcpy(id, c.id, CHUNK_ID_LEN);
+	id[CHUNK_ID_LEN] = '\0';
+	return 0;
+}

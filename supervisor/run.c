@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "lock.h"
 #include "../common/log.h"
+#include "../common/names.h"
 #include "../common/roles.h"
 #include "../common/sig.h"
 #include "../common/util.h"
@@ -359,6 +360,7 @@ static int run_loop(struct sup *s)
 	}
 	buf_init(&s->msg);
 	buf_init(&s->scratch);
+	buf_init(&s->part);
 	zpoll p;
 	zpoll_init(&p);
 	zpoll_add_sock(&p, s->results);
@@ -383,6 +385,7 @@ static int run_loop(struct sup *s)
 	zsock_term();
 	buf_free(&s->msg);
 	buf_free(&s->scratch);
+	buf_free(&s->part);
 	return code;
 }
 
@@ -464,6 +467,15 @@ static int check_key(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* The alias file is read by every worker and by export: a bad one is refused here, once. */
+static int check_names(const struct config *cfg, char *err, size_t errlen)
+{
+	names *n = names_new(cfg->graph_titles, cfg->graph_aliases_file, err, errlen);
+	int ok = n != NULL;
+	names_free(n);
+	return ok ? 0 : -1;
+}
+
 static int supervise(struct sup *s, const struct cli *cli, char *err, size_t errlen)
 {
 	/* recovered answers first: their batches were in flight but are not billed twice */
@@ -525,8 +537,9 @@ static int run_command(const struct cli *cli, int resume)
 		if (prompts_load(&s.prompts, &s.cfg, err, sizeof err))
 			goto out;
 	}
-	if (check_key(&s.cfg, err, sizeof err))
+	if (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err))
 		goto out;
+	render_chunk_settings(&s.cfg, &s.prompts, s.chunk_settings);
 	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
 			(code = settle_plan(&s, cli, err, sizeof err))))
 		goto out;

@@ -4,6 +4,7 @@
  * Only after it committed are batches sent to workers: a crash can lose a send, never a
  * record of what was sent. */
 #include "sup.h"
+#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -159,11 +160,16 @@ static int put_cache(store_txn *t, buf *v, const unsigned char key[HASH_LEN],
 }
 
 /* Replaces batch b (number n) by two halves, numbered after every batch so far. */
-static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
+static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
+		       const char *why)
 {
 	struct round *r = &s->round;
 	uint32_t first = r->nbatches;
 	r->nbatches += 2;
+	if (r->nsplit_children == r->capsplit) {
+		r->capsplit = r->capsplit ? r->capsplit * 2 : 16;
+		r->split_children = xrealloc(r->split_children, r->capsplit * sizeof *r->split_children);
+	}
 	r->split_children[r->nsplit_children++] = first;
 	struct batch_rec half;
 	memset(&half, 0, sizeof half);
@@ -180,11 +186,73 @@ static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec
 	b->state = B_SPLIT;
 	b->child = first;
 	r->ctr.batches_split++;
-	log_info("batch %u: answer cut off at max_tokens; split into batches %u and %u", n, first,
-		 first + 1);
+	log_info("batch %u: %s; split into batches %u and %u", n, why, first, first + 1);
 	struct plan_rec plan = s->plan;
 	plan.nbatches = r->nbatches;
 	return store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &plan, sizeof plan);
+}
+
+static int has_id(const json *ids, const char *id)
+{
+	for (const json *c = json_first(ids); c; c = json_next(c)) {
+		const char *s = json_string(c);
+		if (s && !strcmp(s, id))
+			return 1;
+	}
+	return 0;
+}
+
+/* The items of arr seen in chunk id, each with "chunks":[id]. */
+static void part_items(buf *v, const json *arr, const char *id)
+{
+	int n = 0;
+	buf_putc(v, '[');
+	for (const json *it = json_first(arr); it; it = json_next(it)) {
+		if (!has_id(json_get(it, "chunks"), id))
+			continue;
+		buf_puts(v, n++ ? ",{" : "{");
+		for (const json *f = json_first(it); f; f = json_next(f)) {
+			if (!strcmp(json_key(f), "chunks"))
+				continue;
+			buf_json_str(v, json_key(f), strlen(json_key(f)));
+			buf_putc(v, ':');
+			json_write(f, v);
+			buf_putc(v, ',');
+		}
+		buf_printf(v, "\"chunks\":[\"%s\"]}", id);
+	}
+	buf_putc(v, ']');
+}
+
+/* Keeps each chunk's part of a batch's answer in the cache (render.h), with its share of the
+ * tokens, so another grouping of the same chunks buys none of them again. */
+static int put_chunk_parts(store_txn *t, struct sup *s, const struct batch_rec *b,
+			   const struct msg_result *m)
+{
+	json *answer = json_parse(m->payload, m->payload_len, NULL, 0);
+	if (!answer || !b->nchunks)
+		return 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < b->nchunks && !rc; i++) {
+		char id[CHUNK_ID_LEN + 1];
+		if (render_chunk_id(t, b->first_chunk + i, id))
+			continue;
+		struct cache_rec c = { wall_ms(), m->prompt_tokens / b->nchunks,
+				       m->completion_tokens / b->nchunks };
+		buf *v = &s->part;
+		buf_reset(v);
+		buf_put(v, &c, sizeof c);
+		buf_puts(v, "{\"entities\":");
+		part_items(v, json_get(answer, "entities"), id);
+		buf_puts(v, ",\"relations\":");
+		part_items(v, json_get(answer, "relations"), id);
+		buf_puts(v, ",\"dropped_relations\":0}");
+		unsigned char key[HASH_LEN];
+		render_chunk_key(s->chunk_settings, id, key);
+		rc = store_put(cache_txn(s, t), DB_CACHE, key, HASH_LEN, v->data, v->len);
+	}
+	json_free(answer);
+	return rc ? STORE_FULL : 0;
 }
 
 static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
@@ -213,10 +281,10 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		b.cached = 0;
 		c->batches_done++;
 		if (put_result(t, m->batch, m->payload, m->payload_len) ||
-		    put_cache(cache_txn(s, t), &s->scratch, b.key, m))
+		    put_cache(cache_txn(s, t), &s->scratch, b.key, m) || put_chunk_parts(t, s, &b, m))
 			return STORE_FULL;
 	} else if (m->status == RES_SPLIT && open) {
-		if (split_batch(t, s, m->batch, &b))
+		if (split_batch(t, s, m->batch, &b, "answer cut off at max_tokens"))
 			return STORE_FULL;
 	} else if (m->status == RES_FAILED && open) {
 		b.state = B_FAILED;
@@ -267,31 +335,109 @@ static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec
 	return 0;
 }
 
+/* A cache record still within cache.ttl_days (copied out: LMDB values are not aligned). */
+static int cache_fresh(const struct sup *s, const void *v, size_t len, struct cache_rec *c)
+{
+	if (len < sizeof *c)
+		return 0;
+	memcpy(c, v, sizeof *c);
+	return s->cfg.cache_ttl_days <= 0 ||
+	       c->stored_wall_ms + s->cfg.cache_ttl_days * 86400000LL >= wall_ms();
+}
+
+static int answered_from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
+			       const char *answer, size_t len, uint64_t prompt, uint64_t completion)
+{
+	struct counters *ctr = &s->round.ctr;
+	b->state = B_DONE;
+	b->cached = 1;
+	ctr->batches_done++;
+	ctr->batches_cached++;
+	ctr->saved_prompt_tokens += prompt;
+	ctr->saved_completion_tokens += completion;
+	return put_result(t, n, answer, len) || batch_write(t, n, b, NULL, 0) ? -1 : 1;
+}
+
 /* Answers a batch from the cache; returns 1 when it was. */
 static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
 		      const unsigned char *key)
 {
 	const void *v;
 	size_t len;
+	struct cache_rec c;
 	if (store_get(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &v, &len) ||
-	    len < sizeof(struct cache_rec))
+	    !cache_fresh(s, v, len, &c))
 		return 0;
-	struct cache_rec c; /* LMDB values are not aligned: copy the record out */
-	memcpy(&c, v, sizeof c);
-	if (s->cfg.cache_ttl_days > 0 &&
-	    c.stored_wall_ms + s->cfg.cache_ttl_days * 86400000LL < wall_ms())
+	return answered_from_cache(t, s, n, b, (const char *)v + sizeof c, len - sizeof c,
+				   c.prompt_tokens, c.completion_tokens);
+}
+
+/* Chunk i of batch b's part from the cache, or NULL. */
+static const void *chunk_part(store_txn *t, struct sup *s, const struct batch_rec *b, uint32_t i,
+			      size_t *len, struct cache_rec *c)
+{
+	char id[CHUNK_ID_LEN + 1];
+	unsigned char key[HASH_LEN];
+	const void *v;
+	if (render_chunk_id(t, b->first_chunk + i, id))
+		return NULL;
+	render_chunk_key(s->chunk_settings, id, key);
+	if (store_get(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &v, len) || !cache_fresh(s, v, *len, c))
+		return NULL;
+	return v;
+}
+
+static void append_items(buf *out, const json *arr, int *n)
+{
+	for (const json *it = json_first(arr); it; it = json_next(it)) {
+		if ((*n)++)
+			buf_putc(out, ',');
+		json_write(it, out);
+	}
+}
+
+/* A batch none of whose request is cached may still have every chunk answered in another
+ * grouping: its answer is then put together from the chunks' parts (returns 1). When only some
+ * chunks are answered, the batch is split until each piece is all answered or all new
+ * (returns 2). Returns 0 when no chunk is answered, -1 when the store is full. */
+static int from_chunk_parts(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
+{
+	uint32_t known = 0;
+	size_t len;
+	struct cache_rec c;
+	for (uint32_t i = 0; i < b->nchunks; i++)
+		known += chunk_part(t, s, b, i, &len, &c) != NULL;
+	if (known == 0)
 		return 0;
-	struct counters *ctr = &s->round.ctr;
-	b->state = B_DONE;
-	b->cached = 1;
-	ctr->batches_done++;
-	ctr->batches_cached++;
-	ctr->saved_prompt_tokens += c.prompt_tokens;
-	ctr->saved_completion_tokens += c.completion_tokens;
-	if (put_result(t, n, (const char *)v + sizeof c, len - sizeof c) ||
-	    batch_write(t, n, b, NULL, 0))
-		return -1;
-	return 1;
+	if (known < b->nchunks) {
+		char why[96];
+		snprintf(why, sizeof why, "%u of its %u chunks are answered already", known, b->nchunks);
+		if (split_batch(t, s, n, b, why) || batch_write(t, n, b, NULL, 0))
+			return -1;
+		return 2;
+	}
+	buf *out = &s->part;
+	buf_reset(out);
+	uint64_t prompt = 0, completion = 0;
+	json **parts = xcalloc(b->nchunks, sizeof *parts);
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		const void *v = chunk_part(t, s, b, i, &len, &c);
+		parts[i] = v ? json_parse((const char *)v + sizeof c, len - sizeof c, NULL, 0) : NULL;
+		prompt += c.prompt_tokens;
+		completion += c.completion_tokens;
+	}
+	int ne = 0, nr = 0;
+	buf_puts(out, "{\"entities\":[");
+	for (uint32_t i = 0; i < b->nchunks; i++)
+		append_items(out, json_get(parts[i], "entities"), &ne);
+	buf_puts(out, "],\"relations\":[");
+	for (uint32_t i = 0; i < b->nchunks; i++)
+		append_items(out, json_get(parts[i], "relations"), &nr);
+	buf_puts(out, "],\"dropped_relations\":0}");
+	for (uint32_t i = 0; i < b->nchunks; i++)
+		json_free(parts[i]);
+	free(parts);
+	return answered_from_cache(t, s, n, b, out->data, out->len, prompt, completion);
 }
 
 /* Picks the batch slot i will get in this round (or none left). */
@@ -306,7 +452,12 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i)
 			continue;
 		}
 		memcpy(b.key, sl->req.key, HASH_LEN);
-		int hit = s->round.cache_hits < ROUND_MAX_CACHE_HITS ? from_cache(t, s, n, &b, b.key) : 0;
+		int hit = 0;
+		if (s->round.cache_hits < ROUND_MAX_CACHE_HITS) {
+			hit = from_cache(t, s, n, &b, b.key);
+			if (hit == 0)
+				hit = from_chunk_parts(t, s, n, &b);
+		}
 		if (hit < 0)
 			return STORE_FULL;
 		if (hit) {
@@ -340,10 +491,6 @@ static int round_txn(store_txn *t, void *arg)
 	r->cache_hits = 0;
 	r->nbatches = s->plan.nbatches;
 	r->nsplit_children = 0;
-	if (r->capsplit < s->nqueue) {
-		r->capsplit = s->nqueue;
-		r->split_children = xrealloc(r->split_children, r->capsplit * sizeof *r->split_children);
-	}
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -390,7 +537,7 @@ int sink_round(struct sup *s, int dispatch)
 	struct round_arg ra = { s, dispatch };
 	size_t need = 1 << 20;
 	for (size_t i = 0; i < s->nqueue; i++)
-		need += s->queue[i].m.payload_len * 2 + 256;
+		need += s->queue[i].m.payload_len * (2 + (size_t)s->cfg.chunks_per_batch) + 256; /* + chunk parts */
 	for (size_t i = 0; i < s->ninvalid; i++)
 		need += s->invalid[i].len + 256;
 	if (store_ensure_room(s->db, need))

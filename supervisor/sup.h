@@ -104,6 +104,8 @@ struct sup {
 	int64_t last_commit, last_progress;
 	buf msg;
 	buf scratch; /* records being written in a round, reused */
+	buf part;    /* a chunk's part of an answer, being assembled */
+	unsigned char chunk_settings[HASH_LEN]; /* render_chunk_settings */
 };
 
 /* proc.c */

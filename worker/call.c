@@ -134,8 +134,9 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 		res->completion_tokens += (uint64_t)env.completion_tokens;
 	buf_reset(&w->answer);
 	enum outcome o = OUT_OK;
+	int dropped = 0;
 	if (answer_normalize(env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
-			     &w->answer, err, sizeof err)) {
+			     w->names, &w->answer, &dropped, err, sizeof err)) {
 		int cut = !strcmp(env.finish_reason, "length");
 		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",
 			 cut ? " (cut off at max_tokens)" : "", err);
@@ -149,6 +150,9 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 				 (long long)w->cfg.max_tokens);
 			o = OUT_FAILED;
 		}
+	} else if (dropped) {
+		log_debug("batch %u: %d relations left out (an end is not an entity of the answer)",
+			  b->batch, dropped);
 	}
 	envelope_free(&env);
 	return o;

@@ -101,7 +101,8 @@ static int load_settings(struct worker *w, char *err, size_t errlen)
 		snprintf(err, errlen, "environment variable %s is not set", w->cfg.api_key_env);
 		return -1;
 	}
-	if (http_global_init(err, errlen))
+	w->names = names_new(w->cfg.graph_titles, w->cfg.graph_aliases_file, err, errlen);
+	if (!w->names || http_global_init(err, errlen))
 		return -1;
 	w->http = http_new(&w->cfg, key, abort_transfer, err, errlen);
 	return w->http ? 0 : -1;
@@ -238,6 +239,7 @@ int worker_main(int argc, char **argv)
 	int rc = serve(&w);
 
 	http_response_free(&w.resp);
+	names_free(w.names);
 	http_free(w.http);
 	http_global_cleanup();
 	zsock_close(w.batches);

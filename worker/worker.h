@@ -8,6 +8,7 @@
 
 #include "../common/buf.h"
 #include "../common/config.h"
+#include "../common/names.h"
 #include "../common/proto.h"
 #include "../common/zsock.h"
 #include "http.h"
@@ -16,6 +17,7 @@ struct worker {
 	uint32_t slot;
 	const char *state_dir;
 	struct config cfg;
+	names *names; /* relation ends are checked against entity names in their normal form */
 	http_client *http;
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
 	zsock *results; /* PUSH: to the supervisor */

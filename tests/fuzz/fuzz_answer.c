@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../../common/answer.h"
+#include "../../common/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,7 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char ids[] = "aaaaaaaaaaaaaaaa\nbbbbbbbbbbbbbbbb";
 	buf out;
 	buf_init(&out);
-	answer_normalize(text, size, ids, sizeof ids - 1, &out, err, sizeof err);
+	static names *nm;
+	if (!nm)
+		nm = names_new("dr, prof", NULL, err, sizeof err);
+	int dropped;
+	answer_normalize(text, size, ids, sizeof ids - 1, nm, &out, &dropped, err, sizeof err);
 	buf_free(&out);
 	return 0;
 }

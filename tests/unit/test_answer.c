@@ -7,13 +7,20 @@
 #include <string.h>
 
 #include "../../common/answer.h"
+#include "../../common/names.h"
 
 static const char *IDS = "aaaa\nbbbb";
+static int last_dropped;
 
 static int norm(const char *content, buf *out, char *err)
 {
 	buf_reset(out);
-	return answer_normalize(content, strlen(content), IDS, strlen(IDS), out, err, 256);
+	char nerr[128];
+	names *nm = names_new("dr, prof", NULL, nerr, sizeof nerr);
+	int rc = answer_normalize(content, strlen(content), IDS, strlen(IDS), nm, out, &last_dropped,
+				  err, 256);
+	names_free(nm);
+	return rc;
 }
 
 static void envelope_gives_content_usage_and_finish_reason(void **state)
@@ -42,11 +49,11 @@ static void missing_chunks_means_all_and_unknown_ids_are_dropped(void **state)
 	char err[256];
 	assert_int_equal(norm("{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"},"
 			      "{\"name\":\"Bob\",\"type\":\"person\",\"description\":\"d\",\"chunks\":[\"bbbb\",\"zzzz\"]}],"
-			      "\"relations\":[]}", &out, err), 0);
+			      "\"relations\":[],\"dropped_relations\":0}", &out, err), 0);
 	assert_string_equal(buf_cstr(&out),
 			    "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\",\"description\":\"\",\"chunks\":[\"aaaa\",\"bbbb\"]},"
 			    "{\"name\":\"Bob\",\"type\":\"person\",\"description\":\"d\",\"chunks\":[\"bbbb\"]}],"
-			    "\"relations\":[]}");
+			    "\"relations\":[],\"dropped_relations\":0}");
 	buf_free(&out);
 }
 
@@ -56,7 +63,7 @@ static void fences_and_prose_are_tolerated(void **state)
 	buf out;
 	buf_init(&out);
 	char err[256];
-	const char *want = "{\"entities\":[],\"relations\":[]}";
+	const char *want = "{\"entities\":[],\"relations\":[],\"dropped_relations\":0}";
 	assert_int_equal(norm("```json\n{\"entities\":[],\"relations\":[]}\n```", &out, err), 0);
 	assert_string_equal(buf_cstr(&out), want);
 	assert_int_equal(norm("Here you go: {\"entities\":[]} Hope it helps!", &out, err), 0);
@@ -69,7 +76,7 @@ static void schema_violations_are_invalid(void **state)
 	(void)state;
 	static const char *bad[] = {
 		"Sure! The entities are Ada and Bob.",
-		"{\"relations\":[]}",
+		"{\"relations\":[],\"dropped_relations\":0}",
 		"{\"entities\":{}}",
 		"{\"entities\":[{\"type\":\"person\"}]}",
 		"{\"entities\":[{\"name\":\"\",\"type\":\"person\"}]}",
@@ -87,6 +94,27 @@ static void schema_violations_are_invalid(void **state)
 		assert_true(err[0] != '\0');
 		assert_int_equal(out.len, 0);
 	}
+	buf_free(&out);
+}
+
+/* Relation ends are matched in normal form ("Dr. Ada Lovelace" is "ada lovelace"); a relation
+ * to a name that is not an entity of the answer is left out and counted. */
+static void dangling_relations_are_dropped_and_counted(void **state)
+{
+	(void)state;
+	buf out;
+	buf_init(&out);
+	char err[256];
+	const char *a = "{\"entities\":[{\"name\":\"Ada Lovelace\",\"type\":\"person\"},"
+			"{\"name\":\"Analytical Engine\",\"type\":\"product\"}],"
+			"\"relations\":[{\"source\":\"Dr. ADA  lovelace\",\"target\":\"analytical engine\","
+			"\"type\":\"designed\"},{\"source\":\"Ada Lovelace\",\"target\":\"Charles Babbage\","
+			"\"type\":\"knew\"}]}";
+	assert_int_equal(norm(a, &out, err), 0);
+	assert_int_equal(last_dropped, 1);
+	assert_non_null(strstr(buf_cstr(&out), "\"designed\""));
+	assert_null(strstr(buf_cstr(&out), "Charles Babbage"));
+	assert_non_null(strstr(buf_cstr(&out), "\"dropped_relations\":1"));
 	buf_free(&out);
 }
 
@@ -121,6 +149,7 @@ int main(void)
 		cmocka_unit_test(missing_chunks_means_all_and_unknown_ids_are_dropped),
 		cmocka_unit_test(fences_and_prose_are_tolerated),
 		cmocka_unit_test(schema_violations_are_invalid),
+		cmocka_unit_test(dangling_relations_are_dropped_and_counted),
 		cmocka_unit_test(api_error_message_is_extracted),
 		cmocka_unit_test(absurd_usage_is_ignored),
 	};

@@ -1,0 +1,82 @@
+/* graph.h: the knowledge graph of a run, merged from its stored answers. Entities merge by the
+ * normal form of their name (names.h) and type; relations by (source, target, normal type).
+ * Each keeps its surface forms, up to graph.max_descriptions distinct descriptions and the set
+ * of chunks it was seen in (its provenance: chunk, source file, cue times). Entities and
+ * relations are numbered in order of first appearance in the input, so the same run always
+ * gives the same graph. */
+#ifndef KGSUP_GRAPH_H
+#define KGSUP_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/config.h"
+#include "../common/store.h"
+
+struct form {
+	char *text;
+	uint32_t seen;
+};
+
+struct forms {
+	struct form *v;
+	size_t n;
+};
+
+struct u32s {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+struct gentity {
+	char id[17];          /* "e" + 15 hex digits of the hash of the merge key */
+	struct forms names;   /* as written, most often first after graph_build */
+	struct forms types;
+	struct forms descriptions; /* distinct, in order of appearance */
+	struct u32s chunks;   /* chunk numbers, ascending and distinct after graph_build */
+};
+
+struct grelation {
+	char id[17];
+	uint32_t source, target; /* entity numbers */
+	struct forms types;
+	struct forms descriptions;
+	struct u32s chunks;
+};
+
+struct gchunk {
+	char id[17];
+	uint32_t source;
+	int64_t start_ms, end_ms; /* -1 when the format has no cue times */
+};
+
+struct graph {
+	struct gentity *entities;
+	size_t nentities, capentities;
+	struct grelation *relations;
+	size_t nrelations, caprelations;
+	struct gchunk *chunks;
+	size_t nchunks;
+	char **sources;
+	size_t nsources;
+	uint64_t answers;             /* stored answers read */
+	uint64_t entity_records, relation_records; /* before merging */
+	uint64_t dropped_by_answer;   /* relations the answers' validation left out */
+	uint64_t dropped_unresolved;  /* relations whose end names no entity at all */
+	void *maps;                   /* graph.c's indexes */
+};
+
+/* Builds g from the run in t with cfg's graph settings. Returns 0, or -1 with err set. */
+int graph_build(store_txn *t, const struct config *cfg, struct graph *g, char *err, size_t errlen);
+void graph_free(struct graph *g);
+
+/* The chunk ids / source files of an entity's or relation's chunk set, in input order. */
+const char *graph_source_name(const struct graph *g, uint32_t source);
+
+/* Weight: the number of distinct chunks it was seen in. */
+static inline uint64_t graph_weight(const struct u32s *chunks)
+{
+	return chunks->n;
+}
+
+#endif
