@@ -33,9 +33,10 @@ static const struct {
 	{ "status", "kgsup status -s DIR [--json | --prometheus]\n"
 		    "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
 		    "  counters in Prometheus text format.\n" },
-	{ "export", "kgsup export -s DIR [-f jsonl|invalid] [-o FILE]\n"
-		    "  Writes the knowledge graph (default to standard output); -f invalid writes the\n"
-		    "  answers that failed validation, kept for inspection.\n" },
+	{ "export", "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid] [-o PATH]\n"
+		    "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
+		    "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
+		    "  failed validation, kept for inspection.\n" },
 	{ "stop", "kgsup stop -s DIR [--now]\n"
 		  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
 		  "  --now  abandon the calls in flight instead of waiting for them\n" },
