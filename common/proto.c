@@ -118,6 +118,7 @@ void msg_encode_batch(buf *b, const struct msg_batch *m)
 	put_u32(b, m->batch);
 	put_u32(b, m->seq);
 	put_u32(b, m->est_tokens);
+	put_u32(b, m->attempt);
 	put_bytes(b, m->chunk_ids, m->chunk_ids_len);
 	put_bytes(b, m->body, m->body_len);
 }
@@ -129,6 +130,7 @@ int msg_decode_batch(const void *frame, size_t len, struct msg_batch *m)
 	m->batch = get_u32(&r);
 	m->seq = get_u32(&r);
 	m->est_tokens = get_u32(&r);
+	m->attempt = get_u32(&r);
 	m->chunk_ids = get_bytes(&r, &m->chunk_ids_len);
 	m->body = get_bytes(&r, &m->body_len);
 	return finish(&r);
@@ -150,6 +152,8 @@ void msg_encode_result(buf *b, const struct msg_result *m)
 	put_u64(b, m->prompt_tokens);
 	put_u64(b, m->completion_tokens);
 	put_u64(b, m->latency_us);
+	put_u32(b, m->attempt);
+	put_u32(b, m->retry_in_ms);
 	put_bytes(b, m->payload, m->payload_len);
 }
 
@@ -170,8 +174,10 @@ int msg_decode_result(const void *frame, size_t len, struct msg_result *m)
 	m->prompt_tokens = get_u64(&r);
 	m->completion_tokens = get_u64(&r);
 	m->latency_us = get_u64(&r);
+	m->attempt = get_u32(&r);
+	m->retry_in_ms = get_u32(&r);
 	m->payload = get_bytes(&r, &m->payload_len);
-	if (m->status > RES_SPLIT)
+	if (m->status > RES_RETRY)
 		r.bad = 1;
 	return finish(&r);
 }

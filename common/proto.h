@@ -19,7 +19,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -43,6 +43,7 @@ struct msg_batch {
 	uint32_t batch;
 	uint32_t seq;
 	uint32_t est_tokens;   /* prompt bytes / 4 + max_tokens */
+	uint32_t attempt;      /* requests already made for it this session (a deferred retry) */
 	const char *chunk_ids; /* the batch's chunk ids, '\n'-separated */
 	size_t chunk_ids_len;
 	const char *body; /* the complete JSON request body */
@@ -55,6 +56,7 @@ enum result_status {
 	RES_ABORT = 2,  /* payload: why; the API refused us and the run must stop */
 	RES_GAVEUP = 3, /* payload: why; the worker is shutting down, batch not done */
 	RES_SPLIT = 4,  /* payload: why; the answer was cut off: split the batch in two */
+	RES_RETRY = 5,  /* payload: the error; try again in retry_in_ms (on any worker) */
 };
 
 /* What a worker did for one batch: its outcome and the requests it took. */
@@ -72,6 +74,8 @@ struct msg_result {
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
 	uint64_t latency_us; /* of the successful call */
+	uint32_t attempt;     /* RES_RETRY: requests made for the batch so far this session */
+	uint32_t retry_in_ms; /* RES_RETRY: its backoff */
 	const char *payload;
 	size_t payload_len;
 };

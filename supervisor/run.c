@@ -252,7 +252,7 @@ static void handle_signals(struct sup *s)
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
-	zpoll_wait(p, POLL_MS);
+	zpoll_wait(p, sink_next_due_ms(s, POLL_MS));
 	handle_signals(s);
 	sink_receive(s);
 	proc_reap(s);
@@ -263,7 +263,7 @@ static int loop_once(struct sup *s, zpoll *p)
 	proc_spawn_due(s);
 	int dispatch = !s->stopping;
 	int64_t now = now_ms();
-	if (s->nqueue || s->ninvalid || (dispatch && any_idle(s) && sink_work_left(s)) ||
+	if (s->nqueue || s->ninvalid || (dispatch && any_idle(s) && sink_dispatchable(s)) ||
 	    now - s->last_commit >= HEARTBEAT_MS) {
 		if (sink_round(s, dispatch) < 0) {
 			begin_stop(s, 1);
@@ -568,6 +568,8 @@ out:
 	free(s.queue);
 	free(s.spooled);
 	free(s.round.split_children);
+	free(s.round.new_deferred);
+	free(s.deferred);
 	free(s.invalid);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);

@@ -255,6 +255,17 @@ static int put_chunk_parts(store_txn *t, struct sup *s, const struct batch_rec *
 	return rc ? STORE_FULL : 0;
 }
 
+static void defer_batch(struct sup *s, const struct msg_result *m)
+{
+	struct round *r = &s->round;
+	if (r->nnew_deferred == r->capnew_deferred) {
+		r->capnew_deferred = r->capnew_deferred ? r->capnew_deferred * 2 : 16;
+		r->new_deferred = xrealloc(r->new_deferred, r->capnew_deferred * sizeof *r->new_deferred);
+	}
+	struct deferred d = { m->batch, m->attempt, now_ms() + m->retry_in_ms, 0 };
+	r->new_deferred[r->nnew_deferred++] = d;
+}
+
 static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 {
 	struct counters *c = &s->round.ctr;
@@ -286,6 +297,11 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 	} else if (m->status == RES_SPLIT && open) {
 		if (split_batch(t, s, m->batch, &b, "answer cut off at max_tokens"))
 			return STORE_FULL;
+	} else if (m->status == RES_RETRY && open) {
+		b.state = B_PENDING;
+		defer_batch(s, m);
+		err = m->payload;
+		errlen = m->payload_len;
 	} else if (m->status == RES_FAILED && open) {
 		b.state = B_FAILED;
 		c->batches_failed++;
@@ -318,10 +334,25 @@ static int put_invalid(store_txn *t, struct sup *s, const struct frame *f)
 	return store_put(t, DB_INVALID, key, sizeof key, v->data, v->len);
 }
 
-/* The next batch that needs a request: first those put back, then onward from the cursor. */
-static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec *b)
+/* The next batch that needs a request: first deferred retries that are due, then those put
+ * back, then onward from the cursor. */
+static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec *b,
+		      uint32_t *attempt)
 {
 	struct round *r = &s->round;
+	int64_t now = now_ms();
+	*attempt = 0;
+	for (size_t i = 0; i < s->ndeferred; i++) {
+		struct deferred *d = &s->deferred[i];
+		if (d->taken || d->due > now)
+			continue;
+		d->taken = 1;
+		if (!batch_read(t, d->batch, b) && b->state == B_PENDING) {
+			*n = d->batch;
+			*attempt = d->attempt;
+			return 1;
+		}
+	}
 	while (r->requeue_used < s->nrequeue) {
 		*n = s->requeue[r->requeue_used++];
 		if (!batch_read(t, *n, b) && (b->state == B_PENDING || b->state == B_INFLIGHT))
@@ -444,9 +475,9 @@ static int from_chunk_parts(store_txn *t, struct sup *s, uint32_t n, struct batc
 static int pick_for_slot(store_txn *t, struct sup *s, int i)
 {
 	struct slot *sl = &s->slots[i];
-	uint32_t n;
+	uint32_t n, attempt;
 	struct batch_rec b;
-	while (next_batch(t, s, &n, &b)) {
+	while (next_batch(t, s, &n, &b, &attempt)) {
 		if (render_batch(t, &s->cfg, &s->prompts, &b, &sl->req)) {
 			log_error("batch %u: its chunks are missing from the store", n);
 			continue;
@@ -469,6 +500,7 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i)
 			return STORE_FULL;
 		sl->assigned = 1;
 		sl->batch = n;
+		sl->attempt = attempt;
 		return 0;
 	}
 	return 0;
@@ -491,6 +523,9 @@ static int round_txn(store_txn *t, void *arg)
 	r->cache_hits = 0;
 	r->nbatches = s->plan.nbatches;
 	r->nsplit_children = 0;
+	r->nnew_deferred = 0;
+	for (size_t i = 0; i < s->ndeferred; i++)
+		s->deferred[i].taken = 0;
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -516,7 +551,7 @@ static void send_assigned(struct sup *s)
 		if (!sl->assigned)
 			continue;
 		sl->assigned = 0;
-		struct msg_batch m = { sl->batch, ++s->next_seq, sl->req.est_tokens,
+		struct msg_batch m = { sl->batch, ++s->next_seq, sl->req.est_tokens, sl->attempt,
 				       sl->req.chunk_ids.data, sl->req.chunk_ids.len,
 				       sl->req.body.data, sl->req.body.len };
 		msg_encode_batch(&s->msg, &m);
@@ -529,6 +564,45 @@ static void send_assigned(struct sup *s)
 		sl->seq = m.seq;
 		sl->has_batch = 1;
 		sl->state = SLOT_BUSY;
+	}
+}
+
+int sink_work_left(const struct sup *s)
+{
+	return s->cursor < s->plan.nbatches || s->nrequeue > 0 || s->ndeferred > 0;
+}
+
+int sink_dispatchable(const struct sup *s)
+{
+	return s->cursor < s->plan.nbatches || s->nrequeue > 0 || sink_next_due_ms(s, 1) == 0;
+}
+
+long sink_next_due_ms(const struct sup *s, long max)
+{
+	int64_t now = now_ms();
+	long best = max;
+	for (size_t i = 0; i < s->ndeferred; i++) {
+		int64_t in = s->deferred[i].due - now;
+		if (in < best)
+			best = in < 0 ? 0 : (long)in;
+	}
+	return best;
+}
+
+/* After a commit: deferred batches handed out leave the list, those handed back join it. */
+static void settle_deferred(struct sup *s)
+{
+	struct round *r = &s->round;
+	size_t w = 0;
+	for (size_t i = 0; i < s->ndeferred; i++)
+		if (!s->deferred[i].taken)
+			s->deferred[w++] = s->deferred[i];
+	s->ndeferred = w;
+	if (r->nnew_deferred) {
+		s->deferred = xrealloc(s->deferred, (s->ndeferred + r->nnew_deferred) * sizeof *s->deferred);
+		memcpy(s->deferred + s->ndeferred, r->new_deferred, r->nnew_deferred * sizeof *s->deferred);
+		s->ndeferred += r->nnew_deferred;
+		r->nnew_deferred = 0;
 	}
 }
 
@@ -571,6 +645,7 @@ int sink_round(struct sup *s, int dispatch)
 			(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
 		s->nrequeue -= s->round.requeue_used;
 	}
+	settle_deferred(s);
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
 	s->nqueue = 0;
@@ -592,7 +667,3 @@ int sink_round(struct sup *s, int dispatch)
 	return 0;
 }
 
-int sink_work_left(const struct sup *s)
-{
-	return s->cursor < s->plan.nbatches || s->nrequeue > 0;
-}

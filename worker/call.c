@@ -216,7 +216,7 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 	res->batch = b->batch;
 	res->seq = b->seq;
 	w->error[0] = '\0';
-	for (uint32_t attempt = 1;; attempt++) {
+	for (uint32_t attempt = b->attempt + 1;; attempt++) {
 		if (broker_ask(w, b->est_tokens) < 0)
 			break;
 		enum outcome o = attempt_once(w, b, res);
@@ -238,8 +238,14 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 			return;
 		}
 		res->retries++;
-		if (worker_sleep(w, backoff_ms(w, attempt)) < 0)
-			break;
+		/* the backoff is this batch's, not this worker's: hand the batch back with its delay
+		 * and take another meanwhile (a worker sleeping out a 60 s backoff would be a slot
+		 * lost; a 429's wait is everyone's anyway, kept by the broker) */
+		int64_t delay = backoff_ms(w, attempt);
+		res->status = RES_RETRY;
+		res->attempt = attempt;
+		res->retry_in_ms = (uint32_t)(delay < 0 ? 0 : delay > 86400000 ? 86400000 : delay);
+		return;
 	}
 	res->status = RES_GAVEUP;
 	snprintf(w->error, sizeof w->error, "worker stopping");

@@ -52,25 +52,6 @@ static int abort_transfer(void)
 	return worker_must_stop(the_worker);
 }
 
-int worker_sleep(struct worker *w, int64_t ms)
-{
-	int64_t until = now_ms() + ms;
-	for (;;) {
-		if (worker_must_stop(w) || worker_orphaned(w))
-			return -1;
-		int64_t left = until - now_ms();
-		if (left <= 0)
-			return 0;
-		struct pollfd p[2] = { { sig_fd(), POLLIN, 0 }, { w->parent_fd, POLLIN, 0 } };
-		if (poll(p, w->parent_fd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left)) > 0) {
-			if (p[0].revents & POLLIN)
-				sig_take();
-			if (w->parent_fd >= 0 && p[1].revents)
-				w->orphaned = 1;
-		}
-	}
-}
-
 static int connect_sockets(struct worker *w, char *err, size_t errlen)
 {
 	char ep[PATHS_MAX];

@@ -49,7 +49,5 @@ int worker_must_stop(struct worker *w);
 int worker_orphaned(struct worker *w);
 /* Looks at the supervisor's pipe now (a syscall: for the slow paths). */
 void worker_check_parent(struct worker *w);
-/* Sleeps up to ms, waking early to stop; returns -1 if the worker must stop or is orphaned. */
-int worker_sleep(struct worker *w, int64_t ms);
 
 #endif

@@ -12,7 +12,8 @@
 static void result_round_trips(void **state)
 {
 	(void)state;
-	struct msg_result r = { 3, 77, 9, RES_OK, 200, 2, 1, 1, 1, 1, 1234, 56, 7890, "{\"a\":1}", 7 };
+	struct msg_result r = { 3, 77, 9, RES_RETRY, 200, 2, 1, 1, 1, 1, 1234, 56, 7890, 4, 1500,
+				"{\"a\":1}", 7 };
 	buf b;
 	buf_init(&b);
 	msg_encode_result(&b, &r);
@@ -22,6 +23,9 @@ static void result_round_trips(void **state)
 	assert_int_equal(d.batch, 77);
 	assert_int_equal(d.seq, 9);
 	assert_int_equal(d.prompt_tokens, 1234);
+	assert_int_equal(d.status, RES_RETRY);
+	assert_int_equal(d.attempt, 4);
+	assert_int_equal(d.retry_in_ms, 1500);
 	assert_int_equal(d.payload_len, 7);
 	assert_memory_equal(d.payload, "{\"a\":1}", 7);
 	/* every truncation is refused */
@@ -38,14 +42,15 @@ static void result_round_trips(void **state)
 static void batch_with_lying_length_is_refused(void **state)
 {
 	(void)state;
-	struct msg_batch m = { 1, 2, 3, "id1\nid2", 7, "{}", 2 };
+	struct msg_batch m = { 1, 2, 3, 6, "id1\nid2", 7, "{}", 2 };
 	buf b;
 	buf_init(&b);
 	msg_encode_batch(&b, &m);
 	struct msg_batch d;
 	assert_int_equal(msg_decode_batch(b.data, b.len, &d), 0);
 	assert_int_equal(d.body_len, 2);
-	b.data[2 + 12] = (char)0xff; /* chunk_ids length now claims far more than the frame */
+	assert_int_equal(d.attempt, 6);
+	b.data[2 + 16] = (char)0xff; /* chunk_ids length now claims far more than the frame */
 	assert_int_equal(msg_decode_batch(b.data, b.len, &d), -1);
 	b.data[0] = 9; /* another protocol version */
 	assert_int_equal(msg_type(b.data, b.len), -1);
