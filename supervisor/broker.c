@@ -174,9 +174,10 @@ static void granted_since(const struct broker *b, double *requests, double *toke
 
 /* What one budget the provider reported leaves, `used` having been granted since. Until the
  * reset time the figure holds. At the reset a sliding window lets its oldest entry go (one
- * `unit`: a request, or about one request's tokens) and goes on freeing room at about the rate
- * it was filled, our pace. A figure long past its reset is forgotten. Returns -1 for "no
- * figure", else the credit. */
+ * `unit`: a request; for tokens none: the oldest may have been smaller than the one asking,
+ * and counting the asking one's size there, or even the smallest recent one's, made one
+ * request in 25 to 50 a 429 in the token-bound bench) and goes on freeing room at about the rate it was filled, our pace. A
+ * figure long past its reset is forgotten. Returns -1 for "no figure", else the credit. */
 static double budget_credit(double remaining, int64_t until, double used, double unit,
 			    double rate_per_ms, int64_t now)
 {
@@ -190,9 +191,9 @@ static double budget_credit(double remaining, int64_t until, double used, double
 
 /* Milliseconds until a budget has `need` (0: it has). */
 static int64_t budget_wait(double remaining, int64_t until, double used, double need,
-			   double rate_per_ms, int64_t now)
+			   double unit, double rate_per_ms, int64_t now)
 {
-	double credit = budget_credit(remaining, until, used, need, rate_per_ms, now);
+	double credit = budget_credit(remaining, until, used, unit, rate_per_ms, now);
 	if (credit < 0 || credit >= need)
 		return 0;
 	if (now < until)
@@ -205,8 +206,9 @@ static int64_t provider_wait(const struct broker *b, uint32_t est, int64_t now)
 {
 	double r, t;
 	granted_since(b, &r, &t);
-	int64_t wr = budget_wait(b->prov_requests, b->prov_requests_until, r, 1, req_rate_per_ms(b), now);
-	int64_t wt = budget_wait(b->prov_tokens, b->prov_tokens_until, t, (double)est,
+	int64_t wr = budget_wait(b->prov_requests, b->prov_requests_until, r, 1, 1,
+				 req_rate_per_ms(b), now);
+	int64_t wt = budget_wait(b->prov_tokens, b->prov_tokens_until, t, (double)est, 0,
 				 tok_rate_per_ms(b), now);
 	return wr > wt ? wr : wt;
 }
