@@ -12,6 +12,7 @@ struct config {
 	char *base_url;
 	char *model;
 	char *api_key_env;
+	char *api_key_file; /* NULL: the key is in the environment variable api_key_env */
 	char *ca_file; /* NULL: the system's CAs */
 	double timeout_s;
 	double connect_timeout_s;
@@ -63,6 +64,10 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 /* Writes every key as a JSON document that config_parse reads back to the same values. */
 void config_to_json(const struct config *c, buf *b);
 void config_free(struct config *c);
+/* The API key, from api.api_key_file (mode 0600 or stricter, checked) or else the environment.
+ * malloc'd: give it back with config_forget_key, which wipes it. NULL with err set. */
+char *config_api_key(const struct config *c, char *err, size_t errlen);
+void config_forget_key(char *key);
 /* Dollars for these tokens at the pricing.* rates. */
 double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens);
 /* Non-zero for an http:// URL to a loopback address (the only plain-HTTP kgsup talks to). */

@@ -250,6 +250,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   {"Retry-After": "1"})
         if a.latency_ms:
             time.sleep(a.latency_ms / 1000.0)
+        if a.headers_forever:
+            # a status line, then header lines until the client gives up
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                i = 0
+                while True:
+                    self.wfile.write(b"X-Pad-%d: %s\r\n" % (i, b"x" * 1000))
+                    i += 1
+            except OSError:
+                self.close_connection = True
+                return
         if st.roll(a.p_hang):
             time.sleep(3600)
             return
@@ -349,6 +360,8 @@ def main():
     p.add_argument("--p-malformed", type=float, default=0)
     p.add_argument("--p-nonjson", type=float, default=0)
     p.add_argument("--p-hang", type=float, default=0)
+    p.add_argument("--headers-forever", action="store_true",
+                   help="answer every completion request with endless header lines")
     p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
     p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much")
     p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")

@@ -65,7 +65,46 @@ struct planner {
 	/* directories already walked, against symlink loops */
 	struct { dev_t dev; ino_t ino; } *seen;
 	size_t nseen, capseen;
+	/* texts already planned (a hash table of their SHA-256), so a copy is not paid for twice */
+	struct text_seen *texts;
+	size_t ntexts, captexts;
 };
+
+struct text_seen {
+	unsigned char hash[HASH_LEN];
+	char *source; /* NULL: an empty slot */
+};
+
+/* The source already planned with this text, or NULL after recording it under source. */
+static const char *text_seen_before(struct planner *pl, const char *text, size_t len,
+				    const char *source)
+{
+	if ((pl->ntexts + 1) * 2 > pl->captexts) {
+		struct text_seen *old = pl->texts;
+		size_t oldcap = pl->captexts;
+		pl->captexts = oldcap ? oldcap * 2 : 256;
+		pl->texts = xcalloc(pl->captexts, sizeof *pl->texts);
+		for (size_t i = 0; i < oldcap; i++) {
+			if (!old[i].source)
+				continue;
+			size_t j = rd_u32be(old[i].hash) & (pl->captexts - 1);
+			while (pl->texts[j].source)
+				j = (j + 1) & (pl->captexts - 1);
+			pl->texts[j] = old[i];
+		}
+		free(old);
+	}
+	unsigned char h[HASH_LEN];
+	hash_once(text, len, h);
+	size_t j = rd_u32be(h) & (pl->captexts - 1);
+	for (; pl->texts[j].source; j = (j + 1) & (pl->captexts - 1))
+		if (!memcmp(pl->texts[j].hash, h, HASH_LEN))
+			return pl->texts[j].source;
+	memcpy(pl->texts[j].hash, h, HASH_LEN);
+	pl->texts[j].source = xstrdup(source);
+	pl->ntexts++;
+	return NULL;
+}
 
 static int planner_txn(struct planner *pl)
 {
@@ -146,6 +185,12 @@ static int on_chunk(const struct chunk *c, void *arg)
 static int on_document(struct document *doc, void *arg)
 {
 	struct planner *pl = arg;
+	const char *first = doc->text.len ? text_seen_before(pl, doc->text.data, doc->text.len,
+							     doc->source) : NULL;
+	if (first) {
+		log_warn("%s: skipped (the same text as %s)", doc->source, first);
+		return 0;
+	}
 	/* the source's number is its position; one source per document */
 	if (pl->db) {
 		if (planner_txn(pl))
@@ -310,6 +355,9 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
 	buf_free(&pl.rec);
 	free(pl.seen);
+	for (size_t i = 0; i < pl.captexts; i++)
+		free(pl.texts[i].source);
+	free(pl.texts);
 	*out = pl.plan;
 	return rc ? -1 : 0;
 }

@@ -458,13 +458,10 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 
 static int check_key(const struct config *cfg, char *err, size_t errlen)
 {
-	const char *key = getenv(cfg->api_key_env);
-	if (!key || !*key) {
-		snprintf(err, errlen, "environment variable %s is not set (api.api_key_env names it)",
-			 cfg->api_key_env);
-		return -1;
-	}
-	return 0;
+	char *key = config_api_key(cfg, err, errlen);
+	int ok = key != NULL;
+	config_forget_key(key);
+	return ok ? 0 : -1;
 }
 
 /* The alias file is read by every worker and by export: a bad one is refused here, once. */

@@ -47,6 +47,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	http_client *c = arg;
 	size_t len = size * n;
+	c->cur->header_bytes += len;
+	if (c->cur->header_bytes > HTTP_MAX_HEADER_BYTES) {
+		c->cur->headers_too_large = 1;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
 	/* a new status line (after a redirect or 100-continue) starts a fresh set of headers */
 	if (len >= 5 && !memcmp(p, "HTTP/", 5))
 		ratelimit_clear(&c->cur->limits);
@@ -145,7 +150,8 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 {
 	buf_reset(&r->body);
 	r->status = 0;
-	r->transport_error = r->too_large = r->aborted = 0;
+	r->transport_error = r->too_large = r->headers_too_large = r->aborted = 0;
+	r->header_bytes = 0;
 	r->error[0] = '\0';
 	ratelimit_clear(&r->limits);
 	c->cur = r;
@@ -161,6 +167,9 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	if (r->too_large)
 		snprintf(r->error, sizeof r->error, "response larger than api.max_response_bytes (%zu)",
 			 c->max_body);
+	else if (r->headers_too_large)
+		snprintf(r->error, sizeof r->error, "response headers larger than %d KiB",
+			 HTTP_MAX_HEADER_BYTES / 1024);
 	else
 		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
 	r->transport_error = 1;

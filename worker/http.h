@@ -17,10 +17,15 @@ struct http_response {
 	struct ratelimit_info limits;
 	int transport_error;    /* connection, timeout, TLS... */
 	int too_large;          /* body exceeded api.max_response_bytes */
+	int headers_too_large;  /* headers exceeded HTTP_MAX_HEADER_BYTES */
+	size_t header_bytes;
 	int aborted;            /* abort hook said stop */
 	char error[256];
 	int64_t latency_us;
 };
+
+/* A server that sends headers forever is cut off here (the body has its own bound). */
+#define HTTP_MAX_HEADER_BYTES (256 * 1024)
 
 typedef struct http_client http_client;
 

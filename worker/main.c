@@ -77,15 +77,16 @@ static int load_settings(struct worker *w, char *err, size_t errlen)
 	config_defaults(&w->cfg);
 	if (config_load(&w->cfg, path, err, errlen))
 		return -1;
-	const char *key = getenv(w->cfg.api_key_env);
-	if (!key || !*key) {
-		snprintf(err, errlen, "environment variable %s is not set", w->cfg.api_key_env);
+	char *key = config_api_key(&w->cfg, err, errlen);
+	if (!key)
+		return -1;
+	w->names = names_new(w->cfg.graph_titles, w->cfg.graph_aliases_file, err, errlen);
+	if (!w->names || http_global_init(err, errlen)) {
+		config_forget_key(key);
 		return -1;
 	}
-	w->names = names_new(w->cfg.graph_titles, w->cfg.graph_aliases_file, err, errlen);
-	if (!w->names || http_global_init(err, errlen))
-		return -1;
 	w->http = http_new(&w->cfg, key, abort_transfer, err, errlen);
+	config_forget_key(key); /* http keeps it only in its header list */
 	return w->http ? 0 : -1;
 }
 

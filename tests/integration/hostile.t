@@ -3,7 +3,7 @@
 # link loop, an answer larger than api.max_response_bytes. Each gets a clear message and the
 # documented exit code; nothing already done is lost.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 18
 
 mkdir -p "$T/in/sub"
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400
@@ -41,4 +41,56 @@ kg status -s "$T/s3" --json >"$T/st.json"
 check "answers over api.max_response_bytes: the batches fail, exit 3 (got $rc)" [ $rc -eq 3 ]
 check "with the reason" grep -q "larger than api.max_response_bytes" "$T/err"
 check "and no answer was stored" [ "$(json_get "$T/st.json" "j['batches']['done']")" = 0 ]
+stop_mock
+
+# a server that sends header lines forever is cut off; the batch fails, the run ends
+start_mock --headers-forever
+write_config "$T/cfg.json" '{"retry": {"max_attempts": 2}, "chunking": {"chunks_per_batch": 100}}'
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/s4" -q 2>"$T/err"; rc=$?
+check "headers forever: the batch fails, exit 3 (got $rc)" [ $rc -eq 3 ]
+check "with the reason" grep -q "response headers larger than" "$T/err"
+stop_mock
+
+# the same text twice (a copied transcript) is planned once
+start_mock
+mkdir -p "$T/dup"
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/dup" --files 2 --words 400 --seed 3
+first=$(ls "$T/dup" | head -1)
+cp "$T/dup/$first" "$T/dup/zz-copy-of-$first"
+write_config "$T/cfg.json"
+kg start -c "$T/cfg.json" -i "$T/dup" -s "$T/s5" 2>"$T/err"; rc=$?
+check "a duplicate file: exit $rc, skipped with a warning naming both" \
+	grep -q "zz-copy-of-$first: skipped (the same text as .*/$first)" "$T/err"
+kg status -s "$T/s5" --json >"$T/st5.json"
+check "and it is no source of the run, nothing sent twice ($(mock_stat chunks_sent_twice))" \
+	[ "$(json_get "$T/st5.json" "j['sources']")/$(mock_stat chunks_sent_twice)" = 2/0 ]
+
+# an unreadable file stops the plan with its name (root reads anything: then a file that is
+# a dangling link given explicitly)
+mkdir -p "$T/unread"
+echo "Some words here." >"$T/unread/a.txt"
+if [ "$(id -u)" != 0 ]; then
+	echo "More words." >"$T/unread/locked.txt"
+	chmod 000 "$T/unread/locked.txt"
+	kg start -c "$T/cfg.json" -i "$T/unread" -s "$T/s6" 2>"$T/err"; rc=$?
+	check "an unreadable file: exit 2 (got $rc)" [ $rc -eq 2 ]
+	check "naming it" grep -q "locked.txt" "$T/err"
+else
+	ln -s "$T/nowhere.txt" "$T/unread/gone.txt"
+	kg start -c "$T/cfg.json" -i "$T/unread/gone.txt" -s "$T/s6" 2>"$T/err"; rc=$?
+	check "an input that cannot be read: exit 2 (got $rc)" [ $rc -eq 2 ]
+	check "naming it" grep -q "gone.txt" "$T/err"
+fi
+
+# the key from a file: refused unless only its owner can read it; never in the state directory
+printf 'sk-from-file-%s\n' $$ >"$T/key"
+chmod 644 "$T/key"
+write_config "$T/kcfg.json" "{\"api\": {\"api_key_file\": \"$T/key\"}}"
+kg start -c "$T/kcfg.json" -i "$T/unread/a.txt" -s "$T/s7" 2>"$T/err"; rc=$?
+check "a key file readable by others: exit 2 (got $rc) saying chmod 600" grep -q "chmod 600" "$T/err"
+chmod 600 "$T/key"
+(unset OPENAI_API_KEY; "$KGSUP" start -c "$T/kcfg.json" -i "$T/unread/a.txt" -s "$T/s7" -q 2>"$T/err"); rc=$?
+check "a 0600 key file, no environment variable: the run finishes (exit $rc)" [ $rc -eq 0 ]
+check "the key is nowhere in the state directory or the output" \
+	[ -z "$(grep -rl "sk-from-file-$$" "$T/s7" "$T/err" 2>/dev/null)" ]
 finish
