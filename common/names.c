@@ -82,7 +82,7 @@ static void base_form(const names *n, const char *s, size_t len, buf *out)
 {
 	size_t start = out->len;
 	names_fold(s, len, out);
-	for (;;) {
+	while (out->len > start) { /* (nothing written: out->data may still be NULL) */
 		char *w = out->data + start;
 		char *sp = memchr(w, ' ', out->len - start);
 		if (!sp || !is_title(n, w, (size_t)(sp - w)))

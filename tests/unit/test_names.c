@@ -57,6 +57,12 @@ static void distinct_names_stay_distinct(void **state)
 	assert_string_equal(norm("Dr."), "dr");
 	assert_string_equal(norm("Dr Who"), "who"); /* titles are words, configurable */
 	assert_string_equal(norm("!!!"), "");
+	/* found by fuzz_answer: a name of punctuation only into a buffer never written to */
+	buf fresh;
+	buf_init(&fresh);
+	names_entity(nm, "?!", 2, &fresh);
+	assert_int_equal(fresh.len, 0);
+	buf_free(&fresh);
 }
 
 static void aliases_from_a_file(void **state)
