@@ -12,6 +12,9 @@ int log_get_level(void);
 /* Children take the supervisor's level from KGSUP_LOG_LEVEL (set by log_export_level). */
 void log_level_from_env(void);
 void log_export_level(void);
+/* A progress bar is (1) or is no longer (0) drawn on stderr, a terminal: log lines of this
+ * process and of children started afterwards erase its line before they print. */
+void log_progress_bar(int on);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "kgsup: <message>" on stderr, no timestamp: the user-facing error line. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,9 +4,10 @@
 # missing.
 set -eu
 
-# curl (the command) and procps (pgrep) are used by the tests, not by kgsup
+# curl (the command), procps (pgrep), tmux (a terminal for the progress bar) and
+# python3-networkx (loads the graphml export) are used by the tests, not by kgsup
 pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lmdb-utils
-libcjson-dev libcmocka-dev libssl-dev libunistring-dev python3-networkx openssl perl python3 ca-certificates curl procps"
+libcjson-dev libcmocka-dev libssl-dev libunistring-dev python3-networkx openssl perl python3 ca-certificates curl procps tmux"
 [ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
 
 missing=""

@@ -20,14 +20,16 @@ static const struct {
 		  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
 		  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
 	{ "start", "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
+		   "            [--no-progress]\n"
 		   "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 		   "  run in DIR if it holds the same inputs and settings.\n"
 		   "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
 		   "  -s DIR    state directory (plan, results, cache, sockets)\n"
 		   "  -c FILE   config (default: ./etc/kgsup.json if present, else built-in defaults)\n"
 		   "  -w N      workers (overrides run.workers)\n"
-		   "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n" },
-	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q]\n"
+		   "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n"
+		   "  --no-progress  no progress bar on a terminal: a log line every 10 s\n" },
+	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress]\n"
 		    "  Continues the run in DIR with the settings it was started with.\n"
 		    "  --retry-failed  give batches that failed for good another round\n" },
 	{ "status", "kgsup status -s DIR [--json | --prometheus]\n"
@@ -114,7 +116,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		case OPT_JSON: cli->json = 1; break;
 		case OPT_PROMETHEUS: cli->prometheus = 1; break;
 		case OPT_NOW: cli->now = 1; break;
-		case OPT_NO_PROGRESS: break;
+		case OPT_NO_PROGRESS: cli->no_progress = 1; break;
 		case 'h': cli_usage(stdout, command_name(cmd)); return EXIT_OK;
 		case ':': return usage_error(cmd, "an option is missing its value");
 		default: return usage_error(cmd, "unknown option");

@@ -22,6 +22,7 @@ struct cli {
 	int json;
 	int prometheus;
 	int now;
+	int no_progress;
 	const char *format;
 	const char *output;
 };

@@ -23,7 +23,6 @@
 
 #define POLL_MS 200
 #define HEARTBEAT_MS 1000 /* counters are committed at least this often (status reads them) */
-#define PROGRESS_MS 10000
 #define QUIT_GRACE_MS 3000 /* after QUIT, before SIGTERM; then as long again before SIGKILL */
 
 static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
@@ -193,21 +192,6 @@ static int load_counters(struct sup *s)
 
 /* ---- the loop ---- */
 
-static void print_progress(struct sup *s, int final)
-{
-	const struct counters *c = &s->ctr;
-	double secs = (double)(now_ms() - s->session_start) / 1000.0;
-	double cost = config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
-	log_info("%s%llu/%u batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
-		"%llu+%llu tokens, $%.4f, %d workers, %.1f s",
-		final ? "finished: " : "", (unsigned long long)c->batches_done,
-		(unsigned)batches_total(&s->plan, c),
-		(unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
-		(unsigned long long)c->requests_sent, (unsigned long long)c->http_429,
-		(unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
-		proc_live_workers(s), secs);
-}
-
 static int any_idle(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots; i++)
@@ -270,10 +254,7 @@ static int loop_once(struct sup *s, zpoll *p)
 			return 1;
 		}
 	}
-	if (now - s->last_progress >= PROGRESS_MS) {
-		s->last_progress = now;
-		print_progress(s, 0);
-	}
+	progress_tick(s);
 	int busy = proc_busy_workers(s);
 	if (!sink_work_left(s) && busy == 0 && s->nqueue == 0)
 		return 1;
@@ -333,7 +314,7 @@ static int finish(struct sup *s, int loop_failed)
 	}
 	if (sink_round(s, 0) < 0)
 		code = EXIT_STOPPED;
-	print_progress(s, 1);
+	progress_end(s);
 	if (s->store_error[0])
 		die_msg("cannot write to the store in %s (%s): stopped; what was committed is safe; "
 			"make room and resume with: kgsup resume -s %s",
@@ -372,6 +353,7 @@ static int run_loop(struct sup *s)
 	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
 		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->ctr.batches_done, s->want);
+	progress_begin(s, !s->no_progress); /* before the children: they inherit the bar's flag */
 	int loop_failed = 0;
 	proc_spawn_due(s); /* before the first wait: the loop polls before it spawns */
 	while (!loop_once(s, &p))
@@ -545,6 +527,7 @@ static int run_command(const struct cli *cli, int resume)
 	s.want = (int)s.cfg.workers;
 	log_export_level();
 	load_counters(&s);
+	s.no_progress = cli->no_progress;
 	code = supervise(&s, cli, err, sizeof err);
 out:
 	if (err[0])

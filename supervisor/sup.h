@@ -114,11 +114,19 @@ struct sup {
 	int64_t session_start;
 	uint64_t elapsed_base; /* elapsed_ms of earlier sessions */
 	int64_t last_commit, last_progress;
+	int bar;              /* a progress bar is drawn on stderr (a terminal) */
+	int no_progress;      /* --no-progress */
+	uint64_t done_at_start; /* batches done before this session, for its rate */
 	buf msg;
 	buf scratch; /* records being written in a round, reused */
 	buf part;    /* a chunk's part of an answer, being assembled */
 	unsigned char chunk_settings[HASH_LEN]; /* render_chunk_settings */
 };
+
+/* progress.c: a bar on a terminal (at most 4 redraws a second), else a log line every 10 s */
+void progress_begin(struct sup *s, int wanted);
+void progress_tick(struct sup *s);
+void progress_end(struct sup *s);
 
 /* proc.c */
 int proc_init(struct sup *s, char *err, size_t errlen);
