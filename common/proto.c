@@ -152,6 +152,9 @@ void msg_encode_result(buf *b, const struct msg_result *m)
 	put_u64(b, m->prompt_tokens);
 	put_u64(b, m->completion_tokens);
 	put_u64(b, m->latency_us);
+	put_u32(b, m->err_server);
+	put_u32(b, m->err_transport);
+	put_u32(b, m->err_invalid);
 	put_u32(b, m->attempt);
 	put_u32(b, m->retry_in_ms);
 	put_bytes(b, m->payload, m->payload_len);
@@ -174,6 +177,9 @@ int msg_decode_result(const void *frame, size_t len, struct msg_result *m)
 	m->prompt_tokens = get_u64(&r);
 	m->completion_tokens = get_u64(&r);
 	m->latency_us = get_u64(&r);
+	m->err_server = get_u32(&r);
+	m->err_transport = get_u32(&r);
+	m->err_invalid = get_u32(&r);
 	m->attempt = get_u32(&r);
 	m->retry_in_ms = get_u32(&r);
 	m->payload = get_bytes(&r, &m->payload_len);

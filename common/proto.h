@@ -19,7 +19,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -74,6 +74,9 @@ struct msg_result {
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
 	uint64_t latency_us; /* of the successful call */
+	uint32_t err_server;    /* of errors: 5xx, 408, 409 */
+	uint32_t err_transport; /* of errors: timeouts, connections, TLS, oversized answers */
+	uint32_t err_invalid;   /* of errors: answers that were not the expected JSON */
 	uint32_t attempt;     /* RES_RETRY: requests made for the batch so far this session */
 	uint32_t retry_in_ms; /* RES_RETRY: its backoff */
 	const char *payload;

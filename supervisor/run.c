@@ -315,6 +315,7 @@ static int finish(struct sup *s, int loop_failed)
 	if (sink_round(s, 0) < 0)
 		code = EXIT_STOPPED;
 	progress_end(s);
+	report_write(s, code);
 	if (s->store_error[0])
 		die_msg("cannot write to the store in %s (%s): stopped; what was committed is safe; "
 			"make room and resume with: kgsup resume -s %s",
@@ -550,6 +551,7 @@ out:
 	free(s.round.split_children);
 	free(s.round.new_deferred);
 	free(s.deferred);
+	free(s.latency_us);
 	free(s.invalid);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);

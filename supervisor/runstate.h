@@ -61,6 +61,7 @@ struct counters {
 	uint32_t supervisor_pid;
 	uint32_t pad;
 	uint64_t batches_split; /* replaced by halves; not counted in the total */
+	uint64_t err_server, err_transport, err_invalid; /* of errors, by cause (429s apart) */
 };
 
 /* meta "plan": what the planner made. */

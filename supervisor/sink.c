@@ -56,6 +56,8 @@ static int on_result(struct sup *s, char *frame, size_t len)
 				sl->state = SLOT_IDLE;
 		}
 	}
+	if (m.status == RES_OK && m.latency_us)
+		report_latency(s, m.latency_us);
 	if (m.status == RES_ABORT && !s->aborted) {
 		s->aborted = 1;
 		snprintf(s->abort_msg, sizeof s->abort_msg, "%.*s", (int)m.payload_len, m.payload);
@@ -274,6 +276,10 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 	c->retried += m->retries;
 	c->http_429 += m->http_429;
 	c->errors += m->errors;
+	c->err_server += m->err_server;
+	c->err_transport += m->err_transport;
+	c->err_invalid += m->err_invalid;
+
 	c->prompt_tokens += m->prompt_tokens;
 	c->completion_tokens += m->completion_tokens;
 	struct batch_rec b;

@@ -116,12 +116,18 @@ struct sup {
 	int64_t last_commit, last_progress;
 	int bar;              /* a progress bar is drawn on stderr (a terminal) */
 	int no_progress;      /* --no-progress */
+	uint32_t *latency_us; /* of this session's successful calls, for the report */
+	size_t nlatency, caplatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
 	buf msg;
 	buf scratch; /* records being written in a round, reused */
 	buf part;    /* a chunk's part of an answer, being assembled */
 	unsigned char chunk_settings[HASH_LEN]; /* render_chunk_settings */
 };
+
+/* report.c: what a session did, printed at its end and kept as DIR/report.json */
+void report_latency(struct sup *s, uint64_t us);
+void report_write(struct sup *s, int exit_code);
 
 /* progress.c: a bar on a terminal (at most 4 redraws a second), else a log line every 10 s */
 void progress_begin(struct sup *s, int wanted);

@@ -203,8 +203,16 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 	}
 	if (w->resp.status)
 		res->http_status = (uint32_t)w->resp.status;
-	if (o != OUT_OK)
+	if (o != OUT_OK) {
 		res->errors++;
+		long st = w->resp.status;
+		if (w->resp.transport_error)
+			res->err_transport++;
+		else if (st >= 500 || st == 408 || st == 409)
+			res->err_server++;
+		else if (st == 200)
+			res->err_invalid++;
+	}
 	broker_report(w, b->est_tokens, used, prompt);
 	return o;
 }

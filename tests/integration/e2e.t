@@ -3,7 +3,7 @@
 # successful request per batch, every entity the mock returned in the export, and a second
 # start on the finished run buys nothing.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 14
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 25 --words 1200
 start_mock --latency-ms 5
@@ -28,6 +28,14 @@ check "status --prometheus: sent requests as the mock counted them" \
 	grep -qx "kgsup_requests_total{outcome=\"sent\"} $(mock_stat requests)" "$T/prom.txt"
 check "status counts what the mock counted (tokens)" \
 	[ "$(json_get "$T/status.json" "j['tokens']['prompt']")" = "$(mock_stat prompt_tokens)" ]
+# the report: its totals are the sums the mock counted, its cost those tokens at the prices
+want=$(/usr/bin/python3 -c "
+p, c = $(mock_stat prompt_tokens), $(mock_stat completion_tokens)
+print('%d %d %.6f %d' % (p, c, p * 0.15 / 1e6 + c * 0.60 / 1e6, $(mock_stat ok)))")
+check "report.json: tokens, cost and calls are what the mock counted ($want)" \
+	[ "$(json_get "$T/state/report.json" "'%d %d %.6f %d' % (j['tokens']['prompt'], j['tokens']['completion'], j['cost_usd'], j['latency_ms']['calls'])")" = "$want" ]
+check "report.json: latency percentiles in order, throughput above zero" \
+	[ "$(json_get "$T/state/report.json" "0 < j['latency_ms']['p50'] <= j['latency_ms']['p95'] <= j['latency_ms']['p99'] and j['throughput']['batches_per_s'] > 0")" = True ]
 
 kg export -s "$T/state" -f jsonl -o "$T/graph.jsonl" 2>"$T/export.err"
 check "export exits 0 and says what it wrote" grep -q "exported [1-9][0-9]* entities" "$T/export.err"

@@ -3,7 +3,7 @@
 # link loop, an answer larger than api.max_response_bytes. Each gets a clear message and the
 # documented exit code; nothing already done is lost.
 . "$(dirname "$0")/lib.sh"
-plan 18
+plan 19
 
 mkdir -p "$T/in/sub"
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400
@@ -49,6 +49,8 @@ write_config "$T/cfg.json" '{"retry": {"max_attempts": 2}, "chunking": {"chunks_
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/s4" -q 2>"$T/err"; rc=$?
 check "headers forever: the batch fails, exit 3 (got $rc)" [ $rc -eq 3 ]
 check "with the reason" grep -q "response headers larger than" "$T/err"
+check "report.json gives each failed batch its reason and counts the errors as transport" \
+	[ "$(json_get "$T/s4/report.json" "all('headers larger' in f['error'] for f in j['batches']['failures']) and len(j['batches']['failures']) == j['batches']['failed'] > 0 and j['errors_by_cause']['transport'] == j['requests']['sent']")" = True ]
 stop_mock
 
 # the same text twice (a copied transcript) is planned once

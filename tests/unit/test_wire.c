@@ -12,8 +12,8 @@
 static void result_round_trips(void **state)
 {
 	(void)state;
-	struct msg_result r = { 3, 77, 9, RES_RETRY, 200, 2, 1, 1, 1, 1, 1234, 56, 7890, 4, 1500,
-				"{\"a\":1}", 7 };
+	struct msg_result r = { 3, 77, 9, RES_RETRY, 200, 2, 1, 1, 1, 1, 1234, 56, 7890, 5, 6, 7, 4,
+				1500, "{\"a\":1}", 7 };
 	buf b;
 	buf_init(&b);
 	msg_encode_result(&b, &r);
@@ -24,6 +24,9 @@ static void result_round_trips(void **state)
 	assert_int_equal(d.seq, 9);
 	assert_int_equal(d.prompt_tokens, 1234);
 	assert_int_equal(d.status, RES_RETRY);
+	assert_int_equal(d.err_server, 5);
+	assert_int_equal(d.err_transport, 6);
+	assert_int_equal(d.err_invalid, 7);
 	assert_int_equal(d.attempt, 4);
 	assert_int_equal(d.retry_in_ms, 1500);
 	assert_int_equal(d.payload_len, 7);
