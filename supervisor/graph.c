@@ -321,11 +321,9 @@ static void add_batch(store_txn *t, struct graph *g, struct maps *m, uint32_t n,
 		add_batch(t, g, m, b.child + 1, depth + 1);
 		return;
 	}
-	unsigned char k[4];
-	wr_u32be(k, n);
 	const void *v;
 	size_t vl;
-	if (b.state != B_DONE || store_get(t, DB_RESULTS, k, 4, &v, &vl))
+	if (b.state != B_DONE || record_get(t, DB_RESULTS, n, &v, &vl))
 		return;
 	json *answer = json_parse(v, vl, NULL, 0);
 	if (!answer) {

@@ -26,11 +26,9 @@ void rendered_free(struct rendered *r)
 static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *ids)
 {
 	for (uint32_t i = 0; i < b->nchunks; i++) {
-		unsigned char k[4];
-		wr_u32be(k, b->first_chunk + i);
 		const void *v;
 		size_t n;
-		if (store_get(t, DB_CHUNKS, k, 4, &v, &n) || n < sizeof(struct chunk_rec))
+		if (record_get(t, DB_CHUNKS, b->first_chunk + i, &v, &n) || n < sizeof(struct chunk_rec))
 			return -1;
 		struct chunk_rec c; /* LMDB values are not aligned: copy the record out */
 		memcpy(&c, v, sizeof c);
@@ -128,12 +126,10 @@ void render_chunk_key(const unsigned char settings[HASH_LEN], const char id[CHUN
 
 int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])
 {
-	unsigned char k[4];
-	wr_u32be(k, n);
 	const void *v;
 	size_t len;
 	struct chunk_rec c;
-	if (store_get(t, DB_CHUNKS, k, 4, &v, &len) || len < sizeof c)
+	if (record_get(t, DB_CHUNKS, n, &v, &len) || len < sizeof c)
 		return -1;
 	memcpy(&c, v, sizeof c);
 	memcpy(id, c.id, CHUNK_ID_LEN);

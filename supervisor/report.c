@@ -47,12 +47,10 @@ static void put_failures(struct sup *s, buf *b)
 	store_txn *t = store_begin(s->db, 0);
 	int n = 0;
 	for (uint32_t i = 0; t && i < s->plan.nbatches && n < REPORT_MAX_FAILURES; i++) {
-		unsigned char k[4];
-		wr_u32be(k, i);
 		const void *v;
 		size_t len;
 		struct batch_rec r;
-		if (store_get(t, DB_BATCHES, k, 4, &v, &len) || len < sizeof r)
+		if (record_get(t, DB_BATCHES, i, &v, &len) || len < sizeof r)
 			continue;
 		memcpy(&r, v, sizeof r);
 		if (r.state != B_FAILED)

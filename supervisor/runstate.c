@@ -41,13 +41,18 @@ int plan_read(store_txn *t, struct plan_rec *p)
 	return p->version == RUNSTATE_VERSION ? 0 : STORE_ERROR;
 }
 
-int batch_read(store_txn *t, uint32_t n, struct batch_rec *b)
+int record_get(store_txn *t, enum store_db db, uint32_t n, const void **v, size_t *len)
 {
 	unsigned char k[4];
 	wr_u32be(k, n);
+	return store_get(t, db, k, 4, v, len);
+}
+
+int batch_read(store_txn *t, uint32_t n, struct batch_rec *b)
+{
 	const void *v;
 	size_t len;
-	int rc = store_get(t, DB_BATCHES, k, 4, &v, &len);
+	int rc = record_get(t, DB_BATCHES, n, &v, &len);
 	if (rc)
 		return rc;
 	if (len < sizeof *b)

@@ -84,6 +84,9 @@ int counters_write(store_txn *t, const struct counters *c);
 int plan_read(store_txn *t, struct plan_rec *p);
 /* The settings the run was started with, over cfg's; STORE_NOTFOUND, -1 (err set) or 0. */
 int run_settings_read(store_txn *t, struct config *cfg, char *err, size_t errlen);
+/* The value numbered n in db (every numbered record's key is its big-endian u32): 0 or a
+ * STORE_ code. The value is not aligned: copy structs out. */
+int record_get(store_txn *t, enum store_db db, uint32_t n, const void **v, size_t *len);
 /* A batch record (copied out: LMDB values are not aligned); 0 or a STORE_ code. */
 int batch_read(store_txn *t, uint32_t n, struct batch_rec *b);
 /* Writes a batch record with its last error (errlen 0: none). */
