@@ -18,6 +18,7 @@ static const struct role {
 	{ "status", status_main, "progress of a run, live or finished (--json)" },
 	{ "export", export_main, "write the knowledge graph (or the invalid answers kept)" },
 	{ "stop", stop_main, "stop a live run gracefully (--now: abandon calls in flight)" },
+	{ "scale", scale_main, "change the number of workers of a live run" },
 	{ "__worker", worker_main, NULL },
 	{ "__broker", broker_main, NULL },
 };

@@ -9,6 +9,7 @@ int resume_main(int argc, char **argv);  /* kgsup resume */
 int status_main(int argc, char **argv);  /* kgsup status */
 int export_main(int argc, char **argv);  /* kgsup export */
 int stop_main(int argc, char **argv);    /* kgsup stop */
+int scale_main(int argc, char **argv);   /* kgsup scale */
 int plan_main(int argc, char **argv);    /* kgsup plan */
 int worker_main(int argc, char **argv);  /* kgsup __worker SLOT DIR */
 int broker_main(int argc, char **argv);  /* kgsup __broker DIR */

@@ -42,6 +42,9 @@ static const struct {
 	{ "stop", "kgsup stop -s DIR [--now]\n"
 		  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
 		  "  --now  abandon the calls in flight instead of waiting for them\n" },
+	{ "scale", "kgsup scale N -s DIR\n"
+		   "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
+		   "  start, surplus ones finish their batch and exit.\n" },
 };
 
 void cli_usage(FILE *f, const char *command)
@@ -53,7 +56,8 @@ void cli_usage(FILE *f, const char *command)
 
 static const char *command_name(enum cli_command cmd)
 {
-	static const char *names[] = { "start", "resume", "status", "export", "stop", "plan" };
+	static const char *names[] = { "start", "resume", "status", "export", "stop", "plan",
+				       "scale" };
 	return names[cmd];
 }
 
@@ -121,6 +125,14 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		case ':': return usage_error(cmd, "an option is missing its value");
 		default: return usage_error(cmd, "unknown option");
 		}
+	}
+	if (cmd == CLI_SCALE) {
+		char *end = NULL;
+		long n = optind < argc ? strtol(argv[optind], &end, 10) : 0;
+		if (optind >= argc || *end || n < 1 || n > 1024)
+			return usage_error(cmd, "takes a number of workers from 1 to 1024");
+		cli->scale_to = (int)n;
+		optind++;
 	}
 	if (optind < argc)
 		return usage_error(cmd, "unexpected argument");

@@ -8,7 +8,7 @@
 
 #include "../common/config.h"
 
-enum cli_command { CLI_START, CLI_RESUME, CLI_STATUS, CLI_EXPORT, CLI_STOP, CLI_PLAN };
+enum cli_command { CLI_START, CLI_RESUME, CLI_STATUS, CLI_EXPORT, CLI_STOP, CLI_PLAN, CLI_SCALE };
 
 struct cli {
 	enum cli_command cmd;
@@ -23,6 +23,7 @@ struct cli {
 	int prometheus;
 	int now;
 	int no_progress;
+	int scale_to; /* kgsup scale N */
 	const char *format;
 	const char *output;
 };

@@ -265,23 +265,54 @@ int proc_any_alive(const struct sup *s)
 	return 0;
 }
 
+/* Lets slot i's worker go: QUIT (it finishes the batch it holds first), or SIGTERM while it
+ * is still loading (not connected yet, so no QUIT can reach it; it holds nothing). */
+static void quit_slot(struct sup *s, int i)
+{
+	struct slot *sl = &s->slots[i];
+	if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
+		buf_reset(&s->msg);
+		msg_encode_quit(&s->msg);
+		zsock_send(sl->push, s->msg.data, s->msg.len, 1);
+		sl->state = SLOT_QUITTING;
+	} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
+		kill(sl->proc.pid, SIGTERM);
+		sl->state = SLOT_QUITTING;
+	}
+}
+
 void proc_quit_all(struct sup *s)
 {
-	buf m;
-	buf_init(&m);
-	msg_encode_quit(&m);
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = &s->slots[i];
-		if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
-			zsock_send(sl->push, m.data, m.len, 1);
-			sl->state = SLOT_QUITTING;
-		} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
-			/* not connected yet, so no QUIT can reach it; it holds nothing */
-			kill(sl->proc.pid, SIGTERM);
-			sl->state = SLOT_QUITTING;
+	for (int i = 0; i < s->nslots; i++)
+		quit_slot(s, i);
+}
+
+void proc_trim(struct sup *s)
+{
+	for (int i = s->want; i < s->nslots; i++)
+		if (!s->slots[i].has_batch && s->slots[i].state != SLOT_BUSY)
+			quit_slot(s, i);
+}
+
+void proc_scale(struct sup *s, int n)
+{
+	if (n > s->nslots) {
+		s->slots = xrealloc(s->slots, (size_t)n * sizeof *s->slots);
+		memset(&s->slots[s->nslots], 0, (size_t)(n - s->nslots) * sizeof *s->slots);
+		int have = s->nslots;
+		for (; have < n; have++) {
+			rendered_init(&s->slots[have].req);
+			if (bind_slot(s, have) < 0) {
+				log_warn("cannot bind worker socket %d: %s", have, strerror(errno));
+				rendered_free(&s->slots[have].req);
+				break;
+			}
 		}
+		s->nslots = have;
+		n = have;
 	}
-	buf_free(&m);
+	log_info("scale: %d workers wanted (were %d)", n, s->want);
+	s->want = n;
 }
 
 void proc_signal_all(struct sup *s, int signo)

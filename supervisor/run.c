@@ -5,6 +5,7 @@
  *   commit what came back -> record the final state -> exit. */
 #include "sup.h"
 #include "cli.h"
+#include "control.h"
 #include "lock.h"
 #include "../common/log.h"
 #include "../common/names.h"
@@ -192,9 +193,16 @@ static int load_counters(struct sup *s)
 
 /* ---- the loop ---- */
 
+static int scale_to(void *arg, int workers)
+{
+	struct sup *s = arg;
+	proc_scale(s, workers);
+	return s->want;
+}
+
 static int any_idle(const struct sup *s)
 {
-	for (int i = 0; i < s->nslots; i++)
+	for (int i = 0; i < s->nslots && i < s->want; i++)
 		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch)
 			return 1;
 	return 0;
@@ -240,6 +248,9 @@ static int loop_once(struct sup *s, zpoll *p)
 	handle_signals(s);
 	sink_receive(s);
 	proc_reap(s);
+	if (s->control_fd >= 0)
+		control_serve(s->control_fd, scale_to, s);
+	proc_trim(s);
 	if (s->aborted && !s->stop_now) {
 		log_error("%s", s->abort_msg);
 		begin_stop(s, 1);
@@ -347,6 +358,11 @@ static int run_loop(struct sup *s)
 	zpoll_init(&p);
 	zpoll_add_sock(&p, s->results);
 	zpoll_add_fd(&p, sig_fd());
+	s->control_fd = control_open(s->state_dir);
+	if (s->control_fd < 0)
+		log_warn("no control socket (kgsup scale will not reach this run): %s", strerror(errno));
+	else
+		zpoll_add_fd(&p, s->control_fd);
 	s->session_start = now_ms();
 	s->elapsed_base = s->ctr.elapsed_ms;
 	s->last_progress = s->session_start;
@@ -362,6 +378,12 @@ static int run_loop(struct sup *s)
 	loop_failed = s->stop_now && !s->aborted && !s->stopping;
 	shutdown_children(s, &p);
 	int code = finish(s, loop_failed);
+	if (s->control_fd >= 0) {
+		char path[PATHS_MAX];
+		paths_file(path, sizeof path, s->state_dir, "sock/control");
+		unlink(path);
+		close(s->control_fd);
+	}
 	zpoll_free(&p);
 	proc_close(s);
 	zsock_close(s->results);

@@ -540,7 +540,7 @@ static int round_txn(store_txn *t, void *arg)
 	for (size_t i = 0; i < s->ninvalid; i++)
 		if (put_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;
-	for (int i = 0; ra->dispatch && i < s->nslots; i++)
+	for (int i = 0; ra->dispatch && i < s->nslots && i < s->want; i++)
 		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch && pick_for_slot(t, s, i))
 			return STORE_FULL;
 	r->ctr.workers_live = (uint32_t)proc_live_workers(s);

@@ -116,6 +116,7 @@ struct sup {
 	int64_t last_commit, last_progress;
 	int bar;              /* a progress bar is drawn on stderr (a terminal) */
 	int no_progress;      /* --no-progress */
+	int control_fd;       /* the control socket (control.c), -1 without one */
 	uint32_t *latency_us; /* of this session's successful calls, for the report */
 	size_t nlatency, caplatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
@@ -141,6 +142,10 @@ void proc_reap(struct sup *s);
 int proc_live_workers(const struct sup *s);
 int proc_busy_workers(const struct sup *s);
 void proc_quit_all(struct sup *s);
+/* Wants n workers from now on: slots are added as needed; surplus workers are let go once
+ * idle (proc_trim). */
+void proc_scale(struct sup *s, int n);
+void proc_trim(struct sup *s);
 void proc_signal_all(struct sup *s, int signo);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);

@@ -1,0 +1,14 @@
+/* control.h: the live supervisor's control socket (control.c): `kgsup scale` reaches the run
+ * through it, and only its owner is obeyed. */
+#ifndef KGSUP_CONTROL_H
+#define KGSUP_CONTROL_H
+
+/* Sets the wanted worker count; returns the count it could set. */
+typedef int (*control_scale_fn)(void *arg, int workers);
+
+/* Listens on DIR/sock/control; the socket's fd (non-blocking), or -1 with errno set. */
+int control_open(const char *state_dir);
+/* Answers every request waiting on the listening socket, then returns. */
+void control_serve(int listen_fd, control_scale_fn scale, void *arg);
+
+#endif
