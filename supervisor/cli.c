@@ -20,7 +20,7 @@ static const struct {
 		  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
 		  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
 	{ "start", "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
-		   "            [--no-progress]\n"
+		   "            [--no-progress] [--detach]\n"
 		   "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 		   "  run in DIR if it holds the same inputs and settings.\n"
 		   "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
@@ -28,8 +28,9 @@ static const struct {
 		   "  -c FILE   config (default: ./etc/kgsup.json if present, else built-in defaults)\n"
 		   "  -w N      workers (overrides run.workers)\n"
 		   "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n"
-		   "  --no-progress  no progress bar on a terminal: a log line every 10 s\n" },
-	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress]\n"
+		   "  --no-progress  no progress bar on a terminal: a log line every 10 s\n"
+		   "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n" },
+	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress] [--detach]\n"
 		    "  Continues the run in DIR with the settings it was started with.\n"
 		    "  --retry-failed  give batches that failed for good another round\n" },
 	{ "status", "kgsup status -s DIR [--json | --prometheus]\n"
@@ -62,7 +63,7 @@ static const char *command_name(enum cli_command cmd)
 }
 
 enum { OPT_FRESH = 256, OPT_RETRY_FAILED, OPT_JSON, OPT_NOW, OPT_NO_PROGRESS, OPT_HELP,
-       OPT_PROMETHEUS };
+       OPT_PROMETHEUS, OPT_DETACH };
 
 static int usage_error(enum cli_command cmd, const char *msg)
 {
@@ -87,6 +88,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 		{ "now", no_argument, NULL, OPT_NOW },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "detach", no_argument, NULL, OPT_DETACH },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -121,6 +123,7 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		case OPT_PROMETHEUS: cli->prometheus = 1; break;
 		case OPT_NOW: cli->now = 1; break;
 		case OPT_NO_PROGRESS: cli->no_progress = 1; break;
+		case OPT_DETACH: cli->detach = 1; break;
 		case 'h': cli_usage(stdout, command_name(cmd)); return EXIT_OK;
 		case ':': return usage_error(cmd, "an option is missing its value");
 		default: return usage_error(cmd, "unknown option");

@@ -24,6 +24,7 @@ struct cli {
 	int now;
 	int no_progress;
 	int scale_to; /* kgsup scale N */
+	int detach;   /* --detach */
 	const char *format;
 	const char *output;
 };

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define POLL_MS 200
@@ -371,6 +372,12 @@ static int run_loop(struct sup *s)
 		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->ctr.batches_done, s->want);
 	progress_begin(s, !s->no_progress); /* before the children: they inherit the bar's flag */
+	if (s->ready_fd > 0) {
+		ssize_t w = write(s->ready_fd, "r", 1);
+		(void)w; /* a parent that is gone needs no word */
+		close(s->ready_fd);
+		s->ready_fd = -1;
+	}
 	int loop_failed = 0;
 	proc_spawn_due(s); /* before the first wait: the loop polls before it spawns */
 	while (!loop_once(s, &p))
@@ -504,12 +511,70 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 	return run_loop(s);
 }
 
+/* --detach: the parent waits until the child has planned and started its loop (or died, then
+ * with the child's exit code), so errors in the config or inputs still reach the terminal
+ * as an exit code. The child is a session leader writing to DIR/kgsup.log, its pid in
+ * DIR/kgsup.pid. Returns -1 in the child (go on), else the parent's exit code. Forks before
+ * any ZeroMQ context, LMDB environment or libcurl state exists. */
+static int detach(const char *state_dir, int *ready_fd)
+{
+	char log_path[PATHS_MAX], pid_path[PATHS_MAX];
+	int p[2];
+	if (mkdir_p(state_dir, 0700) || pipe2(p, O_CLOEXEC) < 0) {
+		die_msg("%s: %s", state_dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	paths_file(log_path, sizeof log_path, state_dir, "kgsup.log");
+	paths_file(pid_path, sizeof pid_path, state_dir, "kgsup.pid");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		die_msg("fork: %s", strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		char c;
+		ssize_t n;
+		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		close(p[0]);
+		if (n == 1) {
+			fprintf(stderr, "kgsup: running in the background as pid %d (log %s; kgsup status "
+				"-s %s; kgsup stop -s %s)\n", (int)pid, log_path, state_dir, state_dir);
+			return EXIT_OK;
+		}
+		int st = 0;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		die_msg("the run did not start; see %s", log_path);
+		return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_INTERNAL;
+	}
+	close(p[0]);
+	setsid();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+		_exit(EXIT_INTERNAL);
+	close(null);
+	close(log);
+	char pidtext[32];
+	int len = snprintf(pidtext, sizeof pidtext, "%d\n", (int)getpid());
+	if (write_file_atomic(pid_path, pidtext, (size_t)len, 0644))
+		log_warn("%s: cannot write the pid file", pid_path);
+	*ready_fd = p[1];
+	return -1;
+}
+
 static int run_command(const struct cli *cli, int resume)
 {
 	static struct sup s;
 	char err[1024] = "";
 	log_set_tag("sup");
 	int code = EXIT_USAGE;
+	if (cli->detach && (code = detach(cli->state_dir, &s.ready_fd)) >= 0)
+		return code;
+	code = EXIT_USAGE;
 	config_defaults(&s.cfg);
 	s.lock_fd = -1;
 	if (sig_init() < 0) {
@@ -575,6 +640,11 @@ out:
 	free(s.deferred);
 	free(s.latency_us);
 	free(s.invalid);
+	if (cli->detach) { /* before the lock goes: kgsup stop returns when it does */
+		char pid_path[PATHS_MAX];
+		paths_file(pid_path, sizeof pid_path, cli->state_dir, "kgsup.pid");
+		unlink(pid_path);
+	}
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return code;

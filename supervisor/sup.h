@@ -117,6 +117,7 @@ struct sup {
 	int bar;              /* a progress bar is drawn on stderr (a terminal) */
 	int no_progress;      /* --no-progress */
 	int control_fd;       /* the control socket (control.c), -1 without one */
+	int ready_fd;         /* --detach: told when the run loop starts, so the parent can go */
 	uint32_t *latency_us; /* of this session's successful calls, for the report */
 	size_t nlatency, caplatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
