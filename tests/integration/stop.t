@@ -3,7 +3,7 @@
 # status answers and a second start is refused; resume then finishes the run without buying
 # any answer twice.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 10
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 1000
 start_mock --latency-ms 150
@@ -17,6 +17,8 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 check "status on a live run says running" [ "$(json_get "$T/live.json" "j['state']")" = running ]
+t0=$(date +%s%N); kg status -s "$T/state" >/dev/null 2>&1; ms=$((($(date +%s%N) - t0) / 1000000))
+check "status on the live run, while it writes, answers in under a second (${ms} ms)" [ "$ms" -lt 1000 ]
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/state" 2>"$T/second.err"; rc=$?
 check "a second start on a live state directory is refused (exit $rc)" [ $rc -eq 2 ]
 check "with a message saying so" grep -q "already live" "$T/second.err"
