@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../common/config.h"
+#include "../../common/util.h"
 
 static int parse(struct config *c, const char *text, char *err)
 {
@@ -77,6 +80,51 @@ static void round_trips_through_json(void **state)
 	config_free(&b);
 }
 
+/* etc/kgsup.json is the example users copy: it must name every key, each with its default. */
+static void the_example_config_has_every_key_at_its_default(void **state)
+{
+	(void)state;
+	struct config defaults, example;
+	config_defaults(&defaults);
+	config_defaults(&example);
+	char err[512];
+	assert_int_equal(config_load(&example, "etc/kgsup.json", err, sizeof err), 0);
+	/* the one difference allowed: it names the shipped templates the built-in ones copy */
+	assert_string_equal(example.prompt_system, "etc/prompts/kg-system.txt");
+	assert_string_equal(example.prompt_user, "etc/prompts/kg-user.txt");
+	free(example.prompt_system);
+	free(example.prompt_user);
+	example.prompt_system = strdup(defaults.prompt_system);
+	example.prompt_user = strdup(defaults.prompt_user);
+	buf a, b;
+	buf_init(&a);
+	buf_init(&b);
+	config_to_json(&defaults, &a);
+	config_to_json(&example, &b);
+	assert_string_equal(buf_cstr(&b), buf_cstr(&a));
+	/* every "key": of the full dump appears in the example file */
+	size_t len;
+	char *text = read_file("etc/kgsup.json", 1 << 20, &len);
+	assert_non_null(text);
+	const char *p = buf_cstr(&a);
+	while ((p = strchr(p, '"'))) {
+		const char *end = strchr(p + 1, '"');
+		assert_non_null(end);
+		if (end[1] == ':') {
+			char key[80];
+			snprintf(key, sizeof key, "%.*s:", (int)(end - p + 1), p);
+			if (!strstr(text, key))
+				fail_msg("etc/kgsup.json lacks %s", key);
+		}
+		p = end + 1;
+	}
+	free(text);
+	buf_free(&a);
+	buf_free(&b);
+	config_free(&defaults);
+	config_free(&example);
+}
+
 static void errors_name_the_key(void **state)
 {
 	(void)state;
@@ -115,6 +163,7 @@ int main(void)
 		cmocka_unit_test(plain_http_only_to_loopback),
 		cmocka_unit_test(round_trips_through_json),
 		cmocka_unit_test(errors_name_the_key),
+		cmocka_unit_test(the_example_config_has_every_key_at_its_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
