@@ -67,7 +67,8 @@ void report_write(struct sup *s, int exit_code)
 {
 	const struct counters *c = &s->ctr;
 	double wall = (double)(now_ms() - s->session_start) / 1000.0;
-	qsort(s->latency_us, s->nlatency, sizeof *s->latency_us, u32_cmp);
+	if (s->nlatency) /* (qsort of NULL, even for 0 items, is undefined) */
+		qsort(s->latency_us, s->nlatency, sizeof *s->latency_us, u32_cmp);
 	double cost = config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
 	double saved = config_cost_usd(&s->cfg, c->saved_prompt_tokens, c->saved_completion_tokens);
 	uint64_t other = c->errors - c->http_429 - c->err_server - c->err_transport - c->err_invalid;
