@@ -15,7 +15,7 @@
 #define STORE_INITIAL_MAP ((size_t)64 << 20)
 
 static const char *db_names[DB_COUNT] = { "meta",    "sources", "chunks", "batches",
-					  "results", "cache",   "invalid" };
+					  "results", "cache",   "invalid", "texts" };
 
 struct store {
 	MDB_env *env;

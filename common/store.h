@@ -15,6 +15,7 @@ enum store_db {
 	DB_RESULTS, /* u32be batch number -> validated answer JSON */
 	DB_CACHE,   /* request hash -> cache record + answer JSON */
 	DB_INVALID, /* request hash + time: answers that failed validation, for inspection */
+	DB_TEXTS,   /* SHA-256 of a document's text -> u32be number of the source planned with it */
 	DB_COUNT
 };
 

@@ -65,19 +65,19 @@ struct planner {
 	/* directories already walked, against symlink loops */
 	struct { dev_t dev; ino_t ino; } *seen;
 	size_t nseen, capseen;
-	/* texts already planned (a hash table of their SHA-256), so a copy is not paid for twice */
+	/* without a store (kgsup plan): the texts planned so far, by SHA-256 */
 	struct text_seen *texts;
 	size_t ntexts, captexts;
 };
 
 struct text_seen {
 	unsigned char hash[HASH_LEN];
-	char *source; /* NULL: an empty slot */
+	uint32_t source;
+	int used;
 };
 
-/* The source already planned with this text, or NULL after recording it under source. */
-static const char *text_seen_before(struct planner *pl, const char *text, size_t len,
-				    const char *source)
+/* The dry run's table (kgsup plan, no store). */
+static int text_in_memory(struct planner *pl, const unsigned char h[HASH_LEN], uint32_t *first)
 {
 	if ((pl->ntexts + 1) * 2 > pl->captexts) {
 		struct text_seen *old = pl->texts;
@@ -85,25 +85,50 @@ static const char *text_seen_before(struct planner *pl, const char *text, size_t
 		pl->captexts = oldcap ? oldcap * 2 : 256;
 		pl->texts = xcalloc(pl->captexts, sizeof *pl->texts);
 		for (size_t i = 0; i < oldcap; i++) {
-			if (!old[i].source)
+			if (!old[i].used)
 				continue;
 			size_t j = rd_u32be(old[i].hash) & (pl->captexts - 1);
-			while (pl->texts[j].source)
+			while (pl->texts[j].used)
 				j = (j + 1) & (pl->captexts - 1);
 			pl->texts[j] = old[i];
 		}
 		free(old);
 	}
+	size_t j = rd_u32be(h) & (pl->captexts - 1);
+	for (; pl->texts[j].used; j = (j + 1) & (pl->captexts - 1))
+		if (!memcmp(pl->texts[j].hash, h, HASH_LEN)) {
+			*first = pl->texts[j].source;
+			return 1;
+		}
+	memcpy(pl->texts[j].hash, h, HASH_LEN);
+	pl->texts[j].source = pl->plan.nsources;
+	pl->texts[j].used = 1;
+	pl->ntexts++;
+	return 0;
+}
+
+static int planner_txn(struct planner *pl);
+
+/* 1 if a document of this text was planned already (its source's number in *first), else 0
+ * after noting it; -1 if the store fails. With a store the set lives there (DB_TEXTS), so the
+ * supervisor's memory does not grow with the number of documents. */
+static int text_seen_before(struct planner *pl, const char *text, size_t len, uint32_t *first)
+{
 	unsigned char h[HASH_LEN];
 	hash_once(text, len, h);
-	size_t j = rd_u32be(h) & (pl->captexts - 1);
-	for (; pl->texts[j].source; j = (j + 1) & (pl->captexts - 1))
-		if (!memcmp(pl->texts[j].hash, h, HASH_LEN))
-			return pl->texts[j].source;
-	memcpy(pl->texts[j].hash, h, HASH_LEN);
-	pl->texts[j].source = xstrdup(source);
-	pl->ntexts++;
-	return NULL;
+	if (!pl->db)
+		return text_in_memory(pl, h, first);
+	if (planner_txn(pl))
+		return -1;
+	const void *v;
+	size_t n;
+	if (!store_get(pl->txn, DB_TEXTS, h, HASH_LEN, &v, &n) && n == 4) {
+		*first = rd_u32be(v);
+		return 1;
+	}
+	unsigned char k[4];
+	wr_u32be(k, pl->plan.nsources);
+	return store_put(pl->txn, DB_TEXTS, h, HASH_LEN, k, 4) ? -1 : 0;
 }
 
 static int planner_txn(struct planner *pl)
@@ -185,10 +210,20 @@ static int on_chunk(const struct chunk *c, void *arg)
 static int on_document(struct document *doc, void *arg)
 {
 	struct planner *pl = arg;
-	const char *first = doc->text.len ? text_seen_before(pl, doc->text.data, doc->text.len,
-							     doc->source) : NULL;
-	if (first) {
-		log_warn("%s: skipped (the same text as %s)", doc->source, first);
+	uint32_t first;
+	int seen = doc->text.len ? text_seen_before(pl, doc->text.data, doc->text.len, &first) : 0;
+	if (seen < 0)
+		return -1;
+	if (seen) {
+		const void *name = NULL;
+		size_t n = 0;
+		if (pl->txn && record_get(pl->txn, DB_SOURCES, first, &name, &n))
+			name = NULL;
+		if (name)
+			log_warn("%s: skipped (the same text as %.*s)", doc->source, (int)n,
+				 (const char *)name);
+		else
+			log_warn("%s: skipped (the same text as an earlier input)", doc->source);
 		return 0;
 	}
 	/* the source's number is its position; one source per document */
@@ -355,8 +390,6 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
 	buf_free(&pl.rec);
 	free(pl.seen);
-	for (size_t i = 0; i < pl.captexts; i++)
-		free(pl.texts[i].source);
 	free(pl.texts);
 	*out = pl.plan;
 	return rc ? -1 : 0;

@@ -1,0 +1,276 @@
+#!/bin/bash
+# bench-perf.sh KGSUP: the performance suite (make bench). Prints a table per part:
+#   overhead  nginx (HTTPS, keep-alive, one fixed chat completion) answering 20,000 tiny
+#             batches: requests/s and CPU microseconds per request of kgsup's processes, of
+#             wrk (POST of the same body: the server's ceiling) and of the usual Python asyncio
+#             + aiohttp client (scripts/pyclient.py)
+#   scaling   mock at 200 ms, 1..128 workers: throughput against workers / latency
+#   memory    RSS and PSS (/proc/PID/smaps_rollup) of supervisor, broker and workers, 16 and 128
+#   state     1,000,000 chunks: plan time, status time, resume's first request, LMDB size,
+#             supervisor peak RSS against a run ten times smaller
+# BENCH_PARTS="overhead scaling memory state" picks parts. Everything runs on 127.0.0.1.
+set -uo pipefail
+KGSUP=${1:?usage: bench-perf.sh path/to/kgsup}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+D=$(mktemp -d /tmp/kgsup-perf-XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	[ -f "$D/nginx/nginx.pid" ] && kill "$(cat "$D/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null
+	rm -rf "$D"
+}
+trap cleanup EXIT
+export OPENAI_API_KEY=bench-key
+PARTS=${BENCH_PARTS:-overhead scaling memory state}
+PY=/usr/bin/python3
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u +%F)"
+
+# config FILE URL CA WORKERS CHUNK_TOKENS CHUNKS_PER_BATCH
+config() {
+	cat >"$1" <<JSON
+{"api": {"base_url": "$2", "ca_file": "$3", "model": "m", "max_tokens": 256, "timeout_s": 30},
+ "limits": {"requests_per_minute": 100000000, "tokens_per_minute": 1000000000000},
+ "run": {"workers": $4},
+ "chunking": {"chunk_tokens": $5, "overlap_tokens": 0, "chunks_per_batch": $6}}
+JSON
+}
+
+# timed CMD...: runs it under /usr/bin/time; prints "wall_s cpu_s" (user+sys, its children
+# included: for kgsup, the supervisor, the broker and every worker)
+timed() {
+	/usr/bin/time -o "$D/time.out" -f '%e %U %S' "$@" >/dev/null 2>&1
+	awk '{printf "%s %.3f\n", $1, $2 + $3}' "$D/time.out"
+}
+
+start_mock() {
+	rm -rf "$D/mock"
+	$PY "$TOP/scripts/mock_llm.py" --dir "$D/mock" "$@" 2>"$D/mock.log" &
+	MOCK=$!
+	PIDS+=("$MOCK")
+	for _ in $(seq 100); do [ -s "$D/mock/port" ] && break; sleep 0.1; done
+	PORT=$(cat "$D/mock/port")
+}
+stop_mock() { kill "$MOCK" 2>/dev/null; wait "$MOCK" 2>/dev/null; }
+mock_stats() { curl -s --cacert "$D/mock/cert.pem" "https://127.0.0.1:$PORT/stats"; }
+
+# ---------------------------------------------------------------------------------------------
+part_overhead() {
+	echo
+	echo "## overhead: nginx (1 worker process), 20,000 batches of one tiny chunk"
+	mkdir -p "$D/nginx" "$D/ov"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$D/nginx/key.pem" \
+		-out "$D/nginx/cert.pem" >/dev/null 2>&1
+	local port
+	port=$($PY -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
+	local user_line=""
+	[ "$(id -u)" = 0 ] && user_line="user root;"
+	cat >"$D/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+pid $D/nginx/nginx.pid;
+error_log $D/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $D/nginx/body;
+	keepalive_requests 10000000;
+	keepalive_timeout 60s;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $D/nginx/cert.pem;
+		ssl_certificate_key $D/nginx/key.pem;
+		client_max_body_size 1m;
+		location / {
+			default_type application/json;
+			return 200 '$answer';
+		}
+	}
+}
+CONF
+	nginx -c "$D/nginx/nginx.conf" -p "$D/nginx" || { echo "nginx did not start"; return; }
+	sleep 0.3
+	local url="https://127.0.0.1:$port/v1"
+	# 20,000 batches: one chunk of ~16 tokens each
+	$PY - "$D/ov/in" <<'PY'
+import os, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+for f in range(20):
+    with open(os.path.join(d, "t%02d.txt" % f), "w") as out:
+        for i in range(1000):
+            out.write("Speaker %d talks about item %d of file %d today.\n" % (i % 7, i, f))
+PY
+	config "$D/ov/cfg.json" "$url" "$D/nginx/cert.pem" 16 16 1
+	"$KGSUP" plan -c "$D/ov/cfg.json" -i "$D/ov/in" -o "$D/ov/req.jsonl" --json >"$D/ov/plan.json" 2>/dev/null
+	local n
+	n=$(wc -l <"$D/ov/req.jsonl")
+	printf '%-34s %10s %12s %14s\n' client requests req/s "CPU us/req"
+	local w
+	for w in 8 16 32; do
+		rm -rf "$D/ov/state"
+		read -r wall cpu < <(timed "$KGSUP" start -c "$D/ov/cfg.json" -i "$D/ov/in" -s "$D/ov/state" -w "$w" -q)
+		printf '%-34s %10d %12.0f %14.0f\n' "kgsup, $w workers" "$n" "$(echo "$n / $wall" | bc -l)" \
+			"$(echo "$cpu * 1000000 / $n" | bc -l)"
+	done
+	# wrk: the same body, POSTed over 16 keep-alive connections for 10 s
+	head -1 "$D/ov/req.jsonl" >"$D/ov/body.json"
+	cat >"$D/ov/post.lua" <<LUA
+local f = io.open("$D/ov/body.json", "r")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-key"
+LUA
+	local wrk_out
+	wrk_out=$(wrk -t2 -c16 -d10s -s "$D/ov/post.lua" "$url/chat/completions" 2>&1)
+	local rps
+	rps=$(echo "$wrk_out" | awk '/Requests\/sec/ {print $2}')
+	printf '%-34s %10s %12.0f %14s\n' "wrk (the server's ceiling), 16 conn" "10 s" "${rps:-0}" "-"
+	read -r wall cpu < <(timed $PY "$TOP/scripts/pyclient.py" "$url" "$D/nginx/cert.pem" \
+		"$D/ov/req.jsonl" --rpm 100000000 --tpm 1000000000000)
+	printf '%-34s %10d %12.0f %14.0f\n' "python asyncio+aiohttp, 20 at once" "$n" \
+		"$(echo "$n / $wall" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)"
+	kill "$(cat "$D/nginx/nginx.pid")" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# corpus DIR CHUNKS: about CHUNKS chunks of 16 tokens (one short line each)
+corpus() {
+	$PY - "$1" "$2" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2]); os.makedirs(d, exist_ok=True)
+per = 1000
+for f in range((n + per - 1) // per):
+    with open(os.path.join(d, "t%05d.txt" % f), "w") as out:
+        for i in range(min(per, n - f * per)):
+            out.write("Speaker %d talks about item %d of file %d today.\n" % (i % 7, i, f))
+PY
+}
+
+part_scaling() {
+	echo
+	echo "## scaling: mock at 200 ms, 25 rounds of batches per worker"
+	printf '%8s %8s %9s %10s %10s %9s %10s\n' workers batches wall_s "req/s" ideal "whole %" "steady %"
+	local w
+	for w in 1 2 4 8 16 32 64 128; do
+		local n=$((w * 25))
+		rm -rf "$D/sc"
+		corpus "$D/sc/in" "$n"
+		start_mock --latency-ms 200
+		config "$D/sc/cfg.json" "https://127.0.0.1:$PORT/v1" "$D/mock/cert.pem" "$w" 16 1
+		local t0 t1
+		t0=$(date +%s.%N)
+		"$KGSUP" start -c "$D/sc/cfg.json" -i "$D/sc/in" -s "$D/sc/state" -w "$w" -q 2>/dev/null
+		t1=$(date +%s.%N)
+		mock_stats >"$D/sc/stats.json"
+		stop_mock
+		$PY - "$D/sc/stats.json" "$w" "$t0" "$t1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); w = int(sys.argv[2]); t0, t1 = float(sys.argv[3]), float(sys.argv[4])
+t = sorted(s["times"]); n = len(t); wall = t1 - t0; ideal = w / 0.2
+# steady state: the arrival rate between the 10th and 90th percentile of requests
+a, b = t[n // 10], t[n * 9 // 10]
+steady = (n * 8 // 10) / (b - a) if b > a else 0
+print("%8d %8d %9.2f %10.1f %10.1f %8.1f%% %9.1f%%" % (w, n, wall, n / wall, ideal,
+      100 * n / wall / ideal, 100 * steady / ideal))
+PY
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# pss_table SUPERVISOR_PID: RSS and PSS (kB) of the supervisor, the broker and the workers
+pss_of() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+
+part_memory() {
+	echo
+	echo "## memory: RSS and PSS of each process in the middle of a run (kB)"
+	printf '%8s %-10s %6s %10s %10s\n' workers process count "RSS each" "PSS each"
+	local w
+	for w in 16 128; do
+		rm -rf "$D/mem"
+		corpus "$D/mem/in" $((w * 40))
+		start_mock --latency-ms 200
+		config "$D/mem/cfg.json" "https://127.0.0.1:$PORT/v1" "$D/mock/cert.pem" "$w" 16 1
+		"$KGSUP" start -c "$D/mem/cfg.json" -i "$D/mem/in" -s "$D/mem/state" -w "$w" -q 2>/dev/null &
+		local sup=$!
+		# wait until every worker is up and has sent something
+		for _ in $(seq 100); do
+			[ "$(pgrep -c -P "$sup" -f '__worker')" -ge "$w" ] && break
+			sleep 0.1
+		done
+		sleep 2
+		{
+			echo "supervisor $(pss_of "$sup")"
+			for p in $(pgrep -P "$sup" -f '__broker'); do echo "broker $(pss_of "$p")"; done
+			for p in $(pgrep -P "$sup" -f '__worker'); do echo "worker $(pss_of "$p")"; done
+		} >"$D/mem/pss.txt"
+		wait "$sup"
+		stop_mock
+		awk -v w="$w" '{n[$1]++; r[$1]+=$2; p[$1]+=$3}
+			END {for (k in n) printf "%8d %-10s %6d %10.0f %10.0f\n", w, k, n[k], r[k]/n[k], p[k]/n[k]}' \
+			"$D/mem/pss.txt" | sort -k2
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# state_run CHUNKS: plan (by start), status, resume's first request, db size, and the
+# supervisor's peak RSS with its anonymous (heap) part: the file part is LMDB's map, page cache
+# that the kernel can drop, the anonymous part is what the supervisor holds
+state_run() {
+	local n=$1 s="$D/st/state-$1"
+	rm -rf "$D/st/in"
+	corpus "$D/st/in" "$n"
+	start_mock --latency-ms 1000
+	config "$D/st/cfg.json" "https://127.0.0.1:$PORT/v1" "$D/mock/cert.pem" 2 16 10
+	"$KGSUP" start -c "$D/st/cfg.json" -i "$D/st/in" -s "$s" -w 2 2>"$D/st/start.err" &
+	local sup=$!
+	for _ in $(seq 6000); do grep -q "run: " "$D/st/start.err" && break; sleep 0.1; done
+	local hwm anon
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$sup/status")
+	anon=$(awk '/RssAnon/ {print $2}' "/proc/$sup/status")
+	kill -TERM "$sup"
+	wait "$sup"
+	local plan_ms
+	plan_ms=$(sed -n 's/.*planned .* in \([0-9]*\) ms.*/\1/p' "$D/st/start.err")
+	local best=999
+	for _ in 1 2 3 4 5; do
+		local a b
+		a=$(date +%s%N)
+		"$KGSUP" status -s "$s" --json >/dev/null
+		b=$(date +%s%N)
+		best=$($PY -c "print(min($best, ($b - $a) / 1e9))")
+	done
+	local t0 sent_before
+	sent_before=$(mock_stats | $PY -c "import json,sys; print(len(json.load(sys.stdin)['times']))")
+	t0=$($PY -c "import time; print(time.time())")
+	"$KGSUP" resume -s "$s" -w 2 -q 2>/dev/null &
+	local res=$!
+	local first=""
+	for _ in $(seq 300); do
+		first=$(mock_stats | $PY -c "
+import json, sys
+s = json.load(sys.stdin); t = s['times'][$sent_before:]
+print('%.2f' % (s['t0_wall'] + t[0] - $t0) if t else '')")
+		[ -n "$first" ] && break
+		sleep 0.05
+	done
+	kill -TERM "$res"
+	wait "$res" 2>/dev/null
+	stop_mock
+	printf '%10d %10.1f %10.3f %12s %10s %12d %12d\n' "$n" "$(echo "${plan_ms:-0} / 1000" | bc -l)" \
+		"$best" "${first:-none}" "$(du -sh "$s/db" | cut -f1)" "$hwm" "$anon"
+}
+
+part_state() {
+	echo
+	echo "## state: a run of many chunks (16 tokens each, 10 a batch)"
+	mkdir -p "$D/st"
+	printf '%10s %10s %10s %12s %10s %12s %12s\n' chunks plan_s status_s "resume 1st s" "db size" \
+		"sup peak kB" "sup anon kB"
+	state_run 100000
+	state_run 1000000
+}
+
+for part in $PARTS; do "part_$part"; done
