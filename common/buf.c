@@ -193,3 +193,11 @@ void buf_json_str(buf *b, const char *s, size_t n)
 	}
 	buf_putc(b, '"');
 }
+
+void *xgrow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : first;
+	return xrealloc(p, *cap * size);
+}

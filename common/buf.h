@@ -32,5 +32,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* Room for item n (0-based) in array p of *cap items of size bytes: doubles *cap (from first)
+ * when full. Returns the array, perhaps moved. */
+void *xgrow(void *p, size_t *cap, size_t n, size_t size, size_t first);
 
 #endif

@@ -29,10 +29,7 @@ void document_free(struct document *doc)
 
 static void add_unit(struct document *doc, size_t off, size_t len, int64_t start, int64_t end)
 {
-	if (doc->nunits == doc->capunits) {
-		doc->capunits = doc->capunits ? doc->capunits * 2 : 64;
-		doc->units = xrealloc(doc->units, doc->capunits * sizeof *doc->units);
-	}
+	doc->units = xgrow(doc->units, &doc->capunits, doc->nunits, sizeof *doc->units, 64);
 	doc->units[doc->nunits++] = (struct unit){ off, len, start, end };
 }
 

@@ -248,10 +248,7 @@ void zpoll_free(zpoll *p)
 
 static int zpoll_add(zpoll *p, void *sock, int fd)
 {
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 8;
-		p->items = xrealloc(p->items, (size_t)p->cap * sizeof(zmq_pollitem_t));
-	}
+	p->items = xgrow(p->items, &p->cap, (size_t)p->n, sizeof(zmq_pollitem_t), 8);
 	zmq_pollitem_t *it = (zmq_pollitem_t *)p->items + p->n;
 	it->socket = sock;
 	it->fd = fd;

@@ -32,7 +32,8 @@ int zsock_recv_routed(zsock *s, char *id, size_t *idlen, char **data, size_t *le
 /* Polling: a set of sockets and plain fds. */
 typedef struct zpoll {
 	void *items; /* zmq_pollitem_t[], hidden so zmq.h stays in zsock.c */
-	int n, cap;
+	int n;
+	size_t cap;
 } zpoll;
 
 void zpoll_init(zpoll *p);

@@ -307,10 +307,7 @@ static void settle_slot(struct broker *b, uint32_t slot, uint64_t grant)
 static void on_ask(struct broker *b, const char *id, size_t idlen, const struct msg_ask *a)
 {
 	settle_slot(b, a->slot, 0);
-	if (b->nq == b->capq) {
-		b->capq = b->capq ? b->capq * 2 : 64;
-		b->q = xrealloc(b->q, b->capq * sizeof *b->q);
-	}
+	b->q = xgrow(b->q, &b->capq, b->nq, sizeof *b->q, 64);
 	/* keep the queue ordered by when each worker first asked */
 	size_t pos = b->nq;
 	while (pos > 0 && b->q[pos - 1].queued_since > a->queued_since)

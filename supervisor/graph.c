@@ -106,10 +106,7 @@ struct maps {
 
 static void u32s_add(struct u32s *s, uint32_t v)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 4;
-		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
-	}
+	s->v = xgrow(s->v, &s->cap, s->n, sizeof *s->v, 4);
 	s->v[s->n++] = v;
 }
 
@@ -224,10 +221,7 @@ static uint32_t entity_of(struct graph *g, struct maps *m, const char *name, con
 	names_fold(type, strlen(type), &m->key);
 	uint32_t e = map_put(&m->entity_key, m->key.data, m->key.len, (uint32_t)g->nentities);
 	if (e == g->nentities) {
-		if (g->nentities == g->capentities) {
-			g->capentities = g->capentities ? g->capentities * 2 : 256;
-			g->entities = xrealloc(g->entities, g->capentities * sizeof *g->entities);
-		}
+		g->entities = xgrow(g->entities, &g->capentities, g->nentities, sizeof *g->entities, 256);
 		struct gentity *ge = &g->entities[g->nentities++];
 		memset(ge, 0, sizeof *ge);
 		make_id('e', m->key.data, m->key.len, ge->id);
@@ -254,10 +248,7 @@ static uint32_t relation_of(struct graph *g, struct maps *m, uint32_t src, uint3
 	names_fold(type, strlen(type), &m->key);
 	uint32_t r = map_put(&m->relation_key, m->key.data, m->key.len, (uint32_t)g->nrelations);
 	if (r == g->nrelations) {
-		if (g->nrelations == g->caprelations) {
-			g->caprelations = g->caprelations ? g->caprelations * 2 : 256;
-			g->relations = xrealloc(g->relations, g->caprelations * sizeof *g->relations);
-		}
+		g->relations = xgrow(g->relations, &g->caprelations, g->nrelations, sizeof *g->relations, 256);
 		struct grelation *gr = &g->relations[g->nrelations++];
 		memset(gr, 0, sizeof *gr);
 		buf_reset(&m->b);

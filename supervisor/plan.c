@@ -274,10 +274,7 @@ static int plan_dir(struct planner *pl, const char *path, const struct stat *st)
 			log_warn("%s: skipped (directory already read: a symbolic link loop?)", path);
 			return 0;
 		}
-	if (pl->nseen == pl->capseen) {
-		pl->capseen = pl->capseen ? pl->capseen * 2 : 16;
-		pl->seen = xrealloc(pl->seen, pl->capseen * sizeof *pl->seen);
-	}
+	pl->seen = xgrow(pl->seen, &pl->capseen, pl->nseen, sizeof *pl->seen, 16);
 	pl->seen[pl->nseen].dev = st->st_dev;
 	pl->seen[pl->nseen].ino = st->st_ino;
 	pl->nseen++;

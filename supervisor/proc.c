@@ -25,10 +25,7 @@
 
 void sup_requeue(struct sup *s, uint32_t batch)
 {
-	if (s->nrequeue == s->caprequeue) {
-		s->caprequeue = s->caprequeue ? s->caprequeue * 2 : 64;
-		s->requeue = xrealloc(s->requeue, s->caprequeue * sizeof *s->requeue);
-	}
+	s->requeue = xgrow(s->requeue, &s->caprequeue, s->nrequeue, sizeof *s->requeue, 64);
 	s->requeue[s->nrequeue++] = batch;
 }
 

@@ -14,10 +14,7 @@
 
 void report_latency(struct sup *s, uint64_t us)
 {
-	if (s->nlatency == s->caplatency) {
-		s->caplatency = s->caplatency ? s->caplatency * 2 : 1024;
-		s->latency_us = xrealloc(s->latency_us, s->caplatency * sizeof *s->latency_us);
-	}
+	s->latency_us = xgrow(s->latency_us, &s->caplatency, s->nlatency, sizeof *s->latency_us, 1024);
 	s->latency_us[s->nlatency++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 

@@ -20,10 +20,7 @@
 
 static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
 {
-	if (s->nqueue == s->capqueue) {
-		s->capqueue = s->capqueue ? s->capqueue * 2 : 64;
-		s->queue = xrealloc(s->queue, s->capqueue * sizeof *s->queue);
-	}
+	s->queue = xgrow(s->queue, &s->capqueue, s->nqueue, sizeof *s->queue, 64);
 	s->queue[s->nqueue].m = *m;
 	s->queue[s->nqueue].frame = frame;
 	s->nqueue++;
@@ -73,10 +70,7 @@ static int on_invalid(struct sup *s, char *frame, size_t len)
 	struct msg_invalid m;
 	if (msg_decode_invalid(frame, len, &m))
 		return 0;
-	if (s->ninvalid == s->capinvalid) {
-		s->capinvalid = s->capinvalid ? s->capinvalid * 2 : 16;
-		s->invalid = xrealloc(s->invalid, s->capinvalid * sizeof *s->invalid);
-	}
+	s->invalid = xgrow(s->invalid, &s->capinvalid, s->ninvalid, sizeof *s->invalid, 16);
 	s->invalid[s->ninvalid].data = frame;
 	s->invalid[s->ninvalid].len = len;
 	s->ninvalid++;
@@ -168,10 +162,7 @@ static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec
 	struct round *r = &s->round;
 	uint32_t first = r->nbatches;
 	r->nbatches += 2;
-	if (r->nsplit_children == r->capsplit) {
-		r->capsplit = r->capsplit ? r->capsplit * 2 : 16;
-		r->split_children = xrealloc(r->split_children, r->capsplit * sizeof *r->split_children);
-	}
+	r->split_children = xgrow(r->split_children, &r->capsplit, r->nsplit_children, sizeof *r->split_children, 16);
 	r->split_children[r->nsplit_children++] = first;
 	struct batch_rec half;
 	memset(&half, 0, sizeof half);
@@ -260,10 +251,7 @@ static int put_chunk_parts(store_txn *t, struct sup *s, const struct batch_rec *
 static void defer_batch(struct sup *s, const struct msg_result *m)
 {
 	struct round *r = &s->round;
-	if (r->nnew_deferred == r->capnew_deferred) {
-		r->capnew_deferred = r->capnew_deferred ? r->capnew_deferred * 2 : 16;
-		r->new_deferred = xrealloc(r->new_deferred, r->capnew_deferred * sizeof *r->new_deferred);
-	}
+	r->new_deferred = xgrow(r->new_deferred, &r->capnew_deferred, r->nnew_deferred, sizeof *r->new_deferred, 16);
 	struct deferred d = { m->batch, m->attempt, now_ms() + m->retry_in_ms, 0 };
 	r->new_deferred[r->nnew_deferred++] = d;
 }
