@@ -4,6 +4,7 @@
 #include "../common/hash.h"
 #include "../common/input.h"
 #include "../common/log.h"
+#include "../common/strmap.h"
 #include "../common/util.h"
 
 #include <dirent.h>
@@ -65,47 +66,8 @@ struct planner {
 	/* directories already walked, against symlink loops */
 	struct { dev_t dev; ino_t ino; } *seen;
 	size_t nseen, capseen;
-	/* without a store (kgsup plan): the texts planned so far, by SHA-256 */
-	struct text_seen *texts;
-	size_t ntexts, captexts;
+	struct strmap texts; /* without a store (kgsup plan): SHA-256 of the texts planned so far */
 };
-
-struct text_seen {
-	unsigned char hash[HASH_LEN];
-	uint32_t source;
-	int used;
-};
-
-/* The dry run's table (kgsup plan, no store). */
-static int text_in_memory(struct planner *pl, const unsigned char h[HASH_LEN], uint32_t *first)
-{
-	if ((pl->ntexts + 1) * 2 > pl->captexts) {
-		struct text_seen *old = pl->texts;
-		size_t oldcap = pl->captexts;
-		pl->captexts = oldcap ? oldcap * 2 : 256;
-		pl->texts = xcalloc(pl->captexts, sizeof *pl->texts);
-		for (size_t i = 0; i < oldcap; i++) {
-			if (!old[i].used)
-				continue;
-			size_t j = rd_u32be(old[i].hash) & (pl->captexts - 1);
-			while (pl->texts[j].used)
-				j = (j + 1) & (pl->captexts - 1);
-			pl->texts[j] = old[i];
-		}
-		free(old);
-	}
-	size_t j = rd_u32be(h) & (pl->captexts - 1);
-	for (; pl->texts[j].used; j = (j + 1) & (pl->captexts - 1))
-		if (!memcmp(pl->texts[j].hash, h, HASH_LEN)) {
-			*first = pl->texts[j].source;
-			return 1;
-		}
-	memcpy(pl->texts[j].hash, h, HASH_LEN);
-	pl->texts[j].source = pl->plan.nsources;
-	pl->texts[j].used = 1;
-	pl->ntexts++;
-	return 0;
-}
 
 static int planner_txn(struct planner *pl);
 
@@ -116,8 +78,10 @@ static int text_seen_before(struct planner *pl, const char *text, size_t len, ui
 {
 	unsigned char h[HASH_LEN];
 	hash_once(text, len, h);
-	if (!pl->db)
-		return text_in_memory(pl, h, first);
+	if (!pl->db) {
+		*first = map_put(&pl->texts, h, HASH_LEN, pl->plan.nsources);
+		return *first != pl->plan.nsources;
+	}
 	if (planner_txn(pl))
 		return -1;
 	const void *v;
@@ -387,7 +351,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
 	buf_free(&pl.rec);
 	free(pl.seen);
-	free(pl.texts);
+	map_free(&pl.texts);
 	*out = pl.plan;
 	return rc ? -1 : 0;
 }
