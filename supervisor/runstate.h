@@ -46,6 +46,12 @@ struct cache_rec {
 	uint64_t completion_tokens;
 };
 
+/* DB_CACHE value under a chunk's key (render_chunk_key): which cached answer holds the chunk. */
+struct chunk_ref {
+	unsigned char batch_key[HASH_LEN]; /* the cache key of that batch's answer */
+	uint32_t nchunks;                  /* chunks that answer covers: each has its share */
+};
+
 enum run_state { RUN_RUNNING = 0, RUN_STOPPED = 1, RUN_DONE = 2, RUN_FAILED = 3 };
 
 /* meta "counters": totals over every session of the run. */

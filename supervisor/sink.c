@@ -195,57 +195,44 @@ static int has_id(const json *ids, const char *id)
 	return 0;
 }
 
-/* The items of arr seen in chunk id, each with "chunks":[id]. */
-static void part_items(buf *v, const json *arr, const char *id)
+/* Appends the items of arr seen in chunk id to out (n items there so far), each with
+ * "chunks":[id]. */
+static void part_items(buf *out, int *n, const json *arr, const char *id)
 {
-	int n = 0;
-	buf_putc(v, '[');
 	for (const json *it = json_first(arr); it; it = json_next(it)) {
 		if (!has_id(json_get(it, "chunks"), id))
 			continue;
-		buf_puts(v, n++ ? ",{" : "{");
+		buf_puts(out, (*n)++ ? ",{" : "{");
 		for (const json *f = json_first(it); f; f = json_next(f)) {
 			if (!strcmp(json_key(f), "chunks"))
 				continue;
-			buf_json_str(v, json_key(f), strlen(json_key(f)));
-			buf_putc(v, ':');
-			json_write(f, v);
-			buf_putc(v, ',');
+			buf_json_str(out, json_key(f), strlen(json_key(f)));
+			buf_putc(out, ':');
+			json_write(f, out);
+			buf_putc(out, ',');
 		}
-		buf_printf(v, "\"chunks\":[\"%s\"]}", id);
+		buf_printf(out, "\"chunks\":[\"%s\"]}", id);
 	}
-	buf_putc(v, ']');
 }
 
-/* Keeps each chunk's part of a batch's answer in the cache (render.h), with its share of the
- * tokens, so another grouping of the same chunks buys none of them again. */
-static int put_chunk_parts(store_txn *t, struct sup *s, const struct batch_rec *b,
-			   const struct msg_result *m)
+/* Points each chunk of a batch at the batch's cached answer (render.h), so another grouping of
+ * the same chunks buys none of them again. Only a reference per chunk: the answer is stored
+ * once and read apart only when a regrouped batch needs it. */
+static int put_chunk_refs(store_txn *t, struct sup *s, const struct batch_rec *b)
 {
-	json *answer = json_parse(m->payload, m->payload_len, NULL, 0);
-	if (!answer || !b->nchunks)
-		return 0;
-	int rc = 0;
-	for (uint32_t i = 0; i < b->nchunks && !rc; i++) {
+	struct chunk_ref ref;
+	memcpy(ref.batch_key, b->key, HASH_LEN);
+	ref.nchunks = b->nchunks;
+	for (uint32_t i = 0; i < b->nchunks; i++) {
 		char id[CHUNK_ID_LEN + 1];
+		unsigned char key[HASH_LEN];
 		if (render_chunk_id(t, b->first_chunk + i, id))
 			continue;
-		struct cache_rec c = { wall_ms(), m->prompt_tokens / b->nchunks,
-				       m->completion_tokens / b->nchunks };
-		buf *v = &s->part;
-		buf_reset(v);
-		buf_put(v, &c, sizeof c);
-		buf_puts(v, "{\"entities\":");
-		part_items(v, json_get(answer, "entities"), id);
-		buf_puts(v, ",\"relations\":");
-		part_items(v, json_get(answer, "relations"), id);
-		buf_puts(v, ",\"dropped_relations\":0}");
-		unsigned char key[HASH_LEN];
 		render_chunk_key(s->chunk_settings, id, key);
-		rc = store_put(cache_txn(s, t), DB_CACHE, key, HASH_LEN, v->data, v->len);
+		if (store_put(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &ref, sizeof ref))
+			return STORE_FULL;
 	}
-	json_free(answer);
-	return rc ? STORE_FULL : 0;
+	return 0;
 }
 
 static void defer_batch(struct sup *s, const struct msg_result *m)
@@ -286,7 +273,7 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		b.cached = 0;
 		c->batches_done++;
 		if (put_result(t, m->batch, m->payload, m->payload_len) ||
-		    put_cache(cache_txn(s, t), &s->scratch, b.key, m) || put_chunk_parts(t, s, &b, m))
+		    put_cache(cache_txn(s, t), &s->scratch, b.key, m) || put_chunk_refs(t, s, &b))
 			return STORE_FULL;
 	} else if (m->status == RES_SPLIT && open) {
 		if (split_batch(t, s, m->batch, &b, "answer cut off at max_tokens"))
@@ -397,41 +384,42 @@ static int from_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec 
 				   c.prompt_tokens, c.completion_tokens);
 }
 
-/* Chunk i of batch b's part from the cache, or NULL. */
-static const void *chunk_part(store_txn *t, struct sup *s, const struct batch_rec *b, uint32_t i,
-			      size_t *len, struct cache_rec *c)
+/* Chunk i of batch b: its id, and the cached answer that holds it (with that answer's record
+ * and reference). Returns the answer JSON, or NULL when the chunk is not answered (or too old). */
+static const char *chunk_answer(store_txn *t, struct sup *s, const struct batch_rec *b, uint32_t i,
+				char id[CHUNK_ID_LEN + 1], struct chunk_ref *ref, struct cache_rec *c,
+				size_t *len)
 {
-	char id[CHUNK_ID_LEN + 1];
 	unsigned char key[HASH_LEN];
 	const void *v;
+	size_t n;
 	if (render_chunk_id(t, b->first_chunk + i, id))
 		return NULL;
 	render_chunk_key(s->chunk_settings, id, key);
-	if (store_get(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &v, len) || !cache_fresh(s, v, *len, c))
+	if (store_get(cache_txn(s, t), DB_CACHE, key, HASH_LEN, &v, &n) || n != sizeof *ref)
 		return NULL;
-	return v;
-}
-
-static void append_items(buf *out, const json *arr, int *n)
-{
-	for (const json *it = json_first(arr); it; it = json_next(it)) {
-		if ((*n)++)
-			buf_putc(out, ',');
-		json_write(it, out);
-	}
+	memcpy(ref, v, sizeof *ref);
+	if (store_get(cache_txn(s, t), DB_CACHE, ref->batch_key, HASH_LEN, &v, &n) ||
+	    !cache_fresh(s, v, n, c))
+		return NULL;
+	*len = n - sizeof *c;
+	return (const char *)v + sizeof *c;
 }
 
 /* A batch none of whose request is cached may still have every chunk answered in another
- * grouping: its answer is then put together from the chunks' parts (returns 1). When only some
- * chunks are answered, the batch is split until each piece is all answered or all new
- * (returns 2). Returns 0 when no chunk is answered, -1 when the store is full. */
+ * grouping: its answer is then put together from the items the earlier answers gave each chunk,
+ * with each chunk's share of their tokens (returns 1). When only some chunks are answered, the
+ * batch is split until each piece is all answered or all new (returns 2). Returns 0 when no
+ * chunk is answered, -1 when the store is full. */
 static int from_chunk_parts(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
 {
-	uint32_t known = 0;
-	size_t len;
+	char id[CHUNK_ID_LEN + 1];
+	struct chunk_ref ref;
 	struct cache_rec c;
+	size_t len;
+	uint32_t known = 0;
 	for (uint32_t i = 0; i < b->nchunks; i++)
-		known += chunk_part(t, s, b, i, &len, &c) != NULL;
+		known += chunk_answer(t, s, b, i, id, &ref, &c, &len) != NULL;
 	if (known == 0)
 		return 0;
 	if (known < b->nchunks) {
@@ -441,28 +429,34 @@ static int from_chunk_parts(store_txn *t, struct sup *s, uint32_t n, struct batc
 			return -1;
 		return 2;
 	}
-	buf *out = &s->part;
-	buf_reset(out);
-	uint64_t prompt = 0, completion = 0;
-	json **parts = xcalloc(b->nchunks, sizeof *parts);
-	for (uint32_t i = 0; i < b->nchunks; i++) {
-		const void *v = chunk_part(t, s, b, i, &len, &c);
-		parts[i] = v ? json_parse((const char *)v + sizeof c, len - sizeof c, NULL, 0) : NULL;
-		prompt += c.prompt_tokens;
-		completion += c.completion_tokens;
-	}
+	buf *ents = &s->part, *rels = &s->scratch;
+	buf_reset(ents);
+	buf_reset(rels);
+	buf_puts(ents, "{\"entities\":[");
 	int ne = 0, nr = 0;
-	buf_puts(out, "{\"entities\":[");
-	for (uint32_t i = 0; i < b->nchunks; i++)
-		append_items(out, json_get(parts[i], "entities"), &ne);
-	buf_puts(out, "],\"relations\":[");
-	for (uint32_t i = 0; i < b->nchunks; i++)
-		append_items(out, json_get(parts[i], "relations"), &nr);
-	buf_puts(out, "],\"dropped_relations\":0}");
-	for (uint32_t i = 0; i < b->nchunks; i++)
-		json_free(parts[i]);
-	free(parts);
-	return answered_from_cache(t, s, n, b, out->data, out->len, prompt, completion);
+	uint64_t prompt = 0, completion = 0;
+	json *answer = NULL;
+	unsigned char parsed[HASH_LEN] = { 0 };
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		const char *v = chunk_answer(t, s, b, i, id, &ref, &c, &len);
+		if (!v)
+			continue; /* (known a moment ago, in this same transaction) */
+		if (!answer || memcmp(parsed, ref.batch_key, HASH_LEN)) { /* chunks of one earlier batch
+									     share its answer */
+			json_free(answer);
+			answer = json_parse(v, len, NULL, 0);
+			memcpy(parsed, ref.batch_key, HASH_LEN);
+		}
+		part_items(ents, &ne, json_get(answer, "entities"), id);
+		part_items(rels, &nr, json_get(answer, "relations"), id);
+		prompt += c.prompt_tokens / (ref.nchunks ? ref.nchunks : 1);
+		completion += c.completion_tokens / (ref.nchunks ? ref.nchunks : 1);
+	}
+	json_free(answer);
+	buf_puts(ents, "],\"relations\":[");
+	buf_put(ents, rels->data, rels->len);
+	buf_puts(ents, "],\"dropped_relations\":0}");
+	return answered_from_cache(t, s, n, b, ents->data, ents->len, prompt, completion);
 }
 
 /* Picks the batch slot i will get in this round (or none left). */
@@ -605,7 +599,8 @@ int sink_round(struct sup *s, int dispatch)
 	struct round_arg ra = { s, dispatch };
 	size_t need = 1 << 20;
 	for (size_t i = 0; i < s->nqueue; i++)
-		need += s->queue[i].m.payload_len * (2 + (size_t)s->cfg.chunks_per_batch) + 256; /* + chunk parts */
+		need += s->queue[i].m.payload_len * 2 + 256 +
+			(size_t)s->cfg.chunks_per_batch * (HASH_LEN + sizeof(struct chunk_ref) + 64);
 	for (size_t i = 0; i < s->ninvalid; i++)
 		need += s->invalid[i].len + 256;
 	if (store_ensure_room(s->db, need))

@@ -123,7 +123,7 @@ struct sup {
 	uint64_t done_at_start; /* batches done before this session, for its rate */
 	buf msg;
 	buf scratch; /* records being written in a round, reused */
-	buf part;    /* a chunk's part of an answer, being assembled */
+	buf part;    /* an answer being put together from its chunks' earlier answers */
 	unsigned char chunk_settings[HASH_LEN]; /* render_chunk_settings */
 };
 
