@@ -37,8 +37,10 @@ static int is_separator(ucs4_t c)
 
 void names_fold(const char *s, size_t len, buf *out)
 {
-	size_t flen = 0;
-	uint8_t *folded = u8_casefold((const uint8_t *)s, len, NULL, UNINORM_NFKC, NULL, &flen);
+	/* names are short: fold into the stack, libunistring allocates only past its size */
+	uint8_t stack[512];
+	size_t flen = sizeof stack;
+	uint8_t *folded = u8_casefold((const uint8_t *)s, len, NULL, UNINORM_NFKC, stack, &flen);
 	const uint8_t *p = folded ? folded : (const uint8_t *)s; /* invalid UTF-8: as it is */
 	size_t plen = folded ? flen : len;
 	size_t start = out->len;
@@ -61,7 +63,8 @@ void names_fold(const char *s, size_t len, buf *out)
 		}
 		i += (size_t)k;
 	}
-	free(folded);
+	if (folded != stack)
+		free(folded);
 }
 
 static int is_title(const names *n, const char *w, size_t len)

@@ -43,7 +43,9 @@ static void put_failures(struct sup *s, buf *b)
 	buf_puts(b, "\"failures\":[");
 	store_txn *t = store_begin(s->db, 0);
 	int n = 0;
-	for (uint32_t i = 0; t && i < s->plan.nbatches && n < REPORT_MAX_FAILURES; i++) {
+	uint64_t want = s->ctr.batches_failed < REPORT_MAX_FAILURES ? s->ctr.batches_failed
+								    : REPORT_MAX_FAILURES;
+	for (uint32_t i = 0; t && i < s->plan.nbatches && (uint64_t)n < want; i++) {
 		const void *v;
 		size_t len;
 		struct batch_rec r;

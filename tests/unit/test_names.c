@@ -47,6 +47,12 @@ static void unicode_folding(void **state)
 			    norm("\xcf\x83\xcf\x89\xce\xba\xcf\x81\xce\xac\xcf\x84\xce\xb7\xcf\x82"));
 	/* a precomposed and a decomposed e-acute are one name */
 	assert_string_equal(norm("Caf\xc3\xa9"), norm("Cafe\xcc\x81"));
+	/* a name longer than the fold's stack buffer */
+	char upper[2001], lower[2001];
+	memset(upper, 'Q', 2000);
+	memset(lower, 'q', 2000);
+	upper[2000] = lower[2000] = '\0';
+	assert_string_equal(norm(upper), lower);
 }
 
 static void distinct_names_stay_distinct(void **state)
