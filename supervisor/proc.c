@@ -26,7 +26,7 @@
 void sup_requeue(struct sup *s, uint32_t batch)
 {
 	s->requeue = xgrow(s->requeue, &s->caprequeue, s->nrequeue, sizeof *s->requeue, 64);
-	s->requeue[s->nrequeue++] = batch;
+	s->requeue[s->nrequeue++] = (struct requeued){ batch, 0, 0, 0 };
 }
 
 static int bind_slot(struct sup *s, int i)

@@ -636,8 +636,7 @@ out:
 	free(s.queue);
 	free(s.spooled);
 	free(s.round.split_children);
-	free(s.round.new_deferred);
-	free(s.deferred);
+	free(s.round.new_requeue);
 	free(s.latency_us);
 	free(s.invalid);
 	if (cli->detach) { /* before the lock goes: kgsup stop returns when it does */

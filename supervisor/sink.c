@@ -238,9 +238,10 @@ static int put_chunk_refs(store_txn *t, struct sup *s, const struct batch_rec *b
 static void defer_batch(struct sup *s, const struct msg_result *m)
 {
 	struct round *r = &s->round;
-	r->new_deferred = xgrow(r->new_deferred, &r->capnew_deferred, r->nnew_deferred, sizeof *r->new_deferred, 16);
-	struct deferred d = { m->batch, m->attempt, now_ms() + m->retry_in_ms, 0 };
-	r->new_deferred[r->nnew_deferred++] = d;
+	r->new_requeue = xgrow(r->new_requeue, &r->capnew_requeue, r->nnew_requeue,
+			       sizeof *r->new_requeue, 16);
+	r->new_requeue[r->nnew_requeue++] =
+		(struct requeued){ m->batch, m->attempt, now_ms() + m->retry_in_ms, 0 };
 }
 
 static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
@@ -315,29 +316,24 @@ static int put_invalid(store_txn *t, struct sup *s, const struct frame *f)
 	return store_put(t, DB_INVALID, key, sizeof key, v->data, v->len);
 }
 
-/* The next batch that needs a request: first deferred retries that are due, then those put
- * back, then onward from the cursor. */
+/* The next batch that needs a request: first those handed back (once due), then onward
+ * from the cursor. */
 static int next_batch(store_txn *t, struct sup *s, uint32_t *n, struct batch_rec *b,
 		      uint32_t *attempt)
 {
 	struct round *r = &s->round;
 	int64_t now = now_ms();
 	*attempt = 0;
-	for (size_t i = 0; i < s->ndeferred; i++) {
-		struct deferred *d = &s->deferred[i];
-		if (d->taken || d->due > now)
+	for (size_t i = 0; i < s->nrequeue; i++) {
+		struct requeued *q = &s->requeue[i];
+		if (q->taken || q->due > now)
 			continue;
-		d->taken = 1;
-		if (!batch_read(t, d->batch, b) && b->state == B_PENDING) {
-			*n = d->batch;
-			*attempt = d->attempt;
+		q->taken = 1;
+		if (!batch_read(t, q->batch, b) && (b->state == B_PENDING || b->state == B_INFLIGHT)) {
+			*n = q->batch;
+			*attempt = q->attempt;
 			return 1;
 		}
-	}
-	while (r->requeue_used < s->nrequeue) {
-		*n = s->requeue[r->requeue_used++];
-		if (!batch_read(t, *n, b) && (b->state == B_PENDING || b->state == B_INFLIGHT))
-			return 1;
 	}
 	while (r->cursor < s->plan.nbatches) {
 		*n = r->cursor++;
@@ -507,13 +503,12 @@ static int round_txn(store_txn *t, void *arg)
 	/* everything decided here is tentative: a retried transaction starts from scratch */
 	r->ctr = s->ctr;
 	r->cursor = s->cursor;
-	r->requeue_used = 0;
 	r->cache_hits = 0;
 	r->nbatches = s->plan.nbatches;
 	r->nsplit_children = 0;
-	r->nnew_deferred = 0;
-	for (size_t i = 0; i < s->ndeferred; i++)
-		s->deferred[i].taken = 0;
+	r->nnew_requeue = 0;
+	for (size_t i = 0; i < s->nrequeue; i++)
+		s->requeue[i].taken = 0;
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -557,41 +552,40 @@ static void send_assigned(struct sup *s)
 
 int sink_work_left(const struct sup *s)
 {
-	return s->cursor < s->plan.nbatches || s->nrequeue > 0 || s->ndeferred > 0;
+	return s->cursor < s->plan.nbatches || s->nrequeue > 0;
 }
 
 int sink_dispatchable(const struct sup *s)
 {
-	return s->cursor < s->plan.nbatches || s->nrequeue > 0 || sink_next_due_ms(s, 1) == 0;
+	return s->cursor < s->plan.nbatches || sink_next_due_ms(s, 1) == 0;
 }
 
 long sink_next_due_ms(const struct sup *s, long max)
 {
 	int64_t now = now_ms();
 	long best = max;
-	for (size_t i = 0; i < s->ndeferred; i++) {
-		int64_t in = s->deferred[i].due - now;
+	for (size_t i = 0; i < s->nrequeue; i++) {
+		int64_t in = s->requeue[i].due - now;
 		if (in < best)
 			best = in < 0 ? 0 : (long)in;
 	}
 	return best;
 }
 
-/* After a commit: deferred batches handed out leave the list, those handed back join it. */
-static void settle_deferred(struct sup *s)
+/* After a commit: batches handed out leave the list, those handed back in the round join it. */
+static void settle_requeue(struct sup *s)
 {
 	struct round *r = &s->round;
 	size_t w = 0;
-	for (size_t i = 0; i < s->ndeferred; i++)
-		if (!s->deferred[i].taken)
-			s->deferred[w++] = s->deferred[i];
-	s->ndeferred = w;
-	if (r->nnew_deferred) {
-		s->deferred = xrealloc(s->deferred, (s->ndeferred + r->nnew_deferred) * sizeof *s->deferred);
-		memcpy(s->deferred + s->ndeferred, r->new_deferred, r->nnew_deferred * sizeof *s->deferred);
-		s->ndeferred += r->nnew_deferred;
-		r->nnew_deferred = 0;
+	for (size_t i = 0; i < s->nrequeue; i++)
+		if (!s->requeue[i].taken)
+			s->requeue[w++] = s->requeue[i];
+	s->nrequeue = w;
+	for (size_t i = 0; i < r->nnew_requeue; i++) {
+		s->requeue = xgrow(s->requeue, &s->caprequeue, s->nrequeue, sizeof *s->requeue, 64);
+		s->requeue[s->nrequeue++] = r->new_requeue[i];
 	}
+	r->nnew_requeue = 0;
 }
 
 int sink_round(struct sup *s, int dispatch)
@@ -629,12 +623,7 @@ int sink_round(struct sup *s, int dispatch)
 	s->ctr = s->round.ctr;
 	s->cursor = s->round.cursor;
 	s->plan.nbatches = s->round.nbatches;
-	if (s->round.requeue_used) {
-		memmove(s->requeue, s->requeue + s->round.requeue_used,
-			(s->nrequeue - s->round.requeue_used) * sizeof *s->requeue);
-		s->nrequeue -= s->round.requeue_used;
-	}
-	settle_deferred(s);
+	settle_requeue(s);
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
 	s->nqueue = 0;

@@ -37,7 +37,7 @@ struct slot {
 	struct child proc;
 	zsock *push;
 	uint32_t batch, seq;  /* what it holds while BUSY (or QUITTING with has_batch) */
-	uint32_t attempt;     /* requests made for that batch before (a deferred retry) */
+	uint32_t attempt;     /* requests made for that batch before (a retry handed back) */
 	int has_batch;
 	uint32_t done_since_spawn; /* results it sent since it was started */
 	int assigned;         /* picked in the round being built */
@@ -54,11 +54,13 @@ struct frame {
 	size_t len;
 };
 
-/* A batch whose last attempt failed and that waits out its backoff without a worker. */
-struct deferred {
-	uint32_t batch, attempt;
-	int64_t due; /* now_ms() */
-	int taken;   /* handed out in the round being committed */
+/* A batch handed back to be sent again: its worker died or could not take it, it is half of
+ * a split batch, or its last attempt failed and it waits out its backoff without a worker. */
+struct requeued {
+	uint32_t batch;
+	uint32_t attempt; /* requests already made for it this session */
+	int64_t due;      /* now_ms() from which it may go (0: at once) */
+	int taken;        /* handed out in the round being committed */
 };
 
 /* What one group transaction decided; applied to the supervisor only once it committed. */
@@ -66,13 +68,12 @@ struct round {
 	store_txn *cache_txn; /* the cache's transaction when it is a store of its own */
 	struct counters ctr;
 	uint32_t cursor;
-	size_t requeue_used;
 	int cache_hits;
 	uint32_t nbatches;        /* the plan's count, with the halves of batches split here */
 	uint32_t *split_children; /* first halves created here (each second half follows) */
 	size_t nsplit_children, capsplit;
-	struct deferred *new_deferred; /* retries handed back here, kept once committed */
-	size_t nnew_deferred, capnew_deferred;
+	struct requeued *new_requeue; /* retries handed back here, kept once committed */
+	size_t nnew_requeue, capnew_requeue;
 };
 
 struct sup {
@@ -92,10 +93,8 @@ struct sup {
 	int lock_fd;
 	struct plan_rec plan;
 	uint32_t cursor; /* batches below it were all handed out at least once */
-	uint32_t *requeue;
+	struct requeued *requeue; /* handed out before the cursor goes on, in order, once due */
 	size_t nrequeue, caprequeue;
-	struct deferred *deferred;
-	size_t ndeferred;
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;
@@ -159,9 +158,9 @@ void sink_receive(struct sup *s);
 size_t sink_ingest_spool(struct sup *s);
 int sink_round(struct sup *s, int dispatch);
 int sink_work_left(const struct sup *s);
-/* Non-zero when a batch could be handed out now (a deferred one only once it is due). */
+/* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
 int sink_dispatchable(const struct sup *s);
-/* Milliseconds until the first deferred batch is due, at most max. */
+/* Milliseconds until the first requeued batch is due, at most max. */
 long sink_next_due_ms(const struct sup *s, long max);
 
 #endif
