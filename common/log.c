@@ -63,7 +63,8 @@ void log_msg(int level, const char *fmt, ...)
 	char line[2048];
 	/* over a progress bar: back to the start of its line and erase it first */
 	int n = snprintf(line, sizeof line, "%s%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
-			 bar_shown ? "\r\033[K" : "", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 bar_shown ? "\r\033[K" : "", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, (int)(tv.tv_usec / 1000), log_tag, names[level]);
 	va_list ap;
 	va_start(ap, fmt);

@@ -162,7 +162,8 @@ static int split_batch(store_txn *t, struct sup *s, uint32_t n, struct batch_rec
 	struct round *r = &s->round;
 	uint32_t first = r->nbatches;
 	r->nbatches += 2;
-	r->split_children = xgrow(r->split_children, &r->capsplit, r->nsplit_children, sizeof *r->split_children, 16);
+	r->split_children = xgrow(r->split_children, &r->capsplit, r->nsplit_children,
+				  sizeof *r->split_children, 16);
 	r->split_children[r->nsplit_children++] = first;
 	struct batch_rec half;
 	memset(&half, 0, sizeof half);
