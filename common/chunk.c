@@ -43,13 +43,13 @@ static int emit(const struct document *doc, size_t first, size_t last, uint32_t 
 	return fn(&c, arg);
 }
 
-int chunk_document(const struct document *doc, size_t chunk_bytes, size_t overlap_bytes,
-		   chunk_fn fn, void *arg)
+int chunk_document(struct document *doc, size_t chunk_bytes, size_t overlap_bytes, chunk_fn fn,
+		   void *arg)
 {
 	const struct unit *u = doc->units;
 	size_t n = doc->nunits;
 	size_t first = 0;
-	uint32_t index = 0;
+	uint32_t index = doc->next_index;
 	while (first < n) {
 		size_t last = first, size = 0;
 		/* always take at least one unit; then as many as fit */
@@ -57,12 +57,16 @@ int chunk_document(const struct document *doc, size_t chunk_bytes, size_t overla
 			size += u[last].len;
 			last++;
 		} while (last < n && size + u[last].len <= chunk_bytes);
+		if (last == n && doc->more)
+			break; /* the next part may add to this chunk */
 		int rc = emit(doc, first, last, index, fn, arg);
 		if (rc)
 			return rc;
 		index++;
-		if (last == n)
+		if (last == n) {
+			first = n;
 			break;
+		}
 		/* step back over whole units that fit in the overlap, but always move forward */
 		size_t next = last, back = 0;
 		while (next - 1 > first && back + u[next - 1].len <= overlap_bytes) {
@@ -71,5 +75,8 @@ int chunk_document(const struct document *doc, size_t chunk_bytes, size_t overla
 		}
 		first = next;
 	}
+	doc->keep = first;
+	if (doc->more)
+		doc->next_index = index;
 	return 0;
 }

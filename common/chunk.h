@@ -24,9 +24,11 @@ struct chunk {
 
 typedef int (*chunk_fn)(const struct chunk *c, void *arg);
 
-/* Calls fn for each chunk of doc in order; stops and returns fn's value if it is non-zero. */
-int chunk_document(const struct document *doc, size_t chunk_bytes, size_t overlap_bytes,
-		   chunk_fn fn, void *arg);
+/* Calls fn for each chunk of doc in order; stops and returns fn's value if it is non-zero.
+ * For a part with more to come, the last chunk waits for the next part: doc->keep says from
+ * which unit on, and doc->next_index moves on by the chunks made. */
+int chunk_document(struct document *doc, size_t chunk_bytes, size_t overlap_bytes, chunk_fn fn,
+		   void *arg);
 
 void chunk_make_id(const char *source, uint32_t index, const char *text, size_t len,
 		   char id[CHUNK_ID_LEN + 1]);

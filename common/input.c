@@ -1,16 +1,50 @@
-/* input.c: readers for .txt/.md, .vtt, .srt and .jsonl transcripts. */
+/* input.c: readers for .txt/.md, .vtt, .srt and .jsonl transcripts. A file is read in blocks
+ * and handed over in parts of about INPUT_PART_BYTES of text, so a transcript of any size is
+ * never held whole; the units a part ends with that the chunker has not used yet stay for the
+ * next part, and the chunks come out the same as if the document had been read in one go. */
 #include "input.h"
 #include "json.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Transcripts larger than this are refused rather than read into memory. */
-#define INPUT_MAX_FILE ((size_t)1 << 30)
+/* A line of a .vtt, .srt or .jsonl file is held whole; longer ones are refused. */
+#define INPUT_MAX_LINE ((size_t)64 << 20)
+#define READ_BLOCK (64u << 10)
+
+/* The state of one file being read. */
+struct reader {
+	struct document *doc;
+	enum input_format fmt;
+	const char *name; /* for messages */
+	size_t max_unit;
+	size_t part_bytes;
+	document_fn fn; /* NULL: everything stays in doc (the in-memory parsers) */
+	void *arg;
+	char *err;
+	size_t errlen;
+	int stopped; /* fn returned non-zero, or an error */
+	size_t open; /* doc text from here on is not cut into units yet */
+	/* .txt: where the unit being scanned began (for the sentence rule; may lie before the
+	 * text kept), the next byte to look at, and a '\r' that may start a "\r\n" */
+	int64_t ustart;
+	size_t scan;
+	int held_cr;
+	/* line formats */
+	buf line;
+	unsigned lineno;
+	enum { V_FIRST, V_HEADER, V_SEEK, V_SKIP, V_CUE } state;
+	int64_t cue_start, cue_end;
+	size_t cue_bytes, cue_lines;
+	int speaker_done;
+	buf source; /* .jsonl: "path#id" */
+};
 
 void document_init(struct document *doc, const char *source)
 {
@@ -41,12 +75,13 @@ static size_t char_boundary(const char *s, size_t p)
 	return p;
 }
 
-/* Adds the slice [off, off+len) of the document text as units no longer than max_unit,
- * cutting at the last white space before the limit where there is one. */
-static void add_units_bounded(struct document *doc, size_t off, size_t len, int64_t start,
-			      int64_t end, size_t max_unit)
+/* Cuts the open text [open, upto) into units of at most max_unit bytes, at the last white
+ * space before the limit where there is one. With whole = 0 the unit is still growing: only
+ * the pieces that are certain whatever follows (while more than max_unit remain) are cut. */
+static void cut_units(struct reader *rd, size_t upto, int64_t start, int64_t end, int whole)
 {
-	const char *t = doc->text.data;
+	const char *t = rd->doc->text.data;
+	size_t off = rd->open, len = upto - off, max_unit = rd->max_unit;
 	while (len > max_unit) {
 		size_t cut = max_unit;
 		while (cut > max_unit / 2 && !isspace((unsigned char)t[off + cut - 1]))
@@ -55,48 +90,142 @@ static void add_units_bounded(struct document *doc, size_t off, size_t len, int6
 			cut = char_boundary(t + off, max_unit);
 		if (cut == 0)
 			cut = max_unit;
-		add_unit(doc, off, cut, start, end);
+		add_unit(rd->doc, off, cut, start, end);
 		off += cut;
 		len -= cut;
 	}
-	if (len)
-		add_unit(doc, off, len, start, end);
+	if (whole && len) {
+		add_unit(rd->doc, off, len, start, end);
+		off += len;
+	}
+	rd->open = off;
 }
 
-static int is_sentence_end(const char *t, size_t i, size_t end)
+/* Starts a new document in rd->doc. */
+static void begin_document(struct reader *rd, const char *source)
 {
-	return (t[i] == '.' || t[i] == '?' || t[i] == '!') && i + 1 < end && t[i + 1] == ' ';
+	struct document *d = rd->doc;
+	d->source = source;
+	buf_reset(&d->text);
+	d->nunits = 0;
+	d->part = 0;
+	d->more = 0;
+	d->fresh = 0;
+	d->next_index = 0;
+	rd->open = rd->scan = 0;
+	rd->ustart = 0;
+	rd->held_cr = 0;
 }
 
-/* Units of plain text: each line, and each sentence of a long line. */
-static void split_text_units(struct document *doc, size_t from, size_t max_unit)
+/* Drops what the callee has used up: the units before doc->keep and the text before the
+ * first unit kept (or before the open text). */
+static void compact(struct reader *rd)
 {
-	const char *t = doc->text.data;
-	size_t n = doc->text.len;
-	size_t start = from;
-	for (size_t i = from; i < n; i++) {
+	struct document *d = rd->doc;
+	size_t keep = d->keep < d->nunits ? d->keep : d->nunits;
+	size_t drop = keep < d->nunits ? d->units[keep].off : rd->open;
+	if (keep) {
+		memmove(d->units, d->units + keep, (d->nunits - keep) * sizeof *d->units);
+		d->nunits -= keep;
+	}
+	for (size_t k = 0; k < d->nunits; k++)
+		d->units[k].off -= drop;
+	if (drop) {
+		memmove(d->text.data, d->text.data + drop, d->text.len - drop);
+		d->text.len -= drop;
+	}
+	rd->open -= drop;
+	rd->scan -= drop;
+	rd->ustart -= (int64_t)drop;
+	d->fresh = d->text.len;
+}
+
+/* Hands the document (or its part so far) to fn. */
+static int deliver(struct reader *rd, int more)
+{
+	struct document *d = rd->doc;
+	if (!rd->fn || rd->stopped)
+		return rd->stopped;
+	d->more = more;
+	d->keep = d->nunits;
+	if (rd->fn(d, rd->arg)) {
+		rd->stopped = 1;
+		return 1;
+	}
+	d->part++;
+	compact(rd);
+	return 0;
+}
+
+static int maybe_deliver(struct reader *rd)
+{
+	if (rd->fn && rd->doc->text.len - rd->doc->fresh >= rd->part_bytes)
+		return deliver(rd, 1);
+	return rd->stopped;
+}
+
+/* ---- plain text: units at lines, and at sentence ends of long lines ---- */
+
+/* Appends text, turning "\r\n" into "\n" (so chunk texts and ids do not depend on the
+ * writer's line endings); a '\r' at the end of a block waits for the next one. */
+static void text_feed(struct reader *rd, const char *p, size_t n)
+{
+	buf *t = &rd->doc->text;
+	if (rd->held_cr && n) {
+		rd->held_cr = 0;
+		if (p[0] != '\n')
+			buf_putc(t, '\r');
+	}
+	while (n) {
+		const char *cr = memchr(p, '\r', n);
+		size_t run = cr ? (size_t)(cr - p) : n;
+		buf_put(t, p, run);
+		p += run;
+		n -= run;
+		if (!n)
+			break;
+		if (n == 1) {
+			rd->held_cr = 1;
+			break;
+		}
+		if (p[1] != '\n')
+			buf_putc(t, '\r');
+		p++;
+		n--;
+	}
+}
+
+/* Cuts the units the text seen so far makes certain; with final, all of them. */
+static void text_scan(struct reader *rd, int final)
+{
+	const char *t = rd->doc->text.data;
+	size_t n = rd->doc->text.len, i;
+	for (i = rd->scan; i < n; i++) {
 		int cut = t[i] == '\n';
-		if (!cut && is_sentence_end(t, i, n) && i + 2 - start > 80) {
-			i++; /* keep the space with the sentence */
-			cut = 1;
+		if (!cut && (t[i] == '.' || t[i] == '?' || t[i] == '!')) {
+			if (i + 1 >= n && !final)
+				break; /* a sentence end or not: the next byte will tell */
+			if (i + 1 < n && t[i + 1] == ' ' && (int64_t)(i + 2) - rd->ustart > 80) {
+				i++; /* keep the space with the sentence */
+				cut = 1;
+			}
 		}
 		if (cut) {
-			add_units_bounded(doc, start, i + 1 - start, -1, -1, max_unit);
-			start = i + 1;
+			cut_units(rd, i + 1, -1, -1, 1);
+			rd->ustart = (int64_t)(i + 1);
 		}
 	}
-	if (start < n)
-		add_units_bounded(doc, start, n - start, -1, -1, max_unit);
+	rd->scan = i;
+	cut_units(rd, final ? n : i, -1, -1, final);
 }
 
-void input_parse_text(struct document *doc, const char *text, size_t len, size_t max_unit)
+static void text_finish(struct reader *rd)
 {
-	buf_reset(&doc->text);
-	/* normalise CRLF so chunk texts and ids do not depend on the writer's line endings */
-	for (size_t i = 0; i < len; i++)
-		if (!(text[i] == '\r' && i + 1 < len && text[i + 1] == '\n'))
-			buf_putc(&doc->text, text[i]);
-	split_text_units(doc, 0, max_unit);
+	if (rd->held_cr) {
+		buf_putc(&rd->doc->text, '\r');
+		rd->held_cr = 0;
+	}
+	text_scan(rd, 1);
 }
 
 int64_t input_parse_time(const char *s, size_t len)
@@ -141,21 +270,6 @@ struct line {
 	const char *p;
 	size_t len;
 };
-
-static int next_line(const char *text, size_t len, size_t *pos, struct line *l)
-{
-	if (*pos >= len)
-		return 0;
-	size_t s = *pos, e = s;
-	while (e < len && text[e] != '\n')
-		e++;
-	*pos = e < len ? e + 1 : e;
-	if (e > s && text[e - 1] == '\r')
-		e--;
-	l->p = text + s;
-	l->len = e - s;
-	return 1;
-}
 
 static int blank(const struct line *l)
 {
@@ -244,56 +358,297 @@ static void put_cue_text(buf *out, const char *p, size_t n, int *speaker_done)
 	}
 }
 
-/* Shared by .vtt and .srt: a cue is a timing line followed by text lines up to a blank line.
- * Anything before a timing line in a block (cue identifiers, srt numbers) is dropped. */
-static int parse_cues(struct document *doc, const char *text, size_t len, size_t pos, size_t max_unit)
+/* ---- .vtt and .srt: a cue is a timing line followed by text lines up to a blank line;
+ * anything before a timing line in a block (cue identifiers, srt numbers) is dropped ---- */
+
+static void end_cue(struct reader *rd)
 {
-	struct line l;
-	while (next_line(text, len, &pos, &l)) {
-		int64_t start, end;
-		if (blank(&l) || parse_timing(&l, &start, &end) < 0) {
-			if (starts(&l, "NOTE") || starts(&l, "STYLE") || starts(&l, "REGION"))
-				while (next_line(text, len, &pos, &l) && !blank(&l))
-					; /* skip the whole block */
-			continue;
+	if (rd->cue_bytes) {
+		buf_putc(&rd->doc->text, '\n');
+		cut_units(rd, rd->doc->text.len, rd->cue_start, rd->cue_end, 1);
+	}
+	rd->state = V_SEEK;
+}
+
+static int cue_line(struct reader *rd, const struct line *l)
+{
+	buf *t = &rd->doc->text;
+	switch (rd->state) {
+	case V_FIRST:
+		if (!starts(l, "WEBVTT")) {
+			snprintf(rd->err, rd->errlen, "%s:1: not a WebVTT file (no WEBVTT header)",
+				 rd->name);
+			return -1;
 		}
-		size_t off = doc->text.len;
-		int speaker_done = 0, first = 1;
-		while (next_line(text, len, &pos, &l) && !blank(&l)) {
-			if (!first)
-				buf_putc(&doc->text, ' ');
-			put_cue_text(&doc->text, l.p, l.len, &speaker_done);
-			first = 0;
+		rd->state = V_HEADER;
+		break;
+	case V_HEADER: /* the header block runs to the first blank line */
+	case V_SKIP:
+		if (blank(l))
+			rd->state = V_SEEK;
+		break;
+	case V_SEEK:
+		if (!blank(l) && !parse_timing(l, &rd->cue_start, &rd->cue_end)) {
+			rd->state = V_CUE;
+			rd->cue_bytes = rd->cue_lines = 0;
+			rd->speaker_done = 0;
+		} else if (starts(l, "NOTE") || starts(l, "STYLE") || starts(l, "REGION")) {
+			rd->state = V_SKIP;
 		}
-		if (doc->text.len == off)
-			continue;
-		buf_putc(&doc->text, '\n');
-		add_units_bounded(doc, off, doc->text.len - off, start, end, max_unit);
+		break;
+	case V_CUE: {
+		if (blank(l)) {
+			end_cue(rd);
+			break;
+		}
+		size_t before = t->len;
+		if (rd->cue_lines++)
+			buf_putc(t, ' ');
+		put_cue_text(t, l->p, l->len, &rd->speaker_done);
+		rd->cue_bytes += t->len - before;
+		cut_units(rd, t->len, rd->cue_start, rd->cue_end, 0);
+		break;
+	}
 	}
 	return 0;
 }
 
+/* ---- .jsonl: one {"id": "...", "text": "..."} per line, each line a document ---- */
+
+static int jsonl_line(struct reader *rd, const struct line *l)
+{
+	if (blank(l))
+		return 0;
+	char perr[96];
+	json *obj = json_parse(l->p, l->len, perr, sizeof perr);
+	if (!obj) {
+		snprintf(rd->err, rd->errlen, "%s:%u: not valid JSON (%s)", rd->name, rd->lineno, perr);
+		return -1;
+	}
+	const char *id = json_string(json_get(obj, "id"));
+	const char *body = json_string(json_get(obj, "text"));
+	if (!id || !*id || !body) {
+		json_free(obj);
+		snprintf(rd->err, rd->errlen,
+			 "%s:%u: expected an object with string members \"id\" and \"text\"", rd->name,
+			 rd->lineno);
+		return -1;
+	}
+	buf_reset(&rd->source);
+	buf_printf(&rd->source, "%s#%s", rd->name, id);
+	begin_document(rd, buf_cstr(&rd->source));
+	text_feed(rd, body, strlen(body));
+	json_free(obj);
+	text_finish(rd);
+	return deliver(rd, 0) ? 1 : 0;
+}
+
+/* ---- driving a reader over bytes ---- */
+
+static int on_line(struct reader *rd, const char *p, size_t n)
+{
+	if (n && p[n - 1] == '\r')
+		n--;
+	rd->lineno++;
+	if (rd->lineno == 1 && rd->fmt != FMT_JSONL && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3, n -= 3;
+	struct line l = { p, n };
+	int rc = rd->fmt == FMT_JSONL ? jsonl_line(rd, &l) : cue_line(rd, &l);
+	if (rc)
+		rd->stopped = 1;
+	return rc;
+}
+
+/* Splits bytes into lines; a line cut by the end of a block waits in rd->line. */
+static int lines_feed(struct reader *rd, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t run = nl ? (size_t)(nl - p) : n;
+		if (rd->line.len + run > INPUT_MAX_LINE) {
+			snprintf(rd->err, rd->errlen, "%s:%u: a line longer than %zu MiB", rd->name,
+				 rd->lineno + 1, INPUT_MAX_LINE >> 20);
+			rd->stopped = 1;
+			return -1;
+		}
+		if (!nl) {
+			buf_put(&rd->line, p, run);
+			return 0;
+		}
+		int rc;
+		if (rd->line.len) {
+			buf_put(&rd->line, p, run);
+			rc = on_line(rd, rd->line.data, rd->line.len);
+			buf_reset(&rd->line);
+		} else {
+			rc = on_line(rd, p, run);
+		}
+		if (rc)
+			return rc;
+		p += run + 1;
+		n -= run + 1;
+	}
+	return 0;
+}
+
+static int feed(struct reader *rd, const char *p, size_t n)
+{
+	if (rd->fmt == FMT_TEXT) {
+		text_feed(rd, p, n);
+		text_scan(rd, 0);
+	} else if (lines_feed(rd, p, n)) {
+		return -1;
+	}
+	return rd->fmt == FMT_JSONL ? 0 : maybe_deliver(rd);
+}
+
+static int finish(struct reader *rd)
+{
+	if (rd->line.len && on_line(rd, rd->line.data, rd->line.len))
+		return -1;
+	if (rd->fmt == FMT_TEXT) {
+		text_finish(rd);
+	} else if (rd->fmt != FMT_JSONL) {
+		if (rd->state == V_FIRST) {
+			struct line none = { "", 0 };
+			return cue_line(rd, &none);
+		}
+		if (rd->state == V_CUE)
+			end_cue(rd);
+	}
+	return rd->fmt == FMT_JSONL ? 0 : deliver(rd, 0);
+}
+
+static void reader_init(struct reader *rd, struct document *doc, const char *name,
+			enum input_format fmt, size_t max_unit, document_fn fn, void *arg, char *err,
+			size_t errlen)
+{
+	memset(rd, 0, sizeof *rd);
+	rd->doc = doc;
+	rd->fmt = fmt;
+	rd->name = name;
+	rd->max_unit = max_unit ? max_unit : 1;
+	rd->part_bytes = INPUT_PART_BYTES;
+	rd->fn = fn;
+	rd->arg = arg;
+	rd->err = err;
+	rd->errlen = errlen;
+	rd->state = fmt == FMT_VTT ? V_FIRST : V_SEEK;
+	buf_init(&rd->line);
+	buf_init(&rd->source);
+	begin_document(rd, name);
+}
+
+static void reader_free(struct reader *rd)
+{
+	buf_free(&rd->line);
+	buf_free(&rd->source);
+}
+
+int input_read_mem(const char *name, enum input_format fmt, const char *text, size_t len,
+		   size_t max_unit, size_t part_bytes, document_fn fn, void *arg, char *err,
+		   size_t errlen)
+{
+	struct document doc;
+	struct reader rd;
+	err[0] = '\0';
+	document_init(&doc, name);
+	reader_init(&rd, &doc, name, fmt, max_unit, fn, arg, err, errlen);
+	rd.part_bytes = part_bytes ? part_bytes : 1;
+	int rc = 0;
+	/* in slices of part_bytes, so small parts also cut lines and "\r\n" across blocks */
+	for (size_t off = 0; off < len && !rc; off += rd.part_bytes)
+		rc = feed(&rd, text + off, len - off < rd.part_bytes ? len - off : rd.part_bytes);
+	if (!rc)
+		rc = finish(&rd);
+	rc = rd.stopped && !err[0] ? 1 : rc ? -1 : 0;
+	reader_free(&rd);
+	document_free(&doc);
+	return rc;
+}
+
+int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	struct document doc;
+	struct reader rd;
+	document_init(&doc, path);
+	reader_init(&rd, &doc, path, fmt, max_unit, fn, arg, err, errlen);
+	char *block = xmalloc(READ_BLOCK);
+	int rc = 0, first = 1;
+	for (;;) {
+		ssize_t n = read(fd, block, READ_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (n == 0) {
+			rc = finish(&rd);
+			break;
+		}
+		if (first && memchr(block, '\0', (size_t)n < 8192 ? (size_t)n : 8192)) {
+			snprintf(err, errlen, "%s: looks binary (NUL bytes), not a transcript", path);
+			rc = -1;
+			break;
+		}
+		first = 0;
+		if ((rc = feed(&rd, block, (size_t)n)))
+			break;
+	}
+	if (rc && rd.stopped && !err[0])
+		rc = 1;
+	else if (rc)
+		rc = -1;
+	free(block);
+	close(fd);
+	reader_free(&rd);
+	document_free(&doc);
+	return rc;
+}
+
+/* The in-memory parsers fill doc whole (no parts): for the tests and the fuzzers. */
+static int parse_whole(struct document *doc, enum input_format fmt, const char *text, size_t len,
+		       size_t max_unit)
+{
+	struct reader rd;
+	char err[160];
+	reader_init(&rd, doc, doc->source, fmt, max_unit, NULL, NULL, err, sizeof err);
+	int rc = feed(&rd, text, len);
+	if (!rc)
+		rc = finish(&rd);
+	reader_free(&rd);
+	return rc ? -1 : 0;
+}
+
+void input_parse_text(struct document *doc, const char *text, size_t len, size_t max_unit)
+{
+	parse_whole(doc, FMT_TEXT, text, len, max_unit);
+}
+
 int input_parse_vtt(struct document *doc, const char *text, size_t len, size_t max_unit)
 {
-	size_t pos = 0;
-	struct line l;
-	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
-		pos = 3;
-	size_t hdr = pos;
-	if (!next_line(text, len, &hdr, &l) || !starts(&l, "WEBVTT"))
-		return -1;
-	/* the header block runs to the first blank line */
-	while (next_line(text, len, &hdr, &l) && !blank(&l))
-		;
-	buf_reset(&doc->text);
-	return parse_cues(doc, text, len, hdr, max_unit);
+	return parse_whole(doc, FMT_VTT, text, len, max_unit);
 }
 
 int input_parse_srt(struct document *doc, const char *text, size_t len, size_t max_unit)
 {
-	size_t pos = len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
-	buf_reset(&doc->text);
-	return parse_cues(doc, text, len, pos, max_unit);
+	return parse_whole(doc, FMT_SRT, text, len, max_unit);
+}
+
+int input_parse_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
+		      document_fn fn, void *arg, char *err, size_t errlen)
+{
+	return input_read_mem(path, FMT_JSONL, text, len, max_unit, READ_BLOCK, fn, arg, err,
+			      errlen);
 }
 
 enum input_format input_format_of(const char *path)
@@ -311,91 +666,4 @@ enum input_format input_format_of(const char *path)
 	if (!strcasecmp(dot, ".jsonl"))
 		return FMT_JSONL;
 	return FMT_NONE;
-}
-
-#define FAIL(...)                                   \
-	do {                                        \
-		snprintf(err, errlen, __VA_ARGS__); \
-		goto out;                           \
-	} while (0)
-
-int input_parse_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
-		      document_fn fn, void *arg, char *err, size_t errlen)
-{
-	size_t pos = 0;
-	int lineno = 0, rc = -1;
-	struct line l;
-	buf source;
-	buf_init(&source);
-	struct document doc;
-	document_init(&doc, NULL);
-	while (next_line(text, len, &pos, &l)) {
-		lineno++;
-		if (blank(&l))
-			continue;
-		char perr[96];
-		json *obj = json_parse(l.p, l.len, perr, sizeof perr);
-		if (!obj)
-			FAIL("%s:%d: not valid JSON (%s)", path, lineno, perr);
-		const char *id = json_string(json_get(obj, "id"));
-		const char *body = json_string(json_get(obj, "text"));
-		if (!id || !*id || !body) {
-			json_free(obj);
-			FAIL("%s:%d: expected an object with string members \"id\" and \"text\"", path,
-			     lineno);
-		}
-		buf_reset(&source);
-		buf_printf(&source, "%s#%s", path, id);
-		doc.source = buf_cstr(&source);
-		doc.nunits = 0;
-		input_parse_text(&doc, body, strlen(body), max_unit);
-		json_free(obj);
-		if (fn(&doc, arg)) {
-			rc = 1;
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	document_free(&doc);
-	buf_free(&source);
-	return rc;
-}
-
-int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
-		    void *arg, char *err, size_t errlen)
-{
-	size_t len;
-	char *text = read_file(path, INPUT_MAX_FILE, &len);
-	if (!text) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
-	int rc = -1;
-	if (memchr(text, '\0', len < 8192 ? len : 8192)) {
-		snprintf(err, errlen, "%s: looks binary (NUL bytes), not a transcript", path);
-		goto out;
-	}
-	if (fmt == FMT_JSONL) {
-		rc = input_parse_jsonl(path, text, len, max_unit, fn, arg, err, errlen);
-		goto out;
-	}
-	struct document doc;
-	document_init(&doc, path);
-	if (fmt == FMT_TEXT) {
-		input_parse_text(&doc, text, len, max_unit);
-		rc = 0;
-	} else if (fmt == FMT_VTT) {
-		rc = input_parse_vtt(&doc, text, len, max_unit);
-		if (rc)
-			snprintf(err, errlen, "%s:1: not a WebVTT file (no WEBVTT header)", path);
-	} else {
-		rc = input_parse_srt(&doc, text, len, max_unit);
-	}
-	if (!rc)
-		rc = fn(&doc, arg) ? 1 : 0;
-	document_free(&doc);
-out:
-	free(text);
-	return rc;
 }

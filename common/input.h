@@ -24,22 +24,38 @@ struct document {
 	buf text;
 	struct unit *units;
 	size_t nunits, capunits;
+	/* A long document comes in parts: text and units are what is new in this part plus the
+	 * units the callee left unused last time (from keep on). */
+	unsigned part;	     /* 0 for the first part */
+	int more;	     /* 1 when more parts of this document follow */
+	size_t fresh;	     /* text from here on was in no earlier part */
+	size_t keep;	     /* set by the callee: the first unit it wants again with the next part */
+	uint32_t next_index; /* the index of the next chunk of the document */
 };
+
+/* The text a part holds at most, roughly (one line of .vtt or .srt may make it longer). */
+#define INPUT_PART_BYTES ((size_t)4 << 20)
 
 enum input_format { FMT_NONE, FMT_TEXT, FMT_VTT, FMT_SRT, FMT_JSONL };
 
 /* By file name ending; FMT_NONE for anything kgsup does not read. */
 enum input_format input_format_of(const char *path);
 
-/* Called for each document of a file; returns 0 to go on, non-zero to stop. */
+/* Called for each document of a file, or for each part of a long one; returns 0 to go on,
+ * non-zero to stop. */
 typedef int (*document_fn)(struct document *doc, void *arg);
 
-/* Reads one file of a known format. Returns 0, or -1 with "FILE[:LINE]: what" in err.
- * Units longer than max_unit bytes are split at white space. */
+/* Reads one file of a known format, in blocks, handing documents over in parts of about
+ * INPUT_PART_BYTES of text. Returns 0, 1 when fn stopped it, or -1 with "FILE[:LINE]: what"
+ * in err. Units longer than max_unit bytes are split at white space. */
 int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
 		    void *arg, char *err, size_t errlen);
+/* The same over bytes in memory, in parts of part_bytes (the tests' way to cut small parts). */
+int input_read_mem(const char *name, enum input_format fmt, const char *text, size_t len,
+		   size_t max_unit, size_t part_bytes, document_fn fn, void *arg, char *err,
+		   size_t errlen);
 
-/* Parsers over text in memory (used by input_read_file and by the tests). */
+/* Parsers that fill doc with the whole of a text in memory (for the tests and fuzzers). */
 void input_parse_text(struct document *doc, const char *text, size_t len, size_t max_unit);
 int input_parse_vtt(struct document *doc, const char *text, size_t len, size_t max_unit);
 int input_parse_srt(struct document *doc, const char *text, size_t len, size_t max_unit);

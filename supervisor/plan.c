@@ -14,8 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Commit the plan every so many chunks so a huge input never makes one huge transaction. */
+/* Commit the plan every so many chunks or bytes of chunk text (whichever comes first, at the
+ * end of a batch), so a huge input never makes one huge transaction: LMDB holds the pages a
+ * transaction writes in memory until it commits. */
 #define PLAN_TXN_CHUNKS 4096
+#define PLAN_TXN_BYTES ((size_t)16 << 20)
 
 extern const char kgsup_prompt_system[];
 extern const char kgsup_prompt_user[];
@@ -58,6 +61,7 @@ struct planner {
 	struct plan_rec plan;
 	uint32_t batch_first, batch_n; /* the batch being filled */
 	uint32_t txn_chunks;
+	size_t txn_bytes;
 	buf rec;
 	char *err;
 	size_t errlen;
@@ -67,6 +71,11 @@ struct planner {
 	struct { dev_t dev; ino_t ino; } *seen;
 	size_t nseen, capseen;
 	struct strmap texts; /* without a store (kgsup plan): SHA-256 of the texts planned so far */
+	/* the document being read: the hash of its whole text when it comes in parts (read
+	 * ahead, since it is needed before the first part), and whether it is a copy to skip */
+	unsigned char text_hash[HASH_LEN];
+	int have_text_hash;
+	int skipping;
 };
 
 static int planner_txn(struct planner *pl);
@@ -74,10 +83,8 @@ static int planner_txn(struct planner *pl);
 /* 1 if a document of this text was planned already (its source's number in *first), else 0
  * after noting it; -1 if the store fails. With a store the set lives there (DB_TEXTS), so the
  * supervisor's memory does not grow with the number of documents. */
-static int text_seen_before(struct planner *pl, const char *text, size_t len, uint32_t *first)
+static int text_seen_before(struct planner *pl, const unsigned char h[HASH_LEN], uint32_t *first)
 {
-	unsigned char h[HASH_LEN];
-	hash_once(text, len, h);
 	if (!pl->db) {
 		*first = map_put(&pl->texts, h, HASH_LEN, pl->plan.nsources);
 		return *first != pl->plan.nsources;
@@ -100,7 +107,8 @@ static int planner_txn(struct planner *pl)
 	if (!pl->db || pl->txn)
 		return 0;
 	/* a group of chunks is a few MB at most; make sure it fits before starting it */
-	if (store_ensure_room(pl->db, (size_t)PLAN_TXN_CHUNKS * (size_t)pl->cfg->chunk_tokens * 8 +
+	if (store_ensure_room(pl->db, 2 * (PLAN_TXN_BYTES + (size_t)pl->cfg->chunks_per_batch *
+							     (size_t)pl->cfg->chunk_tokens * 8) +
 					      (16u << 20)) ||
 	    !(pl->txn = store_begin(pl->db, 1))) {
 		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
@@ -116,6 +124,7 @@ static int planner_commit(struct planner *pl)
 	int rc = store_commit(pl->txn);
 	pl->txn = NULL;
 	pl->txn_chunks = 0;
+	pl->txn_bytes = 0;
 	if (rc)
 		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
 	return rc ? -1 : 0;
@@ -166,16 +175,25 @@ static int on_chunk(const struct chunk *c, void *arg)
 	pl->plan.nchunks++;
 	if (++pl->batch_n == (uint32_t)pl->cfg->chunks_per_batch && put_batch(pl))
 		return -1;
-	if (++pl->txn_chunks >= PLAN_TXN_CHUNKS && pl->batch_n == 0 && planner_commit(pl))
+	pl->txn_bytes += c->len;
+	if ((++pl->txn_chunks >= PLAN_TXN_CHUNKS || pl->txn_bytes >= PLAN_TXN_BYTES) &&
+	    pl->batch_n == 0 && planner_commit(pl))
 		return -1;
 	return 0;
 }
 
-static int on_document(struct document *doc, void *arg)
+/* A document's first part: 1 if it is to be skipped as a copy, 0 if it is a new source (now
+ * noted), -1 if the store fails. */
+static int begin_source(struct planner *pl, struct document *doc)
 {
-	struct planner *pl = arg;
 	uint32_t first;
-	int seen = doc->text.len ? text_seen_before(pl, doc->text.data, doc->text.len, &first) : 0;
+	int seen = 0;
+	if (pl->have_text_hash || doc->text.len) {
+		unsigned char h[HASH_LEN];
+		if (!pl->have_text_hash)
+			hash_once(doc->text.data, doc->text.len, h);
+		seen = text_seen_before(pl, pl->have_text_hash ? pl->text_hash : h, &first);
+	}
 	if (seen < 0)
 		return -1;
 	if (seen) {
@@ -188,7 +206,7 @@ static int on_document(struct document *doc, void *arg)
 				 (const char *)name);
 		else
 			log_warn("%s: skipped (the same text as an earlier input)", doc->source);
-		return 0;
+		return 1;
 	}
 	/* the source's number is its position; one source per document */
 	if (pl->db) {
@@ -205,8 +223,32 @@ static int on_document(struct document *doc, void *arg)
 	/* ids and the fingerprint hash the name below the input given, not where it lies */
 	doc->id_source = strlen(doc->source) >= pl->root_len ? doc->source + pl->root_len : doc->source;
 	hash_update(pl->fp, doc->id_source, strlen(doc->id_source) + 1);
+	return 0;
+}
+
+static int on_document(struct document *doc, void *arg)
+{
+	struct planner *pl = arg;
+	if (doc->part == 0) {
+		if (doc->more && !pl->have_text_hash) {
+			snprintf(pl->err, pl->errlen, "%s: grew while it was read", doc->source);
+			return -1;
+		}
+		int skip = begin_source(pl, doc);
+		if (skip < 0)
+			return -1;
+		pl->skipping = skip;
+	}
+	if (pl->skipping)
+		return 0;
 	return chunk_document(doc, (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN,
 			      (size_t)pl->cfg->overlap_tokens * BYTES_PER_TOKEN, on_chunk, pl);
+}
+
+static int hash_part(struct document *doc, void *arg)
+{
+	hash_update(arg, doc->text.data + doc->fresh, doc->text.len - doc->fresh);
+	return 0;
 }
 
 static int plan_file(struct planner *pl, const char *path, int explicit)
@@ -218,7 +260,20 @@ static int plan_file(struct planner *pl, const char *path, int explicit)
 	}
 	(void)explicit;
 	size_t max_unit = (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN;
-	int rc = input_read_file(path, fmt, max_unit, on_document, pl, pl->err, pl->errlen);
+	pl->have_text_hash = 0;
+	struct stat st;
+	/* a text that may come in parts (never more than twice the file's bytes) is hashed in a
+	 * first reading, to know whether it is a copy before planning any of it */
+	int rc = 0;
+	if (fmt != FMT_JSONL && !stat(path, &st) && (size_t)st.st_size > INPUT_PART_BYTES / 2) {
+		hash_ctx *h = hash_new();
+		rc = input_read_file(path, fmt, max_unit, hash_part, h, pl->err, pl->errlen);
+		hash_final(h, pl->text_hash);
+		pl->have_text_hash = !rc;
+	}
+	if (!rc)
+		rc = input_read_file(path, fmt, max_unit, on_document, pl, pl->err, pl->errlen);
+	pl->have_text_hash = 0;
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
 	return rc ? -1 : 0;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # hostile.t: inputs and answers meant to hurt: empty and binary files, invalid UTF-8, a symbolic
-# link loop, an answer larger than api.max_response_bytes. Each gets a clear message and the
+# link loop, a 200 MB transcript and a 50 MB line, an answer larger than api.max_response_bytes. Each gets a clear message and the
 # documented exit code; nothing already done is lost.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 24
 
 mkdir -p "$T/in/sub"
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400
@@ -83,6 +83,39 @@ else
 	check "an input that cannot be read: exit 2 (got $rc)" [ $rc -eq 2 ]
 	check "naming it" grep -q "gone.txt" "$T/err"
 fi
+
+# a 200 MB transcript and a single line of 50 MB are read in parts, never whole: the
+# supervisor's own memory stays far below their size, and every byte is planned and sent
+stop_mock
+start_mock
+mkdir -p "$T/huge"
+/usr/bin/python3 - "$T/huge" <<'PY'
+import sys
+line = b"Ada Lovelace wrote to a friend about the engine and its punched cards. " * 3 + b"\n"
+with open(sys.argv[1] + "/talk.txt", "wb") as f:
+    for i in range(200 * 2**20 // (1 << 20)):
+        f.write(b"%08d " % i + line * ((1 << 20) // len(line)))
+with open(sys.argv[1] + "/one-line.txt", "wb") as f:
+    f.write(b"word " * (50 * 2**20 // 5) + b"\n")
+PY
+write_config "$T/hcfg.json" '{"chunking": {"chunk_tokens": 50000, "overlap_tokens": 0, "chunks_per_batch": 10}}'
+/usr/bin/python3 "$TOP/tests/integration/peak_rss.py" "$T/peak" \
+	"$KGSUP" start -c "$T/hcfg.json" -i "$T/huge" -s "$T/s8" -q 2>"$T/err"; rc=$?
+peak=$(cat "$T/peak")
+check "a 200 MB transcript and a 50 MB line: the run finishes (exit $rc)" [ $rc -eq 0 ]
+if under_asan; then
+	skip "the supervisor's heap stays under 64 MB" "AddressSanitizer's shadow and quarantine"
+else
+	check "the supervisor's heap peaked at $peak kB: under 64 MB for 250 MB of input" [ "$peak" -lt 65536 ]
+fi
+kg status -s "$T/s8" --json >"$T/st8.json"
+check "every batch done, none failed" \
+	[ "$(json_get "$T/st8.json" "j['batches']['done'] == j['batches']['total'] > 100 and j['batches']['failed'] == 0")" = True ]
+check "the mock got every chunk once ($(mock_stat chunks_sent) sent, $(mock_stat chunks_sent_twice) twice)" \
+	[ "$(mock_stat chunks_sent)/$(mock_stat chunks_sent_twice)" = "$(json_get "$T/st8.json" "j['chunks']")/0" ]
+bytes=$(kg export -s "$T/s8" -f jsonl 2>/dev/null | wc -c)
+check "and the answers export ($bytes bytes)" [ "$bytes" -gt 0 ]
+rm -rf "$T/huge" "$T/s8"
 
 # the key from a file: refused unless only its owner can read it; never in the state directory
 printf 'sk-from-file-%s\n' $$ >"$T/key"

@@ -23,6 +23,11 @@ not_ok() { TESTNO=$((TESTNO + 1)); FAILED=$((FAILED + 1)); echo "not ok $TESTNO 
 # check DESCRIPTION COMMAND...: one TAP line from a command's success
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 diag() { echo "# $*"; }
+# skip DESCRIPTION REASON: a check that cannot mean anything in this build
+skip() { ok "$1 # SKIP $2"; }
+# under_asan: kgsup is built with AddressSanitizer (its shadow memory and quarantine make the
+# heap much larger than kgsup's own)
+under_asan() { ldd "$KGSUP" 2>/dev/null | grep -q libasan; }
 
 # kg ARGS...: runs kgsup (under valgrind when KGSUP_VALGRIND=1, children included)
 kg() {

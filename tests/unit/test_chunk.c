@@ -134,6 +134,91 @@ static void whitespace_only_makes_no_chunk(void **state)
 	document_free(&d);
 }
 
+/* Chunk ids of a text, hashed into one running value, and the most text a part held. */
+struct id_trail {
+	unsigned long long sum;
+	size_t n, max_part_text;
+};
+
+static int trail_chunk(const struct chunk *c, void *arg)
+{
+	struct id_trail *t = arg;
+	for (size_t i = 0; i < CHUNK_ID_LEN; i++)
+		t->sum = t->sum * 131 + (unsigned char)c->id[i];
+	t->n++;
+	return 0;
+}
+
+static int trail_part(struct document *doc, void *arg)
+{
+	struct id_trail *t = arg;
+	if (doc->text.len > t->max_part_text)
+		t->max_part_text = doc->text.len;
+	return chunk_document(doc, 400, 100, trail_chunk, t);
+}
+
+/* A transcript of every kind of unit: short lines, long lines of sentences, lines longer
+ * than a chunk with and without spaces, "\r\n" endings, multi-byte characters. */
+static char *mixed_text(int vtt)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *t = malloc(cap);
+	if (vtt)
+		len += (size_t)sprintf(t, "WEBVTT\r\n\r\n");
+	for (int i = 0; i < 300; i++) {
+		if (vtt)
+			len += (size_t)sprintf(t + len, "%d\n00:%02d:%02d.000 --> 00:%02d:%02d.500\n",
+					       i, i / 60, i % 60, i / 60, i % 60);
+		switch (i % 5) {
+		case 0: len += (size_t)sprintf(t + len, "Ada: short line %d.\r\n", i); break;
+		case 1:
+			for (int k = 0; k < 12; k++)
+				len += (size_t)sprintf(t + len, "Sentence %d of a long line, caf\xc3\xa9. ", k);
+			t[len++] = '\n';
+			break;
+		case 2:
+			memset(t + len, 'x', 900);
+			len += 900;
+			t[len++] = '\n';
+			break;
+		case 3: len += (size_t)sprintf(t + len, "<v Bob>Bob &amp; the line\nwith two rows\n"); break;
+		default: len += (size_t)sprintf(t + len, "\n"); break;
+		}
+		if (vtt)
+			t[len++] = '\n';
+	}
+	t[len] = '\0';
+	return t;
+}
+
+static void parts_give_the_same_chunks_as_one_piece(void **state)
+{
+	(void)state;
+	const enum input_format fmts[] = { FMT_TEXT, FMT_VTT };
+	for (int f = 0; f < 2; f++) {
+		char *text = mixed_text(fmts[f] == FMT_VTT);
+		size_t len = strlen(text);
+		char err[128];
+		struct id_trail whole = { 0, 0, 0 };
+		assert_int_equal(input_read_mem("t", fmts[f], text, len, 400, len + 1, trail_part,
+						&whole, err, sizeof err), 0);
+		assert_true(whole.n > 100);
+		const size_t parts[] = { 1, 7, 100, 1000, 4096 };
+		for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+			struct id_trail cut = { 0, 0, 0 };
+			assert_int_equal(input_read_mem("t", fmts[f], text, len, 400, parts[p],
+							trail_part, &cut, err, sizeof err), 0);
+			assert_int_equal(cut.n, whole.n);
+			assert_true(cut.sum == whole.sum);
+			/* a part holds at most two slices of new text, the chunk left over before it
+			 * and a line that is not cut yet: nothing near the whole text */
+			assert_true(cut.max_part_text <= 2 * parts[p] + 2000);
+			assert_true(cut.max_part_text < len / 4);
+		}
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +227,7 @@ int main(void)
 		cmocka_unit_test(ids_are_stable_and_distinct),
 		cmocka_unit_test(cue_times_span_the_chunk),
 		cmocka_unit_test(whitespace_only_makes_no_chunk),
+		cmocka_unit_test(parts_give_the_same_chunks_as_one_piece),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
