@@ -286,8 +286,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             content = json.dumps(answer)
             if a.fence:
                 content = "Here is the graph:\n```json\n" + content + "\n```\n"
-            if a.answer_bytes:
-                content += " " * a.answer_bytes  # an oversized answer
         prompt_tokens = len(raw) // 4
         completion_tokens = max(1, len(content) // 4)
         finish = "stop"
@@ -298,6 +296,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             completion_tokens = limit
             finish = "length"
             valid = False
+        if a.answer_bytes and valid:
+            # a server gone wrong: an answer far larger than max_tokens allows
+            content += " " * a.answer_bytes
         with st.lock:
             # tokens are billed for every 200; "ok" counts only answers a client can use
             st.prompt_tokens += prompt_tokens
@@ -363,7 +364,7 @@ def main():
     p.add_argument("--headers-forever", action="store_true",
                    help="answer every completion request with endless header lines")
     p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
-    p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much")
+    p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much (past max_tokens)")
     p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")
     p.add_argument("--model", default="", help="the only model name accepted")
     p.add_argument("--key-env", default="MOCK_API_KEY",

@@ -34,11 +34,12 @@ check "a binary file: exit 2 (got $rc)" [ $rc -eq 2 ]
 check "naming it" grep -q "noise.txt: looks binary" "$T/err"
 stop_mock
 
-start_mock --answer-bytes 300000
-write_config "$T/cfg.json" '{"api": {"max_response_bytes": 100000, "max_tokens": 200000}, "retry": {"max_attempts": 2}}'
+# answers of 100 MB, past api.max_response_bytes (16 MiB by default): cut off and refused
+start_mock --answer-bytes 100000000
+write_config "$T/cfg.json" '{"retry": {"max_attempts": 2}}'
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/s3" -q 2>"$T/err"; rc=$?
 kg status -s "$T/s3" --json >"$T/st.json"
-check "answers over api.max_response_bytes: the batches fail, exit 3 (got $rc)" [ $rc -eq 3 ]
+check "100 MB answers: the batches fail, exit 3 (got $rc)" [ $rc -eq 3 ]
 check "with the reason" grep -q "larger than api.max_response_bytes" "$T/err"
 check "and no answer was stored" [ "$(json_get "$T/st.json" "j['batches']['done']")" = 0 ]
 stop_mock
