@@ -448,7 +448,8 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 {
 	store_txn *t = store_begin(s->db, 0);
 	struct plan_rec old;
-	int have = t && plan_read(t, &old) == 0;
+	/* a plan of nothing (inputs without transcripts, refused) is no run to go on with */
+	int have = t && plan_read(t, &old) == 0 && old.nbatches > 0;
 	store_abort(t);
 	if (!have || cli->fresh)
 		return plan_fresh(s, cli, err, errlen);

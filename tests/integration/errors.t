@@ -2,7 +2,7 @@
 # errors.t: bad input and a hostile or refusing API: the documented exit codes, one clear line
 # naming what is wrong, retries that end with every batch done, and nothing bought twice.
 . "$(dirname "$0")/lib.sh"
-plan 21
+plan 24
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 10 --words 800
 start_mock
@@ -22,6 +22,13 @@ printf '{"id":"a","text":"Ada met Bob."}\n{"id": "b", "text": \n' >"$T/badin/x.j
 kg start -c "$T/cfg.json" -i "$T/badin" -s "$T/s3" 2>"$T/err"; rc=$?
 check "broken .jsonl line: exit 2 (got $rc)" [ $rc -eq 2 ]
 check "and the message names file and line" grep -q "x.jsonl:2:" "$T/err"
+
+mkdir -p "$T/void"
+kg start -c "$T/cfg.json" -i "$T/void" -s "$T/s4v" 2>"$T/err"; rc=$?
+check "an empty directory: exit 2 (got $rc)" [ $rc -eq 2 ]
+check "saying it holds no transcripts: $(head -c 120 "$T/err")" grep -q "no transcripts" "$T/err"
+kg start -c "$T/cfg.json" -i "$T/void" -s "$T/s4v" 2>"$T/err"; rc=$?
+check "and so again the second time, not 'continuing' a run of nothing (exit $rc)" [ $rc -eq 2 ]
 
 mkdir -p "$T/empty"; echo "not a transcript" >"$T/empty/notes.pdf"
 kg start -c "$T/cfg.json" -i "$T/empty" -s "$T/s4" 2>"$T/err"; rc=$?

@@ -118,6 +118,20 @@ static void jsonl_names_the_broken_line(void **state)
 	unlink(path);
 }
 
+/* found by fuzz_input: an empty text handed over in parts moved a NULL pointer (UBSan) */
+static void empty_text_in_parts(void **state)
+{
+	(void)state;
+	const enum input_format fmts[] = { FMT_TEXT, FMT_SRT, FMT_JSONL };
+	for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+		char err[128];
+		int n = 0;
+		assert_int_equal(input_read_mem("e", fmts[f], "", 0, 128, 14, count_docs, &n, err,
+						sizeof err), 0);
+		assert_int_equal(n, fmts[f] == FMT_JSONL ? 0 : 1); /* one empty document */
+	}
+}
+
 static void formats_by_extension(void **state)
 {
 	(void)state;
@@ -139,6 +153,7 @@ int main(void)
 		cmocka_unit_test(text_units_are_lines_and_long_lines_are_split),
 		cmocka_unit_test(times_parse_in_both_notations),
 		cmocka_unit_test(jsonl_names_the_broken_line),
+		cmocka_unit_test(empty_text_in_parts),
 		cmocka_unit_test(formats_by_extension),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
