@@ -131,7 +131,7 @@ void proc_spawn_due(struct sup *s)
 		return;
 	if (s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
 		spawn_broker(s);
-	if (s->stopping)
+	if (s->stopping || s->draining)
 		return;
 	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
 	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
@@ -288,6 +288,14 @@ void proc_trim(struct sup *s)
 {
 	for (int i = s->want; i < s->nslots; i++)
 		if (!s->slots[i].has_batch && s->slots[i].state != SLOT_BUSY)
+			quit_slot(s, i);
+}
+
+void proc_drain(struct sup *s, int draining)
+{
+	s->draining = draining;
+	for (int i = 0; draining && i < s->nslots; i++)
+		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch)
 			quit_slot(s, i);
 }
 

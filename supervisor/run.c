@@ -266,6 +266,7 @@ static int loop_once(struct sup *s, zpoll *p)
 			return 1;
 		}
 	}
+	proc_drain(s, !s->stopping && !sink_work_left(s));
 	progress_tick(s);
 	int busy = proc_busy_workers(s);
 	if (!sink_work_left(s) && busy == 0 && s->nqueue == 0)

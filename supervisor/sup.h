@@ -107,6 +107,7 @@ struct sup {
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
+	int draining;	   /* nothing left to hand out: idle workers go, none start */
 	int64_t stop_deadline;
 	char abort_msg[600];
 	char store_error[300]; /* why the store could not be written, when it could not */
@@ -146,6 +147,9 @@ void proc_quit_all(struct sup *s);
  * idle (proc_trim). */
 void proc_scale(struct sup *s, int n);
 void proc_trim(struct sup *s);
+/* Nothing is left to hand out: lets idle workers go now, while the last calls are out, rather
+ * than all at the end (and starts none); undone as soon as a batch comes back to do. */
+void proc_drain(struct sup *s, int draining);
 void proc_signal_all(struct sup *s, int signo);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
