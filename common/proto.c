@@ -117,6 +117,7 @@ void msg_encode_batch(buf *b, const struct msg_batch *m)
 	put_head(b, MSG_BATCH);
 	put_u32(b, m->batch);
 	put_u32(b, m->seq);
+	put_u32(b, m->acked);
 	put_u32(b, m->est_tokens);
 	put_u32(b, m->attempt);
 	put_bytes(b, m->chunk_ids, m->chunk_ids_len);
@@ -129,6 +130,7 @@ int msg_decode_batch(const void *frame, size_t len, struct msg_batch *m)
 	start(&r, frame, len, MSG_BATCH);
 	m->batch = get_u32(&r);
 	m->seq = get_u32(&r);
+	m->acked = get_u32(&r);
 	m->est_tokens = get_u32(&r);
 	m->attempt = get_u32(&r);
 	m->chunk_ids = get_bytes(&r, &m->chunk_ids_len);
@@ -188,9 +190,18 @@ int msg_decode_result(const void *frame, size_t len, struct msg_result *m)
 	return finish(&r);
 }
 
-void msg_encode_quit(buf *b)
+void msg_encode_quit(buf *b, uint32_t acked)
 {
 	put_head(b, MSG_QUIT);
+	put_u32(b, acked);
+}
+
+int msg_decode_quit(const void *frame, size_t len, uint32_t *acked)
+{
+	struct reader r;
+	start(&r, frame, len, MSG_QUIT);
+	*acked = get_u32(&r);
+	return finish(&r);
 }
 
 void msg_encode_ask(buf *b, const struct msg_ask *m)

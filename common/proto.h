@@ -19,7 +19,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -38,10 +38,13 @@ struct msg_hello {
 	uint32_t pid;
 };
 
-/* One batch = one API call. seq tells apart two dispatches of the same batch. */
+/* One batch = one API call. seq tells apart two dispatches of the same batch. A worker may
+ * get its next batch while it is still busy with one; acked says up to which seq (of the
+ * batches it was sent) the supervisor has committed its results, so it can forget them. */
 struct msg_batch {
 	uint32_t batch;
 	uint32_t seq;
+	uint32_t acked;
 	uint32_t est_tokens;   /* prompt bytes / 4 + max_tokens */
 	uint32_t attempt;      /* requests already made for it this session (a deferred retry) */
 	const char *chunk_ids; /* the batch's chunk ids, '\n'-separated */
@@ -127,7 +130,8 @@ struct msg_invalid {
 void msg_encode_hello(buf *b, const struct msg_hello *m);
 void msg_encode_batch(buf *b, const struct msg_batch *m);
 void msg_encode_result(buf *b, const struct msg_result *m);
-void msg_encode_quit(buf *b);
+/* QUIT: finish the batches sent, then exit; acked as in msg_batch. */
+void msg_encode_quit(buf *b, uint32_t acked);
 void msg_encode_ask(buf *b, const struct msg_ask *m);
 void msg_encode_grant(buf *b, const struct msg_grant *m);
 void msg_encode_report(buf *b, const struct msg_report *m);
@@ -138,6 +142,7 @@ int msg_type(const void *frame, size_t len);
 /* Each returns 0, or -1 if the frame is malformed. Strings point into the frame. */
 int msg_decode_hello(const void *frame, size_t len, struct msg_hello *m);
 int msg_decode_batch(const void *frame, size_t len, struct msg_batch *m);
+int msg_decode_quit(const void *frame, size_t len, uint32_t *acked);
 int msg_decode_result(const void *frame, size_t len, struct msg_result *m);
 int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m);
 int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m);

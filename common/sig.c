@@ -9,6 +9,7 @@
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t sig_stops;
 static volatile sig_atomic_t sig_hups;
+static volatile sig_atomic_t sig_usr1s;
 
 static void on_signal(int signo)
 {
@@ -17,6 +18,8 @@ static void on_signal(int signo)
 		sig_stops++;
 	if (signo == SIGHUP)
 		sig_hups++;
+	if (signo == SIGUSR1)
+		sig_usr1s++;
 	char c = (char)signo;
 	ssize_t r = write(sig_pipe[1], &c, 1);
 	(void)r; /* a full pipe already wakes the loop */
@@ -32,7 +35,7 @@ int sig_init(void)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP };
+	int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -1;
@@ -70,4 +73,9 @@ int sig_stop_count(void)
 int sig_hup_seen(void)
 {
 	return sig_hups > 0;
+}
+
+int sig_usr1_seen(void)
+{
+	return sig_usr1s > 0;
 }

@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-/* Installs handlers for SIGINT, SIGTERM, SIGCHLD, SIGHUP and ignores SIGPIPE. */
+/* Installs handlers for SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 and ignores SIGPIPE. */
 int sig_init(void);
 /* The read end to poll. */
 int sig_fd(void);
@@ -15,6 +15,9 @@ unsigned long sig_take(void);
 int sig_stop_requested(void);
 /* Non-zero once SIGHUP has arrived (for a child: its supervisor died, PR_SET_PDEATHSIG). */
 int sig_hup_seen(void);
+/* Non-zero once SIGUSR1 has arrived (for a worker: the run is stopping; start no batch, hand
+ * back those sent). */
+int sig_usr1_seen(void);
 /* How many SIGINT/SIGTERM have arrived (a second Ctrl-C means "now"). */
 int sig_stop_count(void);
 

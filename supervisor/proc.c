@@ -108,7 +108,8 @@ static void spawn_worker(struct sup *s, int i)
 	struct slot *sl = &s->slots[i];
 	sl->proc.pid = spawn(s, argv, SIGHUP);
 	sl->proc.spawned_at = now_ms();
-	sl->has_batch = 0;
+	sl->nheld = 0;
+	sl->acked = 0;
 	sl->done_since_spawn = 0;
 	sl->state = sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF;
 	if (sl->proc.pid <= 0)
@@ -179,14 +180,13 @@ static void worker_died(struct sup *s, int i, int status)
 	int64_t now = now_ms();
 	char how[64];
 	describe_exit(how, sizeof how, status);
-	if (sl->has_batch) {
-		/* the batch goes straight back to the front of the work queue; its request may have
-		 * reached the provider, which then bills it twice */
-		sup_requeue(s, sl->batch);
-		sl->has_batch = 0;
-		if (!s->shutting_down && !s->stop_now)
-			s->ctr.possibly_billed++;
-	}
+	/* the batches it held go straight back to the front of the work queue; the request of
+	 * the one it was on may have reached the provider, which then bills it twice */
+	for (int k = 0; k < sl->nheld; k++)
+		sup_requeue(s, sl->held[k].batch);
+	if (sl->nheld && !s->shutting_down && !s->stop_now)
+		s->ctr.possibly_billed++;
+	sl->nheld = 0;
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
 	 * and rebinding an ipc endpoint would race with libzmq unlinking the old socket file.) */
@@ -248,7 +248,7 @@ int proc_busy_workers(const struct sup *s)
 {
 	int n = 0;
 	for (int i = 0; i < s->nslots; i++)
-		n += s->slots[i].has_batch;
+		n += s->slots[i].nheld > 0;
 	return n;
 }
 
@@ -269,7 +269,7 @@ static void quit_slot(struct sup *s, int i)
 	struct slot *sl = &s->slots[i];
 	if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
 		buf_reset(&s->msg);
-		msg_encode_quit(&s->msg);
+		msg_encode_quit(&s->msg, sl->acked);
 		zsock_send(sl->push, s->msg.data, s->msg.len, 1);
 		sl->state = SLOT_QUITTING;
 	} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
@@ -287,15 +287,20 @@ void proc_quit_all(struct sup *s)
 void proc_trim(struct sup *s)
 {
 	for (int i = s->want; i < s->nslots; i++)
-		if (!s->slots[i].has_batch && s->slots[i].state != SLOT_BUSY)
+		if (s->slots[i].nheld == 0 && s->slots[i].state != SLOT_BUSY)
 			quit_slot(s, i);
+}
+
+int slot_has_room(const struct slot *sl)
+{
+	return (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) && sl->nheld < SLOT_DEPTH;
 }
 
 void proc_drain(struct sup *s, int draining)
 {
 	s->draining = draining;
 	for (int i = 0; draining && i < s->nslots; i++)
-		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch)
+		if (s->slots[i].state == SLOT_IDLE && s->slots[i].nheld == 0)
 			quit_slot(s, i);
 }
 
@@ -318,6 +323,17 @@ void proc_scale(struct sup *s, int n)
 	}
 	log_info("scale: %d workers wanted (were %d)", n, s->want);
 	s->want = n;
+}
+
+void proc_hand_back(struct sup *s)
+{
+	/* only workers that said hello: their handlers are in place (SIGUSR1 would kill them
+	 * before that) */
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->proc.pid > 0 && (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY))
+			kill(sl->proc.pid, SIGUSR1);
+	}
 }
 
 void proc_signal_all(struct sup *s, int signo)

@@ -201,10 +201,10 @@ static int scale_to(void *arg, int workers)
 	return s->want;
 }
 
-static int any_idle(const struct sup *s)
+static int any_slot_wants(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots && i < s->want; i++)
-		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch)
+		if (sink_slot_wants(s, i))
 			return 1;
 	return 0;
 }
@@ -221,6 +221,7 @@ static void begin_stop(struct sup *s, int now)
 {
 	if (!s->stopping) {
 		s->stopping = 1;
+		proc_hand_back(s);
 		s->stop_deadline = now_ms() + s->cfg.stop_deadline_s * 1000;
 		if (!now)
 			log_info("stopping: no new batches; waiting up to %lld s for %d calls in flight "
@@ -259,7 +260,7 @@ static int loop_once(struct sup *s, zpoll *p)
 	proc_spawn_due(s);
 	int dispatch = !s->stopping;
 	int64_t now = now_ms();
-	if (s->nqueue || s->ninvalid || (dispatch && any_idle(s) && sink_dispatchable(s)) ||
+	if (s->nqueue || s->ninvalid || (dispatch && any_slot_wants(s) && sink_dispatchable(s)) ||
 	    now - s->last_commit >= HEARTBEAT_MS) {
 		if (sink_round(s, dispatch) < 0) {
 			begin_stop(s, 1);

@@ -46,11 +46,15 @@ static int on_result(struct sup *s, char *frame, size_t len)
 	}
 	if (m.slot < (uint32_t)s->nslots) {
 		struct slot *sl = &s->slots[m.slot];
-		if (sl->has_batch && sl->batch == m.batch && sl->seq == m.seq) {
-			sl->has_batch = 0;
+		for (int k = 0; k < sl->nheld; k++) {
+			if (sl->held[k].batch != m.batch || sl->held[k].seq != m.seq)
+				continue;
+			memmove(sl->held + k, sl->held + k + 1, (size_t)(sl->nheld - k - 1) * sizeof *sl->held);
+			sl->nheld--;
 			sl->done_since_spawn++;
-			if (sl->state == SLOT_BUSY)
+			if (sl->state == SLOT_BUSY && sl->nheld == 0)
 				sl->state = SLOT_IDLE;
+			break;
 		}
 	}
 	if (m.status == RES_OK && m.latency_us)
@@ -285,6 +289,8 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 		defer_batch(s, m);
 		err = m->payload;
 		errlen = m->payload_len;
+	} else if (m->status == RES_GAVEUP && open && m->requests_sent == 0) {
+		b.state = B_PENDING; /* never sent: nothing to bill, nothing to doubt on resume */
 	} else if (m->status == RES_FAILED && open) {
 		b.state = B_FAILED;
 		c->batches_failed++;
@@ -518,9 +524,14 @@ static int round_txn(store_txn *t, void *arg)
 	for (size_t i = 0; i < s->ninvalid; i++)
 		if (put_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;
-	for (int i = 0; ra->dispatch && i < s->nslots && i < s->want; i++)
-		if (s->slots[i].state == SLOT_IDLE && !s->slots[i].has_batch && pick_for_slot(t, s, i))
-			return STORE_FULL;
+	/* idle workers first; then a next batch for busy ones */
+	for (int depth = 0; depth < SLOT_DEPTH; depth++)
+		for (int i = 0; ra->dispatch && i < s->nslots && i < s->want; i++) {
+			struct slot *sl = &s->slots[i];
+			if (sl->nheld == depth && !sl->assigned && sink_slot_wants(s, i) &&
+			    pick_for_slot(t, s, i))
+				return STORE_FULL;
+		}
 	r->ctr.workers_live = (uint32_t)proc_live_workers(s);
 	r->ctr.state = s->run_state;
 	r->ctr.supervisor_pid = (uint32_t)getpid();
@@ -535,7 +546,7 @@ static void send_assigned(struct sup *s)
 		if (!sl->assigned)
 			continue;
 		sl->assigned = 0;
-		struct msg_batch m = { sl->batch, ++s->next_seq, sl->req.est_tokens, sl->attempt,
+		struct msg_batch m = { sl->batch, ++s->next_seq, sl->acked, sl->req.est_tokens, sl->attempt,
 				       sl->req.chunk_ids.data, sl->req.chunk_ids.len,
 				       sl->req.body.data, sl->req.body.len };
 		msg_encode_batch(&s->msg, &m);
@@ -545,8 +556,9 @@ static void send_assigned(struct sup *s)
 			sup_requeue(s, sl->batch);
 			continue;
 		}
-		sl->seq = m.seq;
-		sl->has_batch = 1;
+		sl->held[sl->nheld].batch = sl->batch;
+		sl->held[sl->nheld].seq = m.seq;
+		sl->nheld++;
 		sl->state = SLOT_BUSY;
 	}
 }
@@ -554,6 +566,16 @@ static void send_assigned(struct sup *s)
 int sink_work_left(const struct sup *s)
 {
 	return s->cursor < s->plan.nbatches || s->nrequeue > 0;
+}
+
+/* A worker gets a batch when it has none, or its next one while it is busy if plenty is left
+ * (near the end that batch would wait behind a call while another worker idles). */
+int sink_slot_wants(const struct sup *s, int i)
+{
+	const struct slot *sl = &s->slots[i];
+	if (!slot_has_room(sl))
+		return 0;
+	return sl->nheld == 0 || s->plan.nbatches - s->cursor > (uint32_t)s->nslots * SLOT_DEPTH;
 }
 
 int sink_dispatchable(const struct sup *s)
@@ -623,6 +645,12 @@ int sink_round(struct sup *s, int dispatch)
 	}
 	s->ctr = s->round.ctr;
 	s->cursor = s->round.cursor;
+	/* the results committed: their workers may forget them (told with the next message) */
+	for (size_t i = 0; i < s->nqueue; i++) {
+		const struct msg_result *m = &s->queue[i].m;
+		if (m->slot < (uint32_t)s->nslots && (int32_t)(m->seq - s->slots[m->slot].acked) > 0)
+			s->slots[m->slot].acked = m->seq;
+	}
 	s->plan.nbatches = s->round.nbatches;
 	settle_requeue(s);
 	for (size_t i = 0; i < s->nqueue; i++)

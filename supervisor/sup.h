@@ -1,6 +1,7 @@
 /* sup.h: the supervisor's state (one struct for the process) and the pieces of its loop.
- * The supervisor plans, owns the store (the only writer), hands one batch at a time to each
- * idle worker over that worker's own PUSH pipe, collects results over one PULL socket,
+ * The supervisor plans, owns the store (the only writer), hands batches to each worker over
+ * that worker's own PUSH pipe (the next one while it is busy, see SLOT_DEPTH), collects
+ * results over one PULL socket,
  * commits them in groups, and keeps its children (workers and the broker) alive. */
 #ifndef KGSUP_SUP_H
 #define KGSUP_SUP_H
@@ -18,7 +19,7 @@
 #include "runstate.h"
 
 /* A worker slot is a small state machine:
- *   EMPTY -> STARTING (spawned) -> IDLE (said hello) <-> BUSY (holds a batch)
+ *   EMPTY -> STARTING (spawned) -> IDLE (said hello) <-> BUSY (holds one batch or two)
  *   any -> BACKOFF (died; respawn after a throttled delay) -> STARTING
  *   BACKOFF -> GIVENUP (died too often in a row)
  *   IDLE/BUSY -> QUITTING (told to quit after its batch) -> EMPTY */
@@ -32,17 +33,30 @@ struct child {
 	int rapid_deaths;
 };
 
+/* A worker is sent its next batch while it is still on one, so that it goes on to it at
+ * once instead of waiting for the supervisor's commit and dispatch (SLOT_DEPTH batches at most). */
+#define SLOT_DEPTH 2
+
+struct held {
+	uint32_t batch, seq;
+};
+
 struct slot {
 	enum slot_state state;
 	struct child proc;
 	zsock *push;
-	uint32_t batch, seq;  /* what it holds while BUSY (or QUITTING with has_batch) */
-	uint32_t attempt;     /* requests made for that batch before (a retry handed back) */
-	int has_batch;
+	struct held held[SLOT_DEPTH]; /* sent to it, no result back yet; the oldest first */
+	int nheld;
+	uint32_t acked;       /* seq of its last result committed (told with the next message) */
 	uint32_t done_since_spawn; /* results it sent since it was started */
-	int assigned;         /* picked in the round being built */
-	struct rendered req;  /* the request of the batch being handed to it */
+	int assigned;         /* picked in the round being built: */
+	uint32_t batch;       /*   that batch, */
+	uint32_t attempt;     /*   requests made for it before (a retry handed back), */
+	struct rendered req;  /*   and its request */
 };
+
+/* Whether the slot's worker is up and may be sent another batch. */
+int slot_has_room(const struct slot *sl);
 
 struct queued_result {
 	struct msg_result m;
@@ -151,6 +165,9 @@ void proc_trim(struct sup *s);
  * than all at the end (and starts none); undone as soon as a batch comes back to do. */
 void proc_drain(struct sup *s, int draining);
 void proc_signal_all(struct sup *s, int signo);
+/* The run is stopping: workers finish the call they are on and hand back the batches sent to
+ * them that they have not started (SIGUSR1). */
+void proc_hand_back(struct sup *s);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
 /* Puts a batch back at the front of the queue of work. */
@@ -164,6 +181,7 @@ int sink_round(struct sup *s, int dispatch);
 int sink_work_left(const struct sup *s);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
 int sink_dispatchable(const struct sup *s);
+int sink_slot_wants(const struct sup *s, int i);
 /* Milliseconds until the first requeued batch is due, at most max. */
 long sink_next_due_ms(const struct sup *s, long max);
 

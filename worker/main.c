@@ -1,7 +1,8 @@
 /* main.c: the worker process. Started by the supervisor as `kgsup __worker SLOT STATE_DIR`
  * (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
- * the run's settings, connects its three sockets, says HELLO and then serves one batch at a
- * time until told to quit, signalled, or orphaned. */
+ * the run's settings, connects its three sockets, says HELLO and then serves batches one at
+ * a time (the next may already wait in its socket) until told to quit, signalled, or
+ * orphaned. */
 #include "worker.h"
 #include "../common/log.h"
 #include "../common/paths.h"
@@ -102,28 +103,63 @@ static void send_result(struct worker *w, struct msg_result *res)
 	msg_encode_result(&w->msg, res);
 	zsock_send(w->results, w->msg.data, w->msg.len, 1);
 	/* an answer is worth keeping until acknowledged; a give-up carries nothing */
-	buf_reset(&w->unacked);
-	if (res->status == RES_OK || res->status == RES_FAILED) {
-		buf_put(&w->unacked, w->msg.data, w->msg.len);
-		w->unacked_batch = res->batch;
+	if (res->status != RES_OK && res->status != RES_FAILED)
+		return;
+	if (w->nunacked == UNACKED_MAX) { /* cannot happen: the supervisor acks as it sends */
+		buf_free(&w->unacked[0].msg);
+		memmove(w->unacked, w->unacked + 1, (UNACKED_MAX - 1) * sizeof *w->unacked);
+		w->nunacked--;
 	}
+	struct unacked *u = &w->unacked[w->nunacked++];
+	u->seq = res->seq;
+	u->batch = res->batch;
+	buf_init(&u->msg);
+	buf_put(&u->msg, w->msg.data, w->msg.len);
 }
 
-/* The supervisor died holding our last result unread, maybe: save it where the next run of
- * this state directory looks (written whole or not at all: temp file, fsync, rename). */
+/* The supervisor committed our results up to seq `acked`: forget them. */
+static void forget_acked(struct worker *w, uint32_t acked)
+{
+	int keep = 0;
+	for (int i = 0; i < w->nunacked; i++) {
+		if ((int32_t)(w->unacked[i].seq - acked) <= 0)
+			buf_free(&w->unacked[i].msg);
+		else
+			w->unacked[keep++] = w->unacked[i];
+	}
+	w->nunacked = keep;
+}
+
+/* The supervisor died holding results of ours unread, maybe: save them where the next run of
+ * this state directory looks (each written whole or not at all: temp file, fsync, rename). */
 static void spool_unacked(struct worker *w)
 {
-	if (!w->unacked.len)
-		return;
 	char dir[PATHS_MAX], path[PATHS_MAX];
 	paths_file(dir, sizeof dir, w->state_dir, "spool");
-	mkdir_p(dir, 0700);
-	snprintf(path, sizeof path, "%s/%u-%d.res", dir, w->unacked_batch, (int)getpid());
-	if (write_file_atomic(path, w->unacked.data, w->unacked.len, 0600) < 0)
-		log_error("cannot spool the answer to batch %u: %s", w->unacked_batch, strerror(errno));
-	else
-		log_info("supervisor gone: answer to batch %u spooled to %s", w->unacked_batch, path);
-	buf_reset(&w->unacked);
+	for (int i = 0; i < w->nunacked; i++) {
+		struct unacked *u = &w->unacked[i];
+		mkdir_p(dir, 0700);
+		snprintf(path, sizeof path, "%s/%u-%d.res", dir, u->batch, (int)getpid());
+		if (write_file_atomic(path, u->msg.data, u->msg.len, 0600) < 0)
+			log_error("cannot spool the answer to batch %u: %s", u->batch, strerror(errno));
+		else
+			log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
+	}
+	forget_acked(w, w->nunacked ? w->unacked[w->nunacked - 1].seq : 0);
+}
+
+/* The run is stopping (SIGUSR1): a batch not started yet goes back untouched. */
+static void hand_back(struct worker *w, const struct msg_batch *b)
+{
+	struct msg_result res;
+	memset(&res, 0, sizeof res);
+	res.slot = w->slot;
+	res.batch = b->batch;
+	res.seq = b->seq;
+	res.status = RES_GAVEUP;
+	res.attempt = b->attempt;
+	snprintf(w->error, sizeof w->error, "not started: the run is stopping");
+	send_result(w, &res);
 }
 
 static void serve_batch(struct worker *w, const char *frame, size_t len)
@@ -131,6 +167,11 @@ static void serve_batch(struct worker *w, const char *frame, size_t len)
 	struct msg_batch b;
 	if (msg_decode_batch(frame, len, &b)) {
 		log_error("malformed batch message (%zu bytes) ignored", len);
+		return;
+	}
+	forget_acked(w, b.acked);
+	if (sig_usr1_seen()) {
+		hand_back(w, &b);
 		return;
 	}
 	struct msg_result res;
@@ -169,9 +210,10 @@ static int serve(struct worker *w)
 		if (zsock_recv(w->batches, &frame, &len, 0) < 0)
 			continue;
 		int type = msg_type(frame, len);
-		if (type == MSG_BATCH || type == MSG_QUIT)
-			buf_reset(&w->unacked); /* the supervisor committed our last result */
+		uint32_t acked;
 		if (type == MSG_QUIT) {
+			if (!msg_decode_quit(frame, len, &acked))
+				forget_acked(w, acked);
 			free(frame);
 			rc = 0;
 			break;
@@ -211,7 +253,6 @@ int worker_main(int argc, char **argv)
 	http_response_init(&w.resp);
 	buf_init(&w.msg);
 	buf_init(&w.answer);
-	buf_init(&w.unacked);
 	buf_init(&w.req);
 	struct msg_hello hello = { w.slot, (uint32_t)getpid() };
 	msg_encode_hello(&w.msg, &hello);
@@ -231,7 +272,7 @@ int worker_main(int argc, char **argv)
 	zsock_term();
 	buf_free(&w.msg);
 	buf_free(&w.answer);
-	buf_free(&w.unacked);
+	forget_acked(&w, w.nunacked ? w.unacked[w.nunacked - 1].seq : 0);
 	buf_free(&w.req);
 	config_free(&w.cfg);
 	return rc ? EXIT_STOPPED : EXIT_OK;

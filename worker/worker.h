@@ -1,6 +1,6 @@
-/* worker.h: one worker process's state. A worker holds at most one batch, asks the broker
- * before every request, makes the call and sends back what happened. It never touches the
- * store: the supervisor is the only writer. */
+/* worker.h: one worker process's state. A worker works on one batch at a time (its next one
+ * may already wait in its socket), asks the broker before every request, makes the call and
+ * sends back what happened. It never touches the store: the supervisor is the only writer. */
 #ifndef KGSUP_WORKER_H
 #define KGSUP_WORKER_H
 
@@ -12,6 +12,8 @@
 #include "../common/proto.h"
 #include "../common/zsock.h"
 #include "http.h"
+
+#define UNACKED_MAX 8
 
 struct worker {
 	uint32_t slot;
@@ -29,11 +31,13 @@ struct worker {
 	struct http_response resp;
 	buf msg;
 	buf req; /* asks and reports to the broker, reused: nothing allocated per request */
-	/* The last result sent, kept until the supervisor hands this worker its next batch (or
-	 * QUIT): it dispatches only after committing our previous result, so a new batch means the
-	 * last one is safe. If the supervisor dies first, this is spooled for the next run. */
-	buf unacked;
-	uint32_t unacked_batch;
+	/* Results sent, kept until the supervisor says (acked, in its next BATCH or QUIT) that it
+	 * committed them. If it dies first, they are spooled for the next run. */
+	struct unacked {
+		uint32_t seq, batch;
+		buf msg;
+	} unacked[UNACKED_MAX];
+	int nunacked;
 	buf answer;
 	char error[512];
 };

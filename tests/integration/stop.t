@@ -1,9 +1,9 @@
 #!/bin/bash
-# stop.t: SIGTERM stops a live run gracefully (calls in flight finish, exit 75); while it runs,
+# stop.t: SIGTERM stops a live run gracefully (calls in flight finish, none starts, exit 75); while it runs,
 # status answers and a second start is refused; resume then finishes the run without buying
 # any answer twice.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 11
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 1000
 start_mock --latency-ms 150
@@ -23,8 +23,13 @@ kg start -c "$T/cfg.json" -i "$T/in" -s "$T/state" 2>"$T/second.err"; rc=$?
 check "a second start on a live state directory is refused (exit $rc)" [ $rc -eq 2 ]
 check "with a message saying so" grep -q "already live" "$T/second.err"
 kill -TERM $pid
+sleep 0.05
+sent_at_stop=$(mock_stat requests)
 wait $pid; rc=$?
 check "SIGTERM: exit 75 (got $rc)" [ $rc -eq 75 ]
+# each worker already holds its next batch: it must hand it back, not start it
+check "no call started after the stop ($sent_at_stop at the stop, $(mock_stat requests) at the end)" \
+	[ "$(mock_stat requests)" = "$sent_at_stop" ]
 kg status -s "$T/state" --json >"$T/stopped.json"
 check "status after the stop: stopped, not all done" \
 	[ "$(json_get "$T/stopped.json" "j['state'] == 'stopped' and j['batches']['done'] < j['batches']['total']")" = True ]

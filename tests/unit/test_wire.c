@@ -45,7 +45,7 @@ static void result_round_trips(void **state)
 static void batch_with_lying_length_is_refused(void **state)
 {
 	(void)state;
-	struct msg_batch m = { 1, 2, 3, 6, "id1\nid2", 7, "{}", 2 };
+	struct msg_batch m = { 1, 2, 9, 3, 6, "id1\nid2", 7, "{}", 2 };
 	buf b;
 	buf_init(&b);
 	msg_encode_batch(&b, &m);
@@ -53,7 +53,8 @@ static void batch_with_lying_length_is_refused(void **state)
 	assert_int_equal(msg_decode_batch(b.data, b.len, &d), 0);
 	assert_int_equal(d.body_len, 2);
 	assert_int_equal(d.attempt, 6);
-	b.data[2 + 16] = (char)0xff; /* chunk_ids length now claims far more than the frame */
+	assert_int_equal(d.acked, 9);
+	b.data[2 + 20] = (char)0xff; /* chunk_ids length now claims far more than the frame */
 	assert_int_equal(msg_decode_batch(b.data, b.len, &d), -1);
 	b.data[0] = 9; /* another protocol version */
 	assert_int_equal(msg_type(b.data, b.len), -1);
