@@ -107,11 +107,17 @@ PY
 	n=$(wc -l <"$D/ov/req.jsonl")
 	printf '%-34s %10s %12s %14s\n' client requests req/s "CPU us/req"
 	local w
+	# KGSUP_BASE=path/to/another/kgsup adds its rows, run alternately with these (before/after)
+	local w bin label
 	for w in 8 16 32; do
-		rm -rf "$D/ov/state"
-		read -r wall cpu < <(timed "$KGSUP" start -c "$D/ov/cfg.json" -i "$D/ov/in" -s "$D/ov/state" -w "$w" -q)
-		printf '%-34s %10d %12.0f %14.0f\n' "kgsup, $w workers" "$n" "$(echo "$n / $wall" | bc -l)" \
-			"$(echo "$cpu * 1000000 / $n" | bc -l)"
+		for bin in "$KGSUP" ${KGSUP_BASE:+"$KGSUP_BASE"}; do
+			label="kgsup, $w workers"
+			[ "$bin" != "$KGSUP" ] && label="base kgsup, $w workers"
+			rm -rf "$D/ov/state"
+			read -r wall cpu < <(timed "$bin" start -c "$D/ov/cfg.json" -i "$D/ov/in" -s "$D/ov/state" -w "$w" -q)
+			printf '%-34s %10d %12.0f %14.0f\n' "$label" "$n" "$(echo "$n / $wall" | bc -l)" \
+				"$(echo "$cpu * 1000000 / $n" | bc -l)"
+		done
 	done
 	# wrk: the same body, POSTed over 16 keep-alive connections for 10 s
 	head -1 "$D/ov/req.jsonl" >"$D/ov/body.json"

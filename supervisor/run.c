@@ -252,7 +252,6 @@ static int loop_once(struct sup *s, zpoll *p)
 	proc_reap(s);
 	if (s->control_fd >= 0)
 		control_serve(s->control_fd, scale_to, s);
-	proc_trim(s);
 	if (s->aborted && !s->stop_now) {
 		log_error("%s", s->abort_msg);
 		begin_stop(s, 1);
@@ -267,7 +266,11 @@ static int loop_once(struct sup *s, zpoll *p)
 			return 1;
 		}
 	}
-	proc_drain(s, !s->stopping && !sink_work_left(s));
+	/* workers are let go only when all they sent is committed (QUIT acknowledges it) */
+	if (s->nqueue == 0) {
+		proc_trim(s);
+		proc_drain(s, !s->stopping && !sink_work_left(s));
+	}
 	progress_tick(s);
 	int busy = proc_busy_workers(s);
 	if (!sink_work_left(s) && busy == 0 && s->nqueue == 0)
