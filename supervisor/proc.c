@@ -64,7 +64,7 @@ int proc_init(struct sup *s, char *err, size_t errlen)
  * exit); the broker SIGTERM. */
 static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP };
+	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
 	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
 		signal(caught[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
@@ -132,7 +132,9 @@ void proc_spawn_due(struct sup *s)
 		return;
 	if (s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
 		spawn_broker(s);
-	if (s->stopping || s->draining)
+	/* once the work ran out, batches that come back (halves of a split, a retry) go to the
+	 * workers still there: a worker started for them would mostly be stopped while loading */
+	if (s->stopping || s->draining || (s->drained && proc_live_workers(s) > 0))
 		return;
 	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
 	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
@@ -299,6 +301,7 @@ int slot_has_room(const struct slot *sl)
 void proc_drain(struct sup *s, int draining)
 {
 	s->draining = draining;
+	s->drained |= draining;
 	for (int i = 0; draining && i < s->nslots; i++)
 		if (s->slots[i].state == SLOT_IDLE && s->slots[i].nheld == 0)
 			quit_slot(s, i);

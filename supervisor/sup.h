@@ -122,6 +122,7 @@ struct sup {
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
 	int draining;	   /* nothing left to hand out: idle workers go, none start */
+	int drained;	   /* that happened once this session */
 	int64_t stop_deadline;
 	char abort_msg[600];
 	char store_error[300]; /* why the store could not be written, when it could not */
