@@ -293,11 +293,6 @@ void proc_trim(struct sup *s)
 			quit_slot(s, i);
 }
 
-int slot_has_room(const struct slot *sl)
-{
-	return (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) && sl->nheld < SLOT_DEPTH;
-}
-
 void proc_drain(struct sup *s, int draining)
 {
 	s->draining = draining;

@@ -573,7 +573,7 @@ int sink_work_left(const struct sup *s)
 int sink_slot_wants(const struct sup *s, int i)
 {
 	const struct slot *sl = &s->slots[i];
-	if (!slot_has_room(sl))
+	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= SLOT_DEPTH)
 		return 0;
 	return sl->nheld == 0 || s->plan.nbatches - s->cursor > (uint32_t)s->nslots * SLOT_DEPTH;
 }

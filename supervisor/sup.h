@@ -55,8 +55,6 @@ struct slot {
 	struct rendered req;  /*   and its request */
 };
 
-/* Whether the slot's worker is up and may be sent another batch. */
-int slot_has_room(const struct slot *sl);
 
 struct queued_result {
 	struct msg_result m;

@@ -91,6 +91,20 @@ static int load_settings(struct worker *w, char *err, size_t errlen)
 	return w->http ? 0 : -1;
 }
 
+/* An entry for a result to keep: a free one, else (cannot happen: the supervisor acks as it
+ * sends) the oldest. */
+static struct unacked *free_unacked(struct worker *w)
+{
+	struct unacked *oldest = &w->unacked[0];
+	for (int i = 0; i < UNACKED_MAX; i++) {
+		if (!w->unacked[i].held)
+			return &w->unacked[i];
+		if ((int32_t)(w->unacked[i].seq - oldest->seq) < 0)
+			oldest = &w->unacked[i];
+	}
+	return oldest;
+}
+
 static void send_result(struct worker *w, struct msg_result *res)
 {
 	if (res->status == RES_OK) {
@@ -105,29 +119,20 @@ static void send_result(struct worker *w, struct msg_result *res)
 	/* an answer is worth keeping until acknowledged; a give-up carries nothing */
 	if (res->status != RES_OK && res->status != RES_FAILED)
 		return;
-	if (w->nunacked == UNACKED_MAX) { /* cannot happen: the supervisor acks as it sends */
-		buf_free(&w->unacked[0].msg);
-		memmove(w->unacked, w->unacked + 1, (UNACKED_MAX - 1) * sizeof *w->unacked);
-		w->nunacked--;
-	}
-	struct unacked *u = &w->unacked[w->nunacked++];
+	struct unacked *u = free_unacked(w);
+	u->held = 1;
 	u->seq = res->seq;
 	u->batch = res->batch;
-	buf_init(&u->msg);
+	buf_reset(&u->msg);
 	buf_put(&u->msg, w->msg.data, w->msg.len);
 }
 
 /* The supervisor committed our results up to seq `acked`: forget them. */
 static void forget_acked(struct worker *w, uint32_t acked)
 {
-	int keep = 0;
-	for (int i = 0; i < w->nunacked; i++) {
-		if ((int32_t)(w->unacked[i].seq - acked) <= 0)
-			buf_free(&w->unacked[i].msg);
-		else
-			w->unacked[keep++] = w->unacked[i];
-	}
-	w->nunacked = keep;
+	for (int i = 0; i < UNACKED_MAX; i++)
+		if (w->unacked[i].held && (int32_t)(w->unacked[i].seq - acked) <= 0)
+			w->unacked[i].held = 0;
 }
 
 /* The supervisor died holding results of ours unread, maybe: save them where the next run of
@@ -136,8 +141,11 @@ static void spool_unacked(struct worker *w)
 {
 	char dir[PATHS_MAX], path[PATHS_MAX];
 	paths_file(dir, sizeof dir, w->state_dir, "spool");
-	for (int i = 0; i < w->nunacked; i++) {
+	for (int i = 0; i < UNACKED_MAX; i++) {
 		struct unacked *u = &w->unacked[i];
+		if (!u->held)
+			continue;
+		u->held = 0;
 		mkdir_p(dir, 0700);
 		snprintf(path, sizeof path, "%s/%u-%d.res", dir, u->batch, (int)getpid());
 		if (write_file_atomic(path, u->msg.data, u->msg.len, 0600) < 0)
@@ -145,7 +153,6 @@ static void spool_unacked(struct worker *w)
 		else
 			log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
 	}
-	forget_acked(w, w->nunacked ? w->unacked[w->nunacked - 1].seq : 0);
 }
 
 /* The run is stopping (SIGUSR1): a batch not started yet goes back untouched. */
@@ -272,7 +279,8 @@ int worker_main(int argc, char **argv)
 	zsock_term();
 	buf_free(&w.msg);
 	buf_free(&w.answer);
-	forget_acked(&w, w.nunacked ? w.unacked[w.nunacked - 1].seq : 0);
+	for (int i = 0; i < UNACKED_MAX; i++)
+		buf_free(&w.unacked[i].msg);
 	buf_free(&w.req);
 	config_free(&w.cfg);
 	return rc ? EXIT_STOPPED : EXIT_OK;

@@ -32,12 +32,13 @@ struct worker {
 	buf msg;
 	buf req; /* asks and reports to the broker, reused: nothing allocated per request */
 	/* Results sent, kept until the supervisor says (acked, in its next BATCH or QUIT) that it
-	 * committed them. If it dies first, they are spooled for the next run. */
+	 * committed them. If it dies first, they are spooled for the next run. The entries and
+	 * their buffers are reused: nothing is allocated per request once they have grown. */
 	struct unacked {
 		uint32_t seq, batch;
+		int held;
 		buf msg;
 	} unacked[UNACKED_MAX];
-	int nunacked;
 	buf answer;
 	char error[512];
 };
