@@ -28,6 +28,17 @@ static const char *display(const struct forms *f)
 	return f->n ? f->v[0].text : "";
 }
 
+/* The forms of f from `from` on, each written by put (the format's escaping), sep between. */
+static void put_forms(buf *b, const struct forms *f, size_t from, const char *sep,
+		      void (*put)(buf *b, const char *s))
+{
+	for (size_t i = from; i < f->n; i++) {
+		if (i > from)
+			buf_puts(b, sep);
+		put(b, f->v[i].text);
+	}
+}
+
 static void ms_time(buf *b, int64_t ms)
 {
 	buf_printf(b, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
@@ -49,14 +60,15 @@ static void rel_type_token(buf *b, const char *type)
 
 /* ---- jsonl: one object per line, entities then relations, in order of first appearance ---- */
 
+static void json_text(buf *b, const char *s)
+{
+	buf_json_str(b, s, strlen(s));
+}
+
 static void json_forms(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, ",\"%s\":[", key);
-	for (size_t i = from; i < f->n; i++) {
-		if (i > from)
-			buf_putc(b, ',');
-		buf_json_str(b, f->v[i].text, strlen(f->v[i].text));
-	}
+	put_forms(b, f, from, ",", json_text);
 	buf_putc(b, ']');
 }
 
@@ -143,14 +155,15 @@ static void csv_str(buf *b, const char *s, int comma)
 	buf_putc(b, '"');
 }
 
+static void csv_element(buf *b, const char *s)
+{
+	csv_field(b, s, 1);
+}
+
 static void csv_forms(buf *b, const struct forms *f, size_t from)
 {
 	buf_puts(b, ",\"");
-	for (size_t i = from; i < f->n; i++) {
-		if (i > from)
-			buf_putc(b, ';');
-		csv_field(b, f->v[i].text, 1);
-	}
+	put_forms(b, f, from, ";", csv_element);
 	buf_putc(b, '"');
 }
 
@@ -258,11 +271,7 @@ static void cy_name(buf *b, const char *s)
 static void cy_forms(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, ", %s: [", key);
-	for (size_t i = from; i < f->n; i++) {
-		if (i > from)
-			buf_puts(b, ", ");
-		cy_str(b, f->v[i].text);
-	}
+	put_forms(b, f, from, ", ", cy_str);
 	buf_putc(b, ']');
 }
 
@@ -347,11 +356,7 @@ static void xml_data(buf *b, const char *key, const char *text)
 static void xml_joined(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, "<data key=\"%s\">", key);
-	for (size_t i = from; i < f->n; i++) {
-		if (i > from)
-			buf_puts(b, " | ");
-		xml_text(b, f->v[i].text);
-	}
+	put_forms(b, f, from, " | ", xml_text);
 	buf_puts(b, "</data>");
 }
 
