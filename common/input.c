@@ -545,6 +545,15 @@ static void reader_free(struct reader *rd)
 	buf_free(&rd->source);
 }
 
+/* What a reading that ended with rc (0 or not) returns: 0 done, 1 stopped by the callee,
+ * -1 an error (its message in err). */
+static int outcome(const struct reader *rd, int rc)
+{
+	if (!rc)
+		return 0;
+	return rd->stopped && !rd->err[0] ? 1 : -1;
+}
+
 int input_read_mem(const char *name, enum input_format fmt, const char *text, size_t len,
 		   size_t max_unit, size_t part_bytes, document_fn fn, void *arg, char *err,
 		   size_t errlen)
@@ -561,7 +570,7 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 		rc = feed(&rd, text + off, len - off < rd.part_bytes ? len - off : rd.part_bytes);
 	if (!rc)
 		rc = finish(&rd);
-	rc = rd.stopped && !err[0] ? 1 : rc ? -1 : 0;
+	rc = outcome(&rd, rc);
 	reader_free(&rd);
 	document_free(&doc);
 	return rc;
@@ -604,10 +613,7 @@ int input_read_file(const char *path, enum input_format fmt, size_t max_unit, do
 		if ((rc = feed(&rd, block, (size_t)n)))
 			break;
 	}
-	if (rc && rd.stopped && !err[0])
-		rc = 1;
-	else if (rc)
-		rc = -1;
+	rc = outcome(&rd, rc);
 	free(block);
 	close(fd);
 	reader_free(&rd);
