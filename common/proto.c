@@ -204,12 +204,49 @@ int msg_decode_quit(const void *frame, size_t len, uint32_t *acked)
 	return finish(&r);
 }
 
+static void put_report(buf *b, const struct msg_report *m)
+{
+	put_u64(b, m->grant);
+	put_u32(b, m->slot);
+	put_u32(b, m->est_tokens);
+	put_u32(b, m->http_status);
+	put_u64(b, m->used_tokens);
+	put_u64(b, m->prompt_tokens);
+	put_u64(b, (uint64_t)m->retry_after_ms);
+	put_u64(b, (uint64_t)m->remaining_requests);
+	put_u64(b, (uint64_t)m->remaining_tokens);
+	put_u64(b, (uint64_t)m->reset_requests_ms);
+	put_u64(b, (uint64_t)m->reset_tokens_ms);
+	put_u64(b, (uint64_t)m->limit_requests);
+	put_u64(b, (uint64_t)m->limit_tokens);
+}
+
+static void get_report(struct reader *r, struct msg_report *m)
+{
+	m->grant = get_u64(r);
+	m->slot = get_u32(r);
+	m->est_tokens = get_u32(r);
+	m->http_status = get_u32(r);
+	m->used_tokens = get_u64(r);
+	m->prompt_tokens = get_u64(r);
+	m->retry_after_ms = (int64_t)get_u64(r);
+	m->remaining_requests = (int64_t)get_u64(r);
+	m->remaining_tokens = (int64_t)get_u64(r);
+	m->reset_requests_ms = (int64_t)get_u64(r);
+	m->reset_tokens_ms = (int64_t)get_u64(r);
+	m->limit_requests = (int64_t)get_u64(r);
+	m->limit_tokens = (int64_t)get_u64(r);
+}
+
 void msg_encode_ask(buf *b, const struct msg_ask *m)
 {
 	put_head(b, MSG_ASK);
 	put_u32(b, m->slot);
 	put_u32(b, m->est_tokens);
 	put_u64(b, (uint64_t)m->queued_since);
+	put_u32(b, m->has_report ? 1 : 0);
+	if (m->has_report)
+		put_report(b, &m->report);
 }
 
 int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m)
@@ -219,6 +256,12 @@ int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m)
 	m->slot = get_u32(&r);
 	m->est_tokens = get_u32(&r);
 	m->queued_since = (int64_t)get_u64(&r);
+	m->has_report = get_u32(&r);
+	if (m->has_report > 1)
+		r.bad = 1;
+	memset(&m->report, 0, sizeof m->report);
+	if (m->has_report == 1)
+		get_report(&r, &m->report);
 	return finish(&r);
 }
 
@@ -241,38 +284,14 @@ int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m)
 void msg_encode_report(buf *b, const struct msg_report *m)
 {
 	put_head(b, MSG_REPORT);
-	put_u64(b, m->grant);
-	put_u32(b, m->slot);
-	put_u32(b, m->est_tokens);
-	put_u32(b, m->http_status);
-	put_u64(b, m->used_tokens);
-	put_u64(b, m->prompt_tokens);
-	put_u64(b, (uint64_t)m->retry_after_ms);
-	put_u64(b, (uint64_t)m->remaining_requests);
-	put_u64(b, (uint64_t)m->remaining_tokens);
-	put_u64(b, (uint64_t)m->reset_requests_ms);
-	put_u64(b, (uint64_t)m->reset_tokens_ms);
-	put_u64(b, (uint64_t)m->limit_requests);
-	put_u64(b, (uint64_t)m->limit_tokens);
+	put_report(b, m);
 }
 
 int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
 {
 	struct reader r;
 	start(&r, frame, len, MSG_REPORT);
-	m->grant = get_u64(&r);
-	m->slot = get_u32(&r);
-	m->est_tokens = get_u32(&r);
-	m->http_status = get_u32(&r);
-	m->used_tokens = get_u64(&r);
-	m->prompt_tokens = get_u64(&r);
-	m->retry_after_ms = (int64_t)get_u64(&r);
-	m->remaining_requests = (int64_t)get_u64(&r);
-	m->remaining_tokens = (int64_t)get_u64(&r);
-	m->reset_requests_ms = (int64_t)get_u64(&r);
-	m->reset_tokens_ms = (int64_t)get_u64(&r);
-	m->limit_requests = (int64_t)get_u64(&r);
-	m->limit_tokens = (int64_t)get_u64(&r);
+	get_report(&r, m);
 	return finish(&r);
 }
 

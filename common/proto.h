@@ -7,9 +7,10 @@
  *
  *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT, INVALID
  *   supervisor -> worker  (PUSH per slot -> PULL)    BATCH, QUIT
- *   worker  -> broker     (REQ -> ROUTER "broker")   ASK
+ *   worker  -> broker     (REQ -> ROUTER "broker")   ASK (with the last REPORT, mostly)
  *   broker  -> worker                                GRANT
- *   worker  -> broker     (PUSH -> PULL "reports")   REPORT (nothing waits for an answer)
+ *   worker  -> broker     (PUSH -> PULL "reports")   REPORT (when no ask follows at once;
+ *                                                    nothing waits for an answer)
  */
 #ifndef KGSUP_PROTO_H
 #define KGSUP_PROTO_H
@@ -19,7 +20,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -86,14 +87,6 @@ struct msg_result {
 	size_t payload_len;
 };
 
-/* "May I send a request of about est_tokens?" queued_since keeps the worker's place in the
- * broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). */
-struct msg_ask {
-	uint32_t slot;
-	uint32_t est_tokens;
-	int64_t queued_since;
-};
-
 enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 
 struct msg_grant {
@@ -116,6 +109,19 @@ struct msg_report {
 	int64_t reset_tokens_ms;
 	int64_t limit_requests; /* per minute, as the provider announces it */
 	int64_t limit_tokens;
+};
+
+/* "May I send a request of about est_tokens?" queued_since keeps the worker's place in the
+ * broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). The report of the
+ * worker's previous request rides on its next ask (has_report), which saves a message and
+ * two wake-ups per request; a worker with no next ask sends it alone on its way to idle. Only
+ * the first send of an ask carries it, so a re-ask never counts a report twice. */
+struct msg_ask {
+	uint32_t slot;
+	uint32_t est_tokens;
+	int64_t queued_since;
+	uint32_t has_report; /* 0 or 1 */
+	struct msg_report report;
 };
 
 /* An answer that failed validation (it is retried): kept apart for inspection, never served. */

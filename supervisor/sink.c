@@ -551,8 +551,13 @@ static void send_assigned(struct sup *s)
 				       sl->req.body.data, sl->req.body.len };
 		msg_encode_batch(&s->msg, &m);
 		if (zsock_send(sl->push, s->msg.data, s->msg.len, 1) < 0) {
-			log_warn("worker %d cannot take batch %u (%s); requeued", i, sl->batch,
-				 strerror(errno));
+			/* EAGAIN: the worker's HELLO came over the results socket before its batch
+			 * socket finished connecting; the next round tries again */
+			if (errno == EAGAIN)
+				log_debug("worker %d not connected yet; batch %u requeued", i, sl->batch);
+			else
+				log_warn("worker %d cannot take batch %u (%s); requeued", i, sl->batch,
+					 strerror(errno));
 			sup_requeue(s, sl->batch);
 			continue;
 		}

@@ -22,13 +22,17 @@
 enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT };
 
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
- * its reply is stuck). Returns the verdict, or -1 if the worker must stop. */
-static int broker_exchange(struct worker *w, const buf *req, uint64_t *seq)
+ * its reply is stuck). Only the first send carries the pending report: if that send reached a
+ * broker that then died, or was answered WAIT, a copy must not be counted again. Returns the
+ * verdict, or -1 if the worker must stop. */
+static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
 {
 	for (;;) {
 		if (worker_must_stop(w) || worker_orphaned(w))
 			return -1;
-		if (zsock_send(w->broker, req->data, req->len, 0) < 0) {
+		msg_encode_ask(&w->req, ask);
+		ask->has_report = 0;
+		if (zsock_send(w->broker, w->req.data, w->req.len, 0) < 0) {
 			zsock_reopen(w->broker);
 			continue;
 		}
@@ -55,25 +59,36 @@ static int broker_exchange(struct worker *w, const buf *req, uint64_t *seq)
 	}
 }
 
-/* Blocks until the broker grants a request of est_tokens. */
+/* Blocks until the broker grants a request of est_tokens; the last request's report goes
+ * with the ask. */
 static int broker_ask(struct worker *w, uint32_t est_tokens)
 {
-	struct msg_ask ask = { w->slot, est_tokens, now_ms() };
-	msg_encode_ask(&w->req, &ask);
+	struct msg_ask ask = { w->slot, est_tokens, now_ms(), w->has_report, w->report };
+	w->has_report = 0;
 	int v;
-	while ((v = broker_exchange(w, &w->req, &w->grant)) == GRANT_WAIT)
+	while ((v = broker_exchange(w, &ask, &w->grant)) == GRANT_WAIT)
 		;
 	return v == GRANT_GO ? 0 : -1;
 }
 
-static void broker_report(struct worker *w, uint32_t est_tokens, uint64_t used, uint64_t prompt)
+/* Keeps what the request cost and what the provider said for the next ask. */
+static void keep_report(struct worker *w, uint32_t est_tokens, uint64_t used, uint64_t prompt)
 {
 	const struct ratelimit_info *l = &w->resp.limits;
 	struct msg_report rep = { w->grant, w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
 				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
 				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
 				  l->limit_tokens };
-	msg_encode_report(&w->req, &rep);
+	w->report = rep;
+	w->has_report = 1;
+}
+
+void worker_flush_report(struct worker *w)
+{
+	if (!w->has_report)
+		return;
+	w->has_report = 0;
+	msg_encode_report(&w->req, &w->report);
 	/* nothing waits for an answer: a report lost with a dying broker only loses a correction */
 	zsock_send(w->reports, w->req.data, w->req.len, 1);
 }
@@ -213,7 +228,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		else if (st == 200)
 			res->err_invalid++;
 	}
-	broker_report(w, b->est_tokens, used, prompt);
+	keep_report(w, b->est_tokens, used, prompt);
 	return o;
 }
 

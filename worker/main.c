@@ -188,12 +188,29 @@ static void serve_batch(struct worker *w, const char *frame, size_t len)
 	send_result(w, &res);
 }
 
-/* Returns 0 on a requested quit, 1 when stopped by a signal or orphaned. */
+/* Waits for the next message when none is there: sends the last report first (no ask will
+ * carry it for a while), then watches the batch socket, the signals and the supervisor's
+ * pipe. */
+static void wait_idle(struct worker *w, zpoll *p, int sig, int parent)
+{
+	worker_flush_report(w);
+	if (zpoll_wait(p, 1000) <= 0)
+		return;
+	if (zpoll_ready(p, sig))
+		sig_take();
+	if (parent >= 0 && zpoll_ready(p, parent))
+		w->orphaned = 1;
+}
+
+/* Returns 0 on a requested quit, 1 when stopped by a signal or orphaned. A batch already in
+ * the socket (sent while the last one was in hand) is taken without a poll: signals set
+ * their flags in the handler, and the supervisor's pipe is looked at whenever the worker
+ * runs out of batches, which it does within two if the supervisor is gone. */
 static int serve(struct worker *w)
 {
 	zpoll p;
 	zpoll_init(&p);
-	int in = zpoll_add_sock(&p, w->batches);
+	zpoll_add_sock(&p, w->batches);
 	int sig = zpoll_add_fd(&p, sig_fd());
 	int parent = w->parent_fd >= 0 ? zpoll_add_fd(&p, w->parent_fd) : -1;
 	int rc = 1;
@@ -204,18 +221,12 @@ static int serve(struct worker *w)
 		}
 		if (worker_must_stop(w))
 			break;
-		if (zpoll_wait(&p, 1000) <= 0)
-			continue;
-		if (zpoll_ready(&p, sig))
-			sig_take();
-		if (parent >= 0 && zpoll_ready(&p, parent))
-			w->orphaned = 1;
-		if (w->orphaned || !zpoll_ready(&p, in))
-			continue; /* the checks at the top of the loop decide */
 		char *frame;
 		size_t len;
-		if (zsock_recv(w->batches, &frame, &len, 0) < 0)
-			continue;
+		if (zsock_recv(w->batches, &frame, &len, 0) < 0) {
+			wait_idle(w, &p, sig, parent);
+			continue; /* the checks at the top of the loop decide */
+		}
 		int type = msg_type(frame, len);
 		uint32_t acked;
 		if (type == MSG_QUIT) {
@@ -231,6 +242,7 @@ static int serve(struct worker *w)
 			log_error("unexpected message type %d ignored", type);
 		free(frame);
 	}
+	worker_flush_report(w);
 	zpoll_free(&p);
 	return rc;
 }

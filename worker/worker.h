@@ -24,8 +24,10 @@ struct worker {
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
 	zsock *results; /* PUSH: to the supervisor */
 	zsock *broker;  /* REQ: asks */
-	zsock *reports; /* PUSH: what each request cost, to the broker */
+	zsock *reports; /* PUSH: to the broker, a report no ask carries */
 	uint64_t grant; /* number of the broker's last grant to us */
+	struct msg_report report; /* the last request's, until it rides on the next ask */
+	int has_report;
 	int parent_fd;  /* read end of the supervisor's pipe: EOF means it died */
 	int orphaned;   /* seen that EOF (in a poll set; no syscall of its own per check) */
 	struct http_response resp;
@@ -47,6 +49,8 @@ struct worker {
  * in w->answer for RES_OK, in w->error otherwise). */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
 
+/* Sends the last request's report on its own (the worker is going idle: no ask to carry it). */
+void worker_flush_report(struct worker *w);
 /* Non-zero when the worker must stop now, abandoning a call (SIGTERM). */
 int worker_must_stop(struct worker *w);
 /* Non-zero when the supervisor is gone (SIGHUP from PR_SET_PDEATHSIG, or its pipe's EOF seen in

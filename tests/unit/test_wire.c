@@ -66,11 +66,26 @@ static void ask_and_report_round_trip(void **state)
 	(void)state;
 	buf b;
 	buf_init(&b);
-	struct msg_ask a = { 5, 4000, 123456789 }, da;
+	struct msg_ask a = { 5, 4000, 123456789, 0, { 0 } }, da;
 	msg_encode_ask(&b, &a);
 	assert_int_equal(msg_decode_ask(b.data, b.len, &da), 0);
 	assert_int_equal(da.queued_since, 123456789);
+	assert_int_equal(da.has_report, 0);
 	struct msg_report r = { 77, 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1 }, dr;
+	/* the last request's report riding on the next ask arrives whole */
+	a.has_report = 1;
+	a.report = r;
+	msg_encode_ask(&b, &a);
+	assert_int_equal(msg_decode_ask(b.data, b.len, &da), 0);
+	assert_int_equal(da.has_report, 1);
+	assert_int_equal(da.report.grant, 77);
+	assert_int_equal(da.report.http_status, 429);
+	assert_int_equal(da.report.retry_after_ms, 2000);
+	assert_int_equal(da.report.limit_requests, 3000);
+	assert_int_equal(da.report.limit_tokens, -1);
+	assert_int_equal(msg_decode_ask(b.data, b.len - 1, &da), -1); /* a report cut short */
+	b.data[2 + 16] = 2; /* neither with nor without a report */
+	assert_int_equal(msg_decode_ask(b.data, b.len, &da), -1);
 	msg_encode_report(&b, &r);
 	assert_int_equal(msg_decode_report(b.data, b.len, &dr), 0);
 	assert_int_equal(dr.grant, 77);
