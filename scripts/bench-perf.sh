@@ -14,9 +14,10 @@ KGSUP=${1:?usage: bench-perf.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 D=$(mktemp -d /tmp/kgsup-perf-XXXXXX)
 PIDS=()
+NGINX_PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ -f "$D/nginx/nginx.pid" ] && kill "$(cat "$D/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null
+	for f in "${NGINX_PIDS[@]}"; do [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null; done
 	rm -rf "$D"
 }
 trap cleanup EXIT
@@ -35,12 +36,62 @@ config() {
 JSON
 }
 
-# timed CMD...: runs it under /usr/bin/time; prints "wall_s cpu_s" (user+sys, its children
-# included: for kgsup, the supervisor, the broker and every worker)
+# timed CMD...: runs it under /usr/bin/time; prints "wall_s cpu_s switches" (user+sys time
+# and voluntary+involuntary context switches, its children included: for kgsup, the
+# supervisor, the broker and every worker, with their threads)
 timed() {
-	/usr/bin/time -o "$D/time.out" -f '%e %U %S' "$@" >/dev/null 2>&1
-	awk '{printf "%s %.3f\n", $1, $2 + $3}' "$D/time.out"
+	/usr/bin/time -o "$D/time.out" -f '%e %U %S %w %c' "$@" >/dev/null 2>&1
+	awk '{printf "%s %.3f %d\n", $1, $2 + $3, $4 + $5}' "$D/time.out"
 }
+
+# row LABEL REQUESTS WALL CPU SWITCHES: one line of the overhead table
+row() {
+	printf '%-40s %8d %8.0f %8.1f%% %11.0f %9.1f\n' "$1" "$2" "$(echo "$2 / $3" | bc -l)" \
+		"$(echo "100 * $2 / $3 / $WRK_RPS" | bc -l)" "$(echo "$4 * 1000000 / $2" | bc -l)" \
+		"$(echo "$5 / $2" | bc -l)"
+}
+
+# start_nginx NAME LOCATION_BODY: nginx (1 worker process, HTTPS on 127.0.0.1, keep-alive,
+# the echo module loaded) in $D/NAME; sets NGINX_PORT
+start_nginx() {
+	local dir="$D/$1"
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" \
+		-out "$dir/cert.pem" >/dev/null 2>&1
+	NGINX_PORT=$($PY -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+	local user_line=""
+	[ "$(id -u)" = 0 ] && user_line="user root;"
+	cat >"$dir/nginx.conf" <<CONF
+$user_line
+load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+	log_format arrival '\$msec \$request_time';
+	access_log $dir/access.log arrival;
+	client_body_temp_path $dir/body;
+	keepalive_requests 10000000;
+	keepalive_timeout 60s;
+	server {
+		listen 127.0.0.1:$NGINX_PORT ssl;
+		ssl_certificate $dir/cert.pem;
+		ssl_certificate_key $dir/key.pem;
+		client_max_body_size 1m;
+		location / {
+			default_type application/json;
+			$2
+		}
+	}
+}
+CONF
+	nginx -c "$dir/nginx.conf" -p "$dir" || { echo "nginx did not start"; return 1; }
+	NGINX_PIDS+=("$dir/nginx.pid")
+	sleep 0.3
+}
+stop_nginx() { kill "$(cat "$D/$1/nginx.pid" 2>/dev/null)" 2>/dev/null; sleep 0.2; }
 
 start_mock() {
 	rm -rf "$D/mock"
@@ -57,41 +108,10 @@ mock_stats() { curl -s --cacert "$D/mock/cert.pem" "https://127.0.0.1:$PORT/stat
 part_overhead() {
 	echo
 	echo "## overhead: nginx (1 worker process), 20,000 batches of one tiny chunk"
-	mkdir -p "$D/nginx" "$D/ov"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-		-addext "subjectAltName=IP:127.0.0.1" -keyout "$D/nginx/key.pem" \
-		-out "$D/nginx/cert.pem" >/dev/null 2>&1
-	local port
-	port=$($PY -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+	mkdir -p "$D/ov"
 	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
-	local user_line=""
-	[ "$(id -u)" = 0 ] && user_line="user root;"
-	cat >"$D/nginx/nginx.conf" <<CONF
-$user_line
-worker_processes 1;
-pid $D/nginx/nginx.pid;
-error_log $D/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $D/nginx/body;
-	keepalive_requests 10000000;
-	keepalive_timeout 60s;
-	server {
-		listen 127.0.0.1:$port ssl;
-		ssl_certificate $D/nginx/cert.pem;
-		ssl_certificate_key $D/nginx/key.pem;
-		client_max_body_size 1m;
-		location / {
-			default_type application/json;
-			return 200 '$answer';
-		}
-	}
-}
-CONF
-	nginx -c "$D/nginx/nginx.conf" -p "$D/nginx" || { echo "nginx did not start"; return; }
-	sleep 0.3
-	local url="https://127.0.0.1:$port/v1"
+	start_nginx nginx "access_log off; return 200 '$answer';" || return
+	local url="https://127.0.0.1:$NGINX_PORT/v1" ca="$D/nginx/cert.pem"
 	# 20,000 batches: one chunk of ~16 tokens each
 	$PY - "$D/ov/in" <<'PY'
 import os, sys
@@ -101,24 +121,10 @@ for f in range(20):
         for i in range(1000):
             out.write("Speaker %d talks about item %d of file %d today.\n" % (i % 7, i, f))
 PY
-	config "$D/ov/cfg.json" "$url" "$D/nginx/cert.pem" 16 16 1
+	config "$D/ov/cfg.json" "$url" "$ca" 16 16 1
 	"$KGSUP" plan -c "$D/ov/cfg.json" -i "$D/ov/in" -o "$D/ov/req.jsonl" --json >"$D/ov/plan.json" 2>/dev/null
 	local n
 	n=$(wc -l <"$D/ov/req.jsonl")
-	printf '%-34s %10s %12s %14s\n' client requests req/s "CPU us/req"
-	local w
-	# KGSUP_BASE=path/to/another/kgsup adds its rows, run alternately with these (before/after)
-	local w bin label
-	for w in 8 16 32; do
-		for bin in "$KGSUP" ${KGSUP_BASE:+"$KGSUP_BASE"}; do
-			label="kgsup, $w workers"
-			[ "$bin" != "$KGSUP" ] && label="base kgsup, $w workers"
-			rm -rf "$D/ov/state"
-			read -r wall cpu < <(timed "$bin" start -c "$D/ov/cfg.json" -i "$D/ov/in" -s "$D/ov/state" -w "$w" -q)
-			printf '%-34s %10d %12.0f %14.0f\n' "$label" "$n" "$(echo "$n / $wall" | bc -l)" \
-				"$(echo "$cpu * 1000000 / $n" | bc -l)"
-		done
-	done
 	# wrk: the same body, POSTed over 16 keep-alive connections for 10 s
 	head -1 "$D/ov/req.jsonl" >"$D/ov/body.json"
 	cat >"$D/ov/post.lua" <<LUA
@@ -129,16 +135,34 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer bench-key"
 LUA
-	local wrk_out
-	wrk_out=$(wrk -t2 -c16 -d10s -s "$D/ov/post.lua" "$url/chat/completions" 2>&1)
-	local rps
-	rps=$(echo "$wrk_out" | awk '/Requests\/sec/ {print $2}')
-	printf '%-34s %10s %12.0f %14s\n' "wrk (the server's ceiling), 16 conn" "10 s" "${rps:-0}" "-"
-	read -r wall cpu < <(timed $PY "$TOP/scripts/pyclient.py" "$url" "$D/nginx/cert.pem" \
+	WRK_RPS=$(wrk -t2 -c16 -d10s -s "$D/ov/post.lua" "$url/chat/completions" 2>&1 | awk '/Requests\/sec/ {print $2}')
+	WRK_RPS=${WRK_RPS:-1}
+	printf '%-40s %8s %8s %9s %11s %9s\n' client requests req/s "of wrk" "CPU us/req" "switch/req"
+	printf '%-40s %8s %8.0f %8.1f%% %11s %9s\n' "wrk (the server's ceiling), 16 conn" "10 s" "$WRK_RPS" 100 - -
+	# the shape's floor: blocking libcurl calls in N processes and nothing else
+	local floor="$D/ov/floor_client"
+	cc -O2 -o "$floor" "$TOP/scripts/floor_client.c" -lcurl || return
+	local w bin label out
+	for w in 8 16; do
+		out=$("$floor" "$url/chat/completions" "$ca" "$D/ov/body.json" "$w" "$n") || { echo "floor client failed"; continue; }
+		read -r fn frps fcpu fsw <<<"$out"
+		printf '%-40s %8d %8.0f %8.1f%% %11.0f %9.1f\n' "libcurl alone (the floor), $w processes" "$fn" "$frps" \
+			"$(echo "100 * $frps / $WRK_RPS" | bc -l)" "$fcpu" "$fsw"
+	done
+	# KGSUP_BASE=path/to/another/kgsup adds its rows, run alternately with these (before/after)
+	for w in 8 16 32; do
+		for bin in "$KGSUP" ${KGSUP_BASE:+"$KGSUP_BASE"}; do
+			label="kgsup, $w workers"
+			[ "$bin" != "$KGSUP" ] && label="base kgsup, $w workers"
+			rm -rf "$D/ov/state"
+			read -r wall cpu sw < <(timed "$bin" start -c "$D/ov/cfg.json" -i "$D/ov/in" -s "$D/ov/state" -w "$w" -q)
+			row "$label" "$n" "$wall" "$cpu" "$sw"
+		done
+	done
+	read -r wall cpu sw < <(timed $PY "$TOP/scripts/pyclient.py" "$url" "$ca" \
 		"$D/ov/req.jsonl" --rpm 100000000 --tpm 1000000000000)
-	printf '%-34s %10d %12.0f %14.0f\n' "python asyncio+aiohttp, 20 at once" "$n" \
-		"$(echo "$n / $wall" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)"
-	kill "$(cat "$D/nginx/nginx.pid")" 2>/dev/null
+	row "python asyncio+aiohttp, 20 at once" "$n" "$wall" "$cpu" "$sw"
+	stop_nginx nginx
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -157,27 +181,41 @@ PY
 
 # The mock is Python: over TLS it spends ~2.5 ms of CPU a request, which on a small machine
 # caps the server before kgsup (128 workers at 200 ms = 640 requests/s). So each row is run
-# over https and again over plain http to the loopback (which kgsup allows), where the server
-# costs less; SCALING_WORKERS picks the rows.
+# against the mock over https, over plain http to the loopback (which kgsup allows), where the
+# mock costs less, and against nginx over https (echo_sleep: 200 ms, then a fixed answer),
+# which costs least; SCALING_WORKERS and SCALING_SERVERS pick the rows.
 part_scaling() {
 	echo
-	echo "## scaling: mock at 200 ms, 25 rounds of batches per worker"
+	echo "## scaling: server at 200 ms, 25 rounds of batches per worker"
 	printf '%8s %6s %8s %9s %10s %10s %9s %10s\n' workers server batches wall_s "req/s" ideal "whole %" "steady %"
-	local w scheme
+	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
+	local w server url ca
 	for w in ${SCALING_WORKERS:-1 2 4 8 16 32 64 128}; do
-	for scheme in https http; do
+	for server in ${SCALING_SERVERS:-https http nginx}; do
 		local n=$((w * 25))
 		rm -rf "$D/sc"
 		corpus "$D/sc/in" "$n"
-		if [ $scheme = http ]; then start_mock --latency-ms 200 --plain; else start_mock --latency-ms 200; fi
-		config "$D/sc/cfg.json" "$scheme://127.0.0.1:$PORT/v1" "$D/mock/cert.pem" "$w" 16 1
+		case $server in
+		http) start_mock --latency-ms 200 --plain; url="http://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
+		https) start_mock --latency-ms 200; url="https://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
+		nginx) start_nginx ngx "echo_sleep 0.2; echo '$answer';" || continue
+			url="https://127.0.0.1:$NGINX_PORT/v1"; ca="$D/ngx/cert.pem" ;;
+		esac
+		config "$D/sc/cfg.json" "$url" "$ca" "$w" 16 1
 		local t0 t1
 		t0=$(date +%s.%N)
 		"$KGSUP" start -c "$D/sc/cfg.json" -i "$D/sc/in" -s "$D/sc/state" -w "$w" -q 2>/dev/null
 		t1=$(date +%s.%N)
-		if [ $scheme = http ]; then curl -s "http://127.0.0.1:$PORT/stats"; else mock_stats; fi >"$D/sc/stats.json"
-		stop_mock
-		$PY - "$D/sc/stats.json" "$w" "$t0" "$t1" "$scheme" <<'PY'
+		case $server in
+		http) curl -s "http://127.0.0.1:$PORT/stats" >"$D/sc/stats.json"; stop_mock ;;
+		https) mock_stats >"$D/sc/stats.json"; stop_mock ;;
+		nginx) stop_nginx ngx
+			# arrival = when the answer was logged less the request's time
+			awk 'BEGIN {printf "{\"times\": ["} {printf "%s%.3f", NR > 1 ? "," : "", $1 - $2}
+				END {print "]}"}' "$D/ngx/access.log" >"$D/sc/stats.json"
+			rm -rf "$D/ngx" ;;
+		esac
+		$PY - "$D/sc/stats.json" "$w" "$t0" "$t1" "$server" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); w = int(sys.argv[2]); t0, t1 = float(sys.argv[3]), float(sys.argv[4])
 t = sorted(s["times"]); n = len(t); wall = t1 - t0; ideal = w / 0.2
