@@ -70,7 +70,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log;
 events { worker_connections 4096; }
 http {
-	log_format arrival '\$msec \$request_time';
+	log_format arrival '\$msec \$request_time \$remote_port';
 	access_log $dir/access.log arrival;
 	client_body_temp_path $dir/body;
 	keepalive_requests 10000000;
@@ -187,7 +187,8 @@ PY
 part_scaling() {
 	echo
 	echo "## scaling: server at 200 ms, 25 rounds of batches per worker"
-	printf '%8s %6s %8s %9s %10s %10s %9s %10s\n' workers server batches wall_s "req/s" ideal "whole %" "steady %"
+	printf '%8s %6s %8s %9s %10s %10s %9s %10s %7s %9s\n' workers server batches wall_s "req/s" ideal \
+		"whole %" "steady %" "all up" "after %"
 	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
 	local w server url ca
 	for w in ${SCALING_WORKERS:-1 2 4 8 16 32 64 128}; do
@@ -211,8 +212,11 @@ part_scaling() {
 		https) mock_stats >"$D/sc/stats.json"; stop_mock ;;
 		nginx) stop_nginx ngx
 			# arrival = when the answer was logged less the request's time
-			awk 'BEGIN {printf "{\"times\": ["} {printf "%s%.3f", NR > 1 ? "," : "", $1 - $2}
-				END {print "]}"}' "$D/ngx/access.log" >"$D/sc/stats.json"
+			# arrival = when the answer was logged less the request's time; the port tells
+			# the workers apart (one kept-alive connection each)
+			awk 'BEGIN {printf "{\"times\": ["} {printf "%s%.3f", (NR > 1 ? "," : ""), $1 - $2}
+				END {printf "], \"ports\": ["} ' "$D/ngx/access.log" >"$D/sc/stats.json"
+			awk '{printf "%s%s", (NR > 1 ? "," : ""), $3} END {print "]}"}' "$D/ngx/access.log" >>"$D/sc/stats.json"
 			rm -rf "$D/ngx" ;;
 		esac
 		$PY - "$D/sc/stats.json" "$w" "$t0" "$t1" "$server" <<'PY'
@@ -222,8 +226,20 @@ t = sorted(s["times"]); n = len(t); wall = t1 - t0; ideal = w / 0.2
 # steady state: the arrival rate between the 10th and 90th percentile of requests
 a, b = t[n // 10], t[n * 9 // 10]
 steady = (n * 8 // 10) / (b - a) if b > a else 0
-print("%8d %6s %8d %9.2f %10.1f %10.1f %8.1f%% %9.1f%%" % (w, sys.argv[5], n, wall, n / wall,
-      ideal, 100 * n / wall / ideal, 100 * steady / ideal))
+# all up (nginx only, whose log has each worker's connection): from the moment the last worker
+# sent its first request to the 90th percentile
+up, all_up = "-", "-"
+if "ports" in s:
+    first = {}
+    for time, port in zip(s["times"], s["ports"]):
+        first[port] = min(first.get(port, time), time)
+    r = max(first.values())
+    up = "%.2f" % (r - t0)
+    k = sum(1 for x in t if r <= x < b)
+    if b - r > 1:
+        all_up = "%.1f%%" % (100 * k / (b - r) / ideal)
+print("%8d %6s %8d %9.2f %10.1f %10.1f %8.1f%% %9.1f%% %7s %9s" % (w, sys.argv[5], n, wall,
+      n / wall, ideal, 100 * n / wall / ideal, 100 * steady / ideal, up, all_up))
 PY
 	done
 	done
