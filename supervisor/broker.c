@@ -398,9 +398,9 @@ static void on_message(struct broker *b)
 			if (a.has_report)
 				on_report(b, &a.report);
 			on_ask(b, id, idlen, &a);
-		}
-		else
+		} else {
 			log_error("malformed ask (%zu bytes) ignored", len);
+		}
 		free(frame);
 	}
 }

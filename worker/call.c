@@ -98,6 +98,12 @@ static int is_model_error(const char *body, size_t len)
 	return memmem(body, len, "model_not_found", 15) || memmem(body, len, "does not exist", 14);
 }
 
+/* A server's trouble, worth a retry: 408, 409 and 5xx. (429 is retried too, counted apart.) */
+static int is_server_error(long status)
+{
+	return status == 408 || status == 409 || status >= 500;
+}
+
 static void http_error(struct worker *w, const char *what)
 {
 	char *msg = answer_error_message(w->resp.body.data ? w->resp.body.data : "", w->resp.body.len);
@@ -118,7 +124,7 @@ static enum outcome classify_status(struct worker *w)
 		http_error(w, "(unknown model)");
 		return OUT_ABORT;
 	}
-	if (s == 429 || s == 408 || s == 409 || s >= 500) {
+	if (s == 429 || is_server_error(s)) {
 		http_error(w, "");
 		return OUT_RETRY;
 	}
@@ -220,12 +226,11 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		res->http_status = (uint32_t)w->resp.status;
 	if (o != OUT_OK) {
 		res->errors++;
-		long st = w->resp.status;
 		if (w->resp.transport_error)
 			res->err_transport++;
-		else if (st >= 500 || st == 408 || st == 409)
+		else if (is_server_error(w->resp.status))
 			res->err_server++;
-		else if (st == 200)
+		else if (w->resp.status == 200)
 			res->err_invalid++;
 	}
 	keep_report(w, b->est_tokens, used, prompt);

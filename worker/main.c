@@ -1,6 +1,6 @@
 /* main.c: the worker process. Started by the supervisor as `kgsup __worker SLOT STATE_DIR`
  * (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
- * the run's settings, connects its three sockets, says HELLO and then serves batches one at
+ * the run's settings, connects its four sockets, says HELLO and then serves batches one at
  * a time (the next may already wait in its socket) until told to quit, signalled, or
  * orphaned. */
 #include "worker.h"
