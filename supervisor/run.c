@@ -643,7 +643,6 @@ out:
 	free(s.spooled);
 	free(s.round.split_children);
 	free(s.round.new_requeue);
-	free(s.latency_us);
 	free(s.invalid);
 	if (cli->detach) { /* before the lock goes: kgsup stop returns when it does */
 		char pid_path[PATHS_MAX];

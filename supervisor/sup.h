@@ -1,8 +1,8 @@
 /* sup.h: the supervisor's state (one struct for the process) and the pieces of its loop.
  * The supervisor plans, owns the store (the only writer), hands batches to each worker over
  * that worker's own PUSH pipe (the next one while it is busy, see SLOT_DEPTH), collects
- * results over one PULL socket,
- * commits them in groups, and keeps its children (workers and the broker) alive. */
+ * results over one PULL socket, commits them in groups, and keeps its children (workers and
+ * the broker) alive. */
 #ifndef KGSUP_SUP_H
 #define KGSUP_SUP_H
 
@@ -55,6 +55,8 @@ struct slot {
 	struct rendered req;  /*   and its request */
 };
 
+/* report.c's latency histogram: 16 buckets per power of two of microseconds, up to 2^40 */
+#define LATENCY_BUCKETS (16 * 38)
 
 struct queued_result {
 	struct msg_result m;
@@ -131,8 +133,10 @@ struct sup {
 	int no_progress;      /* --no-progress */
 	int control_fd;       /* the control socket (control.c), -1 without one */
 	int ready_fd;         /* --detach: told when the run loop starts, so the parent can go */
-	uint32_t *latency_us; /* of this session's successful calls, for the report */
-	size_t nlatency, caplatency;
+	/* this session's successful calls, for the report: a histogram (report.c), so memory
+	 * does not grow with the number of calls */
+	uint64_t latency_hist[LATENCY_BUCKETS];
+	uint64_t nlatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
 	buf msg;
 	buf scratch; /* records being written in a round, reused */
