@@ -73,4 +73,3 @@ void map_free(struct strmap *m)
 	free(m->vals);
 	memset(m, 0, sizeof *m);
 }
-

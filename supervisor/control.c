@@ -56,6 +56,14 @@ int control_open(const char *state_dir)
 	return fd;
 }
 
+void control_close(int listen_fd, const char *state_dir)
+{
+	struct sockaddr_un a;
+	if (!control_addr(state_dir, &a))
+		unlink(a.sun_path);
+	close(listen_fd);
+}
+
 /* Reads one line within the timeout; 0, or -1. */
 static int read_line(int fd, char *line, size_t n)
 {

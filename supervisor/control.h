@@ -8,6 +8,8 @@ typedef int (*control_scale_fn)(void *arg, int workers);
 
 /* Listens on DIR/sock/control; the socket's fd (non-blocking), or -1 with errno set. */
 int control_open(const char *state_dir);
+/* Closes the listening socket and removes its file. */
+void control_close(int listen_fd, const char *state_dir);
 /* Answers every request waiting on the listening socket, then returns. */
 void control_serve(int listen_fd, control_scale_fn scale, void *arg);
 

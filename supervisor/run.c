@@ -390,12 +390,8 @@ static int run_loop(struct sup *s)
 	loop_failed = s->stop_now && !s->aborted && !s->stopping;
 	shutdown_children(s, &p);
 	int code = finish(s, loop_failed);
-	if (s->control_fd >= 0) {
-		char path[PATHS_MAX];
-		paths_file(path, sizeof path, s->state_dir, "sock/control");
-		unlink(path);
-		close(s->control_fd);
-	}
+	if (s->control_fd >= 0)
+		control_close(s->control_fd, s->state_dir);
 	zpoll_free(&p);
 	proc_close(s);
 	zsock_close(s->results);

@@ -260,7 +260,6 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 	c->err_server += m->err_server;
 	c->err_transport += m->err_transport;
 	c->err_invalid += m->err_invalid;
-
 	c->prompt_tokens += m->prompt_tokens;
 	c->completion_tokens += m->completion_tokens;
 	struct batch_rec b;
@@ -444,8 +443,8 @@ static int from_chunk_parts(store_txn *t, struct sup *s, uint32_t n, struct batc
 		const char *v = chunk_answer(t, s, b, i, id, &ref, &c, &len);
 		if (!v)
 			continue; /* (known a moment ago, in this same transaction) */
-		if (!answer || memcmp(parsed, ref.batch_key, HASH_LEN)) { /* chunks of one earlier batch
-									     share its answer */
+		/* chunks of one earlier batch share its answer: parse it once for them */
+		if (!answer || memcmp(parsed, ref.batch_key, HASH_LEN)) {
 			json_free(answer);
 			answer = json_parse(v, len, NULL, 0);
 			memcpy(parsed, ref.batch_key, HASH_LEN);
