@@ -219,7 +219,7 @@ static int64_t leave_margin(const struct provider_figure *f)
  * late on ours by the time from our grant to its admission (1.6-18 ms measured in the
  * token-bound bench, the first request of a connection the slowest), and a request granted at
  * the instant of a leave arrives as late, give or take the jitter of two processes waking:
- * RESET_MARGIN_MS covers that (with none, one request in 25 to 50 was a 429 there). A figure
+ * RESET_MARGIN_MS covers that (with none, 1 to 3 requests in 50 were 429s there). A figure
  * long past its reset is forgotten (the pacer alone rules then), and so is one too old to
  * know the grants made since. */
 static int64_t figure_wait(const struct broker *b, const struct provider_figure *f, int tokens,
