@@ -10,7 +10,7 @@
  *     usage; what the provider says remains caps what we believe is left, and the broker
  *     replays its own grants to know when room comes back in the provider's window (a grant
  *     leaves it the window's length after it went, the length being the reset the provider
- *     gives for a request alone in it): see figure_wait.
+ *     gives for a request alone in it): see window.c.
  *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers) and
  *     lowers the rate (halves it; only by a fifth when the provider announced its limit, as a
  *     429 under an announced limit is jitter or another client, not a wrong limit), which then
@@ -24,12 +24,12 @@
 #include "../common/sig.h"
 #include "../common/util.h"
 #include "../common/zsock.h"
+#include "window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PACE_MARGIN 0.995     /* pace this far under the limit */
 #define SLACK_MS 1.5          /* lateness a grant may make up for (poll granularity) */
 /* Bucket capacity in seconds of the rate. A bucket of capacity C refilled at r admits C + r in
  * any second, so C must stay within the margin for a 1 s window not to see more than the limit. */
@@ -39,10 +39,6 @@
 #define MIN_RATE_FACTOR 0.05
 #define RATE_RECOVERY_PER_S 0.05 /* additive increase of the rate factor per second */
 #define MAX_IDENTITY 256
-#define RECENT_GRANTS 4096    /* grants remembered to mirror the provider's window */
-#define PROVIDER_INFO_MS 1000 /* how long "remaining" holds when no reset time came with it */
-#define PROVIDER_STALE_MS 2000 /* how long past its reset a figure is still extrapolated */
-#define RESET_MARGIN_MS 25    /* lateness of the provider's clock on ours, see figure_wait */
 
 struct waiter {
 	char id[MAX_IDENTITY];
@@ -51,24 +47,6 @@ struct waiter {
 	uint32_t est_tokens;
 	int64_t queued_since;
 	int64_t asked_at;
-};
-
-/* A grant as the provider's window sees it. */
-struct grant_entry {
-	uint64_t seq;
-	int64_t at;      /* when granted, ms */
-	uint32_t est;    /* tokens charged */
-	uint32_t held;   /* tokens the provider counted (the estimate until reported) */
-	int admitted;    /* not known to have been refused */
-};
-
-/* What the provider said remains of one budget, as of the grant its request went out under. */
-struct provider_figure {
-	double remaining; /* -1: no figure */
-	uint64_t seq;     /* the grant it came with */
-	uint64_t first;   /* our oldest grant still in it */
-	int64_t until;    /* its reset: when its oldest entry leaves */
-	int64_t window;   /* the longest reset seen: how long the provider remembers a request */
 };
 
 struct broker {
@@ -89,10 +67,8 @@ struct broker {
 	uint32_t nslots;
 	buf msg;
 	uint64_t granted, reported, throttled;
-	/* Our grants, in order, and what the provider last said remains of each budget: see
-	 * figure_wait. */
-	uint64_t seq; /* number of the last grant */
-	struct grant_entry recent[RECENT_GRANTS];
+	/* our grants, and what the provider last said remains of each budget (window.c) */
+	struct grant_log grants;
 	struct provider_figure prov_requests, prov_tokens;
 };
 
@@ -176,87 +152,11 @@ static double tok_need(const struct broker *b, const struct waiter *w)
 	return need < b->tok_cap ? need : b->tok_cap;
 }
 
-static const struct grant_entry *grant_get(const struct broker *b, uint64_t seq)
-{
-	if (seq == 0 || seq > b->seq || b->seq - seq >= RECENT_GRANTS)
-		return NULL;
-	const struct grant_entry *e = &b->recent[seq % RECENT_GRANTS];
-	return e->seq == seq ? e : NULL;
-}
-
-/* What a grant takes from a budget when granted, and what it gives back when it leaves the
- * provider's window: only what the provider is known to have counted, so a refused request,
- * or one whose fate is unknown, is never given back twice. */
-static double grant_charge(const struct grant_entry *e, int tokens)
-{
-	return tokens ? (double)e->est : 1.0;
-}
-
-static double grant_returns(const struct grant_entry *e, int tokens)
-{
-	if (!e->admitted)
-		return 0;
-	return tokens ? (double)e->held : 1.0;
-}
-
-/* How long after its time a grant is taken to have left the provider's window: RESET_MARGIN_MS,
- * but never more than half the share of the window we pace under the limit. A margin of 25 ms
- * on a 1 s window held the request-bound bench 2.5% under the limit, and one of the whole
- * share (5 ms) left no slack: a grant delayed once held back every grant a window after it,
- * and the delays added up (96.6% of the bound where the pacer alone makes 97.4%). */
-static int64_t leave_margin(const struct provider_figure *f)
-{
-	int64_t half_share = (int64_t)((double)f->window * (1.0 - PACE_MARGIN) / 2.0);
-	return half_share < RESET_MARGIN_MS ? half_share : RESET_MARGIN_MS;
-}
-
-/* Milliseconds until a budget the provider reported leaves `need` (0: it does now).
- * The figure is as of the admission of one of our requests; our grants after it are charged
- * against it. Providers count over a window (OpenAI says a minute; a mock may say 10 s): a
- * request leaves it the window's length after it came in, the reset the provider gave for its
- * very first one, the longest it ever gives. So the broker replays its own grants: each gives
- * back its share when it leaves, our grant time plus the window. The provider's clock runs
- * late on ours by the time from our grant to its admission (1.6-18 ms measured in the
- * token-bound bench, the first request of a connection the slowest), and a request granted at
- * the instant of a leave arrives as late, give or take the jitter of two processes waking:
- * RESET_MARGIN_MS covers that (with none, 1 to 3 requests in 50 were 429s there). A figure
- * long past its reset is forgotten (the pacer alone rules then), and so is one too old to
- * know the grants made since. */
-static int64_t figure_wait(const struct broker *b, const struct provider_figure *f, int tokens,
-			   double need, double rate_per_ms, int64_t now)
-{
-	if (f->remaining < 0 || now >= f->until + PROVIDER_STALE_MS || b->seq - f->seq >= RECENT_GRANTS)
-		return 0;
-	double credit = f->remaining;
-	for (uint64_t k = f->seq + 1; k <= b->seq; k++)
-		credit -= grant_charge(&b->recent[k % RECENT_GRANTS], tokens);
-	if (credit >= need)
-		return 0;
-	if (f->window == 0) {
-		/* no reset told (Azure sends none): after a while room comes back at our pace */
-		if (now < f->until)
-			return f->until - now;
-		credit += rate_per_ms * (double)(now - f->until);
-		return credit >= need ? 0 : (int64_t)((need - credit) / rate_per_ms) + 1;
-	}
-	for (uint64_t k = f->first; k <= b->seq; k++) {
-		const struct grant_entry *e = grant_get(b, k);
-		if (!e)
-			continue;
-		credit += grant_returns(e, tokens);
-		if (credit >= need) {
-			int64_t leaves = e->at + f->window + leave_margin(f);
-			return leaves > now ? leaves - now : 0;
-		}
-	}
-	return f->until + PROVIDER_STALE_MS - now;
-}
-
 /* Milliseconds until what the provider says remains leaves room for a request of est tokens. */
 static int64_t provider_wait(const struct broker *b, uint32_t est, int64_t now)
 {
-	int64_t wr = figure_wait(b, &b->prov_requests, 0, 1, req_rate_per_ms(b), now);
-	int64_t wt = figure_wait(b, &b->prov_tokens, 1, (double)est, tok_rate_per_ms(b), now);
+	int64_t wr = figure_wait(&b->grants, &b->prov_requests, 0, 1, req_rate_per_ms(b), now);
+	int64_t wt = figure_wait(&b->grants, &b->prov_tokens, 1, (double)est, tok_rate_per_ms(b), now);
 	return wr > wt ? wr : wt;
 }
 
@@ -285,7 +185,7 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 
 static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
 {
-	struct msg_grant g = { verdict, verdict == GRANT_GO ? b->seq : 0 };
+	struct msg_grant g = { verdict, verdict == GRANT_GO ? b->grants.seq : 0 };
 	msg_encode_grant(&b->msg, &g);
 	zsock_send_routed(b->sock, w->id, w->idlen, b->msg.data, b->msg.len);
 }
@@ -306,11 +206,9 @@ static void grant_what_we_can(struct broker *b)
 		b->tok_level -= (double)w->est_tokens;
 		b->in_flight++;
 		b->granted++;
-		b->seq++;
+		uint64_t seq = grant_log_add(&b->grants, now, w->est_tokens);
 		if (w->slot < b->nslots)
-			b->slot_grant[w->slot] = b->seq;
-		struct grant_entry e = { b->seq, now, w->est_tokens, w->est_tokens, 1 };
-		b->recent[b->seq % RECENT_GRANTS] = e;
+			b->slot_grant[w->slot] = seq;
 		reply(b, w, GRANT_GO);
 		pop_head(b);
 	}
@@ -369,44 +267,6 @@ static void on_ask(struct broker *b, const char *id, size_t idlen, const struct 
 	b->nq++;
 }
 
-/* What the provider counted for a grant, from its report: the tokens it admitted (the estimate,
- * or less if the real prompt was smaller), or nothing if it refused or never answered. */
-static void grant_settle(struct broker *b, const struct msg_report *r)
-{
-	if (!grant_get(b, r->grant))
-		return;
-	struct grant_entry *e = &b->recent[r->grant % RECENT_GRANTS];
-	e->admitted = r->http_status == 200;
-	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : e->est;
-	e->held = counted < e->est ? (uint32_t)counted : e->est;
-}
-
-/* Takes one budget's figure from a report if it is newer than the one held. */
-static void figure_take(struct broker *b, struct provider_figure *f, int64_t remaining,
-			int64_t reset_ms, uint64_t grant)
-{
-	if (remaining < 0 || grant < f->seq || grant > b->seq)
-		return;
-	/* the figure is as of the request's admission, a call's latency ago: its reset counts
-	 * from about when it was granted */
-	const struct grant_entry *g = grant_get(b, grant);
-	int64_t at = g ? g->at : now_ms();
-	if (reset_ms > f->window)
-		f->window = reset_ms;
-	f->remaining = (double)remaining;
-	f->seq = grant;
-	f->until = at + (reset_ms >= 0 ? reset_ms : PROVIDER_INFO_MS);
-	/* our grants the figure still holds: those that had not left when it was made (one near
-	 * the edge counts as gone, so is never given back twice) */
-	f->first = grant;
-	while (f->window > 0) {
-		const struct grant_entry *e = grant_get(b, f->first - 1);
-		if (!e || e->at + f->window <= at + leave_margin(f))
-			break;
-		f->first--;
-	}
-}
-
 static void on_report(struct broker *b, const struct msg_report *r)
 {
 	settle_slot(b, r->slot, r->grant);
@@ -441,9 +301,12 @@ static void on_report(struct broker *b, const struct msg_report *r)
 		log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
 	}
 	provider_limits(b, r->limit_requests, r->limit_tokens);
-	grant_settle(b, r);
-	figure_take(b, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant);
-	figure_take(b, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant);
+	/* what the provider counted: the estimate, or less if the real prompt was smaller;
+	 * nothing if it refused the request or never answered */
+	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
+	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted);
+	figure_take(&b->grants, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant, now);
+	figure_take(&b->grants, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant, now);
 	/* what the provider says remains overrides our view when it is tighter */
 	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
 		b->not_before = now + r->reset_requests_ms;
