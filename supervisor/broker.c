@@ -307,11 +307,6 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted);
 	figure_take(&b->grants, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant, now);
 	figure_take(&b->grants, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant, now);
-	/* what the provider says remains overrides our view when it is tighter */
-	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
-		b->not_before = now + r->reset_requests_ms;
-	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
-		b->tok_level = (double)r->remaining_tokens;
 }
 
 static void on_message(struct broker *b)
@@ -381,7 +376,8 @@ int broker_main(int argc, char **argv)
 	/* one request's worth to start with, not a full bucket: see the top of the file */
 	b.req_level = 1.0;
 	b.tok_level = b.tok_cap;
-	b.prov_requests.remaining = b.prov_tokens.remaining = -1;
+	figure_init(&b.prov_requests);
+	figure_init(&b.prov_tokens);
 	b.last_refill = now_fine_ms();
 	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;

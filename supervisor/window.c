@@ -36,7 +36,7 @@ static double grant_returns(const struct grant_entry *e, int tokens)
  * but never more than half the share of the window we pace under the limit. A margin of 25 ms
  * on a 1 s window held the request-bound bench 2.5% under the limit, and one of the whole
  * share (5 ms) left no slack: a grant delayed once held back every grant a window after it,
- * and the delays added up (96.6% of the bound where the pacer alone makes 97.4%). */
+ * and the delays added up (96.6% of the bound, where the rule before the replay made 97.4%). */
 static int64_t leave_margin(const struct provider_figure *f)
 {
 	int64_t half_share = (int64_t)((double)f->window * (1.0 - PACE_MARGIN) / 2.0);
@@ -85,7 +85,6 @@ int64_t figure_wait(const struct grant_log *g, const struct provider_figure *f, 
 	return f->until + PROVIDER_STALE_MS - now;
 }
 
-
 uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est)
 {
 	g->seq++;
@@ -101,6 +100,11 @@ void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t 
 	struct grant_entry *e = &g->recent[seq % RECENT_GRANTS];
 	e->admitted = admitted;
 	e->held = counted > 0 && counted < e->est ? (uint32_t)counted : e->est;
+}
+
+void figure_init(struct provider_figure *f)
+{
+	*f = (struct provider_figure){ .remaining = -1 };
 }
 
 /* The figure is as of the request's admission, a call's latency ago: its reset counts from

@@ -37,6 +37,8 @@ uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est);
 /* What the provider did with a grant: admitted or not, and the tokens it counted (0: unknown,
  * the estimate stands; never more than the estimate). */
 void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted);
+/* No figure yet. */
+void figure_init(struct provider_figure *f);
 /* Takes a budget's figure from the report of grant `grant` if it is newer than the one held. */
 void figure_take(const struct grant_log *g, struct provider_figure *f, int64_t remaining,
 		 int64_t reset_ms, uint64_t grant, int64_t now);

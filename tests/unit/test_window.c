@@ -12,107 +12,110 @@
 #define W 10000  /* the window, ms */
 #define RATE 5.0 /* our pace, tokens a ms: only for providers that give no reset */
 
-static struct grant_log *log_new(void)
+struct fixture {
+	struct grant_log g;
+	struct provider_figure f; /* tokens */
+	struct provider_figure r; /* requests */
+};
+
+static int empty(void **state)
 {
-	return calloc(1, sizeof(struct grant_log));
+	struct fixture *x = calloc(1, sizeof *x);
+	figure_init(&x->f);
+	figure_init(&x->r);
+	*state = x;
+	return x ? 0 : -1;
 }
 
 /* Three grants of 4,000 tokens at 0, 800 and 1,600 ms, admitted; the provider's answers: the
- * first alone in an empty window (reset = the whole window), the third with 1,000 left and
- * the first leaving at 10 s. */
-static void fill(struct grant_log *g, struct provider_figure *f)
+ * first alone in an empty window (reset = the whole window), the third with 1,000 tokens and
+ * 2 requests (of 5) left, the first leaving at 10 s. */
+static int filled(void **state)
 {
-	*f = (struct provider_figure){ -1, 0, 0, 0, 0 };
+	if (empty(state))
+		return -1;
+	struct fixture *x = *state;
 	for (int i = 0; i < 3; i++)
-		grant_log_add(g, 800 * i, 4000);
+		grant_log_add(&x->g, 800 * i, 4000);
 	for (uint64_t s = 1; s <= 3; s++)
-		grant_log_settle(g, s, 1, 0);
-	figure_take(g, f, 46000, W, 1, 100);
-	figure_take(g, f, 1000, W - 1600, 3, 1700);
+		grant_log_settle(&x->g, s, 1, 0);
+	figure_take(&x->g, &x->f, 46000, W, 1, 100);
+	figure_take(&x->g, &x->f, 1000, W - 1600, 3, 1700);
+	figure_take(&x->g, &x->r, 4, W, 1, 100);
+	figure_take(&x->g, &x->r, 2, W - 1600, 3, 1700);
+	return 0;
+}
+
+static int done(void **state)
+{
+	free(*state);
+	return 0;
 }
 
 static void waits_for_the_oldest_grant_to_leave(void **state)
 {
-	(void)state;
-	struct grant_log *g = log_new();
-	struct provider_figure f;
-	fill(g, &f);
-	assert_int_equal(f.window, W);
-	assert_int_equal(figure_wait(g, &f, 1, 1000, RATE, 2000), 0); /* fits in what remains */
+	struct fixture *x = *state;
+	assert_int_equal(x->f.window, W);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 1000, RATE, 2000), 0); /* fits in what remains */
 	/* 4,000 needs the first grant gone: 10 s after it went, plus the 25 ms margin */
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, 2000), W + 25 - 2000);
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, W + 25), 0);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 2000), W + 25 - 2000);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, W + 25), 0);
 	/* 7,000 needs the second one gone too, 800 ms later: not the pace's 600 ms */
-	assert_int_equal(figure_wait(g, &f, 1, 7000, RATE, W + 25), 800);
-	free(g);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 7000, RATE, W + 25), 800);
 }
 
 static void a_refused_grant_gives_nothing_back(void **state)
 {
-	(void)state;
-	struct grant_log *g = log_new();
-	struct provider_figure f;
-	fill(g, &f);
-	grant_log_settle(g, 2, 0, 0); /* the second was a 429 */
+	struct fixture *x = *state;
+	grant_log_settle(&x->g, 2, 0, 0); /* the second was a 429 */
 	/* 1,000 + 4,000 (first) + 0 (second) + 4,000 (third, at 1,600 + 10,025) */
-	assert_int_equal(figure_wait(g, &f, 1, 7000, RATE, W + 25), 1600);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 7000, RATE, W + 25), 1600);
 	/* and a smaller real prompt gives back only what was counted */
-	grant_log_settle(g, 1, 1, 2500);
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, W + 25), 1600);
-	free(g);
+	grant_log_settle(&x->g, 1, 1, 2500);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, W + 25), 1600);
 }
 
 static void grants_after_the_figure_are_charged(void **state)
 {
-	(void)state;
-	struct grant_log *g = log_new();
-	struct provider_figure f;
-	fill(g, &f);
-	grant_log_add(g, 2000, 3000); /* not in the figure yet */
-	assert_int_equal(figure_wait(g, &f, 1, 1000, RATE, 2100), W + 25 - 2100);
-	/* requests: one granted since, one left: a second must wait for the first grant */
-	struct provider_figure r = { -1, 0, 0, 0, 0 };
-	figure_take(g, &r, 2, W, 3, 1700);
-	assert_int_equal(figure_wait(g, &r, 0, 1, RATE, 2100), 0);
-	grant_log_add(g, 2200, 4000);
-	assert_int_equal(figure_wait(g, &r, 0, 1, RATE, 2300), W + 25 - 2300);
-	free(g);
+	struct fixture *x = *state;
+	grant_log_add(&x->g, 2000, 3000); /* not in the figure yet */
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 1000, RATE, 2100), W + 25 - 2100);
+	/* requests: one granted since, one left */
+	assert_int_equal(figure_wait(&x->g, &x->r, 0, 1, RATE, 2100), 0);
+	/* none left: wait for the first grant to leave, counted from its grant, not from now */
+	grant_log_add(&x->g, 2200, 4000);
+	assert_int_equal(figure_wait(&x->g, &x->r, 0, 1, RATE, 2300), W + 25 - 2300);
 }
 
 static void a_short_window_gets_a_short_margin(void **state)
 {
-	(void)state;
-	struct grant_log *g = log_new();
-	struct provider_figure f = { -1, 0, 0, 0, 0 };
-	grant_log_add(g, 0, 1);
-	figure_take(g, &f, 0, 1000, 1, 50);
+	struct fixture *x = *state;
+	grant_log_add(&x->g, 0, 1);
+	figure_take(&x->g, &x->r, 0, 1000, 1, 50);
 	/* 25 ms on a 1 s window would hold us 2.5% under the limit: half the 0.5% pace margin */
-	assert_int_equal(figure_wait(g, &f, 0, 1, RATE, 100), 1000 + 2 - 100);
-	free(g);
+	assert_int_equal(figure_wait(&x->g, &x->r, 0, 1, RATE, 100), 1000 + 2 - 100);
 }
 
 static void no_reset_no_replay_and_figures_grow_stale(void **state)
 {
-	(void)state;
-	struct grant_log *g = log_new();
-	struct provider_figure f = { -1, 0, 0, 0, 0 };
-	grant_log_add(g, 0, 4000);
-	figure_take(g, &f, 0, -1, 1, 50); /* remaining, no reset (Azure) */
-	assert_int_equal(f.window, 0);
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, 500), 500); /* held a second */
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, 1000), 801); /* then room at our pace */
-	assert_int_equal(figure_wait(g, &f, 1, 4000, RATE, 3000), 0);   /* forgotten */
-	free(g);
+	struct fixture *x = *state;
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 0), 0); /* no figure yet */
+	grant_log_add(&x->g, 0, 4000);
+	figure_take(&x->g, &x->f, 0, -1, 1, 50); /* remaining, no reset (Azure) */
+	assert_int_equal(x->f.window, 0);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 500), 500);  /* held a second */
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 1000), 801); /* then our pace */
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 3000), 0);   /* forgotten */
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(waits_for_the_oldest_grant_to_leave),
-		cmocka_unit_test(a_refused_grant_gives_nothing_back),
-		cmocka_unit_test(grants_after_the_figure_are_charged),
-		cmocka_unit_test(a_short_window_gets_a_short_margin),
-		cmocka_unit_test(no_reset_no_replay_and_figures_grow_stale),
+		cmocka_unit_test_setup_teardown(waits_for_the_oldest_grant_to_leave, filled, done),
+		cmocka_unit_test_setup_teardown(a_refused_grant_gives_nothing_back, filled, done),
+		cmocka_unit_test_setup_teardown(grants_after_the_figure_are_charged, filled, done),
+		cmocka_unit_test_setup_teardown(a_short_window_gets_a_short_margin, empty, done),
+		cmocka_unit_test_setup_teardown(no_reset_no_replay_and_figures_grow_stale, empty, done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
