@@ -250,8 +250,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(429, {"error": {"message": "Rate limit reached"}},
                                   {"Retry-After": "1"})
         # the answer is worked out first and the latency counts from the request's arrival: a
-        # server of 500 ms answers in 500 ms, not in 500 ms plus this script's own time (3-5 ms
-        # with 32 connections on 2 cores, which the benchmarks' bound does not count)
+        # server of 500 ms answers 500 ms after a request came in, not after this script has
+        # parsed it (the benchmarks' bound counts the latency alone)
         answer = extract(user, a.per_chunk)
         if a.latency_ms:
             time.sleep(max(0.0, arrived + a.latency_ms / 1000.0 - time.monotonic()))
