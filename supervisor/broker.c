@@ -307,6 +307,15 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted);
 	figure_take(&b->grants, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant, now);
 	figure_take(&b->grants, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant, now);
+	/* No request left: nobody goes until the reset, counted from the report's arrival. This
+	 * is later than the replay's own wait by a call's latency, and on a short window that is
+	 * what keeps us clear: the replay's margin there (2 ms on 1 s) is under the 1.6-18 ms the
+	 * provider's clock runs late on ours. Without this rule the request-bound bench had a 429
+	 * in 4 runs of 5 (92.3-92.7%), with it none in 5 (97.1-97.4%). */
+	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
+		b->not_before = now + r->reset_requests_ms;
+	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
+		b->tok_level = (double)r->remaining_tokens;
 }
 
 static void on_message(struct broker *b)
