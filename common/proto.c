@@ -219,6 +219,7 @@ static void put_report(buf *b, const struct msg_report *m)
 	put_u64(b, (uint64_t)m->reset_tokens_ms);
 	put_u64(b, (uint64_t)m->limit_requests);
 	put_u64(b, (uint64_t)m->limit_tokens);
+	put_u64(b, (uint64_t)m->sent_at);
 }
 
 static void get_report(struct reader *r, struct msg_report *m)
@@ -236,6 +237,7 @@ static void get_report(struct reader *r, struct msg_report *m)
 	m->reset_tokens_ms = (int64_t)get_u64(r);
 	m->limit_requests = (int64_t)get_u64(r);
 	m->limit_tokens = (int64_t)get_u64(r);
+	m->sent_at = (int64_t)get_u64(r);
 }
 
 void msg_encode_ask(buf *b, const struct msg_ask *m)

@@ -20,7 +20,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 
 enum msg_type {
 	MSG_HELLO = 1,
@@ -109,6 +109,7 @@ struct msg_report {
 	int64_t reset_tokens_ms;
 	int64_t limit_requests; /* per minute, as the provider announces it */
 	int64_t limit_tokens;
+	int64_t sent_at; /* when the request went out (CLOCK_MONOTONIC ms), 0: it never did */
 };
 
 /* "May I send a request of about est_tokens?" queued_since keeps the worker's place in the

@@ -304,7 +304,7 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	/* what the provider counted: the estimate, or less if the real prompt was smaller;
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
-	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted);
+	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted, r->sent_at, now);
 	figure_take(&b->grants, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant, now);
 	figure_take(&b->grants, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant, now);
 	/* No request left: nobody goes until the reset, counted from the report's arrival. This

@@ -48,9 +48,10 @@ static int64_t leave_margin(const struct provider_figure *f)
  * against it. Providers count over a window (OpenAI says a minute; a mock may say 10 s): a
  * request leaves it the window's length after it came in, the reset the provider gave for its
  * very first one, the longest it ever gives. So the broker replays its own grants: each gives
- * back its share when it leaves, our grant time plus the window. The provider's clock runs
- * late on ours by the time from our grant to its admission (1.6-18 ms measured in the
- * token-bound bench, the first request of a connection the slowest), and a request granted at
+ * back its share when it leaves, the window's length after it went out (its grant, until the
+ * worker reports when it sent it: later by the handshake on a new connection). The provider's
+ * clock runs late on ours by the time from our grant to its admission (1.6-18 ms measured in
+ * the token-bound bench, the first request of a connection the slowest), and a request granted at
  * the instant of a leave arrives as late, give or take the jitter of two processes waking:
  * RESET_MARGIN_MS covers that (with none, 1 to 3 requests in 50 were 429s there). A figure
  * long past its reset is forgotten (the pacer alone rules then), and so is one too old to
@@ -72,13 +73,18 @@ int64_t figure_wait(const struct grant_log *g, const struct provider_figure *f, 
 		credit += rate_per_ms * (double)(now - f->until);
 		return credit >= need ? 0 : (int64_t)((need - credit) / rate_per_ms) + 1;
 	}
+	/* a grant whose request went out late (a new connection) leaves after later ones */
+	int64_t last_out = 0;
 	for (uint64_t k = f->first; k <= g->seq; k++) {
 		const struct grant_entry *e = grant_get(g, k);
 		if (!e)
 			continue;
-		credit += grant_returns(e, tokens);
+		double back = grant_returns(e, tokens);
+		credit += back;
+		if (back > 0 && e->at > last_out)
+			last_out = e->at;
 		if (credit >= need) {
-			int64_t leaves = e->at + f->window + leave_margin(f);
+			int64_t leaves = last_out + f->window + leave_margin(f);
 			return leaves > now ? leaves - now : 0;
 		}
 	}
@@ -93,13 +99,18 @@ uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est)
 	return g->seq;
 }
 
-void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted)
+/* A request goes out some time after its grant: at once on a kept-alive connection, after the
+ * handshake on a new one. The provider's window holds it from then. */
+void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted,
+		      int64_t sent_at, int64_t now)
 {
 	if (!grant_get(g, seq))
 		return;
 	struct grant_entry *e = &g->recent[seq % RECENT_GRANTS];
 	e->admitted = admitted;
 	e->held = counted > 0 && counted < e->est ? (uint32_t)counted : e->est;
+	if (sent_at > e->at && sent_at <= now)
+		e->at = sent_at;
 }
 
 void figure_init(struct provider_figure *f)

@@ -12,7 +12,7 @@
 /* A grant as the provider's window sees it. */
 struct grant_entry {
 	uint64_t seq;
-	int64_t at;    /* when granted, ms */
+	int64_t at;    /* when it went out, ms: granted, then as the worker reports */
 	uint32_t est;  /* tokens charged */
 	uint32_t held; /* tokens the provider counted (the estimate until reported) */
 	int admitted;  /* not known to have been refused */
@@ -34,9 +34,11 @@ struct provider_figure {
 
 /* Logs a grant of est tokens at `at`; returns its number. */
 uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est);
-/* What the provider did with a grant: admitted or not, and the tokens it counted (0: unknown,
- * the estimate stands; never more than the estimate). */
-void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted);
+/* What the provider did with a grant: admitted or not, the tokens it counted (0: unknown, the
+ * estimate stands; never more than the estimate), and when the request went out (0: unknown,
+ * the grant's time stands; never before it, never after now). */
+void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted,
+		      int64_t sent_at, int64_t now);
 /* No figure yet. */
 void figure_init(struct provider_figure *f);
 /* Takes a budget's figure from the report of grant `grant` if it is newer than the one held. */

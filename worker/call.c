@@ -78,7 +78,7 @@ static void keep_report(struct worker *w, uint32_t est_tokens, uint64_t used, ui
 	struct msg_report rep = { w->grant, w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
 				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
 				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
-				  l->limit_tokens };
+				  l->limit_tokens, w->resp.sent_us / 1000 };
 	w->report = rep;
 	w->has_report = 1;
 }

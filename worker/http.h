@@ -22,6 +22,7 @@ struct http_response {
 	int aborted;            /* abort hook said stop */
 	char error[256];
 	int64_t latency_us;
+	int64_t sent_us;        /* when the request went out (CLOCK_MONOTONIC), 0: it never did */
 };
 
 /* A server that sends headers forever is cut off here (the body has its own bound). */

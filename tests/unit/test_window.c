@@ -38,7 +38,7 @@ static int filled(void **state)
 	for (int i = 0; i < 3; i++)
 		grant_log_add(&x->g, 800 * i, 4000);
 	for (uint64_t s = 1; s <= 3; s++)
-		grant_log_settle(&x->g, s, 1, 0);
+		grant_log_settle(&x->g, s, 1, 0, 0, 0);
 	figure_take(&x->g, &x->f, 46000, W, 1, 100);
 	figure_take(&x->g, &x->f, 1000, W - 1600, 3, 1700);
 	figure_take(&x->g, &x->r, 4, W, 1, 100);
@@ -67,12 +67,27 @@ static void waits_for_the_oldest_grant_to_leave(void **state)
 static void a_refused_grant_gives_nothing_back(void **state)
 {
 	struct fixture *x = *state;
-	grant_log_settle(&x->g, 2, 0, 0); /* the second was a 429 */
+	grant_log_settle(&x->g, 2, 0, 0, 0, 0); /* the second was a 429 */
 	/* 1,000 + 4,000 (first) + 0 (second) + 4,000 (third, at 1,600 + 10,025) */
 	assert_int_equal(figure_wait(&x->g, &x->f, 1, 7000, RATE, W + 25), 1600);
 	/* and a smaller real prompt gives back only what was counted */
-	grant_log_settle(&x->g, 1, 1, 2500);
+	grant_log_settle(&x->g, 1, 1, 2500, 0, 0);
 	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, W + 25), 1600);
+}
+
+static void a_request_that_went_out_late_leaves_late(void **state)
+{
+	struct fixture *x = *state;
+	/* the first request waited 13 ms for a handshake: its room comes back 13 ms later */
+	grant_log_settle(&x->g, 1, 1, 0, 13, 1700);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 2000), W + 13 + 25 - 2000);
+	/* when it went out after the second, 7,000 waits for both, so for the first */
+	grant_log_settle(&x->g, 1, 1, 0, 900, 1700);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 7000, RATE, W + 25), 900);
+	/* a time before the grant or after the report is no time it went out */
+	grant_log_settle(&x->g, 2, 1, 0, 5000, 1700);
+	grant_log_settle(&x->g, 3, 1, 0, 1000, 1700);
+	assert_int_equal(figure_wait(&x->g, &x->f, 1, 10000, RATE, W + 25), 1600);
 }
 
 static void grants_after_the_figure_are_charged(void **state)
@@ -113,6 +128,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(waits_for_the_oldest_grant_to_leave, filled, done),
 		cmocka_unit_test_setup_teardown(a_refused_grant_gives_nothing_back, filled, done),
+		cmocka_unit_test_setup_teardown(a_request_that_went_out_late_leaves_late, filled, done),
 		cmocka_unit_test_setup_teardown(grants_after_the_figure_are_charged, filled, done),
 		cmocka_unit_test_setup_teardown(a_short_window_gets_a_short_margin, empty, done),
 		cmocka_unit_test_setup_teardown(no_reset_no_replay_and_figures_grow_stale, empty, done),

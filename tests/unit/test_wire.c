@@ -71,7 +71,7 @@ static void ask_and_report_round_trip(void **state)
 	assert_int_equal(msg_decode_ask(b.data, b.len, &da), 0);
 	assert_int_equal(da.queued_since, 123456789);
 	assert_int_equal(da.has_report, 0);
-	struct msg_report r = { 77, 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1 }, dr;
+	struct msg_report r = { 77, 5, 4000, 429, 0, 0, 2000, -1, 10, 1500, -1, 3000, -1, 98765 }, dr;
 	/* the last request's report riding on the next ask arrives whole */
 	a.has_report = 1;
 	a.report = r;
@@ -83,6 +83,7 @@ static void ask_and_report_round_trip(void **state)
 	assert_int_equal(da.report.retry_after_ms, 2000);
 	assert_int_equal(da.report.limit_requests, 3000);
 	assert_int_equal(da.report.limit_tokens, -1);
+	assert_int_equal(da.report.sent_at, 98765);
 	assert_int_equal(msg_decode_ask(b.data, b.len - 1, &da), -1); /* a report cut short */
 	b.data[2 + 16] = 2; /* neither with nor without a report */
 	assert_int_equal(msg_decode_ask(b.data, b.len, &da), -1);
@@ -93,6 +94,7 @@ static void ask_and_report_round_trip(void **state)
 	assert_int_equal(dr.remaining_requests, -1);
 	assert_int_equal(dr.reset_requests_ms, 1500);
 	assert_int_equal(dr.limit_requests, 3000);
+	assert_int_equal(dr.sent_at, 98765);
 	buf_free(&b);
 }
 
