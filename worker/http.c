@@ -14,6 +14,8 @@ struct http_client {
 	size_t max_body;
 	http_abort_fn abort_fn;
 	struct http_response *cur; /* the response being filled */
+	const char *body;          /* the request being sent, and how much of it curl has read */
+	size_t body_len, body_read;
 };
 
 int http_global_init(char *err, size_t errlen)
@@ -58,6 +60,30 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	else
 		ratelimit_header(&c->cur->limits, p, len, wall_ms());
 	return len;
+}
+
+static size_t on_read(char *dst, size_t size, size_t n, void *arg)
+{
+	http_client *c = arg;
+	size_t len = c->body_len - c->body_read;
+	if (len > size * n)
+		len = size * n;
+	memcpy(dst, c->body + c->body_read, len);
+	c->body_read += len;
+	return len;
+}
+
+/* libcurl sends a request again, by itself, when a reused connection dies before any answer
+ * (CURLOPT_SEEKFUNCTION(3)); the provider may have admitted and billed the first copy, and the
+ * broker granted only one. Refusing the rewind makes it an error like any dropped
+ * connection: the worker retries it after asking the broker. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	http_client *c = arg;
+	if (origin == SEEK_SET && offset == 0 && c->body_read == 0)
+		return CURL_SEEKFUNC_OK;
+	c->cur->resend_refused = 1;
+	return CURL_SEEKFUNC_FAIL;
 }
 
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -122,6 +148,11 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, c);
+	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
@@ -151,11 +182,14 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	buf_reset(&r->body);
 	r->status = 0;
 	r->transport_error = r->too_large = r->headers_too_large = r->aborted = 0;
+	r->resend_refused = 0;
 	r->header_bytes = 0;
 	r->error[0] = '\0';
 	ratelimit_clear(&r->limits);
 	c->cur = r;
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	c->body = body;
+	c->body_len = len;
+	c->body_read = 0;
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	int64_t t0 = now_us();
 	CURLcode rc = curl_easy_perform(c->curl);
@@ -178,6 +212,8 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	else if (r->headers_too_large)
 		snprintf(r->error, sizeof r->error, "response headers larger than %d KiB",
 			 HTTP_MAX_HEADER_BYTES / 1024);
+	else if (r->resend_refused)
+		snprintf(r->error, sizeof r->error, "the connection closed before any answer");
 	else
 		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
 	r->transport_error = 1;

@@ -20,6 +20,7 @@ struct http_response {
 	int headers_too_large;  /* headers exceeded HTTP_MAX_HEADER_BYTES */
 	size_t header_bytes;
 	int aborted;            /* abort hook said stop */
+	int resend_refused;     /* the connection died after the request went: not sent again */
 	char error[256];
 	int64_t latency_us;
 	int64_t sent_us;        /* when the request went out (CLOCK_MONOTONIC), 0: it never did */
