@@ -12,10 +12,7 @@
 set -uo pipefail
 KGSUP=${1:?usage: bench-perf.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-/usr/bin/python3 -c 'import aiohttp' 2>/dev/null || {
-	echo "$(basename "$0"): the Python baseline needs Debian's python3-aiohttp (make bench installs it)" >&2
-	exit 2
-}
+/usr/bin/python3 "$TOP/scripts/pyclient.py" --ready || exit 2
 D=$(mktemp -d /tmp/kgsup-perf-XXXXXX)
 PIDS=()
 NGINX_PIDS=()

@@ -6,6 +6,7 @@ backoff with jitter on 429, 5xx and connection errors. It sends the request bodi
 `kgsup plan -o FILE` and prints one JSON line of figures.
 
 usage: pyclient.py URL CAFILE REQUESTS.jsonl --rpm N --tpm N [--concurrency 20]
+       pyclient.py --ready    (exit 0 if it can run here: it needs aiohttp)
 """
 import argparse
 import asyncio
@@ -13,9 +14,13 @@ import json
 import os
 import random
 import ssl
+import sys
 import time
 
-import aiohttp
+try:
+    import aiohttp
+except ImportError:
+    sys.exit("pyclient.py: the Python baseline needs Debian's python3-aiohttp (make bench installs it)")
 
 
 class Limiter:
@@ -40,6 +45,8 @@ class Limiter:
 
 
 async def main():
+    if sys.argv[1:] == ["--ready"]:
+        return
     p = argparse.ArgumentParser()
     p.add_argument("url")
     p.add_argument("cafile")
