@@ -134,6 +134,9 @@ void figure_take(const struct grant_log *g, struct provider_figure *f, int64_t r
 	f->seq = grant;
 	f->until = at + (reset_ms >= 0 ? reset_ms : PROVIDER_INFO_MS);
 	f->first = grant;
+	/* Walks back to the oldest grant still in the window. Reported send times may put a grant
+	 * a few ms out of order (a handshake); the walk then stops early, and the one it misses is
+	 * never given back by this figure: a wait too long until the next report, never a 429. */
 	while (f->window > 0) {
 		const struct grant_entry *e = grant_get(g, f->first - 1);
 		if (!e || e->at + f->window <= at + leave_margin(f))
