@@ -9,10 +9,12 @@
 # Both clients send the same request bodies (kgsup plan -o). For each run: wall time, the
 # physical bound (max of requests/RPM, tokens/TPM, batches x latency / concurrency),
 # achieved/ideal (bound / wall), requests the server saw, 429s, failed batches, duplicates.
+# Environment: BENCH_CASES="1 3" runs only those cases; BENCH_PYTHON=0 leaves out the Python
+# client; BENCH_MOCK_ARGS="--p-drop 0.05" adds mock options to every case.
 set -uo pipefail
 KGSUP=${1:?usage: bench-ratelimit.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-/usr/bin/python3 "$TOP/scripts/pyclient.py" --ready || exit 2
+[ "${BENCH_PYTHON:-1}" = 0 ] || /usr/bin/python3 "$TOP/scripts/pyclient.py" --ready || exit 2
 D=$(mktemp -d /tmp/kgsup-bench-XXXXXX)
 MOCK=
 trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$D"' EXIT
@@ -68,7 +70,9 @@ import json; print(sum(len(l.rstrip(chr(10)))//4 + json.loads(l)['max_tokens'] f
 r, t, n, tok, lat, w = $rpm, $tpm, $n, $tokens, $lat, $workers
 b = max(n / r * 60 if r else 0, tok / t * 60 if t else 0, n * lat / 1000.0 / w)
 print(round(b, 3))")
-	local margs=(--latency-ms "$lat" "$@")
+	local margs=(--latency-ms "$lat" "$@") more
+	read -ra more <<<"${BENCH_MOCK_ARGS:-}"
+	margs+=("${more[@]}")
 	[ "$rpm" != 0 ] && margs+=(--rpm "$rpm")
 	[ "$tpm" != 0 ] && margs+=(--tpm "$tpm")
 
@@ -89,6 +93,7 @@ print(json.dumps({'wall': $t1 - $t0, 'requests': s['requests'], 'r429': s['statu
                   'failed': $failed, 'dups': s['duplicate_ok']}))")"
 	sed -i "s/127.0.0.1:$PORT/127.0.0.1:PORT/" "$D/$name.json"
 	stop_mock
+	[ "${BENCH_PYTHON:-1}" = 0 ] && return
 
 	start_mock "${margs[@]}"
 	local py
