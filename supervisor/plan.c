@@ -137,8 +137,7 @@ static int put_batch(struct planner *pl)
 	struct batch_rec b;
 	memset(&b, 0, sizeof b);
 	b.first_chunk = pl->batch_first;
-	b.nchunks = pl->batch_n;
-	b.state = B_PENDING;
+	b.nchunks = pl->batch_n; /* and B_PENDING, zero */
 	uint32_t n = pl->plan.nbatches++;
 	pl->batch_n = 0;
 	if (!pl->txn)

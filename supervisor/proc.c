@@ -23,10 +23,9 @@
 #define HEALTHY_AFTER_MS 10000 /* a child that lived this long starts its death count afresh */
 #define MAX_RAPID_DEATHS 6
 
-void sup_requeue(struct sup *s, uint32_t batch)
+void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq)
 {
-	s->requeue = xgrow(s->requeue, &s->caprequeue, s->nrequeue, sizeof *s->requeue, 64);
-	s->requeue[s->nrequeue++] = (struct requeued){ batch, 0, 0, 0 };
+	slot_sent(&s->slots[i], i, n, seq);
 }
 
 static int bind_slot(struct sup *s, int i)
@@ -111,7 +110,7 @@ static void spawn_worker(struct sup *s, int i)
 	sl->nheld = 0;
 	sl->acked = 0;
 	sl->done_since_spawn = 0;
-	sl->state = sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF;
+	slot_set(sl, i, sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF);
 	if (sl->proc.pid <= 0)
 		sl->proc.restart_at = now_ms() + RESPAWN_MIN_MS;
 }
@@ -184,10 +183,10 @@ static void worker_died(struct sup *s, int i, int status)
 	describe_exit(how, sizeof how, status);
 	/* the batches it held go straight back to the front of the work queue; the request of
 	 * the one it was on may have reached the provider, which then bills it twice */
+	uint32_t held[SLOT_DEPTH];
 	for (int k = 0; k < sl->nheld; k++)
-		sup_requeue(s, sl->held[k].batch);
-	if (sl->nheld && !s->shutting_down && !s->stop_now)
-		s->ctr.possibly_billed++;
+		held[k] = sl->held[k].batch;
+	ledger_worker_lost(&s->led, held, sl->nheld, !s->shutting_down && !s->stop_now);
 	sl->nheld = 0;
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
@@ -195,7 +194,7 @@ static void worker_died(struct sup *s, int i, int status)
 	int expected = sl->state == SLOT_QUITTING || s->stopping || s->shutting_down;
 	if (expected || i >= s->want) {
 		log_debug("worker %d %s", i, how);
-		sl->state = SLOT_EMPTY;
+		slot_set(sl, i, SLOT_EMPTY);
 		sl->proc.pid = 0;
 		return;
 	}
@@ -206,12 +205,12 @@ static void worker_died(struct sup *s, int i, int status)
 	if (sl->proc.rapid_deaths > MAX_RAPID_DEATHS) {
 		log_error("worker %d keeps dying (%s, %d times in a row): slot given up", i, how,
 			  sl->proc.rapid_deaths);
-		sl->state = SLOT_GIVENUP;
+		slot_set(sl, i, SLOT_GIVENUP);
 		return;
 	}
 	log_warn("worker %d %s; restarting in %lld ms", i, how,
 		 (long long)(sl->proc.restart_at - now));
-	sl->state = SLOT_BACKOFF;
+	slot_set(sl, i, SLOT_BACKOFF);
 }
 
 void proc_reap(struct sup *s)
@@ -239,10 +238,8 @@ void proc_reap(struct sup *s)
 int proc_live_workers(const struct sup *s)
 {
 	int n = 0;
-	for (int i = 0; i < s->nslots; i++) {
-		enum slot_state st = s->slots[i].state;
-		n += st == SLOT_IDLE || st == SLOT_BUSY || st == SLOT_QUITTING || st == SLOT_STARTING;
-	}
+	for (int i = 0; i < s->nslots; i++)
+		n += slot_live(&s->slots[i]);
 	return n;
 }
 
@@ -273,10 +270,10 @@ static void quit_slot(struct sup *s, int i)
 		buf_reset(&s->msg);
 		msg_encode_quit(&s->msg, sl->acked);
 		zsock_send(sl->push, s->msg.data, s->msg.len, 1);
-		sl->state = SLOT_QUITTING;
+		slot_set(sl, i, SLOT_QUITTING);
 	} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
 		kill(sl->proc.pid, SIGTERM);
-		sl->state = SLOT_QUITTING;
+		slot_set(sl, i, SLOT_QUITTING);
 	}
 }
 

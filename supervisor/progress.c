@@ -16,19 +16,19 @@
 void progress_begin(struct sup *s, int wanted)
 {
 	s->bar = wanted && log_get_level() >= LOG_INFO && isatty(STDERR_FILENO);
-	s->done_at_start = s->ctr.batches_done;
+	s->done_at_start = s->led.ctr.batches_done;
 	s->last_progress = now_ms();
 	log_progress_bar(s->bar);
 }
 
 static void log_line(struct sup *s, const char *prefix)
 {
-	const struct counters *c = &s->ctr;
+	const struct counters *c = &s->led.ctr;
 	double secs = (double)(now_ms() - s->session_start) / 1000.0;
 	log_info("%s%llu/%llu batches done (%llu cached, %llu failed), %llu requests, %llu 429s, "
 		 "%llu+%llu tokens, $%.4f, %d workers, %.1f s",
 		 prefix, (unsigned long long)c->batches_done,
-		 (unsigned long long)batches_total(&s->plan, c), (unsigned long long)c->batches_cached,
+		 (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_cached,
 		 (unsigned long long)c->batches_failed, (unsigned long long)c->requests_sent,
 		 (unsigned long long)c->http_429, (unsigned long long)c->prompt_tokens,
 		 (unsigned long long)c->completion_tokens,
@@ -50,8 +50,8 @@ static void human(char *out, size_t n, double v)
 
 static void draw_bar(struct sup *s)
 {
-	const struct counters *c = &s->ctr;
-	uint64_t total = batches_total(&s->plan, c), done = c->batches_done;
+	const struct counters *c = &s->led.ctr;
+	uint64_t total = ledger_total(&s->led), done = c->batches_done;
 	double frac = total ? (double)done / (double)total : 1;
 	double secs = (double)(now_ms() - s->session_start) / 1000.0;
 	double rate = secs > 0 ? (double)(done - s->done_at_start) / secs : 0;

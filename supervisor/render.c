@@ -1,5 +1,6 @@
 /* render.c: request bodies from the prompt templates and the stored chunks. */
 #include "render.h"
+#include "cache.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
 #include "../common/util.h"
@@ -94,34 +95,10 @@ int render_batch(store_txn *t, const struct config *cfg, const struct prompts *p
 		expand(text, pr->user, cfg->entity_types, chunks);
 		buf_json_str(body, text->data, text->len);
 		buf_puts(body, "}]}");
-		hash_once(body->data, body->len, out->key);
+		cache_request_key(body->data, body->len, out->key);
 		out->est_tokens = (uint32_t)(body->len / BYTES_PER_TOKEN + (size_t)cfg->max_tokens);
 	}
 	return rc;
-}
-
-void render_chunk_settings(const struct config *cfg, const struct prompts *pr,
-			   unsigned char out[HASH_LEN])
-{
-	hash_ctx *h = hash_new();
-	buf s;
-	buf_init(&s);
-	buf_printf(&s, "kgsup chunk part v1\n%s\n%.17g\n%d\n%s\n", cfg->model, cfg->temperature,
-		   cfg->json_mode, cfg->entity_types);
-	hash_update(h, s.data, s.len);
-	hash_update(h, pr->system, strlen(pr->system) + 1);
-	hash_update(h, pr->user, strlen(pr->user) + 1);
-	hash_final(h, out);
-	buf_free(&s);
-}
-
-void render_chunk_key(const unsigned char settings[HASH_LEN], const char id[CHUNK_ID_LEN],
-		      unsigned char out[HASH_LEN])
-{
-	unsigned char in[HASH_LEN + CHUNK_ID_LEN];
-	memcpy(in, settings, HASH_LEN);
-	memcpy(in + HASH_LEN, id, CHUNK_ID_LEN);
-	hash_once(in, sizeof in, out);
 }
 
 int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])

@@ -28,13 +28,6 @@ void rendered_free(struct rendered *r);
 int render_batch(store_txn *t, const struct config *cfg, const struct prompts *pr,
 		 const struct batch_rec *b, struct rendered *out);
 
-/* The per-chunk cache: a chunk's part of an answer is kept under a key of the chunk's id and
- * of every setting that shapes an answer except how chunks are grouped (and max_tokens, a
- * bound), so a run with another chunking.chunks_per_batch buys no chunk twice. */
-void render_chunk_settings(const struct config *cfg, const struct prompts *pr,
-			   unsigned char out[HASH_LEN]);
-void render_chunk_key(const unsigned char settings[HASH_LEN], const char id[CHUNK_ID_LEN],
-		      unsigned char out[HASH_LEN]);
 /* The id of chunk n; 0, or -1 if it is missing. */
 int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1]);
 

@@ -63,9 +63,9 @@ static void put_failures(struct sup *s, buf *b)
 	buf_puts(b, "\"failures\":[");
 	store_txn *t = store_begin(s->db, 0);
 	int n = 0;
-	uint64_t want = s->ctr.batches_failed < REPORT_MAX_FAILURES ? s->ctr.batches_failed
+	uint64_t want = s->led.ctr.batches_failed < REPORT_MAX_FAILURES ? s->led.ctr.batches_failed
 								    : REPORT_MAX_FAILURES;
-	for (uint32_t i = 0; t && i < s->plan.nbatches && (uint64_t)n < want; i++) {
+	for (uint32_t i = 0; t && i < s->led.nbatches && (uint64_t)n < want; i++) {
 		const void *v;
 		size_t len;
 		struct batch_rec r;
@@ -84,7 +84,7 @@ static void put_failures(struct sup *s, buf *b)
 
 void report_write(struct sup *s, int exit_code)
 {
-	const struct counters *c = &s->ctr;
+	const struct counters *c = &s->led.ctr;
 	double wall = (double)(now_ms() - s->session_start) / 1000.0;
 	double cost = config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
 	double saved = config_cost_usd(&s->cfg, c->saved_prompt_tokens, c->saved_completion_tokens);
@@ -102,7 +102,7 @@ void report_write(struct sup *s, int exit_code)
 	buf_json_str(&b, s->cfg.model, strlen(s->cfg.model));
 	buf_printf(&b, ",\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 		   "\"split\":%llu,",
-		   (unsigned long long)batches_total(&s->plan, c), (unsigned long long)c->batches_done,
+		   (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_done,
 		   (unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
 		   (unsigned long long)c->batches_split);
 	put_failures(s, &b);
@@ -128,7 +128,7 @@ void report_write(struct sup *s, int exit_code)
 		 "(%llu 429, %llu server, %llu transport, %llu invalid errors), %llu+%llu tokens, "
 		 "$%.4f spent, $%.4f saved by the cache, latency p50 %.0f ms p95 %.0f ms p99 %.0f ms; "
 		 "%s", (unsigned long long)c->batches_done,
-		 (unsigned long long)batches_total(&s->plan, c), (unsigned long long)c->batches_cached,
+		 (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_cached,
 		 (unsigned long long)c->batches_failed, (unsigned long long)c->requests_sent,
 		 (unsigned long long)c->http_429, (unsigned long long)c->err_server,
 		 (unsigned long long)c->err_transport, (unsigned long long)c->err_invalid,

@@ -127,68 +127,29 @@ static int clear_plan(store_txn *t, void *arg)
 	return 0;
 }
 
-/* Batches that were in flight when the last session died may have been billed: count them
- * and send them again. With retry_failed, failed batches get another round. */
-struct fixup_arg {
-	struct sup *s;
-	int retry_failed;
-};
-
 /* Whether a spooled answer for the batch is waiting to be committed. */
-static int recovered(const struct sup *s, uint32_t batch)
+static int recovered(void *arg, uint32_t batch)
 {
+	const struct sup *s = arg;
 	for (size_t i = 0; i < s->nqueue; i++)
 		if (s->queue[i].m.batch == batch && s->queue[i].m.status == RES_OK)
 			return 1;
 	return 0;
 }
 
-static int fixup_batches(store_txn *t, void *arg)
-{
-	struct fixup_arg *fa = arg;
-	struct counters c;
-	counters_read(t, &c);
-	store_iter *it = store_iter_open(t, DB_BATCHES, NULL, 0);
-	const void *k, *v;
-	size_t kl, vl;
-	buf rec;
-	buf_init(&rec);
-	int rc = 0;
-	while (it && !rc && store_iter_next(it, &k, &kl, &v, &vl)) {
-		struct batch_rec b;
-		if (vl < sizeof b)
-			continue;
-		memcpy(&b, v, sizeof b);
-		if (b.state == B_INFLIGHT) {
-			b.state = B_PENDING;
-			if (!recovered(fa->s, rd_u32be(k))) {
-				b.possibly_billed = 1;
-				c.possibly_billed++;
-			}
-		} else if (b.state == B_FAILED && fa->retry_failed) {
-			b.state = B_PENDING;
-			c.batches_failed--;
-		} else {
-			continue;
-		}
-		/* the error text behind the record is copied before the record is written over */
-		buf_reset(&rec);
-		buf_put(&rec, (const char *)v + sizeof b, vl - sizeof b);
-		rc = batch_write(t, rd_u32be(k), &b, rec.data, rec.len) ? STORE_FULL : 0;
-	}
-	store_iter_close(it);
-	buf_free(&rec);
-	fa->s->ctr = c;
-	return rc ? rc : counters_write(t, &c);
-}
-
-static int load_counters(struct sup *s)
+/* The ledger from the counters and plan as recorded. */
+static int load_ledger(struct sup *s)
 {
 	store_txn *t = store_begin(s->db, 0);
 	if (!t)
 		return -1;
-	counters_read(t, &s->ctr);
+	struct counters c;
+	struct plan_rec p;
+	counters_read(t, &c);
+	if (plan_read(t, &p))
+		p = s->plan;
 	store_abort(t);
+	ledger_init(&s->led, &c, p.nbatches);
 	return 0;
 }
 
@@ -204,7 +165,7 @@ static int scale_to(void *arg, int workers)
 static int any_slot_wants(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots && i < s->want; i++)
-		if (sink_slot_wants(s, i))
+		if (round_slot_wants(s, i))
 			return 1;
 	return 0;
 }
@@ -246,7 +207,7 @@ static void handle_signals(struct sup *s)
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
-	zpoll_wait(p, sink_next_due_ms(s, POLL_MS));
+	zpoll_wait(p, ledger_next_due_ms(&s->led, now_ms(), POLL_MS));
 	handle_signals(s);
 	sink_receive(s);
 	proc_reap(s);
@@ -259,9 +220,9 @@ static int loop_once(struct sup *s, zpoll *p)
 	proc_spawn_due(s);
 	int dispatch = !s->stopping;
 	int64_t now = now_ms();
-	if (s->nqueue || s->ninvalid || (dispatch && any_slot_wants(s) && sink_dispatchable(s)) ||
+	if (s->nqueue || s->ninvalid || (dispatch && any_slot_wants(s) && round_dispatchable(s)) ||
 	    now - s->last_commit >= HEARTBEAT_MS) {
-		if (sink_round(s, dispatch) < 0) {
+		if (round_run(s, dispatch) < 0) {
 			begin_stop(s, 1);
 			return 1;
 		}
@@ -269,11 +230,11 @@ static int loop_once(struct sup *s, zpoll *p)
 	/* workers are let go only when all they sent is committed (QUIT acknowledges it) */
 	if (s->nqueue == 0) {
 		proc_trim(s);
-		proc_drain(s, !s->stopping && !sink_work_left(s));
+		proc_drain(s, !s->stopping && !ledger_work_left(&s->led));
 	}
 	progress_tick(s);
 	int busy = proc_busy_workers(s);
-	if (!sink_work_left(s) && busy == 0 && s->nqueue == 0)
+	if (!ledger_work_left(&s->led) && busy == 0 && s->nqueue == 0)
 		return 1;
 	if (s->stopping) {
 		if (busy == 0)
@@ -295,7 +256,7 @@ static void shutdown_children(struct sup *s, zpoll *p)
 {
 	s->shutting_down = 1;
 	/* commit first: a worker drops its last result when it sees QUIT */
-	sink_round(s, 0);
+	round_run(s, 0);
 	proc_quit_all(s);
 	int64_t t0 = now_ms();
 	int termed = 0, killed = 0;
@@ -317,19 +278,19 @@ static void shutdown_children(struct sup *s, zpoll *p)
 
 static int finish(struct sup *s, int loop_failed)
 {
-	int finished = !sink_work_left(s) && proc_busy_workers(s) == 0;
+	int finished = !ledger_work_left(&s->led) && proc_busy_workers(s) == 0;
 	int code;
 	if (s->aborted) {
 		s->run_state = RUN_FAILED;
 		code = EXIT_ABORTED;
 	} else if (finished && !loop_failed) {
-		s->run_state = s->ctr.batches_failed ? RUN_FAILED : RUN_DONE;
-		code = s->ctr.batches_failed ? EXIT_FAILED : EXIT_OK;
+		s->run_state = s->led.ctr.batches_failed ? RUN_FAILED : RUN_DONE;
+		code = s->led.ctr.batches_failed ? EXIT_FAILED : EXIT_OK;
 	} else {
 		s->run_state = RUN_STOPPED;
 		code = EXIT_STOPPED;
 	}
-	if (sink_round(s, 0) < 0)
+	if (round_run(s, 0) < 0)
 		code = EXIT_STOPPED;
 	progress_end(s);
 	report_write(s, code);
@@ -341,7 +302,7 @@ static int finish(struct sup *s, int loop_failed)
 		die_msg("aborted: %s", s->abort_msg);
 	else if (code == EXIT_FAILED)
 		die_msg("finished with %llu failed batches (kgsup status -s %s)",
-			(unsigned long long)s->ctr.batches_failed, s->state_dir);
+			(unsigned long long)s->led.ctr.batches_failed, s->state_dir);
 	else if (code == EXIT_STOPPED)
 		die_msg("stopped before done; resume with: kgsup resume -s %s", s->state_dir);
 	return code;
@@ -358,8 +319,6 @@ static int run_loop(struct sup *s)
 		return EXIT_INTERNAL;
 	}
 	buf_init(&s->msg);
-	buf_init(&s->scratch);
-	buf_init(&s->part);
 	zpoll p;
 	zpoll_init(&p);
 	zpoll_add_sock(&p, s->results);
@@ -370,12 +329,12 @@ static int run_loop(struct sup *s)
 	else
 		zpoll_add_fd(&p, s->control_fd);
 	s->session_start = now_ms();
-	s->elapsed_base = s->ctr.elapsed_ms;
+	s->elapsed_base = s->led.ctr.elapsed_ms;
 	s->last_progress = s->session_start;
 	s->run_state = RUN_RUNNING;
 	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
 		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
-		 (unsigned long long)s->ctr.batches_done, s->want);
+		 (unsigned long long)s->led.ctr.batches_done, s->want);
 	progress_begin(s, !s->no_progress); /* before the children: they inherit the bar's flag */
 	if (s->ready_fd > 0) {
 		ssize_t w = write(s->ready_fd, "r", 1);
@@ -397,8 +356,6 @@ static int run_loop(struct sup *s)
 	zsock_close(s->results);
 	zsock_term();
 	buf_free(&s->msg);
-	buf_free(&s->scratch);
-	buf_free(&s->part);
 	return code;
 }
 
@@ -418,11 +375,11 @@ static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errl
 /* The request cache: the run's own store, or the one cache.path names (shared by runs). */
 static int open_cache(struct sup *s, char *err, size_t errlen)
 {
-	s->cache = s->db;
-	if (!s->cfg.cache_path)
-		return 0;
-	s->cache = store_open(s->cfg.cache_path, 0, err, errlen);
-	return s->cache ? 0 : EXIT_USAGE;
+	s->cache_db = s->db;
+	if (s->cfg.cache_path && !(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
+		return EXIT_USAGE;
+	cache_init(&s->cache, s->db, s->cache_db, &s->cfg, &s->prompts);
+	return 0;
 }
 
 static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t errlen)
@@ -493,14 +450,13 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 	size_t spooled = sink_ingest_spool(s);
 	if (spooled)
 		log_info("%zu answers saved by workers of an earlier session recovered", spooled);
-	struct fixup_arg fa = { s, cli->retry_failed };
-	if (store_write(s->db, fixup_batches, &fa)) {
+	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
-	if (s->ctr.possibly_billed)
+	if (s->led.ctr.possibly_billed)
 		log_warn("%llu batches were in flight when an earlier session ended: possibly billed, "
-			 "sending them again", (unsigned long long)s->ctr.possibly_billed);
+			 "sending them again", (unsigned long long)s->led.ctr.possibly_billed);
 	if (store_write(s->db, record_settings, s) || write_run_config(s, err, errlen)) {
 		if (!err[0])
 			snprintf(err, errlen, "store: %s", store_strerror(s->db));
@@ -608,7 +564,6 @@ static int run_command(const struct cli *cli, int resume)
 	}
 	if (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err))
 		goto out;
-	render_chunk_settings(&s.cfg, &s.prompts, s.chunk_settings);
 	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
 			(code = settle_plan(&s, cli, err, sizeof err))))
 		goto out;
@@ -616,14 +571,19 @@ static int run_command(const struct cli *cli, int resume)
 		goto out;
 	s.want = (int)s.cfg.workers;
 	log_export_level();
-	load_counters(&s);
+	if (load_ledger(&s)) {
+		snprintf(err, sizeof err, "store: %s", store_strerror(s.db));
+		code = EXIT_INTERNAL;
+		goto out;
+	}
 	s.no_progress = cli->no_progress;
 	code = supervise(&s, cli, err, sizeof err);
 out:
 	if (err[0])
 		die_msg("%s", err);
-	if (s.cache != s.db)
-		store_close(s.cache);
+	cache_free(&s.cache);
+	if (s.cache_db && s.cache_db != s.db)
+		store_close(s.cache_db);
 	store_close(s.db);
 	prompts_free(&s.prompts);
 	config_free(&s.cfg);
@@ -634,11 +594,9 @@ out:
 		free(s.invalid[i].data);
 	for (size_t i = 0; i < s.nspooled; i++)
 		free(s.spooled[i]);
-	free(s.requeue);
+	ledger_free(&s.led);
 	free(s.queue);
 	free(s.spooled);
-	free(s.round.split_children);
-	free(s.round.new_requeue);
 	free(s.invalid);
 	if (cli->detach) { /* before the lock goes: kgsup stop returns when it does */
 		char pid_path[PATHS_MAX];

@@ -46,7 +46,7 @@ struct cache_rec {
 	uint64_t completion_tokens;
 };
 
-/* DB_CACHE value under a chunk's key (render_chunk_key): which cached answer holds the chunk. */
+/* DB_CACHE value under a chunk's key (cache.c): which cached answer holds the chunk. */
 struct chunk_ref {
 	unsigned char batch_key[HASH_LEN]; /* the cache key of that batch's answer */
 	uint32_t nchunks;                  /* chunks that answer covers: each has its share */

@@ -14,17 +14,12 @@
 #include "../common/proto.h"
 #include "../common/store.h"
 #include "../common/zsock.h"
+#include "cache.h"
+#include "ledger.h"
 #include "plan.h"
 #include "render.h"
 #include "runstate.h"
-
-/* A worker slot is a small state machine:
- *   EMPTY -> STARTING (spawned) -> IDLE (said hello) <-> BUSY (holds one batch or two)
- *   any -> BACKOFF (died; respawn after a throttled delay) -> STARTING
- *   BACKOFF -> GIVENUP (died too often in a row)
- *   IDLE/BUSY -> QUITTING (told to quit after its batch) -> EMPTY */
-enum slot_state { SLOT_EMPTY, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_QUITTING, SLOT_BACKOFF,
-		  SLOT_GIVENUP };
+#include "slot.h"
 
 struct child {
 	pid_t pid;
@@ -42,7 +37,7 @@ struct held {
 };
 
 struct slot {
-	enum slot_state state;
+	enum slot_state state; /* slot.c's: read it anywhere, set it with slot_set */
 	struct child proc;
 	zsock *push;
 	struct held held[SLOT_DEPTH]; /* sent to it, no result back yet; the oldest first */
@@ -68,35 +63,15 @@ struct frame {
 	size_t len;
 };
 
-/* A batch handed back to be sent again: its worker died or could not take it, it is half of
- * a split batch, or its last attempt failed and it waits out its backoff without a worker. */
-struct requeued {
-	uint32_t batch;
-	uint32_t attempt; /* requests already made for it this session */
-	int64_t due;      /* now_ms() from which it may go (0: at once) */
-	int taken;        /* handed out in the round being committed */
-};
-
-/* What one group transaction decided; applied to the supervisor only once it committed. */
-struct round {
-	store_txn *cache_txn; /* the cache's transaction when it is a store of its own */
-	struct counters ctr;
-	uint32_t cursor;
-	int cache_hits;
-	uint32_t nbatches;        /* the plan's count, with the halves of batches split here */
-	uint32_t *split_children; /* first halves created here (each second half follows) */
-	size_t nsplit_children, capsplit;
-	struct requeued *new_requeue; /* retries handed back here, kept once committed */
-	size_t nnew_requeue, capnew_requeue;
-};
-
 struct sup {
 	struct config cfg;
 	struct prompts prompts;
 	const char *state_dir;
 	char self_exe[PATHS_MAX];
 	store *db;
-	store *cache; /* == db unless cache.path names a store shared between runs */
+	store *cache_db; /* == db unless cache.path names a store shared between runs */
+	struct cache cache;
+	struct ledger led; /* batch states, counters, the queue of work */
 	zsock *results;
 	struct slot *slots;
 	int nslots; /* allocated */
@@ -105,10 +80,7 @@ struct sup {
 	struct child broker;
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
-	struct plan_rec plan;
-	uint32_t cursor; /* batches below it were all handed out at least once */
-	struct requeued *requeue; /* handed out before the cursor goes on, in order, once due */
-	size_t nrequeue, caprequeue;
+	struct plan_rec plan; /* as planned: the ledger counts the halves of splits */
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;
@@ -116,8 +88,6 @@ struct sup {
 	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
-	struct counters ctr; /* as last committed */
-	struct round round;
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
@@ -139,9 +109,6 @@ struct sup {
 	uint64_t nlatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
 	buf msg;
-	buf scratch; /* records being written in a round, reused */
-	buf part;    /* an answer being put together from its chunks' earlier answers */
-	unsigned char chunk_settings[HASH_LEN]; /* render_chunk_settings */
 };
 
 /* report.c: what a session did, printed at its end and kept as DIR/report.json */
@@ -173,19 +140,18 @@ void proc_signal_all(struct sup *s, int signo);
 void proc_hand_back(struct sup *s);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
-/* Puts a batch back at the front of the queue of work. */
-void sup_requeue(struct sup *s, uint32_t batch);
+/* Slot i was sent batch n as dispatch seq. */
+void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq);
 
-/* sink.c: results and dispatch in one group transaction */
+/* sink.c: what arrives on the results socket, and what orphaned workers spooled */
 void sink_receive(struct sup *s);
 /* Queues the results orphaned workers spooled; returns how many. */
 size_t sink_ingest_spool(struct sup *s);
-int sink_round(struct sup *s, int dispatch);
-int sink_work_left(const struct sup *s);
+
+/* round.c: results in and batches out, in one group transaction */
+int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
-int sink_dispatchable(const struct sup *s);
-int sink_slot_wants(const struct sup *s, int i);
-/* Milliseconds until the first requeued batch is due, at most max. */
-long sink_next_due_ms(const struct sup *s, long max);
+int round_dispatchable(const struct sup *s);
+int round_slot_wants(const struct sup *s, int i);
 
 #endif

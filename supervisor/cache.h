@@ -1,0 +1,61 @@
+/* cache.h: the request cache. An answer is kept under its request's key (the SHA-256 of the
+ * exact request body, never the API key) and served to any later request with the same body,
+ * in this run or any run sharing cache.path. Each chunk also points at the answer that holds
+ * it, so a batch grouping already answered chunks differently is put together from their
+ * parts instead of bought again. Answers that failed validation are kept apart, never served.
+ * Reads and writes go to the shared store's own transaction when cache.path names one: it
+ * commits after the run's store, so a crash between the two loses a cache entry for other
+ * runs, never a result of this one. */
+#ifndef KGSUP_CACHE_H
+#define KGSUP_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/config.h"
+#include "../common/proto.h"
+#include "../common/store.h"
+#include "plan.h"
+#include "runstate.h"
+
+struct cache {
+	store *db;     /* the run's own store */
+	store *shared; /* == db unless cache.path names a store shared between runs */
+	store_txn *txn; /* the shared store's transaction in the round being built, or NULL */
+	int shared_failed; /* a write to it failed in this round */
+	long ttl_days;
+	unsigned char chunk_settings[HASH_LEN];
+	buf rec, part, rels; /* records being put together, reused */
+};
+
+/* The cache key of a request body. */
+void cache_request_key(const char *body, size_t len, unsigned char out[HASH_LEN]);
+
+void cache_init(struct cache *c, store *db, store *shared, const struct config *cfg,
+		const struct prompts *pr);
+void cache_free(struct cache *c);
+
+/* A round begins: room for need bytes, and the shared store's transaction (use_shared 0 keeps
+ * this round's records in the run's own store). 0, or -1 when the run's store has no room. */
+int cache_round_begin(struct cache *c, size_t need, int use_shared);
+/* The round committed (ok) or was thrown away: the same for the shared store's part. */
+void cache_round_end(struct cache *c, int ok);
+
+enum cache_found { CACHE_MISS = 0, CACHE_HIT = 1, CACHE_PARTIAL = 2 };
+struct cache_answer {
+	const char *data; /* valid until the transaction ends or the next cache call */
+	size_t len;
+	uint64_t prompt_tokens, completion_tokens; /* what it cost when it was bought */
+	uint32_t known;   /* CACHE_PARTIAL: chunks answered already, of the batch's */
+};
+/* Looks batch b (its key set) up: its whole request, else its chunks one by one. */
+int cache_find(struct cache *c, store_txn *t, const struct batch_rec *b, struct cache_answer *a);
+/* Keeps the answer m brought for batch b. 0 or STORE_FULL. */
+int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
+		const struct msg_result *m);
+/* Keeps an answer that failed validation under its request's key and the time. 0 or STORE_FULL. */
+int cache_put_invalid(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		      const struct msg_invalid *m);
+
+#endif

@@ -1,0 +1,405 @@
+/* ledger.c: batch states, the counters that follow them and the queue of work (ledger.h). */
+#include "ledger.h"
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSTATES (B_SPLIT + 1)
+
+/* legal[from][to]; a state to itself updates attempts or the error only */
+static const unsigned char legal[NSTATES][NSTATES] = {
+	/*               PENDING INFLIGHT DONE FAILED SPLIT */
+	[B_PENDING] = { 1, 1, 1, 1, 1 },
+	[B_INFLIGHT] = { 1, 1, 1, 1, 1 },
+	[B_DONE] = { 0, 0, 1, 0, 0 },
+	[B_FAILED] = { 1, 0, 1, 1, 0 },
+	[B_SPLIT] = { 0, 0, 0, 0, 1 },
+};
+
+int ledger_legal(enum batch_state from, enum batch_state to)
+{
+	return from < NSTATES && to < NSTATES && legal[from][to];
+}
+
+/* The one place a batch changes state; the counters that follow states follow it here. */
+static void set_state(struct counters *c, uint32_t n, struct batch_rec *b, enum batch_state to)
+{
+	if (!ledger_legal(b->state, to)) {
+		log_error("batch %u: illegal state change %u -> %u", n, b->state, to);
+		assert(!"illegal batch state change");
+		return;
+	}
+	if (b->state == to)
+		return;
+	if (b->state == B_FAILED)
+		c->batches_failed--;
+	if (to == B_FAILED)
+		c->batches_failed++;
+	else if (to == B_DONE)
+		c->batches_done++;
+	else if (to == B_SPLIT)
+		c->batches_split++;
+	b->state = (uint8_t)to;
+}
+
+void ledger_init(struct ledger *l, const struct counters *c, uint32_t nbatches)
+{
+	memset(l, 0, sizeof *l);
+	l->ctr = *c;
+	l->nbatches = nbatches;
+}
+
+void ledger_free(struct ledger *l)
+{
+	free(l->queue);
+	free(l->out);
+	free(l->split);
+	free(l->given);
+	memset(l, 0, sizeof *l);
+}
+
+/* ---- the out set ---- */
+
+void ledger_out(struct ledger *l, uint32_t n)
+{
+	size_t byte = n / 8;
+	if (byte >= l->capout) {
+		size_t cap = l->capout ? l->capout : 1024;
+		while (cap <= byte)
+			cap *= 2;
+		l->out = xrealloc(l->out, cap);
+		memset(l->out + l->capout, 0, cap - l->capout);
+		l->capout = cap;
+	}
+	l->out[byte] |= (unsigned char)(1u << (n % 8));
+}
+
+void ledger_back(struct ledger *l, uint32_t n)
+{
+	if (n / 8 < l->capout)
+		l->out[n / 8] &= (unsigned char)~(1u << (n % 8));
+}
+
+int ledger_is_out(const struct ledger *l, uint32_t n)
+{
+	return n / 8 < l->capout && (l->out[n / 8] >> (n % 8)) & 1;
+}
+
+/* ---- the queue ---- */
+
+static struct requeued *queued(const struct ledger *l, uint32_t n)
+{
+	for (size_t i = 0; i < l->nqueue; i++)
+		if (l->queue[i].batch == n)
+			return &l->queue[i];
+	return NULL;
+}
+
+void ledger_give_back(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due)
+{
+	if (ledger_is_out(l, n))
+		return; /* a worker has it: it is being asked for already */
+	struct requeued *q = queued(l, n);
+	if (q) { /* one entry a batch: the later attempt count, the earlier time */
+		if (attempt > q->attempt)
+			q->attempt = attempt;
+		if (due < q->due)
+			q->due = due;
+		return;
+	}
+	l->queue = xgrow(l->queue, &l->capqueue, l->nqueue, sizeof *l->queue, 64);
+	l->queue[l->nqueue++] = (struct requeued){ n, attempt, due, 0 };
+}
+
+void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, int count_billed)
+{
+	for (int k = 0; k < n; k++) {
+		ledger_back(l, batches[k]);
+		ledger_give_back(l, batches[k], 0, 0);
+	}
+	/* the request of the batch it was on may have reached the provider */
+	if (n && count_billed)
+		l->ctr.possibly_billed++;
+}
+
+int ledger_work_left(const struct ledger *l)
+{
+	return l->cursor < l->nbatches || l->nqueue > 0;
+}
+
+uint64_t ledger_total(const struct ledger *l)
+{
+	return l->nbatches - l->ctr.batches_split;
+}
+
+uint32_t ledger_unstarted(const struct ledger *l)
+{
+	return l->nbatches - l->cursor;
+}
+
+long ledger_next_due_ms(const struct ledger *l, int64_t now, long max)
+{
+	long best = max;
+	for (size_t i = 0; i < l->nqueue; i++) {
+		int64_t in = l->queue[i].due - now;
+		if (in < best)
+			best = in < 0 ? 0 : (long)in;
+	}
+	return best;
+}
+
+/* ---- the round ---- */
+
+void ledger_round_begin(struct ledger *l)
+{
+	l->rctr = l->ctr;
+	l->rcursor = l->cursor;
+	l->rnbatches = l->nbatches;
+	l->nsplit = 0;
+	l->ngiven = 0;
+	for (size_t i = 0; i < l->nqueue; i++)
+		l->queue[i].taken = 0;
+}
+
+int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
+		uint32_t *attempt)
+{
+	*attempt = 0;
+	for (size_t i = 0; i < l->nqueue; i++) {
+		struct requeued *q = &l->queue[i];
+		if (q->taken || q->due > now)
+			continue;
+		q->taken = 1;
+		if (!ledger_is_out(l, q->batch) && !batch_read(t, q->batch, b) &&
+		    (b->state == B_PENDING || b->state == B_INFLIGHT)) {
+			*n = q->batch;
+			*attempt = q->attempt;
+			return 1;
+		}
+	}
+	while (l->rcursor < l->nbatches) {
+		*n = l->rcursor++;
+		if (!ledger_is_out(l, *n) && !batch_read(t, *n, b) && b->state == B_PENDING)
+			return 1;
+	}
+	return 0;
+}
+
+static int write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
+		     size_t errlen)
+{
+	return batch_write(t, n, b, err, errlen) ? STORE_FULL : 0;
+}
+
+int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b)
+{
+	set_state(&l->rctr, n, b, B_INFLIGHT);
+	return write_rec(t, n, b, NULL, 0);
+}
+
+static int put_result(store_txn *t, uint32_t n, const char *answer, size_t len)
+{
+	unsigned char k[4];
+	wr_u32be(k, n);
+	return store_put(t, DB_RESULTS, k, 4, answer, len) ? STORE_FULL : 0;
+}
+
+int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b,
+		     const char *answer, size_t len, uint64_t prompt, uint64_t completion)
+{
+	struct counters *c = &l->rctr;
+	set_state(c, n, b, B_DONE);
+	b->cached = 1;
+	c->batches_cached++;
+	c->saved_prompt_tokens += prompt;
+	c->saved_completion_tokens += completion;
+	return put_result(t, n, answer, len) || write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;
+}
+
+int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
+		 struct batch_rec *b, const char *why)
+{
+	uint32_t first = l->rnbatches;
+	l->rnbatches += 2;
+	l->split = xgrow(l->split, &l->capsplit, l->nsplit, sizeof *l->split, 16);
+	l->split[l->nsplit++] = first;
+	struct batch_rec half;
+	memset(&half, 0, sizeof half);
+	half.is_child = 1;
+	half.first_chunk = b->first_chunk;
+	half.nchunks = b->nchunks / 2;
+	if (write_rec(t, first, &half, NULL, 0))
+		return STORE_FULL;
+	half.first_chunk += half.nchunks;
+	half.nchunks = b->nchunks - half.nchunks;
+	if (write_rec(t, first + 1, &half, NULL, 0))
+		return STORE_FULL;
+	set_state(&l->rctr, n, b, B_SPLIT);
+	b->child = first;
+	log_info("batch %u: %s; split into batches %u and %u", n, why, first, first + 1);
+	struct plan_rec p = *plan;
+	p.nbatches = l->rnbatches;
+	if (store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &p, sizeof p))
+		return STORE_FULL;
+	return write_rec(t, n, b, NULL, 0);
+}
+
+int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why)
+{
+	set_state(&l->rctr, n, b, B_FAILED);
+	log_warn("batch %u failed: %s", n, why);
+	return write_rec(t, n, b, why, strlen(why));
+}
+
+static void count_requests(struct counters *c, const struct msg_result *m)
+{
+	c->requests_sent += m->requests_sent;
+	c->requests_ok += m->requests_ok;
+	c->retried += m->retries;
+	c->http_429 += m->http_429;
+	c->errors += m->errors;
+	c->err_server += m->err_server;
+	c->err_transport += m->err_transport;
+	c->err_invalid += m->err_invalid;
+	c->prompt_tokens += m->prompt_tokens;
+	c->completion_tokens += m->completion_tokens;
+}
+
+static void give_back_later(struct ledger *l, const struct msg_result *m, int64_t now)
+{
+	l->given = xgrow(l->given, &l->capgiven, l->ngiven, sizeof *l->given, 16);
+	l->given[l->ngiven++] = (struct requeued){ m->batch, m->attempt, now + m->retry_in_ms, 0 };
+}
+
+int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
+		  const struct msg_result *m, int64_t now, struct batch_rec *b)
+{
+	struct counters *c = &l->rctr;
+	count_requests(c, m);
+	if (m->batch >= l->nbatches || batch_read(t, m->batch, b))
+		return 0; /* not ours: counted, nothing else */
+	b->attempts += m->requests_sent;
+	if (m->http_status)
+		b->last_http = m->http_status;
+	const char *err = NULL;
+	size_t errlen = 0;
+	int open = b->state != B_DONE && b->state != B_SPLIT && b->state != B_FAILED;
+	int done = 0;
+	if (m->status == RES_OK && b->state != B_DONE && b->state != B_SPLIT) {
+		set_state(c, m->batch, b, B_DONE);
+		b->cached = 0;
+		done = 1;
+		if (put_result(t, m->batch, m->payload, m->payload_len))
+			return STORE_FULL;
+	} else if (m->status == RES_SPLIT && open) {
+		return ledger_split(l, t, plan, m->batch, b, "answer cut off at max_tokens");
+	} else if (m->status == RES_RETRY && open) {
+		set_state(c, m->batch, b, B_PENDING);
+		give_back_later(l, m, now);
+		err = m->payload;
+		errlen = m->payload_len;
+	} else if (m->status == RES_GAVEUP && open && m->requests_sent == 0) {
+		set_state(c, m->batch, b, B_PENDING); /* never sent: nothing to bill or doubt */
+	} else if (m->status == RES_FAILED && open) {
+		set_state(c, m->batch, b, B_FAILED);
+		err = m->payload;
+		errlen = m->payload_len;
+		log_warn("batch %u failed: %.*s", m->batch, (int)m->payload_len, m->payload);
+	}
+	if (write_rec(t, m->batch, b, err, errlen))
+		return STORE_FULL;
+	return done;
+}
+
+int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint32_t run_state,
+		     uint64_t elapsed_ms)
+{
+	l->rctr.workers_live = workers_live;
+	l->rctr.state = run_state;
+	l->rctr.elapsed_ms = elapsed_ms;
+	return counters_write(t, &l->rctr) ? STORE_FULL : 0;
+}
+
+void ledger_commit(struct ledger *l)
+{
+	l->ctr = l->rctr;
+	l->cursor = l->rcursor;
+	l->nbatches = l->rnbatches;
+	size_t w = 0;
+	for (size_t i = 0; i < l->nqueue; i++)
+		if (!l->queue[i].taken)
+			l->queue[w++] = l->queue[i];
+	l->nqueue = w;
+	for (size_t i = 0; i < l->ngiven; i++)
+		ledger_give_back(l, l->given[i].batch, l->given[i].attempt, l->given[i].due);
+	l->ngiven = 0;
+	/* the halves of split batches go first in the next round; the cursor never looks back */
+	for (size_t i = 0; i < l->nsplit; i++) {
+		ledger_give_back(l, l->split[i], 0, 0);
+		ledger_give_back(l, l->split[i] + 1, 0, 0);
+	}
+	l->nsplit = 0;
+}
+
+/* ---- recovery ---- */
+
+struct recover_arg {
+	struct ledger *l;
+	int retry_failed;
+	int (*recovered)(void *, uint32_t);
+	void *arg;
+};
+
+static int recover_txn(store_txn *t, void *argp)
+{
+	struct recover_arg *ra = argp;
+	struct counters c;
+	counters_read(t, &c);
+	store_iter *it = store_iter_open(t, DB_BATCHES, NULL, 0);
+	const void *k, *v;
+	size_t kl, vl;
+	buf rec;
+	buf_init(&rec);
+	int rc = 0;
+	while (it && !rc && store_iter_next(it, &k, &kl, &v, &vl)) {
+		struct batch_rec b;
+		uint32_t n = rd_u32be(k);
+		if (vl < sizeof b)
+			continue;
+		memcpy(&b, v, sizeof b);
+		if (b.state == B_INFLIGHT) {
+			set_state(&c, n, &b, B_PENDING);
+			if (!ra->recovered(ra->arg, n)) {
+				b.possibly_billed = 1;
+				c.possibly_billed++;
+			}
+		} else if (b.state == B_FAILED && ra->retry_failed) {
+			set_state(&c, n, &b, B_PENDING);
+		} else {
+			continue;
+		}
+		/* the error text behind the record is copied before the record is written over */
+		buf_reset(&rec);
+		buf_put(&rec, (const char *)v + sizeof b, vl - sizeof b);
+		rc = write_rec(t, n, &b, rec.data, rec.len);
+	}
+	store_iter_close(it);
+	buf_free(&rec);
+	ra->l->rctr = c;
+	return rc ? rc : counters_write(t, &c);
+}
+
+int ledger_recover(struct ledger *l, store *db, int retry_failed,
+		   int (*recovered)(void *arg, uint32_t n), void *arg)
+{
+	struct recover_arg ra = { l, retry_failed, recovered, arg };
+	int rc = store_write(db, recover_txn, &ra);
+	if (!rc)
+		l->ctr = l->rctr;
+	return rc;
+}

@@ -1,0 +1,112 @@
+/* ledger.h: the one owner of batch state. A batch record's state, the counters that follow
+ * states (done, cached, failed, split, possibly billed, requests, tokens), the cursor over the
+ * plan and the queue of batches handed back all change here, through the verbs below, and only
+ * here. Every state change is checked against one transition table:
+ *
+ *   PENDING  -> INFLIGHT (take + send) | DONE (cache hit, a result) | SPLIT | FAILED
+ *   INFLIGHT -> PENDING (retry, given back, recovered after a crash) | DONE | SPLIT | FAILED
+ *   FAILED   -> PENDING (resume --retry-failed) | DONE (a late answer)
+ *   DONE, SPLIT: final
+ *
+ * (and any state to itself, when only the attempts or the error change). Store writes happen
+ * inside the caller's group transaction; what a round decides is tentative until
+ * ledger_commit, so a round that fails or is run again leaves nothing behind.
+ *
+ * A batch is "out" while a live worker holds it. An out batch is never queued or taken: a batch
+ * is handed out once at a time, however many ways it comes back (its worker died and its retry
+ * result arrived, say). Stages will add a state for batches that wait on others; the take verb
+ * is where readiness is decided. */
+#ifndef KGSUP_LEDGER_H
+#define KGSUP_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/proto.h"
+#include "../common/store.h"
+#include "runstate.h"
+
+/* A batch handed back to be sent again: its worker died or could not take it, it is half of
+ * a split batch, or its last attempt failed and it waits out its backoff without a worker. */
+struct requeued {
+	uint32_t batch;
+	uint32_t attempt; /* requests already made for it this session */
+	int64_t due;      /* now_ms() from which it may go (0: at once) */
+	int taken;        /* handed out in the round being built */
+};
+
+struct ledger {
+	struct counters ctr; /* as last committed: read it anywhere, write it only here */
+	uint32_t nbatches;   /* the plan's batches and the halves of splits, as committed */
+	uint32_t cursor;     /* batches below it were all handed out at least once */
+	struct requeued *queue; /* one entry a batch, never an out one */
+	size_t nqueue, capqueue;
+	unsigned char *out; /* bit per batch: a live worker holds it */
+	size_t capout;      /* bytes */
+	/* the round being built */
+	struct counters rctr;
+	uint32_t rcursor, rnbatches;
+	uint32_t *split; /* first halves made in the round (each second half follows) */
+	size_t nsplit, capsplit;
+	struct requeued *given; /* retries handed back in the round */
+	size_t ngiven, capgiven;
+};
+
+void ledger_init(struct ledger *l, const struct counters *c, uint32_t nbatches);
+void ledger_free(struct ledger *l);
+
+/* ---- inside a group transaction ---- */
+void ledger_round_begin(struct ledger *l);
+/* The next batch that needs a request: those handed back first (once due), then onward from
+ * the cursor; never one that is out. Returns 1 with *n, *b and *attempt set, or 0. */
+int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
+		uint32_t *attempt);
+/* Batch n (taken) goes to a worker: in flight from this commit on. 0 or STORE_FULL. */
+int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b);
+/* Batch n is answered without a request (the cache). 0 or STORE_FULL. */
+int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b,
+		     const char *answer, size_t len, uint64_t prompt, uint64_t completion);
+/* Replaces batch n by two halves numbered after every batch so far. 0 or STORE_FULL. */
+int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
+		 struct batch_rec *b, const char *why);
+/* Batch n cannot be asked for at all (why says so). 0 or STORE_FULL. */
+int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why);
+/* A worker's result: counts it, and moves its batch as the outcome says. Returns 1 when the
+ * batch became done with this answer (*b holds its record, for the cache), 0, or STORE_FULL. */
+int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
+		  const struct msg_result *m, int64_t now, struct batch_rec *b);
+/* The counters that describe the session rather than batches, then the counters record. */
+int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint32_t run_state,
+		     uint64_t elapsed_ms);
+/* The round committed: its decisions become the ledger's; the halves of batches split in it
+ * and the retries it handed back join the queue (the halves first in line). */
+void ledger_commit(struct ledger *l);
+
+/* After a crash: batches that were in flight go back to pending (possibly billed unless
+ * recovered(arg, n) says a spooled answer is about to come in), and with retry_failed the
+ * failed ones too. One write transaction of its own. */
+int ledger_recover(struct ledger *l, store *db, int retry_failed,
+		   int (*recovered)(void *arg, uint32_t n), void *arg);
+
+/* ---- between transactions ---- */
+/* Batch n went to a worker / is no longer held by one (a result, a death, a refused send). */
+void ledger_out(struct ledger *l, uint32_t n);
+void ledger_back(struct ledger *l, uint32_t n);
+int ledger_is_out(const struct ledger *l, uint32_t n);
+/* Puts a batch back at the front of the queue of work, once; a no-op for an out batch. */
+void ledger_give_back(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due);
+/* A worker died holding batches: they come back; one of them may have been billed. */
+void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, int count_billed);
+
+int ledger_work_left(const struct ledger *l);
+/* Batches that need an answer: the plan's, less those replaced by their halves (committed). */
+uint64_t ledger_total(const struct ledger *l);
+/* Batches never handed out yet. */
+uint32_t ledger_unstarted(const struct ledger *l);
+/* Milliseconds until the first queued batch is due, at most max (0: one is due now). */
+long ledger_next_due_ms(const struct ledger *l, int64_t now, long max);
+
+/* The transition table, for tests: non-zero when from -> to is legal. */
+int ledger_legal(enum batch_state from, enum batch_state to);
+
+#endif

@@ -1,0 +1,228 @@
+/* round.c: the supervisor's group transaction. One write transaction takes every result that
+ * arrived since the last one, marks the batches handed out next as in flight (before their
+ * requests leave), answers batches from the cache where it can, and records the counters.
+ * Only after it committed are batches sent to workers: a crash can lose a send, never a
+ * record of what was sent. A round that fails is thrown away whole: its results stay
+ * unacknowledged (their workers keep them) and nothing it decided is kept. */
+#include "sup.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bounds on one transaction, so that a resume over a cached run still commits often. */
+#define ROUND_MAX_CACHE_HITS 512
+
+static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
+{
+	struct batch_rec b;
+	int rc = ledger_result(&s->led, t, &s->plan, m, now_ms(), &b);
+	if (rc == 1)
+		rc = cache_store(&s->cache, t, &b, m);
+	return rc;
+}
+
+static int apply_invalid(store_txn *t, struct sup *s, const struct frame *f)
+{
+	struct msg_invalid m;
+	struct batch_rec b;
+	if (msg_decode_invalid(f->data, f->len, &m) || m.batch >= s->led.nbatches ||
+	    batch_read(t, m.batch, &b))
+		return 0;
+	return cache_put_invalid(&s->cache, t, b.key, &m);
+}
+
+/* Answers batch n from the cache where it can: 1 when it did (or split it into pieces each
+ * all answered or all new), 0 when it must be asked for, STORE_FULL. */
+static int try_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
+{
+	struct cache_answer a;
+	int found = cache_find(&s->cache, t, b, &a);
+	if (found == CACHE_HIT)
+		return ledger_cache_hit(&s->led, t, n, b, a.data, a.len, a.prompt_tokens,
+					a.completion_tokens) ? STORE_FULL : 1;
+	if (found == CACHE_PARTIAL) {
+		char why[96];
+		snprintf(why, sizeof why, "%u of its %u chunks are answered already", a.known,
+			 b->nchunks);
+		return ledger_split(&s->led, t, &s->plan, n, b, why) ? STORE_FULL : 1;
+	}
+	return 0;
+}
+
+/* Picks the batch slot i will get in this round (or none left). */
+static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
+{
+	struct slot *sl = &s->slots[i];
+	uint32_t n, attempt;
+	struct batch_rec b;
+	while (ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
+		if (render_batch(t, &s->cfg, &s->prompts, &b, &sl->req)) {
+			if (ledger_fail(&s->led, t, n, &b, "its chunks are missing from the store"))
+				return STORE_FULL;
+			continue;
+		}
+		memcpy(b.key, sl->req.key, HASH_LEN);
+		if (*cache_hits < ROUND_MAX_CACHE_HITS) {
+			int hit = try_cache(t, s, n, &b);
+			if (hit == STORE_FULL)
+				return STORE_FULL;
+			if (hit) {
+				(*cache_hits)++;
+				continue;
+			}
+		}
+		if (ledger_send(&s->led, t, n, &b))
+			return STORE_FULL;
+		sl->assigned = 1;
+		sl->batch = n;
+		sl->attempt = attempt;
+		return 0;
+	}
+	return 0;
+}
+
+struct round_arg {
+	struct sup *s;
+	int dispatch;
+};
+
+static int round_txn(store_txn *t, void *arg)
+{
+	struct round_arg *ra = arg;
+	struct sup *s = ra->s;
+	/* everything decided here is tentative: a retried transaction starts from scratch */
+	ledger_round_begin(&s->led);
+	for (int i = 0; i < s->nslots; i++)
+		s->slots[i].assigned = 0;
+	for (size_t i = 0; i < s->nqueue; i++)
+		if (apply_result(t, s, &s->queue[i].m))
+			return STORE_FULL;
+	for (size_t i = 0; i < s->ninvalid; i++)
+		if (apply_invalid(t, s, &s->invalid[i]))
+			return STORE_FULL;
+	/* idle workers first; then a next batch for busy ones */
+	int cache_hits = 0;
+	for (int depth = 0; depth < SLOT_DEPTH; depth++)
+		for (int i = 0; ra->dispatch && i < s->nslots && i < s->want; i++) {
+			struct slot *sl = &s->slots[i];
+			if (sl->nheld == depth && !sl->assigned && round_slot_wants(s, i) &&
+			    pick_for_slot(t, s, i, &cache_hits))
+				return STORE_FULL;
+		}
+	return ledger_round_end(&s->led, t, (uint32_t)proc_live_workers(s), s->run_state,
+				s->elapsed_base + (uint64_t)(now_ms() - s->session_start));
+}
+
+static void send_assigned(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (!sl->assigned)
+			continue;
+		sl->assigned = 0;
+		struct msg_batch m = { sl->batch, ++s->next_seq, sl->acked, sl->req.est_tokens, sl->attempt,
+				       sl->req.chunk_ids.data, sl->req.chunk_ids.len,
+				       sl->req.body.data, sl->req.body.len };
+		msg_encode_batch(&s->msg, &m);
+		if (zsock_send(sl->push, s->msg.data, s->msg.len, 1) < 0) {
+			/* EAGAIN: the worker's HELLO came over the results socket before its batch
+			 * socket finished connecting; the next round tries again */
+			if (errno == EAGAIN)
+				log_debug("worker %d not connected yet; batch %u requeued", i, sl->batch);
+			else
+				log_warn("worker %d cannot take batch %u (%s); requeued", i, sl->batch,
+					 strerror(errno));
+			ledger_give_back(&s->led, sl->batch, sl->attempt, 0);
+			continue;
+		}
+		ledger_out(&s->led, sl->batch);
+		proc_slot_sent(s, i, sl->batch, m.seq);
+	}
+}
+
+/* A worker gets a batch when it has none, or its next one while it is busy if plenty is left
+ * (near the end that batch would wait behind a call while another worker idles). */
+int round_slot_wants(const struct sup *s, int i)
+{
+	const struct slot *sl = &s->slots[i];
+	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= SLOT_DEPTH)
+		return 0;
+	return sl->nheld == 0 || ledger_unstarted(&s->led) > (uint32_t)s->nslots * SLOT_DEPTH;
+}
+
+int round_dispatchable(const struct sup *s)
+{
+	return ledger_unstarted(&s->led) > 0 || ledger_next_due_ms(&s->led, now_ms(), 1) == 0;
+}
+
+/* Room for what the round may write: the results' answers, twice (results and cache), and a
+ * reference per chunk. */
+static size_t round_need(const struct sup *s)
+{
+	size_t need = 1 << 20;
+	for (size_t i = 0; i < s->nqueue; i++)
+		need += s->queue[i].m.payload_len * 2 + 256 +
+			(size_t)s->cfg.chunks_per_batch * (HASH_LEN + sizeof(struct chunk_ref) + 64);
+	for (size_t i = 0; i < s->ninvalid; i++)
+		need += s->invalid[i].len + 256;
+	return need;
+}
+
+/* One try of the round's transaction, with or without the shared cache's. */
+static int round_try(struct sup *s, int dispatch, int use_shared)
+{
+	struct round_arg ra = { s, dispatch };
+	if (cache_round_begin(&s->cache, round_need(s), use_shared))
+		return STORE_ERROR;
+	int rc = store_write(s->db, round_txn, &ra);
+	cache_round_end(&s->cache, rc == 0);
+	return rc;
+}
+
+/* The results committed: their workers may forget them (told with the next message), and
+ * spooled files are done with. */
+static void settle_results(struct sup *s)
+{
+	for (size_t i = 0; i < s->nqueue; i++) {
+		const struct msg_result *m = &s->queue[i].m;
+		if (m->slot < (uint32_t)s->nslots && (int32_t)(m->seq - s->slots[m->slot].acked) > 0)
+			s->slots[m->slot].acked = m->seq;
+		free(s->queue[i].frame);
+	}
+	s->nqueue = 0;
+	for (size_t i = 0; i < s->ninvalid; i++)
+		free(s->invalid[i].data);
+	s->ninvalid = 0;
+	for (size_t i = 0; i < s->nspooled; i++) {
+		unlink(s->spooled[i]);
+		free(s->spooled[i]);
+	}
+	s->nspooled = 0;
+}
+
+int round_run(struct sup *s, int dispatch)
+{
+	int rc = round_try(s, dispatch, 1);
+	if (rc && s->cache.shared_failed) {
+		/* the shared cache refused a write: the results must not wait for it */
+		log_warn("cannot write to the shared cache (%s); this round's answers are kept in "
+			 "the run's own store", store_strerror(s->cache.shared));
+		rc = round_try(s, dispatch, 0);
+	}
+	if (rc) {
+		if (!s->store_error[0])
+			snprintf(s->store_error, sizeof s->store_error, "%s", store_strerror(s->db));
+		log_error("cannot commit to the store: %s", store_strerror(s->db));
+		return -1;
+	}
+	ledger_commit(&s->led);
+	settle_results(s);
+	s->last_commit = now_ms();
+	send_assigned(s);
+	return 0;
+}
