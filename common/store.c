@@ -282,9 +282,16 @@ int store_write(store *s, int (*fn)(store_txn *t, void *arg), void *arg)
 		if (!t)
 			return STORE_ERROR;
 		int rc = fn(t, arg);
-		if (rc && rc != STORE_FULL) {
+		if (rc) {
+			/* never commit part of what fn meant to write: grow and run it again only when
+			 * this transaction's own map is what filled */
+			int full = rc == STORE_FULL && t->rc == STORE_FULL;
 			store_abort(t);
-			return rc;
+			if (!full)
+				return rc;
+			if (store_grow(s))
+				return STORE_ERROR;
+			continue;
 		}
 		rc = store_commit(t);
 		if (rc != STORE_FULL)

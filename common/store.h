@@ -51,9 +51,11 @@ store_iter *store_iter_open(store_txn *t, enum store_db db, const void *start, s
 int store_iter_next(store_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 void store_iter_close(store_iter *it);
 
-/* Runs fn inside one write transaction and commits it; when the map is full the transaction
- * is thrown away, the map doubled and fn run again, so fn must only depend on its arguments.
- * Returns fn's non-zero value (transaction aborted), STORE_ERROR, or 0. */
+/* Runs fn inside one write transaction and commits it only when fn returned 0: a failure
+ * anywhere in fn (in this store or elsewhere) throws the whole transaction away. When this
+ * store's map is full the transaction is thrown away, the map doubled and fn run again, so fn
+ * must only depend on its arguments. Returns fn's non-zero value (transaction aborted),
+ * STORE_ERROR, or 0. */
 int store_write(store *s, int (*fn)(store_txn *t, void *arg), void *arg);
 
 /* Grows the map ahead of need, so that a write of up to need bytes cannot find it full

@@ -1,0 +1,64 @@
+#!/bin/bash
+# recovery.t: answers that were paid for are neither lost nor bought twice when the process
+# order or the store misbehaves. (1) A worker that sends a retry result and dies before the
+# supervisor reads it: its batch comes back once, not twice (one queue entry per batch, never
+# one a worker holds). (2) A write to the shared cache fails inside a round: the round is
+# thrown away whole and done again, so every answer reaches the run's store.
+. "$(dirname "$0")/lib.sh"
+plan 7
+
+# 18 documents of one chunk each: 18 batches of one chunk
+mkdir -p "$T/in"
+for i in $(seq 1 18); do
+	printf '{"id": "d%d", "text": "Ada Lovelace met Charles Babbage in London, meeting number %d, to talk about engines and numbers."}\n' "$i" "$i"
+done >"$T/in/docs.jsonl"
+extra='{"chunking": {"chunks_per_batch": 1}}'
+
+# (1) SIGSTOP the supervisor, SIGTERM a worker in the middle of its call (it gives the batch
+# back and exits), SIGCONT: the supervisor sees the death before the result
+start_mock --latency-ms 1500
+write_config "$T/cfg.json" "$extra"
+setsid "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/s1" -w 4 -q 2>"$T/s1.err" &
+pid=$!
+for _ in $(seq 100); do [ "$(mock_stat requests)" -ge 4 ] && break; sleep 0.05; done
+sleep 0.3
+kill -STOP $pid
+victim=$(pgrep -f -- "__worker [0-9]* $T/s1" | head -n 1)
+kill -TERM "$victim"
+for _ in $(seq 50); do kill -0 "$victim" 2>/dev/null || break; sleep 0.05; done
+kill -CONT $pid
+wait $pid; rc=$?
+kg status -s "$T/s1" --json >"$T/st1.json"
+check "a worker killed while its supervisor was stopped: run exits 0 (got $rc)" [ $rc -eq 0 ]
+ok_count=$(json_get "$T/st1.json" "j['requests']['ok']")
+check "18 batches, 18 answers bought (kgsup counted $ok_count ok)" [ "$ok_count" = 18 ]
+check "no request body answered more than twice (the abandoned call, once again): $(mock_stat max_ok_per_body)" \
+	[ "$(mock_stat max_ok_per_body)" -le 2 ]
+stop_mock
+
+# (2) the shared cache's first write fails
+if ! cc -shared -fPIC -o "$T/shim.so" "$TOP/tests/integration/cachefail_shim.c" -ldl -llmdb 2>"$T/cc.err"; then
+	skip "failing shared cache (3 checks)" "cannot build the shim: $(head -n 1 "$T/cc.err")"
+	skip "-" "-"; skip "-" "-"; skip "-" "-"
+	finish
+fi
+start_mock
+write_config "$T/cfg2.json" "{\"cache\": {\"path\": \"$T/shared\"}, \"chunking\": {\"chunks_per_batch\": 1}}"
+write_config "$T/ref.json" "$extra"
+kg start -c "$T/ref.json" -i "$T/in" -s "$T/ref" -w 2 -q 2>"$T/ref.err"
+kg export -s "$T/ref" -o "$T/ref.jsonl" 2>/dev/null
+before=$(mock_stat requests)
+LD_PRELOAD=$T/shim.so KGSUP_FAIL_PUT_ENV=$T/shared "$KGSUP" start -c "$T/cfg2.json" -i "$T/in" \
+	-s "$T/s2" -w 2 -q 2>"$T/s2.err"; rc=$?
+kg export -s "$T/s2" -o "$T/s2.jsonl" 2>/dev/null
+check "a shared-cache write fails once: exit 0 (got $rc), and it was said" \
+	sh -c "[ $rc -eq 0 ] && grep -q 'cannot write to the shared cache' '$T/s2.err'"
+check "the export holds every answer (same as a run without the failure)" cmp -s "$T/ref.jsonl" "$T/s2.jsonl"
+sent=$(($(mock_stat requests) - before))
+kg resume -s "$T/s2" -q 2>>"$T/s2.err"
+kg status -s "$T/s2" --json >"$T/st2.json"
+check "18 requests for 18 batches ($sent), and resume buys nothing more ($(($(mock_stat requests) - before)))" \
+	[ "$sent:$(($(mock_stat requests) - before))" = "18:18" ]
+check "status: done equals total, nothing pending" [ "$(json_get "$T/st2.json" \
+	"j['batches']['done'] == j['batches']['total'] == 18 and j['batches']['pending'] == 0")" = True ]
+finish
