@@ -1,14 +1,20 @@
 /* ledger.h: the one owner of batch state. A batch record's state, the counters that follow
  * states (done, cached, failed, split, possibly billed, requests, tokens), the cursor over the
  * plan and the queue of batches handed back all change here, through the verbs below, and only
- * here. Every state change is checked against one transition table:
+ * here. Every state change is checked against one transition table; the lines below are that
+ * table (tests/unit/test_ledger.c reads them and compares), besides any state to itself (only
+ * the attempts or the error change):
  *
- *   PENDING  -> INFLIGHT (take + send) | DONE (cache hit, a result) | SPLIT | FAILED
- *   INFLIGHT -> PENDING (retry, given back, recovered after a crash) | DONE | SPLIT | FAILED
- *   FAILED   -> PENDING (resume --retry-failed) | DONE (a late answer)
- *   DONE, SPLIT: final
+ *   PENDING -> INFLIGHT DONE FAILED SPLIT
+ *   INFLIGHT -> PENDING DONE FAILED SPLIT
+ *   FAILED -> PENDING DONE
+ *   DONE ->
+ *   SPLIT ->
  *
- * (and any state to itself, when only the attempts or the error change). Store writes happen
+ * A pending batch is taken and sent (INFLIGHT), answered from the cache (DONE) or split when
+ * some of its chunks are answered already; a result moves an in-flight one to DONE, FAILED,
+ * SPLIT (cut off at max_tokens) or back to PENDING (a retry, a batch handed back, a crash
+ * recovered); resume --retry-failed and a late answer take a failed one. Store writes happen
  * inside the caller's group transaction; what a round decides is tentative until
  * ledger_commit, so a round that fails or is run again leaves nothing behind.
  *
