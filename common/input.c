@@ -650,13 +650,6 @@ int input_parse_srt(struct document *doc, const char *text, size_t len, size_t m
 	return parse_whole(doc, FMT_SRT, text, len, max_unit);
 }
 
-int input_parse_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
-		      document_fn fn, void *arg, char *err, size_t errlen)
-{
-	return input_read_mem(path, FMT_JSONL, text, len, max_unit, READ_BLOCK, fn, arg, err,
-			      errlen);
-}
-
 enum input_format input_format_of(const char *path)
 {
 	const char *dot = strrchr(path, '.');

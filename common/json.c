@@ -108,11 +108,6 @@ const char *json_key(const json *member)
 	return member ? J(member)->string : NULL;
 }
 
-int json_count(const json *container)
-{
-	return cJSON_GetArraySize(J(container));
-}
-
 double json_number(const json *v)
 {
 	return json_kind(v) == J_NUMBER ? J(v)->valuedouble : 0.0;

@@ -26,7 +26,6 @@ json *json_get(const json *obj, const char *key);
 json *json_first(const json *container);
 json *json_next(const json *item);
 const char *json_key(const json *member);
-int json_count(const json *container);
 double json_number(const json *v);
 /* The string value (NUL-terminated, UTF-8 as given), or NULL when not a string. */
 const char *json_string(const json *v);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #define STORE_INITIAL_MAP ((size_t)64 << 20)
 
@@ -307,10 +308,21 @@ void store_reader_check(store *s)
 	mdb_reader_check(s->env, &dead);
 }
 
-uint64_t store_disk_size(const store *s)
+int store_exists(const char *dir)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "%s/data.mdb", s->dir);
-	struct stat st;
-	return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	return access(path, F_OK) == 0;
+}
+
+int store_remove(const char *dir)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	char path[4200];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -1;
+	}
+	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
 }

@@ -63,7 +63,9 @@ int store_write(store *s, int (*fn)(store_txn *t, void *arg), void *arg);
 int store_ensure_room(store *s, size_t need);
 /* Clears reader slots left by processes that died (after reaping a killed child). */
 void store_reader_check(store *s);
-/* Bytes used by the data file. */
-uint64_t store_disk_size(const store *s);
+/* Non-zero when dir holds a store. */
+int store_exists(const char *dir);
+/* Removes the store in dir and dir itself (a store nothing has open); 0 or -1 (errno). */
+int store_remove(const char *dir);
 
 #endif

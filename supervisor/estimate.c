@@ -23,15 +23,13 @@ struct estimate {
 	uint64_t max_completion;
 };
 
+/* The scratch directory the plan was made in, with its store. */
 static void remove_tree(const char *dir)
 {
-	const char *files[] = { "db/data.mdb", "db/lock.mdb", "db", "" };
 	char path[PATHS_MAX];
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		if (remove(path) < 0 && errno != ENOENT)
-			log_warn("%s: %s", path, strerror(errno));
-	}
+	paths_file(path, sizeof path, dir, "db");
+	if (store_remove(path) < 0 || (rmdir(dir) < 0 && errno != ENOENT))
+		log_warn("%s: %s", dir, strerror(errno));
 }
 
 static int render_all(store *db, const struct config *cfg, const struct prompts *pr, FILE *out,

@@ -250,14 +250,13 @@ static int hash_part(struct document *doc, void *arg)
 	return 0;
 }
 
-static int plan_file(struct planner *pl, const char *path, int explicit)
+static int plan_file(struct planner *pl, const char *path)
 {
 	enum input_format fmt = input_format_of(path);
 	if (fmt == FMT_NONE) {
 		log_warn("%s: skipped (not .txt, .md, .vtt, .srt or .jsonl)", path);
 		return 0;
 	}
-	(void)explicit;
 	size_t max_unit = (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN;
 	pl->have_text_hash = 0;
 	struct stat st;
@@ -339,7 +338,7 @@ static int plan_path(struct planner *pl, const char *path, int explicit)
 		log_warn("%s: skipped (not a regular file)", path);
 		return 0;
 	}
-	return plan_file(pl, path, explicit);
+	return plan_file(pl, path);
 }
 
 /* How much of the paths found under an input to leave out of ids: the directory itself (so

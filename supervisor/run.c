@@ -541,8 +541,8 @@ static int run_command(const struct cli *cli, int resume)
 	}
 	if (resume) {
 		char dbdir[PATHS_MAX];
-		paths_file(dbdir, sizeof dbdir, cli->state_dir, "db/data.mdb");
-		if (access(dbdir, F_OK) != 0) { /* nothing to resume: create nothing either */
+		paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
+		if (!store_exists(dbdir)) { /* nothing to resume: create nothing either */
 			snprintf(err, sizeof err, "%s: no run to resume here", cli->state_dir);
 			goto out;
 		}

@@ -61,10 +61,10 @@ struct counters {
 	uint64_t batches_done, batches_cached, batches_failed, possibly_billed;
 	uint64_t saved_prompt_tokens, saved_completion_tokens;
 	uint64_t elapsed_ms;       /* over finished sessions */
-	uint64_t session_start_wall_ms; /* of the live or last session */
+	uint64_t reserved1; /* unused: kept so records of earlier versions read the same */
 	uint32_t workers_live;
 	uint32_t state;
-	uint32_t supervisor_pid;
+	uint32_t reserved2; /* unused, likewise */
 	uint32_t pad;
 	uint64_t batches_split; /* replaced by halves; not counted in the total */
 	uint64_t err_server, err_transport, err_invalid; /* of errors, by cause (429s apart) */

@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "lock.h"
 #include "runstate.h"
-#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/paths.h"
 #include "../common/roles.h"
