@@ -59,9 +59,6 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 void input_parse_text(struct document *doc, const char *text, size_t len, size_t max_unit);
 int input_parse_vtt(struct document *doc, const char *text, size_t len, size_t max_unit);
 int input_parse_srt(struct document *doc, const char *text, size_t len, size_t max_unit);
-/* .jsonl text: one document per line; errors name path and line. */
-int input_parse_jsonl(const char *path, const char *text, size_t len, size_t max_unit,
-		      document_fn fn, void *arg, char *err, size_t errlen);
 
 void document_init(struct document *doc, const char *source);
 void document_free(struct document *doc);
