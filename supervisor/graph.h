@@ -70,7 +70,7 @@ struct graph {
 int graph_build(store_txn *t, const struct config *cfg, struct graph *g, char *err, size_t errlen);
 void graph_free(struct graph *g);
 
-/* The chunk ids / source files of an entity's or relation's chunk set, in input order. */
+/* The path of source number source ("" when the run has no such source). */
 const char *graph_source_name(const struct graph *g, uint32_t source);
 
 /* Weight: the number of distinct chunks it was seen in. */

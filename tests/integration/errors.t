@@ -15,7 +15,8 @@ check "unknown config key: exit 2 (got $rc)" [ $rc -eq 2 ]
 check "and the message names the key" grep -q "api.modle: unknown key" "$T/err"
 
 env -u OPENAI_API_KEY "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/s2" 2>"$T/err"; rc=$?
-check "missing API key: exit 2 naming the variable" grep -q "OPENAI_API_KEY is not set" "$T/err"
+check "missing API key: exit 2 (got $rc) naming the variable" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'OPENAI_API_KEY is not set' '$T/err'"
 
 mkdir -p "$T/badin"
 printf '{"id":"a","text":"Ada met Bob."}\n{"id": "b", "text": \n' >"$T/badin/x.jsonl"

@@ -97,7 +97,8 @@ check "the cypher export lexes, hostile names decode exactly ($stmts)" \
 printf 'fine = ok\nno equals sign here\n' >"$T/bad-aliases.txt"
 write_config "$T/bad.json" "{\"graph\": {\"aliases_file\": \"$T/bad-aliases.txt\"}}"
 kg start -c "$T/bad.json" -i "$T/in" -s "$T/bad-state" -q 2>"$T/bad.err"; rc=$?
-check "a bad alias file: exit 2 (got $rc) naming file and line" grep -q "bad-aliases.txt:2:" "$T/bad.err"
+check "a bad alias file: exit 2 (got $rc) naming file and line" \
+	sh -c "[ $rc -eq 2 ] && grep -q bad-aliases.txt:2: '$T/bad.err'"
 
 # per-chunk reuse: batches of 10, then 7 over the same chunks buy nothing
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/corpus" --files 6 --words 900 --seed 5

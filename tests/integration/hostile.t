@@ -123,7 +123,8 @@ printf 'sk-from-file-%s\n' $$ >"$T/key"
 chmod 644 "$T/key"
 write_config "$T/kcfg.json" "{\"api\": {\"api_key_file\": \"$T/key\"}}"
 kg start -c "$T/kcfg.json" -i "$T/unread/a.txt" -s "$T/s7" 2>"$T/err"; rc=$?
-check "a key file readable by others: exit 2 (got $rc) saying chmod 600" grep -q "chmod 600" "$T/err"
+check "a key file readable by others: exit 2 (got $rc) saying chmod 600" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'chmod 600' '$T/err'"
 chmod 600 "$T/key"
 (unset OPENAI_API_KEY; "$KGSUP" start -c "$T/kcfg.json" -i "$T/unread/a.txt" -s "$T/s7" -q 2>"$T/err"); rc=$?
 check "a 0600 key file, no environment variable: the run finishes (exit $rc)" [ $rc -eq 0 ]
