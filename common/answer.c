@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAIL(...)                                   \
+#define FAIL_OUT(...)                                 \
 	do {                                        \
 		snprintf(err, errlen, __VA_ARGS__); \
 		goto out;                           \
@@ -30,13 +30,13 @@ int answer_parse_envelope(const char *body, size_t len, struct envelope *env, ch
 	int rc = -1;
 	json *root = json_parse(body, len, perr, sizeof perr);
 	if (!root)
-		FAIL("response body is not JSON (%s)", perr);
+		FAIL_OUT("response body is not JSON (%s)", perr);
 	const json *choice = json_first(json_get(root, "choices"));
 	if (json_kind(choice) != J_OBJECT)
-		FAIL("response has no choices");
+		FAIL_OUT("response has no choices");
 	const char *content = json_string(json_get(json_get(choice, "message"), "content"));
 	if (!content)
-		FAIL("response has no message content");
+		FAIL_OUT("response has no message content");
 	const char *fr = json_string(json_get(choice, "finish_reason"));
 	snprintf(env->finish_reason, sizeof env->finish_reason, "%s", fr ? fr : "");
 	const json *usage = json_get(root, "usage");
@@ -245,13 +245,13 @@ int answer_normalize(const char *content, size_t len, const char *chunk_ids, siz
 	*dropped = 0;
 	json *root = find_object(content, len);
 	if (!root)
-		FAIL("answer content has no JSON object");
+		FAIL_OUT("answer content has no JSON object");
 	const json *ents = json_get(root, "entities");
 	const json *rels = json_get(root, "relations");
 	if (json_kind(ents) != J_ARRAY)
-		FAIL("answer has no \"entities\" array");
+		FAIL_OUT("answer has no \"entities\" array");
 	if (json_kind(rels) != J_ARRAY && json_kind(rels) != J_INVALID)
-		FAIL("answer's \"relations\" is not an array");
+		FAIL_OUT("answer's \"relations\" is not an array");
 	buf_puts(out, "{\"entities\":");
 	if (put_items(out, ents, "entities", entity_fields, chunk_ids, ids_len, &k, dropped, err,
 		      errlen))

@@ -1,4 +1,19 @@
-/* util.h: exit codes, clocks and small file helpers shared by every process. */
+/* util.h: exit codes, clocks and small file helpers shared by every process.
+ *
+ * How kgsup reports errors (every file follows this):
+ * - A function that can fail returns 0 on success and -1 on failure, with the reason written
+ *   into a caller's (char *err, size_t errlen) when it has one, naming the file, line or key
+ *   the user must look at. Store functions return a STORE_ code instead (store.h), and a
+ *   store_write callback returns 0 or the non-zero code that aborts the whole transaction.
+ *   Lookups that may find nothing return a found/not-found value, never -1 for "absent".
+ * - Macros: FAIL(...) writes err and returns -1; FAIL_OUT(...) writes err and jumps to the
+ *   function's `out:` label, where it frees what it holds.
+ * - Only a command's main function (the *_main of roles.h) turns a failure into an exit code:
+ *   one of the enum below, never a bare number. It prints the user's one line with die_msg
+ *   ("kgsup: ..."), which does not exit: main returns the code, so everything is freed and
+ *   every store closed on the way out.
+ * - Running processes log (log.h) what the user may want to know later; die_msg is only for
+ *   the line that explains an exit. */
 #ifndef KGSUP_UTIL_H
 #define KGSUP_UTIL_H
 
