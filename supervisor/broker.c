@@ -185,7 +185,7 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 
 static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
 {
-	struct msg_grant g = { verdict, verdict == GRANT_GO ? b->grants.seq : 0 };
+	struct msg_grant g = { .verdict = verdict, .seq = verdict == GRANT_GO ? b->grants.seq : 0 };
 	msg_encode_grant(&b->msg, &g);
 	zsock_send_routed(b->sock, w->id, w->idlen, b->msg.data, b->msg.len);
 }
@@ -284,11 +284,11 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	if (b->tok_level > b->tok_cap)
 		b->tok_level = b->tok_cap;
 	if (r->http_status == 429) {
-		int64_t pause = r->retry_after_ms >= 0 ? r->retry_after_ms : -1;
-		if (pause < 0 && r->reset_requests_ms >= 0)
-			pause = r->reset_requests_ms;
-		if (pause < 0 && r->reset_tokens_ms >= 0)
-			pause = r->reset_tokens_ms;
+		int64_t pause = r->limits.retry_after_ms >= 0 ? r->limits.retry_after_ms : -1;
+		if (pause < 0 && r->limits.reset_requests_ms >= 0)
+			pause = r->limits.reset_requests_ms;
+		if (pause < 0 && r->limits.reset_tokens_ms >= 0)
+			pause = r->limits.reset_tokens_ms;
 		if (pause < 0)
 			pause = DEFAULT_429_PAUSE_MS;
 		if (now + pause > b->not_before)
@@ -300,22 +300,22 @@ static void on_report(struct broker *b, const struct msg_report *r)
 		b->throttled++;
 		log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
 	}
-	provider_limits(b, r->limit_requests, r->limit_tokens);
+	provider_limits(b, r->limits.limit_requests, r->limits.limit_tokens);
 	/* what the provider counted: the estimate, or less if the real prompt was smaller;
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
 	grant_log_settle(&b->grants, r->grant, r->http_status == 200, counted, r->sent_at, now);
-	figure_take(&b->grants, &b->prov_requests, r->remaining_requests, r->reset_requests_ms, r->grant, now);
-	figure_take(&b->grants, &b->prov_tokens, r->remaining_tokens, r->reset_tokens_ms, r->grant, now);
+	figure_take(&b->grants, &b->prov_requests, r->limits.remaining_requests, r->limits.reset_requests_ms, r->grant, now);
+	figure_take(&b->grants, &b->prov_tokens, r->limits.remaining_tokens, r->limits.reset_tokens_ms, r->grant, now);
 	/* No request left: nobody goes until the reset, counted from the report's arrival. This
 	 * is later than the replay's own wait by a call's latency, and on a short window that is
 	 * what keeps us clear: the replay's margin there (2 ms on 1 s) is under the 1.6-18 ms the
 	 * provider's clock runs late on ours. Without this rule the request-bound bench had a 429
 	 * in 4 runs of 5 (92.3-92.7%), with it none in 5 (97.1-97.4%). */
-	if (r->remaining_requests == 0 && r->reset_requests_ms > 0 && now + r->reset_requests_ms > b->not_before)
-		b->not_before = now + r->reset_requests_ms;
-	if (r->remaining_tokens >= 0 && (double)r->remaining_tokens < b->tok_level)
-		b->tok_level = (double)r->remaining_tokens;
+	if (r->limits.remaining_requests == 0 && r->limits.reset_requests_ms > 0 && now + r->limits.reset_requests_ms > b->not_before)
+		b->not_before = now + r->limits.reset_requests_ms;
+	if (r->limits.remaining_tokens >= 0 && (double)r->limits.remaining_tokens < b->tok_level)
+		b->tok_level = (double)r->limits.remaining_tokens;
 }
 
 static void on_message(struct broker *b)
