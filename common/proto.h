@@ -26,7 +26,9 @@
  *   limits         struct ratelimit_info NAME: its RATELIMIT_FIELDS (ratehdr.h) as i64s
  *   report         uint32_t has_NAME and struct msg_report NAME: a u32 that is 0 or 1, then
  *                  the report's fields only when it is 1
- * Decoded byte strings and keys point into the frame. Change a message: bump PROTO_VERSION.
+ * A new kind needs its PROTO_MEMBER_ here, PUT_ and GET_ in proto.c and FILL_ and CMP_ in the
+ * test (a missing one does not compile). Decoded byte strings and keys point into the frame.
+ * Change a message: bump PROTO_VERSION.
  */
 #ifndef KGSUP_PROTO_H
 #define KGSUP_PROTO_H

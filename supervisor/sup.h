@@ -60,7 +60,7 @@ struct slot {
 
 struct queued_result {
 	struct msg_result m;
-	char *frame; /* owns the memory m.payload points into */
+	char *frame; /* owns the memory m.payload and m.key point into */
 };
 
 struct frame {
