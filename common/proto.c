@@ -1,4 +1,5 @@
-/* proto.c: encoding and bounds-checked decoding of the inter-process messages. */
+/* proto.c: encoding and bounds-checked decoding of the inter-process messages, made from the
+ * field lists of proto.h: PUT_<kind> writes a field, GET_<kind> reads it back. */
 #include "proto.h"
 
 #include <string.h>
@@ -22,6 +23,13 @@ static void put_bytes(buf *b, const char *s, size_t n)
 	buf_put(b, s, n);
 }
 
+static const unsigned char no_key[HASH_LEN];
+
+static void put_key(buf *b, const unsigned char *key)
+{
+	buf_put(b, key ? key : no_key, HASH_LEN);
+}
+
 static void put_head(buf *b, int type)
 {
 	buf_reset(b);
@@ -35,17 +43,25 @@ struct reader {
 	int bad;
 };
 
+/* n bytes of the frame, or NULL (and the frame marked bad) when fewer are left. */
+static const unsigned char *get_raw(struct reader *r, size_t n)
+{
+	if (r->bad || n > r->left) {
+		r->bad = 1;
+		return NULL;
+	}
+	const unsigned char *p = r->p;
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
 static uint32_t get_u32(struct reader *r)
 {
-	if (r->left < 4) {
-		r->bad = 1;
+	const unsigned char *p = get_raw(r, 4);
+	if (!p)
 		return 0;
-	}
-	uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
-		     (uint32_t)r->p[3] << 24;
-	r->p += 4;
-	r->left -= 4;
-	return v;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t get_u64(struct reader *r)
@@ -55,19 +71,27 @@ static uint64_t get_u64(struct reader *r)
 	return lo | hi << 32;
 }
 
+/* A u32 that must be at most max. */
+static uint32_t get_upto(struct reader *r, uint32_t max)
+{
+	uint32_t v = get_u32(r);
+	if (v > max)
+		r->bad = 1;
+	return v;
+}
+
 static const char *get_bytes(struct reader *r, size_t *n)
 {
 	uint32_t len = get_u32(r);
-	if (r->bad || len > r->left) {
-		r->bad = 1;
-		*n = 0;
-		return "";
-	}
-	const char *s = (const char *)r->p;
-	r->p += len;
-	r->left -= len;
-	*n = len;
-	return s;
+	const char *s = (const char *)get_raw(r, len);
+	*n = s ? len : 0;
+	return s ? s : "";
+}
+
+static const unsigned char *get_key(struct reader *r)
+{
+	const unsigned char *k = get_raw(r, HASH_LEN);
+	return k ? k : no_key;
 }
 
 /* Starts reading a frame that must be of the given type. */
@@ -91,226 +115,79 @@ static int finish(const struct reader *r)
 int msg_type(const void *frame, size_t len)
 {
 	const unsigned char *p = frame;
-	if (len < 2 || p[0] != PROTO_VERSION || p[1] < MSG_HELLO || p[1] > MSG_INVALID)
+	if (len < 2 || p[0] != PROTO_VERSION || p[1] <= MSG_NONE || p[1] >= MSG_TYPES)
 		return -1;
 	return p[1];
 }
 
-void msg_encode_hello(buf *b, const struct msg_hello *m)
+/* the fields of a ratelimit_info, all i64, in their list's order */
+#define PUT_LIMIT(name) put_u64(b, (uint64_t)m->name);
+#define GET_LIMIT(name) m->name = (int64_t)get_u64(r);
+
+static void put_limits(buf *b, const struct ratelimit_info *m)
 {
-	put_head(b, MSG_HELLO);
-	put_u32(b, m->slot);
-	put_u32(b, m->pid);
+	RATELIMIT_FIELDS(PUT_LIMIT)
 }
 
-int msg_decode_hello(const void *frame, size_t len, struct msg_hello *m)
+static void get_limits(struct reader *r, struct ratelimit_info *m)
 {
-	struct reader r;
-	start(&r, frame, len, MSG_HELLO);
-	m->slot = get_u32(&r);
-	m->pid = get_u32(&r);
-	return finish(&r);
+	RATELIMIT_FIELDS(GET_LIMIT)
 }
 
-void msg_encode_batch(buf *b, const struct msg_batch *m)
-{
-	put_head(b, MSG_BATCH);
-	put_u32(b, m->batch);
-	put_u32(b, m->seq);
-	put_u32(b, m->acked);
-	put_u32(b, m->est_tokens);
-	put_u32(b, m->attempt);
-	put_bytes(b, m->chunk_ids, m->chunk_ids_len);
-	put_bytes(b, m->body, m->body_len);
-}
+/* put_NAME/get_NAME write and read a message's fields (no header): REPORT's are also ASK's */
+#define PROTO_FIELDS_DECL(NAME, name)                                                  \
+	static void put_##name(buf *b, const struct msg_##name *m);                    \
+	static void get_##name(struct reader *r, struct msg_##name *m);
+PROTO_MESSAGES(PROTO_FIELDS_DECL)
 
-int msg_decode_batch(const void *frame, size_t len, struct msg_batch *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_BATCH);
-	m->batch = get_u32(&r);
-	m->seq = get_u32(&r);
-	m->acked = get_u32(&r);
-	m->est_tokens = get_u32(&r);
-	m->attempt = get_u32(&r);
-	m->chunk_ids = get_bytes(&r, &m->chunk_ids_len);
-	m->body = get_bytes(&r, &m->body_len);
-	return finish(&r);
-}
+#define PUT(kind, name) PUT_##kind(name)
+#define PUT_u32(name) put_u32(b, m->name);
+#define PUT_u64(name) put_u64(b, m->name);
+#define PUT_i64(name) put_u64(b, (uint64_t)m->name);
+#define PUT_status(name) put_u32(b, m->name);
+#define PUT_verdict(name) put_u32(b, m->name);
+#define PUT_bytes(name) put_bytes(b, m->name, m->name##_len);
+#define PUT_key(name) put_key(b, m->name);
+#define PUT_limits(name) put_limits(b, &m->name);
+#define PUT_report(name)                                                               \
+	put_u32(b, m->has_##name ? 1 : 0);                                             \
+	if (m->has_##name)                                                             \
+		put_report(b, &m->name);
 
-void msg_encode_result(buf *b, const struct msg_result *m)
-{
-	put_head(b, MSG_RESULT);
-	put_u32(b, m->slot);
-	put_u32(b, m->batch);
-	put_u32(b, m->seq);
-	put_u32(b, m->status);
-	put_u32(b, m->http_status);
-	put_u32(b, m->requests_sent);
-	put_u32(b, m->requests_ok);
-	put_u32(b, m->retries);
-	put_u32(b, m->http_429);
-	put_u32(b, m->errors);
-	put_u64(b, m->prompt_tokens);
-	put_u64(b, m->completion_tokens);
-	put_u64(b, m->latency_us);
-	put_u32(b, m->err_server);
-	put_u32(b, m->err_transport);
-	put_u32(b, m->err_invalid);
-	put_u32(b, m->attempt);
-	put_u32(b, m->retry_in_ms);
-	put_bytes(b, m->payload, m->payload_len);
-}
+#define GET(kind, name) GET_##kind(name)
+#define GET_u32(name) m->name = get_u32(r);
+#define GET_u64(name) m->name = get_u64(r);
+#define GET_i64(name) m->name = (int64_t)get_u64(r);
+#define GET_status(name) m->name = get_upto(r, RES_RETRY);
+#define GET_verdict(name) m->name = get_upto(r, GRANT_WAIT);
+#define GET_bytes(name) m->name = get_bytes(r, &m->name##_len);
+#define GET_key(name) m->name = get_key(r);
+#define GET_limits(name) get_limits(r, &m->name);
+#define GET_report(name)                                                               \
+	m->has_##name = get_upto(r, 1);                                                \
+	memset(&m->name, 0, sizeof m->name);                                           \
+	if (m->has_##name)                                                             \
+		get_report(r, &m->name);
 
-int msg_decode_result(const void *frame, size_t len, struct msg_result *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_RESULT);
-	m->slot = get_u32(&r);
-	m->batch = get_u32(&r);
-	m->seq = get_u32(&r);
-	m->status = get_u32(&r);
-	m->http_status = get_u32(&r);
-	m->requests_sent = get_u32(&r);
-	m->requests_ok = get_u32(&r);
-	m->retries = get_u32(&r);
-	m->http_429 = get_u32(&r);
-	m->errors = get_u32(&r);
-	m->prompt_tokens = get_u64(&r);
-	m->completion_tokens = get_u64(&r);
-	m->latency_us = get_u64(&r);
-	m->err_server = get_u32(&r);
-	m->err_transport = get_u32(&r);
-	m->err_invalid = get_u32(&r);
-	m->attempt = get_u32(&r);
-	m->retry_in_ms = get_u32(&r);
-	m->payload = get_bytes(&r, &m->payload_len);
-	if (m->status > RES_RETRY)
-		r.bad = 1;
-	return finish(&r);
-}
-
-void msg_encode_quit(buf *b, uint32_t acked)
-{
-	put_head(b, MSG_QUIT);
-	put_u32(b, acked);
-}
-
-int msg_decode_quit(const void *frame, size_t len, uint32_t *acked)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_QUIT);
-	*acked = get_u32(&r);
-	return finish(&r);
-}
-
-static void put_report(buf *b, const struct msg_report *m)
-{
-	put_u64(b, m->grant);
-	put_u32(b, m->slot);
-	put_u32(b, m->est_tokens);
-	put_u32(b, m->http_status);
-	put_u64(b, m->used_tokens);
-	put_u64(b, m->prompt_tokens);
-	put_u64(b, (uint64_t)m->retry_after_ms);
-	put_u64(b, (uint64_t)m->remaining_requests);
-	put_u64(b, (uint64_t)m->remaining_tokens);
-	put_u64(b, (uint64_t)m->reset_requests_ms);
-	put_u64(b, (uint64_t)m->reset_tokens_ms);
-	put_u64(b, (uint64_t)m->limit_requests);
-	put_u64(b, (uint64_t)m->limit_tokens);
-	put_u64(b, (uint64_t)m->sent_at);
-}
-
-static void get_report(struct reader *r, struct msg_report *m)
-{
-	m->grant = get_u64(r);
-	m->slot = get_u32(r);
-	m->est_tokens = get_u32(r);
-	m->http_status = get_u32(r);
-	m->used_tokens = get_u64(r);
-	m->prompt_tokens = get_u64(r);
-	m->retry_after_ms = (int64_t)get_u64(r);
-	m->remaining_requests = (int64_t)get_u64(r);
-	m->remaining_tokens = (int64_t)get_u64(r);
-	m->reset_requests_ms = (int64_t)get_u64(r);
-	m->reset_tokens_ms = (int64_t)get_u64(r);
-	m->limit_requests = (int64_t)get_u64(r);
-	m->limit_tokens = (int64_t)get_u64(r);
-	m->sent_at = (int64_t)get_u64(r);
-}
-
-void msg_encode_ask(buf *b, const struct msg_ask *m)
-{
-	put_head(b, MSG_ASK);
-	put_u32(b, m->slot);
-	put_u32(b, m->est_tokens);
-	put_u64(b, (uint64_t)m->queued_since);
-	put_u32(b, m->has_report ? 1 : 0);
-	if (m->has_report)
-		put_report(b, &m->report);
-}
-
-int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_ASK);
-	m->slot = get_u32(&r);
-	m->est_tokens = get_u32(&r);
-	m->queued_since = (int64_t)get_u64(&r);
-	m->has_report = get_u32(&r);
-	if (m->has_report > 1)
-		r.bad = 1;
-	memset(&m->report, 0, sizeof m->report);
-	if (m->has_report == 1)
-		get_report(&r, &m->report);
-	return finish(&r);
-}
-
-void msg_encode_grant(buf *b, const struct msg_grant *m)
-{
-	put_head(b, MSG_GRANT);
-	put_u32(b, m->verdict);
-	put_u64(b, m->seq);
-}
-
-int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_GRANT);
-	m->verdict = get_u32(&r);
-	m->seq = get_u64(&r);
-	return finish(&r);
-}
-
-void msg_encode_report(buf *b, const struct msg_report *m)
-{
-	put_head(b, MSG_REPORT);
-	put_report(b, m);
-}
-
-int msg_decode_report(const void *frame, size_t len, struct msg_report *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_REPORT);
-	get_report(&r, m);
-	return finish(&r);
-}
-
-void msg_encode_invalid(buf *b, const struct msg_invalid *m)
-{
-	put_head(b, MSG_INVALID);
-	put_u32(b, m->batch);
-	put_bytes(b, m->reason, m->reason_len);
-	put_bytes(b, m->content, m->content_len);
-}
-
-int msg_decode_invalid(const void *frame, size_t len, struct msg_invalid *m)
-{
-	struct reader r;
-	start(&r, frame, len, MSG_INVALID);
-	m->batch = get_u32(&r);
-	m->reason = get_bytes(&r, &m->reason_len);
-	m->content = get_bytes(&r, &m->content_len);
-	return finish(&r);
-}
+#define PROTO_CODEC(NAME, name)                                                        \
+	static void put_##name(buf *b, const struct msg_##name *m)                     \
+	{                                                                              \
+		MSG_##NAME##_FIELDS(PUT)                                               \
+	}                                                                              \
+	static void get_##name(struct reader *r, struct msg_##name *m)                 \
+	{                                                                              \
+		MSG_##NAME##_FIELDS(GET)                                               \
+	}                                                                              \
+	void msg_encode_##name(buf *b, const struct msg_##name *m)                     \
+	{                                                                              \
+		put_head(b, MSG_##NAME);                                               \
+		put_##name(b, m);                                                      \
+	}                                                                              \
+	int msg_decode_##name(const void *frame, size_t len, struct msg_##name *m)     \
+	{                                                                              \
+		struct reader r;                                                       \
+		start(&r, frame, len, MSG_##NAME);                                     \
+		get_##name(&r, m);                                                     \
+		return finish(&r);                                                     \
+	}
+PROTO_MESSAGES(PROTO_CODEC)

@@ -11,6 +11,24 @@
  *   broker  -> worker                                GRANT
  *   worker  -> broker     (PUSH -> PULL "reports")   REPORT (when no ask follows at once;
  *                                                    nothing waits for an answer)
+ *
+ * Each message's fields are listed once, in MSG_<NAME>_FIELDS below: its struct, its encoder
+ * and its decoder (proto.c) and the unit test's round trip (tests/unit/test_wire.c) are all
+ * made from that list, so a field cannot be written and not read, or read in another order.
+ * A field is F(kind, name); the kinds, as held in the struct and as written on the wire:
+ *   u32, u64, i64  uint32_t, uint64_t, int64_t: 4, 8, 8 bytes little-endian (i64 as its
+ *                  two's complement)
+ *   status         uint32_t holding an enum result_status: a u32; decoding refuses others
+ *   verdict        uint32_t holding an enum grant_verdict: a u32; decoding refuses others
+ *   bytes          const char *NAME and size_t NAME_len: a u32 length, then the bytes
+ *   key            const unsigned char *NAME: HASH_LEN bytes as they are (NULL is written
+ *                  as zeros, which no request's hash is)
+ *   limits         struct ratelimit_info NAME: its RATELIMIT_FIELDS (ratehdr.h) as i64s
+ *   report         uint32_t has_NAME and struct msg_report NAME: a u32 that is 0 or 1, then
+ *                  the report's fields only when it is 1
+ * A new kind needs its PROTO_MEMBER_ here, PUT_ and GET_ in proto.c and FILL_ and CMP_ in the
+ * test (a missing one does not compile). Decoded byte strings and keys point into the frame.
+ * Change a message: bump PROTO_VERSION.
  */
 #ifndef KGSUP_PROTO_H
 #define KGSUP_PROTO_H
@@ -19,39 +37,27 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "hash.h"
+#include "ratehdr.h"
 
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 
+/* Every message, in the order of its type number (from 1). */
+#define PROTO_MESSAGES(M)                                                              \
+	M(HELLO, hello)                                                                \
+	M(BATCH, batch)                                                                \
+	M(RESULT, result)                                                              \
+	M(QUIT, quit)                                                                  \
+	M(ASK, ask)                                                                    \
+	M(GRANT, grant)                                                                \
+	M(REPORT, report)                                                              \
+	M(INVALID, invalid)
+
+#define PROTO_TYPE_ENUM(NAME, name) MSG_##NAME,
 enum msg_type {
-	MSG_HELLO = 1,
-	MSG_BATCH = 2,
-	MSG_RESULT = 3,
-	MSG_QUIT = 4,
-	MSG_ASK = 5,
-	MSG_GRANT = 6,
-	MSG_REPORT = 7,
-	MSG_INVALID = 8,
-};
-
-/* A worker announces itself after it connected; the supervisor then treats the slot as idle. */
-struct msg_hello {
-	uint32_t slot;
-	uint32_t pid;
-};
-
-/* One batch = one API call. seq tells apart two dispatches of the same batch. A worker may
- * get its next batch while it is still busy with one; acked says up to which seq (of the
- * batches it was sent) the supervisor has committed its results, so it can forget them. */
-struct msg_batch {
-	uint32_t batch;
-	uint32_t seq;
-	uint32_t acked;
-	uint32_t est_tokens;   /* prompt bytes / 4 + max_tokens */
-	uint32_t attempt;      /* requests already made for it this session (a deferred retry) */
-	const char *chunk_ids; /* the batch's chunk ids, '\n'-separated */
-	size_t chunk_ids_len;
-	const char *body; /* the complete JSON request body */
-	size_t body_len;
+	MSG_NONE = 0,
+	PROTO_MESSAGES(PROTO_TYPE_ENUM)
+	MSG_TYPES /* one past the last */
 };
 
 enum result_status {
@@ -63,97 +69,117 @@ enum result_status {
 	RES_RETRY = 5,  /* payload: the error; try again in retry_in_ms (on any worker) */
 };
 
-/* What a worker did for one batch: its outcome and the requests it took. */
-struct msg_result {
-	uint32_t slot;
-	uint32_t batch;
-	uint32_t seq;
-	uint32_t status;
-	uint32_t http_status;
-	uint32_t requests_sent;
-	uint32_t requests_ok;
-	uint32_t retries;
-	uint32_t http_429;
-	uint32_t errors;
-	uint64_t prompt_tokens;
-	uint64_t completion_tokens;
-	uint64_t latency_us; /* of the successful call */
-	uint32_t err_server;    /* of errors: 5xx, 408, 409 */
-	uint32_t err_transport; /* of errors: timeouts, connections, TLS, oversized answers */
-	uint32_t err_invalid;   /* of errors: answers that were not the expected JSON */
-	uint32_t attempt;     /* RES_RETRY: requests made for the batch so far this session */
-	uint32_t retry_in_ms; /* RES_RETRY: its backoff */
-	const char *payload;
-	size_t payload_len;
-};
-
 enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 
-struct msg_grant {
-	uint32_t verdict;
-	uint64_t seq; /* GO: the grant's number, echoed by the REPORT of its request */
-};
+/* The struct members of each kind. */
+#define PROTO_MEMBER(kind, name) PROTO_MEMBER_##kind(name)
+#define PROTO_MEMBER_u32(name) uint32_t name;
+#define PROTO_MEMBER_u64(name) uint64_t name;
+#define PROTO_MEMBER_i64(name) int64_t name;
+#define PROTO_MEMBER_status(name) uint32_t name;
+#define PROTO_MEMBER_verdict(name) uint32_t name;
+#define PROTO_MEMBER_bytes(name) const char *name; size_t name##_len;
+#define PROTO_MEMBER_key(name) const unsigned char *name;
+#define PROTO_MEMBER_limits(name) struct ratelimit_info name;
+#define PROTO_MEMBER_report(name) uint32_t has_##name; struct msg_report name;
+#define PROTO_STRUCT(name, FIELDS) struct msg_##name { FIELDS(PROTO_MEMBER) }
 
-/* What one request cost and what the provider said; -1 means "not given". */
-struct msg_report {
-	uint64_t grant; /* the number of the grant this request went out under */
-	uint32_t slot;
-	uint32_t est_tokens;
-	uint32_t http_status;
-	uint64_t used_tokens;   /* prompt + completion, from usage */
-	uint64_t prompt_tokens; /* the part the estimate guessed (bytes / 4) */
-	int64_t retry_after_ms;
-	int64_t remaining_requests;
-	int64_t remaining_tokens;
-	int64_t reset_requests_ms;
-	int64_t reset_tokens_ms;
-	int64_t limit_requests; /* per minute, as the provider announces it */
-	int64_t limit_tokens;
-	int64_t sent_at; /* when the request went out (CLOCK_MONOTONIC ms), 0: it never did */
-};
+/* A worker announces itself after it connected; the supervisor then treats the slot as idle. */
+#define MSG_HELLO_FIELDS(F)                                                            \
+	F(u32, slot)                                                                   \
+	F(u32, pid)
+PROTO_STRUCT(hello, MSG_HELLO_FIELDS);
+
+/* One batch = one API call. seq tells apart two dispatches of the same batch. A worker may
+ * get its next batch while it is still busy with one; acked says up to which seq (of the
+ * batches it was sent) the supervisor has committed its results, so it can forget them.
+ * key and session come back in every RESULT for it (and so in spool files), so that an
+ * answer can be matched to the request it answers and to the session that asked. */
+#define MSG_BATCH_FIELDS(F)                                                            \
+	F(u32, batch)                                                                  \
+	F(u32, seq)                                                                    \
+	F(u32, acked)                                                                  \
+	F(u32, est_tokens) /* prompt bytes / 4 + max_tokens */                          \
+	F(u32, attempt)    /* requests already made for it this session (a retry) */    \
+	F(key, key)        /* SHA-256 of body: the request's cache key */               \
+	F(u64, session)    /* the supervisor session that sent it */                    \
+	F(bytes, chunk_ids) /* the batch's chunk ids, '\n'-separated */                 \
+	F(bytes, body)     /* the complete JSON request body */
+PROTO_STRUCT(batch, MSG_BATCH_FIELDS);
+
+/* What a worker did for one batch: its outcome and the requests it took. batch, seq, key and
+ * session are the BATCH's, copied. */
+#define MSG_RESULT_FIELDS(F)                                                           \
+	F(u32, slot)                                                                   \
+	F(u32, batch)                                                                  \
+	F(u32, seq)                                                                    \
+	F(key, key)                                                                    \
+	F(u64, session)                                                                \
+	F(status, status)                                                              \
+	F(u32, http_status)                                                            \
+	F(u32, requests_sent)                                                          \
+	F(u32, requests_ok)                                                            \
+	F(u32, retries)                                                                \
+	F(u32, http_429)                                                               \
+	F(u32, errors)                                                                 \
+	F(u64, prompt_tokens)                                                          \
+	F(u64, completion_tokens)                                                      \
+	F(u64, latency_us)     /* of the successful call */                             \
+	F(u32, err_server)     /* of errors: 5xx, 408, 409 */                           \
+	F(u32, err_transport)  /* of errors: timeouts, connections, TLS, oversized */   \
+	F(u32, err_invalid)    /* of errors: answers that were not the expected JSON */ \
+	F(u32, attempt)        /* RES_RETRY: requests made for the batch this session */ \
+	F(u32, retry_in_ms)    /* RES_RETRY: its backoff */                             \
+	F(bytes, payload)      /* see enum result_status */
+PROTO_STRUCT(result, MSG_RESULT_FIELDS);
+
+/* QUIT: finish the batches sent, then exit; acked as in BATCH. */
+#define MSG_QUIT_FIELDS(F) F(u32, acked)
+PROTO_STRUCT(quit, MSG_QUIT_FIELDS);
+
+/* What one request cost and what the provider said. */
+#define MSG_REPORT_FIELDS(F)                                                           \
+	F(u64, grant)         /* the number of the grant this request went out under */ \
+	F(u32, slot)                                                                   \
+	F(u32, est_tokens)                                                             \
+	F(u32, http_status)                                                            \
+	F(u64, prompt_tokens) /* the part the estimate guessed (bytes / 4), from usage */ \
+	F(limits, limits)     /* the provider's headers; -1: not given */              \
+	F(i64, sent_at)       /* when it went out (CLOCK_MONOTONIC ms), 0: it never did */
+PROTO_STRUCT(report, MSG_REPORT_FIELDS);
 
 /* "May I send a request of about est_tokens?" queued_since keeps the worker's place in the
  * broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). The report of the
  * worker's previous request rides on its next ask (has_report), which saves a message and
  * two wake-ups per request; a worker with no next ask sends it alone on its way to idle. Only
  * the first send of an ask carries it, so a re-ask never counts a report twice. */
-struct msg_ask {
-	uint32_t slot;
-	uint32_t est_tokens;
-	int64_t queued_since;
-	uint32_t has_report; /* 0 or 1 */
-	struct msg_report report;
-};
+#define MSG_ASK_FIELDS(F)                                                              \
+	F(u32, slot)                                                                   \
+	F(u32, est_tokens)                                                             \
+	F(i64, queued_since)                                                           \
+	F(report, report)
+PROTO_STRUCT(ask, MSG_ASK_FIELDS);
+
+#define MSG_GRANT_FIELDS(F)                                                            \
+	F(verdict, verdict)                                                            \
+	F(u64, seq) /* GO: the grant's number, echoed by the REPORT of its request */
+PROTO_STRUCT(grant, MSG_GRANT_FIELDS);
 
 /* An answer that failed validation (it is retried): kept apart for inspection, never served. */
-struct msg_invalid {
-	uint32_t batch;
-	const char *reason;
-	size_t reason_len;
-	const char *content;
-	size_t content_len;
-};
-
-void msg_encode_hello(buf *b, const struct msg_hello *m);
-void msg_encode_batch(buf *b, const struct msg_batch *m);
-void msg_encode_result(buf *b, const struct msg_result *m);
-/* QUIT: finish the batches sent, then exit; acked as in msg_batch. */
-void msg_encode_quit(buf *b, uint32_t acked);
-void msg_encode_ask(buf *b, const struct msg_ask *m);
-void msg_encode_grant(buf *b, const struct msg_grant *m);
-void msg_encode_report(buf *b, const struct msg_report *m);
-void msg_encode_invalid(buf *b, const struct msg_invalid *m);
+#define MSG_INVALID_FIELDS(F)                                                          \
+	F(u32, batch)                                                                  \
+	F(bytes, reason)                                                               \
+	F(bytes, content)
+PROTO_STRUCT(invalid, MSG_INVALID_FIELDS);
 
 /* Returns the message type, or -1 when the frame is not a message of this version. */
 int msg_type(const void *frame, size_t len);
-/* Each returns 0, or -1 if the frame is malformed. Strings point into the frame. */
-int msg_decode_hello(const void *frame, size_t len, struct msg_hello *m);
-int msg_decode_batch(const void *frame, size_t len, struct msg_batch *m);
-int msg_decode_quit(const void *frame, size_t len, uint32_t *acked);
-int msg_decode_result(const void *frame, size_t len, struct msg_result *m);
-int msg_decode_ask(const void *frame, size_t len, struct msg_ask *m);
-int msg_decode_grant(const void *frame, size_t len, struct msg_grant *m);
-int msg_decode_report(const void *frame, size_t len, struct msg_report *m);
-int msg_decode_invalid(const void *frame, size_t len, struct msg_invalid *m);
+
+/* msg_encode_NAME(b, m) replaces b's contents with the frame of m. msg_decode_NAME(frame,
+ * len, m) returns 0, or -1 if the frame is not a well-formed message of that type. */
+#define PROTO_CODEC_DECL(NAME, name)                                                   \
+	void msg_encode_##name(buf *b, const struct msg_##name *m);                    \
+	int msg_decode_##name(const void *frame, size_t len, struct msg_##name *m);
+PROTO_MESSAGES(PROTO_CODEC_DECL)
 
 #endif

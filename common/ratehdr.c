@@ -9,9 +9,9 @@
 
 void ratelimit_clear(struct ratelimit_info *r)
 {
-	r->retry_after_ms = r->remaining_requests = r->remaining_tokens = -1;
-	r->reset_requests_ms = r->reset_tokens_ms = -1;
-	r->limit_requests = r->limit_tokens = -1;
+#define CLEAR(name) r->name = -1;
+	RATELIMIT_FIELDS(CLEAR)
+#undef CLEAR
 }
 
 int64_t ratelimit_parse_duration(const char *s, size_t len)

@@ -6,14 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the provider said, each -1 when not given. Listed once: the struct and proto.c's
+ * encoding of it (inside REPORT) come from this list. */
+#define RATELIMIT_FIELDS(F)                                                            \
+	F(retry_after_ms)                                                              \
+	F(remaining_requests)                                                          \
+	F(remaining_tokens)                                                            \
+	F(reset_requests_ms)                                                           \
+	F(reset_tokens_ms)                                                             \
+	F(limit_requests) /* per minute, as the provider announces it */               \
+	F(limit_tokens)
+
+#define RATELIMIT_MEMBER(name) int64_t name;
 struct ratelimit_info {
-	int64_t retry_after_ms; /* -1 when not given */
-	int64_t remaining_requests;
-	int64_t remaining_tokens;
-	int64_t reset_requests_ms;
-	int64_t reset_tokens_ms;
-	int64_t limit_requests; /* per minute, as the provider announces it */
-	int64_t limit_tokens;
+	RATELIMIT_FIELDS(RATELIMIT_MEMBER)
 };
 
 void ratelimit_clear(struct ratelimit_info *r);

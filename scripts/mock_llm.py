@@ -181,6 +181,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "distinct_ok_bodies": len(st.ok_per_body),
                        "max_ok_per_body": max(st.ok_per_body.values(), default=0),
                        "duplicate_ok": sum(v - 1 for v in st.ok_per_body.values()),
+                       "ok_bodies": sorted(st.ok_per_body),  # SHA-256 (hex) of each answered body
                        "prompt_tokens": st.prompt_tokens,
                        "completion_tokens": st.completion_tokens,
                        "max_in_flight": st.max_in_flight,

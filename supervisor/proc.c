@@ -268,7 +268,7 @@ static void quit_slot(struct sup *s, int i)
 	struct slot *sl = &s->slots[i];
 	if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
 		buf_reset(&s->msg);
-		msg_encode_quit(&s->msg, sl->acked);
+		msg_encode_quit(&s->msg, &(struct msg_quit){ .acked = sl->acked });
 		zsock_send(sl->push, s->msg.data, s->msg.len, 1);
 		slot_set(sl, i, SLOT_QUITTING);
 	} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {

@@ -125,9 +125,17 @@ static void send_assigned(struct sup *s)
 		if (!sl->assigned)
 			continue;
 		sl->assigned = 0;
-		struct msg_batch m = { sl->batch, ++s->next_seq, sl->acked, sl->req.est_tokens, sl->attempt,
-				       sl->req.chunk_ids.data, sl->req.chunk_ids.len,
-				       sl->req.body.data, sl->req.body.len };
+		struct msg_batch m = { .batch = sl->batch,
+				       .seq = ++s->next_seq,
+				       .acked = sl->acked,
+				       .est_tokens = sl->req.est_tokens,
+				       .attempt = sl->attempt,
+				       .key = sl->req.key,
+				       .session = s->session_id,
+				       .chunk_ids = sl->req.chunk_ids.data,
+				       .chunk_ids_len = sl->req.chunk_ids.len,
+				       .body = sl->req.body.data,
+				       .body_len = sl->req.body.len };
 		msg_encode_batch(&s->msg, &m);
 		if (zsock_send(sl->push, s->msg.data, s->msg.len, 1) < 0) {
 			/* EAGAIN: the worker's HELLO came over the results socket before its batch

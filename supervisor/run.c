@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -329,6 +330,8 @@ static int run_loop(struct sup *s)
 	else
 		zpoll_add_fd(&p, s->control_fd);
 	s->session_start = now_ms();
+	if (getrandom(&s->session_id, sizeof s->session_id, 0) != (ssize_t)sizeof s->session_id)
+		s->session_id = (uint64_t)now_us() << 16 ^ (uint64_t)getpid();
 	s->elapsed_base = s->led.ctr.elapsed_ms;
 	s->last_progress = s->session_start;
 	s->run_state = RUN_RUNNING;

@@ -55,7 +55,7 @@ struct slot {
 
 struct queued_result {
 	struct msg_result m;
-	char *frame; /* owns the memory m.payload points into */
+	char *frame; /* owns the memory m.payload and m.key point into */
 };
 
 struct frame {
@@ -97,6 +97,7 @@ struct sup {
 	char abort_msg[600];
 	char store_error[300]; /* why the store could not be written, when it could not */
 	int64_t session_start;
+	uint64_t session_id; /* random, this session's: sent with every batch, back in its result */
 	uint64_t elapsed_base; /* elapsed_ms of earlier sessions */
 	int64_t last_commit, last_progress;
 	int bar;              /* a progress bar is drawn on stderr (a terminal) */

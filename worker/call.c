@@ -63,7 +63,8 @@ static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
  * with the ask. */
 static int broker_ask(struct worker *w, uint32_t est_tokens)
 {
-	struct msg_ask ask = { w->slot, est_tokens, now_ms(), w->has_report, w->report };
+	struct msg_ask ask = { .slot = w->slot, .est_tokens = est_tokens, .queued_since = now_ms(),
+			       .has_report = (uint32_t)w->has_report, .report = w->report };
 	w->has_report = 0;
 	int v;
 	while ((v = broker_exchange(w, &ask, &w->grant)) == GRANT_WAIT)
@@ -72,14 +73,15 @@ static int broker_ask(struct worker *w, uint32_t est_tokens)
 }
 
 /* Keeps what the request cost and what the provider said for the next ask. */
-static void keep_report(struct worker *w, uint32_t est_tokens, uint64_t used, uint64_t prompt)
+static void keep_report(struct worker *w, uint32_t est_tokens, uint64_t prompt)
 {
-	const struct ratelimit_info *l = &w->resp.limits;
-	struct msg_report rep = { w->grant, w->slot, est_tokens, (uint32_t)w->resp.status, used, prompt,
-				  l->retry_after_ms, l->remaining_requests, l->remaining_tokens,
-				  l->reset_requests_ms, l->reset_tokens_ms, l->limit_requests,
-				  l->limit_tokens, w->resp.sent_us / 1000 };
-	w->report = rep;
+	w->report = (struct msg_report){ .grant = w->grant,
+					 .slot = w->slot,
+					 .est_tokens = est_tokens,
+					 .http_status = (uint32_t)w->resp.status,
+					 .prompt_tokens = prompt,
+					 .limits = w->resp.limits,
+					 .sent_at = w->resp.sent_us / 1000 };
 	w->has_report = 1;
 }
 
@@ -135,7 +137,11 @@ static enum outcome classify_status(struct worker *w)
 /* Sends an answer that failed validation to the supervisor, which keeps it for inspection. */
 static void report_invalid(struct worker *w, uint32_t batch, const char *content)
 {
-	struct msg_invalid m = { batch, w->error, strlen(w->error), content, strlen(content) };
+	struct msg_invalid m = { .batch = batch,
+				 .reason = w->error,
+				 .reason_len = strlen(w->error),
+				 .content = content,
+				 .content_len = strlen(content) };
 	msg_encode_invalid(&w->req, &m);
 	zsock_send(w->results, w->req.data, w->req.len, 1);
 }
@@ -198,7 +204,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 {
 	res->requests_sent++;
 	http_post(w->http, b->body, b->body_len, &w->resp);
-	uint64_t used = 0, prompt = 0;
+	uint64_t prompt = 0;
 	enum outcome o;
 	if (w->resp.aborted) {
 		snprintf(w->error, sizeof w->error, "stopped during the call");
@@ -211,10 +217,8 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		if (w->resp.status == 429)
 			res->http_429++;
 	} else {
-		uint64_t before = res->prompt_tokens + res->completion_tokens;
 		uint64_t prompt_before = res->prompt_tokens;
 		o = read_answer(w, b, res);
-		used = res->prompt_tokens + res->completion_tokens - before;
 		prompt = res->prompt_tokens - prompt_before;
 		res->http_status = 200;
 		if (o == OUT_OK) {
@@ -233,16 +237,13 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		else if (w->resp.status == 200)
 			res->err_invalid++;
 	}
-	keep_report(w, b->est_tokens, used, prompt);
+	keep_report(w, b->est_tokens, prompt);
 	return o;
 }
 
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
-	memset(res, 0, sizeof *res);
-	res->slot = w->slot;
-	res->batch = b->batch;
-	res->seq = b->seq;
+	worker_result_for(w, b, res);
 	w->error[0] = '\0';
 	for (uint32_t attempt = b->attempt + 1;; attempt++) {
 		if (broker_ask(w, b->est_tokens) < 0)

@@ -155,14 +155,18 @@ static void spool_unacked(struct worker *w)
 	}
 }
 
+void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	*res = (struct msg_result){
+		.slot = w->slot, .batch = b->batch, .seq = b->seq, .key = b->key, .session = b->session
+	};
+}
+
 /* The run is stopping (SIGUSR1): a batch not started yet goes back untouched. */
 static void hand_back(struct worker *w, const struct msg_batch *b)
 {
 	struct msg_result res;
-	memset(&res, 0, sizeof res);
-	res.slot = w->slot;
-	res.batch = b->batch;
-	res.seq = b->seq;
+	worker_result_for(w, b, &res);
 	res.status = RES_GAVEUP;
 	res.attempt = b->attempt;
 	snprintf(w->error, sizeof w->error, "not started: the run is stopping");
@@ -228,10 +232,10 @@ static int serve(struct worker *w)
 			continue; /* the checks at the top of the loop decide */
 		}
 		int type = msg_type(frame, len);
-		uint32_t acked;
+		struct msg_quit q;
 		if (type == MSG_QUIT) {
-			if (!msg_decode_quit(frame, len, &acked))
-				forget_acked(w, acked);
+			if (!msg_decode_quit(frame, len, &q))
+				forget_acked(w, q.acked);
 			free(frame);
 			rc = 0;
 			break;
@@ -273,7 +277,7 @@ int worker_main(int argc, char **argv)
 	buf_init(&w.msg);
 	buf_init(&w.answer);
 	buf_init(&w.req);
-	struct msg_hello hello = { w.slot, (uint32_t)getpid() };
+	struct msg_hello hello = { .slot = w.slot, .pid = (uint32_t)getpid() };
 	msg_encode_hello(&w.msg, &hello);
 	zsock_send(w.results, w.msg.data, w.msg.len, 0);
 	log_debug("ready");

@@ -45,9 +45,14 @@ struct worker {
 	char error[512];
 };
 
-/* Runs one batch to its end: retries, backoff and broker grants included. Fills res (payload
- * in w->answer for RES_OK, in w->error otherwise). */
+/* Asks the broker, makes one attempt at a batch and says what came of it in res: done,
+ * failed, split, abort, gave up (the worker is stopping), or RES_RETRY with the backoff after
+ * which it may be tried again (the supervisor holds the batch meanwhile; the worker takes
+ * another). Payload in w->answer for RES_OK, in w->error otherwise. */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
+/* Starts the result for batch b: the slot, and the batch's number, seq, request key and
+ * session, which every result carries back; everything else zero. res->key points where b->key does (into b's frame). */
+void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res);
 
 /* Sends the last request's report on its own (the worker is going idle: no ask to carry it). */
 void worker_flush_report(struct worker *w);
