@@ -174,3 +174,10 @@ int readlink_self(char *out, size_t n)
 	out[len] = '\0';
 	return 0;
 }
+
+int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}

@@ -35,6 +35,9 @@ void wr_u32be(void *p, uint32_t v);
 
 
 
+/* Non-zero when both paths exist and are the same file or directory (device and inode, so
+ * symlinks and relative spellings count as the same). */
+int same_file(const char *a, const char *b);
 /* Non-zero when fd is an open descriptor. */
 int fcntl_is_open(int fd);
 /* The path of the running executable (for re-exec); -1 on failure. */

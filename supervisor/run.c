@@ -421,6 +421,15 @@ static int open_cache(struct sup *s, char *err, size_t errlen)
 	s->cache = s->db;
 	if (!s->cfg.cache_path)
 		return 0;
+	/* LMDB must not open one environment twice in a process: the second one's locks
+	 * deadlock against the first */
+	char dbdir[PATHS_MAX];
+	paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
+	if (same_file(s->cfg.cache_path, dbdir)) {
+		snprintf(err, errlen, "cache.path: %s is this run's own store (%s); set it to null "
+			 "to use that, or name another directory", s->cfg.cache_path, dbdir);
+		return EXIT_USAGE;
+	}
 	s->cache = store_open(s->cfg.cache_path, 0, err, errlen);
 	return s->cache ? 0 : EXIT_USAGE;
 }
@@ -609,10 +618,11 @@ static int run_command(const struct cli *cli, int resume)
 	if (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err))
 		goto out;
 	render_chunk_settings(&s.cfg, &s.prompts, s.chunk_settings);
-	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
-			(code = settle_plan(&s, cli, err, sizeof err))))
+	if (!resume && (code = open_run(&s, cli, err, sizeof err)))
 		goto out;
-	if ((code = open_cache(&s, err, sizeof err)))
+	/* the cache before the plan: a cache.path that cannot be used is refused before work */
+	if ((code = open_cache(&s, err, sizeof err)) ||
+	    (!resume && (code = settle_plan(&s, cli, err, sizeof err))))
 		goto out;
 	s.want = (int)s.cfg.workers;
 	log_export_level();
