@@ -5,7 +5,7 @@
 # run's pid file, symlinks in the state directory are not followed, and LMDB's descriptors do
 # not leak into the children.
 . "$(dirname "$0")/lib.sh"
-plan 4
+plan 6
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 2 --words 300 --seed 16
 start_mock
@@ -32,3 +32,61 @@ rc=$(self_cache rel "rel/./db/")
 check "cache.path a relative path to DIR/db: refused (got $rc: $(head -c 200 "$T/rel.err"))" refused rel "$rc"
 rc=$(self_cache other "$T/other-cache")
 check "another cache.path still works (got $rc: $(head -c 200 "$T/other.err"))" [ "$rc" -eq 0 ]
+
+# ---- 7: plain http only to loopback, the host read as a URL parser reads it. Test safety:
+# kgsup runs in a network namespace of its own that has nothing but lo, with 192.0.2.2 added
+# to that lo and a listener there that records what arrives; nothing can leave the machine
+# (a DNS lookup of 127.evil.example finds no route either). ----
+cat >"$T/listen.py" <<'PY'
+import socket, sys
+log, ready = sys.argv[1], sys.argv[2]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.2", 18099))
+s.listen(16)
+open(ready, "w").write("1")
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    open(log, "ab").write(data or b"(a connection)\n")
+    try:
+        c.sendall(b"HTTP/1.1 500 no\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
+    c.close()
+PY
+# in_netns NAME BASE_URL: kgsup start with api.base_url BASE_URL inside a fresh network
+# namespace; leaves $T/NAME.rc, $T/NAME.err and what the listener on 192.0.2.2 got in $T/NAME.got
+in_netns() {
+	write_config "$T/$1.json" "{\"api\": {\"base_url\": \"$2\"}, \"retry\": {\"max_attempts\": 1}, \"run\": {\"workers\": 1}}"
+	: >"$T/$1.got"
+	unshare -n bash -c '
+		ip link set lo up && ip addr add 192.0.2.2/32 dev lo || exit 90
+		[ "$(ip -o link | wc -l)" -eq 1 ] || exit 91 # nothing but lo: no way out
+		/usr/bin/python3 "$1/listen.py" "$1/$2.got" "$1/$2.ready" & lp=$!
+		for _ in $(seq 50); do [ -s "$1/$2.ready" ] && break; sleep 0.1; done
+		timeout -k 2 60 "$3" start -c "$1/$2.json" -i "$1/in" -s "$1/$2" -q 2>"$1/$2.err"
+		echo $? >"$1/$2.rc"
+		kill $lp' _ "$T" "$1" "$KGSUP"
+}
+base_url_refused() { # NAME: exit 2, one line naming api.base_url, nothing arrived at 192.0.2.2
+	[ "$(cat "$T/$1.rc")" = 2 ] && grep -q "api.base_url" "$T/$1.err" && [ ! -s "$T/$1.got" ]
+}
+if ! unshare -n true 2>/dev/null; then
+	skip "http://localhost:x@192.0.2.2 (userinfo) is refused" "cannot make a network namespace here"
+	skip "http://127.evil.example is refused" "cannot make a network namespace here"
+else
+	in_netns userinfo "http://localhost:x@192.0.2.2:18099/v1"
+	check "http://localhost:x@192.0.2.2:18099/v1 (userinfo) refused, exit 2, nothing sent (rc $(cat "$T/userinfo.rc"): $(head -c 200 "$T/userinfo.err"); 192.0.2.2 got: $(grep -ci authorization "$T/userinfo.got") Authorization headers)" base_url_refused userinfo
+	in_netns evil "http://127.evil.example:18099/v1"
+	check "http://127.evil.example:18099/v1 refused, exit 2 (rc $(cat "$T/evil.rc"): $(head -c 200 "$T/evil.err"))" base_url_refused evil
+fi
