@@ -105,6 +105,7 @@ struct sup {
 	struct child broker;
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
+	int pid_file; /* this run wrote DIR/kgsup.pid (--detach), and removes it */
 	struct plan_rec plan;
 	uint32_t cursor; /* batches below it were all handed out at least once */
 	struct requeued *requeue; /* handed out before the cursor goes on, in order, once due */

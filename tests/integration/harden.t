@@ -5,7 +5,7 @@
 # run's pid file, symlinks in the state directory are not followed, and LMDB's descriptors do
 # not leak into the children.
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 13
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 2 --words 300 --seed 16
 start_mock
@@ -90,3 +90,91 @@ else
 	in_netns evil "http://127.evil.example:18099/v1"
 	check "http://127.evil.example:18099/v1 refused, exit 2 (rc $(cat "$T/evil.rc"): $(head -c 200 "$T/evil.err"))" base_url_refused evil
 fi
+
+# ---- 8: the live run's pid file, symlinks in the state directory, LMDB's descriptors, the
+# spool directory's fsync ----
+stop_mock
+start_mock --latency-ms 1500
+write_config "$T/slow.json" '{"chunking": {"chunk_tokens": 100, "overlap_tokens": 0, "chunks_per_batch": 1}, "run": {"workers": 2}}'
+kg start -c "$T/slow.json" -i "$T/in" -s "$T/live" --detach -q 2>/dev/null
+pid=$(cat "$T/live/kgsup.pid" 2>/dev/null)
+kg start -c "$T/slow.json" -i "$T/in" -s "$T/live" --detach -q 2>"$T/second.err"; rc=$?
+check "a second start --detach on a live run is refused (exit $rc)" [ $rc -eq 2 ]
+pid_file_kept() { [ -n "$pid" ] && kill -0 "$pid" && [ "$(cat "$T/live/kgsup.pid" 2>/dev/null)" = "$pid" ]; }
+check "and the live run's pid file still names it ($pid; now: $(cat "$T/live/kgsup.pid" 2>&1))" pid_file_kept
+# every child of the live supervisor (two workers, the broker) while calls are in flight
+kids=
+for _ in $(seq 100); do
+	kids=$(pgrep -P "${pid:-0}" | tr '\n' ' ')
+	[ "$(echo $kids | wc -w)" -ge 3 ] && [ "$(mock_stat requests)" -ge 1 ] && break
+	sleep 0.1
+done
+mdb_fds() { ls -l "/proc/$1/fd" 2>/dev/null | grep -cE '(data|lock)\.mdb$'; }
+leaked=0
+for k in $kids; do leaked=$((leaked + $(mdb_fds "$k"))); done
+no_leak() { [ "$(mdb_fds "${pid:-0}")" -ge 1 ] && [ "$(echo $kids | wc -w)" -ge 3 ] && [ $leaked -eq 0 ]; }
+check "the supervisor holds the store ($(mdb_fds "${pid:-0}") descriptors), its $(echo $kids | wc -w) children none of data.mdb or lock.mdb (got $leaked)" no_leak
+kg stop -s "$T/live" --now 2>/dev/null
+for _ in $(seq 100); do kill -0 "${pid:-0}" 2>/dev/null || break; sleep 0.1; done
+
+# symlinks planted in a state directory are not followed (nor their targets truncated, appended
+# to or chmodded)
+mkdir -p "$T/symlock" "$T/symspool" "$T/symlog" "$T/victim-dir"
+echo precious >"$T/victim"
+write_config "$T/cfg.json"
+# refused NAME RC LINK: exit 2, one line naming the link, the victims untouched
+link_refused() {
+	[ "$2" -eq 2 ] && [ "$(wc -l <"$T/$1.err")" -eq 1 ] && grep -q "$3" "$T/$1.err" &&
+		[ "$(cat "$T/victim")" = precious ] && [ "$(stat -c %a "$T/victim-dir")" = 755 ]
+}
+chmod 0755 "$T/victim-dir"
+ln -s "$T/victim" "$T/symlock/lock"
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/symlock" -q 2>"$T/symlock.err"; rc=$?
+check "DIR/lock a symlink: refused, exit 2 naming it, its target untouched (rc $rc: $(head -c 200 "$T/symlock.err"))" \
+	link_refused symlock $rc "$T/symlock/lock"
+ln -s "$T/victim-dir" "$T/symspool/spool"
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/symspool" -q 2>"$T/symspool.err"; rc=$?
+check "DIR/spool a symlink: refused, exit 2 naming it, its target's mode unchanged (rc $rc: $(head -c 200 "$T/symspool.err"))" \
+	link_refused symspool $rc "$T/symspool/spool"
+ln -s "$T/victim" "$T/symlog/kgsup.log"
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/symlog" -q --detach 2>"$T/symlog.err"; rc=$?
+check "DIR/kgsup.log a symlink: start --detach refused, exit 2 naming it, its target untouched (rc $rc: $(head -c 200 "$T/symlog.err"))" \
+	link_refused symlog $rc "$T/symlog/kgsup.log"
+
+# a worker that spools its answer (the supervisor killed with calls in flight) fsyncs the spool
+# directory after the rename, or the file may not survive a power cut
+if ! command -v strace >/dev/null; then
+	skip "the spool directory is fsynced after a rename" "no strace"
+else
+	stop_mock
+	start_mock --latency-ms 1500
+	write_config "$T/slow.json" '{"chunking": {"chunk_tokens": 100, "overlap_tokens": 0, "chunks_per_batch": 1}, "run": {"workers": 2}}'
+	strace -f -qq -e trace=openat,rename,fsync -o "$T/spool.strace" \
+		"$KGSUP" start -c "$T/slow.json" -i "$T/in" -s "$T/spooled" -q 2>/dev/null &
+	tracer=$!
+	for _ in $(seq 100); do [ "$(mock_stat requests)" -ge 1 ] && break; sleep 0.1; done
+	kill -KILL "$(pgrep -P $tracer)"
+	wait $tracer
+	# per process: the spool rename, then the spool directory opened and that descriptor fsynced
+	dir_fsynced() {
+		/usr/bin/python3 - "$T/spool.strace" "$T/spooled/spool" <<'PY'
+import re, sys
+log, spool = sys.argv[1], sys.argv[2]
+renamed, dirfd, ok = set(), {}, 0
+for line in open(log):
+    pid = line.split()[0]
+    if "rename(" in line and spool + "/" in line and line.rstrip().endswith("= 0"):
+        renamed.add(pid)
+    m = re.search(r'openat\(AT_FDCWD, "%s/?", [^)]*O_DIRECTORY[^)]*\) = (\d+)' % re.escape(spool), line)
+    if m and pid in renamed:
+        dirfd[pid] = m.group(1)
+    m = re.search(r"fsync\((\d+)\) += 0", line)
+    if m and dirfd.get(pid) == m.group(1):
+        ok += 1
+print(len(renamed), ok)
+sys.exit(0 if renamed and ok >= len(renamed) else 1)
+PY
+	}
+	check "the spool directory is fsynced after a rename ($(ls "$T/spooled/spool" | wc -l) spooled; renames/fsyncs: $(dir_fsynced))" dir_fsynced
+fi
+finish
