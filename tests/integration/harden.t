@@ -81,7 +81,7 @@ in_netns() {
 base_url_refused() { # NAME: exit 2, one line naming api.base_url, nothing arrived at 192.0.2.2
 	[ "$(cat "$T/$1.rc")" = 2 ] && grep -q "api.base_url" "$T/$1.err" && [ ! -s "$T/$1.got" ]
 }
-if ! unshare -n true 2>/dev/null; then
+if ! command -v ip >/dev/null || ! unshare -n true 2>/dev/null; then
 	skip "http://localhost:x@192.0.2.2 (userinfo) is refused" "cannot make a network namespace here"
 	skip "http://127.evil.example is refused" "cannot make a network namespace here"
 else
@@ -149,30 +149,33 @@ else
 	stop_mock
 	start_mock --latency-ms 1500
 	write_config "$T/slow.json" '{"chunking": {"chunk_tokens": 100, "overlap_tokens": 0, "chunks_per_batch": 1}, "run": {"workers": 2}}'
-	strace -f -qq -e trace=openat,rename,fsync -o "$T/spool.strace" \
+	timeout -k 5 120 strace -ff -qq -e trace=openat,rename,fsync -o "$T/strace" \
 		"$KGSUP" start -c "$T/slow.json" -i "$T/in" -s "$T/spooled" -q 2>/dev/null &
 	tracer=$!
 	for _ in $(seq 100); do [ "$(mock_stat requests)" -ge 1 ] && break; sleep 0.1; done
-	kill -KILL "$(pgrep -P $tracer)"
-	wait $tracer
+	kill -KILL "$(pgrep -P "$(pgrep -P $tracer)")" # the supervisor: strace's child
+	{ wait $tracer; } 2>/dev/null
 	# per process: the spool rename, then the spool directory opened and that descriptor fsynced
 	dir_fsynced() {
-		/usr/bin/python3 - "$T/spool.strace" "$T/spooled/spool" <<'PY'
+		/usr/bin/python3 - "$T/spooled/spool" "$T"/strace.* <<'PY'
 import re, sys
-log, spool = sys.argv[1], sys.argv[2]
-renamed, dirfd, ok = set(), {}, 0
-for line in open(log):
-    pid = line.split()[0]
-    if "rename(" in line and spool + "/" in line and line.rstrip().endswith("= 0"):
-        renamed.add(pid)
-    m = re.search(r'openat\(AT_FDCWD, "%s/?", [^)]*O_DIRECTORY[^)]*\) = (\d+)' % re.escape(spool), line)
-    if m and pid in renamed:
-        dirfd[pid] = m.group(1)
-    m = re.search(r"fsync\((\d+)\) += 0", line)
-    if m and dirfd.get(pid) == m.group(1):
-        ok += 1
-print(len(renamed), ok)
-sys.exit(0 if renamed and ok >= len(renamed) else 1)
+spool, logs = sys.argv[1], sys.argv[2:]
+renamed = ok = 0
+for log in logs: # one process each (strace -ff)
+    seen_rename, dirfd, synced = False, None, False
+    for line in open(log):
+        if "rename(" in line and spool + "/" in line and line.rstrip().endswith("= 0"):
+            seen_rename = True
+        m = re.search(r'openat\(AT_FDCWD, "%s/?", [^)]*O_DIRECTORY[^)]*\) = (\d+)' % re.escape(spool), line)
+        if m and seen_rename:
+            dirfd = m.group(1)
+        m = re.search(r"fsync\((\d+)\) += 0", line)
+        if m and m.group(1) == dirfd:
+            synced = True
+    renamed += seen_rename
+    ok += seen_rename and synced
+print(renamed, ok)
+sys.exit(0 if renamed and ok == renamed else 1)
 PY
 	}
 	check "the spool directory is fsynced after a rename ($(ls "$T/spooled/spool" | wc -l) spooled; renames/fsyncs: $(dir_fsynced))" dir_fsynced
