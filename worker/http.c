@@ -146,9 +146,11 @@ static int url_check(const char *url, char *err, size_t errlen)
 		else if (!strcmp(scheme, "http") && (!literal || config_is_loopback_host(host)))
 			rc = 1;
 	}
-	if (rc < 0)
+	if (rc < 0 && !host)
+		snprintf(err, errlen, "api.base_url: libcurl cannot read it as a URL");
+	else if (rc < 0)
 		snprintf(err, errlen, "api.base_url: %s is not https:// and not plain http:// to a "
-			 "loopback address", host ? host : "the URL");
+			 "loopback address", host);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
