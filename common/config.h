@@ -70,7 +70,10 @@ char *config_api_key(const struct config *c, char *err, size_t errlen);
 void config_forget_key(char *key);
 /* Dollars for these tokens at the pricing.* rates. */
 double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens);
-/* Non-zero for an http:// URL to a loopback address (the only plain-HTTP kgsup talks to). */
+/* Non-zero for an http:// URL whose host is localhost or a literal loopback address (the only
+ * plain HTTP kgsup talks to); userinfo, a port and [brackets] are parsed, not matched. */
 int config_is_loopback_http(const char *url);
+/* Non-zero for a host as a URL parser gives it: localhost, 127.x.y.z or [::1]. */
+int config_is_loopback_host(const char *host);
 
 #endif

@@ -4,7 +4,9 @@
 #include "log.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,33 @@ static int open_dbis(store *s)
 	return rc ? failed(s, "commit", rc) : 0;
 }
 
+/* LMDB opens data.mdb and lock.mdb without close-on-exec: every worker and the broker (forked
+ * and exec'd by the supervisor) would hold them open. Marks every descriptor of this process
+ * on either file close-on-exec (lock.mdb's descriptor is not given out by LMDB, so by identity:
+ * device and inode). */
+static void cloexec_env_files(const char *dir)
+{
+	struct stat want[2], st;
+	char path[4200];
+	int n = 0;
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	n += stat(path, &want[n]) == 0;
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	n += stat(path, &want[n]) == 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (st.st_dev == want[i].st_dev && st.st_ino == want[i].st_ino)
+				fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+	}
+	closedir(d);
+}
+
 store *store_open(const char *dir, int readonly, char *err, size_t errlen)
 {
 	store *s = xcalloc(1, sizeof *s);
@@ -94,6 +123,8 @@ store *store_open(const char *dir, int readonly, char *err, size_t errlen)
 	/* NOTLS: a read transaction is not tied to a thread; kgsup has one thread per process */
 	if (!rc)
 		rc = mdb_env_open(s->env, dir, (readonly ? MDB_RDONLY : 0) | MDB_NOTLS, 0600);
+	if (!rc)
+		cloexec_env_files(dir);
 	if (!rc && !readonly) {
 		/* an existing environment may already be larger than the initial map */
 		MDB_envinfo info;

@@ -93,7 +93,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -1;
 	const char *p = data;
@@ -124,6 +124,39 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 		return -1;
 	}
 	return 0;
+}
+
+const char *nofollow_strerror(int e)
+{
+	return e == ELOOP ? "is a symbolic link (not followed in a state directory)" : strerror(e);
+}
+
+/* Opens path as a directory that is not a symbolic link (which fails as ENOTDIR; made ELOOP so
+ * nofollow_strerror names it), then fchmod (mode >= 0) or fsync (mode < 0). */
+static int dir_nofollow(const char *path, int mode)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		if (errno == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			errno = ELOOP;
+		return -1;
+	}
+	int rc = mode >= 0 ? fchmod(fd, (mode_t)mode) : fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int chmod_dir_nofollow(const char *path, int mode)
+{
+	return dir_nofollow(path, mode);
+}
+
+int fsync_dir(const char *path)
+{
+	return dir_nofollow(path, -1);
 }
 
 int mkdir_p(const char *path, int mode)
@@ -173,4 +206,11 @@ int readlink_self(char *out, size_t n)
 		return -1;
 	out[len] = '\0';
 	return 0;
+}
+
+int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }

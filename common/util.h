@@ -43,6 +43,12 @@ int64_t wall_ms(void);
 char *read_file(const char *path, size_t max, size_t *len);
 /* Writes data to path atomically (temp file, fsync, rename) with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* strerror(e), except that ELOOP from an O_NOFOLLOW open says what it means here. */
+const char *nofollow_strerror(int e);
+/* chmod of a directory that must not be a symbolic link (opened O_DIRECTORY|O_NOFOLLOW). */
+int chmod_dir_nofollow(const char *path, int mode);
+/* fsync of a directory, so the renames in it survive a power cut. */
+int fsync_dir(const char *path);
 /* mkdir -p with mode for the last component. */
 int mkdir_p(const char *path, int mode);
 
@@ -51,6 +57,9 @@ void wr_u32be(void *p, uint32_t v);
 
 
 
+/* Non-zero when both paths exist and are the same file or directory (device and inode, so
+ * symlinks and relative spellings count as the same). */
+int same_file(const char *a, const char *b);
 /* Non-zero when fd is an open descriptor. */
 int fcntl_is_open(int fd);
 /* The path of the running executable (for re-exec); -1 on failure. */

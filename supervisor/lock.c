@@ -2,6 +2,7 @@
 #include "lock.h"
 #include "../common/log.h"
 #include "../common/paths.h"
+#include "../common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,9 @@ int lock_take(const char *state_dir, int *fd, char *err, size_t errlen)
 {
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, state_dir, "lock");
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (*fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, nofollow_strerror(errno));
 		return -1;
 	}
 	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
@@ -37,7 +38,7 @@ int lock_probe(const char *state_dir, pid_t *pid, int *fd)
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, state_dir, "lock");
 	*pid = 0;
-	int lfd = open(path, O_RDONLY | O_CLOEXEC);
+	int lfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (lfd < 0)
 		return 0;
 	/* a shared lock we can take means nobody holds the exclusive one */
@@ -54,4 +55,22 @@ int lock_probe(const char *state_dir, pid_t *pid, int *fd)
 	else
 		close(lfd);
 	return 1;
+}
+
+int lock_pid_file_write(const char *state_dir)
+{
+	char path[PATHS_MAX], text[32];
+	paths_file(path, sizeof path, state_dir, "kgsup.pid");
+	int len = snprintf(text, sizeof text, "%d\n", (int)getpid());
+	if (write_file_atomic(path, text, (size_t)len, 0644) == 0)
+		return 0;
+	log_warn("%s: cannot write the pid file: %s", path, nofollow_strerror(errno));
+	return -1;
+}
+
+void lock_pid_file_remove(const char *state_dir)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, state_dir, "kgsup.pid");
+	unlink(path);
 }

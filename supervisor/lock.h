@@ -12,4 +12,10 @@ int lock_take(const char *state_dir, int *fd, char *err, size_t errlen);
  * and, when fd is given, leaves the lock file open there (to wait on with flock). */
 int lock_probe(const char *state_dir, pid_t *pid, int *fd);
 
+/* DIR/kgsup.pid of a detached run: written once the lock is held, so a refused second start
+ * never touches the live run's; removed by the run that wrote it (before its lock goes, so
+ * kgsup stop returns when it does). */
+int lock_pid_file_write(const char *state_dir);
+void lock_pid_file_remove(const char *state_dir);
+
 #endif

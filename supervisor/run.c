@@ -34,8 +34,10 @@ static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
 	const char *subdirs[] = { "", "run", "sock", "spool" };
 	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
 		paths_file(path, sizeof path, state_dir, subdirs[i]);
-		if (mkdir_p(path, 0700) < 0 || chmod(path, 0700) < 0) {
-			snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		/* a subdirectory planted as a symbolic link would have its target chmodded */
+		if (mkdir_p(path, 0700) < 0 ||
+		    (i ? chmod_dir_nofollow(path, 0700) : chmod(path, 0700)) < 0) {
+			snprintf(err, errlen, "%s: cannot use: %s", path, nofollow_strerror(errno));
 			return -1;
 		}
 	}
@@ -369,6 +371,8 @@ static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errl
 	s->state_dir = cli->state_dir;
 	if (prepare_dirs(s->state_dir, err, errlen) || lock_take(s->state_dir, &s->lock_fd, err, errlen))
 		return EXIT_USAGE;
+	if (cli->detach)
+		s->pid_file = lock_pid_file_write(s->state_dir) == 0;
 	char dbdir[PATHS_MAX];
 	paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
 	s->db = store_open(dbdir, 0, err, errlen);
@@ -379,8 +383,19 @@ static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errl
 static int open_cache(struct sup *s, char *err, size_t errlen)
 {
 	s->cache_db = s->db;
-	if (s->cfg.cache_path && !(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
-		return EXIT_USAGE;
+	if (s->cfg.cache_path) {
+		/* LMDB must not open one environment twice in a process: the second one's locks
+		 * deadlock against the first */
+		char dbdir[PATHS_MAX];
+		paths_file(dbdir, sizeof dbdir, s->state_dir, "db");
+		if (same_file(s->cfg.cache_path, dbdir)) {
+			snprintf(err, errlen, "cache.path: %s is this run's own store (%s); set it to "
+				 "null to use that, or name another directory", s->cfg.cache_path, dbdir);
+			return EXIT_USAGE;
+		}
+		if (!(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
+			return EXIT_USAGE;
+	}
 	cache_init(&s->cache, s->db, s->cache_db, &s->cfg, &s->prompts);
 	return 0;
 }
@@ -474,26 +489,33 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 
 /* --detach: the parent waits until the child has planned and started its loop (or died, then
  * with the child's exit code), so errors in the config or inputs still reach the terminal
- * as an exit code. The child is a session leader writing to DIR/kgsup.log, its pid in
- * DIR/kgsup.pid. Returns -1 in the child (go on), else the parent's exit code. Forks before
+ * as an exit code. The child is a session leader writing to DIR/kgsup.log (opened here, so
+ * a log that cannot be opened is a one-line error), its pid in DIR/kgsup.pid once it holds
+ * the lock (open_run). Returns -1 in the child (go on), else the parent's exit code. Forks before
  * any ZeroMQ context, LMDB environment or libcurl state exists. */
 static int detach(const char *state_dir, int *ready_fd)
 {
-	char log_path[PATHS_MAX], pid_path[PATHS_MAX];
+	char log_path[PATHS_MAX];
 	int p[2];
 	if (mkdir_p(state_dir, 0700) || pipe2(p, O_CLOEXEC) < 0) {
 		die_msg("%s: %s", state_dir, strerror(errno));
 		return EXIT_USAGE;
 	}
 	paths_file(log_path, sizeof log_path, state_dir, "kgsup.log");
-	paths_file(pid_path, sizeof pid_path, state_dir, "kgsup.pid");
+	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log < 0) {
+		die_msg("%s: %s", log_path, nofollow_strerror(errno));
+		return EXIT_USAGE;
+	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
+		close(log);
 		die_msg("fork: %s", strerror(errno));
 		return EXIT_INTERNAL;
 	}
 	if (pid > 0) {
+		close(log);
 		close(p[1]);
 		char c;
 		ssize_t n;
@@ -514,15 +536,10 @@ static int detach(const char *state_dir, int *ready_fd)
 	close(p[0]);
 	setsid();
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
 		_exit(EXIT_INTERNAL);
 	close(null);
 	close(log);
-	char pidtext[32];
-	int len = snprintf(pidtext, sizeof pidtext, "%d\n", (int)getpid());
-	if (write_file_atomic(pid_path, pidtext, (size_t)len, 0644))
-		log_warn("%s: cannot write the pid file", pid_path);
 	*ready_fd = p[1];
 	return -1;
 }
@@ -567,10 +584,11 @@ static int run_command(const struct cli *cli, int resume)
 	}
 	if (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err))
 		goto out;
-	if (!resume && ((code = open_run(&s, cli, err, sizeof err)) ||
-			(code = settle_plan(&s, cli, err, sizeof err))))
+	if (!resume && (code = open_run(&s, cli, err, sizeof err)))
 		goto out;
-	if ((code = open_cache(&s, err, sizeof err)))
+	/* the cache before the plan: a cache.path that cannot be used is refused before work */
+	if ((code = open_cache(&s, err, sizeof err)) ||
+	    (!resume && (code = settle_plan(&s, cli, err, sizeof err))))
 		goto out;
 	s.want = (int)s.cfg.workers;
 	log_export_level();
@@ -601,11 +619,8 @@ out:
 	free(s.queue);
 	free(s.spooled);
 	free(s.invalid);
-	if (cli->detach) { /* before the lock goes: kgsup stop returns when it does */
-		char pid_path[PATHS_MAX];
-		paths_file(pid_path, sizeof pid_path, cli->state_dir, "kgsup.pid");
-		unlink(pid_path);
-	}
+	if (s.pid_file)
+		lock_pid_file_remove(cli->state_dir);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return code;

@@ -80,6 +80,7 @@ struct sup {
 	struct child broker;
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
+	int pid_file; /* this run wrote DIR/kgsup.pid (--detach), and removes it */
 	struct plan_rec plan; /* as planned: the ledger counts the halves of splits */
 	uint32_t next_seq;
 	struct queued_result *queue;

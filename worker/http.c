@@ -2,10 +2,13 @@
 #include "http.h"
 #include "../common/util.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct http_client {
 	CURL *curl;
@@ -16,6 +19,7 @@ struct http_client {
 	struct http_response *cur; /* the response being filled */
 	const char *body;          /* the request being sent, and how much of it curl has read */
 	size_t body_len, body_read;
+	char refused[INET6_ADDRSTRLEN]; /* a non-loopback address a plain-http call was kept from */
 };
 
 int http_global_init(char *err, size_t errlen)
@@ -97,13 +101,68 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return 0;
 }
 
+/* Plain http carries the key in clear, so it may only reach this machine. Whatever name or
+ * address the URL gives and whatever the name resolves to, libcurl opens its sockets here:
+ * an address that is not loopback gets no socket, so nothing is ever sent to it. */
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)purpose;
+	http_client *c = arg;
+	const struct sockaddr_in *v4 = (const void *)&a->addr;
+	const struct sockaddr_in6 *v6 = (const void *)&a->addr;
+	int loopback = 0;
+	if (a->family == AF_INET) {
+		loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+		inet_ntop(AF_INET, &v4->sin_addr, c->refused, sizeof c->refused);
+	} else if (a->family == AF_INET6) {
+		loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) ||
+			   (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127);
+		inet_ntop(AF_INET6, &v6->sin6_addr, c->refused, sizeof c->refused);
+	}
+	if (!loopback)
+		return CURL_SOCKET_BAD;
+	c->refused[0] = '\0';
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* The scheme and host of base_url as libcurl itself parses them (userinfo and all): 0 for
+ * https, 1 for plain http to a name or a loopback address (the socket check above then
+ * applies), -1 with err set for anything else. */
+static int url_check(const char *url, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+		unsigned char addr[sizeof(struct in6_addr)];
+		char inner[INET6_ADDRSTRLEN] = "";
+		if (host[0] == '[')
+			snprintf(inner, sizeof inner, "%.*s", (int)strcspn(host + 1, "]"), host + 1);
+		int literal = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, inner, addr) == 1;
+		if (!strcmp(scheme, "https"))
+			rc = 0;
+		else if (!strcmp(scheme, "http") && (!literal || config_is_loopback_host(host)))
+			rc = 1;
+	}
+	if (rc < 0 && !host)
+		snprintf(err, errlen, "api.base_url: libcurl cannot read it as a URL");
+	else if (rc < 0)
+		snprintf(err, errlen, "api.base_url: %s is not https:// and not plain http:// to a "
+			 "loopback address", host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
 		      char *err, size_t errlen)
 {
-	if (strncmp(cfg->base_url, "https://", 8) && !config_is_loopback_http(cfg->base_url)) {
-		snprintf(err, errlen, "api.base_url: plain http:// is allowed only to loopback addresses");
+	int plain = url_check(cfg->base_url, err, errlen);
+	if (plain < 0)
 		return NULL;
-	}
 	http_client *c = xcalloc(1, sizeof *c);
 	c->curl = curl_easy_init();
 	if (!c->curl) {
@@ -161,7 +220,11 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 	/* headers have no size limit of their own in curl; bound how long they may trickle */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)cfg->timeout_s);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
+	if (plain) {
+		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
+	}
 	return c;
 }
 
@@ -183,6 +246,7 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	r->status = 0;
 	r->transport_error = r->too_large = r->headers_too_large = r->aborted = 0;
 	r->resend_refused = 0;
+	c->refused[0] = '\0';
 	r->header_bytes = 0;
 	r->error[0] = '\0';
 	ratelimit_clear(&r->limits);
@@ -214,6 +278,9 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 			 HTTP_MAX_HEADER_BYTES / 1024);
 	else if (r->resend_refused)
 		snprintf(r->error, sizeof r->error, "the connection closed before any answer");
+	else if (c->refused[0])
+		snprintf(r->error, sizeof r->error, "api.base_url: refused to send plain http to %s, "
+			 "which is not a loopback address", c->refused);
 	else
 		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
 	r->transport_error = 1;

@@ -136,10 +136,12 @@ static void forget_acked(struct worker *w, uint32_t acked)
 }
 
 /* The supervisor died holding results of ours unread, maybe: save them where the next run of
- * this state directory looks (each written whole or not at all: temp file, fsync, rename). */
+ * this state directory looks (each written whole or not at all: temp file, fsync, rename; then
+ * the directory fsynced, or the renames may not survive a power cut). */
 static void spool_unacked(struct worker *w)
 {
 	char dir[PATHS_MAX], path[PATHS_MAX];
+	int renamed = 0;
 	paths_file(dir, sizeof dir, w->state_dir, "spool");
 	for (int i = 0; i < UNACKED_MAX; i++) {
 		struct unacked *u = &w->unacked[i];
@@ -148,11 +150,15 @@ static void spool_unacked(struct worker *w)
 		u->held = 0;
 		mkdir_p(dir, 0700);
 		snprintf(path, sizeof path, "%s/%u-%d.res", dir, u->batch, (int)getpid());
-		if (write_file_atomic(path, u->msg.data, u->msg.len, 0600) < 0)
+		if (write_file_atomic(path, u->msg.data, u->msg.len, 0600) < 0) {
 			log_error("cannot spool the answer to batch %u: %s", u->batch, strerror(errno));
-		else
-			log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
+			continue;
+		}
+		log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
+		renamed++;
 	}
+	if (renamed && fsync_dir(dir) < 0)
+		log_error("%s: cannot fsync: %s", dir, nofollow_strerror(errno));
 }
 
 void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res)

@@ -62,6 +62,46 @@ static void plain_http_only_to_loopback(void **state)
 	config_free(&c);
 }
 
+/* The host as a URL parser sees it: userinfo, ports and brackets do not fool the check. */
+static void plain_http_host_is_parsed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url;
+		int ok;
+	} cases[] = {
+		{ "http://127.0.0.1:8000/v1", 1 },
+		{ "http://127.1.2.3/v1", 1 },
+		{ "http://localhost", 1 },
+		{ "http://LocalHost:8080", 1 },
+		{ "http://localhost/v1", 1 },
+		{ "http://[::1]:8000/v1", 1 },
+		{ "http://[::1]", 1 },
+		{ "http://127.0.0.1:8000?x", 1 },
+		{ "http://localhost:x@192.0.2.2:18099/v1", 0 },
+		{ "http://127.0.0.1@192.0.2.2/v1", 0 },
+		{ "http://user:pw@127.0.0.1:8000/v1", 1 },
+		{ "http://a@b@192.0.2.2/v1", 0 },
+		{ "http://127.evil.example:8000/v1", 0 },
+		{ "http://127.0.0.1.evil.example/v1", 0 },
+		{ "http://localhost.evil.com/v1", 0 },
+		{ "http://localhost:80x/v1", 0 },
+		{ "http://[::1].evil/v1", 0 },
+		{ "http://[::2]/v1", 0 },
+		{ "http://192.0.2.2/v1", 0 },
+		{ "http://127.0.0.1\\@192.0.2.2/v1", 0 },
+		{ "http://", 0 },
+		{ "https://127.0.0.1/v1", 0 },
+	};
+	int wrong = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (config_is_loopback_http(cases[i].url) != cases[i].ok) {
+			print_message("# %s: want %s\n", cases[i].url, cases[i].ok ? "accepted" : "refused");
+			wrong++;
+		}
+	assert_int_equal(wrong, 0);
+}
+
 static void round_trips_through_json(void **state)
 {
 	(void)state;
@@ -161,6 +201,7 @@ int main(void)
 		cmocka_unit_test(defaults_match_the_documented_ones),
 		cmocka_unit_test(values_override_defaults),
 		cmocka_unit_test(plain_http_only_to_loopback),
+		cmocka_unit_test(plain_http_host_is_parsed),
 		cmocka_unit_test(round_trips_through_json),
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(the_example_config_has_every_key_at_its_default),
