@@ -18,10 +18,33 @@
 #define INPUT_MAX_LINE ((size_t)64 << 20)
 #define READ_BLOCK (64u << 10)
 
+struct reader;
+
+/* A line of the input, without its line ending. */
+struct line {
+	const char *p;
+	size_t len;
+};
+
+/* A format kgsup reads: one row of the table below. A format is read either in text blocks
+ * (blocks set) or line by line (lines set); finish then ends the last document. */
+struct format {
+	const char *endings[4]; /* file name endings, NULL-terminated */
+	void (*init)(struct reader *rd);		       /* may be NULL */
+	void (*blocks)(struct reader *rd, const char *p, size_t n);
+	int (*lines)(struct reader *rd, const struct line *l); /* 0, or non-zero to stop */
+	int (*finish)(struct reader *rd);		       /* 0 or -1; may be NULL */
+	int bom;	    /* a UTF-8 byte order mark before the first line is dropped */
+	int many_documents; /* each line is a document the line handler hands over whole; else
+			     * the file is one document the reader hands over in parts */
+};
+
+static const struct format *format_row(enum input_format fmt);
+
 /* The state of one file being read. */
 struct reader {
 	struct document *doc;
-	enum input_format fmt;
+	const struct format *form;
 	const char *name; /* for messages */
 	size_t max_unit;
 	size_t part_bytes;
@@ -39,7 +62,7 @@ struct reader {
 	/* line formats */
 	buf line;
 	unsigned lineno;
-	enum { V_FIRST, V_HEADER, V_SEEK, V_SKIP, V_CUE } state;
+	enum { V_SEEK, V_FIRST, V_HEADER, V_SKIP, V_CUE } state;
 	int64_t cue_start, cue_end;
 	size_t cue_bytes, cue_lines;
 	int speaker_done;
@@ -219,13 +242,20 @@ static void text_scan(struct reader *rd, int final)
 	cut_units(rd, final ? n : i, -1, -1, final);
 }
 
-static void text_finish(struct reader *rd)
+static void text_blocks(struct reader *rd, const char *p, size_t n)
+{
+	text_feed(rd, p, n);
+	text_scan(rd, 0);
+}
+
+static int text_finish(struct reader *rd)
 {
 	if (rd->held_cr) {
 		buf_putc(&rd->doc->text, '\r');
 		rd->held_cr = 0;
 	}
 	text_scan(rd, 1);
+	return 0;
 }
 
 int64_t input_parse_time(const char *s, size_t len)
@@ -264,12 +294,6 @@ int64_t input_parse_time(const char *s, size_t len)
 		return -1;
 	return ((h * 60 + m) * 60 + sec) * 1000 + ms;
 }
-
-/* A line of the input, without its line ending. */
-struct line {
-	const char *p;
-	size_t len;
-};
 
 static int blank(const struct line *l)
 {
@@ -413,6 +437,24 @@ static int cue_line(struct reader *rd, const struct line *l)
 	return 0;
 }
 
+static void vtt_init(struct reader *rd)
+{
+	rd->state = V_FIRST;
+}
+
+/* The end of a .vtt or .srt file ends its last cue; a .vtt file with no line at all has no
+ * header either. */
+static int cue_finish(struct reader *rd)
+{
+	if (rd->state == V_FIRST) {
+		struct line none = { "", 0 };
+		return cue_line(rd, &none);
+	}
+	if (rd->state == V_CUE)
+		end_cue(rd);
+	return 0;
+}
+
 /* ---- .jsonl: one {"id": "...", "text": "..."} per line, each line a document ---- */
 
 static int jsonl_line(struct reader *rd, const struct line *l)
@@ -450,10 +492,10 @@ static int on_line(struct reader *rd, const char *p, size_t n)
 	if (n && p[n - 1] == '\r')
 		n--;
 	rd->lineno++;
-	if (rd->lineno == 1 && rd->fmt != FMT_JSONL && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+	if (rd->lineno == 1 && rd->form->bom && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
 		p += 3, n -= 3;
 	struct line l = { p, n };
-	int rc = rd->fmt == FMT_JSONL ? jsonl_line(rd, &l) : cue_line(rd, &l);
+	int rc = rd->form->lines(rd, &l);
 	if (rc)
 		rd->stopped = 1;
 	return rc;
@@ -493,39 +535,36 @@ static int lines_feed(struct reader *rd, const char *p, size_t n)
 
 static int feed(struct reader *rd, const char *p, size_t n)
 {
-	if (rd->fmt == FMT_TEXT) {
-		text_feed(rd, p, n);
-		text_scan(rd, 0);
-	} else if (lines_feed(rd, p, n)) {
+	if (rd->form->blocks)
+		rd->form->blocks(rd, p, n);
+	else if (lines_feed(rd, p, n))
 		return -1;
-	}
-	return rd->fmt == FMT_JSONL ? 0 : maybe_deliver(rd);
+	return rd->form->many_documents ? 0 : maybe_deliver(rd);
 }
 
 static int finish(struct reader *rd)
 {
 	if (rd->line.len && on_line(rd, rd->line.data, rd->line.len))
 		return -1;
-	if (rd->fmt == FMT_TEXT) {
-		text_finish(rd);
-	} else if (rd->fmt != FMT_JSONL) {
-		if (rd->state == V_FIRST) {
-			struct line none = { "", 0 };
-			return cue_line(rd, &none);
-		}
-		if (rd->state == V_CUE)
-			end_cue(rd);
-	}
-	return rd->fmt == FMT_JSONL ? 0 : deliver(rd, 0);
+	if (rd->form->finish && rd->form->finish(rd))
+		return -1;
+	return rd->form->many_documents ? 0 : deliver(rd, 0);
 }
 
-static void reader_init(struct reader *rd, struct document *doc, const char *name,
-			enum input_format fmt, size_t max_unit, document_fn fn, void *arg, char *err,
-			size_t errlen)
+/* Returns -1 with a message in err for a format that is not a row of the table. */
+static int reader_init(struct reader *rd, struct document *doc, const char *name,
+		       enum input_format fmt, size_t max_unit, document_fn fn, void *arg, char *err,
+		       size_t errlen)
 {
 	memset(rd, 0, sizeof *rd);
+	buf_init(&rd->line);
+	buf_init(&rd->source);
+	rd->form = format_row(fmt);
+	if (!rd->form) {
+		snprintf(err, errlen, "%s: not a format kgsup reads", name);
+		return -1;
+	}
 	rd->doc = doc;
-	rd->fmt = fmt;
 	rd->name = name;
 	rd->max_unit = max_unit ? max_unit : 1;
 	rd->part_bytes = INPUT_PART_BYTES;
@@ -533,10 +572,10 @@ static void reader_init(struct reader *rd, struct document *doc, const char *nam
 	rd->arg = arg;
 	rd->err = err;
 	rd->errlen = errlen;
-	rd->state = fmt == FMT_VTT ? V_FIRST : V_SEEK;
-	buf_init(&rd->line);
-	buf_init(&rd->source);
+	if (rd->form->init)
+		rd->form->init(rd);
 	begin_document(rd, name);
+	return 0;
 }
 
 static void reader_free(struct reader *rd)
@@ -562,9 +601,8 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	struct reader rd;
 	err[0] = '\0';
 	document_init(&doc, name);
-	reader_init(&rd, &doc, name, fmt, max_unit, fn, arg, err, errlen);
+	int rc = reader_init(&rd, &doc, name, fmt, max_unit, fn, arg, err, errlen);
 	rd.part_bytes = part_bytes ? part_bytes : 1;
-	int rc = 0;
 	/* in slices of part_bytes, so small parts also cut lines and "\r\n" across blocks */
 	for (size_t off = 0; off < len && !rc; off += rd.part_bytes)
 		rc = feed(&rd, text + off, len - off < rd.part_bytes ? len - off : rd.part_bytes);
@@ -576,19 +614,9 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	return rc;
 }
 
-int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
-		    void *arg, char *err, size_t errlen)
+/* Reads fd to its end in blocks; rc as feed and finish return it. */
+static int read_blocks(struct reader *rd, int fd)
 {
-	err[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
-	struct document doc;
-	struct reader rd;
-	document_init(&doc, path);
-	reader_init(&rd, &doc, path, fmt, max_unit, fn, arg, err, errlen);
 	char *block = xmalloc(READ_BLOCK);
 	int rc = 0, first = 1;
 	for (;;) {
@@ -596,26 +624,47 @@ int input_read_file(const char *path, enum input_format fmt, size_t max_unit, do
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			snprintf(rd->err, rd->errlen, "%s: cannot read: %s", rd->name, strerror(errno));
 			rc = -1;
 			break;
 		}
 		if (n == 0) {
-			rc = finish(&rd);
+			rc = finish(rd);
 			break;
 		}
 		if (first && memchr(block, '\0', (size_t)n < 8192 ? (size_t)n : 8192)) {
-			snprintf(err, errlen, "%s: looks binary (NUL bytes), not a transcript", path);
+			snprintf(rd->err, rd->errlen, "%s: looks binary (NUL bytes), not a transcript",
+				 rd->name);
 			rc = -1;
 			break;
 		}
 		first = 0;
-		if ((rc = feed(&rd, block, (size_t)n)))
+		if ((rc = feed(rd, block, (size_t)n)))
 			break;
 	}
-	rc = outcome(&rd, rc);
 	free(block);
-	close(fd);
+	return rc;
+}
+
+int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	struct document doc;
+	struct reader rd;
+	err[0] = '\0';
+	document_init(&doc, path);
+	int rc = reader_init(&rd, &doc, path, fmt, max_unit, fn, arg, err, errlen);
+	if (!rc) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			rc = -1;
+		} else {
+			rc = read_blocks(&rd, fd);
+			close(fd);
+		}
+	}
+	rc = outcome(&rd, rc);
 	reader_free(&rd);
 	document_free(&doc);
 	return rc;
@@ -627,8 +676,9 @@ static int parse_whole(struct document *doc, enum input_format fmt, const char *
 {
 	struct reader rd;
 	char err[160];
-	reader_init(&rd, doc, doc->source, fmt, max_unit, NULL, NULL, err, sizeof err);
-	int rc = feed(&rd, text, len);
+	int rc = reader_init(&rd, doc, doc->source, fmt, max_unit, NULL, NULL, err, sizeof err);
+	if (!rc)
+		rc = feed(&rd, text, len);
 	if (!rc)
 		rc = finish(&rd);
 	reader_free(&rd);
@@ -650,19 +700,48 @@ int input_parse_srt(struct document *doc, const char *text, size_t len, size_t m
 	return parse_whole(doc, FMT_SRT, text, len, max_unit);
 }
 
+/* ---- the formats ---- */
+
+static const struct format formats[] = {
+	[FMT_TEXT] = { { ".txt", ".md" }, NULL, text_blocks, NULL, text_finish, 0, 0 },
+	[FMT_VTT] = { { ".vtt" }, vtt_init, NULL, cue_line, cue_finish, 1, 0 },
+	[FMT_SRT] = { { ".srt" }, NULL, NULL, cue_line, cue_finish, 1, 0 },
+	[FMT_JSONL] = { { ".jsonl" }, NULL, NULL, jsonl_line, NULL, 0, 1 },
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+static const struct format *format_row(enum input_format fmt)
+{
+	return fmt > FMT_NONE && (size_t)fmt < NFORMATS ? &formats[fmt] : NULL;
+}
+
 enum input_format input_format_of(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	const char *slash = strrchr(path, '/');
 	if (!dot || (slash && dot < slash))
 		return FMT_NONE;
-	if (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".md"))
-		return FMT_TEXT;
-	if (!strcasecmp(dot, ".vtt"))
-		return FMT_VTT;
-	if (!strcasecmp(dot, ".srt"))
-		return FMT_SRT;
-	if (!strcasecmp(dot, ".jsonl"))
-		return FMT_JSONL;
+	for (size_t f = 0; f < NFORMATS; f++)
+		for (const char *const *e = formats[f].endings; *e; e++)
+			if (!strcasecmp(dot, *e))
+				return (enum input_format)f;
 	return FMT_NONE;
+}
+
+const char *input_endings(void)
+{
+	static char list[256]; /* built once: the table does not change */
+	if (!list[0]) {
+		size_t n = 0;
+		for (size_t f = 0; f < NFORMATS; f++)
+			for (const char *const *e = formats[f].endings; *e && n < sizeof list; e++)
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", *e);
+	}
+	return list;
+}
+
+int input_one_document(enum input_format fmt)
+{
+	const struct format *form = format_row(fmt);
+	return form && !form->many_documents;
 }

@@ -40,6 +40,11 @@ enum input_format { FMT_NONE, FMT_TEXT, FMT_VTT, FMT_SRT, FMT_JSONL };
 
 /* By file name ending; FMT_NONE for anything kgsup does not read. */
 enum input_format input_format_of(const char *path);
+/* The endings kgsup reads, for messages: ".txt .md .vtt .srt .jsonl". */
+const char *input_endings(void);
+/* 1 when a file of this format is one document (which may come in parts); 0 when it holds
+ * many, each handed over whole (a .jsonl line), or for a format kgsup does not read. */
+int input_one_document(enum input_format fmt);
 
 /* Called for each document of a file, or for each part of a long one; returns 0 to go on,
  * non-zero to stop. */

@@ -144,6 +144,22 @@ static void formats_by_extension(void **state)
 	assert_int_equal(input_format_of("dir.txt/file"), FMT_NONE);
 }
 
+/* the list messages name is the table's: each ending in it reads as a format */
+static void endings_come_from_the_table(void **state)
+{
+	(void)state;
+	assert_string_equal(input_endings(), ".txt .md .vtt .srt .jsonl");
+	char list[256], path[300];
+	snprintf(list, sizeof list, "%s", input_endings());
+	for (char *save, *e = strtok_r(list, " ", &save); e; e = strtok_r(NULL, " ", &save)) {
+		snprintf(path, sizeof path, "dir/a%s", e);
+		assert_int_not_equal(input_format_of(path), FMT_NONE);
+	}
+	assert_true(input_one_document(FMT_TEXT) && input_one_document(FMT_VTT));
+	assert_true(input_one_document(FMT_SRT));
+	assert_false(input_one_document(FMT_JSONL) || input_one_document(FMT_NONE));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +171,7 @@ int main(void)
 		cmocka_unit_test(jsonl_names_the_broken_line),
 		cmocka_unit_test(empty_text_in_parts),
 		cmocka_unit_test(formats_by_extension),
+		cmocka_unit_test(endings_come_from_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
