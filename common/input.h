@@ -3,7 +3,9 @@
  * one), which the chunker then packs into chunks.
  *   .txt .md  - the text as is (Speaker: labels kept), units at lines and sentences
  *   .vtt .srt - header, cue numbers and timings dropped, <v Speaker> kept as "Speaker: "
- *   .jsonl    - one {"id": "...", "text": "..."} per line, each line a document */
+ *   .jsonl    - one {"id": "...", "text": "..."} per line, each line a document
+ * The formats are the rows of one table (input.c); each one's handlers are in a file of its
+ * own (text.c, cue.c, jsonl.c). */
 #ifndef KGSUP_INPUT_H
 #define KGSUP_INPUT_H
 

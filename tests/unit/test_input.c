@@ -160,6 +160,21 @@ static void endings_come_from_the_table(void **state)
 	assert_false(input_one_document(FMT_JSONL) || input_one_document(FMT_NONE));
 }
 
+/* a format outside the table is refused, not read as some other format */
+static void unknown_format_is_refused(void **state)
+{
+	(void)state;
+	char err[128];
+	int n = 0;
+	assert_int_equal(input_read_mem("x.pdf", FMT_NONE, "1\n00:00:01,000 --> 00:00:02,000\nhi\n",
+					30, 100, 100, count_docs, &n, err, sizeof err), -1);
+	assert_int_equal(n, 0);
+	assert_string_equal(err, "x.pdf: not a format kgsup reads");
+	assert_int_equal(input_read_file("/nonexistent.pdf", (enum input_format)99, 100, count_docs,
+					 &n, err, sizeof err), -1);
+	assert_string_equal(err, "/nonexistent.pdf: not a format kgsup reads");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +187,7 @@ int main(void)
 		cmocka_unit_test(empty_text_in_parts),
 		cmocka_unit_test(formats_by_extension),
 		cmocka_unit_test(endings_come_from_the_table),
+		cmocka_unit_test(unknown_format_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
