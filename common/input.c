@@ -1,12 +1,12 @@
-/* input.c: readers for .txt/.md, .vtt, .srt and .jsonl transcripts. A file is read in blocks
+/* input.c: the transcript reader and the table of formats it reads. A file is read in blocks
  * and handed over in parts of about INPUT_PART_BYTES of text, so a transcript of any size is
  * never held whole; the units a part ends with that the chunker has not used yet stay for the
- * next part, and the chunks come out the same as if the document had been read in one go. */
-#include "input.h"
-#include "json.h"
+ * next part, and the chunks come out the same as if the document had been read in one go.
+ * Each format's handlers live in a file of their own (text.c, cue.c, jsonl.c); a format is
+ * one row of the table at the end of this file. */
+#include "reader.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,33 +18,20 @@
 #define INPUT_MAX_LINE ((size_t)64 << 20)
 #define READ_BLOCK (64u << 10)
 
-/* The state of one file being read. */
-struct reader {
-	struct document *doc;
-	enum input_format fmt;
-	const char *name; /* for messages */
-	size_t max_unit;
-	size_t part_bytes;
-	document_fn fn; /* NULL: everything stays in doc (the in-memory parsers) */
-	void *arg;
-	char *err;
-	size_t errlen;
-	int stopped; /* fn returned non-zero, or an error */
-	size_t open; /* doc text from here on is not cut into units yet */
-	/* .txt: where the unit being scanned began (for the sentence rule; may lie before the
-	 * text kept), the next byte to look at, and a '\r' that may start a "\r\n" */
-	int64_t ustart;
-	size_t scan;
-	int held_cr;
-	/* line formats */
-	buf line;
-	unsigned lineno;
-	enum { V_FIRST, V_HEADER, V_SEEK, V_SKIP, V_CUE } state;
-	int64_t cue_start, cue_end;
-	size_t cue_bytes, cue_lines;
-	int speaker_done;
-	buf source; /* .jsonl: "path#id" */
+/* A format kgsup reads: one row of the table below. A format is read either in text blocks
+ * (blocks set) or line by line (lines set); finish then ends the last document. */
+struct format {
+	const char *endings[4]; /* file name endings, NULL-terminated */
+	void (*init)(struct reader *rd);		       /* may be NULL */
+	void (*blocks)(struct reader *rd, const char *p, size_t n);
+	int (*lines)(struct reader *rd, const struct line *l); /* 0, or non-zero to stop */
+	int (*finish)(struct reader *rd);		       /* 0 or -1; may be NULL */
+	int bom;	    /* a UTF-8 byte order mark before the first line is dropped */
+	int many_documents; /* each line is a document the line handler hands over whole; else
+			     * the file is one document the reader hands over in parts */
 };
+
+static const struct format *format_row(enum input_format fmt);
 
 void document_init(struct document *doc, const char *source)
 {
@@ -78,7 +65,7 @@ static size_t char_boundary(const char *s, size_t p)
 /* Cuts the open text [open, upto) into units of at most max_unit bytes, at the last white
  * space before the limit where there is one. With whole = 0 the unit is still growing: only
  * the pieces that are certain whatever follows (while more than max_unit remain) are cut. */
-static void cut_units(struct reader *rd, size_t upto, int64_t start, int64_t end, int whole)
+void reader_cut_units(struct reader *rd, size_t upto, int64_t start, int64_t end, int whole)
 {
 	const char *t = rd->doc->text.data;
 	size_t off = rd->open, len = upto - off, max_unit = rd->max_unit;
@@ -102,7 +89,7 @@ static void cut_units(struct reader *rd, size_t upto, int64_t start, int64_t end
 }
 
 /* Starts a new document in rd->doc. */
-static void begin_document(struct reader *rd, const char *source)
+void reader_begin_document(struct reader *rd, const char *source)
 {
 	struct document *d = rd->doc;
 	d->source = source;
@@ -141,7 +128,7 @@ static void compact(struct reader *rd)
 }
 
 /* Hands the document (or its part so far) to fn. */
-static int deliver(struct reader *rd, int more)
+int reader_deliver(struct reader *rd, int more)
 {
 	struct document *d = rd->doc;
 	if (!rd->fn || rd->stopped)
@@ -160,287 +147,8 @@ static int deliver(struct reader *rd, int more)
 static int maybe_deliver(struct reader *rd)
 {
 	if (rd->fn && rd->doc->text.len - rd->doc->fresh >= rd->part_bytes)
-		return deliver(rd, 1);
+		return reader_deliver(rd, 1);
 	return rd->stopped;
-}
-
-/* ---- plain text: units at lines, and at sentence ends of long lines ---- */
-
-/* Appends text, turning "\r\n" into "\n" (so chunk texts and ids do not depend on the
- * writer's line endings); a '\r' at the end of a block waits for the next one. */
-static void text_feed(struct reader *rd, const char *p, size_t n)
-{
-	buf *t = &rd->doc->text;
-	if (rd->held_cr && n) {
-		rd->held_cr = 0;
-		if (p[0] != '\n')
-			buf_putc(t, '\r');
-	}
-	while (n) {
-		const char *cr = memchr(p, '\r', n);
-		size_t run = cr ? (size_t)(cr - p) : n;
-		buf_put(t, p, run);
-		p += run;
-		n -= run;
-		if (!n)
-			break;
-		if (n == 1) {
-			rd->held_cr = 1;
-			break;
-		}
-		if (p[1] != '\n')
-			buf_putc(t, '\r');
-		p++;
-		n--;
-	}
-}
-
-/* Cuts the units the text seen so far makes certain; with final, all of them. */
-static void text_scan(struct reader *rd, int final)
-{
-	const char *t = rd->doc->text.data;
-	size_t n = rd->doc->text.len, i;
-	for (i = rd->scan; i < n; i++) {
-		int cut = t[i] == '\n';
-		if (!cut && (t[i] == '.' || t[i] == '?' || t[i] == '!')) {
-			if (i + 1 >= n && !final)
-				break; /* a sentence end or not: the next byte will tell */
-			if (i + 1 < n && t[i + 1] == ' ' && (int64_t)(i + 2) - rd->ustart > 80) {
-				i++; /* keep the space with the sentence */
-				cut = 1;
-			}
-		}
-		if (cut) {
-			cut_units(rd, i + 1, -1, -1, 1);
-			rd->ustart = (int64_t)(i + 1);
-		}
-	}
-	rd->scan = i;
-	cut_units(rd, final ? n : i, -1, -1, final);
-}
-
-static void text_finish(struct reader *rd)
-{
-	if (rd->held_cr) {
-		buf_putc(&rd->doc->text, '\r');
-		rd->held_cr = 0;
-	}
-	text_scan(rd, 1);
-}
-
-int64_t input_parse_time(const char *s, size_t len)
-{
-	int64_t parts[3] = { 0, 0, 0 };
-	int nparts = 0;
-	size_t i = 0;
-	for (;;) {
-		if (i >= len || !isdigit((unsigned char)s[i]))
-			return -1;
-		int64_t v = 0;
-		size_t digits = 0;
-		while (i < len && isdigit((unsigned char)s[i]) && digits < 9)
-			v = v * 10 + (s[i++] - '0'), digits++;
-		if (nparts == 3)
-			return -1;
-		parts[nparts++] = v;
-		if (i < len && s[i] == ':') {
-			i++;
-			continue;
-		}
-		break;
-	}
-	if (nparts < 2 || i >= len || (s[i] != '.' && s[i] != ','))
-		return -1;
-	i++;
-	int64_t ms = 0;
-	size_t digits = 0;
-	while (i < len && isdigit((unsigned char)s[i]) && digits < 3)
-		ms = ms * 10 + (s[i++] - '0'), digits++;
-	if (digits != 3)
-		return -1;
-	int64_t h = nparts == 3 ? parts[0] : 0;
-	int64_t m = parts[nparts - 2], sec = parts[nparts - 1];
-	if (m > 59 || sec > 59)
-		return -1;
-	return ((h * 60 + m) * 60 + sec) * 1000 + ms;
-}
-
-/* A line of the input, without its line ending. */
-struct line {
-	const char *p;
-	size_t len;
-};
-
-static int blank(const struct line *l)
-{
-	for (size_t i = 0; i < l->len; i++)
-		if (!isspace((unsigned char)l->p[i]))
-			return 0;
-	return 1;
-}
-
-static int starts(const struct line *l, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	return l->len >= n && !memcmp(l->p, prefix, n);
-}
-
-/* Parses "START --> END ..." into ms; returns 0 when the line is a timing line. */
-static int parse_timing(const struct line *l, int64_t *start, int64_t *end)
-{
-	const char *arrow = memmem(l->p, l->len, "-->", 3);
-	if (!arrow)
-		return -1;
-	size_t a = 0;
-	while (a < l->len && isspace((unsigned char)l->p[a]))
-		a++;
-	*start = input_parse_time(l->p + a, (size_t)(arrow - l->p) - a);
-	const char *b = arrow + 3;
-	while (b < l->p + l->len && *b == ' ')
-		b++;
-	*end = input_parse_time(b, (size_t)(l->p + l->len - b));
-	return *start >= 0 && *end >= 0 ? 0 : -1;
-}
-
-static void put_entity_decoded(buf *out, const char *p, size_t n, size_t *i)
-{
-	static const struct {
-		const char *name;
-		const char *text;
-	} ents[] = { { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" }, { "&nbsp;", " " },
-		     { "&quot;", "\"" }, { "&#39;", "'" } };
-	for (size_t k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-		size_t l = strlen(ents[k].name);
-		if (*i + l <= n && !memcmp(p + *i, ents[k].name, l)) {
-			buf_puts(out, ents[k].text);
-			*i += l;
-			return;
-		}
-	}
-	buf_putc(out, '&');
-	(*i)++;
-}
-
-/* Appends cue text without markup: <v Name> becomes "Name: " (once per cue), other tags and
- * srt's {\...} overrides are dropped, entities decoded. */
-static void put_cue_text(buf *out, const char *p, size_t n, int *speaker_done)
-{
-	size_t i = 0;
-	while (i < n) {
-		if (p[i] == '<') {
-			const char *close = memchr(p + i, '>', n - i);
-			if (!close) {
-				buf_put(out, p + i, n - i);
-				return;
-			}
-			size_t tl = (size_t)(close - (p + i)) + 1;
-			if (tl > 3 && p[i + 1] == 'v' && (p[i + 2] == ' ' || p[i + 2] == '.') && !*speaker_done) {
-				const char *name = memchr(p + i + 2, ' ', tl - 2);
-				if (name) {
-					name++;
-					size_t nl = (size_t)(close - name);
-					if (nl) {
-						buf_put(out, name, nl);
-						buf_puts(out, ": ");
-						*speaker_done = 1;
-					}
-				}
-			}
-			i += tl;
-		} else if (p[i] == '{' && i + 1 < n && p[i + 1] == '\\') {
-			const char *close = memchr(p + i, '}', n - i);
-			i = close ? (size_t)(close - p) + 1 : n;
-		} else if (p[i] == '&') {
-			put_entity_decoded(out, p, n, &i);
-		} else {
-			buf_putc(out, p[i++]);
-		}
-	}
-}
-
-/* ---- .vtt and .srt: a cue is a timing line followed by text lines up to a blank line;
- * anything before a timing line in a block (cue identifiers, srt numbers) is dropped ---- */
-
-static void end_cue(struct reader *rd)
-{
-	if (rd->cue_bytes) {
-		buf_putc(&rd->doc->text, '\n');
-		cut_units(rd, rd->doc->text.len, rd->cue_start, rd->cue_end, 1);
-	}
-	rd->state = V_SEEK;
-}
-
-static int cue_line(struct reader *rd, const struct line *l)
-{
-	buf *t = &rd->doc->text;
-	switch (rd->state) {
-	case V_FIRST:
-		if (!starts(l, "WEBVTT")) {
-			snprintf(rd->err, rd->errlen, "%s:1: not a WebVTT file (no WEBVTT header)",
-				 rd->name);
-			return -1;
-		}
-		rd->state = V_HEADER;
-		break;
-	case V_HEADER: /* the header block runs to the first blank line */
-	case V_SKIP:
-		if (blank(l))
-			rd->state = V_SEEK;
-		break;
-	case V_SEEK:
-		if (!blank(l) && !parse_timing(l, &rd->cue_start, &rd->cue_end)) {
-			rd->state = V_CUE;
-			rd->cue_bytes = rd->cue_lines = 0;
-			rd->speaker_done = 0;
-		} else if (starts(l, "NOTE") || starts(l, "STYLE") || starts(l, "REGION")) {
-			rd->state = V_SKIP;
-		}
-		break;
-	case V_CUE: {
-		if (blank(l)) {
-			end_cue(rd);
-			break;
-		}
-		size_t before = t->len;
-		if (rd->cue_lines++)
-			buf_putc(t, ' ');
-		put_cue_text(t, l->p, l->len, &rd->speaker_done);
-		rd->cue_bytes += t->len - before;
-		cut_units(rd, t->len, rd->cue_start, rd->cue_end, 0);
-		break;
-	}
-	}
-	return 0;
-}
-
-/* ---- .jsonl: one {"id": "...", "text": "..."} per line, each line a document ---- */
-
-static int jsonl_line(struct reader *rd, const struct line *l)
-{
-	if (blank(l))
-		return 0;
-	char perr[96];
-	json *obj = json_parse(l->p, l->len, perr, sizeof perr);
-	if (!obj) {
-		snprintf(rd->err, rd->errlen, "%s:%u: not valid JSON (%s)", rd->name, rd->lineno, perr);
-		return -1;
-	}
-	const char *id = json_string(json_get(obj, "id"));
-	const char *body = json_string(json_get(obj, "text"));
-	if (!id || !*id || !body) {
-		json_free(obj);
-		snprintf(rd->err, rd->errlen,
-			 "%s:%u: expected an object with string members \"id\" and \"text\"", rd->name,
-			 rd->lineno);
-		return -1;
-	}
-	buf_reset(&rd->source);
-	buf_printf(&rd->source, "%s#%s", rd->name, id);
-	begin_document(rd, buf_cstr(&rd->source));
-	text_feed(rd, body, strlen(body));
-	json_free(obj);
-	text_finish(rd);
-	return deliver(rd, 0) ? 1 : 0;
 }
 
 /* ---- driving a reader over bytes ---- */
@@ -450,10 +158,10 @@ static int on_line(struct reader *rd, const char *p, size_t n)
 	if (n && p[n - 1] == '\r')
 		n--;
 	rd->lineno++;
-	if (rd->lineno == 1 && rd->fmt != FMT_JSONL && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+	if (rd->lineno == 1 && rd->form->bom && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
 		p += 3, n -= 3;
 	struct line l = { p, n };
-	int rc = rd->fmt == FMT_JSONL ? jsonl_line(rd, &l) : cue_line(rd, &l);
+	int rc = rd->form->lines(rd, &l);
 	if (rc)
 		rd->stopped = 1;
 	return rc;
@@ -493,39 +201,36 @@ static int lines_feed(struct reader *rd, const char *p, size_t n)
 
 static int feed(struct reader *rd, const char *p, size_t n)
 {
-	if (rd->fmt == FMT_TEXT) {
-		text_feed(rd, p, n);
-		text_scan(rd, 0);
-	} else if (lines_feed(rd, p, n)) {
+	if (rd->form->blocks)
+		rd->form->blocks(rd, p, n);
+	else if (lines_feed(rd, p, n))
 		return -1;
-	}
-	return rd->fmt == FMT_JSONL ? 0 : maybe_deliver(rd);
+	return rd->form->many_documents ? 0 : maybe_deliver(rd);
 }
 
 static int finish(struct reader *rd)
 {
 	if (rd->line.len && on_line(rd, rd->line.data, rd->line.len))
 		return -1;
-	if (rd->fmt == FMT_TEXT) {
-		text_finish(rd);
-	} else if (rd->fmt != FMT_JSONL) {
-		if (rd->state == V_FIRST) {
-			struct line none = { "", 0 };
-			return cue_line(rd, &none);
-		}
-		if (rd->state == V_CUE)
-			end_cue(rd);
-	}
-	return rd->fmt == FMT_JSONL ? 0 : deliver(rd, 0);
+	if (rd->form->finish && rd->form->finish(rd))
+		return -1;
+	return rd->form->many_documents ? 0 : reader_deliver(rd, 0);
 }
 
-static void reader_init(struct reader *rd, struct document *doc, const char *name,
-			enum input_format fmt, size_t max_unit, document_fn fn, void *arg, char *err,
-			size_t errlen)
+/* Returns -1 with a message in err for a format that is not a row of the table. */
+static int reader_init(struct reader *rd, struct document *doc, const char *name,
+		       enum input_format fmt, size_t max_unit, document_fn fn, void *arg, char *err,
+		       size_t errlen)
 {
 	memset(rd, 0, sizeof *rd);
+	buf_init(&rd->line);
+	buf_init(&rd->source);
+	rd->form = format_row(fmt);
+	if (!rd->form) {
+		snprintf(err, errlen, "%s: not a format kgsup reads", name);
+		return -1;
+	}
 	rd->doc = doc;
-	rd->fmt = fmt;
 	rd->name = name;
 	rd->max_unit = max_unit ? max_unit : 1;
 	rd->part_bytes = INPUT_PART_BYTES;
@@ -533,10 +238,10 @@ static void reader_init(struct reader *rd, struct document *doc, const char *nam
 	rd->arg = arg;
 	rd->err = err;
 	rd->errlen = errlen;
-	rd->state = fmt == FMT_VTT ? V_FIRST : V_SEEK;
-	buf_init(&rd->line);
-	buf_init(&rd->source);
-	begin_document(rd, name);
+	if (rd->form->init)
+		rd->form->init(rd);
+	reader_begin_document(rd, name);
+	return 0;
 }
 
 static void reader_free(struct reader *rd)
@@ -562,9 +267,8 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	struct reader rd;
 	err[0] = '\0';
 	document_init(&doc, name);
-	reader_init(&rd, &doc, name, fmt, max_unit, fn, arg, err, errlen);
+	int rc = reader_init(&rd, &doc, name, fmt, max_unit, fn, arg, err, errlen);
 	rd.part_bytes = part_bytes ? part_bytes : 1;
-	int rc = 0;
 	/* in slices of part_bytes, so small parts also cut lines and "\r\n" across blocks */
 	for (size_t off = 0; off < len && !rc; off += rd.part_bytes)
 		rc = feed(&rd, text + off, len - off < rd.part_bytes ? len - off : rd.part_bytes);
@@ -576,19 +280,9 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	return rc;
 }
 
-int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
-		    void *arg, char *err, size_t errlen)
+/* Reads fd to its end in blocks; rc as feed and finish return it. */
+static int read_blocks(struct reader *rd, int fd)
 {
-	err[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
-	struct document doc;
-	struct reader rd;
-	document_init(&doc, path);
-	reader_init(&rd, &doc, path, fmt, max_unit, fn, arg, err, errlen);
 	char *block = xmalloc(READ_BLOCK);
 	int rc = 0, first = 1;
 	for (;;) {
@@ -596,26 +290,47 @@ int input_read_file(const char *path, enum input_format fmt, size_t max_unit, do
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			snprintf(rd->err, rd->errlen, "%s: cannot read: %s", rd->name, strerror(errno));
 			rc = -1;
 			break;
 		}
 		if (n == 0) {
-			rc = finish(&rd);
+			rc = finish(rd);
 			break;
 		}
 		if (first && memchr(block, '\0', (size_t)n < 8192 ? (size_t)n : 8192)) {
-			snprintf(err, errlen, "%s: looks binary (NUL bytes), not a transcript", path);
+			snprintf(rd->err, rd->errlen, "%s: looks binary (NUL bytes), not a transcript",
+				 rd->name);
 			rc = -1;
 			break;
 		}
 		first = 0;
-		if ((rc = feed(&rd, block, (size_t)n)))
+		if ((rc = feed(rd, block, (size_t)n)))
 			break;
 	}
-	rc = outcome(&rd, rc);
 	free(block);
-	close(fd);
+	return rc;
+}
+
+int input_read_file(const char *path, enum input_format fmt, size_t max_unit, document_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	struct document doc;
+	struct reader rd;
+	err[0] = '\0';
+	document_init(&doc, path);
+	int rc = reader_init(&rd, &doc, path, fmt, max_unit, fn, arg, err, errlen);
+	if (!rc) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			rc = -1;
+		} else {
+			rc = read_blocks(&rd, fd);
+			close(fd);
+		}
+	}
+	rc = outcome(&rd, rc);
 	reader_free(&rd);
 	document_free(&doc);
 	return rc;
@@ -627,8 +342,9 @@ static int parse_whole(struct document *doc, enum input_format fmt, const char *
 {
 	struct reader rd;
 	char err[160];
-	reader_init(&rd, doc, doc->source, fmt, max_unit, NULL, NULL, err, sizeof err);
-	int rc = feed(&rd, text, len);
+	int rc = reader_init(&rd, doc, doc->source, fmt, max_unit, NULL, NULL, err, sizeof err);
+	if (!rc)
+		rc = feed(&rd, text, len);
 	if (!rc)
 		rc = finish(&rd);
 	reader_free(&rd);
@@ -650,19 +366,52 @@ int input_parse_srt(struct document *doc, const char *text, size_t len, size_t m
 	return parse_whole(doc, FMT_SRT, text, len, max_unit);
 }
 
+/* ---- the formats: to read another, add its enum value in input.h, a row here and its
+ * handlers in a file of their own, declared in reader.h ---- */
+
+static const struct format formats[] = {
+	[FMT_TEXT] = { .endings = { ".txt", ".md" }, .blocks = text_blocks,
+		       .finish = text_finish },
+	[FMT_VTT] = { .endings = { ".vtt" }, .init = vtt_init, .lines = cue_line,
+		      .finish = cue_finish, .bom = 1 },
+	[FMT_SRT] = { .endings = { ".srt" }, .lines = cue_line, .finish = cue_finish, .bom = 1 },
+	[FMT_JSONL] = { .endings = { ".jsonl" }, .lines = jsonl_line, .many_documents = 1 },
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+static const struct format *format_row(enum input_format fmt)
+{
+	return fmt > FMT_NONE && (size_t)fmt < NFORMATS ? &formats[fmt] : NULL;
+}
+
 enum input_format input_format_of(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	const char *slash = strrchr(path, '/');
 	if (!dot || (slash && dot < slash))
 		return FMT_NONE;
-	if (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".md"))
-		return FMT_TEXT;
-	if (!strcasecmp(dot, ".vtt"))
-		return FMT_VTT;
-	if (!strcasecmp(dot, ".srt"))
-		return FMT_SRT;
-	if (!strcasecmp(dot, ".jsonl"))
-		return FMT_JSONL;
+	for (size_t f = 0; f < NFORMATS; f++)
+		for (const char *const *e = formats[f].endings; *e; e++)
+			if (!strcasecmp(dot, *e))
+				return (enum input_format)f;
 	return FMT_NONE;
 }
+
+const char *input_endings(void)
+{
+	static char list[256]; /* built once: the table does not change */
+	if (!list[0]) {
+		size_t n = 0;
+		for (size_t f = 0; f < NFORMATS; f++)
+			for (const char *const *e = formats[f].endings; *e && n < sizeof list; e++)
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", *e);
+	}
+	return list;
+}
+
+int input_one_document(enum input_format fmt)
+{
+	const struct format *form = format_row(fmt);
+	return form && !form->many_documents;
+}
+

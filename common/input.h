@@ -3,7 +3,9 @@
  * one), which the chunker then packs into chunks.
  *   .txt .md  - the text as is (Speaker: labels kept), units at lines and sentences
  *   .vtt .srt - header, cue numbers and timings dropped, <v Speaker> kept as "Speaker: "
- *   .jsonl    - one {"id": "...", "text": "..."} per line, each line a document */
+ *   .jsonl    - one {"id": "...", "text": "..."} per line, each line a document
+ * The formats are the rows of one table (input.c); each one's handlers are in a file of its
+ * own (text.c, cue.c, jsonl.c). */
 #ifndef KGSUP_INPUT_H
 #define KGSUP_INPUT_H
 
@@ -40,6 +42,11 @@ enum input_format { FMT_NONE, FMT_TEXT, FMT_VTT, FMT_SRT, FMT_JSONL };
 
 /* By file name ending; FMT_NONE for anything kgsup does not read. */
 enum input_format input_format_of(const char *path);
+/* The endings kgsup reads, for messages: ".txt .md .vtt .srt .jsonl". */
+const char *input_endings(void);
+/* 1 when a file of this format is one document (which may come in parts); 0 when it holds
+ * many, each handed over whole (a .jsonl line), or for a format kgsup does not read. */
+int input_one_document(enum input_format fmt);
 
 /* Called for each document of a file, or for each part of a long one; returns 0 to go on,
  * non-zero to stop. */

@@ -254,16 +254,17 @@ static int plan_file(struct planner *pl, const char *path)
 {
 	enum input_format fmt = input_format_of(path);
 	if (fmt == FMT_NONE) {
-		log_warn("%s: skipped (not .txt, .md, .vtt, .srt or .jsonl)", path);
+		log_warn("%s: skipped (not one of %s)", path, input_endings());
 		return 0;
 	}
 	size_t max_unit = (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN;
 	pl->have_text_hash = 0;
 	struct stat st;
-	/* a text that may come in parts (never more than twice the file's bytes) is hashed in a
-	 * first reading, to know whether it is a copy before planning any of it */
+	/* a file that is one text which may come in parts (never more than twice the file's
+	 * bytes) is hashed in a first reading, to know whether it is a copy before planning any
+	 * of it */
 	int rc = 0;
-	if (fmt != FMT_JSONL && !stat(path, &st) && (size_t)st.st_size > INPUT_PART_BYTES / 2) {
+	if (input_one_document(fmt) && !stat(path, &st) && (size_t)st.st_size > INPUT_PART_BYTES / 2) {
 		hash_ctx *h = hash_new();
 		rc = input_read_file(path, fmt, max_unit, hash_part, h, pl->err, pl->errlen);
 		hash_final(h, pl->text_hash);

@@ -34,7 +34,8 @@ check "and so again the second time, not 'continuing' a run of nothing (exit $rc
 mkdir -p "$T/empty"; echo "not a transcript" >"$T/empty/notes.pdf"
 kg start -c "$T/cfg.json" -i "$T/empty" -s "$T/s4" 2>"$T/err"; rc=$?
 check "no transcripts: exit 2 (got $rc)" [ $rc -eq 2 ]
-check "no transcripts: other files skipped with a warning" grep -q "notes.pdf: skipped" "$T/err"
+check "no transcripts: other files skipped with a warning naming the endings read" \
+	grep -qF "notes.pdf: skipped (not one of .txt .md .vtt .srt .jsonl)" "$T/err"
 check "no request was sent by any of the above" [ "$(mock_stat requests)" = 0 ]
 
 # --- the API refuses the key: exit 4 after a handful of requests ---

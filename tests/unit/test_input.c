@@ -144,6 +144,37 @@ static void formats_by_extension(void **state)
 	assert_int_equal(input_format_of("dir.txt/file"), FMT_NONE);
 }
 
+/* the list messages name is the table's: each ending in it reads as a format */
+static void endings_come_from_the_table(void **state)
+{
+	(void)state;
+	assert_string_equal(input_endings(), ".txt .md .vtt .srt .jsonl");
+	char list[256], path[300];
+	snprintf(list, sizeof list, "%s", input_endings());
+	for (char *save, *e = strtok_r(list, " ", &save); e; e = strtok_r(NULL, " ", &save)) {
+		snprintf(path, sizeof path, "dir/a%s", e);
+		assert_int_not_equal(input_format_of(path), FMT_NONE);
+	}
+	assert_true(input_one_document(FMT_TEXT) && input_one_document(FMT_VTT));
+	assert_true(input_one_document(FMT_SRT));
+	assert_false(input_one_document(FMT_JSONL) || input_one_document(FMT_NONE));
+}
+
+/* a format outside the table is refused, not read as some other format */
+static void unknown_format_is_refused(void **state)
+{
+	(void)state;
+	char err[128];
+	int n = 0;
+	assert_int_equal(input_read_mem("x.pdf", FMT_NONE, "1\n00:00:01,000 --> 00:00:02,000\nhi\n",
+					30, 100, 100, count_docs, &n, err, sizeof err), -1);
+	assert_int_equal(n, 0);
+	assert_string_equal(err, "x.pdf: not a format kgsup reads");
+	assert_int_equal(input_read_file("/nonexistent.pdf", (enum input_format)99, 100, count_docs,
+					 &n, err, sizeof err), -1);
+	assert_string_equal(err, "/nonexistent.pdf: not a format kgsup reads");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +186,8 @@ int main(void)
 		cmocka_unit_test(jsonl_names_the_broken_line),
 		cmocka_unit_test(empty_text_in_parts),
 		cmocka_unit_test(formats_by_extension),
+		cmocka_unit_test(endings_come_from_the_table),
+		cmocka_unit_test(unknown_format_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
