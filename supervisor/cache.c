@@ -120,14 +120,20 @@ static int put_chunk_refs(struct cache *c, store_txn *t, const struct batch_rec 
 	return 0;
 }
 
-int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
-		const struct msg_result *m)
+int cache_store_answer(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		       const struct msg_result *m)
 {
 	struct cache_rec r = { wall_ms(), m->prompt_tokens, m->completion_tokens };
 	buf_reset(&c->rec);
 	buf_put(&c->rec, &r, sizeof r);
 	buf_put(&c->rec, m->payload, m->payload_len);
-	if (put(c, t, b->key, HASH_LEN, c->rec.data, c->rec.len))
+	return put(c, t, key, HASH_LEN, c->rec.data, c->rec.len);
+}
+
+int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
+		const struct msg_result *m)
+{
+	if (cache_store_answer(c, t, b->key, m))
 		return STORE_FULL;
 	return put_chunk_refs(c, t, b);
 }

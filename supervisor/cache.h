@@ -51,7 +51,10 @@ struct cache_answer {
 };
 /* Looks batch b (its key set) up: its whole request, else its chunks one by one. */
 int cache_find(struct cache *c, store_txn *t, const struct batch_rec *b, struct cache_answer *a);
-/* Keeps the answer m brought for batch b. 0 or STORE_FULL. */
+/* Keeps the answer m brought under its request's key. 0 or STORE_FULL. */
+int cache_store_answer(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		       const struct msg_result *m);
+/* Keeps the answer m brought for batch b, and points b's chunks at it. 0 or STORE_FULL. */
 int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
 		const struct msg_result *m);
 /* Keeps an answer that failed validation under its request's key and the time. 0 or STORE_FULL. */

@@ -270,6 +270,13 @@ static void count_requests(struct counters *c, const struct msg_result *m)
 	c->completion_tokens += m->completion_tokens;
 }
 
+/* The result answers the request batch b was sent as (a batch never sent has no key yet). */
+static int answers(const struct batch_rec *b, const struct msg_result *m)
+{
+	static const unsigned char none[HASH_LEN];
+	return m->key && memcmp(b->key, none, HASH_LEN) && !memcmp(b->key, m->key, HASH_LEN);
+}
+
 static void give_back_later(struct ledger *l, const struct msg_result *m, int64_t now)
 {
 	l->given = xgrow(l->given, &l->capgiven, l->ngiven, sizeof *l->given, 16);
@@ -282,7 +289,9 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 	struct counters *c = &l->rctr;
 	count_requests(c, m);
 	if (m->batch >= l->nbatches || batch_read(t, m->batch, b))
-		return 0; /* not ours: counted, nothing else */
+		return LEDGER_FOREIGN; /* not ours: counted, nothing else */
+	if (!answers(b, m))
+		return LEDGER_FOREIGN;
 	b->attempts += m->requests_sent;
 	if (m->http_status)
 		b->last_http = m->http_status;
@@ -313,7 +322,7 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 	}
 	if (write_rec(t, m->batch, b, err, errlen))
 		return STORE_FULL;
-	return done;
+	return done ? LEDGER_DONE : 0;
 }
 
 int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint32_t run_state,
@@ -351,7 +360,7 @@ void ledger_commit(struct ledger *l)
 struct recover_arg {
 	struct ledger *l;
 	int retry_failed;
-	int (*recovered)(void *, uint32_t);
+	ledger_recovered_fn recovered;
 	void *arg;
 };
 
@@ -374,7 +383,7 @@ static int recover_txn(store_txn *t, void *argp)
 		memcpy(&b, v, sizeof b);
 		if (b.state == B_INFLIGHT) {
 			set_state(&c, n, &b, B_PENDING);
-			if (!ra->recovered(ra->arg, n)) {
+			if (!ra->recovered(ra->arg, n, b.key)) {
 				b.possibly_billed = 1;
 				c.possibly_billed++;
 			}
@@ -394,8 +403,8 @@ static int recover_txn(store_txn *t, void *argp)
 	return rc ? rc : counters_write(t, &c);
 }
 
-int ledger_recover(struct ledger *l, store *db, int retry_failed,
-		   int (*recovered)(void *arg, uint32_t n), void *arg)
+int ledger_recover(struct ledger *l, store *db, int retry_failed, ledger_recovered_fn recovered,
+		   void *arg)
 {
 	struct recover_arg ra = { l, retry_failed, recovered, arg };
 	int rc = store_write(db, recover_txn, &ra);

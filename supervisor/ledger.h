@@ -77,8 +77,12 @@ int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, ui
 		 struct batch_rec *b, const char *why);
 /* Batch n cannot be asked for at all (why says so). 0 or STORE_FULL. */
 int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why);
-/* A worker's result: counts it, and moves its batch as the outcome says. Returns 1 when the
- * batch became done with this answer (*b holds its record, for the cache), 0, or STORE_FULL. */
+/* A worker's result: counts it, and moves its batch as the outcome says. A result is applied
+ * only to the batch whose request it answers (the same key: a spooled answer of an earlier
+ * plan, after --fresh, is not this plan's batch of the same number). Returns LEDGER_DONE when
+ * the batch became done with this answer (*b holds its record, for the cache), LEDGER_FOREIGN
+ * when the result answers no batch of this plan, 0, or STORE_FULL. */
+enum { LEDGER_DONE = 1, LEDGER_FOREIGN = 3 };
 int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 		  const struct msg_result *m, int64_t now, struct batch_rec *b);
 /* The counters that describe the session rather than batches, then the counters record. */
@@ -89,10 +93,11 @@ int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint
 void ledger_commit(struct ledger *l);
 
 /* After a crash: batches that were in flight go back to pending (possibly billed unless
- * recovered(arg, n) says a spooled answer is about to come in), and with retry_failed the
- * failed ones too. One write transaction of its own. */
-int ledger_recover(struct ledger *l, store *db, int retry_failed,
-		   int (*recovered)(void *arg, uint32_t n), void *arg);
+ * recovered(arg, n, key) says a spooled answer to that request is about to come in), and with
+ * retry_failed the failed ones too. One write transaction of its own. */
+typedef int (*ledger_recovered_fn)(void *arg, uint32_t n, const unsigned char key[HASH_LEN]);
+int ledger_recover(struct ledger *l, store *db, int retry_failed, ledger_recovered_fn recovered,
+		   void *arg);
 
 /* ---- between transactions ---- */
 /* Batch n went to a worker / is no longer held by one (a result, a death, a refused send). */

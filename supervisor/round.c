@@ -21,9 +21,15 @@ static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
 {
 	struct batch_rec b;
 	int rc = ledger_result(&s->led, t, &s->plan, m, now_ms(), &b);
-	if (rc == 1)
-		rc = cache_store(&s->cache, t, &b, m);
-	return rc;
+	if (rc == LEDGER_DONE)
+		return cache_store(&s->cache, t, &b, m);
+	if (rc == LEDGER_FOREIGN && m->status == RES_OK && m->key) {
+		/* an answer bought for another plan's request: it answers that request, nothing here */
+		log_info("an answer to a request of another plan (batch %u then) kept in the cache only",
+			 m->batch);
+		return cache_store_answer(&s->cache, t, m->key, m);
+	}
+	return rc == LEDGER_FOREIGN ? 0 : rc;
 }
 
 static int apply_invalid(store_txn *t, struct sup *s, const struct frame *f)

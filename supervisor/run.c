@@ -131,12 +131,14 @@ static int clear_plan(store_txn *t, void *arg)
 }
 
 /* Whether a spooled answer for the batch is waiting to be committed. */
-static int recovered(void *arg, uint32_t batch)
+static int recovered(void *arg, uint32_t batch, const unsigned char key[HASH_LEN])
 {
 	const struct sup *s = arg;
-	for (size_t i = 0; i < s->nqueue; i++)
-		if (s->queue[i].m.batch == batch && s->queue[i].m.status == RES_OK)
+	for (size_t i = 0; i < s->nqueue; i++) {
+		const struct msg_result *m = &s->queue[i].m;
+		if (m->batch == batch && m->status == RES_OK && m->key && !memcmp(m->key, key, HASH_LEN))
 			return 1;
+	}
 	return 0;
 }
 

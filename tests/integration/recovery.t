@@ -3,9 +3,10 @@
 # order or the store misbehaves. (1) A worker that sends a retry result and dies before the
 # supervisor reads it: its batch comes back once, not twice (one queue entry per batch, never
 # one a worker holds). (2) A write to the shared cache fails inside a round: the round is
-# thrown away whole and done again, so every answer reaches the run's store.
+# thrown away whole and done again, so every answer reaches the run's store. (3) Answers
+# spooled by a killed run are not applied to the batches of another plan after --fresh.
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 11
 
 # 18 documents of one chunk each: 18 batches of one chunk
 mkdir -p "$T/in"
@@ -34,6 +35,37 @@ ok_count=$(json_get "$T/st1.json" "j['requests']['ok']")
 check "18 batches, 18 answers bought (kgsup counted $ok_count ok)" [ "$ok_count" = 18 ]
 check "no request body answered more than twice (the abandoned call, once again): $(mock_stat max_ok_per_body)" \
 	[ "$(mock_stat max_ok_per_body)" -le 2 ]
+stop_mock
+
+# (3) run A killed -9 with calls in flight: its workers spool the answers; then start --fresh
+# with other inputs B in the same directory
+mkdir -p "$T/inB"
+for i in $(seq 1 12); do
+	printf '{"id": "b%d", "text": "Grace Hopper visited Harvard, visit number %d, to program the Mark I."}\n' "$i" "$i"
+done >"$T/inB/docs.jsonl"
+start_mock --latency-ms 1500
+write_config "$T/cfg3.json" "$extra"
+kg start -c "$T/cfg3.json" -i "$T/inB" -s "$T/refB" -w 4 -q 2>"$T/refB.err"
+kg export -s "$T/refB" -o "$T/refB.jsonl" 2>/dev/null
+"$KGSUP" start -c "$T/cfg3.json" -i "$T/in" -s "$T/s3" -w 4 -q 2>"$T/s3.err" &
+pid=$!
+before=$(mock_stat requests)
+for _ in $(seq 100); do [ "$(mock_stat requests)" -ge $((before + 4)) ] && break; sleep 0.05; done
+kill -KILL $pid
+wait $pid 2>/dev/null
+for _ in $(seq 100); do pgrep -f -- "kgsup __worker [0-9]* $T/s3" >/dev/null || break; sleep 0.1; done
+spooled=$(ls "$T/s3/spool" 2>/dev/null | grep -c '\.res$')
+diag "$spooled answers spooled by run A"
+before=$(mock_stat requests)
+kg start -c "$T/cfg3.json" -i "$T/inB" -s "$T/s3" --fresh -w 4 -q 2>>"$T/s3.err"; rc=$?
+kg export -s "$T/s3" -o "$T/s3.jsonl" 2>/dev/null
+check "start --fresh over a spool of another plan ($spooled answers): exit 0 (got $rc)" \
+	sh -c "[ $rc -eq 0 ] && [ $spooled -ge 1 ]"
+check "B's graph holds none of A's entities and equals B's own" \
+	sh -c "! grep -q Lovelace '$T/s3.jsonl' && cmp -s '$T/refB.jsonl' '$T/s3.jsonl'"
+check "every batch of B was asked for ($(($(mock_stat requests) - before)) requests for 12; the cache of A's answers answers none)" \
+	[ "$(($(mock_stat requests) - before))" = 12 ]
+check "the spool is empty afterwards" sh -c "[ -z \"\$(ls '$T/s3/spool' 2>/dev/null)\" ]"
 stop_mock
 
 # (2) the shared cache's first write fails

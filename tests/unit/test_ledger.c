@@ -80,7 +80,16 @@ static void assert_counters_add_up(struct ledger *l)
 
 struct out {
 	uint32_t batch, nchunks;
+	unsigned char key[HASH_LEN];
 };
+
+/* A made-up request key for batch n. */
+static void key_of(uint32_t n, unsigned char key[HASH_LEN])
+{
+	memset(key, 0, HASH_LEN);
+	memcpy(key, "req", 3);
+	wr_u32be(key + 4, n + 1);
+}
 
 struct sim {
 	struct ledger *l;
@@ -103,6 +112,7 @@ static void make_result(struct sim *s, const struct out *o, struct msg_result *m
 	static const char answer[] = "{\"entities\":[],\"relations\":[]}";
 	memset(m, 0, sizeof *m);
 	m->batch = o->batch;
+	m->key = o->key;
 	m->requests_sent = 1;
 	uint32_t r = next_rand(s) % 20;
 	if (r < 12) {
@@ -128,6 +138,7 @@ static void make_result(struct sim *s, const struct out *o, struct msg_result *m
 struct round_arg {
 	struct sim *s;
 	struct msg_result res[16];
+	unsigned char keys[16][HASH_LEN]; /* what res[i].key points at */
 	int nres;
 	struct out taken[16];
 	int ntaken;
@@ -151,9 +162,11 @@ static int round_txn(store_txn *t, void *argp)
 		assert_false(ledger_is_out(l, n));
 		for (int k = 0; k < ra->ntaken; k++)
 			assert_int_not_equal(ra->taken[k].batch, n);
+		key_of(n, b.key);
 		if (ledger_send(l, t, n, &b))
 			return STORE_FULL;
-		ra->taken[ra->ntaken++] = (struct out){ n, b.nchunks };
+		ra->taken[ra->ntaken] = (struct out){ n, b.nchunks, { 0 } };
+		memcpy(ra->taken[ra->ntaken++].key, b.key, HASH_LEN);
 	}
 	return ledger_round_end(l, t, 0, RUN_RUNNING, 0);
 }
@@ -168,11 +181,16 @@ static void one_round(struct sim *s, struct round_arg *ra)
 		memmove(s->held, s->held + 1, (size_t)(s->nheld - 1) * sizeof *s->held);
 		s->nheld--;
 		ledger_back(s->l, o.batch);
-		make_result(s, &o, &ra->res[ra->nres++]);
+		memcpy(ra->keys[ra->nres], o.key, HASH_LEN);
+		make_result(s, &o, &ra->res[ra->nres]);
+		ra->res[ra->nres].key = ra->keys[ra->nres];
+		ra->nres++;
 		if (ra->res[ra->nres - 1].status == RES_GAVEUP) /* as the supervisor's intake does */
 			ledger_give_back(s->l, o.batch, 0, 0);
 		if (next_rand(s) % 10 == 0 && ra->nres < 16) { /* the same answer again (a spool) */
 			ra->res[ra->nres] = ra->res[ra->nres - 1];
+			memcpy(ra->keys[ra->nres], ra->keys[ra->nres - 1], HASH_LEN);
+			ra->res[ra->nres].key = ra->keys[ra->nres];
 			ra->nres++;
 		}
 	}
@@ -218,11 +236,63 @@ static void counters_add_up_whatever_comes_back(void **state)
 	ledger_free(&l);
 }
 
-static int never(void *arg, uint32_t n)
+static int never(void *arg, uint32_t n, const unsigned char key[HASH_LEN])
 {
 	(void)arg;
 	(void)n;
+	(void)key;
 	return 0;
+}
+
+struct foreign_arg {
+	struct ledger *l;
+	struct msg_result m;
+	int rc;
+};
+
+static int apply_one(store_txn *t, void *argp)
+{
+	struct foreign_arg *fa = argp;
+	struct batch_rec b;
+	ledger_round_begin(fa->l);
+	fa->rc = ledger_result(fa->l, t, &plan, &fa->m, 0, &b);
+	return fa->rc == STORE_FULL ? STORE_FULL : ledger_round_end(fa->l, t, 0, RUN_RUNNING, 0);
+}
+
+/* An answer to another request (a spool of an earlier plan) moves no batch of this one, even
+ * one of the same number; one to a batch never sent (no key yet) neither. */
+static void an_answer_to_another_request_is_foreign(void **state)
+{
+	(void)state;
+	struct ledger l;
+	struct counters c;
+	memset(&c, 0, sizeof c);
+	ledger_init(&l, &c, NBATCHES);
+	struct sim s = { .l = &l, .rng = 3 };
+	struct round_arg ra;
+	memset(&ra, 0, sizeof ra);
+	ra.s = &s;
+	one_round(&s, &ra); /* batches 0-7 out, with their keys */
+	unsigned char other[HASH_LEN];
+	key_of(9999, other);
+	struct foreign_arg fa = { .l = &l };
+	fa.m.batch = 0;
+	fa.m.status = RES_OK;
+	fa.m.requests_sent = fa.m.requests_ok = 1;
+	fa.m.key = other;
+	fa.m.payload = "{}";
+	fa.m.payload_len = 2;
+	assert_int_equal(store_write(db, apply_one, &fa), 0);
+	ledger_commit(&l);
+	assert_int_equal(fa.rc, LEDGER_FOREIGN);
+	fa.m.batch = 100; /* never sent */
+	assert_int_equal(store_write(db, apply_one, &fa), 0);
+	ledger_commit(&l);
+	assert_int_equal(fa.rc, LEDGER_FOREIGN);
+	assert_int_equal(l.ctr.batches_done, 0);
+	assert_int_equal(l.ctr.requests_ok, 2); /* what was bought is counted all the same */
+	assert_counters_add_up(&l);
+	ledger_free(&l);
 }
 
 static void recovery_after_a_crash(void **state)
@@ -301,6 +371,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(counters_add_up_whatever_comes_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(recovery_after_a_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_queue_entry_a_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_answer_to_another_request_is_foreign, setup, teardown),
 		cmocka_unit_test(the_header_diagram_is_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
