@@ -3,19 +3,14 @@
  * it grants in arrival order when the request and token budgets allow, so all workers together
  * respect the provider's limits.
  *   - The rate is the configured one, capped by the limit the provider announces
- *     (x-ratelimit-limit-*), paced 0.5% under it, with a burst of only that 0.5% (5 ms worth):
- *     providers may count over windows as short as a second, where a larger bucket, or one
- *     that starts full, would overshoot.
+ *     (x-ratelimit-limit-*), paced just under it with almost no burst, slowed after a 429 and
+ *     climbing back: see pace.h.
  *   - Tokens are charged by estimate (prompt bytes / 4 + max_tokens) and corrected by the real
  *     usage; what the provider says remains caps what we believe is left, and the broker
  *     replays its own grants to know when room comes back in the provider's window (a grant
  *     leaves it the window's length after it went, the length being the reset the provider
  *     gives for a request alone in it): see window.c.
- *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers) and
- *     lowers the rate (halves it; only by a fifth when the provider announced its limit, as a
- *     429 under an announced limit is jitter or another client, not a wrong limit), which then
- *     climbs back by 5% of the limit a second (AIMD): a limit set too high converges instead of
- *     storming. */
+ *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers). */
 #include "../common/config.h"
 #include "../common/log.h"
 #include "../common/paths.h"
@@ -24,20 +19,14 @@
 #include "../common/sig.h"
 #include "../common/util.h"
 #include "../common/zsock.h"
+#include "pace.h"
 #include "window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SLACK_MS 1.5          /* lateness a grant may make up for (poll granularity) */
-/* Bucket capacity in seconds of the rate. A bucket of capacity C refilled at r admits C + r in
- * any second, so C must stay within the margin for a 1 s window not to see more than the limit. */
-#define BURST_S (1.0 - PACE_MARGIN)
 #define WAIT_REPLY_MS 1000    /* a waiting ask is answered WAIT after this (proof of life) */
-#define DEFAULT_429_PAUSE_MS 1000
-#define MIN_RATE_FACTOR 0.05
-#define RATE_RECOVERY_PER_S 0.05 /* additive increase of the rate factor per second */
 #define MAX_IDENTITY 256
 
 struct waiter {
@@ -55,108 +44,22 @@ struct broker {
 	zsock *reports; /* PULL: what each request cost */
 	struct waiter *q;
 	size_t nq, capq;
-	double req_level, tok_level; /* bucket contents */
-	double req_cap, tok_cap;
-	double rate_factor;          /* 1.0 = the limits; lowered after 429s (AIMD) */
-	double rpm, tpm;             /* the limits: configured, capped by the provider's */
-	int announced;               /* the provider told us its limits */
-	double last_refill; /* ms, with microseconds */
-	int64_t not_before;          /* nobody is granted before this (after a 429) */
+	struct pace pace;            /* the buckets and the rate */
 	int64_t in_flight;
 	uint64_t *slot_grant;        /* per slot, the grant it holds not yet reported (0: none) */
 	uint32_t nslots;
 	buf msg;
-	uint64_t granted, reported, throttled;
+	uint64_t granted, reported;
 	/* our grants, and what the provider last said remains of each budget (window.c) */
 	struct grant_log grants;
 	struct provider_figure prov_requests, prov_tokens;
 };
 
-static double req_rate_per_ms(const struct broker *b)
-{
-	return b->rpm / 60000.0 * b->rate_factor * PACE_MARGIN;
-}
-
-static double tok_rate_per_ms(const struct broker *b)
-{
-	return b->tpm / 60000.0 * b->rate_factor * PACE_MARGIN;
-}
-
-/* Sets the limits and the bucket sizes that follow from them. */
-static void set_limits(struct broker *b, double rpm, double tpm)
-{
-	b->rpm = rpm;
-	b->tpm = tpm;
-	b->req_cap = rpm / 60.0 * BURST_S;
-	if (b->req_cap < 1.0)
-		b->req_cap = 1.0;
-	b->tok_cap = tpm / 60.0 * BURST_S;
-	if (b->tok_cap < 1.0)
-		b->tok_cap = 1.0;
-	if (b->req_level > b->req_cap)
-		b->req_level = b->req_cap;
-	if (b->tok_level > b->tok_cap)
-		b->tok_level = b->tok_cap;
-}
-
-/* The provider announced its limits: never plan for more than that. */
-static void provider_limits(struct broker *b, int64_t rpm, int64_t tpm)
-{
-	double r = (double)b->cfg.requests_per_minute, t = (double)b->cfg.tokens_per_minute;
-	if (rpm > 0 || tpm > 0)
-		b->announced = 1;
-	if (rpm > 0 && rpm < r)
-		r = (double)rpm;
-	if (tpm > 0 && tpm < t)
-		t = (double)tpm;
-	if (r != b->rpm || t != b->tpm) {
-		log_info("limits now %.0f requests and %.0f tokens a minute (provider announced %lld/%lld)",
-			 r, t, (long long)rpm, (long long)tpm);
-		set_limits(b, r, t);
-	}
-}
-
-static double now_fine_ms(void)
-{
-	return (double)now_us() / 1000.0;
-}
-
-/* The cap stops a burst after an idle spell or a pause. It sits SLACK_MS of rate above the
- * capacity: the poll wakes to the millisecond, so a grant comes up to a millisecond late, and
- * that much credit must survive or the average rate falls short (5% at 50 requests/s). */
-static void refill(struct broker *b)
-{
-	double now = now_fine_ms();
-	double dt = now - b->last_refill;
-	b->last_refill = now;
-	if (dt <= 0)
-		return;
-	b->rate_factor += RATE_RECOVERY_PER_S * dt / 1000.0;
-	if (b->rate_factor > 1.0)
-		b->rate_factor = 1.0;
-	b->req_level += dt * req_rate_per_ms(b);
-	b->tok_level += dt * tok_rate_per_ms(b);
-	double req_max = b->req_cap + SLACK_MS * req_rate_per_ms(b);
-	double tok_max = b->tok_cap + SLACK_MS * tok_rate_per_ms(b);
-	if (b->req_level > req_max)
-		b->req_level = req_max;
-	if (b->tok_level > tok_max)
-		b->tok_level = tok_max;
-}
-
-/* Tokens a request needs in the bucket: its estimate, but never more than the bucket holds,
- * so one request larger than a second's budget still goes (and leaves the bucket in debt). */
-static double tok_need(const struct broker *b, const struct waiter *w)
-{
-	double need = (double)w->est_tokens;
-	return need < b->tok_cap ? need : b->tok_cap;
-}
-
 /* Milliseconds until what the provider says remains leaves room for a request of est tokens. */
 static int64_t provider_wait(const struct broker *b, uint32_t est, int64_t now)
 {
-	int64_t wr = figure_wait(&b->grants, &b->prov_requests, 0, 1, req_rate_per_ms(b), now);
-	int64_t wt = figure_wait(&b->grants, &b->prov_tokens, 1, (double)est, tok_rate_per_ms(b), now);
+	int64_t wr = figure_wait(&b->grants, &b->prov_requests, 0, 1, pace_req_rate(&b->pace), now);
+	int64_t wt = figure_wait(&b->grants, &b->prov_tokens, 1, (double)est, pace_tok_rate(&b->pace), now);
 	return wr > wt ? wr : wt;
 }
 
@@ -166,21 +69,11 @@ static int64_t wait_for_head(const struct broker *b, int64_t now)
 	if (b->nq == 0)
 		return -1;
 	const struct waiter *w = &b->q[0];
-	int64_t wait = b->not_before > now ? b->not_before - now : 0;
+	int64_t wait = pace_wait(&b->pace, w->est_tokens, now);
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
 	int64_t pw = provider_wait(b, w->est_tokens, now);
-	if (pw > wait)
-		wait = pw;
-	double fine = 0;
-	if (b->req_level < 1.0)
-		fine = (1.0 - b->req_level) / req_rate_per_ms(b);
-	double need = tok_need(b, w);
-	if (b->tok_level < need && (need - b->tok_level) / tok_rate_per_ms(b) > fine)
-		fine = (need - b->tok_level) / tok_rate_per_ms(b);
-	/* whole milliseconds for zmq_poll, rounded up; the bucket keeps the remainder */
-	int64_t t = fine > 0 ? (int64_t)fine + 1 : 0;
-	return t > wait ? t : wait;
+	return pw > wait ? pw : wait;
 }
 
 static void reply(struct broker *b, const struct waiter *w, uint32_t verdict)
@@ -199,11 +92,10 @@ static void pop_head(struct broker *b)
 static void grant_what_we_can(struct broker *b)
 {
 	int64_t now = now_ms();
-	refill(b);
+	pace_refill(&b->pace, (double)now_us() / 1000.0);
 	while (b->nq && wait_for_head(b, now) == 0) {
 		struct waiter *w = &b->q[0];
-		b->req_level -= 1.0;
-		b->tok_level -= (double)w->est_tokens;
+		pace_take(&b->pace, w->est_tokens);
 		b->in_flight++;
 		b->granted++;
 		uint64_t seq = grant_log_add(&b->grants, now, w->est_tokens);
@@ -270,21 +162,9 @@ static void on_ask(struct broker *b, const char *id, size_t idlen, const struct 
 /* A 429: one pause for everyone (Retry-After, else the reset headers) and a lower rate. */
 static void on_429(struct broker *b, const struct ratelimit_info *l, int64_t now)
 {
-	int64_t pause = l->retry_after_ms >= 0 ? l->retry_after_ms : -1;
-	if (pause < 0 && l->reset_requests_ms >= 0)
-		pause = l->reset_requests_ms;
-	if (pause < 0 && l->reset_tokens_ms >= 0)
-		pause = l->reset_tokens_ms;
-	if (pause < 0)
-		pause = DEFAULT_429_PAUSE_MS;
-	if (now + pause > b->not_before)
-		b->not_before = now + pause;
-	b->rate_factor *= b->announced ? 0.8 : 0.5;
-	if (b->rate_factor < MIN_RATE_FACTOR)
-		b->rate_factor = MIN_RATE_FACTOR;
-	b->req_level = b->req_level > 0 ? 0 : b->req_level;
-	b->throttled++;
-	log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->rate_factor);
+	int64_t pause = pace_429(&b->pace, l->retry_after_ms, l->reset_requests_ms,
+				 l->reset_tokens_ms, now);
+	log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->pace.rate_factor);
 }
 
 static void on_report(struct broker *b, const struct msg_report *r)
@@ -298,15 +178,15 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	 * admit a request, whatever the completion turns out to use. Refused requests cost
 	 * nothing. */
 	double est_prompt = (double)r->est_tokens - (double)b->cfg.max_tokens;
+	double back = 0;
 	if (r->prompt_tokens > 0 && est_prompt > 0)
-		b->tok_level += est_prompt - (double)r->prompt_tokens;
+		back = est_prompt - (double)r->prompt_tokens;
 	else if (r->http_status != 200)
-		b->tok_level += (double)r->est_tokens;
-	if (b->tok_level > b->tok_cap)
-		b->tok_level = b->tok_cap;
+		back = (double)r->est_tokens;
+	pace_refund(&b->pace, back);
 	if (r->http_status == 429)
 		on_429(b, l, now);
-	provider_limits(b, l->limit_requests, l->limit_tokens);
+	pace_limits(&b->pace, l->limit_requests, l->limit_tokens);
 	/* what the provider counted: the estimate, or less if the real prompt was smaller;
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
@@ -315,13 +195,12 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	figure_take(&b->grants, &b->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant, now);
 	/* No request left: nobody goes until the reset, counted from the report's arrival. This
 	 * is later than the replay's own wait by a call's latency, and on a short window that is
-	 * what keeps us clear: the replay's margin there (2 ms on 1 s) is under the 1.6-18 ms the
-	 * provider's clock runs late on ours. Without this rule the request-bound bench had a 429
-	 * in 4 runs of 5 (92.3-92.7%), with it none in 5 (97.1-97.4%). */
-	if (l->remaining_requests == 0 && l->reset_requests_ms > 0 && now + l->reset_requests_ms > b->not_before)
-		b->not_before = now + l->reset_requests_ms;
-	if (l->remaining_tokens >= 0 && (double)l->remaining_tokens < b->tok_level)
-		b->tok_level = (double)l->remaining_tokens;
+	 * what keeps us clear: the replay's margin there is under how late the provider's clock
+	 * may run on ours (BENCHMARKS.md has what the request-bound bench showed without it). */
+	if (l->remaining_requests == 0 && l->reset_requests_ms > 0)
+		pace_hold_until(&b->pace, now + l->reset_requests_ms);
+	if (l->remaining_tokens >= 0)
+		pace_cap_tokens(&b->pace, (double)l->remaining_tokens);
 }
 
 static void on_message(struct broker *b)
@@ -384,16 +263,10 @@ int broker_main(int argc, char **argv)
 		return EXIT_INTERNAL;
 	}
 	buf_init(&b.msg);
-	/* a slow start: each worker's first call carries a TLS handshake and the later ones do
-	 * not, so the first requests reach the server closer together than they were granted */
-	b.rate_factor = 0.9;
-	set_limits(&b, (double)b.cfg.requests_per_minute, (double)b.cfg.tokens_per_minute);
-	/* one request's worth to start with, not a full bucket: see the top of the file */
-	b.req_level = 1.0;
-	b.tok_level = b.tok_cap;
+	pace_init(&b.pace, (double)b.cfg.requests_per_minute, (double)b.cfg.tokens_per_minute,
+		  (double)now_us() / 1000.0);
 	figure_init(&b.prov_requests);
 	figure_init(&b.prov_tokens);
-	b.last_refill = now_fine_ms();
 	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;
 	zpoll_init(&p);
@@ -411,7 +284,7 @@ int broker_main(int argc, char **argv)
 			if (zpoll_ready(&p, sig))
 				sig_take();
 			/* only the sockets that have something: each receive that finds nothing costs
-			 * libzmq two system calls, about 2 us each on a virtual machine */
+			 * libzmq two system calls */
 			if (zpoll_ready(&p, reports))
 				on_reports(&b); /* first: a report may free a slot or change the budget */
 			if (zpoll_ready(&p, asks))
@@ -420,7 +293,7 @@ int broker_main(int argc, char **argv)
 		grant_what_we_can(&b);
 	}
 	log_debug("granted %llu, reported %llu, 429s %llu", (unsigned long long)b.granted,
-		  (unsigned long long)b.reported, (unsigned long long)b.throttled);
+		  (unsigned long long)b.reported, (unsigned long long)b.pace.throttled);
 	zpoll_free(&p);
 	zsock_close(b.sock);
 	zsock_close(b.reports);

@@ -33,10 +33,10 @@ static double grant_returns(const struct grant_entry *e, int tokens)
 }
 
 /* How long after its time a grant is taken to have left the provider's window: RESET_MARGIN_MS,
- * but never more than half the share of the window we pace under the limit. A margin of 25 ms
- * on a 1 s window held the request-bound bench 2.5% under the limit, and one of the whole
- * share (5 ms) left no slack: a grant delayed once held back every grant a window after it,
- * and the delays added up (96.6% of the bound, where the rule before the replay made 97.4%). */
+ * but never more than half the share of the window we pace under the limit. On a short window
+ * a large margin holds the rate well under the limit, and one of the whole share leaves no
+ * slack: a grant delayed once holds back every grant a window after it, and the delays add up
+ * (BENCHMARKS.md has the figures behind this choice). */
 static int64_t leave_margin(const struct provider_figure *f)
 {
 	int64_t half_share = (int64_t)((double)f->window * (1.0 - PACE_MARGIN) / 2.0);
@@ -50,10 +50,10 @@ static int64_t leave_margin(const struct provider_figure *f)
  * very first one, the longest it ever gives. So the broker replays its own grants: each gives
  * back its share when it leaves, the window's length after it went out (its grant, until the
  * worker reports when it sent it: later by the handshake on a new connection). The provider's
- * clock runs late on ours by the time from our grant to its admission (1.6-18 ms measured in
- * the token-bound bench, the first request of a connection the slowest), and a request granted at
- * the instant of a leave arrives as late, give or take the jitter of two processes waking:
- * RESET_MARGIN_MS covers that (with none, 1 to 3 requests in 50 were 429s there). A figure
+ * clock runs late on ours by the time from our grant to its admission (milliseconds, the first
+ * request of a connection the slowest), and a request granted at the instant of a leave arrives
+ * as late, give or take the jitter of two processes waking: RESET_MARGIN_MS covers that
+ * (BENCHMARKS.md: without it, some requests in the token-bound bench were 429s). A figure
  * long past its reset is forgotten (the pacer alone rules then), and so is one too old to
  * know the grants made since. */
 int64_t figure_wait(const struct grant_log *g, const struct provider_figure *f, int tokens,
