@@ -11,7 +11,6 @@
 #include "lock.h"
 #include "../common/paths.h"
 #include "../common/log.h"
-#include "../common/roles.h"
 #include "../common/util.h"
 
 #include <errno.h>
@@ -112,57 +111,47 @@ void control_serve(int listen_fd, control_scale_fn scale, void *arg)
 	}
 }
 
-int scale_main(int argc, char **argv)
+int scale_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_SCALE);
-	if (rc >= 0)
-		return rc;
-	rc = EXIT_USAGE;
+	int rc = EXIT_USAGE;
 	struct sockaddr_un a;
 	char line[160] = "";
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (control_addr(cli.state_dir, &a) || fd < 0 ||
+	if (control_addr(cli->state_dir, &a) || fd < 0 ||
 	    connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		die_msg("%s: no live run to scale", cli.state_dir);
+		die_msg("%s: no live run to scale", cli->state_dir);
 		goto out;
 	}
 	char req[32];
-	snprintf(req, sizeof req, "scale %d\n", cli.scale_to);
+	snprintf(req, sizeof req, "scale %d\n", cli->scale_to);
 	reply(fd, req);
 	if (read_line(fd, line, sizeof line) < 0 || strncmp(line, "ok ", 3)) {
 		line[strcspn(line, "\n")] = '\0';
-		die_msg("%s: the run did not take it (%s)", cli.state_dir, line[0] ? line : "no answer");
+		die_msg("%s: the run did not take it (%s)", cli->state_dir, line[0] ? line : "no answer");
 		goto out;
 	}
-	fprintf(stderr, "kgsup: the run in %s now wants %d workers\n", cli.state_dir, cli.scale_to);
+	fprintf(stderr, "kgsup: the run in %s now wants %d workers\n", cli->state_dir, cli->scale_to);
 	rc = EXIT_OK;
 out:
 	if (fd >= 0)
 		close(fd);
-	cli_free(&cli);
 	return rc;
 }
 
-int stop_main(int argc, char **argv)
+int stop_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_STOP);
-	if (rc >= 0)
-		return rc;
 	int fd = -1;
 	pid_t pid;
-	int live = lock_probe(cli.state_dir, &pid, &fd);
+	int live = lock_probe(cli->state_dir, &pid, &fd);
 	if (!live || pid <= 0) {
-		die_msg("%s: %s", cli.state_dir, live ? "the live run's pid is not recorded yet; try again"
+		die_msg("%s: %s", cli->state_dir, live ? "the live run's pid is not recorded yet; try again"
 						      : "no live run to stop");
-		cli_free(&cli);
 		if (fd >= 0)
 			close(fd);
 		return EXIT_USAGE;
 	}
 	kill(pid, SIGTERM);
-	if (cli.now) {
+	if (cli->now) {
 		usleep(100 * 1000);
 		kill(pid, SIGTERM);
 	}
@@ -171,7 +160,6 @@ int stop_main(int argc, char **argv)
 		;
 	close(fd);
 	fprintf(stderr, "kgsup: stopped the run in %s (resume with: kgsup resume -s %s)\n",
-		cli.state_dir, cli.state_dir);
-	cli_free(&cli);
+		cli->state_dir, cli->state_dir);
 	return EXIT_OK;
 }
