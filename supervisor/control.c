@@ -55,15 +55,104 @@ int control_open(const char *state_dir)
 	return fd;
 }
 
+/* The connections accepted and not yet answered. Served a little each turn of the supervisor's
+ * loop, never waited on: a client that connects and says nothing cannot hold up commits or
+ * dispatch; it is dropped at its deadline. One supervisor has one control socket, so this is
+ * the module's own. */
+#define PENDING_MAX 8
+
+static struct pending {
+	int fd; /* -1: free */
+	int64_t deadline;
+	size_t got;
+	char line[128];
+} pending[PENDING_MAX] = { [0 ... PENDING_MAX - 1] = { .fd = -1 } };
+
+/* No SIGPIPE: the supervisor ignores it, and a `kgsup scale` refused at once (another user)
+ * still reads the answer waiting after its request could not be written. */
+static void reply(int fd, const char *text)
+{
+	ssize_t w = send(fd, text, strlen(text), MSG_NOSIGNAL);
+	(void)w; /* a peer that left does not get its text */
+}
+
+static void pending_end(struct pending *c, const char *answer)
+{
+	if (answer)
+		reply(c->fd, answer);
+	close(c->fd);
+	c->fd = -1;
+}
+
 void control_close(int listen_fd, const char *state_dir)
 {
 	struct sockaddr_un a;
 	if (!control_addr(state_dir, &a))
 		unlink(a.sun_path);
 	close(listen_fd);
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (pending[i].fd >= 0)
+			pending_end(&pending[i], NULL);
 }
 
-/* Reads one line within the timeout; 0, or -1. */
+/* Takes the connections waiting: another user's is answered at once, and so is one beyond
+ * PENDING_MAX (left in the backlog, it would wake every poll of the loop until it is taken). */
+static void accept_waiting(int listen_fd)
+{
+	int fd;
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct pending *c = NULL;
+		for (int i = 0; !c && i < PENDING_MAX; i++)
+			if (pending[i].fd < 0)
+				c = &pending[i];
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid())
+			reply(fd, "error: only the owner of the run may steer it\n");
+		else if (!c)
+			reply(fd, "error: busy, try again\n");
+		else {
+			*c = (struct pending){ fd, now_ms() + CONTROL_TIMEOUT_MS, 0, "" };
+			continue;
+		}
+		close(fd);
+	}
+}
+
+/* Reads what a connection has sent without waiting; answers it once its line is complete. */
+static void serve_one(struct pending *c, control_scale_fn scale, void *arg, int64_t now)
+{
+	ssize_t r = read(c->fd, c->line + c->got, sizeof c->line - 1 - c->got);
+	if (r > 0) {
+		c->got += (size_t)r;
+		c->line[c->got] = '\0';
+	}
+	int n;
+	char answer[160];
+	if (memchr(c->line, '\n', c->got)) {
+		if (sscanf(c->line, "scale %d", &n) == 1 && n >= 1 && n <= 1024) {
+			snprintf(answer, sizeof answer, "ok %d\n", scale(arg, n));
+			pending_end(c, answer);
+		} else {
+			pending_end(c, "error: unknown request\n");
+		}
+	} else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		pending_end(c, NULL); /* gone */
+	} else if (c->got + 1 >= sizeof c->line || now >= c->deadline) {
+		pending_end(c, "error: no request\n");
+	}
+}
+
+void control_serve(int listen_fd, control_scale_fn scale, void *arg)
+{
+	accept_waiting(listen_fd);
+	int64_t now = now_ms();
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (pending[i].fd >= 0)
+			serve_one(&pending[i], scale, arg, now);
+}
+
+/* The client's side: reads one line within the timeout; 0, or -1. */
 static int read_line(int fd, char *line, size_t n)
 {
 	size_t got = 0;
@@ -80,35 +169,6 @@ static int read_line(int fd, char *line, size_t n)
 			return 0;
 	}
 	return -1;
-}
-
-static void reply(int fd, const char *text)
-{
-	ssize_t w = write(fd, text, strlen(text));
-	(void)w; /* a client that left does not get its answer */
-}
-
-void control_serve(int listen_fd, control_scale_fn scale, void *arg)
-{
-	int fd;
-	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		struct ucred cred;
-		socklen_t len = sizeof cred;
-		char line[128], answer[160];
-		int n;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-			reply(fd, "error: only the owner of the run may steer it\n");
-		} else if (read_line(fd, line, sizeof line) < 0) {
-			reply(fd, "error: no request\n");
-		} else if (sscanf(line, "scale %d", &n) == 1 && n >= 1 && n <= 1024) {
-			n = scale(arg, n);
-			snprintf(answer, sizeof answer, "ok %d\n", n);
-			reply(fd, answer);
-		} else {
-			reply(fd, "error: unknown request\n");
-		}
-		close(fd);
-	}
 }
 
 int scale_cmd(const struct cli *cli)

@@ -8,9 +8,11 @@ typedef int (*control_scale_fn)(void *arg, int workers);
 
 /* Listens on DIR/sock/control; the socket's fd (non-blocking), or -1 with errno set. */
 int control_open(const char *state_dir);
-/* Closes the listening socket and removes its file. */
+/* Closes the listening socket and the connections not yet answered, and removes its file. */
 void control_close(int listen_fd, const char *state_dir);
-/* Answers every request waiting on the listening socket, then returns. */
+/* Takes the connections waiting on the listening socket and answers those whose request has
+ * come; never waits: a connection that has said nothing yet is looked at again next call, and
+ * dropped 2 s after it came. */
 void control_serve(int listen_fd, control_scale_fn scale, void *arg);
 
 #endif
