@@ -67,8 +67,8 @@ int start_cmd(const struct cli *cli);  /* run.c */
 int resume_cmd(const struct cli *cli); /* run.c */
 int status_cmd(const struct cli *cli); /* status.c */
 int export_cmd(const struct cli *cli); /* export.c */
-int stop_cmd(const struct cli *cli);   /* control.c */
-int scale_cmd(const struct cli *cli);  /* control.c */
+int stop_cmd(const struct cli *cli);   /* stop_scale.c */
+int scale_cmd(const struct cli *cli);  /* stop_scale.c */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */
