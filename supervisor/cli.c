@@ -183,6 +183,14 @@ static const struct cli_option *option_named(const char *arg, char *name, size_t
 	return NULL;
 }
 
+int cli_takes(const struct cli_command *cmd, const char *option)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (!strcmp(options[i].name, option))
+			return takes(cmd, &options[i]);
+	return 0;
+}
+
 /* getopt's '?' or ':' for the option at argv[optind - 1] (or optopt): a usage error naming it. */
 static int option_error(const struct cli_command *cmd, int c, char **argv)
 {

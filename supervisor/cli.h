@@ -73,6 +73,8 @@ int scale_cmd(const struct cli *cli);  /* stop_scale.c */
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */
 const struct cli_command *cli_find(const char *name);
+/* Whether cmd takes the option of that long name ("fresh"). */
+int cli_takes(const struct cli_command *cmd, const char *option);
 /* Parses a command's arguments (argv[0] is its name). Returns -1 to go on, or the exit code to
  * return at once (help printed, or a usage error reported). */
 int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_command *cmd);
