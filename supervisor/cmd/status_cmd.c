@@ -1,12 +1,12 @@
 /* status.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
  * blocks the live supervisor) and tells whether the run is live from its lock. */
-#include "cli.h"
-#include "lock.h"
-#include "runstate.h"
-#include "../common/json.h"
-#include "../common/log.h"
-#include "../common/paths.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../lock.h"
+#include "../runstate.h"
+#include "../../common/json.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
+#include "../../common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

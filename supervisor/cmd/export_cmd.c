@@ -2,15 +2,15 @@
  * Cypher or GraphML, or the answers that failed validation. Reads in one read-only
  * transaction, so it works on a live run and sees a consistent snapshot; the same run always
  * gives the same bytes. */
-#include "cli.h"
-#include "graph.h"
-#include "runstate.h"
-#include "../common/json.h"
-#include "../common/log.h"
-#include "../common/names.h"
-#include "../common/paths.h"
-#include "../common/hash.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../graph.h"
+#include "../runstate.h"
+#include "../../common/json.h"
+#include "../../common/log.h"
+#include "../../common/names.h"
+#include "../../common/paths.h"
+#include "../../common/hash.h"
+#include "../../common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

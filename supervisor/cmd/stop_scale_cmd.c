@@ -3,11 +3,11 @@
  * its lock; twice with --now, which abandons calls in flight) and waits until it has let go of
  * the lock, i.e. committed and exited. scale N sends "scale N" to the run's control socket
  * (control.c) and reads its answer. */
-#include "cli.h"
-#include "control.h"
-#include "lock.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../control.h"
+#include "../lock.h"
+#include "../../common/log.h"
+#include "../../common/util.h"
 
 #include <errno.h>
 #include <poll.h>

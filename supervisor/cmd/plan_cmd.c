@@ -2,12 +2,12 @@
  * into a temporary store exactly as `start` would, renders every request, and prints the
  * counts, the prompt tokens (request bytes / 4, the broker's estimate too) and the cost range;
  * with -o FILE it writes each request body as one line (what `start` would POST). */
-#include "cli.h"
-#include "plan.h"
-#include "render.h"
-#include "../common/log.h"
-#include "../common/paths.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../plan.h"
+#include "../render.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
+#include "../../common/util.h"
 
 #include <dirent.h>
 #include <errno.h>
