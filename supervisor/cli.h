@@ -62,13 +62,13 @@ struct cli {
 };
 
 /* The handlers of the user commands. */
-int plan_cmd(const struct cli *cli);   /* estimate.c */
+int plan_cmd(const struct cli *cli);   /* cmd/plan_cmd.c */
 int start_cmd(const struct cli *cli);  /* run.c */
 int resume_cmd(const struct cli *cli); /* run.c */
-int status_cmd(const struct cli *cli); /* status.c */
-int export_cmd(const struct cli *cli); /* export.c */
-int stop_cmd(const struct cli *cli);   /* stop_scale.c */
-int scale_cmd(const struct cli *cli);  /* stop_scale.c */
+int status_cmd(const struct cli *cli); /* cmd/status_cmd.c */
+int export_cmd(const struct cli *cli); /* cmd/export_cmd.c */
+int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
+int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */

@@ -1,7 +1,7 @@
 /* control.c: the live supervisor's control socket, DIR/sock/control: a Unix stream socket in
  * the 0700 sockets directory that also checks its peer's uid (SO_PEERCRED), so only the owner
  * is obeyed. One request a connection: "scale N\n", answered "ok N\n" or "error ...\n".
- * The client, `kgsup scale`, is in stop_scale.c. */
+ * The client, `kgsup scale`, is in cmd/stop_scale_cmd.c. */
 #include "control.h"
 #include "../common/paths.h"
 #include "../common/util.h"

@@ -1,5 +1,5 @@
-/* control.h: the live supervisor's control socket (control.c): `kgsup scale` (stop_scale.c)
- * reaches the run through it, and only its owner is obeyed. */
+/* control.h: the live supervisor's control socket (control.c): `kgsup scale`
+ * (cmd/stop_scale_cmd.c) reaches the run through it, and only its owner is obeyed. */
 #ifndef KGSUP_CONTROL_H
 #define KGSUP_CONTROL_H
 

@@ -1,4 +1,4 @@
-/* export.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
+/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
  * Cypher or GraphML, or the answers that failed validation. Reads in one read-only
  * transaction, so it works on a live run and sees a consistent snapshot; the same run always
  * gives the same bytes. */

@@ -1,4 +1,4 @@
-/* estimate.c: `kgsup plan`: what a run would send, before anyone spends money. Plans the inputs
+/* plan_cmd.c: `kgsup plan`: what a run would send, before anyone spends money. Plans the inputs
  * into a temporary store exactly as `start` would, renders every request, and prints the
  * counts, the prompt tokens (request bytes / 4, the broker's estimate too) and the cost range;
  * with -o FILE it writes each request body as one line (what `start` would POST). */

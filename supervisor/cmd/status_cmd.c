@@ -1,4 +1,4 @@
-/* status.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
+/* status_cmd.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "../cli.h"
 #include "../lock.h"

@@ -1,4 +1,4 @@
-/* stop_scale.c: `kgsup stop` and `kgsup scale`, steering a live run from another shell.
+/* stop_scale_cmd.c: `kgsup stop` and `kgsup scale`, steering a live run from another shell.
  * stop asks the live supervisor of a state directory to stop (SIGTERM to the pid recorded under
  * its lock; twice with --now, which abandons calls in flight) and waits until it has let go of
  * the lock, i.e. committed and exited. scale N sends "scale N" to the run's control socket
