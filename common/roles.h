@@ -1,17 +1,12 @@
-/* roles.h: the entry points of kgsup's commands and process roles. kgsup.c dispatches on the
- * first argument through one table; the internal roles (__worker, __broker) are how the
- * supervisor's children come back to life after exec. */
+/* roles.h: the entry points of kgsup's processes. kgsup.c's main hands the command line to
+ * cli_main, which dispatches on the first argument through the command table (supervisor/cli.c);
+ * the internal roles (__worker, __broker) are how the supervisor's children come back to life
+ * after exec. */
 #ifndef KGSUP_ROLES_H
 #define KGSUP_ROLES_H
 
-int start_main(int argc, char **argv);   /* kgsup start */
-int resume_main(int argc, char **argv);  /* kgsup resume */
-int status_main(int argc, char **argv);  /* kgsup status */
-int export_main(int argc, char **argv);  /* kgsup export */
-int stop_main(int argc, char **argv);    /* kgsup stop */
-int scale_main(int argc, char **argv);   /* kgsup scale */
-int plan_main(int argc, char **argv);    /* kgsup plan */
-int worker_main(int argc, char **argv);  /* kgsup __worker SLOT DIR */
-int broker_main(int argc, char **argv);  /* kgsup __broker DIR */
+int cli_main(int argc, char **argv);    /* kgsup COMMAND ...: the command table */
+int worker_main(int argc, char **argv); /* kgsup __worker SLOT DIR */
+int broker_main(int argc, char **argv); /* kgsup __broker DIR */
 
 #endif

@@ -1,10 +1,13 @@
-/* cli.c: option parsing for start, resume, status, export, stop and plan. */
+/* cli.c: the command table and the one prologue every user command goes through: parse the
+ * options the command takes (an option it does not take is refused naming it), print its usage
+ * on --help, set the log level, then call its handler. */
 #include "cli.h"
-#include "../common/buf.h"
 #include "../common/log.h"
+#include "../common/roles.h"
 #include "../common/util.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,124 +15,268 @@
 
 #define DEFAULT_CONFIG "etc/kgsup.json"
 
-static const struct {
-	const char *name;
-	const char *usage;
-} usages[] = {
-	{ "plan", "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE]\n"
-		  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
-		  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
-	{ "start", "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
-		   "            [--no-progress] [--detach]\n"
-		   "  Plans the transcripts under PATH and runs them through the API; continues the\n"
-		   "  run in DIR if it holds the same inputs and settings.\n"
-		   "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
-		   "  -s DIR    state directory (plan, results, cache, sockets)\n"
-		   "  -c FILE   config (default: ./etc/kgsup.json if present, else built-in defaults)\n"
-		   "  -w N      workers (overrides run.workers)\n"
-		   "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n"
-		   "  --no-progress  no progress bar on a terminal: a log line every 10 s\n"
-		   "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n" },
-	{ "resume", "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress] [--detach]\n"
-		    "  Continues the run in DIR with the settings it was started with.\n"
-		    "  --retry-failed  give batches that failed for good another round\n" },
-	{ "status", "kgsup status -s DIR [--json | --prometheus]\n"
-		    "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
-		    "  counters in Prometheus text format.\n" },
-	{ "export", "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid] [-o PATH]\n"
-		    "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
-		    "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
-		    "  failed validation, kept for inspection.\n" },
-	{ "stop", "kgsup stop -s DIR [--now]\n"
-		  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
-		  "  --now  abandon the calls in flight instead of waiting for them\n" },
-	{ "scale", "kgsup scale N -s DIR\n"
-		   "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
-		   "  start, surplus ones finish their batch and exit.\n" },
+static const struct cli_command commands[] = {
+	{ "plan", plan_cmd, NULL, CO_INPUT | CO_CONFIG | CO_JSON | CO_OUTPUT, 0,
+	  "what a run would send and cost, without sending anything",
+	  "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE]\n"
+	  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
+	  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
+	{ "start", start_cmd, NULL,
+	  CO_INPUT | CO_STATE | CO_CONFIG | CO_WORKERS | CO_FRESH | CO_NO_PROGRESS | CO_DETACH, 0,
+	  "plan the transcripts and run them through the API",
+	  "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
+	  "            [--no-progress] [--detach]\n"
+	  "  Plans the transcripts under PATH and runs them through the API; continues the\n"
+	  "  run in DIR if it holds the same inputs and settings.\n"
+	  "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
+	  "  -s DIR    state directory (plan, results, cache, sockets)\n"
+	  "  -c FILE   config (default: ./etc/kgsup.json if present, else built-in defaults)\n"
+	  "  -w N      workers (overrides run.workers)\n"
+	  "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n"
+	  "  --no-progress  no progress bar on a terminal: a log line every 10 s\n"
+	  "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n" },
+	{ "resume", resume_cmd, NULL,
+	  CO_STATE | CO_WORKERS | CO_RETRY_FAILED | CO_NO_PROGRESS | CO_DETACH, 0,
+	  "continue a run with its recorded settings",
+	  "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress] [--detach]\n"
+	  "  Continues the run in DIR with the settings it was started with.\n"
+	  "  --retry-failed  give batches that failed for good another round\n" },
+	{ "status", status_cmd, NULL, CO_STATE | CO_JSON | CO_PROMETHEUS, 0,
+	  "progress of a run, live or finished (--json)",
+	  "kgsup status -s DIR [--json | --prometheus]\n"
+	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
+	  "  counters in Prometheus text format.\n" },
+	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
+	  "write the knowledge graph (or the invalid answers kept)",
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid] [-o PATH]\n"
+	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
+	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
+	  "  failed validation, kept for inspection.\n" },
+	{ "stop", stop_cmd, NULL, CO_STATE | CO_NOW, 0,
+	  "stop a live run gracefully (--now: abandon calls in flight)",
+	  "kgsup stop -s DIR [--now]\n"
+	  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
+	  "  --now  abandon the calls in flight instead of waiting for them\n" },
+	{ "scale", scale_cmd, NULL, CO_STATE, 1,
+	  "change the number of workers of a live run",
+	  "kgsup scale N -s DIR\n"
+	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
+	  "  start, surplus ones finish their batch and exit.\n" },
+	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR */
+	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR */
 };
 
-void cli_usage(FILE *f, const char *command)
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Every option of every command; bit 0: taken by all of them. */
+static const struct cli_option {
+	const char *name;
+	char letter; /* its short form, or 0 */
+	int has_arg;
+	unsigned bit;
+} options[] = {
+	{ "config", 'c', 1, CO_CONFIG },
+	{ "input", 'i', 1, CO_INPUT },
+	{ "state", 's', 1, CO_STATE },
+	{ "workers", 'w', 1, CO_WORKERS },
+	{ "format", 'f', 1, CO_FORMAT },
+	{ "output", 'o', 1, CO_OUTPUT },
+	{ "fresh", 0, 0, CO_FRESH },
+	{ "retry-failed", 0, 0, CO_RETRY_FAILED },
+	{ "json", 0, 0, CO_JSON },
+	{ "prometheus", 0, 0, CO_PROMETHEUS },
+	{ "now", 0, 0, CO_NOW },
+	{ "no-progress", 0, 0, CO_NO_PROGRESS },
+	{ "detach", 0, 0, CO_DETACH },
+	{ "verbose", 'v', 0, 0 },
+	{ "quiet", 'q', 0, 0 },
+	{ "help", 'h', 0, 0 },
+};
+
+#define NOPTIONS (sizeof options / sizeof options[0])
+#define LONG_VAL 256 /* getopt's value for options[i] is LONG_VAL + i */
+
+const struct cli_command *cli_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++)
-		if (!command || !strcmp(command, usages[i].name))
-			fprintf(f, "%s%s", usages[i].usage, command ? "" : "\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
-static const char *command_name(enum cli_command cmd)
+static void usage(FILE *f)
 {
-	static const char *names[] = { "start", "resume", "status", "export", "stop", "plan",
-				       "scale" };
-	return names[cmd];
+	fprintf(f, "usage: kgsup COMMAND [OPTIONS]   (kgsup COMMAND --help for its options)\n\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!commands[i].role)
+			fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nevery command also takes -v (more logging), -q (warnings and errors only) and\n"
+		   "--help\n"
+		   "\nexit codes: 0 done, 2 usage/config/input error, 3 some batches failed,\n"
+		   "            4 the API refused us, 75 stopped before done (resumable)\n");
 }
 
-enum { OPT_FRESH = 256, OPT_RETRY_FAILED, OPT_JSON, OPT_NOW, OPT_NO_PROGRESS, OPT_HELP,
-       OPT_PROMETHEUS, OPT_DETACH };
-
-static int usage_error(enum cli_command cmd, const char *msg)
+int cli_main(int argc, char **argv)
 {
-	die_msg("%s: %s (see kgsup %s --help)", command_name(cmd), msg, command_name(cmd));
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("kgsup %s\n", KGSUP_VERSION);
+		return EXIT_OK;
+	}
+	const struct cli_command *cmd = cli_find(argv[1]);
+	if (!cmd) {
+		die_msg("unknown command '%s' (see kgsup --help)", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (cmd->role)
+		return cmd->role(argc - 1, argv + 1);
+	struct cli cli;
+	int rc = cli_parse(&cli, argc - 1, argv + 1, cmd);
+	if (rc < 0)
+		rc = cmd->run(&cli);
+	cli_free(&cli);
+	return rc;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	die_msg("%s: %s (see kgsup %s --help)", cmd->name, msg, cmd->name);
 	return EXIT_USAGE;
 }
 
-int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
+static int takes(const struct cli_command *cmd, const struct cli_option *o)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "input", required_argument, NULL, 'i' },
-		{ "state", required_argument, NULL, 's' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "fresh", no_argument, NULL, OPT_FRESH },
-		{ "retry-failed", no_argument, NULL, OPT_RETRY_FAILED },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
-		{ "now", no_argument, NULL, OPT_NOW },
-		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-		{ "detach", no_argument, NULL, OPT_DETACH },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0, 0, 0, 0 },
-	};
-	memset(cli, 0, sizeof *cli);
-	cli->cmd = cmd;
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":c:i:s:w:f:o:vqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': cli->config_path = optarg; break;
-		case 'i':
-			cli->inputs = xrealloc(cli->inputs, (size_t)(cli->ninputs + 1) * sizeof(char *));
-			cli->inputs[cli->ninputs++] = optarg;
-			break;
-		case 's': cli->state_dir = optarg; break;
-		case 'w': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 1024)
-				return usage_error(cmd, "-w takes a number from 1 to 1024");
-			cli->workers = (int)n;
-			break;
-		}
-		case 'f': cli->format = optarg; break;
-		case 'o': cli->output = optarg; break;
-		case 'v': log_set_level(log_get_level() + 1); break;
-		case 'q': log_set_level(LOG_WARN); break;
-		case OPT_FRESH: cli->fresh = 1; break;
-		case OPT_RETRY_FAILED: cli->retry_failed = 1; break;
-		case OPT_JSON: cli->json = 1; break;
-		case OPT_PROMETHEUS: cli->prometheus = 1; break;
-		case OPT_NOW: cli->now = 1; break;
-		case OPT_NO_PROGRESS: cli->no_progress = 1; break;
-		case OPT_DETACH: cli->detach = 1; break;
-		case 'h': cli_usage(stdout, command_name(cmd)); return EXIT_OK;
-		case ':': return usage_error(cmd, "an option is missing its value");
-		default: return usage_error(cmd, "unknown option");
+	return !o->bit || (cmd->opts & o->bit);
+}
+
+/* The option getopt returned as c (LONG_VAL + index, or a letter), or NULL. */
+static const struct cli_option *option_of(int c)
+{
+	if (c >= LONG_VAL && c < LONG_VAL + (int)NOPTIONS)
+		return &options[c - LONG_VAL];
+	for (size_t i = 0; c > 0 && i < NOPTIONS; i++)
+		if (options[i].letter == c)
+			return &options[i];
+	return NULL;
+}
+
+/* The option named by "--name" or "--name=value", among all commands', or NULL. */
+static const struct cli_option *option_named(const char *arg, char *name, size_t n)
+{
+	snprintf(name, n, "%.*s", (int)strcspn(arg, "="), arg);
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (!strncmp(name, "--", 2) && !strcmp(name + 2, options[i].name))
+			return &options[i];
+	return NULL;
+}
+
+int cli_takes(const struct cli_command *cmd, const char *option)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (!strcmp(options[i].name, option))
+			return takes(cmd, &options[i]);
+	return 0;
+}
+
+/* getopt's '?' or ':' for the option at argv[optind - 1] (or optopt): a usage error naming it. */
+static int option_error(const struct cli_command *cmd, int c, char **argv)
+{
+	char name[64];
+	const struct cli_option *o = option_of(optopt);
+	if (o && optopt >= LONG_VAL)
+		snprintf(name, sizeof name, "--%s", o->name);
+	else if (optopt)
+		snprintf(name, sizeof name, "-%c", optopt);
+	else
+		o = option_named(argv[optind - 1], name, sizeof name);
+	if (c == ':')
+		return usage_error(cmd, "option %s needs a value", name);
+	if (o && takes(cmd, o)) /* given a value it does not take: --now=1 */
+		return usage_error(cmd, "option %s takes no value", name);
+	if (o)
+		return usage_error(cmd, "option %s is not one of %s's", name, cmd->name);
+	return usage_error(cmd, "unknown option %s", name);
+}
+
+/* Applies one option the command takes; -1 to go on, or an exit code. */
+static int apply(struct cli *cli, const struct cli_option *o, char *arg)
+{
+	char *end;
+	long n;
+	switch (o->bit) {
+	case CO_CONFIG: cli->config_path = arg; break;
+	case CO_INPUT:
+		cli->inputs = xrealloc(cli->inputs, (size_t)(cli->ninputs + 1) * sizeof(char *));
+		cli->inputs[cli->ninputs++] = arg;
+		break;
+	case CO_STATE: cli->state_dir = arg; break;
+	case CO_WORKERS:
+		n = strtol(arg, &end, 10);
+		if (*end || n < 1 || n > 1024)
+			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
+		cli->workers = (int)n;
+		break;
+	case CO_FORMAT: cli->format = arg; break;
+	case CO_OUTPUT: cli->output = arg; break;
+	case CO_FRESH: cli->fresh = 1; break;
+	case CO_RETRY_FAILED: cli->retry_failed = 1; break;
+	case CO_JSON: cli->json = 1; break;
+	case CO_PROMETHEUS: cli->prometheus = 1; break;
+	case CO_NOW: cli->now = 1; break;
+	case CO_NO_PROGRESS: cli->no_progress = 1; break;
+	case CO_DETACH: cli->detach = 1; break;
+	default:
+		if (o->letter == 'v')
+			log_set_level(log_get_level() + 1);
+		else if (o->letter == 'q')
+			log_set_level(LOG_WARN);
+		else {
+			fputs(cli->cmd->usage, stdout);
+			return EXIT_OK;
 		}
 	}
-	if (cmd == CLI_SCALE) {
+	return -1;
+}
+
+/* getopt's tables for the options cmd takes, and only those. */
+static void getopt_tables(const struct cli_command *cmd, struct option *longs, char *shorts)
+{
+	size_t nl = 0, ns = 0;
+	shorts[ns++] = ':'; /* a missing value is ':', told apart from an unknown option */
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		if (!takes(cmd, &options[i]))
+			continue;
+		longs[nl++] = (struct option){ options[i].name, options[i].has_arg ? required_argument
+										    : no_argument,
+					       NULL, LONG_VAL + (int)i };
+		if (options[i].letter) {
+			shorts[ns++] = options[i].letter;
+			if (options[i].has_arg)
+				shorts[ns++] = ':';
+		}
+	}
+	longs[nl] = (struct option){ 0, 0, 0, 0 };
+	shorts[ns] = '\0';
+}
+
+/* After the options: the operand (kgsup scale N), and the state directory a command needs. */
+static int check_rest(struct cli *cli, int argc, char **argv)
+{
+	const struct cli_command *cmd = cli->cmd;
+	if (cmd->operand) {
 		char *end = NULL;
 		long n = optind < argc ? strtol(argv[optind], &end, 10) : 0;
 		if (optind >= argc || *end || n < 1 || n > 1024)
@@ -138,12 +285,32 @@ int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd)
 		optind++;
 	}
 	if (optind < argc)
-		return usage_error(cmd, "unexpected argument");
-	if (!cli->state_dir && cmd != CLI_PLAN)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((cmd->opts & CO_STATE) && !cli->state_dir)
 		return usage_error(cmd, "needs a state directory (-s DIR)");
 	if (cli->state_dir && !*cli->state_dir)
 		return usage_error(cmd, "-s needs a directory");
 	return -1;
+}
+
+int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_command *cmd)
+{
+	struct option longs[NOPTIONS + 1];
+	char shorts[2 * NOPTIONS + 2];
+	memset(cli, 0, sizeof *cli);
+	cli->cmd = cmd;
+	getopt_tables(cmd, longs, shorts);
+	optind = 1;
+	opterr = 0;
+	int c, rc;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct cli_option *o = option_of(c);
+		if (c == '?' || c == ':' || !o)
+			return option_error(cmd, c, argv);
+		if ((rc = apply(cli, o, optarg)) >= 0)
+			return rc;
+	}
+	return check_rest(cli, argc, argv);
 }
 
 void cli_free(struct cli *cli)

@@ -1,5 +1,7 @@
-/* cli.h: command-line options of the user-facing commands, and where the config comes from:
- * -c FILE, else ./etc/kgsup.json when present, else the built-in defaults; flags override. */
+/* cli.h: kgsup's commands, in one table (cli.c): each command's name, handler, usage text and
+ * the options it takes. Dispatch, the usage text and the option parsing all come from it, so an
+ * option a command does not take is refused naming it. Where the config comes from: -c FILE,
+ * else ./etc/kgsup.json when present, else the built-in defaults; flags override. */
 #ifndef KGSUP_CLI_H
 #define KGSUP_CLI_H
 
@@ -8,10 +10,40 @@
 
 #include "../common/config.h"
 
-enum cli_command { CLI_START, CLI_RESUME, CLI_STATUS, CLI_EXPORT, CLI_STOP, CLI_PLAN, CLI_SCALE };
+/* The options a command may take, one bit each. -v, -q and --help go with every command. */
+enum cli_opt {
+	CO_CONFIG = 1u << 0,       /* -c FILE */
+	CO_INPUT = 1u << 1,        /* -i PATH, repeatable */
+	CO_STATE = 1u << 2,        /* -s DIR: a command that takes it needs it */
+	CO_WORKERS = 1u << 3,      /* -w N */
+	CO_FORMAT = 1u << 4,       /* -f FORMAT */
+	CO_OUTPUT = 1u << 5,       /* -o PATH */
+	CO_FRESH = 1u << 6,        /* --fresh */
+	CO_RETRY_FAILED = 1u << 7, /* --retry-failed */
+	CO_JSON = 1u << 8,         /* --json */
+	CO_PROMETHEUS = 1u << 9,   /* --prometheus */
+	CO_NOW = 1u << 10,         /* --now */
+	CO_NO_PROGRESS = 1u << 11, /* --no-progress */
+	CO_DETACH = 1u << 12,      /* --detach */
+};
+
+struct cli;
+
+struct cli_command {
+	const char *name;
+	/* a user command: runs after the shared prologue (options parsed, --help, log level) */
+	int (*run)(const struct cli *cli);
+	/* an internal role (__worker, __broker): the supervisor's children after exec; it reads
+	 * its own arguments and is not listed in the usage */
+	int (*role)(int argc, char **argv);
+	unsigned opts;         /* enum cli_opt bits */
+	int operand;           /* takes a worker count N (1-1024) after the name: kgsup scale N */
+	const char *summary;   /* one line for `kgsup --help` */
+	const char *usage;     /* `kgsup NAME --help` */
+};
 
 struct cli {
-	enum cli_command cmd;
+	const struct cli_command *cmd;
 	const char *config_path;
 	const char *state_dir;
 	char **inputs;
@@ -29,12 +61,25 @@ struct cli {
 	const char *output;
 };
 
-/* Returns -1 to go on, or the exit code to return at once (help printed, or a usage error). */
-int cli_parse(struct cli *cli, int argc, char **argv, enum cli_command cmd);
+/* The handlers of the user commands. */
+int plan_cmd(const struct cli *cli);   /* cmd/plan_cmd.c */
+int start_cmd(const struct cli *cli);  /* run.c */
+int resume_cmd(const struct cli *cli); /* run.c */
+int status_cmd(const struct cli *cli); /* cmd/status_cmd.c */
+int export_cmd(const struct cli *cli); /* cmd/export_cmd.c */
+int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
+int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
+
+/* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
+/* The command called name, or NULL. */
+const struct cli_command *cli_find(const char *name);
+/* Whether cmd takes the option of that long name ("fresh"). */
+int cli_takes(const struct cli_command *cmd, const char *option);
+/* Parses a command's arguments (argv[0] is its name). Returns -1 to go on, or the exit code to
+ * return at once (help printed, or a usage error reported). */
+int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_command *cmd);
 void cli_free(struct cli *cli);
 /* Loads the config the options name and applies the flags over it. */
 int cli_load_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen);
-/* Prints the usage of a command (or of kgsup) to f. */
-void cli_usage(FILE *f, const char *command);
 
 #endif

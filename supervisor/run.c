@@ -9,7 +9,6 @@
 #include "lock.h"
 #include "../common/log.h"
 #include "../common/names.h"
-#include "../common/roles.h"
 #include "../common/sig.h"
 #include "../common/util.h"
 
@@ -628,24 +627,12 @@ out:
 	return code;
 }
 
-int start_main(int argc, char **argv)
+int start_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_START);
-	if (rc >= 0)
-		return rc;
-	rc = run_command(&cli, 0);
-	cli_free(&cli);
-	return rc;
+	return run_command(cli, 0);
 }
 
-int resume_main(int argc, char **argv)
+int resume_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_RESUME);
-	if (rc >= 0)
-		return rc;
-	rc = run_command(&cli, 1);
-	cli_free(&cli);
-	return rc;
+	return run_command(cli, 1);
 }

@@ -9,8 +9,8 @@
 #include <math.h>
 
 #include "../../common/log.h"
-#include "../../supervisor/pace.h"
-#include "../../supervisor/window.h"
+#include "../../supervisor/broker/pace.h"
+#include "../../supervisor/broker/window.h"
 
 /* Grants what the pacer allows at each millisecond from t0 to t1; returns how many. */
 static long run(struct pace *p, int64_t t0, int64_t t1, uint32_t est)

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
-#include "../../supervisor/window.h"
+#include "../../supervisor/broker/window.h"
 
 #define W 10000  /* the window, ms */
 #define RATE 5.0 /* our pace, tokens a ms: only for providers that give no reset */

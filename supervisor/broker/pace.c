@@ -1,7 +1,7 @@
 /* pace.c: the broker's buckets and its rate after 429s (pace.h). */
 #include "pace.h"
 #include "window.h"
-#include "../common/log.h"
+#include "../../common/log.h"
 
 /* Lateness a grant may make up for (poll granularity). */
 #define SLACK_MS 1.5

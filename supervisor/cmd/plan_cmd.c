@@ -1,14 +1,13 @@
-/* estimate.c: `kgsup plan`: what a run would send, before anyone spends money. Plans the inputs
+/* plan_cmd.c: `kgsup plan`: what a run would send, before anyone spends money. Plans the inputs
  * into a temporary store exactly as `start` would, renders every request, and prints the
  * counts, the prompt tokens (request bytes / 4, the broker's estimate too) and the cost range;
  * with -o FILE it writes each request body as one line (what `start` would POST). */
-#include "cli.h"
-#include "plan.h"
-#include "render.h"
-#include "../common/log.h"
-#include "../common/paths.h"
-#include "../common/roles.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../plan.h"
+#include "../render.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
+#include "../../common/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -79,12 +78,8 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 	       cfg->model);
 }
 
-int plan_main(int argc, char **argv)
+int plan_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_PLAN);
-	if (rc >= 0)
-		return rc;
 	struct config cfg;
 	struct prompts pr = { NULL, NULL };
 	struct estimate e;
@@ -94,15 +89,15 @@ int plan_main(int argc, char **argv)
 	FILE *out = NULL;
 	int made = 0;
 	config_defaults(&cfg);
-	rc = EXIT_USAGE;
-	if (cli_load_config(&cli, &cfg, err, sizeof err) || prompts_load(&pr, &cfg, err, sizeof err))
+	int rc = EXIT_USAGE;
+	if (cli_load_config(cli, &cfg, err, sizeof err) || prompts_load(&pr, &cfg, err, sizeof err))
 		goto done;
-	if (cli.ninputs == 0) {
+	if (cli->ninputs == 0) {
 		snprintf(err, sizeof err, "plan needs at least one input (-i PATH)");
 		goto done;
 	}
-	if (cli.output && !(out = fopen(cli.output, "w"))) {
-		snprintf(err, sizeof err, "%s: %s", cli.output, strerror(errno));
+	if (cli->output && !(out = fopen(cli->output, "w"))) {
+		snprintf(err, sizeof err, "%s: %s", cli->output, strerror(errno));
 		goto done;
 	}
 	if (!mkdtemp(dir)) {
@@ -113,20 +108,20 @@ int plan_main(int argc, char **argv)
 	made = 1;
 	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
 	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
-	    plan_inputs(&cfg, &pr, cli.inputs, cli.ninputs, db, &e.plan, err, sizeof err))
+	    plan_inputs(&cfg, &pr, cli->inputs, cli->ninputs, db, &e.plan, err, sizeof err))
 		goto done;
 	if (render_all(db, &cfg, &pr, out, &e)) {
 		snprintf(err, sizeof err, "cannot render the requests");
 		rc = EXIT_INTERNAL;
 		goto done;
 	}
-	print_estimate(&e, &cfg, cli.json);
+	print_estimate(&e, &cfg, cli->json);
 	rc = EXIT_OK;
 done:
 	if (err[0])
 		die_msg("%s", err);
 	if (out && fclose(out) != 0 && rc == EXIT_OK) {
-		die_msg("%s: %s", cli.output, strerror(errno));
+		die_msg("%s: %s", cli->output, strerror(errno));
 		rc = EXIT_INTERNAL;
 	}
 	store_close(db);
@@ -134,6 +129,5 @@ done:
 		remove_tree(dir);
 	prompts_free(&pr);
 	config_free(&cfg);
-	cli_free(&cli);
 	return rc;
 }

@@ -11,14 +11,14 @@
  *     leaves it the window's length after it went, the length being the reset the provider
  *     gives for a request alone in it): see window.c.
  *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers). */
-#include "../common/config.h"
-#include "../common/log.h"
-#include "../common/paths.h"
-#include "../common/proto.h"
-#include "../common/roles.h"
-#include "../common/sig.h"
-#include "../common/util.h"
-#include "../common/zsock.h"
+#include "../../common/config.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
+#include "../../common/proto.h"
+#include "../../common/roles.h"
+#include "../../common/sig.h"
+#include "../../common/util.h"
+#include "../../common/zsock.h"
 #include "pace.h"
 #include "window.h"
 

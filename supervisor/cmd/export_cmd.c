@@ -1,17 +1,16 @@
-/* export.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
+/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
  * Cypher or GraphML, or the answers that failed validation. Reads in one read-only
  * transaction, so it works on a live run and sees a consistent snapshot; the same run always
  * gives the same bytes. */
-#include "cli.h"
-#include "graph.h"
-#include "runstate.h"
-#include "../common/json.h"
-#include "../common/log.h"
-#include "../common/names.h"
-#include "../common/paths.h"
-#include "../common/roles.h"
-#include "../common/hash.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../graph.h"
+#include "../runstate.h"
+#include "../../common/json.h"
+#include "../../common/log.h"
+#include "../../common/names.h"
+#include "../../common/paths.h"
+#include "../../common/hash.h"
+#include "../../common/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -540,51 +539,46 @@ out:
 	return rc;
 }
 
-int export_main(int argc, char **argv)
+int export_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_EXPORT);
-	if (rc >= 0)
-		return rc;
-	rc = EXIT_USAGE;
+	int rc = EXIT_USAGE;
 	char err[1024] = "";
 	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
 	enum format fmt;
-	if (parse_format(cli.format, &fmt)) {
+	if (parse_format(cli->format, &fmt)) {
 		snprintf(err, sizeof err,
-			 "export: unknown format '%s' (jsonl, csv, cypher, graphml, invalid)", cli.format);
+			 "export: unknown format '%s' (jsonl, csv, cypher, graphml, invalid)", cli->format);
 		goto done;
 	}
-	paths_file(dbdir, sizeof dbdir, cli.state_dir, "db");
+	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
 	db = store_open(dbdir, 1, err, sizeof err);
 	if (!db || !(t = store_begin(db, 0)))
 		goto done;
 	if (fmt == F_INVALID) {
-		FILE *out = open_out(cli.output, err, sizeof err);
+		FILE *out = open_out(cli->output, err, sizeof err);
 		if (!out)
 			goto done;
 		struct export_counts n = { 0, 0 };
 		export_invalid(t, out, &n);
-		if (close_out(out, cli.output, err, sizeof err)) {
+		if (close_out(out, cli->output, err, sizeof err)) {
 			rc = EXIT_INTERNAL;
 			goto done;
 		}
 		fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n.entities);
-	} else if (export_graph(t, fmt, cli.output, err, sizeof err)) {
+	} else if (export_graph(t, fmt, cli->output, err, sizeof err)) {
 		goto done;
 	}
 	rc = EXIT_OK;
 done:
 	if (err[0]) {
 		if (strstr(err, "no planned run"))
-			die_msg("%s: %s", cli.state_dir, err);
+			die_msg("%s: %s", cli->state_dir, err);
 		else
 			die_msg("%s", err);
 	}
 	store_abort(t);
 	store_close(db);
-	cli_free(&cli);
 	return rc;
 }

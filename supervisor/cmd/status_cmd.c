@@ -1,12 +1,11 @@
-/* status.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
+/* status_cmd.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
  * blocks the live supervisor) and tells whether the run is live from its lock. */
-#include "cli.h"
-#include "lock.h"
-#include "runstate.h"
-#include "../common/log.h"
-#include "../common/paths.h"
-#include "../common/roles.h"
-#include "../common/util.h"
+#include "../cli.h"
+#include "../lock.h"
+#include "../runstate.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
+#include "../../common/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -149,32 +148,26 @@ out:
 	return rc;
 }
 
-int status_main(int argc, char **argv)
+int status_cmd(const struct cli *cli)
 {
-	struct cli cli;
-	int rc = cli_parse(&cli, argc, argv, CLI_STATUS);
-	if (rc >= 0)
-		return rc;
 	struct status st;
 	memset(&st, 0, sizeof st);
 	char err[1024];
 	pid_t pid;
-	st.live = lock_probe(cli.state_dir, &pid, NULL);
-	if (load_status(cli.state_dir, &st, err, sizeof err)) {
+	st.live = lock_probe(cli->state_dir, &pid, NULL);
+	if (load_status(cli->state_dir, &st, err, sizeof err)) {
 		die_msg("%s", err);
-		cli_free(&cli);
 		return EXIT_USAGE;
 	}
 	st.cost = config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens);
 	st.saved = config_cost_usd(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
-	if (cli.json)
+	if (cli->json)
 		print_json(&st);
-	else if (cli.prometheus)
+	else if (cli->prometheus)
 		print_prometheus(&st);
 	else
 		print_text(&st);
 	config_free(&st.cfg);
-	cli_free(&cli);
 	return EXIT_OK;
 }
