@@ -3,419 +3,26 @@
  * transaction, so it works on a live run and sees a consistent snapshot; the same run always
  * gives the same bytes. */
 #include "../cli.h"
-#include "../graph.h"
+#include "../graph_write.h"
 #include "../runstate.h"
-#include "../../common/json.h"
-#include "../../common/log.h"
-#include "../../common/names.h"
-#include "../../common/paths.h"
 #include "../../common/hash.h"
+#include "../../common/log.h"
+#include "../../common/paths.h"
 #include "../../common/util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-struct export_counts {
-	uint64_t entities, relations;
-};
 
-/* ---- shared pieces ---- */
-
-static const char *display(const struct forms *f)
-{
-	return f->n ? f->v[0].text : "";
-}
-
-/* The forms of f from `from` on, each written by put (the format's escaping), sep between. */
-static void put_forms(buf *b, const struct forms *f, size_t from, const char *sep,
-		      void (*put)(buf *b, const char *s))
-{
-	for (size_t i = from; i < f->n; i++) {
-		if (i > from)
-			buf_puts(b, sep);
-		put(b, f->v[i].text);
-	}
-}
-
-static void ms_time(buf *b, int64_t ms)
-{
-	buf_printf(b, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
-		   (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60), (long long)(ms % 1000));
-}
-
-/* A relation type as a Neo4j relationship type: upper case, words joined by '_'. */
-static void rel_type_token(buf *b, const char *type)
-{
-	size_t start = b->len;
-	names_fold(type, strlen(type), b);
-	for (size_t i = start; i < b->len; i++) {
-		char c = b->data[i];
-		b->data[i] = c == ' ' ? '_' : c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-	}
-	if (b->len == start)
-		buf_puts(b, "RELATED_TO");
-}
-
-/* ---- jsonl: one object per line, entities then relations, in order of first appearance ---- */
-
-static void json_text(buf *b, const char *s)
-{
-	buf_json_str(b, s, strlen(s));
-}
-
-static void json_forms(buf *b, const char *key, const struct forms *f, size_t from)
-{
-	buf_printf(b, ",\"%s\":[", key);
-	put_forms(b, f, from, ",", json_text);
-	buf_putc(b, ']');
-}
-
-static void json_provenance(buf *b, const struct graph *g, const struct u32s *chunks)
-{
-	buf_puts(b, ",\"chunks\":[");
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s\"%s\"", i ? "," : "", g->chunks[chunks->v[i]].id);
-	buf_puts(b, "],\"provenance\":[");
-	for (size_t i = 0; i < chunks->n; i++) {
-		const struct gchunk *c = &g->chunks[chunks->v[i]];
-		const char *src = graph_source_name(g, c->source);
-		buf_printf(b, "%s{\"chunk\":\"%s\",\"source\":", i ? "," : "", c->id);
-		buf_json_str(b, src, strlen(src));
-		if (c->start_ms >= 0) {
-			buf_puts(b, ",\"start\":\"");
-			ms_time(b, c->start_ms);
-			buf_puts(b, "\",\"end\":\"");
-			ms_time(b, c->end_ms >= c->start_ms ? c->end_ms : c->start_ms);
-			buf_putc(b, '"');
-		}
-		buf_putc(b, '}');
-	}
-	buf_putc(b, ']');
-}
-
-static void write_jsonl(const struct graph *g, FILE *out, buf *b)
-{
-	for (size_t i = 0; i < g->nentities; i++) {
-		const struct gentity *e = &g->entities[i];
-		buf_reset(b);
-		buf_printf(b, "{\"kind\":\"entity\",\"id\":\"%s\",\"name\":", e->id);
-		buf_json_str(b, display(&e->names), strlen(display(&e->names)));
-		buf_puts(b, ",\"type\":");
-		buf_json_str(b, display(&e->types), strlen(display(&e->types)));
-		json_forms(b, "aliases", &e->names, 1);
-		json_forms(b, "descriptions", &e->descriptions, 0);
-		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&e->chunks));
-		json_provenance(b, g, &e->chunks);
-		buf_puts(b, "}\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-	for (size_t i = 0; i < g->nrelations; i++) {
-		const struct grelation *r = &g->relations[i];
-		const struct gentity *s = &g->entities[r->source], *t = &g->entities[r->target];
-		buf_reset(b);
-		buf_printf(b, "{\"kind\":\"relation\",\"id\":\"%s\",\"source\":\"%s\",\"target\":\"%s\","
-			   "\"source_name\":", r->id, s->id, t->id);
-		buf_json_str(b, display(&s->names), strlen(display(&s->names)));
-		buf_puts(b, ",\"target_name\":");
-		buf_json_str(b, display(&t->names), strlen(display(&t->names)));
-		buf_puts(b, ",\"type\":");
-		buf_json_str(b, display(&r->types), strlen(display(&r->types)));
-		json_forms(b, "descriptions", &r->descriptions, 0);
-		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&r->chunks));
-		json_provenance(b, g, &r->chunks);
-		buf_puts(b, "}\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-/* ---- csv: Neo4j's bulk-import layout (neo4j-admin database import), two files ---- */
-
-/* A quoted field; newlines become spaces (import needs --multiline-fields otherwise) and, in
- * array elements, ';' (the array delimiter) becomes ','. */
-static void csv_field(buf *b, const char *s, int in_array)
-{
-	for (; *s; s++) {
-		char c = *s;
-		if (c == '"')
-			buf_putc(b, '"');
-		else if (c == '\n' || c == '\r')
-			c = ' ';
-		else if (c == ';' && in_array)
-			c = ',';
-		buf_putc(b, c);
-	}
-}
-
-static void csv_str(buf *b, const char *s, int comma)
-{
-	buf_puts(b, comma ? ",\"" : "\"");
-	csv_field(b, s, 0);
-	buf_putc(b, '"');
-}
-
-static void csv_element(buf *b, const char *s)
-{
-	csv_field(b, s, 1);
-}
-
-static void csv_forms(buf *b, const struct forms *f, size_t from)
-{
-	buf_puts(b, ",\"");
-	put_forms(b, f, from, ";", csv_element);
-	buf_putc(b, '"');
-}
-
-static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
-{
-	buf_puts(b, ",\"");
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s%s", i ? ";" : "", g->chunks[chunks->v[i]].id);
-	buf_puts(b, "\",\"");
-	uint32_t last = UINT32_MAX;
-	for (size_t i = 0; i < chunks->n; i++) {
-		uint32_t src = g->chunks[chunks->v[i]].source;
-		if (src == last)
-			continue;
-		if (last != UINT32_MAX)
-			buf_putc(b, ';');
-		csv_field(b, graph_source_name(g, src), 1);
-		last = src;
-	}
-	buf_putc(b, '"');
-}
-
-static void write_csv_nodes(const struct graph *g, FILE *out, buf *b)
-{
-	fputs("id:ID,name,type,aliases:string[],descriptions:string[],weight:int,chunks:string[],"
-	      "sources:string[],:LABEL\n", out);
-	for (size_t i = 0; i < g->nentities; i++) {
-		const struct gentity *e = &g->entities[i];
-		buf_reset(b);
-		csv_str(b, e->id, 0);
-		csv_str(b, display(&e->names), 1);
-		csv_str(b, display(&e->types), 1);
-		csv_forms(b, &e->names, 1);
-		csv_forms(b, &e->descriptions, 0);
-		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
-		csv_chunks(b, g, &e->chunks);
-		buf_puts(b, ",\"Entity;");
-		csv_field(b, display(&e->types), 1);
-		buf_puts(b, "\"\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-static void write_csv_relationships(const struct graph *g, FILE *out, buf *b)
-{
-	fputs(":START_ID,:END_ID,:TYPE,id,type,descriptions:string[],weight:int,chunks:string[],"
-	      "sources:string[]\n", out);
-	for (size_t i = 0; i < g->nrelations; i++) {
-		const struct grelation *r = &g->relations[i];
-		buf_reset(b);
-		csv_str(b, g->entities[r->source].id, 0);
-		csv_str(b, g->entities[r->target].id, 1);
-		buf_puts(b, ",\"");
-		size_t at = b->len;
-		rel_type_token(b, display(&r->types));
-		for (size_t j = at; j < b->len; j++)
-			if (b->data[j] == '"' || b->data[j] == '\n' || b->data[j] == '\r')
-				b->data[j] = '_';
-		buf_putc(b, '"');
-		csv_str(b, r->id, 1);
-		csv_str(b, display(&r->types), 1);
-		csv_forms(b, &r->descriptions, 0);
-		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
-		csv_chunks(b, g, &r->chunks);
-		buf_putc(b, '\n');
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-/* ---- cypher: MERGE statements whose values are escaped string literals ---- */
-
-static void cy_str(buf *b, const char *s)
-{
-	buf_putc(b, '\'');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '\\': buf_puts(b, "\\\\"); break;
-		case '\'': buf_puts(b, "\\'"); break;
-		case '"': buf_puts(b, "\\\""); break;
-		case '\n': buf_puts(b, "\\n"); break;
-		case '\r': buf_puts(b, "\\r"); break;
-		case '\t': buf_puts(b, "\\t"); break;
-		default:
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else
-				buf_putc(b, (char)*p);
-		}
-	}
-	buf_putc(b, '\'');
-}
-
-/* A label or relationship type in backticks (a backtick inside is doubled). */
-static void cy_name(buf *b, const char *s)
-{
-	buf_putc(b, '`');
-	for (; *s; s++) {
-		if (*s == '`')
-			buf_putc(b, '`');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '`');
-}
-
-static void cy_forms(buf *b, const char *key, const struct forms *f, size_t from)
-{
-	buf_printf(b, ", %s: [", key);
-	put_forms(b, f, from, ", ", cy_str);
-	buf_putc(b, ']');
-}
-
-static void cy_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
-{
-	buf_printf(b, ", weight: %llu, chunks: [", (unsigned long long)graph_weight(chunks));
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s'%s'", i ? ", " : "", g->chunks[chunks->v[i]].id);
-	buf_putc(b, ']');
-}
-
-static void write_cypher(const struct graph *g, FILE *out, buf *b)
-{
-	fputs("// kgsup knowledge graph: run with cypher-shell -f FILE\n"
-	      "CREATE CONSTRAINT kgsup_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE;\n",
-	      out);
-	for (size_t i = 0; i < g->nentities; i++) {
-		const struct gentity *e = &g->entities[i];
-		buf_reset(b);
-		buf_printf(b, "MERGE (e:Entity {id: '%s'}) SET e += {name: ", e->id);
-		cy_str(b, display(&e->names));
-		buf_puts(b, ", type: ");
-		cy_str(b, display(&e->types));
-		cy_forms(b, "aliases", &e->names, 1);
-		cy_forms(b, "descriptions", &e->descriptions, 0);
-		cy_chunks(b, g, &e->chunks);
-		buf_puts(b, "} SET e:");
-		cy_name(b, display(&e->types));
-		buf_puts(b, ";\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-	for (size_t i = 0; i < g->nrelations; i++) {
-		const struct grelation *r = &g->relations[i];
-		buf_reset(b);
-		buf_printf(b, "MATCH (a:Entity {id: '%s'}), (b:Entity {id: '%s'}) MERGE (a)-[r:",
-			   g->entities[r->source].id, g->entities[r->target].id);
-		buf tok;
-		buf_init(&tok);
-		rel_type_token(&tok, display(&r->types));
-		cy_name(b, buf_cstr(&tok));
-		buf_free(&tok);
-		buf_printf(b, " {id: '%s'}]->(b) SET r += {type: ", r->id);
-		cy_str(b, display(&r->types));
-		cy_forms(b, "descriptions", &r->descriptions, 0);
-		cy_chunks(b, g, &r->chunks);
-		buf_puts(b, "};\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-/* ---- graphml: loads in networkx (read_graphml) and Gephi ---- */
-
-/* XML text: markup characters escaped; characters XML 1.0 forbids (controls but tab, newline
- * and carriage return; U+FFFE, U+FFFF) left out. */
-static void xml_text(buf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '&')
-			buf_puts(b, "&amp;");
-		else if (*p == '<')
-			buf_puts(b, "&lt;");
-		else if (*p == '>')
-			buf_puts(b, "&gt;");
-		else if (*p == '"')
-			buf_puts(b, "&quot;");
-		else if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-			continue;
-		else if (*p == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
-			p += 2;
-		else
-			buf_putc(b, (char)*p);
-	}
-}
-
-static void xml_data(buf *b, const char *key, const char *text)
-{
-	buf_printf(b, "<data key=\"%s\">", key);
-	xml_text(b, text);
-	buf_puts(b, "</data>");
-}
-
-static void xml_joined(buf *b, const char *key, const struct forms *f, size_t from)
-{
-	buf_printf(b, "<data key=\"%s\">", key);
-	put_forms(b, f, from, " | ", xml_text);
-	buf_puts(b, "</data>");
-}
-
-static void xml_chunks(buf *b, const char *wkey, const char *ckey, const struct graph *g,
-		       const struct u32s *chunks)
-{
-	buf_printf(b, "<data key=\"%s\">%llu</data><data key=\"%s\">", wkey,
-		   (unsigned long long)graph_weight(chunks), ckey);
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s%s", i ? " " : "", g->chunks[chunks->v[i]].id);
-	buf_puts(b, "</data>");
-}
-
-static void write_graphml(const struct graph *g, FILE *out, buf *b)
-{
-	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
-	      "<key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n"
-	      "<key id=\"type\" for=\"node\" attr.name=\"type\" attr.type=\"string\"/>\n"
-	      "<key id=\"aliases\" for=\"node\" attr.name=\"aliases\" attr.type=\"string\"/>\n"
-	      "<key id=\"descr\" for=\"node\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
-	      "<key id=\"weight\" for=\"node\" attr.name=\"weight\" attr.type=\"int\"/>\n"
-	      "<key id=\"chunks\" for=\"node\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
-	      "<key id=\"rtype\" for=\"edge\" attr.name=\"type\" attr.type=\"string\"/>\n"
-	      "<key id=\"rdescr\" for=\"edge\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
-	      "<key id=\"rweight\" for=\"edge\" attr.name=\"weight\" attr.type=\"int\"/>\n"
-	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
-	      "<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
-	for (size_t i = 0; i < g->nentities; i++) {
-		const struct gentity *e = &g->entities[i];
-		buf_reset(b);
-		buf_printf(b, "<node id=\"%s\">", e->id);
-		xml_data(b, "label", display(&e->names));
-		xml_data(b, "type", display(&e->types));
-		xml_joined(b, "aliases", &e->names, 1);
-		xml_joined(b, "descr", &e->descriptions, 0);
-		xml_chunks(b, "weight", "chunks", g, &e->chunks);
-		buf_puts(b, "</node>\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-	for (size_t i = 0; i < g->nrelations; i++) {
-		const struct grelation *r = &g->relations[i];
-		buf_reset(b);
-		buf_printf(b, "<edge id=\"%s\" source=\"%s\" target=\"%s\">", r->id,
-			   g->entities[r->source].id, g->entities[r->target].id);
-		xml_data(b, "rtype", display(&r->types));
-		xml_joined(b, "rdescr", &r->descriptions, 0);
-		xml_chunks(b, "rweight", "rchunks", g, &r->chunks);
-		buf_puts(b, "</edge>\n");
-		fwrite(b->data, 1, b->len, out);
-	}
-	fputs("</graph>\n</graphml>\n", out);
-}
-
-/* The answers that failed validation: {"batch_key","reason","content"} per line. */
-static int export_invalid(store_txn *t, FILE *out, struct export_counts *n)
+/* The answers that failed validation: {"request_key","reason","content"} per line. Returns
+ * how many. */
+static uint64_t write_invalid(store_txn *t, FILE *out)
 {
 	store_iter *it = store_iter_open(t, DB_INVALID, NULL, 0);
 	const void *k, *v;
 	size_t kl, vl;
+	uint64_t n = 0;
 	buf line;
 	buf_init(&line);
 	while (it && store_iter_next(it, &k, &kl, &v, &vl)) {
@@ -432,24 +39,35 @@ static int export_invalid(store_txn *t, FILE *out, struct export_counts *n)
 		buf_json_str(&line, nl ? nl + 1 : "", nl ? vl - rlen - 1 : 0);
 		buf_puts(&line, "}\n");
 		fwrite(line.data, 1, line.len, out);
-		n->entities++;
+		n++;
 	}
 	store_iter_close(it);
 	buf_free(&line);
-	return 0;
+	return n;
 }
 
-enum format { F_JSONL, F_CSV, F_CYPHER, F_GRAPHML, F_INVALID };
+/* The formats: a graph written to one file (or standard output), to two files in a directory
+ * (-o DIR), or the invalid answers. */
+static const struct format {
+	const char *name;
+	graph_writer *write;  /* to -o FILE or standard output */
+	graph_writer *write2; /* with write: the two files of a directory */
+	const char *file, *file2;
+} formats[] = {
+	{ "jsonl", graph_write_jsonl, NULL, NULL, NULL },
+	{ "csv", graph_write_csv_nodes, graph_write_csv_relationships, "nodes.csv", "relationships.csv" },
+	{ "cypher", graph_write_cypher, NULL, NULL, NULL },
+	{ "graphml", graph_write_graphml, NULL, NULL, NULL },
+	{ "invalid", NULL, NULL, NULL, NULL },
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
 
-static int parse_format(const char *name, enum format *f)
+static const struct format *format_named(const char *name)
 {
-	static const char *const names[] = { "jsonl", "csv", "cypher", "graphml", "invalid" };
-	for (int i = 0; i < 5; i++)
-		if (!strcmp(name ? name : "jsonl", names[i])) {
-			*f = (enum format)i;
-			return 0;
-		}
-	return -1;
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (!strcmp(name ? name : "jsonl", formats[i].name))
+			return &formats[i];
+	return NULL;
 }
 
 static FILE *open_out(const char *path, char *err, size_t errlen)
@@ -471,11 +89,24 @@ static int close_out(FILE *f, const char *path, char *err, size_t errlen)
 	return bad ? -1 : 0;
 }
 
-/* The two files of the csv layout, in directory dir (made if missing). */
-static int export_csv(const struct graph *g, const char *dir, buf *b, char *err, size_t errlen)
+/* Writes g with one writer to path (NULL: standard output). */
+static int write_one(const struct graph *g, graph_writer *w, const char *path, buf *b, char *err,
+		     size_t errlen)
+{
+	FILE *f = open_out(path, err, errlen);
+	if (!f)
+		return -1;
+	w(g, f, b);
+	return close_out(f, path, err, errlen);
+}
+
+/* The two files of a directory format, in dir (made if missing). */
+static int write_dir(const struct graph *g, const struct format *fm, const char *dir, buf *b,
+		     char *err, size_t errlen)
 {
 	if (!dir) {
-		snprintf(err, errlen, "export -f csv writes two files: give their directory with -o");
+		snprintf(err, errlen, "export -f %s writes two files: give their directory with -o",
+			 fm->name);
 		return -1;
 	}
 	if (mkdir_p(dir, 0755)) {
@@ -483,21 +114,14 @@ static int export_csv(const struct graph *g, const char *dir, buf *b, char *err,
 		return -1;
 	}
 	char path[PATHS_MAX];
-	snprintf(path, sizeof path, "%s/nodes.csv", dir);
-	FILE *f = open_out(path, err, errlen);
-	if (!f)
+	snprintf(path, sizeof path, "%s/%s", dir, fm->file);
+	if (write_one(g, fm->write, path, b, err, errlen))
 		return -1;
-	write_csv_nodes(g, f, b);
-	if (close_out(f, path, err, errlen))
-		return -1;
-	snprintf(path, sizeof path, "%s/relationships.csv", dir);
-	if (!(f = open_out(path, err, errlen)))
-		return -1;
-	write_csv_relationships(g, f, b);
-	return close_out(f, path, err, errlen);
+	snprintf(path, sizeof path, "%s/%s", dir, fm->file2);
+	return write_one(g, fm->write2, path, b, err, errlen);
 }
 
-static int export_graph(store_txn *t, enum format fmt, const char *output, char *err,
+static int export_graph(store_txn *t, const struct format *fm, const char *output, char *err,
 			size_t errlen)
 {
 	struct config cfg;
@@ -509,20 +133,10 @@ static int export_graph(store_txn *t, enum format fmt, const char *output, char 
 	int rc = -1;
 	if (run_settings_read(t, &cfg, err, errlen) < 0 || graph_build(t, &cfg, &g, err, errlen))
 		goto out;
-	if (fmt == F_CSV) {
-		rc = export_csv(&g, output, &b, err, errlen);
-	} else {
-		FILE *f = open_out(output, err, errlen);
-		if (!f)
-			goto out;
-		if (fmt == F_JSONL)
-			write_jsonl(&g, f, &b);
-		else if (fmt == F_CYPHER)
-			write_cypher(&g, f, &b);
-		else
-			write_graphml(&g, f, &b);
-		rc = close_out(f, output, err, errlen);
-	}
+	if (fm->write2)
+		rc = write_dir(&g, fm, output, &b, err, errlen);
+	else
+		rc = write_one(&g, fm->write, output, &b, err, errlen);
 	if (!rc) {
 		fprintf(stderr, "kgsup: exported %zu entities and %zu relations (merged from %llu and "
 			"%llu records in %llu answers)\n", g.nentities, g.nrelations,
@@ -539,46 +153,53 @@ out:
 	return rc;
 }
 
+static int export_invalid(store_txn *t, const char *output, char *err, size_t errlen)
+{
+	FILE *out = open_out(output, err, errlen);
+	if (!out)
+		return -1;
+	uint64_t n = write_invalid(t, out);
+	if (close_out(out, output, err, errlen))
+		return -1;
+	fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n);
+	return 0;
+}
+
+/* Every failure is exit 2 with one line naming what to look at: the state directory, the
+ * format, or the output path that could not be written. */
 int export_cmd(const struct cli *cli)
 {
-	int rc = EXIT_USAGE;
 	char err[1024] = "";
 	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
-	enum format fmt;
-	if (parse_format(cli->format, &fmt)) {
-		snprintf(err, sizeof err,
-			 "export: unknown format '%s' (jsonl, csv, cypher, graphml, invalid)", cli->format);
+	struct plan_rec plan;
+	const struct format *fm = format_named(cli->format);
+	if (!fm) {
+		buf names;
+		buf_init(&names);
+		for (size_t i = 0; i < NFORMATS; i++)
+			buf_printf(&names, "%s%s", i ? ", " : "", formats[i].name);
+		snprintf(err, sizeof err, "export: unknown format '%s' (%s)", cli->format, buf_cstr(&names));
+		buf_free(&names);
 		goto done;
 	}
 	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
-	db = store_open(dbdir, 1, err, sizeof err);
-	if (!db || !(t = store_begin(db, 0)))
+	if (store_exists(dbdir) &&
+	    (!(db = store_open(dbdir, 1, err, sizeof err)) || !(t = store_begin(db, 0))))
 		goto done;
-	if (fmt == F_INVALID) {
-		FILE *out = open_out(cli->output, err, sizeof err);
-		if (!out)
-			goto done;
-		struct export_counts n = { 0, 0 };
-		export_invalid(t, out, &n);
-		if (close_out(out, cli->output, err, sizeof err)) {
-			rc = EXIT_INTERNAL;
-			goto done;
-		}
-		fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n.entities);
-	} else if (export_graph(t, fmt, cli->output, err, sizeof err)) {
+	if (!t || plan_read(t, &plan)) {
+		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
 		goto done;
 	}
-	rc = EXIT_OK;
+	if (fm->write)
+		export_graph(t, fm, cli->output, err, sizeof err);
+	else
+		export_invalid(t, cli->output, err, sizeof err);
 done:
-	if (err[0]) {
-		if (strstr(err, "no planned run"))
-			die_msg("%s: %s", cli->state_dir, err);
-		else
-			die_msg("%s", err);
-	}
+	if (err[0])
+		die_msg("%s", err);
 	store_abort(t);
 	store_close(db);
-	return rc;
+	return err[0] ? EXIT_USAGE : EXIT_OK;
 }

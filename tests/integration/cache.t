@@ -3,7 +3,7 @@
 # never served; a shared cache (cache.path) answers a second run over the same input with no
 # API call; --fresh keeps the cache; changed inputs are refused; kgsup stop stops a live run.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 15
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 900
 start_mock --p-nonjson 0.3 --seed 4
@@ -16,6 +16,9 @@ check "invalid answers were kept ($(json_get "$T/st1.json" "j['requests']['inval
 	[ "$(json_get "$T/st1.json" "j['requests']['invalid_answers'] > 0")" = True ]
 kg export -s "$T/s1" -f invalid -o "$T/invalid.jsonl" 2>/dev/null
 check "export -f invalid shows them with the reason" grep -q '"reason":"invalid answer' "$T/invalid.jsonl"
+kg export -s "$T/s1" -f invalid -o /dev/full 2>"$T/full.err"; rc=$?
+check "export -f invalid to a full device: exit 2 (got $rc) naming it, as the graph formats" \
+	sh -c "[ $rc -eq 2 ] && grep -q '/dev/full: write failed' '$T/full.err'"
 kg export -s "$T/s1" -o "$T/g1.jsonl" 2>/dev/null
 
 before=$(mock_stat requests)

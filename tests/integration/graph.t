@@ -4,7 +4,7 @@
 # exports as jsonl, Neo4j csv, Cypher and GraphML that other tools load. Changing
 # chunks_per_batch on a finished run buys no chunk again.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 20
 
 mkdir -p "$T/in"
 cat >"$T/in/a.txt" <<'TXT'
@@ -56,6 +56,17 @@ check "subtitle provenance carries the cue times" \
 
 kg export -s "$T/state" -o "$T/g2.jsonl" 2>/dev/null
 check "two exports of the same run are byte-identical" cmp -s "$T/g.jsonl" "$T/g2.jsonl"
+# an output that cannot be written: exit 2 naming it (cache.t does -f invalid)
+kg export -s "$T/state" -o /dev/full 2>"$T/full.err"; rc=$?
+check "export to a full device: exit 2 (got $rc), naming it" \
+	sh -c "[ $rc -eq 2 ] && grep -q '/dev/full: write failed' '$T/full.err'"
+mkdir -p "$T/empty-state"
+kg export -s "$T/empty-state" 2>"$T/none.err"; rc=$?
+check "export where no run was planned: exit 2 (got $rc), saying so" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'no planned run here' '$T/none.err'"
+kg export -s "$T/state" -f xml 2>"$T/fmt.err"; rc=$?
+check "an unknown format: exit 2 (got $rc) listing the formats" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'jsonl, csv, cypher, graphml, invalid' '$T/fmt.err'"
 
 # GraphML: networkx reads it with the counts of the jsonl export
 kg export -s "$T/state" -f graphml -o "$T/g.graphml" 2>/dev/null

@@ -1,0 +1,18 @@
+/* graph_write.h: the export formats' writers of a merged graph (graph_write.c). */
+#ifndef KGSUP_GRAPH_WRITE_H
+#define KGSUP_GRAPH_WRITE_H
+
+#include <stdio.h>
+
+#include "../common/buf.h"
+#include "graph.h"
+
+/* Each writes the whole graph to out, using b as scratch. */
+typedef void graph_writer(const struct graph *g, FILE *out, buf *b);
+graph_writer graph_write_jsonl;     /* one object a line, entities then relations */
+graph_writer graph_write_csv_nodes; /* Neo4j bulk import: nodes.csv */
+graph_writer graph_write_csv_relationships; /* and relationships.csv */
+graph_writer graph_write_cypher;    /* MERGE statements, values as escaped literals */
+graph_writer graph_write_graphml;   /* networkx read_graphml, Gephi */
+
+#endif
