@@ -204,17 +204,24 @@ static void one_round(struct sim *s, struct round_arg *ra)
 	}
 }
 
+/* A fresh ledger over the plan, and a simulation of workers around it. */
+static void start(struct ledger *l, struct sim *s, struct round_arg *ra, uint32_t seed)
+{
+	struct counters c;
+	memset(&c, 0, sizeof c);
+	ledger_init(l, &c, NBATCHES);
+	*s = (struct sim){ .l = l, .rng = seed };
+	memset(ra, 0, sizeof *ra);
+	ra->s = s;
+}
+
 static void counters_add_up_whatever_comes_back(void **state)
 {
 	(void)state;
 	struct ledger l;
-	struct counters c;
-	memset(&c, 0, sizeof c);
-	ledger_init(&l, &c, NBATCHES);
-	struct sim s = { .l = &l, .rng = 7 };
+	struct sim s;
 	struct round_arg ra;
-	memset(&ra, 0, sizeof ra);
-	ra.s = &s;
+	start(&l, &s, &ra, 7);
 	int rounds = 0;
 	while ((ledger_work_left(&l) || s.nheld) && rounds < 100000) {
 		one_round(&s, &ra);
@@ -265,13 +272,9 @@ static void an_answer_to_another_request_is_foreign(void **state)
 {
 	(void)state;
 	struct ledger l;
-	struct counters c;
-	memset(&c, 0, sizeof c);
-	ledger_init(&l, &c, NBATCHES);
-	struct sim s = { .l = &l, .rng = 3 };
+	struct sim s;
 	struct round_arg ra;
-	memset(&ra, 0, sizeof ra);
-	ra.s = &s;
+	start(&l, &s, &ra, 3);
 	one_round(&s, &ra); /* batches 0-7 out, with their keys */
 	unsigned char other[HASH_LEN];
 	key_of(9999, other);
@@ -299,13 +302,9 @@ static void recovery_after_a_crash(void **state)
 {
 	(void)state;
 	struct ledger l;
-	struct counters c;
-	memset(&c, 0, sizeof c);
-	ledger_init(&l, &c, NBATCHES);
-	struct sim s = { .l = &l, .rng = 11 };
+	struct sim s;
 	struct round_arg ra;
-	memset(&ra, 0, sizeof ra);
-	ra.s = &s;
+	start(&l, &s, &ra, 11);
 	for (int i = 0; i < 40; i++)
 		one_round(&s, &ra);
 	int inflight = s.nheld;
