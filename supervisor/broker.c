@@ -365,7 +365,7 @@ int broker_main(int argc, char **argv)
 	char path[PATHS_MAX], err[512];
 	paths_file(path, sizeof path, argv[1], "run/config.json");
 	config_defaults(&b.cfg);
-	if (sig_init() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
+	if (sig_init_child() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;
 	}

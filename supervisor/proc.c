@@ -1,9 +1,10 @@
 /* proc.c: the supervisor's children. Each is vforked and immediately re-execs kgsup in its
  * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
  * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
- * reaped from the main loop with waitpid(WNOHANG). Restarts are throttled: at least a second
- * between spawns of a slot, doubling for a slot that keeps dying without finishing a batch,
- * given up after a few such deaths in a row. */
+ * reaped from the main loop with waitpid(WNOHANG). Each is in a process group of its own and
+ * ignores the terminal's SIGINT and SIGHUP: the supervisor alone decides on a stop. Restarts
+ * are throttled: at least a second between spawns of a slot, doubling for a slot that keeps
+ * dying without finishing a batch, given up after a few such deaths in a row. */
 #include "sup.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -60,14 +61,24 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 /* In the child between vfork and exec, sharing the supervisor's memory: only system calls,
  * no stdio, no malloc, nothing that writes a variable. The signals the supervisor catches go
  * back to their default first, so a signal before exec cannot run the supervisor's handler
- * here. Workers get SIGHUP when the supervisor dies (finish the paid call, spool its answer,
- * exit); the broker SIGTERM. */
+ * here.
+ * A terminal signals its whole foreground process group (Ctrl-C, Ctrl-\, hangup): the child
+ * leaves it for a group of its own, and ignores SIGINT and SIGHUP besides (a `kill -INT -PGID`
+ * by hand, or a signal before the setpgid): only the supervisor decides, and tells the children
+ * (SIGUSR1 hand back, SIGTERM abandon the call). SIGTTOU is ignored so that a log line written
+ * to the terminal from this background group cannot stop the child (`stty tostop`).
+ * The supervisor's death is told by `deathsig` (and the pipe on fd 3): SIGUSR2 for a worker
+ * (finish the paid call, spool its answer, exit), SIGTERM for the broker (nothing to save). */
 static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
+	static const int caught[] = { SIGTERM, SIGCHLD, SIGUSR1 };
 	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
 		signal(caught[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	setpgid(0, 0); /* cannot fail here: not a session leader, a child of its own */
 	prctl(PR_SET_PDEATHSIG, deathsig);
 	if (getppid() != parent)
 		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
@@ -106,7 +117,7 @@ static void spawn_worker(struct sup *s, int i)
 	snprintf(slot, sizeof slot, "%d", i);
 	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, NULL };
 	struct slot *sl = &s->slots[i];
-	sl->proc.pid = spawn(s, argv, SIGHUP);
+	sl->proc.pid = spawn(s, argv, SIGUSR2);
 	sl->proc.spawned_at = now_ms();
 	sl->nheld = 0;
 	sl->acked = 0;

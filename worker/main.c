@@ -36,7 +36,7 @@ int worker_must_stop(struct worker *w)
 
 int worker_orphaned(struct worker *w)
 {
-	return w->orphaned || sig_hup_seen();
+	return w->orphaned || sig_orphaned();
 }
 
 void worker_check_parent(struct worker *w)
@@ -264,7 +264,7 @@ int worker_main(int argc, char **argv)
 	log_level_from_env();
 	srandom((unsigned)(getpid() ^ now_us()));
 	char err[512];
-	if (sig_init() < 0 || load_settings(&w, err, sizeof err) ||
+	if (sig_init_child() < 0 || load_settings(&w, err, sizeof err) ||
 	    connect_sockets(&w, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;

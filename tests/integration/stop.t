@@ -1,9 +1,10 @@
 #!/bin/bash
 # stop.t: SIGTERM stops a live run gracefully (calls in flight finish, none starts, exit 75); while it runs,
 # status answers and a second start is refused; resume then finishes the run without buying
-# any answer twice.
+# any answer twice. Then SIGINT and SIGHUP sent to the run's whole process group, as a terminal
+# sends them (Ctrl-C, hangup): the calls in flight still finish and are committed once.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 23
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 1000
 start_mock --latency-ms 150
@@ -41,4 +42,57 @@ kg status -s "$T/state" --json >"$T/done.json"
 check "resume: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "resume: every batch done" [ "$(json_get "$T/done.json" "j['state'] == 'done' and j['batches']['done'] == j['batches']['total']")" = True ]
 check "no answer bought twice (duplicates: $(mock_stat duplicate_ok))" [ "$(mock_stat duplicate_ok)" = 0 ]
+stop_mock
+
+# group_signal SIG: a run in a session of its own (so this script is not signalled with it) gets
+# SIG on its whole process group while 4 calls are in flight; sets S, rc
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/small" --files 4 --words 500
+group_signal() {
+	S=$T/group-$1
+	start_mock --latency-ms 1500
+	write_config "$T/group.json" '{"chunking": {"chunks_per_batch": 1}}'
+	setsid "$KGSUP" start -c "$T/group.json" -i "$T/small" -s "$S" -w 4 -q 2>"$T/group-$1.err" &
+	local pid=$! n
+	for _ in $(seq 100); do
+		n=$(mock_stat requests)
+		[ "$n" -ge 4 ] && break
+		sleep 0.1
+	done
+	diag "$1 to process group $(ps -o pgid= -p $pid) (kgsup $pid) with $n calls sent, $(mock_stat ok) answered"
+	kill -"$1" -- -"$pid"
+	wait $pid; rc=$?
+	kg status -s "$S" --json >"$S.json"
+	diag "after $1: $(cat "$S.json")"
+}
+# status_is FILE EXPR: a Python expression over the status JSON is true
+status_is() { [ "$(json_get "$1" "$2")" = True ]; }
+
+group_signal INT
+check "SIGINT to the group: exit 75 (got $rc)" [ $rc -eq 75 ]
+ok_mock=$(mock_stat ok)
+check "SIGINT to the group: the calls in flight finished and were committed ($ok_mock answered, $(json_get "$S.json" "j['requests']['ok']") recorded)" \
+	status_is "$S.json" "j['requests']['ok'] == $ok_mock and $ok_mock >= 4"
+check "SIGINT to the group: nothing possibly billed" status_is "$S.json" "j['batches']['possibly_billed'] == 0"
+kg resume -s "$S" -q 2>>"$T/group-INT.err"; rc=$?
+kg status -s "$S" --json >"$S.json"
+check "SIGINT to the group, then resume: exit 0 (got $rc)" [ $rc -eq 0 ]
+check "no batch bought twice ($(mock_stat requests) requests for $(json_get "$S.json" "j['batches']['total']") batches)" \
+	status_is "$S.json" "j['batches']['total'] == $(mock_stat requests) and j['batches']['done'] == j['batches']['total']"
+stop_mock
+
+group_signal HUP
+check "SIGHUP to the group: exit 75 (got $rc)" [ $rc -eq 75 ]
+check "SIGHUP to the group: nothing possibly billed" status_is "$S.json" "j['batches']['possibly_billed'] == 0"
+kg resume -s "$S" -q 2>>"$T/group-HUP.err"; rc=$?
+kg status -s "$S" --json >"$S.json"
+diag "after resume: $(cat "$S.json")"
+check "SIGHUP to the group, then resume: exit 0 (got $rc)" [ $rc -eq 0 ]
+check "requests counted as the server saw them ($(json_get "$S.json" "j['requests']['sent']") counted, $(mock_stat requests) seen)" \
+	status_is "$S.json" "j['requests']['sent'] == $(mock_stat requests)"
+check "tokens counted as the server billed them (prompt $(json_get "$S.json" "j['tokens']['prompt']") / $(mock_stat prompt_tokens))" \
+	status_is "$S.json" "j['tokens']['prompt'] == $(mock_stat prompt_tokens) and j['tokens']['completion'] == $(mock_stat completion_tokens)"
+check "no batch bought twice ($(mock_stat requests) requests for $(json_get "$S.json" "j['batches']['total']") batches)" \
+	status_is "$S.json" "j['batches']['total'] == $(mock_stat requests) and j['batches']['done'] == j['batches']['total']"
+check "no spool file left behind" [ -z "$(ls -A "$S/spool" 2>/dev/null)" ]
+stop_mock
 finish
