@@ -11,7 +11,7 @@ int export_main(int argc, char **argv);  /* kgsup export */
 int stop_main(int argc, char **argv);    /* kgsup stop */
 int scale_main(int argc, char **argv);   /* kgsup scale */
 int plan_main(int argc, char **argv);    /* kgsup plan */
-int worker_main(int argc, char **argv);  /* kgsup __worker SLOT DIR */
-int broker_main(int argc, char **argv);  /* kgsup __broker DIR */
+int worker_main(int argc, char **argv);  /* kgsup __worker SLOT DIR SESSION */
+int broker_main(int argc, char **argv);  /* kgsup __broker DIR SESSION */
 
 #endif

@@ -94,6 +94,7 @@ struct sup {
 	struct config cfg;
 	struct prompts prompts;
 	const char *state_dir;
+	char session[PATHS_SESSION_LEN + 1]; /* names DIR/sock/<session>, this session's sockets */
 	char self_exe[PATHS_MAX];
 	store *db;
 	store *cache; /* == db unless cache.path names a store shared between runs */
@@ -116,6 +117,7 @@ struct sup {
 	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
+	int64_t spool_looked; /* when DIR/spool was last read (orphans may still be writing it) */
 	struct counters ctr; /* as last committed */
 	struct round round;
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
@@ -154,6 +156,8 @@ void progress_tick(struct sup *s);
 void progress_end(struct sup *s);
 
 /* proc.c */
+/* Makes this session's socket directory (removing those of earlier sessions) and binds the
+ * workers' sockets in it. */
 int proc_init(struct sup *s, char *err, size_t errlen);
 void proc_spawn_due(struct sup *s);
 void proc_reap(struct sup *s);
@@ -173,6 +177,8 @@ void proc_signal_all(struct sup *s, int signo);
 void proc_hand_back(struct sup *s);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
+/* Removes this session's socket directory: after the last socket in it is closed. */
+void proc_remove_session(struct sup *s);
 /* Puts a batch back at the front of the queue of work. */
 void sup_requeue(struct sup *s, uint32_t batch);
 
