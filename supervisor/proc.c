@@ -308,6 +308,36 @@ void proc_reap(struct sup *s)
 	store_reader_check(s->db);
 }
 
+/* How long a worker may hold its oldest batch without a result: every attempt running to
+ * api.timeout_s and every backoff to its cap, twice over, and 10 s for the broker's queue. A
+ * provider's Retry-After longer than that may make us kill a worker that was only waiting for
+ * its grant: a restart, and a batch counted "possibly billed" that was not sent; better than a
+ * run that never ends. */
+static int64_t hold_deadline_ms(const struct config *c)
+{
+	return 2 * c->max_attempts * ((int64_t)(c->timeout_s * 1000) + c->backoff_cap_ms) + 10000;
+}
+
+void proc_watch_held(struct sup *s)
+{
+	int64_t now = now_ms(), deadline = hold_deadline_ms(&s->cfg);
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->nheld == 0 || sl->proc.pid <= 0) {
+			sl->watched_since = 0;
+		} else if (!sl->watched_since || sl->held[0].seq != sl->watched_seq) {
+			sl->watched_seq = sl->held[0].seq;
+			sl->watched_since = now;
+		} else if (now - sl->watched_since > deadline) {
+			log_warn("worker %d has held batch %u for %lld s without a result: killed, its "
+				 "batches go back to the queue", i, sl->held[0].batch,
+				 (long long)(now - sl->watched_since) / 1000);
+			kill(sl->proc.pid, SIGKILL);
+			sl->watched_since = now; /* reaped soon; no warning every turn until then */
+		}
+	}
+}
+
 int proc_live_workers(const struct sup *s)
 {
 	int n = 0;

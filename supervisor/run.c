@@ -263,6 +263,7 @@ static int loop_once(struct sup *s, zpoll *p)
 	sink_receive(s);
 	look_at_spool(s, 0);
 	proc_reap(s);
+	proc_watch_held(s);
 	if (s->control_fd >= 0)
 		control_serve(s->control_fd, scale_to, s);
 	if (s->aborted && !s->stop_now) {

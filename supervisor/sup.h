@@ -49,6 +49,8 @@ struct slot {
 	int nheld;
 	uint32_t acked;       /* seq of its last result committed (told with the next message) */
 	uint32_t done_since_spawn; /* results it sent since it was started */
+	uint32_t watched_seq; /* its oldest held batch when proc_watch_held last looked, */
+	int64_t watched_since; /*   held since then (0: nothing held) */
 	int assigned;         /* picked in the round being built: */
 	uint32_t batch;       /*   that batch, */
 	uint32_t attempt;     /*   requests made for it before (a retry handed back), */
@@ -161,6 +163,9 @@ void progress_end(struct sup *s);
 int proc_init(struct sup *s, char *err, size_t errlen);
 void proc_spawn_due(struct sup *s);
 void proc_reap(struct sup *s);
+/* A worker that has held a batch for longer than any call with all its retries can take is
+ * stuck (stopped, wedged): it is killed, and proc_reap puts its batches back. */
+void proc_watch_held(struct sup *s);
 int proc_live_workers(const struct sup *s);
 int proc_busy_workers(const struct sup *s);
 void proc_quit_all(struct sup *s);
