@@ -321,9 +321,13 @@ static int64_t hold_deadline_ms(const struct config *c)
 void proc_watch_held(struct sup *s)
 {
 	int64_t now = now_ms(), deadline = hold_deadline_ms(&s->cfg);
+	/* after a gap in our own loop (Ctrl-Z, SIGSTOP) the results that came meanwhile may not be
+	 * read yet: every hold is timed afresh */
+	int gap = now - s->held_watched_at > 5000;
+	s->held_watched_at = now;
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = &s->slots[i];
-		if (sl->nheld == 0 || sl->proc.pid <= 0) {
+		if (sl->nheld == 0 || sl->proc.pid <= 0 || gap) {
 			sl->watched_since = 0;
 		} else if (!sl->watched_since || sl->held[0].seq != sl->watched_seq) {
 			sl->watched_seq = sl->held[0].seq;

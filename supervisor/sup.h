@@ -106,6 +106,7 @@ struct sup {
 	int want;   /* workers wanted */
 	int max_starting; /* workers loading at once: one per CPU */
 	struct child broker;
+	int64_t held_watched_at; /* proc_watch_held's last look (a gap: we were stopped, not them) */
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
 	struct plan_rec plan;
