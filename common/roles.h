@@ -6,7 +6,7 @@
 #define KGSUP_ROLES_H
 
 int cli_main(int argc, char **argv);    /* kgsup COMMAND ...: the command table */
-int worker_main(int argc, char **argv); /* kgsup __worker SLOT DIR */
-int broker_main(int argc, char **argv); /* kgsup __broker DIR */
+int worker_main(int argc, char **argv); /* kgsup __worker SLOT DIR SESSION */
+int broker_main(int argc, char **argv); /* kgsup __broker DIR SESSION */
 
 #endif

@@ -1,4 +1,6 @@
-/* sig.c: self-pipe signal handling. */
+/* sig.c: self-pipe signal handling. The supervisor takes the terminal's signals (SIGINT,
+ * SIGHUP) as a stop; its children ignore them and hear only from the supervisor (SIGUSR1 hand
+ * back, SIGTERM stop now) or of its death (SIGUSR2, their PR_SET_PDEATHSIG). */
 #include "sig.h"
 
 #include <errno.h>
@@ -8,7 +10,7 @@
 
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t sig_stops;
-static volatile sig_atomic_t sig_hups;
+static volatile sig_atomic_t sig_orphans;
 static volatile sig_atomic_t sig_usr1s;
 
 static void on_signal(int signo)
@@ -16,8 +18,8 @@ static void on_signal(int signo)
 	int saved = errno;
 	if (signo == SIGINT || signo == SIGTERM)
 		sig_stops++;
-	if (signo == SIGHUP)
-		sig_hups++;
+	if (signo == SIGUSR2)
+		sig_orphans++;
 	if (signo == SIGUSR1)
 		sig_usr1s++;
 	char c = (char)signo;
@@ -26,7 +28,8 @@ static void on_signal(int signo)
 	errno = saved;
 }
 
-int sig_init(void)
+/* Catches the signals of `caught` (n of them) through the self-pipe; SIGPIPE is ignored. */
+static int install(const int *caught, size_t n)
 {
 	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
@@ -35,12 +38,27 @@ int sig_init(void)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	int sigs[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		if (sigaction(sigs[i], &sa, NULL) < 0)
+	for (size_t i = 0; i < n; i++)
+		if (sigaction(caught[i], &sa, NULL) < 0)
 			return -1;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
+}
+
+int sig_init(void)
+{
+	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
+	return install(caught, sizeof caught / sizeof caught[0]);
+}
+
+int sig_init_child(void)
+{
+	static const int caught[] = { SIGTERM, SIGUSR1, SIGUSR2 };
+	/* already ignored since the exec (proc.c), so a Ctrl-C while loading kills nothing; said
+	 * again here so that a child started by hand behaves the same */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	return install(caught, sizeof caught / sizeof caught[0]);
 }
 
 int sig_fd(void)
@@ -70,9 +88,9 @@ int sig_stop_count(void)
 	return sig_stops;
 }
 
-int sig_hup_seen(void)
+int sig_orphaned(void)
 {
-	return sig_hups > 0;
+	return sig_orphans > 0;
 }
 
 int sig_usr1_seen(void)

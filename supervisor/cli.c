@@ -62,8 +62,8 @@ static const struct cli_command commands[] = {
 	  "kgsup scale N -s DIR\n"
 	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
 	  "  start, surplus ones finish their batch and exit.\n" },
-	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR */
-	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR */
+	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
+	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,13 +1,15 @@
 /* proc.c: the supervisor's children. Each is vforked and immediately re-execs kgsup in its
  * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
  * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
- * reaped from the main loop with waitpid(WNOHANG). Restarts are throttled: at least a second
- * between spawns of a slot, doubling for a slot that keeps dying without finishing a batch,
- * given up after a few such deaths in a row. */
+ * reaped from the main loop with waitpid(WNOHANG). Each is in a process group of its own and
+ * ignores the terminal's SIGINT and SIGHUP: the supervisor alone decides on a stop. Restarts
+ * are throttled: at least a second between spawns of a slot, doubling for a slot that keeps
+ * dying without finishing a batch, given up after a few such deaths in a row. */
 #include "sup.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,13 +34,72 @@ void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq)
 static int bind_slot(struct sup *s, int i)
 {
 	char ep[PATHS_MAX];
-	paths_endpoint(ep, sizeof ep, s->state_dir, "w", i);
+	paths_endpoint(ep, sizeof ep, s->state_dir, s->session, "w", i);
 	s->slots[i].push = zsock_bind(ZS_PUSH, ep);
 	return s->slots[i].push ? 0 : -1;
 }
 
+/* Removes the session directory `name` in DIR/sock (open as sockfd) and the socket files in
+ * it, following no link. */
+static void remove_session_dir(int sockfd, const char *name)
+{
+	int fd = openat(sockfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(fd, e->d_name, 0);
+		closedir(d); /* closes fd */
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	unlinkat(sockfd, name, AT_REMOVEDIR);
+}
+
+/* Removes the session directories in DIR/sock but `keep`. Their supervisors are gone (we hold
+ * the lock), so nothing listens in them any more; once they are removed, an orphaned worker of
+ * theirs cannot even find a socket to reconnect to. Files (the control socket) stay. */
+static void remove_sessions(const char *state_dir, const char *keep)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, state_dir, "sock");
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(d)))
+		if (paths_session_ok(e->d_name) && (!keep || strcmp(e->d_name, keep)) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			remove_session_dir(dirfd(d), e->d_name);
+	closedir(d);
+}
+
+/* A directory of its own for this session's sockets (mode 0700, made by mkdtemp). */
+static int make_session(struct sup *s, char *err, size_t errlen)
+{
+	char dir[PATHS_MAX];
+	paths_session_dir(dir, sizeof dir, s->state_dir, "XXXXXX");
+	if (!mkdtemp(dir)) {
+		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(s->session, sizeof s->session, "%s", strrchr(dir, '/') + 1);
+	remove_sessions(s->state_dir, s->session);
+	return 0;
+}
+
+void proc_remove_session(struct sup *s)
+{
+	if (s->session[0])
+		remove_sessions(s->state_dir, NULL);
+}
+
 int proc_init(struct sup *s, char *err, size_t errlen)
 {
+	if (make_session(s, err, errlen))
+		return -1;
 	if (pipe2(s->parent_pipe, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
@@ -59,14 +121,24 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 /* In the child between vfork and exec, sharing the supervisor's memory: only system calls,
  * no stdio, no malloc, nothing that writes a variable. The signals the supervisor catches go
  * back to their default first, so a signal before exec cannot run the supervisor's handler
- * here. Workers get SIGHUP when the supervisor dies (finish the paid call, spool its answer,
- * exit); the broker SIGTERM. */
+ * here.
+ * A terminal signals its whole foreground process group (Ctrl-C, Ctrl-\, hangup): the child
+ * leaves it for a group of its own, and ignores SIGINT and SIGHUP besides (a `kill -INT -PGID`
+ * by hand, or a signal before the setpgid): only the supervisor decides, and tells the children
+ * (SIGUSR1 hand back, SIGTERM abandon the call). SIGTTOU is ignored so that a log line written
+ * to the terminal from this background group cannot stop the child (`stty tostop`).
+ * The supervisor's death is told by `deathsig` (and the pipe on fd 3): SIGUSR2 for a worker
+ * (finish the paid call, spool its answer, exit), SIGTERM for the broker (nothing to save). */
 static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGUSR1 };
+	static const int caught[] = { SIGTERM, SIGCHLD, SIGUSR1 };
 	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
 		signal(caught[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	setpgid(0, 0); /* cannot fail here: not a session leader, a child of its own */
 	prctl(PR_SET_PDEATHSIG, deathsig);
 	if (getppid() != parent)
 		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
@@ -103,9 +175,9 @@ static void spawn_worker(struct sup *s, int i)
 {
 	char slot[16];
 	snprintf(slot, sizeof slot, "%d", i);
-	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, NULL };
+	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, s->session, NULL };
 	struct slot *sl = &s->slots[i];
-	sl->proc.pid = spawn(s, argv, SIGHUP);
+	sl->proc.pid = spawn(s, argv, SIGUSR2);
 	sl->proc.spawned_at = now_ms();
 	sl->nheld = 0;
 	sl->acked = 0;
@@ -117,7 +189,7 @@ static void spawn_worker(struct sup *s, int i)
 
 static void spawn_broker(struct sup *s)
 {
-	char *argv[] = { "kgsup", "__broker", (char *)s->state_dir, NULL };
+	char *argv[] = { "kgsup", "__broker", (char *)s->state_dir, s->session, NULL };
 	s->broker.pid = spawn(s, argv, SIGTERM);
 	s->broker.spawned_at = now_ms();
 	if (s->broker.pid <= 0)
@@ -233,6 +305,40 @@ void proc_reap(struct sup *s)
 			}
 	}
 	store_reader_check(s->db);
+}
+
+/* How long a worker may hold its oldest batch without a result: every attempt running to
+ * api.timeout_s and every backoff to its cap, twice over, and 10 s for the broker's queue. A
+ * provider's Retry-After longer than that may make us kill a worker that was only waiting for
+ * its grant: a restart, and a batch counted "possibly billed" that was not sent; better than a
+ * run that never ends. */
+static int64_t hold_deadline_ms(const struct config *c)
+{
+	return 2 * c->max_attempts * ((int64_t)(c->timeout_s * 1000) + c->backoff_cap_ms) + 10000;
+}
+
+void proc_watch_held(struct sup *s)
+{
+	int64_t now = now_ms(), deadline = hold_deadline_ms(&s->cfg);
+	/* after a gap in our own loop (Ctrl-Z, SIGSTOP) the results that came meanwhile may not be
+	 * read yet: every hold is timed afresh */
+	int gap = now - s->held_watched_at > 5000;
+	s->held_watched_at = now;
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->nheld == 0 || sl->proc.pid <= 0 || gap) {
+			sl->watched_since = 0;
+		} else if (!sl->watched_since || sl->held[0].seq != sl->watched_seq) {
+			sl->watched_seq = sl->held[0].seq;
+			sl->watched_since = now;
+		} else if (now - sl->watched_since > deadline) {
+			log_warn("worker %d has held batch %u for %lld s without a result: killed, its "
+				 "batches go back to the queue", i, sl->held[0].batch,
+				 (long long)(now - sl->watched_since) / 1000);
+			kill(sl->proc.pid, SIGKILL);
+			sl->watched_since = now; /* reaped soon; no warning every turn until then */
+		}
+	}
 }
 
 int proc_live_workers(const struct sup *s)

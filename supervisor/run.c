@@ -40,7 +40,7 @@ static int prepare_dirs(const char *state_dir, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (paths_endpoint(path, sizeof path, state_dir, "w", 9999) < 0) {
+	if (paths_endpoint(path, sizeof path, state_dir, "XXXXXX", "w", 9999) < 0) {
 		snprintf(err, errlen, "%s: path too long for its sockets; use a shorter state directory",
 			 state_dir);
 		return -1;
@@ -208,13 +208,27 @@ static void handle_signals(struct sup *s)
 		begin_stop(s, sig_stop_count() >= 2);
 }
 
+/* Orphans of an earlier session spool the answers to calls that were out when this session
+ * began: they are committed as they come (once a second, and at the end), not left behind. */
+static void look_at_spool(struct sup *s, int now)
+{
+	if (s->nspooled || (!now && now_ms() - s->spool_looked < HEARTBEAT_MS))
+		return;
+	s->spool_looked = now_ms();
+	size_t n = sink_ingest_spool(s);
+	if (n)
+		log_info("%zu answers spooled by workers of an earlier session recovered", n);
+}
+
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
 	zpoll_wait(p, ledger_next_due_ms(&s->led, now_ms(), POLL_MS));
 	handle_signals(s);
 	sink_receive(s);
+	look_at_spool(s, 0);
 	proc_reap(s);
+	proc_watch_held(s);
 	if (s->control_fd >= 0)
 		control_serve(s->control_fd, scale_to, s);
 	if (s->aborted && !s->stop_now) {
@@ -316,10 +330,14 @@ static int run_loop(struct sup *s)
 {
 	char err[512];
 	char ep[PATHS_MAX];
-	paths_endpoint(ep, sizeof ep, s->state_dir, "results", -1);
+	if (proc_init(s, err, sizeof err)) { /* first: it makes the session's socket directory */
+		die_msg("%s", err);
+		return EXIT_INTERNAL;
+	}
+	paths_endpoint(ep, sizeof ep, s->state_dir, s->session, "results", -1);
 	s->results = zsock_bind(ZS_PULL, ep);
-	if (!s->results || proc_init(s, err, sizeof err)) {
-		die_msg("%s", s->results ? err : "cannot bind the results socket");
+	if (!s->results) {
+		die_msg("cannot bind the results socket %s: %s", ep, strerror(errno));
 		return EXIT_INTERNAL;
 	}
 	buf_init(&s->msg);
@@ -354,6 +372,7 @@ static int run_loop(struct sup *s)
 		;
 	loop_failed = s->stop_now && !s->aborted && !s->stopping;
 	shutdown_children(s, &p);
+	look_at_spool(s, 1);
 	int code = finish(s, loop_failed);
 	if (s->control_fd >= 0)
 		control_close(s->control_fd, s->state_dir);
@@ -361,6 +380,7 @@ static int run_loop(struct sup *s)
 	proc_close(s);
 	zsock_close(s->results);
 	zsock_term();
+	proc_remove_session(s);
 	buf_free(&s->msg);
 	return code;
 }

@@ -44,6 +44,8 @@ struct slot {
 	int nheld;
 	uint32_t acked;       /* seq of its last result committed (told with the next message) */
 	uint32_t done_since_spawn; /* results it sent since it was started */
+	uint32_t watched_seq; /* its oldest held batch when proc_watch_held last looked, */
+	int64_t watched_since; /*   held since then (0: nothing held) */
 	int assigned;         /* picked in the round being built: */
 	uint32_t batch;       /*   that batch, */
 	uint32_t attempt;     /*   requests made for it before (a retry handed back), */
@@ -67,6 +69,7 @@ struct sup {
 	struct config cfg;
 	struct prompts prompts;
 	const char *state_dir;
+	char session[PATHS_SESSION_LEN + 1]; /* names DIR/sock/<session>, this session's sockets */
 	char self_exe[PATHS_MAX];
 	store *db;
 	store *cache_db; /* == db unless cache.path names a store shared between runs */
@@ -78,6 +81,7 @@ struct sup {
 	int want;   /* workers wanted */
 	int max_starting; /* workers loading at once: one per CPU */
 	struct child broker;
+	int64_t held_watched_at; /* proc_watch_held's last look (a gap: we were stopped, not them) */
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
 	int pid_file; /* this run wrote DIR/kgsup.pid (--detach), and removes it */
@@ -89,6 +93,7 @@ struct sup {
 	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
+	int64_t spool_looked; /* when DIR/spool was last read (orphans may still be writing it) */
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
@@ -123,9 +128,14 @@ void progress_tick(struct sup *s);
 void progress_end(struct sup *s);
 
 /* proc.c */
+/* Makes this session's socket directory (removing those of earlier sessions) and binds the
+ * workers' sockets in it. */
 int proc_init(struct sup *s, char *err, size_t errlen);
 void proc_spawn_due(struct sup *s);
 void proc_reap(struct sup *s);
+/* A worker that has held a batch for longer than any call with all its retries can take is
+ * stuck (stopped, wedged): it is killed, and proc_reap puts its batches back. */
+void proc_watch_held(struct sup *s);
 int proc_live_workers(const struct sup *s);
 int proc_busy_workers(const struct sup *s);
 void proc_quit_all(struct sup *s);
@@ -144,6 +154,8 @@ int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
 /* Slot i was sent batch n as dispatch seq. */
 void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq);
+/* Removes this session's socket directory: after the last socket in it is closed. */
+void proc_remove_session(struct sup *s);
 
 /* sink.c: what arrives on the results socket, and what orphaned workers spooled */
 void sink_receive(struct sup *s);

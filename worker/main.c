@@ -1,5 +1,5 @@
-/* main.c: the worker process. Started by the supervisor as `kgsup __worker SLOT STATE_DIR`
- * (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
+/* main.c: the worker process. Started by the supervisor as
+ * `kgsup __worker SLOT STATE_DIR SESSION` (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
  * the run's settings, connects its four sockets, says HELLO and then serves batches one at
  * a time (the next may already wait in its socket) until told to quit, signalled, or
  * orphaned. */
@@ -36,7 +36,7 @@ int worker_must_stop(struct worker *w)
 
 int worker_orphaned(struct worker *w)
 {
-	return w->orphaned || sig_hup_seen();
+	return w->orphaned || sig_orphaned();
 }
 
 void worker_check_parent(struct worker *w)
@@ -56,13 +56,13 @@ static int abort_transfer(void)
 static int connect_sockets(struct worker *w, char *err, size_t errlen)
 {
 	char ep[PATHS_MAX];
-	paths_endpoint(ep, sizeof ep, w->state_dir, "w", (int)w->slot);
+	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "w", (int)w->slot);
 	w->batches = zsock_connect(ZS_PULL, ep);
-	paths_endpoint(ep, sizeof ep, w->state_dir, "results", -1);
+	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "results", -1);
 	w->results = zsock_connect(ZS_PUSH, ep);
-	paths_endpoint(ep, sizeof ep, w->state_dir, "broker", -1);
+	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "broker", -1);
 	w->broker = zsock_connect(ZS_REQ, ep);
-	paths_endpoint(ep, sizeof ep, w->state_dir, "reports", -1);
+	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "reports", -1);
 	w->reports = zsock_connect(ZS_PUSH, ep);
 	if (!w->batches || !w->results || !w->broker || !w->reports) {
 		snprintf(err, errlen, "cannot connect sockets: %s", strerror(errno));
@@ -259,7 +259,7 @@ static int serve(struct worker *w)
 
 int worker_main(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc != 4 || !paths_session_ok(argv[3])) {
 		die_msg("__worker is internal: started by the supervisor");
 		return EXIT_USAGE;
 	}
@@ -267,6 +267,7 @@ int worker_main(int argc, char **argv)
 	the_worker = &w;
 	w.slot = (uint32_t)strtoul(argv[1], NULL, 10);
 	w.state_dir = argv[2];
+	w.session = argv[3]; /* its supervisor's sockets: DIR/sock/SESSION */
 	w.parent_fd = fcntl_is_open(PARENT_FD) ? PARENT_FD : -1;
 	char tag[16];
 	snprintf(tag, sizeof tag, "w%u", w.slot);
@@ -274,7 +275,7 @@ int worker_main(int argc, char **argv)
 	log_level_from_env();
 	srandom((unsigned)(getpid() ^ now_us()));
 	char err[512];
-	if (sig_init() < 0 || load_settings(&w, err, sizeof err) ||
+	if (sig_init_child() < 0 || load_settings(&w, err, sizeof err) ||
 	    connect_sockets(&w, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;

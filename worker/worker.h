@@ -18,6 +18,7 @@
 struct worker {
 	uint32_t slot;
 	const char *state_dir;
+	const char *session;   /* its supervisor's socket directory, DIR/sock/SESSION */
 	struct config cfg;
 	names *names; /* relation ends are checked against entity names in their normal form */
 	http_client *http;

@@ -1,7 +1,7 @@
-/* broker.c: the rate-limit broker, a process of its own (`kgsup __broker DIR`). Every worker
- * asks it (ASK) before every request and reports (REPORT, mostly riding on its next ASK) after;
- * it grants in arrival order when the request and token budgets allow, so all workers together
- * respect the provider's limits.
+/* broker.c: the rate-limit broker, a process of its own (`kgsup __broker DIR SESSION`). Every
+ * worker asks it (ASK) before every request and reports (REPORT, mostly riding on its next
+ * ASK) after; it grants in arrival order when the request and token budgets allow, so all
+ * workers together respect the provider's limits.
  *   - The rate is the configured one, capped by the limit the provider announces
  *     (x-ratelimit-limit-*), paced just under it with almost no burst, slowed after a 429 and
  *     climbing back: see pace.h.
@@ -240,7 +240,7 @@ static void on_reports(struct broker *b)
 
 int broker_main(int argc, char **argv)
 {
-	if (argc != 2) {
+	if (argc != 3 || !paths_session_ok(argv[2])) {
 		die_msg("__broker is internal: started by the supervisor");
 		return EXIT_USAGE;
 	}
@@ -250,16 +250,16 @@ int broker_main(int argc, char **argv)
 	char path[PATHS_MAX], err[512];
 	paths_file(path, sizeof path, argv[1], "run/config.json");
 	config_defaults(&b.cfg);
-	if (sig_init() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
+	if (sig_init_child() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;
 	}
-	paths_endpoint(path, sizeof path, argv[1], "broker", -1);
+	paths_endpoint(path, sizeof path, argv[1], argv[2], "broker", -1);
 	b.sock = zsock_bind(ZS_ROUTER, path);
-	paths_endpoint(path, sizeof path, argv[1], "reports", -1);
+	paths_endpoint(path, sizeof path, argv[1], argv[2], "reports", -1);
 	b.reports = zsock_bind(ZS_PULL, path);
 	if (!b.sock || !b.reports) {
-		log_error("cannot bind the broker's sockets in %s/sock", argv[1]);
+		log_error("cannot bind the broker's sockets in %s/sock/%s", argv[1], argv[2]);
 		return EXIT_INTERNAL;
 	}
 	buf_init(&b.msg);
