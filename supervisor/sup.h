@@ -118,6 +118,9 @@ struct sup {
 	buf msg;
 };
 
+/* loop.c: the poll loop of a session and its orderly end; returns the exit code. */
+int loop_run(struct sup *s);
+
 /* report.c: what a session did, printed at its end and kept as DIR/report.json */
 void report_latency(struct sup *s, uint64_t us);
 void report_write(struct sup *s, int exit_code);
