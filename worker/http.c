@@ -157,41 +157,22 @@ static int url_check(const char *url, char *err, size_t errlen)
 	return rc;
 }
 
-http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
-		      char *err, size_t errlen)
+/* The request's headers: the key (our copy wiped; curl keeps its own in the list), JSON, and
+ * no "Expect: 100-continue" round trip. */
+static struct curl_slist *request_headers(const char *api_key)
 {
-	int plain = url_check(cfg->base_url, err, errlen);
-	if (plain < 0)
-		return NULL;
-	http_client *c = xcalloc(1, sizeof *c);
-	c->curl = curl_easy_init();
-	if (!c->curl) {
-		snprintf(err, errlen, "cannot create a libcurl handle");
-		free(c);
-		return NULL;
-	}
-	size_t blen = strlen(cfg->base_url);
-	while (blen && cfg->base_url[blen - 1] == '/')
-		blen--;
-	buf url;
-	buf_init(&url);
-	buf_put(&url, cfg->base_url, blen);
-	buf_puts(&url, "/chat/completions");
-	c->url = xstrdup(buf_cstr(&url));
-	buf_free(&url);
-	c->max_body = (size_t)cfg->max_response_bytes;
-	c->abort_fn = abort_fn;
-
 	buf auth;
 	buf_init(&auth);
 	buf_printf(&auth, "Authorization: Bearer %s", api_key);
-	c->headers = curl_slist_append(NULL, buf_cstr(&auth));
-	/* wipe our copy; curl keeps its own in the list */
+	struct curl_slist *l = curl_slist_append(NULL, buf_cstr(&auth));
 	memset(auth.data, 0, auth.len);
 	buf_free(&auth);
-	c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-	c->headers = curl_slist_append(c->headers, "Expect:");
+	l = curl_slist_append(l, "Content-Type: application/json");
+	return curl_slist_append(l, "Expect:");
+}
 
+static void set_options(http_client *c, const struct config *cfg, int plain)
+{
 	CURL *h = c->curl;
 	curl_easy_setopt(h, CURLOPT_URL, c->url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
@@ -225,6 +206,35 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
 	}
+}
+
+http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
+		      char *err, size_t errlen)
+{
+	int plain = url_check(cfg->base_url, err, errlen);
+	if (plain < 0)
+		return NULL;
+	http_client *c = xcalloc(1, sizeof *c);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		snprintf(err, errlen, "cannot create a libcurl handle");
+		free(c);
+		return NULL;
+	}
+	size_t blen = strlen(cfg->base_url);
+	while (blen && cfg->base_url[blen - 1] == '/')
+		blen--;
+	buf url;
+	buf_init(&url);
+	buf_put(&url, cfg->base_url, blen);
+	buf_puts(&url, "/chat/completions");
+	c->url = xstrdup(buf_cstr(&url));
+	buf_free(&url);
+	c->max_body = (size_t)cfg->max_response_bytes;
+	c->abort_fn = abort_fn;
+
+	c->headers = request_headers(api_key);
+	set_options(c, cfg, plain);
 	return c;
 }
 

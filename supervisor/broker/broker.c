@@ -238,45 +238,44 @@ static void on_reports(struct broker *b)
 	}
 }
 
-int broker_main(int argc, char **argv)
+/* Config, sockets and buckets; 0, or -1 (logged). */
+static int broker_open(struct broker *b, const char *dir, const char *session)
 {
-	if (argc != 3 || !paths_session_ok(argv[2])) {
-		die_msg("__broker is internal: started by the supervisor");
-		return EXIT_USAGE;
-	}
-	log_set_tag("broker");
-	log_level_from_env();
-	static struct broker b;
 	char path[PATHS_MAX], err[512];
-	paths_file(path, sizeof path, argv[1], "run/config.json");
-	config_defaults(&b.cfg);
-	if (sig_init_child() < 0 || config_load(&b.cfg, path, err, sizeof err)) {
+	paths_file(path, sizeof path, dir, "run/config.json");
+	config_defaults(&b->cfg);
+	if (sig_init_child() < 0 || config_load(&b->cfg, path, err, sizeof err)) {
 		log_error("%s", err);
-		return EXIT_INTERNAL;
+		return -1;
 	}
-	paths_endpoint(path, sizeof path, argv[1], argv[2], "broker", -1);
-	b.sock = zsock_bind(ZS_ROUTER, path);
-	paths_endpoint(path, sizeof path, argv[1], argv[2], "reports", -1);
-	b.reports = zsock_bind(ZS_PULL, path);
-	if (!b.sock || !b.reports) {
-		log_error("cannot bind the broker's sockets in %s/sock/%s", argv[1], argv[2]);
-		return EXIT_INTERNAL;
+	paths_endpoint(path, sizeof path, dir, session, "broker", -1);
+	b->sock = zsock_bind(ZS_ROUTER, path);
+	paths_endpoint(path, sizeof path, dir, session, "reports", -1);
+	b->reports = zsock_bind(ZS_PULL, path);
+	if (!b->sock || !b->reports) {
+		log_error("cannot bind the broker's sockets in %s/sock/%s", dir, session);
+		return -1;
 	}
-	buf_init(&b.msg);
-	pace_init(&b.pace, (double)b.cfg.requests_per_minute, (double)b.cfg.tokens_per_minute,
+	buf_init(&b->msg);
+	pace_init(&b->pace, (double)b->cfg.requests_per_minute, (double)b->cfg.tokens_per_minute,
 		  (double)now_us() / 1000.0);
-	figure_init(&b.prov_requests);
-	figure_init(&b.prov_tokens);
+	figure_init(&b->prov_requests);
+	figure_init(&b->prov_tokens);
+	return 0;
+}
+
+/* Until told to stop, or the supervisor's pipe (fd 3) ends: its EOF means it died. */
+static void serve(struct broker *b)
+{
 	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;
 	zpoll_init(&p);
-	int asks = zpoll_add_sock(&p, b.sock);
-	int reports = zpoll_add_sock(&p, b.reports);
+	int asks = zpoll_add_sock(&p, b->sock);
+	int reports = zpoll_add_sock(&p, b->reports);
 	int sig = zpoll_add_fd(&p, sig_fd());
-	/* the supervisor's pipe is in the poll set: its EOF means the supervisor died */
 	int parent = parent_fd >= 0 ? zpoll_add_fd(&p, parent_fd) : -1;
 	while (!sig_stop_requested()) {
-		int64_t wait = wait_for_head(&b, now_ms());
+		int64_t wait = wait_for_head(b, now_ms());
 		long timeout = wait < 0 || wait > 200 ? 200 : (long)wait;
 		if (zpoll_wait(&p, timeout) > 0) {
 			if (parent >= 0 && zpoll_ready(&p, parent))
@@ -286,15 +285,30 @@ int broker_main(int argc, char **argv)
 			/* only the sockets that have something: each receive that finds nothing costs
 			 * libzmq two system calls */
 			if (zpoll_ready(&p, reports))
-				on_reports(&b); /* first: a report may free a slot or change the budget */
+				on_reports(b); /* first: a report may free a slot or change the budget */
 			if (zpoll_ready(&p, asks))
-				on_message(&b);
+				on_message(b);
 		}
-		grant_what_we_can(&b);
+		grant_what_we_can(b);
 	}
-	log_debug("granted %llu, reported %llu, 429s %llu", (unsigned long long)b.granted,
-		  (unsigned long long)b.reported, (unsigned long long)b.pace.throttled);
 	zpoll_free(&p);
+}
+
+int broker_main(int argc, char **argv)
+{
+	if (argc != 3 || !paths_session_ok(argv[2])) {
+		die_msg("__broker is internal: started by the supervisor");
+		return EXIT_USAGE;
+	}
+	log_set_tag("broker");
+	log_level_from_env();
+	static struct broker b;
+	int rc = broker_open(&b, argv[1], argv[2]) ? EXIT_INTERNAL : EXIT_OK;
+	if (rc == EXIT_OK) {
+		serve(&b);
+		log_debug("granted %llu, reported %llu, 429s %llu", (unsigned long long)b.granted,
+			  (unsigned long long)b.reported, (unsigned long long)b.pace.throttled);
+	}
 	zsock_close(b.sock);
 	zsock_close(b.reports);
 	zsock_term();
@@ -302,5 +316,5 @@ int broker_main(int argc, char **argv)
 	free(b.q);
 	free(b.slot_grant);
 	config_free(&b.cfg);
-	return EXIT_OK;
+	return rc;
 }
