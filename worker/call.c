@@ -241,6 +241,13 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 	return o;
 }
 
+void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	*res = (struct msg_result){
+		.slot = w->slot, .batch = b->batch, .seq = b->seq, .key = b->key, .session = b->session
+	};
+}
+
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
 	worker_result_for(w, b, res);

@@ -16,6 +16,7 @@ struct http_client {
 	char *url;
 	size_t max_body;
 	http_abort_fn abort_fn;
+	void *abort_arg;
 	struct http_response *cur; /* the response being filled */
 	const char *body;          /* the request being sent, and how much of it curl has read */
 	size_t body_len, body_read;
@@ -94,7 +95,7 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
 	(void)dt, (void)dn, (void)ut, (void)un;
 	http_client *c = arg;
-	if (c->abort_fn && c->abort_fn()) {
+	if (c->abort_fn && c->abort_fn(c->abort_arg)) {
 		c->cur->aborted = 1;
 		return 1;
 	}
@@ -209,7 +210,7 @@ static void set_options(http_client *c, const struct config *cfg, int plain)
 }
 
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
-		      char *err, size_t errlen)
+		      void *abort_arg, char *err, size_t errlen)
 {
 	int plain = url_check(cfg->base_url, err, errlen);
 	if (plain < 0)
@@ -232,6 +233,7 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 	buf_free(&url);
 	c->max_body = (size_t)cfg->max_response_bytes;
 	c->abort_fn = abort_fn;
+	c->abort_arg = abort_arg;
 
 	c->headers = request_headers(api_key);
 	set_options(c, cfg, plain);

@@ -31,13 +31,13 @@ struct http_response {
 
 typedef struct http_client http_client;
 
-/* Called during transfers; non-zero aborts the transfer. */
-typedef int (*http_abort_fn)(void);
+/* Called during transfers with http_new's abort_arg; non-zero aborts the transfer. */
+typedef int (*http_abort_fn)(void *arg);
 
 /* Returns 0 or -1 with err set. api_key is kept only in the header list in memory. */
 int http_global_init(char *err, size_t errlen);
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
-		      char *err, size_t errlen);
+		      void *abort_arg, char *err, size_t errlen);
 int http_post(http_client *c, const char *body, size_t len, struct http_response *r);
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);

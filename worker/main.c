@@ -1,8 +1,8 @@
 /* main.c: the worker process. Started by the supervisor as
- * `kgsup __worker SLOT STATE_DIR SESSION` (after exec, so nothing of the parent's ZeroMQ, LMDB or libcurl state is here). It reads
- * the run's settings, connects its four sockets, says HELLO and then serves batches one at
- * a time (the next may already wait in its socket) until told to quit, signalled, or
- * orphaned. */
+ * `kgsup __worker SLOT STATE_DIR SESSION` (after exec, so nothing of the parent's ZeroMQ, LMDB
+ * or libcurl state is here). It reads the run's settings, connects its four sockets, says
+ * HELLO and then serves batches one at a time (the next may already wait in its socket) until
+ * told to quit, signalled, or orphaned. */
 #include "worker.h"
 #include "../common/log.h"
 #include "../common/paths.h"
@@ -17,40 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* fd 3 is the read end of the supervisor's pipe; its EOF means the supervisor is gone. */
-#define PARENT_FD 3
-
-static int parent_gone(int fd)
-{
-	if (fd < 0)
-		return 0;
-	struct pollfd p = { fd, POLLIN, 0 };
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
-}
-
-int worker_must_stop(struct worker *w)
-{
-	(void)w;
-	return sig_stop_requested();
-}
-
-int worker_orphaned(struct worker *w)
-{
-	return w->orphaned || sig_orphaned();
-}
-
-void worker_check_parent(struct worker *w)
-{
-	if (parent_gone(w->parent_fd))
-		w->orphaned = 1;
-}
-
-static struct worker *the_worker; /* for the libcurl abort hook */
-
-static int abort_transfer(void)
+static int abort_transfer(void *arg)
 {
 	/* only a stop aborts a call: an orphan finishes it, the answer is paid for */
-	return worker_must_stop(the_worker);
+	return worker_must_stop(arg);
 }
 
 static int connect_sockets(struct worker *w, char *err, size_t errlen)
@@ -86,7 +56,7 @@ static int load_settings(struct worker *w, char *err, size_t errlen)
 		config_forget_key(key);
 		return -1;
 	}
-	w->http = http_new(&w->cfg, key, abort_transfer, err, errlen);
+	w->http = http_new(&w->cfg, key, abort_transfer, w, err, errlen);
 	config_forget_key(key); /* http keeps it only in its header list */
 	return w->http ? 0 : -1;
 }
@@ -159,13 +129,6 @@ static void spool_unacked(struct worker *w)
 	}
 	if (renamed && fsync_dir(dir) < 0)
 		log_error("%s: cannot fsync: %s", dir, nofollow_strerror(errno));
-}
-
-void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res)
-{
-	*res = (struct msg_result){
-		.slot = w->slot, .batch = b->batch, .seq = b->seq, .key = b->key, .session = b->session
-	};
 }
 
 /* The run is stopping (SIGUSR1): a batch not started yet goes back untouched. */
@@ -264,7 +227,6 @@ int worker_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	static struct worker w;
-	the_worker = &w;
 	w.slot = (uint32_t)strtoul(argv[1], NULL, 10);
 	w.state_dir = argv[2];
 	w.session = argv[3]; /* its supervisor's sockets: DIR/sock/SESSION */

@@ -52,11 +52,16 @@ struct worker {
  * another). Payload in w->answer for RES_OK, in w->error otherwise. */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
 /* Starts the result for batch b: the slot, and the batch's number, seq, request key and
- * session, which every result carries back; everything else zero. res->key points where b->key does (into b's frame). */
+ * session, which every result carries back; everything else zero. res->key points where
+ * b->key does (into b's frame). */
 void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res);
 
 /* Sends the last request's report on its own (the worker is going idle: no ask to carry it). */
 void worker_flush_report(struct worker *w);
+/* fd 3 is the read end of the supervisor's pipe; its EOF means the supervisor is gone. */
+#define PARENT_FD 3
+
+/* life.c */
 /* Non-zero when the worker must stop now, abandoning a call (SIGTERM). */
 int worker_must_stop(struct worker *w);
 /* Non-zero when the supervisor is gone (SIGHUP from PR_SET_PDEATHSIG, or its pipe's EOF seen in

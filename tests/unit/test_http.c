@@ -64,7 +64,7 @@ static int post_reaches(int lfd, const char *url, char *err, size_t errlen)
 	cfg.timeout_s = 1;
 	cfg.connect_timeout_s = 1;
 	err[0] = '\0';
-	http_client *c = http_new(&cfg, "sk-test-secret", NULL, err, errlen);
+	http_client *c = http_new(&cfg, "sk-test-secret", NULL, NULL, err, errlen);
 	if (c) {
 		struct http_response r;
 		http_response_init(&r);
