@@ -29,6 +29,7 @@ start_mock() {
 	PORT=$(cat "$D/mock/port")
 }
 stop_mock() { kill $MOCK; wait $MOCK 2>/dev/null; MOCK=; }
+# (the mock's stats of a large case are longer than one argument may be: they go through pipes)
 stats() { curl -s --cacert "$D/mock/cert.pem" "https://127.0.0.1:$PORT/stats"; }
 
 # config CASE RPM TPM CHUNK_TOKENS CHUNKS_PER_BATCH MAX_TOKENS
@@ -87,8 +88,8 @@ print(round(b, 3))")
 	st=$(stats)
 	failed=$("$KGSUP" status -s "$D/state-$name" --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['batches']['failed'])")
 	[ $rc -eq 0 ] || echo "# kgsup exited $rc: $(tail -1 "$D/$name.err")"
-	row "$name" kgsup "$bound" "$(/usr/bin/python3 -c "
-import json; s=json.loads('''$st''')
+	row "$name" kgsup "$bound" "$(printf '%s' "$st" | /usr/bin/python3 -c "
+import json, sys; s=json.load(sys.stdin)
 print(json.dumps({'wall': $t1 - $t0, 'requests': s['requests'], 'r429': s['status'].get('429', 0),
                   'failed': $failed, 'dups': s['duplicate_ok']}))")"
 	sed -i "s/127.0.0.1:$PORT/127.0.0.1:PORT/" "$D/$name.json"
@@ -100,8 +101,8 @@ print(json.dumps({'wall': $t1 - $t0, 'requests': s['requests'], 'r429': s['statu
 	py=$(/usr/bin/python3 "$TOP/scripts/pyclient.py" "https://127.0.0.1:$PORT/v1" "$D/mock/cert.pem" \
 		"$D/$name.req" --rpm "$crpm" --tpm "$ctpm" 2>"$D/$name.py.err")
 	st=$(stats)
-	row "$name" python "$bound" "$(/usr/bin/python3 -c "
-import json; s=json.loads('''$st'''); p=json.loads('''$py''')
+	row "$name" python "$bound" "$(printf '%s' "$st" | /usr/bin/python3 -c "
+import json, sys; s=json.load(sys.stdin); p=json.loads('''$py''')
 print(json.dumps({'wall': p['wall_s'], 'requests': s['requests'], 'r429': s['status'].get('429', 0),
                   'failed': p['failed'], 'dups': s['duplicate_ok']}))")"
 	stop_mock

@@ -11,7 +11,8 @@ hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-*
 the API key (from the environment variable named by --key-env) and the model name.
 
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
-entities it returned. The port is written to --dir/port once it listens.
+entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body). The port
+is written to --dir/port once it listens.
 """
 import argparse
 import collections
@@ -173,7 +174,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
-        if self.path == "/stats":
+        if self.path in ("/stats", "/stats?bodies=1"):
             with st.lock:
                 obj = {"requests": st.requests, "ok": st.ok, "invalid": st.invalid,
                        "rate_limited": st.limited, "rate_limited_at": st.limited_at[:1000],
@@ -181,7 +182,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "distinct_ok_bodies": len(st.ok_per_body),
                        "max_ok_per_body": max(st.ok_per_body.values(), default=0),
                        "duplicate_ok": sum(v - 1 for v in st.ok_per_body.values()),
-                       "ok_bodies": sorted(st.ok_per_body),  # SHA-256 (hex) of each answered body
                        "prompt_tokens": st.prompt_tokens,
                        "completion_tokens": st.completion_tokens,
                        "max_in_flight": st.max_in_flight,
@@ -191,6 +191,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "chunks_sent_twice": sum(1 for v in st.chunk_sent.values() if v > 1),
                        "entity_records": st.entity_records,
                        "entities": sorted(st.entities)}
+                if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
+                    obj["ok_bodies"] = sorted(st.ok_per_body)
             body = json.dumps(obj).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

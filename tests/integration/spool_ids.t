@@ -48,7 +48,7 @@ cp "$S"/spool/*.res "$T/first/" 2>/dev/null
 spool_ids "$T/first" >"$T/ids1"
 n=$(wc -l <"$T/ids1")
 check "the killed session's workers spooled their answers ($n files)" [ "$n" -ge 1 ]
-curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" |
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats?bodies=1" |
 	/usr/bin/python3 -c "import json,sys; print('\n'.join(json.load(sys.stdin)['ok_bodies']))" >"$T/bodies"
 check "each carries the SHA-256 of a request body the server answered" \
 	[ "$(cut -d' ' -f1 "$T/ids1" | grep -cvxFf "$T/bodies")" = 0 ]
