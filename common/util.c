@@ -32,9 +32,9 @@ int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-char *read_file(const char *path, size_t max, size_t *len)
+static char *read_opened(const char *path, int flags, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	if (fd < 0)
 		return NULL;
 	struct stat st;
@@ -87,6 +87,16 @@ char *read_file(const char *path, size_t max, size_t *len)
 	if (len)
 		*len = n;
 	return data;
+}
+
+char *read_file(const char *path, size_t max, size_t *len)
+{
+	return read_opened(path, 0, max, len);
+}
+
+char *read_file_nofollow(const char *path, size_t max, size_t *len)
+{
+	return read_opened(path, O_NOFOLLOW, max, len);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, int mode)

@@ -41,6 +41,8 @@ int64_t wall_ms(void);
 /* Reads a whole file; returns NULL with errno set on failure. Refuses files over max bytes
  * (errno EFBIG). */
 char *read_file(const char *path, size_t max, size_t *len);
+/* The same for a file in the state directory: a symbolic link is refused (ELOOP). */
+char *read_file_nofollow(const char *path, size_t max, size_t *len);
 /* Writes data to path atomically (temp file, fsync, rename) with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* strerror(e), except that ELOOP from an O_NOFOLLOW open says what it means here. */

@@ -89,6 +89,18 @@ void sink_receive(struct sup *s)
 	}
 }
 
+/* A spool file that cannot be read is renamed NAME.unread, so it is said once and kept for a
+ * look, not read again every second. */
+static void set_aside(const char *path, const char *why)
+{
+	char to[PATHS_MAX];
+	snprintf(to, sizeof to, "%s.unread", path);
+	if (rename(path, to) == 0)
+		log_warn("%s: %s; kept as %s, its batch is asked for again", path, why, to);
+	else
+		log_warn("%s: %s; left alone", path, why);
+}
+
 size_t sink_ingest_spool(struct sup *s)
 {
 	char dir[PATHS_MAX];
@@ -105,10 +117,10 @@ size_t sink_ingest_spool(struct sup *s)
 		char path[PATHS_MAX];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		size_t len;
-		char *frame = read_file(path, (size_t)1 << 30, &len);
+		char *frame = read_file_nofollow(path, (size_t)1 << 30, &len);
 		struct msg_result m;
 		if (!frame || msg_decode_result(frame, len, &m)) {
-			log_warn("%s: not a spooled result; left alone", path);
+			set_aside(path, frame ? "not a result of this version" : nofollow_strerror(errno));
 			free(frame);
 			continue;
 		}

@@ -6,7 +6,7 @@
 # thrown away whole and done again, so every answer reaches the run's store. (3) Answers
 # spooled by a killed run are not applied to the batches of another plan after --fresh.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 13
 
 # 18 documents of one chunk each: 18 batches of one chunk
 mkdir -p "$T/in"
@@ -71,7 +71,7 @@ stop_mock
 # (2) the shared cache's first write fails
 if ! cc -shared -fPIC -o "$T/shim.so" "$TOP/tests/integration/cachefail_shim.c" -ldl -llmdb 2>"$T/cc.err"; then
 	skip "failing shared cache (3 checks)" "cannot build the shim: $(head -n 1 "$T/cc.err")"
-	skip "-" "-"; skip "-" "-"; skip "-" "-"
+	skip "-" "-"; skip "-" "-"; skip "-" "-"; skip "-" "-"; skip "-" "-"
 	finish
 fi
 start_mock
@@ -93,4 +93,14 @@ check "18 requests for 18 batches ($sent), and resume buys nothing more ($(($(mo
 	[ "$sent:$(($(mock_stat requests) - before))" = "18:18" ]
 check "status: done equals total, nothing pending" [ "$(json_get "$T/st2.json" \
 	"j['batches']['done'] == j['batches']['total'] == 18 and j['batches']['pending'] == 0")" = True ]
+
+# (4) a spool file that is not a result of this version, and one that is a symbolic link: each
+# said once, set aside as NAME.unread, never followed
+printf 'not a frame' >"$T/s2/spool/old.res"
+ln -s /etc/hostname "$T/s2/spool/link.res"
+kg resume -s "$T/s2" 2>"$T/unread.err"; rc=$?
+check "resume over unreadable spool files: exit 0 (got $rc), each said once" \
+	sh -c "[ $rc -eq 0 ] && [ \$(grep -c 'old.res: not a result' '$T/unread.err') = 1 ] && [ \$(grep -c 'link.res: .*symbolic link' '$T/unread.err') = 1 ]"
+check "both kept as .unread, the link not followed" \
+	sh -c "[ -f '$T/s2/spool/old.res.unread' ] && [ -L '$T/s2/spool/link.res.unread' ] && [ ! -e '$T/s2/spool/old.res' ]"
 finish
