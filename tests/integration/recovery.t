@@ -80,7 +80,10 @@ write_config "$T/ref.json" "$extra"
 kg start -c "$T/ref.json" -i "$T/in" -s "$T/ref" -w 2 -q 2>"$T/ref.err"
 kg export -s "$T/ref" -o "$T/ref.jsonl" 2>/dev/null
 before=$(mock_stat requests)
-LD_PRELOAD=$T/shim.so KGSUP_FAIL_PUT_ENV=$T/shared "$KGSUP" start -c "$T/cfg2.json" -i "$T/in" \
+# under ASan its runtime must come first among the preloaded libraries
+preload=$T/shim.so
+under_asan && preload="$(ldd "$KGSUP" | awk '/libasan/ {print $3}') $preload"
+LD_PRELOAD=$preload KGSUP_FAIL_PUT_ENV=$T/shared "$KGSUP" start -c "$T/cfg2.json" -i "$T/in" \
 	-s "$T/s2" -w 2 -q 2>"$T/s2.err"; rc=$?
 kg export -s "$T/s2" -o "$T/s2.jsonl" 2>/dev/null
 check "a shared-cache write fails once: exit 0 (got $rc), and it was said" \
