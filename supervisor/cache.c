@@ -1,6 +1,5 @@
 /* cache.c: the request cache and the per-chunk reuse of its answers (cache.h). */
 #include "cache.h"
-#include "render.h"
 #include "../common/hash.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -111,7 +110,7 @@ static int put_chunk_refs(struct cache *c, store_txn *t, const struct batch_rec 
 	for (uint32_t i = 0; i < b->nchunks; i++) {
 		char id[CHUNK_ID_LEN + 1];
 		unsigned char key[HASH_LEN];
-		if (render_chunk_id(t, b->first_chunk + i, id))
+		if (chunk_id_read(t, b->first_chunk + i, id))
 			continue;
 		chunk_key(c, id, key);
 		if (put(c, t, key, HASH_LEN, &ref, sizeof ref))
@@ -186,7 +185,7 @@ static const char *chunk_answer(struct cache *c, store_txn *t, const struct batc
 	unsigned char key[HASH_LEN];
 	const void *v;
 	size_t n;
-	if (render_chunk_id(t, b->first_chunk + i, id))
+	if (chunk_id_read(t, b->first_chunk + i, id))
 		return NULL;
 	chunk_key(c, id, key);
 	if (store_get(txn_of(c, t), DB_CACHE, key, HASH_LEN, &v, &n) || n != sizeof *ref)

@@ -77,6 +77,13 @@ void ledger_out(struct ledger *l, uint32_t n)
 		l->capout = cap;
 	}
 	l->out[byte] |= (unsigned char)(1u << (n % 8));
+	/* a retry handed back in the round that also handed the batch out again is over */
+	for (size_t i = 0; i < l->nqueue; i++)
+		if (l->queue[i].batch == n) {
+			memmove(l->queue + i, l->queue + i + 1, (l->nqueue - i - 1) * sizeof *l->queue);
+			l->nqueue--;
+			break;
+		}
 }
 
 void ledger_back(struct ledger *l, uint32_t n)

@@ -2,8 +2,10 @@
  * aborted, and its orderly end:
  *   stop dispatching -> let calls in flight finish (deadline) -> SIGTERM -> SIGKILL ->
  *   commit what came back -> record the final state -> exit code.
- * Each turn: signals, results in, children reaped, the control socket, spawns due, one group
- * transaction (round.c) when there is anything to commit or hand out. */
+ * Each turn: signals (children reaped), results in, the spool looked at, children reaped again,
+ * the control socket, spawns due, one group transaction (round.c) when there is anything to
+ * commit or hand out. A batch whose worker died is handed out once, whichever of its death and
+ * its result is seen first (ledger.h). */
 #include "sup.h"
 #include "control.h"
 #include "../common/log.h"

@@ -100,16 +100,3 @@ int render_batch(store_txn *t, const struct config *cfg, const struct prompts *p
 	}
 	return rc;
 }
-
-int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])
-{
-	const void *v;
-	size_t len;
-	struct chunk_rec c;
-	if (record_get(t, DB_CHUNKS, n, &v, &len) || len < sizeof c)
-		return -1;
-	memcpy(&c, v, sizeof c);
-	memcpy(id, c.id, CHUNK_ID_LEN);
-	id[CHUNK_ID_LEN] = '\0';
-	return 0;
-}

@@ -28,7 +28,4 @@ void rendered_free(struct rendered *r);
 int render_batch(store_txn *t, const struct config *cfg, const struct prompts *pr,
 		 const struct batch_rec *b, struct rendered *out);
 
-/* The id of chunk n; 0, or -1 if it is missing. */
-int render_chunk_id(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1]);
-
 #endif

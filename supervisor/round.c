@@ -66,21 +66,21 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	struct slot *sl = &s->slots[i];
 	uint32_t n, attempt;
 	struct batch_rec b;
-	while (ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
+	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
+	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
+	       ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
 		if (render_batch(t, &s->cfg, &s->prompts, &b, &sl->req)) {
 			if (ledger_fail(&s->led, t, n, &b, "its chunks are missing from the store"))
 				return STORE_FULL;
 			continue;
 		}
 		memcpy(b.key, sl->req.key, HASH_LEN);
-		if (*cache_hits < ROUND_MAX_CACHE_HITS) {
-			int hit = try_cache(t, s, n, &b);
-			if (hit == STORE_FULL)
-				return STORE_FULL;
-			if (hit) {
-				(*cache_hits)++;
-				continue;
-			}
+		int hit = try_cache(t, s, n, &b);
+		if (hit == STORE_FULL)
+			return STORE_FULL;
+		if (hit) {
+			(*cache_hits)++;
+			continue;
 		}
 		if (ledger_send(&s->led, t, n, &b))
 			return STORE_FULL;

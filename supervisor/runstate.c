@@ -85,3 +85,16 @@ int run_settings_read(store_txn *t, struct config *cfg, char *err, size_t errlen
 		return rc;
 	return config_parse(cfg, v, n, "recorded settings", err, errlen);
 }
+
+int chunk_id_read(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])
+{
+	const void *v;
+	size_t len;
+	struct chunk_rec c;
+	if (record_get(t, DB_CHUNKS, n, &v, &len) || len < sizeof c)
+		return -1;
+	memcpy(&c, v, sizeof c);
+	memcpy(id, c.id, CHUNK_ID_LEN);
+	id[CHUNK_ID_LEN] = '\0';
+	return 0;
+}

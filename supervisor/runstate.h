@@ -95,6 +95,8 @@ int run_settings_read(store_txn *t, struct config *cfg, char *err, size_t errlen
 int record_get(store_txn *t, enum store_db db, uint32_t n, const void **v, size_t *len);
 /* A batch record (copied out: LMDB values are not aligned); 0 or a STORE_ code. */
 int batch_read(store_txn *t, uint32_t n, struct batch_rec *b);
+/* The id of chunk n (NUL-terminated); 0, or -1 if it is missing. */
+int chunk_id_read(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1]);
 /* Writes a batch record with its last error (errlen 0: none). */
 int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err, size_t errlen);
 

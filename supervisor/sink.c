@@ -12,9 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Bounds on one transaction, so that a resume over a cached run still commits often. */
-#define ROUND_MAX_CACHE_HITS 512
-
 static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
 {
 	s->queue = xgrow(s->queue, &s->capqueue, s->nqueue, sizeof *s->queue, 64);

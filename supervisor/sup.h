@@ -85,7 +85,7 @@ struct sup {
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
 	int pid_file; /* this run wrote DIR/kgsup.pid (--detach), and removes it */
-	struct plan_rec plan; /* as planned: the ledger counts the halves of splits */
+	struct plan_rec plan; /* as read or planned at the start (nbatches: the ledger's count) */
 	uint32_t next_seq;
 	struct queued_result *queue;
 	size_t nqueue, capqueue;

@@ -185,9 +185,12 @@ int export_cmd(const struct cli *cli)
 		goto done;
 	}
 	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
-	if (store_exists(dbdir) &&
-	    (!(db = store_open(dbdir, 1, err, sizeof err)) || !(t = store_begin(db, 0))))
+	if (store_exists(dbdir) && !(db = store_open(dbdir, 1, err, sizeof err)))
 		goto done;
+	if (db && !(t = store_begin(db, 0))) {
+		snprintf(err, sizeof err, "%s: %s", dbdir, store_strerror(db));
+		goto done;
+	}
 	if (!t || plan_read(t, &plan)) {
 		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
 		goto done;

@@ -3,7 +3,7 @@
 # never served; a shared cache (cache.path) answers a second run over the same input with no
 # API call; --fresh keeps the cache; changed inputs are refused; kgsup stop stops a live run.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 16
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 900
 start_mock --p-nonjson 0.3 --seed 4
@@ -54,4 +54,16 @@ kg stop -s "$T/s3" 2>/dev/null; src=$?
 check "kgsup stop without a live run: exit 2 (got $src)" [ $src -eq 2 ]
 kg resume -s "$T/s3" -q 2>>"$T/err"; rc=$?
 check "and the stopped run resumes to done (exit $rc)" [ $rc -eq 0 ]
+
+# more cached batches than one round answers (512): the next rounds go on answering from the
+# cache; none is sent unlooked-up
+mkdir -p "$T/many"
+for i in $(seq 1 700); do printf '{"id": "m%d", "text": "Item %d: Ada met Bob in room %d."}\n' $i $i $i; done >"$T/many/m.jsonl"
+start_mock
+write_config "$T/many.json" '{"chunking": {"chunks_per_batch": 1}}'
+kg start -c "$T/many.json" -i "$T/many" -s "$T/s4" -w 4 -q 2>/dev/null
+before=$(mock_stat requests)
+kg start -c "$T/many.json" -i "$T/many" -s "$T/s4" --fresh -w 4 -q 2>/dev/null; rc=$?
+check "700 batches all in the cache: --fresh buys none of them (exit $rc, $(($(mock_stat requests) - before)) requests)" \
+	[ "$rc:$(mock_stat requests)" = "0:$before" ]
 finish
