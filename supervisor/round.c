@@ -17,8 +17,15 @@
 /* Bounds on one transaction, so that a resume over a cached run still commits often. */
 #define ROUND_MAX_CACHE_HITS 512
 
-static int apply_result(store_txn *t, struct sup *s, const struct msg_result *m)
+static int apply_result(store_txn *t, struct sup *s, const struct queued_result *q)
 {
+	const struct msg_result *m = &q->m;
+	if (q->spooled && delivered_already(&s->before, m->session, m->slot, m->seq)) {
+		/* committed by the session that died before it could say so to the worker */
+		log_info("batch %u: a spooled answer that was committed already; not counted again",
+			 m->batch);
+		return 0;
+	}
 	struct batch_rec b;
 	int rc = ledger_result(&s->led, t, &s->plan, m, now_ms(), &b);
 	if (rc == LEDGER_DONE)
@@ -92,6 +99,26 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	return 0;
 }
 
+/* What this session will have committed from each slot once the round commits (so that a
+ * session after a crash knows which spooled answers are in already). */
+static int record_delivered(store_txn *t, struct sup *s)
+{
+	struct delivered *d = &s->now;
+	if (d->nslots < (uint32_t)s->nslots) {
+		d->acked = xrealloc(d->acked, (size_t)s->nslots * sizeof *d->acked);
+		d->nslots = (uint32_t)s->nslots;
+	}
+	d->session = s->session_id;
+	for (int i = 0; i < s->nslots; i++)
+		d->acked[i] = s->slots[i].acked;
+	for (size_t i = 0; i < s->nqueue; i++) {
+		const struct queued_result *q = &s->queue[i];
+		if (!q->spooled && q->m.slot < d->nslots && (int32_t)(q->m.seq - d->acked[q->m.slot]) > 0)
+			d->acked[q->m.slot] = q->m.seq;
+	}
+	return delivered_write(t, d) ? STORE_FULL : 0;
+}
+
 struct round_arg {
 	struct sup *s;
 	int dispatch;
@@ -106,8 +133,10 @@ static int round_txn(store_txn *t, void *arg)
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
-		if (apply_result(t, s, &s->queue[i].m))
+		if (apply_result(t, s, &s->queue[i]))
 			return STORE_FULL;
+	if (s->nqueue && record_delivered(t, s))
+		return STORE_FULL;
 	for (size_t i = 0; i < s->ninvalid; i++)
 		if (apply_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;
@@ -204,7 +233,8 @@ static void settle_results(struct sup *s)
 {
 	for (size_t i = 0; i < s->nqueue; i++) {
 		const struct msg_result *m = &s->queue[i].m;
-		if (m->slot < (uint32_t)s->nslots && (int32_t)(m->seq - s->slots[m->slot].acked) > 0)
+		if (!s->queue[i].spooled && m->slot < (uint32_t)s->nslots &&
+		    (int32_t)(m->seq - s->slots[m->slot].acked) > 0)
 			s->slots[m->slot].acked = m->seq;
 		free(s->queue[i].frame);
 	}

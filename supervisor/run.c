@@ -251,6 +251,13 @@ static int check_names(const struct config *cfg, char *err, size_t errlen)
 static int supervise(struct sup *s, const struct cli *cli, char *err, size_t errlen)
 {
 	/* recovered answers first: their batches were in flight but are not billed twice */
+	store_txn *t = store_begin(s->db, 0);
+	if (!t || delivered_read(t, &s->before)) {
+		store_abort(t);
+		snprintf(err, errlen, "store: %s", store_strerror(s->db));
+		return EXIT_INTERNAL;
+	}
+	store_abort(t);
 	size_t spooled = sink_ingest_spool(s);
 	if (spooled)
 		log_info("%zu answers saved by workers of an earlier session recovered", spooled);
@@ -374,6 +381,8 @@ static void release(struct sup *s, const struct cli *cli)
 	for (size_t i = 0; i < s->nspooled; i++)
 		free(s->spooled[i]);
 	ledger_free(&s->led);
+	free(s->before.acked);
+	free(s->now.acked);
 	free(s->queue);
 	free(s->spooled);
 	free(s->invalid);

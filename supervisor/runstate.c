@@ -98,3 +98,42 @@ int chunk_id_read(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1])
 	id[CHUNK_ID_LEN] = '\0';
 	return 0;
 }
+
+int delivered_read(store_txn *t, struct delivered *d)
+{
+	const void *v;
+	size_t n;
+	memset(d, 0, sizeof *d);
+	int rc = store_get(t, DB_META, META_DELIVERED, strlen(META_DELIVERED), &v, &n);
+	if (rc)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	if (n < 12)
+		return 0;
+	uint32_t k;
+	memcpy(&d->session, v, 8);
+	memcpy(&k, (const char *)v + 8, 4);
+	if ((size_t)k > (n - 12) / 4)
+		return 0;
+	d->nslots = k;
+	d->acked = xcalloc(k ? k : 1, sizeof *d->acked);
+	memcpy(d->acked, (const char *)v + 12, (size_t)k * 4);
+	return 0;
+}
+
+int delivered_write(store_txn *t, const struct delivered *d)
+{
+	buf v;
+	buf_init(&v);
+	buf_put(&v, &d->session, 8);
+	buf_put(&v, &d->nslots, 4);
+	buf_put(&v, d->acked, (size_t)d->nslots * 4);
+	int rc = store_put(t, DB_META, META_DELIVERED, strlen(META_DELIVERED), v.data, v.len);
+	buf_free(&v);
+	return rc;
+}
+
+int delivered_already(const struct delivered *d, uint64_t session, uint32_t slot, uint32_t seq)
+{
+	return d->acked && session == d->session && slot < d->nslots && d->acked[slot] &&
+	       (int32_t)(seq - d->acked[slot]) <= 0;
+}

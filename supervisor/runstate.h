@@ -79,13 +79,28 @@ struct plan_rec {
 	unsigned char fingerprint[HASH_LEN]; /* inputs + settings that shape the requests */
 };
 
+/* meta "delivered": for the live or last session, the seq of the last result committed from
+ * each worker slot. A result committed but not yet acknowledged when the supervisor died is
+ * spooled by its orphaned worker all the same; this tells the next session it is in already. */
+struct delivered {
+	uint64_t session;
+	uint32_t nslots;
+	uint32_t *acked; /* nslots of them (malloc'd by delivered_read) */
+};
+
 #define META_COUNTERS "counters"
+#define META_DELIVERED "delivered"
 #define META_PLAN "plan"
 #define META_CONFIG "config"
 
 /* Batches that need an answer: the plan's, less those replaced by their halves. */
 uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
 int counters_read(store_txn *t, struct counters *c);
+/* d zeroed when there is no record; 0 or a STORE_ code. */
+int delivered_read(store_txn *t, struct delivered *d);
+int delivered_write(store_txn *t, const struct delivered *d);
+/* Non-zero when (slot, seq) of session is a result d says was committed. */
+int delivered_already(const struct delivered *d, uint64_t session, uint32_t slot, uint32_t seq);
 int counters_write(store_txn *t, const struct counters *c);
 int plan_read(store_txn *t, struct plan_rec *p);
 /* The settings the run was started with, over cfg's; STORE_NOTFOUND, -1 (err set) or 0. */

@@ -12,11 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static void queue_result(struct sup *s, const struct msg_result *m, char *frame)
+static void queue_result(struct sup *s, const struct msg_result *m, char *frame, int spooled)
 {
 	s->queue = xgrow(s->queue, &s->capqueue, s->nqueue, sizeof *s->queue, 64);
-	s->queue[s->nqueue].m = *m;
-	s->queue[s->nqueue].frame = frame;
+	s->queue[s->nqueue] = (struct queued_result){ *m, frame, spooled };
 	s->nqueue++;
 }
 
@@ -48,7 +47,7 @@ static int on_result(struct sup *s, char *frame, size_t len)
 	}
 	if (m.status == RES_ABORT || m.status == RES_GAVEUP)
 		ledger_give_back(&s->led, m.batch, m.attempt, 0);
-	queue_result(s, &m, frame);
+	queue_result(s, &m, frame, 0);
 	return 1;
 }
 
@@ -121,8 +120,7 @@ size_t sink_ingest_spool(struct sup *s)
 			free(frame);
 			continue;
 		}
-		m.slot = UINT32_MAX; /* held by no slot of this session */
-		queue_result(s, &m, frame);
+		queue_result(s, &m, frame, 1);
 		s->spooled = xrealloc(s->spooled, (s->nspooled + 1) * sizeof *s->spooled);
 		s->spooled[s->nspooled++] = xstrdup(path);
 		n++;

@@ -58,6 +58,7 @@ struct slot {
 struct queued_result {
 	struct msg_result m;
 	char *frame; /* owns the memory m.payload and m.key point into */
+	int spooled; /* from DIR/spool: m.slot is a slot of the session that spooled it */
 };
 
 struct frame {
@@ -94,6 +95,8 @@ struct sup {
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
 	int64_t spool_looked; /* when DIR/spool was last read (orphans may still be writing it) */
+	struct delivered before; /* what the session before this one recorded as committed */
+	struct delivered now;    /* this session's, as the round being built leaves it */
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
