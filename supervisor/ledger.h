@@ -1,7 +1,8 @@
 /* ledger.h: the one owner of batch state. A batch record's state, the counters that follow
  * states (done, cached, failed, split, possibly billed, requests, tokens), the cursor over the
  * plan and the queue of batches handed back all change here, through the verbs below, and only
- * here. Every state change is checked against one transition table; the lines below are that
+ * here. Every state change is checked against one transition table (an illegal one is logged
+ * and refused; the sanitizer build, KGSUP_ASSERTS, aborts on it); the lines below are that
  * table (tests/unit/test_ledger.c reads them and compares), besides any state to itself (only
  * the attempts or the error change):
  *

@@ -249,14 +249,22 @@ static void settle_results(struct sup *s)
 	s->nspooled = 0;
 }
 
+/* Rounds in a row whose writes the shared cache refused before the run stops, saying so. */
+#define SHARED_CACHE_TRIES 3
+
 int round_run(struct sup *s, int dispatch)
 {
 	int rc = round_try(s, dispatch, 1);
 	if (rc && s->cache.shared_failed) {
-		/* the shared cache refused a write: the results must not wait for it */
+		/* the shared cache refused a write: the results must not wait for it. Nothing is handed
+		 * out in this round: its lookups would not see the shared cache, and could buy an
+		 * answer it holds */
 		log_warn("cannot write to the shared cache (%s); this round's answers are kept in "
 			 "the run's own store", store_strerror(s->cache.shared));
-		rc = round_try(s, dispatch, 0);
+		rc = round_try(s, 0, 0);
+		s->shared_failures += !rc;
+	} else if (!rc) {
+		s->shared_failures = 0;
 	}
 	if (rc) {
 		if (!s->store_error[0])
@@ -268,5 +276,13 @@ int round_run(struct sup *s, int dispatch)
 	settle_results(s);
 	s->last_commit = now_ms();
 	send_assigned(s);
+	if (s->shared_failures >= SHARED_CACHE_TRIES) {
+		/* committed, and the run stops here: resume once the shared cache takes writes */
+		snprintf(s->store_error, sizeof s->store_error,
+			 "the shared cache (cache.path) refused %d rounds in a row: %s",
+			 SHARED_CACHE_TRIES, store_strerror(s->cache.shared));
+		log_error("%s", s->store_error);
+		return -1;
+	}
 	return 0;
 }

@@ -27,7 +27,8 @@ struct slot;
 /* Non-zero when from -> to is in the table. */
 int slot_legal(enum slot_state from, enum slot_state to);
 const char *slot_state_name(enum slot_state st);
-/* Moves slot i; an illegal move is a bug (logged, and an assertion). */
+/* Moves slot i; an illegal move is a bug: logged and refused (an assertion in the sanitizer
+ * build, KGSUP_ASSERTS). */
 void slot_set(struct slot *sl, int i, enum slot_state to);
 /* Slot i was sent batch n as dispatch seq. */
 void slot_sent(struct slot *sl, int i, uint32_t n, uint32_t seq);

@@ -94,6 +94,7 @@ struct sup {
 	size_t ninvalid, capinvalid;
 	char **spooled; /* spool files queued, removed once their results committed */
 	size_t nspooled;
+	int shared_failures; /* rounds in a row the shared cache refused (round.c) */
 	int64_t spool_looked; /* when DIR/spool was last read (orphans may still be writing it) */
 	struct delivered before; /* what the session before this one recorded as committed */
 	struct delivered now;    /* this session's, as the round being built leaves it */
