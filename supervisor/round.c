@@ -116,7 +116,7 @@ static int record_delivered(store_txn *t, struct sup *s)
 		if (!q->spooled && q->m.slot < d->nslots && (int32_t)(q->m.seq - d->acked[q->m.slot]) > 0)
 			d->acked[q->m.slot] = q->m.seq;
 	}
-	return delivered_write(t, d) ? STORE_FULL : 0;
+	return delivered_write(t, d, &s->delivered_rec) ? STORE_FULL : 0;
 }
 
 struct round_arg {

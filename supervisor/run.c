@@ -383,6 +383,7 @@ static void release(struct sup *s, const struct cli *cli)
 	ledger_free(&s->led);
 	free(s->before.acked);
 	free(s->now.acked);
+	buf_free(&s->delivered_rec);
 	free(s->queue);
 	free(s->spooled);
 	free(s->invalid);

@@ -120,16 +120,14 @@ int delivered_read(store_txn *t, struct delivered *d)
 	return 0;
 }
 
-int delivered_write(store_txn *t, const struct delivered *d)
+int delivered_write(store_txn *t, const struct delivered *d, buf *scratch)
 {
-	buf v;
-	buf_init(&v);
-	buf_put(&v, &d->session, 8);
-	buf_put(&v, &d->nslots, 4);
-	buf_put(&v, d->acked, (size_t)d->nslots * 4);
-	int rc = store_put(t, DB_META, META_DELIVERED, strlen(META_DELIVERED), v.data, v.len);
-	buf_free(&v);
-	return rc;
+	buf_reset(scratch);
+	buf_put(scratch, &d->session, 8);
+	buf_put(scratch, &d->nslots, 4);
+	buf_put(scratch, d->acked, (size_t)d->nslots * 4);
+	return store_put(t, DB_META, META_DELIVERED, strlen(META_DELIVERED), scratch->data,
+			 scratch->len);
 }
 
 int delivered_already(const struct delivered *d, uint64_t session, uint32_t slot, uint32_t seq)

@@ -9,6 +9,7 @@
 #include "../common/chunk.h"
 #include "../common/config.h"
 #include "../common/hash.h"
+#include "../common/buf.h"
 #include "../common/store.h"
 
 #define RUNSTATE_VERSION 1
@@ -98,7 +99,8 @@ uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
 int counters_read(store_txn *t, struct counters *c);
 /* d zeroed when there is no record; 0 or a STORE_ code. */
 int delivered_read(store_txn *t, struct delivered *d);
-int delivered_write(store_txn *t, const struct delivered *d);
+/* Writes d, putting the record together in scratch (reused, so a round allocates nothing). */
+int delivered_write(store_txn *t, const struct delivered *d, buf *scratch);
 /* Non-zero when (slot, seq) of session is a result d says was committed. */
 int delivered_already(const struct delivered *d, uint64_t session, uint32_t slot, uint32_t seq);
 int counters_write(store_txn *t, const struct counters *c);

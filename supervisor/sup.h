@@ -98,6 +98,7 @@ struct sup {
 	int64_t spool_looked; /* when DIR/spool was last read (orphans may still be writing it) */
 	struct delivered before; /* what the session before this one recorded as committed */
 	struct delivered now;    /* this session's, as the round being built leaves it */
+	buf delivered_rec;       /* its record, put together (reused) */
 	uint32_t run_state; /* written with every commit: RUN_RUNNING until the end */
 	int stopping, stop_now, aborted;
 	int shutting_down; /* children are being let go: deaths are expected */
