@@ -222,7 +222,7 @@ int loop_run(struct sup *s)
 	s->last_progress = s->session_start;
 	s->run_state = RUN_RUNNING;
 	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
-		 s->plan.nbatches, s->plan.nchunks, s->plan.nsources,
+		 (uint32_t)ledger_total(&s->led), s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->led.ctr.batches_done, s->want);
 	progress_begin(s, !s->no_progress); /* before the children: they inherit the bar's flag */
 	if (s->ready_fd > 0) {

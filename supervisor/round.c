@@ -231,13 +231,11 @@ static int round_try(struct sup *s, int dispatch, int use_shared)
  * spooled files are done with. */
 static void settle_results(struct sup *s)
 {
-	for (size_t i = 0; i < s->nqueue; i++) {
-		const struct msg_result *m = &s->queue[i].m;
-		if (!s->queue[i].spooled && m->slot < (uint32_t)s->nslots &&
-		    (int32_t)(m->seq - s->slots[m->slot].acked) > 0)
-			s->slots[m->slot].acked = m->seq;
+	/* what record_delivered worked out for the round is now so */
+	for (int i = 0; s->nqueue && i < s->nslots && (uint32_t)i < s->now.nslots; i++)
+		s->slots[i].acked = s->now.acked[i];
+	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);
-	}
 	s->nqueue = 0;
 	for (size_t i = 0; i < s->ninvalid; i++)
 		free(s->invalid[i].data);
