@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum ctype { C_STR, C_STR_OR_NULL, C_INT, C_NUM, C_BOOL };
+/* C_RAW: any JSON value kept as its compact text (NULL for null), read by its own module;
+ * a C_RAW setting of section "" is a top-level key. */
+enum ctype { C_STR, C_STR_OR_NULL, C_INT, C_NUM, C_BOOL, C_RAW };
 
 struct setting {
 	const char *section;
@@ -41,6 +43,8 @@ static const struct setting settings[] = {
 	{ "api", "temperature", C_NUM, OFF(temperature), 0, 2, 0, NULL },
 	{ "api", "max_tokens", C_INT, OFF(max_tokens), 1, 1000000, 2048, NULL },
 	{ "api", "json_mode", C_BOOL, OFF(json_mode), 0, 1, 1, NULL },
+	{ "api", "structured_outputs", C_BOOL, OFF(structured_outputs), 0, 1, 0, NULL },
+	{ "api", "max_input_tokens", C_INT, OFF(max_input_tokens), 16, 1e8, 100000, NULL },
 	{ "api", "max_response_bytes", C_INT, OFF(max_response_bytes), 1024, 1 << 30, 16 << 20, NULL },
 	{ "limits", "requests_per_minute", C_INT, OFF(requests_per_minute), 1, 100000000, 500, NULL },
 	{ "limits", "tokens_per_minute", C_INT, OFF(tokens_per_minute), 1, 1e12, 200000, NULL },
@@ -59,12 +63,14 @@ static const struct setting settings[] = {
 	  "person, organization, place, event, concept, product" },
 	{ "pricing", "input_per_mtok", C_NUM, OFF(input_per_mtok), 0, 1e6, 0.15, NULL },
 	{ "pricing", "output_per_mtok", C_NUM, OFF(output_per_mtok), 0, 1e6, 0.60, NULL },
+	{ "pricing", "models", C_RAW, OFF(pricing_models), 0, 0, 0, NULL },
 	{ "cache", "path", C_STR_OR_NULL, OFF(cache_path), 1, 0, 0, NULL },
 	{ "cache", "ttl_days", C_INT, OFF(cache_ttl_days), 0, 100000, 0, NULL },
 	{ "graph", "titles", C_STR, OFF(graph_titles), 0, 0, 0,
 	  "dr, mr, mrs, ms, mx, prof, sir, dame" },
 	{ "graph", "aliases_file", C_STR_OR_NULL, OFF(graph_aliases_file), 1, 0, 0, NULL },
 	{ "graph", "max_descriptions", C_INT, OFF(graph_max_descriptions), 0, 1000, 5, NULL },
+	{ "", "stages", C_RAW, OFF(stages), 0, 0, 0, NULL },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -82,6 +88,7 @@ void config_defaults(struct config *c)
 		switch (s->type) {
 		case C_STR:
 		case C_STR_OR_NULL:
+		case C_RAW:
 			*str_at(c, s) = s->def_str ? xstrdup(s->def_str) : NULL;
 			break;
 		case C_INT: *(int64_t *)field = (int64_t)s->def_num; break;
@@ -91,13 +98,26 @@ void config_defaults(struct config *c)
 	}
 }
 
+static void prices_free(struct config *c)
+{
+	for (size_t i = 0; i < c->nprices; i++)
+		free(c->prices[i].model);
+	free(c->prices);
+	c->prices = NULL;
+	c->nprices = 0;
+}
+
 void config_free(struct config *c)
 {
 	for (size_t i = 0; i < NSETTINGS; i++)
-		if (settings[i].type == C_STR || settings[i].type == C_STR_OR_NULL) {
+		if (settings[i].type == C_STR || settings[i].type == C_STR_OR_NULL ||
+		    settings[i].type == C_RAW) {
 			free(*str_at(c, &settings[i]));
 			*str_at(c, &settings[i]) = NULL;
 		}
+	prices_free(c);
+	free(c->config_dir);
+	c->config_dir = NULL;
 }
 
 static const struct setting *find_setting(const char *section, const char *key)
@@ -111,7 +131,7 @@ static const struct setting *find_setting(const char *section, const char *key)
 static int section_known(const char *section)
 {
 	for (size_t i = 0; i < NSETTINGS; i++)
-		if (!strcmp(settings[i].section, section))
+		if (*section && !strcmp(settings[i].section, section))
 			return 1;
 	return 0;
 }
@@ -142,6 +162,55 @@ static int set_number(struct config *c, const struct setting *s, const json *v, 
 	return 0;
 }
 
+/* pricing.models: {"MODEL": {"input_per_mtok": N, "output_per_mtok": N}, ...} */
+static int set_prices(struct config *c, const json *v, const char *name, char *err, size_t errlen)
+{
+	prices_free(c);
+	if (json_kind(v) != J_OBJECT)
+		FAIL("%s: pricing.models: expected an object keyed by model name", name);
+	for (const json *m = json_first(v); m; m = json_next(m)) {
+		if (json_kind(m) != J_OBJECT)
+			FAIL("%s: pricing.models.%s: expected an object", name, json_key(m));
+		c->prices = xrealloc(c->prices, (c->nprices + 1) * sizeof *c->prices);
+		struct model_price *p = &c->prices[c->nprices++];
+		p->model = xstrdup(json_key(m));
+		p->input_per_mtok = p->output_per_mtok = -1; /* not given: the run's rate */
+		for (const json *f = json_first(m); f; f = json_next(f)) {
+			int in = !strcmp(json_key(f), "input_per_mtok");
+			if (!in && strcmp(json_key(f), "output_per_mtok"))
+				FAIL("%s: pricing.models.%s.%s: unknown key", name, p->model, json_key(f));
+			double d = json_number(f);
+			if (json_kind(f) != J_NUMBER || d < 0 || d > 1e6)
+				FAIL("%s: pricing.models.%s.%s: expected a number from 0 to 1e6", name,
+				     p->model, json_key(f));
+			*(in ? &p->input_per_mtok : &p->output_per_mtok) = d;
+		}
+	}
+	return 0;
+}
+
+static int set_raw(struct config *c, const struct setting *s, const json *v, const char *name,
+		   char *err, size_t errlen)
+{
+	free(*str_at(c, s));
+	*str_at(c, s) = NULL;
+	if (json_kind(v) == J_NULL) {
+		if (s->offset == OFF(pricing_models))
+			prices_free(c);
+		return 0;
+	}
+	if (s->offset == OFF(stages) && json_kind(v) != J_ARRAY)
+		FAIL("%s: stages: expected an array of stages", name);
+	if (s->offset == OFF(pricing_models) && set_prices(c, v, name, err, errlen))
+		return -1;
+	buf b;
+	buf_init(&b);
+	json_write(v, &b);
+	*str_at(c, s) = xstrndup(b.data, b.len);
+	buf_free(&b);
+	return 0;
+}
+
 static int set_value(struct config *c, const struct setting *s, const json *v, const char *name,
 		     char *err, size_t errlen)
 {
@@ -156,6 +225,8 @@ static int set_value(struct config *c, const struct setting *s, const json *v, c
 			     json_kind_name(k));
 		*(int *)((char *)c + s->offset) = k == J_TRUE;
 		return 0;
+	case C_RAW:
+		return set_raw(c, s, v, name, err, errlen);
 	case C_STR_OR_NULL:
 		if (k == J_NULL) {
 			free(*str_at(c, s));
@@ -190,6 +261,11 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 	}
 	for (json *sec = json_first(root); sec && !rc; sec = json_next(sec)) {
 		const char *sname = json_key(sec);
+		const struct setting *top = find_setting("", sname);
+		if (top) {
+			rc = set_value(c, top, sec, name, err, errlen);
+			continue;
+		}
 		if (!section_known(sname)) {
 			snprintf(err, errlen, "%s: %s: unknown key", name, sname);
 			rc = -1;
@@ -283,6 +359,9 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		FAIL("%s: cannot read: %s", path, strerror(errno));
 	int rc = config_parse(c, text, len, path, err, errlen);
 	free(text);
+	const char *slash = strrchr(path, '/');
+	free(c->config_dir);
+	c->config_dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 	return rc;
 }
 
@@ -292,6 +371,8 @@ void config_to_json(const struct config *c, buf *b)
 	buf_putc(b, '{');
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
+		if (!*s->section)
+			continue; /* top-level keys follow the sections */
 		if (!section || strcmp(section, s->section)) {
 			if (section)
 				buf_puts(b, "},");
@@ -314,12 +395,40 @@ void config_to_json(const struct config *c, buf *b)
 				buf_puts(b, "null");
 			break;
 		}
+		case C_RAW: {
+			const char *v = *(char *const *)field;
+			buf_puts(b, v ? v : "null");
+			break;
+		}
 		case C_INT: buf_printf(b, "%lld", (long long)*(const int64_t *)field); break;
 		case C_NUM: buf_printf(b, "%.17g", *(const double *)field); break;
 		case C_BOOL: buf_puts(b, *(const int *)field ? "true" : "false"); break;
 		}
 	}
-	buf_puts(b, "}}");
+	buf_puts(b, "}");
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *v = *(char *const *)((const char *)c + settings[i].offset);
+		if (!*settings[i].section && v) {
+			buf_putc(b, ',');
+			buf_json_str(b, settings[i].key, strlen(settings[i].key));
+			buf_putc(b, ':');
+			buf_puts(b, v);
+		}
+	}
+	buf_putc(b, '}');
+}
+
+double config_cost_model(const struct config *c, const char *model, uint64_t prompt_tokens,
+			 uint64_t completion_tokens)
+{
+	for (size_t i = 0; model && i < c->nprices; i++)
+		if (!strcmp(c->prices[i].model, model)) {
+			const struct model_price *p = &c->prices[i];
+			double in = p->input_per_mtok >= 0 ? p->input_per_mtok : c->input_per_mtok;
+			double out = p->output_per_mtok >= 0 ? p->output_per_mtok : c->output_per_mtok;
+			return ((double)prompt_tokens * in + (double)completion_tokens * out) / 1e6;
+		}
+	return config_cost_usd(c, prompt_tokens, completion_tokens);
 }
 
 double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens)

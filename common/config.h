@@ -19,6 +19,8 @@ struct config {
 	double temperature;
 	int64_t max_tokens;
 	int json_mode;
+	int structured_outputs; /* send a stage's schema as response_format json_schema */
+	int64_t max_input_tokens; /* a document longer than this is cut for documents stages */
 	int64_t max_response_bytes;
 	/* limits */
 	int64_t requests_per_minute;
@@ -42,6 +44,9 @@ struct config {
 	/* pricing, dollars per million tokens */
 	double input_per_mtok;
 	double output_per_mtok;
+	char *pricing_models; /* pricing.models as compact JSON, or NULL: prices per model */
+	struct model_price *prices; /* parsed from it */
+	size_t nprices;
 	/* cache */
 	char *cache_path; /* NULL: inside the state directory */
 	int64_t cache_ttl_days;
@@ -49,6 +54,14 @@ struct config {
 	char *graph_titles;       /* comma-separated titles dropped from the front of names */
 	char *graph_aliases_file; /* NULL: no alias rules */
 	int64_t graph_max_descriptions; /* distinct descriptions kept per entity or relation */
+	/* the job: the top-level "stages" array as compact JSON, or NULL (the one KG stage) */
+	char *stages;
+	char *config_dir; /* the directory of the file read: stages' paths are relative to it */
+};
+
+struct model_price {
+	char *model;
+	double input_per_mtok, output_per_mtok;
 };
 
 /* Fills c with every default. */
@@ -70,6 +83,9 @@ char *config_api_key(const struct config *c, char *err, size_t errlen);
 void config_forget_key(char *key);
 /* Dollars for these tokens at the pricing.* rates. */
 double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t completion_tokens);
+/* The same at the rates of model (pricing.models), or the run's when it has none listed. */
+double config_cost_model(const struct config *c, const char *model, uint64_t prompt_tokens,
+			 uint64_t completion_tokens);
 /* Non-zero for an http:// URL whose host is localhost or a literal loopback address (the only
  * plain HTTP kgsup talks to); userinfo, a port and [brackets] are parsed, not matched. */
 int config_is_loopback_http(const char *url);

@@ -18,11 +18,13 @@
 #define STORE_INITIAL_MAP ((size_t)64 << 20)
 
 static const char *db_names[DB_COUNT] = { "meta",    "sources", "chunks", "batches",
-					  "results", "cache",   "invalid", "texts" };
+					  "results", "cache",   "invalid", "texts",
+					  "docs",    "batchx" };
 
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
+	unsigned char absent[DB_COUNT]; /* read-only, and made by a version before it existed */
 	int readonly;
 	char dir[4096];
 	char err[256];
@@ -69,6 +71,10 @@ static int open_dbis(store *s)
 		return failed(s, "begin", rc);
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], s->readonly ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && s->readonly) { /* reads find nothing there */
+			s->absent[i] = 1;
+			continue;
+		}
 		if (rc) {
 			mdb_txn_abort(txn);
 			return failed(s, db_names[i], rc);
@@ -214,6 +220,8 @@ int store_get(store_txn *t, enum store_db db, const void *key, size_t klen, cons
 	      size_t *vlen)
 {
 	MDB_val k = val_of(key, klen), v;
+	if (t->s->absent[db])
+		return STORE_NOTFOUND;
 	int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
@@ -235,13 +243,15 @@ int store_clear(store_txn *t, enum store_db db)
 size_t store_count(store_txn *t, enum store_db db)
 {
 	MDB_stat st;
-	if (mdb_stat(t->txn, t->s->dbi[db], &st))
+	if (t->s->absent[db] || mdb_stat(t->txn, t->s->dbi[db], &st))
 		return 0;
 	return st.ms_entries;
 }
 
 store_iter *store_iter_open(store_txn *t, enum store_db db, const void *start, size_t slen)
 {
+	if (t->s->absent[db])
+		return NULL;
 	store_iter *it = xcalloc(1, sizeof *it);
 	if (mdb_cursor_open(t->txn, t->s->dbi[db], &it->cur)) {
 		free(it);

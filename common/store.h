@@ -16,6 +16,8 @@ enum store_db {
 	DB_CACHE,   /* request hash -> cache record + answer JSON */
 	DB_INVALID, /* request hash + time: answers that failed validation, for inspection */
 	DB_TEXTS,   /* SHA-256 of a document's text -> u32be number of the source planned with it */
+	DB_DOCS,    /* u32be source number -> its text, as documents stages read it (0.3.0) */
+	DB_BATCHX,  /* u32be batch number -> what stages add to a batch record (0.3.0) */
 	DB_COUNT
 };
 
