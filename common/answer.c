@@ -64,28 +64,6 @@ char *answer_error_message(const char *body, size_t len)
 	return copy;
 }
 
-/* Finds the JSON object in content: inside a ```json fence if there is one, else from the
- * first '{'. The object must parse; text after it is ignored. */
-static json *find_object(const char *content, size_t len)
-{
-	const char *p = content, *end = content + len;
-	const char *fence = memmem(p, len, "```", 3);
-	if (fence) {
-		const char *nl = memchr(fence, '\n', (size_t)(end - fence));
-		if (nl) {
-			p = nl + 1;
-			const char *close = memmem(p, (size_t)(end - p), "```", 3);
-			if (close)
-				end = close;
-		}
-	}
-	const char *brace = memchr(p, '{', (size_t)(end - p));
-	if (!brace)
-		return NULL;
-	size_t used;
-	return json_parse_prefix(brace, (size_t)(end - brace), &used);
-}
-
 static int id_in_batch(const char *id, const char *ids, size_t ids_len)
 {
 	size_t n = strlen(id);
@@ -243,7 +221,7 @@ int answer_normalize(const char *content, size_t len, const char *chunk_ids, siz
 	buf_init(&k.forms);
 	buf_init(&k.scratch);
 	*dropped = 0;
-	json *root = find_object(content, len);
+	json *root = json_find_object(content, len);
 	if (!root)
 		FAIL_OUT("answer content has no JSON object");
 	const json *ents = json_get(root, "entities");
