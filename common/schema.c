@@ -72,16 +72,25 @@ struct check {
 	size_t errlen;
 };
 
+int schema_vfail(char *err, size_t errlen, const char *name, const char *where,
+		 const char *fmt, va_list ap)
+{
+	char what[512];
+	vsnprintf(what, sizeof what, fmt, ap);
+	if (name)
+		snprintf(err, errlen, "%s: %s: %s", name, where, what);
+	else
+		snprintf(err, errlen, "%s: %s", where, what);
+	return -1;
+}
+
 static int check_fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int check_fail(struct check *c, const char *fmt, ...)
 {
-	char what[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	schema_vfail(c->err, c->errlen, c->name, c->ptr.len ? buf_cstr(&c->ptr) : "/", fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errlen, "%s: %s: %s", c->name, c->ptr.len ? buf_cstr(&c->ptr) : "/",
-		 what);
 	return -1;
 }
 

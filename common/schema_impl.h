@@ -3,6 +3,8 @@
 #ifndef KGSUP_SCHEMA_IMPL_H
 #define KGSUP_SCHEMA_IMPL_H
 
+#include <stdarg.h>
+
 #include "buf.h"
 #include "schema.h"
 
@@ -20,5 +22,10 @@ struct schema {
 int schema_type_bit(const char *name);
 /* The schema a $ref names in root ("#", "#/$defs/NAME", "#/definitions/NAME"), or NULL. */
 const json *schema_resolve(const json *root, const char *ref);
+
+/* Writes "NAME: WHERE: WHAT" (or "WHERE: WHAT" when name is NULL) into err, WHAT formatted
+ * from fmt; returns -1. */
+int schema_vfail(char *err, size_t errlen, const char *name, const char *where,
+		 const char *fmt, va_list ap);
 
 #endif

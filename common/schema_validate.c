@@ -24,12 +24,10 @@ struct vctx {
 static int vfail(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int vfail(struct vctx *c, const char *fmt, ...)
 {
-	char what[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	schema_vfail(c->err, c->errlen, NULL, buf_cstr(&c->path), fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errlen, "%s: %s", buf_cstr(&c->path), what);
 	c->at = c->path.len;
 	return -1;
 }
