@@ -1,7 +1,9 @@
-/* answer.c: chat-completions envelope and knowledge-graph content validation. */
+/* answer.c: the chat-completions envelope, and knowledge-graph answers: validated against
+ * their schema (schema.c), then normalised. */
 #include "answer.h"
 #include "json.h"
 #include "names.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,28 +66,6 @@ char *answer_error_message(const char *body, size_t len)
 	return copy;
 }
 
-/* Finds the JSON object in content: inside a ```json fence if there is one, else from the
- * first '{'. The object must parse; text after it is ignored. */
-static json *find_object(const char *content, size_t len)
-{
-	const char *p = content, *end = content + len;
-	const char *fence = memmem(p, len, "```", 3);
-	if (fence) {
-		const char *nl = memchr(fence, '\n', (size_t)(end - fence));
-		if (nl) {
-			p = nl + 1;
-			const char *close = memmem(p, (size_t)(end - p), "```", 3);
-			if (close)
-				end = close;
-		}
-	}
-	const char *brace = memchr(p, '{', (size_t)(end - p));
-	if (!brace)
-		return NULL;
-	size_t used;
-	return json_parse_prefix(brace, (size_t)(end - brace), &used);
-}
-
 static int id_in_batch(const char *id, const char *ids, size_t ids_len)
 {
 	size_t n = strlen(id);
@@ -101,18 +81,13 @@ static int id_in_batch(const char *id, const char *ids, size_t ids_len)
 }
 
 /* Writes "chunks":[...]: the ids given that belong to the batch, or all of the batch's. */
-static int put_chunks(buf *out, const json *chunks, const char *ids, size_t ids_len)
+static void put_chunks(buf *out, const json *chunks, const char *ids, size_t ids_len)
 {
-	enum json_kind k = json_kind(chunks);
-	if (k != J_INVALID && k != J_NULL && k != J_ARRAY)
-		return -1;
 	buf_puts(out, "\"chunks\":[");
 	int n = 0;
 	for (const json *c = json_first(chunks); c; c = json_next(c)) {
 		const char *id = json_string(c);
-		if (!id)
-			return -1;
-		if (!id_in_batch(id, ids, ids_len))
+		if (!id || !id_in_batch(id, ids, ids_len))
 			continue;
 		if (n++)
 			buf_putc(out, ',');
@@ -132,19 +107,13 @@ static int put_chunks(buf *out, const json *chunks, const char *ids, size_t ids_
 		}
 	}
 	buf_putc(out, ']');
-	return 0;
 }
 
-/* A required non-empty string field, or an optional one ("" when missing). */
-static const char *field(const json *obj, const char *key, int required)
+/* A string field; "" when missing or null (the schema allows nothing else). */
+static const char *field(const json *obj, const char *key)
 {
-	const json *v = json_get(obj, key);
-	if (json_kind(v) == J_INVALID || json_kind(v) == J_NULL)
-		return required ? NULL : "";
-	const char *s = json_string(v);
-	if (!s || (required && !*s))
-		return NULL;
-	return s;
+	const char *s = json_string(json_get(obj, key));
+	return s ? s : "";
 }
 
 static void put_field(buf *out, const char *key, const char *val, int comma)
@@ -185,88 +154,66 @@ static int known_has(struct known *k, const char *name)
 	return 0;
 }
 
-/* Writes one array of items, each with the given string fields (all but "description"
- * required) and chunks. Entities are recorded in k; relations whose ends k does not know
- * are left out and counted in dropped. Returns 0, or -1 with err naming the bad item. */
-static int put_items(buf *out, const json *arr, const char *what, const char *const *fields,
-		     const char *ids, size_t ids_len, struct known *k, int *dropped, char *err,
-		     size_t errlen)
+/* Writes one array of items (valid against the KG schema), each with the given string fields
+ * and chunks. Entities are recorded in k; relations whose ends k does not know are left out
+ * and counted in dropped. */
+static void put_items(buf *out, const json *arr, const char *const *fields, const char *ids,
+		      size_t ids_len, struct known *k, int *dropped)
 {
-	int i = 0, written = 0;
+	int written = 0;
 	int is_relation = fields == relation_fields;
 	buf_putc(out, '[');
-	for (const json *it = json_first(arr); it; it = json_next(it), i++) {
-		if (json_kind(it) != J_OBJECT) {
-			snprintf(err, errlen, "%s[%d] is not an object", what, i);
-			return -1;
-		}
+	for (const json *it = json_first(arr); it; it = json_next(it)) {
 		const char *v[8];
-		for (int f = 0; fields[f]; f++) {
-			v[f] = field(it, fields[f], strcmp(fields[f], "description") != 0);
-			if (!v[f]) {
-				snprintf(err, errlen, "%s[%d].%s is missing or not a non-empty string", what,
-					 i, fields[f]);
-				return -1;
-			}
-		}
+		for (int f = 0; fields[f]; f++)
+			v[f] = field(it, fields[f]);
 		if (is_relation && (!known_has(k, v[0]) || !known_has(k, v[1]))) {
 			(*dropped)++;
 			continue;
 		}
 		if (!is_relation)
 			known_add(k, v[0]);
-		size_t item_start = out->len;
-		if (written)
+		if (written++)
 			buf_putc(out, ',');
 		buf_putc(out, '{');
 		for (int f = 0; fields[f]; f++)
 			put_field(out, fields[f], v[f], f > 0);
 		buf_putc(out, ',');
-		if (put_chunks(out, json_get(it, "chunks"), ids, ids_len) < 0) {
-			out->len = item_start;
-			snprintf(err, errlen, "%s[%d].chunks is not an array of strings", what, i);
-			return -1;
-		}
+		put_chunks(out, json_get(it, "chunks"), ids, ids_len);
 		buf_putc(out, '}');
-		written++;
 	}
 	buf_putc(out, ']');
-	return 0;
 }
 
-int answer_normalize(const char *content, size_t len, const char *chunk_ids, size_t ids_len,
-		     const names *nm, buf *out, int *dropped, char *err, size_t errlen)
+int answer_normalize(const schema *sch, const char *content, size_t len, const char *chunk_ids,
+		     size_t ids_len, const names *nm, buf *out, int *dropped, char *err,
+		     size_t errlen)
 {
-	size_t start = out->len;
-	int rc = -1;
+	*dropped = 0;
+	json *root = json_find_object(content, len);
+	if (!root) {
+		snprintf(err, errlen, "answer content has no JSON object");
+		return -1;
+	}
+	/* a stage's own schema may say more than the KG schema, but its answers make the graph,
+	 * so they must be KG answers too */
+	const schema *kg = schema_kg();
+	if ((sch && sch != kg && schema_validate(sch, root, err, errlen)) ||
+	    schema_validate(kg, root, err, errlen)) {
+		json_free(root);
+		return -1;
+	}
 	struct known k = { nm, { 0 }, { 0 } };
 	buf_init(&k.forms);
 	buf_init(&k.scratch);
-	*dropped = 0;
-	json *root = find_object(content, len);
-	if (!root)
-		FAIL_OUT("answer content has no JSON object");
-	const json *ents = json_get(root, "entities");
-	const json *rels = json_get(root, "relations");
-	if (json_kind(ents) != J_ARRAY)
-		FAIL_OUT("answer has no \"entities\" array");
-	if (json_kind(rels) != J_ARRAY && json_kind(rels) != J_INVALID)
-		FAIL_OUT("answer's \"relations\" is not an array");
 	buf_puts(out, "{\"entities\":");
-	if (put_items(out, ents, "entities", entity_fields, chunk_ids, ids_len, &k, dropped, err,
-		      errlen))
-		goto out;
+	put_items(out, json_get(root, "entities"), entity_fields, chunk_ids, ids_len, &k, dropped);
 	buf_puts(out, ",\"relations\":");
-	if (put_items(out, rels, "relations", relation_fields, chunk_ids, ids_len, &k, dropped, err,
-		      errlen))
-		goto out;
+	put_items(out, json_get(root, "relations"), relation_fields, chunk_ids, ids_len, &k,
+		  dropped);
 	buf_printf(out, ",\"dropped_relations\":%d}", *dropped);
-	rc = 0;
-out:
-	if (rc)
-		out->len = start;
 	buf_free(&k.forms);
 	buf_free(&k.scratch);
 	json_free(root);
-	return rc;
+	return 0;
 }

@@ -1,11 +1,12 @@
 /* answer.h: reading what the API answered. The envelope is the chat-completions response;
- * the content is the model's JSON, which must follow kgsup's schema:
+ * the content is the model's JSON, which must satisfy the KG schema (etc/jobs/schemas/kg.json,
+ * schema_kg()). A fenced ```json block or prose around one object is tolerated; anything else
+ * is invalid. A valid answer is rewritten in one normal form so later stages need no checks:
  *   {"entities":[{"name","type","description","chunks":[id..]}],
  *    "relations":[{"source","target","type","description","chunks":[id..]}],
  *    "dropped_relations":N}
- * A fenced ```json block or prose around one object is tolerated; anything else is invalid.
- * A valid answer is rewritten in one normal form (every field present, "chunks" filled with
- * the batch's chunk ids when missing, unknown ids dropped) so later stages need no checks. */
+ * (every field present, "chunks" filled with the batch's chunk ids when missing, unknown ids
+ * dropped, other properties left out). */
 #ifndef KGSUP_ANSWER_H
 #define KGSUP_ANSWER_H
 
@@ -14,6 +15,7 @@
 
 #include "buf.h"
 #include "names.h"
+#include "schema.h"
 
 struct envelope {
 	char *content;       /* malloc'd; NULL when absent */
@@ -27,12 +29,15 @@ int answer_parse_envelope(const char *body, size_t len, struct envelope *env, ch
 			  size_t errlen);
 void envelope_free(struct envelope *env);
 
-/* Validates content and appends its normal form to out. chunk_ids is the batch's ids,
- * '\n'-separated. Relations whose source or target is not (in normal form, names.h) an entity
- * of the answer are left out and counted in *dropped and in the normal form's
- * "dropped_relations". Returns 0, or -1 with the reason in err. */
-int answer_normalize(const char *content, size_t len, const char *chunk_ids, size_t ids_len,
-		     const names *nm, buf *out, int *dropped, char *err, size_t errlen);
+/* Validates content against sch (the stage's schema; NULL means schema_kg()) and the KG
+ * schema, and appends its normal form to out. chunk_ids is the batch's ids, '\n'-separated.
+ * Relations whose source or target is not (in normal form, names.h) an entity of the answer
+ * are left out and counted in *dropped and in the normal form's "dropped_relations". Returns
+ * 0, or -1 with the reason in err: the JSON path of the first error and what is wrong
+ * ("$.entities[0].name: required property is missing"). */
+int answer_normalize(const schema *sch, const char *content, size_t len, const char *chunk_ids,
+		     size_t ids_len, const names *nm, buf *out, int *dropped, char *err,
+		     size_t errlen);
 
 /* Error message of an API error body ({"error":{"message":..}}), or NULL. malloc'd. */
 char *answer_error_message(const char *body, size_t len);

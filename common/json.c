@@ -55,6 +55,26 @@ json *json_parse_prefix(const char *text, size_t len, size_t *consumed)
 	return (json *)root;
 }
 
+json *json_find_object(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	const char *fence = memmem(p, len, "```", 3);
+	if (fence) {
+		const char *nl = memchr(fence, '\n', (size_t)(end - fence));
+		if (nl) {
+			p = nl + 1;
+			const char *close = memmem(p, (size_t)(end - p), "```", 3);
+			if (close)
+				end = close;
+		}
+	}
+	const char *brace = memchr(p, '{', (size_t)(end - p));
+	if (!brace)
+		return NULL;
+	size_t used;
+	return json_parse_prefix(brace, (size_t)(end - brace), &used);
+}
+
 void json_free(json *root)
 {
 	cJSON_Delete(J(root));

@@ -16,6 +16,9 @@ json *json_parse(const char *text, size_t len, char *err, size_t errlen);
 /* Parses the first JSON value in text and reports where it ended (for answers wrapped in
  * prose); NULL on failure. */
 json *json_parse_prefix(const char *text, size_t len, size_t *consumed);
+/* The one JSON object in a model's answer: inside a ```json fence if there is one, else from
+ * the first '{'. The object must parse; text after it is ignored. NULL when there is none. */
+json *json_find_object(const char *text, size_t len);
 void json_free(json *root);
 
 enum json_kind json_kind(const json *v);

@@ -162,7 +162,7 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 	buf_reset(&w->answer);
 	enum outcome o = OUT_OK;
 	int dropped = 0;
-	if (answer_normalize(env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
+	if (answer_normalize(NULL, env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
 			     w->names, &w->answer, &dropped, err, sizeof err)) {
 		int cut = !strcmp(env.finish_reason, "length");
 		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",

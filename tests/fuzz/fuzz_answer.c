@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!nm)
 		nm = names_new("dr, prof", NULL, err, sizeof err);
 	int dropped;
-	answer_normalize(text, size, ids, sizeof ids - 1, nm, &out, &dropped, err, sizeof err);
+	answer_normalize(NULL, text, size, ids, sizeof ids - 1, nm, &out, &dropped, err, sizeof err);
 	buf_free(&out);
 	return 0;
 }

@@ -17,7 +17,7 @@ static int norm(const char *content, buf *out, char *err)
 	buf_reset(out);
 	char nerr[128];
 	names *nm = names_new("dr, prof", NULL, nerr, sizeof nerr);
-	int rc = answer_normalize(content, strlen(content), IDS, strlen(IDS), nm, out, &last_dropped,
+	int rc = answer_normalize(NULL, content, strlen(content), IDS, strlen(IDS), nm, out, &last_dropped,
 				  err, 256);
 	names_free(nm);
 	return rc;
@@ -71,29 +71,62 @@ static void fences_and_prose_are_tolerated(void **state)
 	buf_free(&out);
 }
 
+/* Each invalid answer is refused with the JSON path of what is wrong (the KG schema), and
+ * nothing is written. */
 static void schema_violations_are_invalid(void **state)
 {
 	(void)state;
-	static const char *bad[] = {
-		"Sure! The entities are Ada and Bob.",
-		"{\"relations\":[],\"dropped_relations\":0}",
-		"{\"entities\":{}}",
-		"{\"entities\":[{\"type\":\"person\"}]}",
-		"{\"entities\":[{\"name\":\"\",\"type\":\"person\"}]}",
-		"{\"entities\":[{\"name\":\"A\",\"type\":\"p\",\"chunks\":\"aaaa\"}]}",
-		"{\"entities\":[],\"relations\":[{\"source\":\"A\",\"type\":\"x\"}]}",
-		"{\"entities\":[\"Ada\"]}",
-		"{\"entities\":[], \"relations\": 3}",
+	static const char *bad[][2] = {
+		{ "Sure! The entities are Ada and Bob.", "answer content has no JSON object" },
+		{ "{\"relations\":[],\"dropped_relations\":0}", "$.entities: required property is missing" },
+		{ "{\"entities\":{}}", "$.entities: expected array, got object" },
+		{ "{\"entities\":[{\"type\":\"person\"}]}", "$.entities[0].name: required property is missing" },
+		{ "{\"entities\":[{\"name\":\"\",\"type\":\"person\"}]}",
+		  "$.entities[0].name: has 0 characters, fewer than the minimum 1" },
+		{ "{\"entities\":[{\"name\":\"A\",\"type\":\"p\",\"chunks\":\"aaaa\"}]}",
+		  "$.entities[0].chunks: expected array or null, got string" },
+		{ "{\"entities\":[{\"name\":\"A\",\"type\":\"p\",\"description\":7}]}",
+		  "$.entities[0].description: expected string or null, got number" },
+		{ "{\"entities\":[],\"relations\":[{\"source\":\"A\",\"type\":\"x\"}]}",
+		  "$.relations[0].target: required property is missing" },
+		{ "{\"entities\":[\"Ada\"]}", "$.entities[0]: expected object, got string" },
+		{ "{\"entities\":[], \"relations\": 3}", "$.relations: expected array, got number" },
 	};
 	buf out;
 	buf_init(&out);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
-		if (norm(bad[i], &out, err) != -1)
-			fail_msg("accepted invalid answer %zu: %s", i, bad[i]);
-		assert_true(err[0] != '\0');
+		if (norm(bad[i][0], &out, err) != -1)
+			fail_msg("accepted invalid answer %zu: %s", i, bad[i][0]);
+		assert_string_equal(err, bad[i][1]);
 		assert_int_equal(out.len, 0);
 	}
+	buf_free(&out);
+}
+
+/* A stage's own schema is applied, and so is the KG schema: the answers make the graph. */
+static void a_stage_schema_is_applied_with_the_kg_schema(void **state)
+{
+	(void)state;
+	char err[256];
+	const char *text = "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"}]}";
+	const char *stricter = "{\"required\":[\"entities\",\"relations\"]}";
+	schema *s = schema_parse(stricter, strlen(stricter), "s.json", err, sizeof err);
+	assert_non_null(s);
+	buf out;
+	buf_init(&out);
+	int dropped;
+	assert_int_equal(answer_normalize(s, text, strlen(text), IDS, strlen(IDS), NULL, &out,
+					  &dropped, err, sizeof err), -1);
+	assert_string_equal(err, "$.relations: required property is missing");
+	schema_free(s);
+	s = schema_parse("{}", 2, "loose.json", err, sizeof err);
+	const char *nameless = "{\"entities\":[{\"type\":\"person\"}]}";
+	assert_int_equal(answer_normalize(s, nameless, strlen(nameless), IDS, strlen(IDS), NULL,
+					  &out, &dropped, err, sizeof err), -1);
+	assert_string_equal(err, "$.entities[0].name: required property is missing");
+	assert_int_equal(out.len, 0);
+	schema_free(s);
 	buf_free(&out);
 }
 
@@ -149,6 +182,7 @@ int main(void)
 		cmocka_unit_test(missing_chunks_means_all_and_unknown_ids_are_dropped),
 		cmocka_unit_test(fences_and_prose_are_tolerated),
 		cmocka_unit_test(schema_violations_are_invalid),
+		cmocka_unit_test(a_stage_schema_is_applied_with_the_kg_schema),
 		cmocka_unit_test(dangling_relations_are_dropped_and_counted),
 		cmocka_unit_test(api_error_message_is_extracted),
 		cmocka_unit_test(absurd_usage_is_ignored),
