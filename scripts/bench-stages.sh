@@ -67,7 +67,8 @@ PY
 )
 BOUND=$($PY -c "print(round(max($LEVELS * $LAT / 1000.0, $CALLS * $LAT / 1000.0 / $W), 3))")
 
-echo "# $DOCS transcripts, $(grep -c '"name"' "$JOB") analyzers in $LEVELS levels: $CALLS calls at $LAT ms, $W at a time; $(nproc) cores, $(date -u +%F)"
+echo "# $DOCS transcripts, $((CALLS / DOCS)) analyzers in $LEVELS levels: $CALLS calls at $LAT ms," \
+	"$W at a time; $(nproc) cores, $(date -u +%F)"
 $PY "$TOP/scripts/gen_corpus.py" "$D/in" --files "$DOCS" --words 1500 --formats txt --seed 11
 printf '%-7s %6s %6s %8s %8s %10s\n' side calls ok wall_s bound_s wall/bound
 

@@ -10,14 +10,14 @@ with response_format {"type": "json_schema", "json_schema": {"name": STAGE, "sch
 JSON valid against S made from the user prompt's words, seeded from the SHA-256 of the body
 (scripts/mock_schema.py); the chunk answer above when S is the knowledge graph's and that answer
 fits it. It can add latency (also per stage: --stage-latency), fail one stage's requests whose
-prompt holds a string (--fail-stage), inject errors (500, 429, malformed bodies, non-JSON content, dropped connections,
-hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
+prompt holds a string (--fail-stage), inject errors (500, 429, malformed bodies, non-JSON
+content, dropped connections, hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
 the API key (from the environment variable named by --key-env) and the model name.
 
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
 entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body, and
 requests_log: for each answered request its stage, arrival and answer times, body digest,
-status and user prompt). The port is written to --dir/port once it listens.
+status and user prompt; the first --log-limit of them). The port is written to --dir/port once it listens.
 """
 import argparse
 import collections
@@ -140,7 +140,8 @@ class State:
         self.t0_wall = time.time()  # so a client can place its own clock on the times below
         self.times = []  # arrival time of each completion request, seconds since start
         self.chunk_sent = {}  # chunk id -> requests whose prompt held it
-        self.requests_log = []  # one entry per answered completion request (log_answer)
+        self.requests_log = []  # one entry per answered completion request (send_json)
+        self.requests_log_dropped = 0  # answered past --log-limit
         self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
         self.fail_stage = named_pairs(args.fail_stage, str, "--fail-stage")
 
@@ -222,7 +223,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.status[code] += 1
             if self.log_entry is not None:
                 self.log_entry.update(t_out=round(time.monotonic() - st.t0, 4), status=code)
-                st.requests_log.append(self.log_entry)
+                if len(st.requests_log) < st.args.log_limit:
+                    st.requests_log.append(self.log_entry)
+                else:
+                    st.requests_log_dropped += 1
                 self.log_entry = None
 
     def do_GET(self):
@@ -247,6 +251,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
+                    obj["requests_log_dropped"] = st.requests_log_dropped
             body = json.dumps(obj).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -422,6 +427,8 @@ def main():
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--stage-latency", action="append", metavar="NAME=MS",
                    help="latency of the requests of json_schema name NAME (repeatable)")
+    p.add_argument("--log-limit", type=int, default=10000,
+                   help="requests_log keeps the first N answered requests (each holds its prompt)")
     p.add_argument("--fail-stage", action="append", metavar="NAME=SUBSTRING",
                    help="answer 400 to stage NAME's requests whose user prompt holds SUBSTRING")
     p.add_argument("--rpm", type=int, default=0)

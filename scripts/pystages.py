@@ -28,7 +28,8 @@ import time
 try:
     import aiohttp
 except ImportError:
-    sys.exit("pystages.py: the Python baseline needs Debian's python3-aiohttp (make bench-stages installs it)")
+    sys.exit("pystages.py: the Python baseline needs Debian's python3-aiohttp "
+             "(make bench-stages installs it)")
 
 
 def load_stages(path):
