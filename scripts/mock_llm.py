@@ -5,14 +5,19 @@ certificate it generates at start (openssl CLI), written to --dir/cert.pem for t
 api.ca_file.
 
 Answers are deterministic: for each "[chunk <id>]" section of the user prompt it returns the
-capitalised words of the chunk as entities and links consecutive ones by a relation. It can add
-latency, inject errors (500, 429, malformed bodies, non-JSON content, dropped connections,
-hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
+capitalised words of the chunk as entities and links consecutive ones by a relation. A request
+with response_format {"type": "json_schema", "json_schema": {"name": STAGE, "schema": S}} gets
+JSON valid against S made from the user prompt's words, seeded from the SHA-256 of the body
+(scripts/mock_schema.py); the chunk answer above when S is the knowledge graph's and that answer
+fits it. It can add latency (also per stage: --stage-latency), fail one stage's requests whose
+prompt holds a string (--fail-stage), inject errors (500, 429, malformed bodies, non-JSON
+content, dropped connections, hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
 the API key (from the environment variable named by --key-env) and the model name.
 
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
-entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body). The port
-is written to --dir/port once it listens.
+entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body, and
+requests_log: for each answered request its stage, arrival and answer times, body digest,
+status and user prompt; the first --log-limit of them). The port is written to --dir/port once it listens.
 """
 import argparse
 import collections
@@ -28,6 +33,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mock_schema  # noqa: E402  (the script's own directory, whatever the caller's cwd)
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
 WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}\b")
@@ -71,6 +79,44 @@ def extract(user_text, per_chunk):
     return {"entities": entities, "relations": relations}
 
 
+def named_pairs(values, conv, option):
+    """["NAME=VALUE", ...] of a repeatable option as [(NAME, conv(VALUE)), ...]."""
+    out = []
+    for v in values or []:
+        name, sep, val = v.partition("=")
+        if not sep or not name:
+            sys.exit("mock_llm.py: %s wants NAME=VALUE, not %r" % (option, v))
+        out.append((name, conv(val)))
+    return out
+
+
+def response_schema(req):
+    """(stage name, schema) of a json_schema request; ("", None) for any other."""
+    rf = req.get("response_format")
+    if not isinstance(rf, dict) or rf.get("type") != "json_schema":
+        return "", None
+    js = rf.get("json_schema") or {}
+    return str(js.get("name", "")), js.get("schema", {})
+
+
+def answer_for(user, schema, digest, per_chunk):
+    """(answer, the KG answer or None): the chunk extraction without a schema, or with a
+    schema it fits (the KG stage's); otherwise JSON made from the schema, seeded by the body."""
+    if schema is None:
+        kg = extract(user, per_chunk)
+        return kg, kg
+    if isinstance(schema.get("properties"), dict) and "entities" in schema["properties"]:
+        kg = extract(user, per_chunk)
+        if mock_schema.errors(schema, kg) is None:
+            return kg, kg
+    rng = random.Random(int(digest, 16))
+    answer = mock_schema.make(schema, rng, mock_schema.prompt_words(user))
+    err = mock_schema.errors(schema, answer)
+    if err:  # the mock's own bug: say so where the test's log shows it
+        sys.stderr.write("mock: made an answer its schema refuses: %s\n" % err)
+    return answer, None
+
+
 class State:
     def __init__(self, args):
         self.args = args
@@ -94,6 +140,10 @@ class State:
         self.t0_wall = time.time()  # so a client can place its own clock on the times below
         self.times = []  # arrival time of each completion request, seconds since start
         self.chunk_sent = {}  # chunk id -> requests whose prompt held it
+        self.requests_log = []  # one entry per answered completion request (send_json)
+        self.requests_log_dropped = 0  # answered past --log-limit
+        self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
+        self.fail_stage = named_pairs(args.fail_stage, str, "--fail-stage")
 
     def roll(self, rate):
         with self.lock:
@@ -171,6 +221,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         with st.lock:
             st.status[code] += 1
+            if self.log_entry is not None:
+                self.log_entry.update(t_out=round(time.monotonic() - st.t0, 4), status=code)
+                if len(st.requests_log) < st.args.log_limit:
+                    st.requests_log.append(self.log_entry)
+                else:
+                    st.requests_log_dropped += 1
+                self.log_entry = None
 
     def do_GET(self):
         st = self.server.state
@@ -193,6 +250,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "entities": sorted(st.entities)}
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
+                    obj["requests_log"] = list(st.requests_log)
+                    obj["requests_log_dropped"] = st.requests_log_dropped
             body = json.dumps(obj).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -201,8 +260,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_json(404, {"error": {"message": "not found"}})
 
+    log_entry = None  # the request being answered, recorded once its answer is sent
+
     def do_POST(self):
         st = self.server.state
+        self.log_entry = None
         with st.lock:
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
@@ -234,6 +296,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             user = next(m["content"] for m in messages if m["role"] == "user")
         except (ValueError, KeyError, StopIteration, TypeError):
             return self.send_json(400, {"error": {"message": "malformed request"}})
+        digest = hashlib.sha256(raw).hexdigest()
+        stage, schema = response_schema(req)
+        self.log_entry = {"stage": stage, "t_in": round(arrived - st.t0, 4), "body": digest,
+                          "user_bytes": len(user.encode()), "user": user}
         if a.model and req.get("model") != a.model:
             return self.send_json(404, {"error": {"message": "The model `%s` does not exist"
                                                   % req.get("model"), "code": "model_not_found"}})
@@ -255,9 +321,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # the answer is worked out first and the latency counts from the request's arrival: a
         # server of 500 ms answers 500 ms after a request came in, not after this script has
         # parsed it (the benchmarks' bound counts the latency alone)
-        answer = extract(user, a.per_chunk)
-        if a.latency_ms:
-            time.sleep(max(0.0, arrived + a.latency_ms / 1000.0 - time.monotonic()))
+        answer, kg = answer_for(user, schema, digest, a.per_chunk)
+        latency_ms = st.stage_latency.get(stage, a.latency_ms)
+        if latency_ms:
+            time.sleep(max(0.0, arrived + latency_ms / 1000.0 - time.monotonic()))
         if a.headers_forever:
             # a status line, then header lines until the client gives up
             try:
@@ -276,6 +343,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        if any(name == stage and sub in user for name, sub in st.fail_stage):
+            return self.send_json(400, {"error": {"message": "mock: failing stage " + stage}})
         if st.roll(a.p_400):
             return self.send_json(400, {"error": {"message": "context too long (injected)"}})
         if st.roll(a.p_500):
@@ -288,7 +357,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         valid = not st.roll(a.p_nonjson)
         if not valid:
             content = "Sure! Here are the entities you asked for: " + ", ".join(
-                e["name"] for e in answer["entities"])
+                e["name"] for e in kg["entities"]) if kg else "Sure! Here it is: " + str(answer)
         else:
             content = json.dumps(answer)
             if a.fence:
@@ -312,9 +381,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.completion_tokens += completion_tokens
             if valid:
                 st.ok += 1
-                st.ok_per_body[hashlib.sha256(raw).hexdigest()] += 1
-                st.entity_records += len(answer["entities"])
-                for e in answer["entities"]:
+                st.ok_per_body[digest] += 1
+                for e in (kg or {}).get("entities", []):
+                    st.entity_records += 1
                     st.entities.add(e["name"])
             else:
                 st.invalid += 1
@@ -356,6 +425,12 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--plain", action="store_true", help="plain HTTP instead of HTTPS")
     p.add_argument("--latency-ms", type=float, default=0)
+    p.add_argument("--stage-latency", action="append", metavar="NAME=MS",
+                   help="latency of the requests of json_schema name NAME (repeatable)")
+    p.add_argument("--log-limit", type=int, default=10000,
+                   help="requests_log keeps the first N answered requests (each holds its prompt)")
+    p.add_argument("--fail-stage", action="append", metavar="NAME=SUBSTRING",
+                   help="answer 400 to stage NAME's requests whose user prompt holds SUBSTRING")
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--window-s", type=float, default=60, help="length of the sliding window")
