@@ -217,3 +217,18 @@ int answer_normalize(const schema *sch, const char *content, size_t len, const c
 	json_free(root);
 	return 0;
 }
+
+int answer_check(const schema *sch, const char *content, size_t len, buf *out, char *err,
+		 size_t errlen)
+{
+	if (sch)
+		return schema_validate_text(sch, content, len, out, err, errlen);
+	json *root = json_find_object(content, len);
+	if (!root) {
+		snprintf(err, errlen, "answer content has no JSON object");
+		return -1;
+	}
+	json_write(root, out);
+	json_free(root);
+	return 0;
+}

@@ -39,6 +39,12 @@ int answer_normalize(const schema *sch, const char *content, size_t len, const c
 		     size_t ids_len, const names *nm, buf *out, int *dropped, char *err,
 		     size_t errlen);
 
+/* The answer of a stage that is not a graph stage: the JSON object in content (a fence or
+ * prose around it tolerated), checked against sch when given, appended to out in compact form.
+ * 0, or -1 with the reason (the JSON path of the first error) in err. */
+int answer_check(const schema *sch, const char *content, size_t len, buf *out, char *err,
+		 size_t errlen);
+
 /* Error message of an API error body ({"error":{"message":..}}), or NULL. malloc'd. */
 char *answer_error_message(const char *body, size_t len);
 

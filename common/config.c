@@ -116,8 +116,8 @@ void config_free(struct config *c)
 			*str_at(c, &settings[i]) = NULL;
 		}
 	prices_free(c);
-	free(c->config_dir);
-	c->config_dir = NULL;
+	free(c->config_file);
+	c->config_file = NULL;
 }
 
 static const struct setting *find_setting(const char *section, const char *key)
@@ -359,9 +359,8 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		FAIL("%s: cannot read: %s", path, strerror(errno));
 	int rc = config_parse(c, text, len, path, err, errlen);
 	free(text);
-	const char *slash = strrchr(path, '/');
-	free(c->config_dir);
-	c->config_dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	free(c->config_file);
+	c->config_file = xstrdup(path);
 	return rc;
 }
 

@@ -56,7 +56,7 @@ struct config {
 	int64_t graph_max_descriptions; /* distinct descriptions kept per entity or relation */
 	/* the job: the top-level "stages" array as compact JSON, or NULL (the one KG stage) */
 	char *stages;
-	char *config_dir; /* the directory of the file read: stages' paths are relative to it */
+	char *config_file; /* the file read (stages' paths are relative to its directory) */
 };
 
 struct model_price {

@@ -40,7 +40,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 7
+#define PROTO_VERSION 8
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -101,6 +101,7 @@ PROTO_STRUCT(hello, MSG_HELLO_FIELDS);
 	F(u32, acked)                                                                  \
 	F(u32, est_tokens) /* prompt bytes / 4 + max_tokens */                          \
 	F(u32, attempt)    /* requests already made for it this session (a retry) */    \
+	F(u32, stage)      /* the job's stage it is of: how its answer is checked */    \
 	F(key, key)        /* SHA-256 of body: the request's cache key */               \
 	F(u64, session)    /* the supervisor session that sent it */                    \
 	F(bytes, chunk_ids) /* the batch's chunk ids, '\n'-separated */                 \

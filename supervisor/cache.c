@@ -40,9 +40,10 @@ static void chunk_key(const struct cache *c, const char id[CHUNK_ID_LEN], unsign
 }
 
 void cache_init(struct cache *c, store *db, store *shared, const struct config *cfg,
-		const struct prompts *pr)
+		const struct prompts *pr, int chunk_reuse)
 {
 	memset(c, 0, sizeof *c);
+	c->chunk_reuse = chunk_reuse;
 	c->db = db;
 	c->shared = shared;
 	c->ttl_days = (long)cfg->cache_ttl_days;
@@ -134,7 +135,7 @@ int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
 {
 	if (cache_store_answer(c, t, b->key, m))
 		return STORE_FULL;
-	return put_chunk_refs(c, t, b);
+	return c->chunk_reuse ? put_chunk_refs(c, t, b) : 0;
 }
 
 int cache_put_invalid(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
@@ -272,6 +273,8 @@ int cache_find(struct cache *c, store_txn *t, const struct batch_rec *b, struct 
 	memset(a, 0, sizeof *a);
 	if (whole(c, t, b->key, a))
 		return CACHE_HIT;
+	if (!c->chunk_reuse)
+		return CACHE_MISS;
 	char id[CHUNK_ID_LEN + 1];
 	struct chunk_ref ref;
 	struct cache_rec r;

@@ -26,14 +26,17 @@ struct cache {
 	int shared_failed; /* a write to it failed in this round */
 	long ttl_days;
 	unsigned char chunk_settings[HASH_LEN];
+	int chunk_reuse; /* chunks point at answers (the one KG stage of a run without stages) */
 	buf rec, part, rels; /* records being put together, reused */
 };
 
 /* The cache key of a request body. */
 void cache_request_key(const char *body, size_t len, unsigned char out[HASH_LEN]);
 
+/* chunk_reuse: answers are also found chunk by chunk (a run without stages; with stages a
+ * request is answered whole or not at all). */
 void cache_init(struct cache *c, store *db, store *shared, const struct config *cfg,
-		const struct prompts *pr);
+		const struct prompts *pr, int chunk_reuse);
 void cache_free(struct cache *c);
 
 /* A round begins: room for need bytes, and the shared store's transaction (use_shared 0 keeps

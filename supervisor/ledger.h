@@ -6,11 +6,12 @@
  * table (tests/unit/test_ledger.c reads them and compares), besides any state to itself (only
  * the attempts or the error change):
  *
- *   PENDING -> INFLIGHT DONE FAILED SPLIT
+ *   PENDING -> INFLIGHT DONE FAILED SPLIT BLOCKED
  *   INFLIGHT -> PENDING DONE FAILED SPLIT
  *   FAILED -> PENDING DONE
  *   DONE ->
  *   SPLIT ->
+ *   BLOCKED -> PENDING
  *
  * A pending batch is taken and sent (INFLIGHT), answered from the cache (DONE) or split when
  * some of its chunks are answered already; a result moves an in-flight one to DONE, FAILED,
@@ -21,8 +22,13 @@
  *
  * A batch is "out" while a live worker holds it. An out batch is never queued or taken: a batch
  * is handed out once at a time, however many ways it comes back (its worker died and its retry
- * result arrived, say). Stages will add a state for batches that wait on others; the take verb
- * is where readiness is decided. */
+ * result arrived, say).
+ *
+ * With stages, a batch may need others (the same document's answers of the stages it needs):
+ * the take verb hands it out only once they are committed (deps.h keeps the counts), parks it
+ * meanwhile, and blocks it (BLOCKED) when one of them failed; resume --retry-failed makes
+ * blocked batches pending again with the failed ones. Among batches ready to go, those of
+ * stages others need go first. Per-stage counters follow the batches here too. */
 #ifndef KGSUP_LEDGER_H
 #define KGSUP_LEDGER_H
 
@@ -31,6 +37,7 @@
 
 #include "../common/proto.h"
 #include "../common/store.h"
+#include "deps.h"
 #include "runstate.h"
 
 /* A batch handed back to be sent again: its worker died or could not take it, it is half of
@@ -57,9 +64,26 @@ struct ledger {
 	size_t nsplit, capsplit;
 	struct requeued *given; /* retries handed back in the round */
 	size_t ngiven, capgiven;
+	/* stages (deps NULL: one stage, every batch ready at once) */
+	struct deps *deps;
+	size_t nstages;
+	struct stage_counters sc[JOB_MAX_STAGES], rsc[JOB_MAX_STAGES]; /* the counts states do not make */
+	struct { uint32_t n, parent; uint8_t from, to; } *trans; /* the round's state changes */
+	size_t ntrans, captrans;
+	struct requeued *wait; /* passed by the cursor while their needs were unanswered */
+	size_t nwait, nwait_kept, capwait; /* nwait_kept: as committed */
 };
 
 void ledger_init(struct ledger *l, const struct counters *c, uint32_t nbatches);
+/* A run with stages: the batches' stages and needs (owned by the ledger from now on), and the
+ * per-stage counters as recorded. */
+void ledger_set_stages(struct ledger *l, struct deps *d, const struct stage_counters *sc,
+		       size_t nstages);
+/* What a batch's {{context}} came to (sent with it): kept with the batch and its stage. */
+int ledger_context(struct ledger *l, store_txn *t, uint32_t n, uint32_t ctx_tokens,
+		   uint32_t trimmed);
+/* The per-stage counters as the round leaves them (n = l->nstages). */
+void ledger_stage_counters(const struct ledger *l, struct stage_counters *out);
 void ledger_free(struct ledger *l);
 
 /* ---- inside a group transaction ---- */
@@ -115,7 +139,8 @@ int ledger_work_left(const struct ledger *l);
 uint64_t ledger_total(const struct ledger *l);
 /* Batches never handed out yet. */
 uint32_t ledger_unstarted(const struct ledger *l);
-/* Milliseconds until the first queued batch is due, at most max (0: one is due now). */
+/* Milliseconds until the first queued batch is due, at most max (0: one is due now, or a
+ * parked one may go or be blocked now). */
 long ledger_next_due_ms(const struct ledger *l, int64_t now, long max);
 
 /* The transition table, for tests: non-zero when from -> to is legal. */

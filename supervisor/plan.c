@@ -55,6 +55,11 @@ void prompts_free(struct prompts *p)
 
 struct planner {
 	const struct config *cfg;
+	const struct job *job; /* stages: batches are made per document once all is read */
+	struct doc_spans spans;
+	size_t doc_max;  /* bytes of a document documents stages read (0: none reads any) */
+	buf doc;         /* the name and text of the document being read, up to doc_max */
+	size_t doc_head; /* bytes of doc before the text */
 	store *db;
 	store_txn *txn;
 	hash_ctx *fp;
@@ -172,7 +177,9 @@ static int on_chunk(const struct chunk *c, void *arg)
 		}
 	}
 	pl->plan.nchunks++;
-	if (++pl->batch_n == (uint32_t)pl->cfg->chunks_per_batch && put_batch(pl))
+	if (!pl->job->legacy)
+		pl->spans.v[pl->spans.n - 1].nchunks++;
+	else if (++pl->batch_n == (uint32_t)pl->cfg->chunks_per_batch && put_batch(pl))
 		return -1;
 	pl->txn_bytes += c->len;
 	if ((++pl->txn_chunks >= PLAN_TXN_CHUNKS || pl->txn_bytes >= PLAN_TXN_BYTES) &&
@@ -221,7 +228,39 @@ static int begin_source(struct planner *pl, struct document *doc)
 	pl->plan.nsources++;
 	/* ids and the fingerprint hash the name below the input given, not where it lies */
 	doc->id_source = strlen(doc->source) >= pl->root_len ? doc->source + pl->root_len : doc->source;
+	if (!pl->job->legacy) {
+		doc_spans_add(&pl->spans, pl->plan.nchunks);
+		unsigned char len[4];
+		wr_u32be(len, (uint32_t)strlen(doc->id_source));
+		buf_reset(&pl->doc);
+		buf_put(&pl->doc, len, 4);
+		buf_puts(&pl->doc, doc->id_source);
+		pl->doc_head = pl->doc.len;
+	}
 	hash_update(pl->fp, doc->id_source, strlen(doc->id_source) + 1);
+	return 0;
+}
+
+/* Stages over documents read the document's text (up to what the most generous of them takes):
+ * kept in DB_DOCS once its last part is in, after its name below the input given (a u32 length
+ * and the name: what exports and {{document_name}} call it). */
+static int keep_document(struct planner *pl, const struct document *doc)
+{
+	struct doc_span *sp = &pl->spans.v[pl->spans.n - 1];
+	size_t fresh = doc->text.len - doc->fresh;
+	sp->bytes += fresh;
+	if (pl->doc.len - pl->doc_head < pl->doc_max) {
+		size_t take = pl->doc_max - (pl->doc.len - pl->doc_head);
+		buf_put(&pl->doc, doc->text.data + doc->fresh, fresh < take ? fresh : take);
+	}
+	if (doc->more || !pl->db)
+		return 0;
+	unsigned char k[4];
+	wr_u32be(k, pl->plan.nsources - 1);
+	if (planner_txn(pl) || store_put(pl->txn, DB_DOCS, k, 4, pl->doc.data, pl->doc.len)) {
+		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -240,6 +279,8 @@ static int on_document(struct document *doc, void *arg)
 	}
 	if (pl->skipping)
 		return 0;
+	if (!pl->job->legacy && keep_document(pl, doc))
+		return -1;
 	return chunk_document(doc, (size_t)pl->cfg->chunk_tokens * BYTES_PER_TOKEN,
 			      (size_t)pl->cfg->overlap_tokens * BYTES_PER_TOKEN, on_chunk, pl);
 }
@@ -356,7 +397,8 @@ static size_t input_root_len(const char *input)
 
 /* What shapes the requests besides the chunks: model and sampling settings, chunking and the
  * prompt templates. */
-static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const struct prompts *pr)
+static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const struct prompts *pr,
+				 const struct job *job)
 {
 	buf s;
 	buf_init(&s);
@@ -367,15 +409,28 @@ static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const s
 	hash_update(fp, s.data, s.len);
 	hash_update(fp, pr->system, strlen(pr->system) + 1);
 	hash_update(fp, pr->user, strlen(pr->user) + 1);
+	if (!job->legacy) { /* the stages, with their templates and schemas */
+		buf_reset(&s);
+		job_to_json(job, &s);
+		buf_printf(&s, "\n%d\n%lld", cfg->structured_outputs, (long long)cfg->chunk_tokens);
+		hash_update(fp, s.data, s.len);
+	}
 	buf_free(&s);
 }
 
-int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const *inputs,
-		int ninputs, store *db, struct plan_rec *out, char *err, size_t errlen)
+int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
+		char *const *inputs, int ninputs, store *db, struct plan_rec *out, char *err,
+		size_t errlen)
 {
 	struct planner pl;
 	memset(&pl, 0, sizeof pl);
 	pl.cfg = cfg;
+	pl.job = job;
+	buf_init(&pl.doc);
+	for (size_t i = 0; i < job->n; i++)
+		if (job->st[i].over == OVER_DOCUMENTS &&
+		    (size_t)job->st[i].max_input_tokens * BYTES_PER_TOKEN > pl.doc_max)
+			pl.doc_max = (size_t)job->st[i].max_input_tokens * BYTES_PER_TOKEN;
 	pl.db = db;
 	pl.err = err;
 	pl.errlen = errlen;
@@ -383,7 +438,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 	pl.plan.version = RUNSTATE_VERSION;
 	buf_init(&pl.rec);
 	err[0] = '\0';
-	fingerprint_settings(pl.fp, cfg, pr);
+	fingerprint_settings(pl.fp, cfg, pr, job);
 	int rc = 0;
 	for (int i = 0; i < ninputs && !rc; i++) {
 		pl.root_len = input_root_len(inputs[i]);
@@ -391,6 +446,11 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 	}
 	if (!rc)
 		rc = put_batch(&pl);
+	if (!rc && !job->legacy) {
+		rc = planner_commit(&pl);
+		if (!rc)
+			rc = plan_stage_batches(job, &pl.spans, db, &pl.plan, err, errlen);
+	}
 	hash_final(pl.fp, pl.plan.fingerprint);
 	if (!rc && db) {
 		rc = planner_txn(&pl);
@@ -404,6 +464,8 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const 
 	if (rc && !err[0])
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
 	buf_free(&pl.rec);
+	buf_free(&pl.doc);
+	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
 	*out = pl.plan;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../common/config.h"
+#include "../common/job.h"
 #include "../common/store.h"
 #include "runstate.h"
 
@@ -20,7 +21,25 @@ void prompts_free(struct prompts *p);
 
 /* Reads every input and writes the plan into db; with db NULL only computes the plan summary
  * and fingerprint. Returns 0, or -1 with err set (input errors name the file and line). */
-int plan_inputs(const struct config *cfg, const struct prompts *pr, char *const *inputs,
-		int ninputs, store *db, struct plan_rec *out, char *err, size_t errlen);
+int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
+		char *const *inputs, int ninputs, store *db, struct plan_rec *out, char *err,
+		size_t errlen);
+
+/* Where each planned document's chunks are, and how long its text is (stages plan batches
+ * per document from these, plan_stages.c). */
+struct doc_span {
+	uint32_t first_chunk, nchunks;
+	uint64_t bytes;
+};
+struct doc_spans {
+	struct doc_span *v;
+	size_t n, cap;
+};
+void doc_spans_add(struct doc_spans *d, uint32_t first_chunk);
+/* The batches of every stage, level by level (a stage needing others after them), document by
+ * document, written into db (with db NULL only counted into plan->nbatches). Documents cut
+ * for a stage are logged. 0, or -1 with err set. */
+int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
+		       struct plan_rec *plan, char *err, size_t errlen);
 
 #endif

@@ -1,18 +1,22 @@
-/* render.c: request bodies from the prompt templates and the stored chunks. */
+/* render.c: request bodies from the stages' templates and what the store holds. */
 #include "render.h"
 #include "cache.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
+#include "../common/schema.h"
 #include "../common/util.h"
 
 #include <string.h>
 
 void rendered_init(struct rendered *r)
 {
+	memset(r, 0, sizeof *r);
 	buf_init(&r->body);
 	buf_init(&r->chunk_ids);
 	buf_init(&r->chunks);
 	buf_init(&r->text);
+	buf_init(&r->doc);
+	buf_init(&r->context);
 }
 
 void rendered_free(struct rendered *r)
@@ -21,6 +25,8 @@ void rendered_free(struct rendered *r)
 	buf_free(&r->chunk_ids);
 	buf_free(&r->chunks);
 	buf_free(&r->text);
+	buf_free(&r->doc);
+	buf_free(&r->context);
 }
 
 /* The chunks of a batch as the user prompt presents them. */
@@ -46,8 +52,15 @@ static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *i
 	return 0;
 }
 
-/* Expands {{entity_types}} and {{chunks}} in a template. */
-static void expand(buf *out, const char *tmpl, const char *entity_types, const buf *chunks)
+struct value {
+	const char *data;
+	size_t len;
+	int set;
+};
+
+/* Fills the placeholders that have a value; any other "{{" is left as it is (a template of a
+ * run without stages is not checked, and kept its text then). */
+static void expand(buf *out, const char *tmpl, const struct value *val)
 {
 	const char *p = tmpl;
 	for (;;) {
@@ -57,12 +70,11 @@ static void expand(buf *out, const char *tmpl, const char *entity_types, const b
 			return;
 		}
 		buf_put(out, p, (size_t)(open - p));
-		if (!strncmp(open, "{{chunks}}", 10) && chunks) {
-			buf_put(out, chunks->data, chunks->len);
-			p = open + 10;
-		} else if (!strncmp(open, "{{entity_types}}", 16)) {
-			buf_puts(out, entity_types);
-			p = open + 16;
+		size_t len;
+		int ph = placeholder_at(open, &len);
+		if (ph >= 0 && val[ph].set) {
+			buf_put(out, val[ph].data, val[ph].len);
+			p = open + len;
 		} else {
 			buf_put(out, "{{", 2);
 			p = open + 2;
@@ -70,33 +82,119 @@ static void expand(buf *out, const char *tmpl, const char *entity_types, const b
 	}
 }
 
-int render_batch(store_txn *t, const struct config *cfg, const struct prompts *pr,
+static void set_value(struct value *v, const char *data, size_t len)
+{
+	v->data = data;
+	v->len = len;
+	v->set = 1;
+}
+
+/* A document's name and text (cut at max bytes, not inside a UTF-8 sequence). */
+static int document_values(store_txn *t, uint32_t doc, size_t max, struct value *val)
+{
+	const void *v;
+	size_t n;
+	if (record_get(t, DB_DOCS, doc, &v, &n) || n < 4 || rd_u32be(v) > n - 4)
+		return -1;
+	const char *p = v;
+	size_t name = rd_u32be(v);
+	set_value(&val[PH_DOCUMENT_NAME], p + 4, name);
+	size_t len = n - 4 - name;
+	if (len > max) {
+		len = max;
+		while (len && ((unsigned char)p[4 + name + len] & 0xc0) == 0x80)
+			len--;
+	}
+	set_value(&val[PH_DOCUMENT], p + 4 + name, len);
+	return 0;
+}
+
+static void body_head(buf *body, const struct config *cfg, const struct stage *st)
+{
+	buf_puts(body, "{\"model\":");
+	buf_json_str(body, st->model, strlen(st->model));
+	buf_printf(body, ",\"temperature\":%.17g,\"max_tokens\":%lld", st->temperature,
+		   (long long)st->max_tokens);
+	const char *schema = st->schema;
+	int strict = st->strict;
+	if (!schema && st->graph && schema_kg()) {
+		size_t n;
+		schema = schema_text(schema_kg(), &n);
+		strict = schema_is_strict(schema_kg());
+	}
+	if (cfg->structured_outputs && schema) {
+		buf_puts(body, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
+		buf_json_str(body, st->name, strlen(st->name));
+		buf_printf(body, ",\"schema\":%s,\"strict\":%s}}", schema, strict ? "true" : "false");
+	} else if (cfg->json_mode) {
+		buf_puts(body, ",\"response_format\":{\"type\":\"json_object\"}");
+	}
+}
+
+/* What the stage's placeholders stand for in batch n. */
+static int fill_values(store_txn *t, const struct render_src *src, const struct stage *st,
+		       const struct batch_ext *x, const struct batch_rec *b, struct rendered *out,
+		       struct value *val)
+{
+	const struct job *job = src->job;
+	set_value(&val[PH_ENTITY_TYPES], src->cfg->entity_types, strlen(src->cfg->entity_types));
+	if (st->over == OVER_CHUNKS) {
+		if (chunks_text(t, b, &out->chunks, &out->chunk_ids))
+			return -1;
+		set_value(&val[PH_CHUNKS], out->chunks.data, out->chunks.len);
+	}
+	if (job->legacy)
+		return 0;
+	if (document_values(t, x->doc, (size_t)st->max_input_tokens * BYTES_PER_TOKEN, val) &&
+	    st->over == OVER_DOCUMENTS)
+		return -1;
+	if (st->needs) {
+		if (context_build(t, job, src->deps, x->stage, x->doc, &out->context, &out->ctx))
+			return -1;
+		set_value(&val[PH_CONTEXT], out->context.data, out->context.len);
+	}
+	const char *schema = st->schema;
+	size_t n = schema ? strlen(schema) : 0;
+	if (!schema && st->graph && schema_kg())
+		schema = schema_text(schema_kg(), &n);
+	if (schema)
+		set_value(&val[PH_SCHEMA], schema, n);
+	return 0;
+}
+
+int render_batch(store_txn *t, const struct render_src *src, uint32_t n,
 		 const struct batch_rec *b, struct rendered *out)
 {
-	buf *chunks = &out->chunks, *text = &out->text;
-	buf_reset(chunks);
-	buf_reset(text);
+	buf_reset(&out->chunks);
+	buf_reset(&out->text);
 	buf_reset(&out->body);
 	buf_reset(&out->chunk_ids);
-	int rc = chunks_text(t, b, chunks, &out->chunk_ids);
-	if (rc == 0) {
-		buf *body = &out->body;
-		buf_puts(body, "{\"model\":");
-		buf_json_str(body, cfg->model, strlen(cfg->model));
-		buf_printf(body, ",\"temperature\":%.17g,\"max_tokens\":%lld", cfg->temperature,
-			   (long long)cfg->max_tokens);
-		if (cfg->json_mode)
-			buf_puts(body, ",\"response_format\":{\"type\":\"json_object\"}");
-		buf_puts(body, ",\"messages\":[{\"role\":\"system\",\"content\":");
-		expand(text, pr->system, cfg->entity_types, NULL);
-		buf_json_str(body, text->data, text->len);
-		buf_puts(body, "},{\"role\":\"user\",\"content\":");
-		buf_reset(text);
-		expand(text, pr->user, cfg->entity_types, chunks);
-		buf_json_str(body, text->data, text->len);
-		buf_puts(body, "}]}");
-		cache_request_key(body->data, body->len, out->key);
-		out->est_tokens = (uint32_t)(body->len / BYTES_PER_TOKEN + (size_t)cfg->max_tokens);
-	}
-	return rc;
+	memset(&out->ctx, 0, sizeof out->ctx);
+	struct batch_ext x;
+	memset(&x, 0, sizeof x);
+	if (!src->job->legacy && (batchx_read(t, n, &x) || x.stage >= src->job->n))
+		return -1;
+	const struct stage *st = &src->job->st[x.stage];
+	out->stage = x.stage;
+	struct value val[PH_COUNT];
+	memset(val, 0, sizeof val);
+	if (fill_values(t, src, st, &x, b, out, val))
+		return -1;
+	buf *body = &out->body, *text = &out->text;
+	body_head(body, src->cfg, st);
+	buf_puts(body, ",\"messages\":[{\"role\":\"system\",\"content\":");
+	struct value chunks = val[PH_CHUNKS];
+	if (src->job->legacy) /* as before stages: the system template had no chunks */
+		val[PH_CHUNKS].set = 0;
+	expand(text, st->system, val);
+	val[PH_CHUNKS] = chunks;
+	buf_json_str(body, text->data, text->len);
+	buf_puts(body, "},{\"role\":\"user\",\"content\":");
+	buf_reset(text);
+	expand(text, st->user, val);
+	buf_json_str(body, text->data, text->len);
+	buf_puts(body, "}]}");
+	cache_request_key(body->data, body->len, out->key);
+	out->est_tokens = (uint32_t)(body->len / BYTES_PER_TOKEN + (size_t)st->max_tokens);
+	return 0;
 }

@@ -76,8 +76,9 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
 	       ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
-		if (render_batch(t, &s->cfg, &s->prompts, &b, &sl->req)) {
-			if (ledger_fail(&s->led, t, n, &b, "its chunks are missing from the store"))
+		struct render_src src = { &s->cfg, &s->job, s->led.deps };
+		if (render_batch(t, &src, n, &b, &sl->req)) {
+			if (ledger_fail(&s->led, t, n, &b, "what it is asked about is missing from the store"))
 				return STORE_FULL;
 			continue;
 		}
@@ -89,7 +90,9 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 			(*cache_hits)++;
 			continue;
 		}
-		if (ledger_send(&s->led, t, n, &b))
+		if (ledger_send(&s->led, t, n, &b) ||
+		    (sl->req.ctx.tokens &&
+		     ledger_context(&s->led, t, n, sl->req.ctx.tokens, sl->req.ctx.trimmed)))
 			return STORE_FULL;
 		sl->assigned = 1;
 		sl->batch = n;
@@ -165,6 +168,7 @@ static void send_assigned(struct sup *s)
 				       .acked = sl->acked,
 				       .est_tokens = sl->req.est_tokens,
 				       .attempt = sl->attempt,
+				       .stage = sl->req.stage,
 				       .key = sl->req.key,
 				       .session = s->session_id,
 				       .chunk_ids = sl->req.chunk_ids.data,

@@ -56,6 +56,11 @@ static int record_settings(store_txn *t, void *arg)
 	int rc = meta_put_str(t, META_CONFIG, json.data, json.len) ||
 		 meta_put_str(t, "prompt.system", s->prompts.system, strlen(s->prompts.system)) ||
 		 meta_put_str(t, "prompt.user", s->prompts.user, strlen(s->prompts.user));
+	if (!rc && !s->job.legacy) {
+		buf_reset(&json);
+		job_to_json(&s->job, &json);
+		rc = meta_put_str(t, META_JOB, json.data, json.len);
+	}
 	buf_free(&json);
 	return rc ? STORE_FULL : 0;
 }
@@ -93,7 +98,12 @@ static int load_recorded_run(struct sup *s, const char *state_dir, char *err, si
 				 state_dir);
 		return EXIT_USAGE;
 	}
-	return 0;
+	char *job = meta_get_str(s->db, META_JOB);
+	int rc = job ? job_parse(&s->job, &s->cfg, job, strlen(job), "recorded job", err, errlen)
+		     : job_from_config(&s->job, &s->cfg, s->prompts.system, s->prompts.user, err,
+				       errlen);
+	free(job);
+	return rc ? EXIT_USAGE : 0;
 }
 
 static int write_run_config(struct sup *s, char *err, size_t errlen)
@@ -104,6 +114,13 @@ static int write_run_config(struct sup *s, char *err, size_t errlen)
 	buf_init(&json);
 	config_to_json(&s->cfg, &json);
 	int rc = write_file_atomic(path, json.data, json.len, 0600);
+	if (!rc) { /* the workers' copy of the stages; none: the one KG stage */
+		paths_file(path, sizeof path, s->state_dir, "run/job.json");
+		buf_reset(&json);
+		job_to_json(&s->job, &json);
+		rc = s->job.legacy ? (unlink(path) < 0 && errno != ENOENT ? -1 : 0)
+				   : write_file_atomic(path, json.data, json.len, 0600);
+	}
 	buf_free(&json);
 	if (rc)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -145,9 +162,17 @@ static int load_ledger(struct sup *s)
 	counters_read(t, &c);
 	if (plan_read(t, &p))
 		p = s->plan;
-	store_abort(t);
 	ledger_init(&s->led, &c, p.nbatches);
-	return 0;
+	int rc = 0;
+	if (!s->job.legacy) { /* which batch is of which stage and document, and what it needs */
+		struct deps *d = xcalloc(1, sizeof *d);
+		struct stage_counters sc[JOB_MAX_STAGES];
+		stage_counters_read(t, sc, s->job.n);
+		rc = deps_load(d, &s->job, t, p.nbatches, p.nsources);
+		ledger_set_stages(&s->led, d, sc, s->job.n);
+	}
+	store_abort(t);
+	return rc;
 }
 
 /* ---- start / resume ---- */
@@ -182,7 +207,7 @@ static int open_cache(struct sup *s, char *err, size_t errlen)
 		if (!(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
 			return EXIT_USAGE;
 	}
-	cache_init(&s->cache, s->db, s->cache_db, &s->cfg, &s->prompts);
+	cache_init(&s->cache, s->db, s->cache_db, &s->cfg, &s->prompts, s->job.legacy);
 	return 0;
 }
 
@@ -194,7 +219,7 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 		return EXIT_INTERNAL;
 	}
 	int64_t t0 = now_ms();
-	if (plan_inputs(&s->cfg, &s->prompts, cli->inputs, cli->ninputs, s->db, &s->plan, err,
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, s->db, &s->plan, err,
 			errlen))
 		return EXIT_USAGE;
 	if (s->plan.nbatches == 0) {
@@ -216,7 +241,7 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 	if (!have || cli->fresh)
 		return plan_fresh(s, cli, err, errlen);
 	struct plan_rec now;
-	if (plan_inputs(&s->cfg, &s->prompts, cli->inputs, cli->ninputs, NULL, &now, err, errlen))
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, NULL, &now, err, errlen))
 		return EXIT_USAGE;
 	if (memcmp(now.fingerprint, old.fingerprint, HASH_LEN)) {
 		snprintf(err, errlen,
@@ -348,7 +373,11 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 			snprintf(err, errlen, "start needs at least one input (-i PATH)");
 			return EXIT_USAGE;
 		}
-		return prompts_load(&s->prompts, &s->cfg, err, errlen) ? EXIT_USAGE : 0;
+		return prompts_load(&s->prompts, &s->cfg, err, errlen) ||
+				       job_from_config(&s->job, &s->cfg, s->prompts.system,
+						       s->prompts.user, err, errlen)
+			       ? EXIT_USAGE
+			       : 0;
 	}
 	char dbdir[PATHS_MAX];
 	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
@@ -373,6 +402,7 @@ static void release(struct sup *s, const struct cli *cli)
 		store_close(s->cache_db);
 	store_close(s->db);
 	prompts_free(&s->prompts);
+	job_free(&s->job);
 	config_free(&s->cfg);
 	for (size_t i = 0; i < s->nqueue; i++)
 		free(s->queue[i].frame);

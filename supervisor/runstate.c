@@ -135,3 +135,37 @@ int delivered_already(const struct delivered *d, uint64_t session, uint32_t slot
 	return d->acked && session == d->session && slot < d->nslots && d->acked[slot] &&
 	       (int32_t)(seq - d->acked[slot]) <= 0;
 }
+
+int batchx_read(store_txn *t, uint32_t n, struct batch_ext *x)
+{
+	memset(x, 0, sizeof *x);
+	const void *v;
+	size_t len;
+	int rc = record_get(t, DB_BATCHX, n, &v, &len);
+	if (!rc)
+		memcpy(x, v, len < sizeof *x ? len : sizeof *x);
+	return rc;
+}
+
+int batchx_write(store_txn *t, uint32_t n, const struct batch_ext *x)
+{
+	unsigned char k[4];
+	wr_u32be(k, n);
+	return store_put(t, DB_BATCHX, k, 4, x, sizeof *x);
+}
+
+int stage_counters_read(store_txn *t, struct stage_counters *v, size_t n)
+{
+	memset(v, 0, n * sizeof *v);
+	const void *p;
+	size_t len;
+	int rc = store_get(t, DB_META, META_STAGES, strlen(META_STAGES), &p, &len);
+	if (!rc)
+		memcpy(v, p, len < n * sizeof *v ? len : n * sizeof *v);
+	return rc;
+}
+
+int stage_counters_write(store_txn *t, const struct stage_counters *v, size_t n)
+{
+	return store_put(t, DB_META, META_STAGES, strlen(META_STAGES), v, n * sizeof *v);
+}

@@ -15,7 +15,8 @@
 #define RUNSTATE_VERSION 1
 
 enum batch_state { B_PENDING = 0, B_INFLIGHT = 1, B_DONE = 2, B_FAILED = 3,
-		  B_SPLIT = 4 /* its answer did not fit max_tokens: replaced by two halves */ };
+		  B_SPLIT = 4, /* its answer did not fit max_tokens: replaced by two halves */
+		  B_BLOCKED = 5 /* a batch it needs (stages) failed */ };
 
 /* DB_BATCHES value; the last error (text) follows the struct. */
 struct batch_rec {
@@ -30,6 +31,30 @@ struct batch_rec {
 	uint32_t child;        /* B_SPLIT: the first of its two halves (the second follows) */
 	unsigned char key[HASH_LEN]; /* cache key of its request, set when first dispatched */
 };
+
+/* DB_BATCHX value, in runs with stages: what a batch is for and what its answer cost. A
+ * documents stage's batch has no chunks (nchunks 0): its document is doc. */
+struct batch_ext {
+	uint32_t stage;
+	uint32_t doc;        /* the source number of its document */
+	uint32_t flags;      /* BX_CUT: its document was cut at the stage's max_input_tokens */
+	uint32_t latency_ms; /* of the call that answered it */
+	uint32_t ctx_tokens; /* of its {{context}} as sent */
+	uint32_t ctx_trimmed; /* tokens left out of it to keep within the budget */
+	uint64_t prompt_tokens, completion_tokens;
+};
+#define BX_CUT 1u
+
+/* meta "stages": per stage, counters that follow its batches (runs with stages). */
+struct stage_counters {
+	uint64_t batches; /* planned, less split ones, plus their halves */
+	uint64_t done, cached, failed, blocked;
+	uint64_t requests, prompt_tokens, completion_tokens;
+	uint64_t cut;     /* documents cut at max_input_tokens */
+	uint64_t ctx_tokens, ctx_trimmed;
+	uint64_t latency_ms; /* summed over answered batches */
+};
+#define META_STAGES "stages"
 
 /* DB_CHUNKS value; the text follows the struct. */
 struct chunk_rec {
@@ -93,6 +118,7 @@ struct delivered {
 #define META_DELIVERED "delivered"
 #define META_PLAN "plan"
 #define META_CONFIG "config"
+#define META_JOB "job" /* the stages, self-contained (job_to_json); none: the one KG stage */
 
 /* Batches that need an answer: the plan's, less those replaced by their halves. */
 uint64_t batches_total(const struct plan_rec *p, const struct counters *c);
@@ -114,6 +140,12 @@ int record_get(store_txn *t, enum store_db db, uint32_t n, const void **v, size_
 int batch_read(store_txn *t, uint32_t n, struct batch_rec *b);
 /* The id of chunk n (NUL-terminated); 0, or -1 if it is missing. */
 int chunk_id_read(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1]);
+/* The batch's stage record; zeroed and STORE_NOTFOUND when it has none (no stages). */
+int batchx_read(store_txn *t, uint32_t n, struct batch_ext *x);
+int batchx_write(store_txn *t, uint32_t n, const struct batch_ext *x);
+/* The per-stage counters (n of them; zeroed where none are recorded). */
+int stage_counters_read(store_txn *t, struct stage_counters *v, size_t n);
+int stage_counters_write(store_txn *t, const struct stage_counters *v, size_t n);
 /* Writes a batch record with its last error (errlen 0: none). */
 int batch_write(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err, size_t errlen);
 

@@ -69,6 +69,7 @@ struct frame {
 struct sup {
 	struct config cfg;
 	struct prompts prompts;
+	struct job job; /* the stages (one KG stage for a config without them) */
 	const char *state_dir;
 	char session[PATHS_SESSION_LEN + 1]; /* names DIR/sock/<session>, this session's sockets */
 	char self_exe[PATHS_MAX];

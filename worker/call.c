@@ -162,8 +162,13 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 	buf_reset(&w->answer);
 	enum outcome o = OUT_OK;
 	int dropped = 0;
-	if (answer_normalize(NULL, env.content, strlen(env.content), b->chunk_ids, b->chunk_ids_len,
-			     w->names, &w->answer, &dropped, err, sizeof err)) {
+	const struct stage_check *sc = &w->stages[b->stage < w->nstages ? b->stage : 0];
+	int bad = sc->graph ? answer_normalize(sc->schema, env.content, strlen(env.content),
+					       b->chunk_ids, b->chunk_ids_len, w->names, &w->answer,
+					       &dropped, err, sizeof err)
+			    : answer_check(sc->schema, env.content, strlen(env.content), &w->answer,
+					   err, sizeof err);
+	if (bad) {
 		int cut = !strcmp(env.finish_reason, "length");
 		snprintf(w->error, sizeof w->error, "invalid answer%s: %s",
 			 cut ? " (cut off at max_tokens)" : "", err);
@@ -173,8 +178,8 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 			o = OUT_SPLIT;
 		} else if (cut) {
 			snprintf(w->error, sizeof w->error,
-				 "the answer for a single chunk is cut off at api.max_tokens (%lld); raise it",
-				 (long long)w->cfg.max_tokens);
+				 "the answer for %s is cut off at max_tokens; raise it (api.max_tokens, "
+				 "or the stage's)", b->chunk_ids_len ? "a single chunk" : "a document");
 			o = OUT_FAILED;
 		}
 	} else if (dropped) {

@@ -41,12 +41,40 @@ static int connect_sockets(struct worker *w, char *err, size_t errlen)
 	return 0;
 }
 
+/* The stages' checks from the run's job; a run without stages has the one KG stage. */
+static int load_job(struct worker *w, char *err, size_t errlen)
+{
+	char path[PATHS_MAX];
+	paths_file(path, sizeof path, w->state_dir, "run/job.json");
+	size_t len;
+	char *text = read_file(path, 64 << 20, &len);
+	w->nstages = 1;
+	w->stages[0].graph = 1;
+	if (!text)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+	struct job job;
+	int rc = job_parse(&job, &w->cfg, text, len, path, err, errlen);
+	free(text);
+	if (rc)
+		return -1;
+	w->nstages = job.n;
+	for (size_t i = 0; i < job.n && !rc; i++) {
+		w->stages[i].graph = job.st[i].graph;
+		if (job.st[i].schema && !(w->stages[i].schema = schema_parse(
+						  job.st[i].schema, strlen(job.st[i].schema), path, err,
+						  errlen)))
+			rc = -1;
+	}
+	job_free(&job);
+	return rc;
+}
+
 static int load_settings(struct worker *w, char *err, size_t errlen)
 {
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, w->state_dir, "run/config.json");
 	config_defaults(&w->cfg);
-	if (config_load(&w->cfg, path, err, errlen))
+	if (config_load(&w->cfg, path, err, errlen) || load_job(w, err, errlen))
 		return -1;
 	char *key = config_api_key(&w->cfg, err, errlen);
 	if (!key)
@@ -268,5 +296,7 @@ int worker_main(int argc, char **argv)
 		buf_free(&w.unacked[i].msg);
 	buf_free(&w.req);
 	config_free(&w.cfg);
+	for (size_t i = 0; i < w.nstages; i++)
+		schema_free(w.stages[i].schema);
 	return rc ? EXIT_STOPPED : EXIT_OK;
 }

@@ -8,6 +8,8 @@
 
 #include "../common/buf.h"
 #include "../common/config.h"
+#include "../common/job.h"
+#include "../common/schema.h"
 #include "../common/names.h"
 #include "../common/proto.h"
 #include "../common/zsock.h"
@@ -21,6 +23,12 @@ struct worker {
 	const char *session;   /* its supervisor's socket directory, DIR/sock/SESSION */
 	struct config cfg;
 	names *names; /* relation ends are checked against entity names in their normal form */
+	/* how each stage's answers are checked (run/job.json; none: the one KG stage) */
+	struct stage_check {
+		schema *schema; /* NULL: the KG schema (graph stages) or any JSON object */
+		int graph;      /* normalised as knowledge-graph answers */
+	} stages[JOB_MAX_STAGES];
+	size_t nstages;
 	http_client *http;
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
 	zsock *results; /* PUSH: to the supervisor */

@@ -20,6 +20,7 @@ struct estimate {
 	struct plan_rec plan;
 	uint64_t prompt_tokens;
 	uint64_t max_completion;
+	double cost_in, cost_out;
 };
 
 /* The scratch directory the plan was made in, with its store. */
@@ -31,7 +32,7 @@ static void remove_tree(const char *dir)
 		log_warn("%s: %s", dir, strerror(errno));
 }
 
-static int render_all(store *db, const struct config *cfg, const struct prompts *pr, FILE *out,
+static int render_all(store *db, const struct config *cfg, const struct job *job, FILE *out,
 		      struct estimate *e)
 {
 	store_txn *t = store_begin(db, 0);
@@ -42,11 +43,17 @@ static int render_all(store *db, const struct config *cfg, const struct prompts 
 	int rc = 0;
 	for (uint32_t i = 0; i < e->plan.nbatches && !rc; i++) {
 		struct batch_rec b;
-		rc = batch_read(t, i, &b) || render_batch(t, cfg, pr, &b, &r) ? -1 : 0;
+		/* a context is not known before its needs are answered: counted at its budget */
+		struct render_src src = { cfg, job, NULL };
+		rc = batch_read(t, i, &b) || render_batch(t, &src, i, &b, &r) ? -1 : 0;
 		if (rc)
 			break;
-		e->prompt_tokens += r.body.len / BYTES_PER_TOKEN;
-		e->max_completion += (uint64_t)cfg->max_tokens;
+		const struct stage *st = &job->st[r.stage];
+		e->prompt_tokens += r.body.len / BYTES_PER_TOKEN + (uint64_t)st->token_budget;
+		e->max_completion += (uint64_t)st->max_tokens;
+		e->cost_in += config_cost_model(cfg, st->model, r.body.len / BYTES_PER_TOKEN +
+								(uint64_t)st->token_budget, 0);
+		e->cost_out += config_cost_model(cfg, st->model, 0, (uint64_t)st->max_tokens);
 		if (out) {
 			fwrite(r.body.data, 1, r.body.len, out);
 			fputc('\n', out);
@@ -59,8 +66,7 @@ static int render_all(store *db, const struct config *cfg, const struct prompts 
 
 static void print_estimate(const struct estimate *e, const struct config *cfg, int json)
 {
-	double in = config_cost_usd(cfg, e->prompt_tokens, 0);
-	double out = config_cost_usd(cfg, 0, e->max_completion);
+	double in = e->cost_in, out = e->cost_out;
 	if (json) {
 		printf("{\"sources\":%u,\"chunks\":%u,\"batches\":%u,\"prompt_tokens\":%llu,"
 		       "\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
@@ -82,6 +88,8 @@ int plan_cmd(const struct cli *cli)
 {
 	struct config cfg;
 	struct prompts pr = { NULL, NULL };
+	struct job job;
+	memset(&job, 0, sizeof job);
 	struct estimate e;
 	memset(&e, 0, sizeof e);
 	char err[1024] = "", dir[] = "/tmp/kgsup-plan-XXXXXX", dbdir[PATHS_MAX];
@@ -90,7 +98,8 @@ int plan_cmd(const struct cli *cli)
 	int made = 0;
 	config_defaults(&cfg);
 	int rc = EXIT_USAGE;
-	if (cli_load_config(cli, &cfg, err, sizeof err) || prompts_load(&pr, &cfg, err, sizeof err))
+	if (cli_load_config(cli, &cfg, err, sizeof err) || prompts_load(&pr, &cfg, err, sizeof err) ||
+	    job_from_config(&job, &cfg, pr.system, pr.user, err, sizeof err))
 		goto done;
 	if (cli->ninputs == 0) {
 		snprintf(err, sizeof err, "plan needs at least one input (-i PATH)");
@@ -108,9 +117,9 @@ int plan_cmd(const struct cli *cli)
 	made = 1;
 	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
 	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
-	    plan_inputs(&cfg, &pr, cli->inputs, cli->ninputs, db, &e.plan, err, sizeof err))
+	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, db, &e.plan, err, sizeof err))
 		goto done;
-	if (render_all(db, &cfg, &pr, out, &e)) {
+	if (render_all(db, &cfg, &job, out, &e)) {
 		snprintf(err, sizeof err, "cannot render the requests");
 		rc = EXIT_INTERNAL;
 		goto done;
@@ -128,6 +137,7 @@ done:
 	if (made)
 		remove_tree(dir);
 	prompts_free(&pr);
+	job_free(&job);
 	config_free(&cfg);
 	return rc;
 }

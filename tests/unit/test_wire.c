@@ -411,22 +411,23 @@ static void frames_are_laid_out_as_documented(void **state)
 	assert_int_equal(b.len, sizeof grant);
 	assert_memory_equal(b.data, grant, sizeof grant);
 
-	/* a batch: five u32s, the key's 32 bytes, the session, two strings */
+	/* a batch: six u32s, the key's 32 bytes, the session, two strings */
 	unsigned char key[HASH_LEN];
 	for (int i = 0; i < HASH_LEN; i++)
 		key[i] = (unsigned char)(0xe0 + i);
 	msg_encode_batch(&b, &(struct msg_batch){ .batch = 1, .seq = 2, .acked = 3, .est_tokens = 4,
-						   .attempt = 5, .key = key, .session = 0x0102030405060708ull,
+						   .attempt = 5, .stage = 6, .key = key,
+						   .session = 0x0102030405060708ull,
 						   .chunk_ids = "c", .chunk_ids_len = 1,
 						   .body = "{}", .body_len = 2 });
-	assert_int_equal(b.len, 2 + 5 * 4 + HASH_LEN + 8 + 4 + 1 + 4 + 2);
-	assert_memory_equal(b.data + 2 + 20, key, HASH_LEN);
+	assert_int_equal(b.len, 2 + 6 * 4 + HASH_LEN + 8 + 4 + 1 + 4 + 2);
+	assert_memory_equal(b.data + 2 + 24, key, HASH_LEN);
 	const unsigned char session[] = { 8, 7, 6, 5, 4, 3, 2, 1 };
-	assert_memory_equal(b.data + 2 + 20 + HASH_LEN, session, 8);
+	assert_memory_equal(b.data + 2 + 24 + HASH_LEN, session, 8);
 	/* a message built without a key says so with zeros, which no request body hashes to */
 	msg_encode_batch(&b, &(struct msg_batch){ .batch = 1 });
 	unsigned char zero[HASH_LEN] = { 0 };
-	assert_memory_equal(b.data + 2 + 20, zero, HASH_LEN);
+	assert_memory_equal(b.data + 2 + 24, zero, HASH_LEN);
 	buf_free(&b);
 }
 

@@ -1,0 +1,133 @@
+/* plan_stages.c: a job's batches, once every input is read. Batches come level by level (the
+ * stages a later stage needs first), and within a level document by document, so that the
+ * cursor hands out what unblocks others first and a document's needs complete early. */
+#include "plan.h"
+#include "../common/chunk.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_TXN_BATCHES 8192
+
+void doc_spans_add(struct doc_spans *d, uint32_t first_chunk)
+{
+	d->v = xgrow(d->v, &d->cap, d->n, sizeof *d->v, 64);
+	d->v[d->n++] = (struct doc_span){ first_chunk, 0, 0 };
+}
+
+struct emit {
+	store *db;
+	store_txn *txn;
+	uint32_t in_txn;
+	struct plan_rec *plan;
+	struct stage_counters sc[JOB_MAX_STAGES];
+};
+
+static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t first, uint32_t n,
+		      uint32_t flags)
+{
+	uint32_t num = e->plan->nbatches++;
+	e->sc[stage].batches++;
+	if (!e->db)
+		return 0;
+	if (!e->txn && !(e->txn = store_begin(e->db, 1)))
+		return -1;
+	struct batch_rec b;
+	memset(&b, 0, sizeof b);
+	b.first_chunk = first;
+	b.nchunks = n;
+	struct batch_ext x;
+	memset(&x, 0, sizeof x);
+	x.stage = stage;
+	x.doc = doc;
+	x.flags = flags;
+	if (batch_write(e->txn, num, &b, NULL, 0) || batchx_write(e->txn, num, &x))
+		return -1;
+	if (++e->in_txn >= PLAN_TXN_BATCHES) {
+		e->in_txn = 0;
+		int rc = store_commit(e->txn);
+		e->txn = NULL;
+		return rc ? -1 : 0;
+	}
+	return 0;
+}
+
+static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uint32_t d,
+			  const struct doc_span *sp, const char *name)
+{
+	const struct stage *st = &job->st[s];
+	if (st->over == OVER_DOCUMENTS) {
+		uint32_t flags = 0;
+		if (sp->bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN) {
+			flags = BX_CUT;
+			e->sc[s].cut++;
+			log_warn("%s: cut at %lld tokens of its about %llu for stage %s "
+				 "(max_input_tokens)", name ? name : "a document",
+				 (long long)st->max_input_tokens,
+				 (unsigned long long)(sp->bytes / BYTES_PER_TOKEN), st->name);
+		}
+		return emit_batch(e, s, d, sp->first_chunk, 0, flags);
+	}
+	for (uint32_t c = 0; c < sp->nchunks; c += (uint32_t)st->per_call) {
+		uint32_t n = sp->nchunks - c;
+		if (n > (uint32_t)st->per_call)
+			n = (uint32_t)st->per_call;
+		if (emit_batch(e, s, d, sp->first_chunk + c, n, 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* The document's name for a warning (from the store, when there is one), read in the
+ * transaction being written (one transaction at a time in a thread). */
+static char *doc_name(struct emit *e, uint32_t d)
+{
+	if (e->db && !e->txn)
+		e->txn = store_begin(e->db, 1);
+	const void *v;
+	size_t n;
+	return e->txn && !record_get(e->txn, DB_SOURCES, d, &v, &n) ? xstrndup(v, n) : NULL;
+}
+
+int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
+		       struct plan_rec *plan, char *err, size_t errlen)
+{
+	struct emit e;
+	memset(&e, 0, sizeof e);
+	e.db = db;
+	e.plan = plan;
+	int maxlevel = 0, rc = 0;
+	for (size_t s = 0; s < job->n; s++)
+		if (job->st[s].level > maxlevel)
+			maxlevel = job->st[s].level;
+	for (int level = 0; level <= maxlevel && !rc; level++)
+		for (uint32_t doc = 0; doc < d->n && !rc; doc++) {
+			char *name = NULL;
+			for (uint32_t s = 0; s < job->n && !rc; s++) {
+				const struct stage *st = &job->st[s];
+				if (st->level != level)
+					continue;
+				if (!name && st->over == OVER_DOCUMENTS &&
+				    d->v[doc].bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN)
+					name = doc_name(&e, doc);
+				rc = emit_stage_doc(&e, job, s, doc, &d->v[doc], name);
+			}
+			free(name);
+		}
+	if (!rc && db) {
+		if (!e.txn && !(e.txn = store_begin(db, 1)))
+			rc = -1;
+		else if (stage_counters_write(e.txn, e.sc, job->n))
+			rc = -1;
+		if (!rc)
+			rc = store_commit(e.txn) ? -1 : 0;
+		e.txn = NULL;
+	}
+	store_abort(e.txn);
+	if (rc)
+		snprintf(err, errlen, "store: %s", store_strerror(db));
+	return rc;
+}
