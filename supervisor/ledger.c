@@ -57,8 +57,12 @@ static void set_state(struct ledger *l, struct counters *c, uint32_t n, struct b
 	note(l, n, n, b->state, to);
 	if (b->state == B_FAILED)
 		c->batches_failed--;
+	else if (b->state == B_BLOCKED)
+		c->batches_blocked--;
 	if (to == B_FAILED)
 		c->batches_failed++;
+	else if (to == B_BLOCKED)
+		c->batches_blocked++;
 	else if (to == B_DONE)
 		c->batches_done++;
 	else if (to == B_SPLIT)

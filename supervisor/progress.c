@@ -3,6 +3,7 @@
  * workers), which log lines erase before they print (log.h); otherwise, or with
  * --no-progress, a plain log line every 10 s, so piped output holds no control characters. */
 #include "sup.h"
+#include "stageview.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -32,8 +33,16 @@ static void log_line(struct sup *s, const char *prefix)
 		 (unsigned long long)c->batches_failed, (unsigned long long)c->requests_sent,
 		 (unsigned long long)c->http_429, (unsigned long long)c->prompt_tokens,
 		 (unsigned long long)c->completion_tokens,
-		 config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens), proc_live_workers(s),
-		 secs);
+		 run_cost(s), proc_live_workers(s), secs);
+	if (!s->job.legacy && s->led.deps) {
+		struct stage_counters sc[JOB_MAX_STAGES];
+		buf b;
+		buf_init(&b);
+		ledger_stage_counters(&s->led, sc);
+		stages_brief(&b, &s->job, sc);
+		log_info("%sstages:%s", prefix, buf_cstr(&b));
+		buf_free(&b);
+	}
 }
 
 static void human(char *out, size_t n, double v)
@@ -66,10 +75,21 @@ static void draw_bar(struct sup *s)
 		bar[i] = i < filled ? '#' : '.';
 	bar[BAR_WIDTH] = '\0';
 	human(tok, sizeof tok, (double)(c->prompt_tokens + c->completion_tokens));
-	fprintf(stderr, "\r[%s] %llu/%llu %3.0f%% %.1f b/s ETA %s %s tok $%.2f 429s %llu %dw\033[K",
+	buf st;
+	buf_init(&st);
+	if (!s->job.legacy && s->led.deps) { /* the stages still going first: they fit the width */
+		struct stage_counters sc[JOB_MAX_STAGES];
+		ledger_stage_counters(&s->led, sc);
+		stages_brief(&st, &s->job, sc);
+		if (st.len > 60) { /* a bar that wraps is no longer redrawn in place */
+			st.len = 57;
+			buf_puts(&st, "...");
+		}
+	}
+	fprintf(stderr, "\r[%s] %llu/%llu %3.0f%% %.1f b/s ETA %s %s tok $%.2f 429s %llu %dw%s\033[K",
 		bar, (unsigned long long)done, (unsigned long long)total, frac * 100, rate, eta, tok,
-		config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens),
-		(unsigned long long)c->http_429, proc_live_workers(s));
+		run_cost(s), (unsigned long long)c->http_429, proc_live_workers(s), buf_cstr(&st));
+	buf_free(&st);
 	fflush(stderr);
 }
 

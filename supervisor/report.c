@@ -3,6 +3,7 @@
  * spent and saved by the cache, latency percentiles of the calls and throughput. Totals are
  * over the whole run (every session); latency and throughput are this session's. */
 #include "sup.h"
+#include "stageview.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -82,11 +83,51 @@ static void put_failures(struct sup *s, buf *b)
 	buf_putc(b, ']');
 }
 
+double run_cost(const struct sup *s)
+{
+	const struct counters *c = &s->led.ctr;
+	if (s->job.legacy || !s->led.deps)
+		return config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
+	struct stage_counters sc[JOB_MAX_STAGES];
+	ledger_stage_counters(&s->led, sc);
+	return stages_cost(&s->job, &s->cfg, sc);
+}
+
+/* ,"stages":{...},"contexts":[{"batch","stage","document","tokens","trimmed"}] of the batches
+ * sent with a {{context}} (runs with stages). */
+static void put_stages(struct sup *s, buf *b)
+{
+	if (s->job.legacy || !s->led.deps)
+		return;
+	struct stage_counters sc[JOB_MAX_STAGES];
+	ledger_stage_counters(&s->led, sc);
+	stages_json(b, &s->job, &s->cfg, sc);
+	buf_puts(b, ",\"contexts\":[");
+	store_txn *t = store_begin(s->db, 0);
+	int n = 0;
+	for (uint32_t i = 0; t && i < s->led.nbatches; i++) {
+		struct batch_ext x;
+		const void *v;
+		size_t len;
+		if (batchx_read(t, i, &x) || !x.ctx_tokens || x.stage >= s->job.n)
+			continue;
+		buf_printf(b, "%s{\"batch\":%u,\"stage\":\"%s\",\"document\":", n++ ? "," : "", i,
+			   s->job.st[x.stage].name);
+		if (!record_get(t, DB_DOCS, x.doc, &v, &len) && len >= 4 && rd_u32be(v) <= len - 4)
+			buf_json_str(b, (const char *)v + 4, rd_u32be(v));
+		else
+			buf_puts(b, "null");
+		buf_printf(b, ",\"tokens\":%u,\"trimmed\":%u}", x.ctx_tokens, x.ctx_trimmed);
+	}
+	store_abort(t);
+	buf_putc(b, ']');
+}
+
 void report_write(struct sup *s, int exit_code)
 {
 	const struct counters *c = &s->led.ctr;
 	double wall = (double)(now_ms() - s->session_start) / 1000.0;
-	double cost = config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
+	double cost = run_cost(s);
 	double saved = config_cost_usd(&s->cfg, c->saved_prompt_tokens, c->saved_completion_tokens);
 	uint64_t other = c->errors - c->http_429 - c->err_server - c->err_transport - c->err_invalid;
 	if (other > c->errors)
@@ -101,10 +142,10 @@ void report_write(struct sup *s, int exit_code)
 		   exit_code, wall, (double)c->elapsed_ms / 1000.0);
 	buf_json_str(&b, s->cfg.model, strlen(s->cfg.model));
 	buf_printf(&b, ",\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
-		   "\"split\":%llu,",
+		   "\"blocked\":%llu,\"split\":%llu,",
 		   (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_done,
 		   (unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
-		   (unsigned long long)c->batches_split);
+		   (unsigned long long)c->batches_blocked, (unsigned long long)c->batches_split);
 	put_failures(s, &b);
 	buf_printf(&b, "},\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu},"
 		   "\"errors_by_cause\":{\"http_429\":%llu,\"server\":%llu,\"transport\":%llu,"
@@ -112,7 +153,7 @@ void report_write(struct sup *s, int exit_code)
 		   "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
 		   "\"cost_usd\":%.6f,\"cache_saved_usd\":%.6f,"
 		   "\"latency_ms\":{\"calls\":%llu,\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f},"
-		   "\"throughput\":{\"batches_per_s\":%.3f,\"requests_per_s\":%.3f}}\n",
+		   "\"throughput\":{\"batches_per_s\":%.3f,\"requests_per_s\":%.3f}",
 		   (unsigned long long)c->requests_sent, (unsigned long long)c->requests_ok,
 		   (unsigned long long)c->retried, (unsigned long long)c->http_429,
 		   (unsigned long long)c->err_server, (unsigned long long)c->err_transport,
@@ -120,6 +161,8 @@ void report_write(struct sup *s, int exit_code)
 		   (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
 		   saved, (unsigned long long)s->nlatency, p50, p95, p99,
 		   wall > 0 ? (double)done_now / wall : 0, wall > 0 ? (double)s->nlatency / wall : 0);
+	put_stages(s, &b);
+	buf_puts(&b, "}\n");
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, s->state_dir, "report.json");
 	if (write_file_atomic(path, b.data, b.len, 0600))

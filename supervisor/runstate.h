@@ -94,6 +94,7 @@ struct counters {
 	uint32_t pad;
 	uint64_t batches_split; /* replaced by halves; not counted in the total */
 	uint64_t err_server, err_transport, err_invalid; /* of errors, by cause (429s apart) */
+	uint64_t batches_blocked; /* a batch they need failed (stages; 0.3.0: 0 in older records) */
 };
 
 /* meta "plan": what the planner made. */

@@ -130,6 +130,8 @@ int loop_run(struct sup *s);
 /* report.c: what a session did, printed at its end and kept as DIR/report.json */
 void report_latency(struct sup *s, uint64_t us);
 void report_write(struct sup *s, int exit_code);
+/* Dollars spent so far (at each stage's model's prices in a run with stages). */
+double run_cost(const struct sup *s);
 
 /* progress.c: a bar on a terminal (at most 4 redraws a second), else a log line every 10 s */
 void progress_begin(struct sup *s, int wanted);

@@ -3,6 +3,8 @@
 #include "../cli.h"
 #include "../lock.h"
 #include "../runstate.h"
+#include "../stageview.h"
+#include "../../common/job.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
 #include "../../common/util.h"
@@ -12,10 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAX_REASONS 8
+
 struct status {
 	struct counters c;
 	struct plan_rec plan;
 	struct config cfg;
+	struct job job;
+	struct stage_counters sc[JOB_MAX_STAGES];
+	struct { char text[160]; uint64_t n; } reasons[MAX_REASONS]; /* of blocked batches */
+	int nreasons;
 	int live;
 	uint64_t invalid_kept;
 	double cost, saved;
@@ -37,18 +45,29 @@ static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
 	uint64_t total = batches_total(&st->plan, c);
-	uint64_t pending = total - c->batches_done - c->batches_failed;
+	uint64_t pending = total - c->batches_done - c->batches_failed - c->batches_blocked;
+	buf more;
+	buf_init(&more);
+	stages_json(&more, &st->job, &st->cfg, st->sc);
+	buf_puts(&more, ",\"blocked_by\":[");
+	for (int i = 0; i < st->nreasons; i++) {
+		buf_puts(&more, i ? ",{\"reason\":" : "{\"reason\":");
+		buf_json_str(&more, st->reasons[i].text, strlen(st->reasons[i].text));
+		buf_printf(&more, ",\"batches\":%llu}", (unsigned long long)st->reasons[i].n);
+	}
+	buf_putc(&more, ']');
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
-	       "\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
+	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
 	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
 	       "\"errors\":%llu,\"invalid_answers\":%llu},"
 	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
 	       "\"cache\":{\"hits\":%llu,\"saved_usd\":%.6f},"
-	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f}\n",
+	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f%s}\n",
 	       state_name(st), st->plan.nchunks, st->plan.nsources, (unsigned long long)total,
 	       (unsigned long long)c->batches_done, (unsigned long long)c->batches_cached,
-	       (unsigned long long)c->batches_failed, (unsigned long long)pending,
+	       (unsigned long long)c->batches_failed, (unsigned long long)c->batches_blocked,
+	       (unsigned long long)pending,
 	       (unsigned long long)c->possibly_billed, (unsigned long long)c->batches_split,
 	       (unsigned long long)c->requests_sent,
 	       (unsigned long long)c->requests_ok, (unsigned long long)c->retried,
@@ -56,7 +75,8 @@ static void print_json(const struct status *st)
 	       (unsigned long long)st->invalid_kept,
 	       (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens,
 	       (unsigned long long)c->batches_cached, st->saved, st->cost,
-	       st->live ? c->workers_live : 0, st->elapsed_s);
+	       st->live ? c->workers_live : 0, st->elapsed_s, buf_cstr(&more));
+	buf_free(&more);
 }
 
 /* Prometheus text exposition format: counters and gauges named kgsup_*. */
@@ -70,8 +90,9 @@ static void print_prometheus(const struct status *st)
 	printf("kgsup_batches{state=\"done\"} %llu\n", (unsigned long long)c->batches_done);
 	printf("kgsup_batches{state=\"cached\"} %llu\n", (unsigned long long)c->batches_cached);
 	printf("kgsup_batches{state=\"failed\"} %llu\n", (unsigned long long)c->batches_failed);
+	printf("kgsup_batches{state=\"blocked\"} %llu\n", (unsigned long long)c->batches_blocked);
 	printf("kgsup_batches{state=\"pending\"} %llu\n",
-	       (unsigned long long)(total - c->batches_done - c->batches_failed));
+	       (unsigned long long)(total - c->batches_done - c->batches_failed - c->batches_blocked));
 	printf("# HELP kgsup_requests_total API requests by outcome.\n# TYPE kgsup_requests_total counter\n");
 	printf("kgsup_requests_total{outcome=\"sent\"} %llu\n", (unsigned long long)c->requests_sent);
 	printf("kgsup_requests_total{outcome=\"ok\"} %llu\n", (unsigned long long)c->requests_ok);
@@ -103,7 +124,13 @@ static void print_text(const struct status *st)
 	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",
 	       (unsigned long long)c->batches_done, (unsigned long long)total, pct,
 	       (unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
-	       (unsigned long long)(total - c->batches_done - c->batches_failed));
+	       (unsigned long long)(total - c->batches_done - c->batches_failed - c->batches_blocked));
+	for (int i = 0; i < st->nreasons; i++)
+		printf("blocked    %llu batches: %s\n", (unsigned long long)st->reasons[i].n,
+		       st->reasons[i].text);
+	if (c->batches_blocked)
+		printf("           (kgsup resume --retry-failed -s DIR retries the failed ones, then "
+		       "these)\n");
 	printf("input      %u chunks from %u sources\n", st->plan.nchunks, st->plan.nsources);
 	printf("requests   %llu sent, %llu ok, %llu retried, %llu answered 429, %llu errors\n",
 	       (unsigned long long)c->requests_sent, (unsigned long long)c->requests_ok,
@@ -120,6 +147,31 @@ static void print_text(const struct status *st)
 		       "twice)\n", (unsigned long long)c->possibly_billed);
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
+	stages_text(stdout, &st->job, &st->cfg, st->sc);
+}
+
+/* Why batches are blocked: their records' reasons, counted (read only when some are). */
+static void read_reasons(store_txn *t, struct status *st)
+{
+	store_iter *it = st->c.batches_blocked ? store_iter_open(t, DB_BATCHES, NULL, 0) : NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	while (it && store_iter_next(it, &k, &kl, &v, &vl)) {
+		struct batch_rec b;
+		if (vl < sizeof b || (memcpy(&b, v, sizeof b), b.state != B_BLOCKED))
+			continue;
+		char text[160];
+		snprintf(text, sizeof text, "%.*s", (int)(vl - sizeof b), (const char *)v + sizeof b);
+		int i = 0;
+		while (i < st->nreasons && strcmp(st->reasons[i].text, text))
+			i++;
+		if (i == MAX_REASONS)
+			continue;
+		if (i == st->nreasons)
+			snprintf(st->reasons[st->nreasons++].text, sizeof text, "%s", text);
+		st->reasons[i].n++;
+	}
+	store_iter_close(it);
 }
 
 static int load_status(const char *state_dir, struct status *st, char *err, size_t errlen)
@@ -140,6 +192,13 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	config_defaults(&st->cfg);
 	/* without readable settings the counters still show; only the dollars need them */
 	run_settings_read(t, &st->cfg, err, errlen);
+	const void *job;
+	size_t jl;
+	if (store_get(t, DB_META, META_JOB, strlen(META_JOB), &job, &jl) ||
+	    job_parse(&st->job, &st->cfg, job, jl, "recorded job", err, errlen))
+		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
+	stage_counters_read(t, st->sc, st->job.n);
+	read_reasons(t, st);
 	err[0] = '\0';
 	rc = 0;
 out:
@@ -159,7 +218,8 @@ int status_cmd(const struct cli *cli)
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
-	st.cost = config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens);
+	st.cost = st.job.legacy ? config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens)
+				: stages_cost(&st.job, &st.cfg, st.sc);
 	st.saved = config_cost_usd(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
 	if (cli->json)
@@ -168,6 +228,7 @@ int status_cmd(const struct cli *cli)
 		print_prometheus(&st);
 	else
 		print_text(&st);
+	job_free(&st.job);
 	config_free(&st.cfg);
 	return EXIT_OK;
 }
