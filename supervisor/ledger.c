@@ -1,5 +1,6 @@
 /* ledger.c: batch states, the counters that follow them and the queue of work (ledger.h). */
 #include "ledger.h"
+#include "ledger_impl.h"
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -10,7 +11,6 @@
 #include <string.h>
 
 #define NSTATES (B_BLOCKED + 1)
-#define ADDED 0xff /* a round's record of a new batch (a half), not a state */
 
 /* legal[from][to]; a state to itself updates attempts or the error only */
 static const unsigned char legal[NSTATES][NSTATES] = {
@@ -28,21 +28,10 @@ int ledger_legal(enum batch_state from, enum batch_state to)
 	return from < NSTATES && to < NSTATES && legal[from][to];
 }
 
-/* A state change (or a new batch, from ADDED) of the round, for deps once it commits. */
-static void note(struct ledger *l, uint32_t n, uint32_t parent, unsigned from, unsigned to)
-{
-	if (!l || !l->deps)
-		return;
-	l->trans = xgrow(l->trans, &l->captrans, l->ntrans, sizeof *l->trans, 64);
-	l->trans[l->ntrans].n = n;
-	l->trans[l->ntrans].parent = parent;
-	l->trans[l->ntrans].from = (uint8_t)from;
-	l->trans[l->ntrans++].to = (uint8_t)to;
-}
 
 /* The one place a batch changes state; the counters that follow states follow it here (those
  * per stage through the round's notes). */
-static void set_state(struct ledger *l, struct counters *c, uint32_t n, struct batch_rec *b,
+void ledger_set_state(struct ledger *l, struct counters *c, uint32_t n, struct batch_rec *b,
 		      enum batch_state to)
 {
 	if (!ledger_legal(b->state, to)) {
@@ -54,7 +43,7 @@ static void set_state(struct ledger *l, struct counters *c, uint32_t n, struct b
 	}
 	if (b->state == to)
 		return;
-	note(l, n, n, b->state, to);
+	ledger_note(l, n, n, b->state, to);
 	if (b->state == B_FAILED)
 		c->batches_failed--;
 	else if (b->state == B_BLOCKED)
@@ -77,14 +66,6 @@ void ledger_init(struct ledger *l, const struct counters *c, uint32_t nbatches)
 	l->nbatches = nbatches;
 }
 
-void ledger_set_stages(struct ledger *l, struct deps *d, const struct stage_counters *sc,
-		       size_t nstages)
-{
-	l->deps = d;
-	l->nstages = nstages;
-	memcpy(l->sc, sc, nstages * sizeof *sc);
-	memcpy(l->rsc, sc, nstages * sizeof *sc);
-}
 
 void ledger_free(struct ledger *l)
 {
@@ -219,70 +200,14 @@ void ledger_round_begin(struct ledger *l)
 		l->wait[i].taken = 0;
 }
 
-static int write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
+int ledger_write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
 		     size_t errlen)
 {
 	return batch_write(t, n, b, err, errlen) ? STORE_FULL : 0;
 }
 
-/* Whether pending batch n may go now: its needs answered (1); else 0, and it is parked
- * (park) while they are still to come or blocked when one failed. A failed write is the
- * transaction's (it will not commit). */
-static int ready(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, int park)
-{
-	char why[160];
-	enum dep_status st = l->deps ? deps_status(l->deps, n, why, sizeof why) : DEP_READY;
-	if (st == DEP_READY)
-		return 1;
-	if (st == DEP_BLOCKED && b->state == B_PENDING) {
-		set_state(l, &l->rctr, n, b, B_BLOCKED);
-		log_warn("batch %u blocked: %s", n, why);
-		write_rec(t, n, b, why, strlen(why));
-	} else if (st == DEP_WAIT && park) {
-		l->wait = xgrow(l->wait, &l->capwait, l->nwait, sizeof *l->wait, 64);
-		l->wait[l->nwait++] = (struct requeued){ n, 0, 0, 0 };
-	}
-	return 0;
-}
 
-/* From the cursor on: the first pending batch that may go (only of stages others need, with
- * unblocking set). */
-static int take_cursor(struct ledger *l, store_txn *t, uint32_t *n, struct batch_rec *b,
-		       int unblocking)
-{
-	while (l->rcursor < l->nbatches) {
-		if (unblocking && l->deps && !deps_unblocks(l->deps, l->rcursor))
-			return 0;
-		*n = l->rcursor++;
-		if (!ledger_is_out(l, *n) && !batch_read(t, *n, b) && b->state == B_PENDING &&
-		    ready(l, t, *n, b, 1))
-			return 1;
-	}
-	return 0;
-}
 
-/* A parked batch whose needs are answered now. */
-static int take_waiting(struct ledger *l, store_txn *t, uint32_t *n, struct batch_rec *b)
-{
-	for (size_t i = 0; i < l->nwait; i++) {
-		struct requeued *w = &l->wait[i];
-		if (w->taken)
-			continue;
-		if (ledger_is_out(l, w->batch) || batch_read(t, w->batch, b) || b->state != B_PENDING) {
-			w->taken = 1; /* gone another way */
-			continue;
-		}
-		char why[8];
-		if (deps_status(l->deps, w->batch, why, sizeof why) == DEP_WAIT)
-			continue;
-		w->taken = 1;
-		if (ready(l, t, w->batch, b, 0)) {
-			*n = w->batch;
-			return 1;
-		}
-	}
-	return 0;
-}
 
 int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
 		uint32_t *attempt)
@@ -297,7 +222,7 @@ int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct
 			q->taken = 1;
 			continue;
 		}
-		if (!ready(l, t, q->batch, b, 0)) {
+		if (!ledger_ready(l, t, q->batch, b, 0)) {
 			q->taken = b->state == B_BLOCKED;
 			continue;
 		}
@@ -306,14 +231,14 @@ int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct
 		*attempt = q->attempt;
 		return 1;
 	}
-	return take_cursor(l, t, n, b, 1) || (l->deps && take_waiting(l, t, n, b)) ||
-	       take_cursor(l, t, n, b, 0);
+	return ledger_take_cursor(l, t, n, b, 1) || (l->deps && ledger_take_waiting(l, t, n, b)) ||
+	       ledger_take_cursor(l, t, n, b, 0);
 }
 
 int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b)
 {
-	set_state(l, &l->rctr, n, b, B_INFLIGHT);
-	return write_rec(t, n, b, NULL, 0);
+	ledger_set_state(l, &l->rctr, n, b, B_INFLIGHT);
+	return ledger_write_rec(t, n, b, NULL, 0);
 }
 
 static int put_result(store_txn *t, uint32_t n, const char *answer, size_t len)
@@ -327,14 +252,14 @@ int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_re
 		     const char *answer, size_t len, uint64_t prompt, uint64_t completion)
 {
 	struct counters *c = &l->rctr;
-	set_state(l, c, n, b, B_DONE);
+	ledger_set_state(l, c, n, b, B_DONE);
 	b->cached = 1;
 	c->batches_cached++;
 	if (l->deps)
 		l->rsc[deps_stage(l->deps, n)].cached++;
 	c->saved_prompt_tokens += prompt;
 	c->saved_completion_tokens += completion;
-	return put_result(t, n, answer, len) || write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;
+	return put_result(t, n, answer, len) || ledger_write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;
 }
 
 int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
@@ -349,11 +274,11 @@ int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, ui
 	half.is_child = 1;
 	half.first_chunk = b->first_chunk;
 	half.nchunks = b->nchunks / 2;
-	if (write_rec(t, first, &half, NULL, 0))
+	if (ledger_write_rec(t, first, &half, NULL, 0))
 		return STORE_FULL;
 	half.first_chunk += half.nchunks;
 	half.nchunks = b->nchunks - half.nchunks;
-	if (write_rec(t, first + 1, &half, NULL, 0))
+	if (ledger_write_rec(t, first + 1, &half, NULL, 0))
 		return STORE_FULL;
 	if (l->deps) { /* the halves are of the stage and document of the whole */
 		struct batch_ext x;
@@ -362,24 +287,24 @@ int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, ui
 		x.prompt_tokens = x.completion_tokens = 0;
 		if (batchx_write(t, first, &x) || batchx_write(t, first + 1, &x))
 			return STORE_FULL;
-		note(l, first, n, ADDED, B_PENDING);
-		note(l, first + 1, n, ADDED, B_PENDING);
+		ledger_note(l, first, n, ADDED, B_PENDING);
+		ledger_note(l, first + 1, n, ADDED, B_PENDING);
 	}
-	set_state(l, &l->rctr, n, b, B_SPLIT);
+	ledger_set_state(l, &l->rctr, n, b, B_SPLIT);
 	b->child = first;
 	log_info("batch %u: %s; split into batches %u and %u", n, why, first, first + 1);
 	struct plan_rec p = *plan;
 	p.nbatches = l->rnbatches;
 	if (store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &p, sizeof p))
 		return STORE_FULL;
-	return write_rec(t, n, b, NULL, 0);
+	return ledger_write_rec(t, n, b, NULL, 0);
 }
 
 int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why)
 {
-	set_state(l, &l->rctr, n, b, B_FAILED);
+	ledger_set_state(l, &l->rctr, n, b, B_FAILED);
 	log_warn("batch %u failed: %s", n, why);
-	return write_rec(t, n, b, why, strlen(why));
+	return ledger_write_rec(t, n, b, why, strlen(why));
 }
 
 static void count_requests(struct counters *c, const struct msg_result *m)
@@ -396,71 +321,9 @@ static void count_requests(struct counters *c, const struct msg_result *m)
 	c->completion_tokens += m->completion_tokens;
 }
 
-/* A result of a batch of a stage: what it cost counts for the stage, and, answered, for the
- * batch (its stage record). */
-static int stage_result(struct ledger *l, store_txn *t, const struct msg_result *m)
-{
-	struct stage_counters *sc = &l->rsc[deps_stage(l->deps, m->batch)];
-	sc->requests += m->requests_sent;
-	sc->prompt_tokens += m->prompt_tokens;
-	sc->completion_tokens += m->completion_tokens;
-	if (m->status != RES_OK)
-		return 0;
-	struct batch_ext x;
-	batchx_read(t, m->batch, &x);
-	x.prompt_tokens += m->prompt_tokens;
-	x.completion_tokens += m->completion_tokens;
-	x.latency_ms = (uint32_t)(m->latency_us / 1000);
-	sc->latency_ms += x.latency_ms;
-	return batchx_write(t, m->batch, &x) ? STORE_FULL : 0;
-}
 
-int ledger_context(struct ledger *l, store_txn *t, uint32_t n, uint32_t ctx_tokens,
-		   uint32_t trimmed)
-{
-	if (!l->deps)
-		return 0;
-	struct batch_ext x;
-	batchx_read(t, n, &x);
-	x.ctx_tokens = ctx_tokens;
-	x.ctx_trimmed = trimmed;
-	l->rsc[x.stage < l->nstages ? x.stage : 0].ctx_tokens += ctx_tokens;
-	l->rsc[x.stage < l->nstages ? x.stage : 0].ctx_trimmed += trimmed;
-	return batchx_write(t, n, &x) ? STORE_FULL : 0;
-}
 
-void ledger_stage_counters(const struct ledger *l, struct stage_counters *out)
-{
-	for (size_t s = 0; s < l->nstages; s++) {
-		out[s] = l->rsc[s];
-		if (!l->deps)
-			continue;
-		out[s].batches = l->deps->sc[s].batches;
-		out[s].done = l->deps->sc[s].done;
-		out[s].failed = l->deps->sc[s].failed;
-		out[s].blocked = l->deps->sc[s].blocked;
-	}
-	for (size_t i = 0; l->deps && i < l->ntrans; i++) {
-		uint32_t st = deps_stage(l->deps, l->trans[i].from == ADDED ? l->trans[i].parent
-									  : l->trans[i].n);
-		if (l->trans[i].from != ADDED)
-			deps_count_state(&out[st], (enum batch_state)l->trans[i].from, -1);
-		deps_count_state(&out[st], (enum batch_state)l->trans[i].to, +1);
-	}
-}
 
-/* The round's state changes, committed: deps follows them. */
-static void apply_trans(struct ledger *l)
-{
-	for (size_t i = 0; l->deps && i < l->ntrans; i++) {
-		if (l->trans[i].from == ADDED)
-			deps_add(l->deps, l->trans[i].n, l->trans[i].parent);
-		else
-			deps_change(l->deps, l->trans[i].n, (enum batch_state)l->trans[i].from,
-				    (enum batch_state)l->trans[i].to);
-	}
-	l->ntrans = 0;
-}
 
 /* The result answers the request batch b was sent as (a batch never sent has no key yet). */
 static int answers(const struct batch_rec *b, const struct msg_result *m)
@@ -484,7 +347,7 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 		return LEDGER_FOREIGN; /* not ours: counted, nothing else */
 	if (!answers(b, m))
 		return LEDGER_FOREIGN;
-	if (l->deps && stage_result(l, t, m))
+	if (l->deps && ledger_stage_result(l, t, m))
 		return STORE_FULL;
 	b->attempts += m->requests_sent;
 	if (m->http_status)
@@ -494,7 +357,7 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 	int open = b->state != B_DONE && b->state != B_SPLIT && b->state != B_FAILED;
 	int done = 0;
 	if (m->status == RES_OK && b->state != B_DONE && b->state != B_SPLIT) {
-		set_state(l, c, m->batch, b, B_DONE);
+		ledger_set_state(l, c, m->batch, b, B_DONE);
 		b->cached = 0;
 		done = 1;
 		if (put_result(t, m->batch, m->payload, m->payload_len))
@@ -502,19 +365,19 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 	} else if (m->status == RES_SPLIT && open) {
 		return ledger_split(l, t, plan, m->batch, b, "answer cut off at max_tokens");
 	} else if (m->status == RES_RETRY && open) {
-		set_state(l, c, m->batch, b, B_PENDING);
+		ledger_set_state(l, c, m->batch, b, B_PENDING);
 		give_back_later(l, m, now);
 		err = m->payload;
 		errlen = m->payload_len;
 	} else if (m->status == RES_GAVEUP && open && m->requests_sent == 0) {
-		set_state(l, c, m->batch, b, B_PENDING); /* never sent: nothing to bill or doubt */
+		ledger_set_state(l, c, m->batch, b, B_PENDING); /* never sent: nothing to bill or doubt */
 	} else if (m->status == RES_FAILED && open) {
-		set_state(l, c, m->batch, b, B_FAILED);
+		ledger_set_state(l, c, m->batch, b, B_FAILED);
 		err = m->payload;
 		errlen = m->payload_len;
 		log_warn("batch %u failed: %.*s", m->batch, (int)m->payload_len, m->payload);
 	}
-	if (write_rec(t, m->batch, b, err, errlen))
+	if (ledger_write_rec(t, m->batch, b, err, errlen))
 		return STORE_FULL;
 	return done ? LEDGER_DONE : 0;
 }
@@ -536,7 +399,7 @@ int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint
 
 void ledger_commit(struct ledger *l)
 {
-	apply_trans(l);
+	ledger_apply_trans(l);
 	memcpy(l->sc, l->rsc, l->nstages * sizeof *l->sc);
 	size_t kept = 0;
 	for (size_t i = 0; i < l->nwait; i++)
@@ -590,20 +453,20 @@ static int recover_txn(store_txn *t, void *argp)
 			continue;
 		memcpy(&b, v, sizeof b);
 		if (b.state == B_INFLIGHT) {
-			set_state(ra->l, &c, n, &b, B_PENDING);
+			ledger_set_state(ra->l, &c, n, &b, B_PENDING);
 			if (!ra->recovered(ra->arg, n, b.key)) {
 				b.possibly_billed = 1;
 				c.possibly_billed++;
 			}
 		} else if ((b.state == B_FAILED || b.state == B_BLOCKED) && ra->retry_failed) {
-			set_state(ra->l, &c, n, &b, B_PENDING);
+			ledger_set_state(ra->l, &c, n, &b, B_PENDING);
 		} else {
 			continue;
 		}
 		/* the error text behind the record is copied before the record is written over */
 		buf_reset(&rec);
 		buf_put(&rec, (const char *)v + sizeof b, vl - sizeof b);
-		rc = write_rec(t, n, &b, rec.data, rec.len);
+		rc = ledger_write_rec(t, n, &b, rec.data, rec.len);
 	}
 	store_iter_close(it);
 	buf_free(&rec);
@@ -618,7 +481,7 @@ int ledger_recover(struct ledger *l, store *db, int retry_failed, ledger_recover
 	int rc = store_write(db, recover_txn, &ra);
 	if (!rc) {
 		l->ctr = l->rctr;
-		apply_trans(l);
+		ledger_apply_trans(l);
 	}
 	l->ntrans = 0;
 	return rc;
