@@ -40,3 +40,24 @@ echo "== kgsup export -s $D/state -f jsonl -o $D/graph.jsonl"
 ents=$(grep -c '"kind":"entity"' "$D/graph.jsonl" || true)
 rels=$(grep -c '"kind":"relation"' "$D/graph.jsonl" || true)
 echo "exported $ents entities and $rels relations to $D/graph.jsonl"
+
+echo
+echo "== the analyzers job (etc/jobs/analyzers.json): four analyzers per transcript, then four"
+echo "   that read their answers within a token budget; 12 of the transcripts"
+mkdir -p "$D/an-in" && cp "$D"/in/interview-0000[0-9].* "$D"/in/interview-0001[01].* "$D/an-in/"
+cp -r "$TOP/etc/jobs" "$D/jobs"
+/usr/bin/python3 - "$D/jobs/analyzers.json" "$port" "$D/mock/cert.pem" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["api"].update(base_url="https://127.0.0.1:%s/v1" % sys.argv[2], ca_file=sys.argv[3])
+cfg["limits"].update(requests_per_minute=6000, tokens_per_minute=50000000)
+json.dump(cfg, open(sys.argv[1], "w"), indent=1)
+PY
+echo "== kgsup start -c $D/jobs/analyzers.json -i $D/an-in -s $D/an-state -w 16"
+"$KGSUP" start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
+echo "== kgsup status -s $D/an-state"
+"$KGSUP" status -s "$D/an-state"
+echo "== kgsup export -s $D/an-state -f tree -o $D/an-tree"
+"$KGSUP" export -s "$D/an-state" -f tree -o "$D/an-tree"
+echo "$(find "$D/an-tree" -name '*.json' | wc -l) files in $D/an-tree, e.g.:"
+find "$D/an-tree" -name '*.json' | sort | head -3
