@@ -406,8 +406,10 @@ void config_to_json(const struct config *c, buf *b)
 	}
 	buf_puts(b, "}");
 	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (*settings[i].section || settings[i].type != C_RAW)
+			continue;
 		const char *v = *(char *const *)((const char *)c + settings[i].offset);
-		if (!*settings[i].section && v) {
+		if (v) {
 			buf_putc(b, ',');
 			buf_json_str(b, settings[i].key, strlen(settings[i].key));
 			buf_putc(b, ':');

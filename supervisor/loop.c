@@ -167,8 +167,9 @@ static int finish(struct sup *s, int loop_failed)
 		s->run_state = RUN_FAILED;
 		code = EXIT_ABORTED;
 	} else if (finished && !loop_failed) {
-		s->run_state = s->led.ctr.batches_failed ? RUN_FAILED : RUN_DONE;
-		code = s->led.ctr.batches_failed ? EXIT_FAILED : EXIT_OK;
+		int failed = s->led.ctr.batches_failed || s->led.ctr.batches_blocked;
+		s->run_state = failed ? RUN_FAILED : RUN_DONE;
+		code = failed ? EXIT_FAILED : EXIT_OK;
 	} else {
 		s->run_state = RUN_STOPPED;
 		code = EXIT_STOPPED;
@@ -183,6 +184,11 @@ static int finish(struct sup *s, int loop_failed)
 			s->state_dir, s->store_error, s->state_dir);
 	else if (s->aborted)
 		die_msg("aborted: %s", s->abort_msg);
+	else if (code == EXIT_FAILED && s->led.ctr.batches_blocked)
+		die_msg("finished with %llu failed batches and %llu blocked by them (kgsup status -s "
+			"%s; kgsup resume --retry-failed -s %s retries them)",
+			(unsigned long long)s->led.ctr.batches_failed,
+			(unsigned long long)s->led.ctr.batches_blocked, s->state_dir, s->state_dir);
 	else if (code == EXIT_FAILED)
 		die_msg("finished with %llu failed batches (kgsup status -s %s)",
 			(unsigned long long)s->led.ctr.batches_failed, s->state_dir);
