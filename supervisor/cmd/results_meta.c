@@ -107,22 +107,35 @@ void meta_document_begin(struct meta *m, const char *name)
 	m->nstages = 0;
 }
 
+/* ,"key":value; null when the run does not record it (known: 0 or 1). */
+static void meta_num(buf *b, const char *key, double v, const char *fmt, int known)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (known)
+		buf_printf(b, fmt, v);
+	else
+		buf_puts(b, "null");
+}
+
 void meta_stage(struct meta *m, struct results *r, uint32_t s, const struct cell_sum *c)
 {
 	const struct stage *st = &r->job.st[s];
 	buf *b = &m->b;
+	/* a run without stages keeps no tokens, latency or context per batch */
+	int k = !r->job.legacy;
 	if (m->nstages++)
 		buf_putc(b, ',');
 	buf_json_str(b, st->name, strlen(st->name));
-	buf_printf(b, ":{\"state\":\"%s\",\"batches\":%u,\"prompt_tokens\":%llu,"
-		   "\"completion_tokens\":%llu,\"cost_usd\":%.6f,\"latency_ms\":%llu,"
-		   "\"attempts\":%llu,\"context_tokens\":%llu,\"context_trimmed\":%llu,"
-		   "\"cut\":%s}", cell_state(c), c->leaves, (unsigned long long)c->prompt_tokens,
-		   (unsigned long long)c->completion_tokens,
-		   config_cost_model(&r->cfg, st->model, c->prompt_tokens, c->completion_tokens),
-		   (unsigned long long)c->latency_ms, (unsigned long long)c->attempts,
-		   (unsigned long long)c->ctx_tokens, (unsigned long long)c->ctx_trimmed,
-		   c->cut ? "true" : "false");
+	buf_printf(b, ":{\"state\":\"%s\",\"batches\":%u", cell_state(c), c->leaves);
+	meta_num(b, "prompt_tokens", (double)c->prompt_tokens, "%.0f", k);
+	meta_num(b, "completion_tokens", (double)c->completion_tokens, "%.0f", k);
+	meta_num(b, "cost_usd", config_cost_model(&r->cfg, st->model, c->prompt_tokens,
+						  c->completion_tokens), "%.6f", k);
+	meta_num(b, "latency_ms", (double)c->latency_ms, "%.0f", k);
+	meta_num(b, "attempts", (double)c->attempts, "%.0f", 1);
+	meta_num(b, "context_tokens", (double)c->ctx_tokens, "%.0f", k);
+	meta_num(b, "context_trimmed", (double)c->ctx_trimmed, "%.0f", k);
+	buf_printf(b, ",\"cut\":%s}", c->cut ? "true" : "false");
 }
 
 void meta_document_end(struct meta *m)

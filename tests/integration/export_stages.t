@@ -6,7 +6,7 @@
 # stage, the graph formats merge only the graph stage's answers, and a split batch's halves
 # come in its place.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 16
 
 export MOCK_API_KEY=sk-mock-$$-secret
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 4 --words 700
@@ -177,5 +177,29 @@ print("ok" if a == b and sa == sb and a else "differ")
 PY
 )
 check "the halves of split batches come in their place: chunks in the same order as unsplit ($verdict)" \
+	[ "$verdict" = ok ]
+
+# a run without stages: the one stage kg, each batch under the document of its first chunk
+write_config "$T/legacy.json" '{"api": {"api_key_env": "MOCK_API_KEY"}, "chunking": {"chunk_tokens": 120, "overlap_tokens": 0, "chunks_per_batch": 2}}'
+kg start -c "$T/legacy.json" -i "$T/in" -s "$T/l" -q 2>"$T/l.err"; rc=$?
+kg status -s "$T/l" --json >"$T/lst.json"
+kg export -s "$T/l" -f results -o "$T/lr.jsonl" 2>/dev/null
+kg export -s "$T/l" -f tree -o "$T/ltree" 2>/dev/null
+verdict=$(py "$T/lr.jsonl" "$T/ltree" "$(json_get "$T/lst.json" "j['batches']['total']")" <<'PY'
+import json, os, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+per_doc = {}
+for r in rows:
+    per_doc.setdefault(r["document"], []).append(r["answer"])
+tree = {d: json.load(open(os.path.join(sys.argv[2], d, "kg.json"))) for d in per_doc}
+meta = json.load(open(os.path.join(sys.argv[2], "metadata.json")))
+ok = len(rows) == int(sys.argv[3]) and all(r["stage"] == "kg" and r["chunks"] for r in rows) \
+    and tree == per_doc and len(per_doc) == 4 and \
+    all(d["stages"]["kg"]["prompt_tokens"] is None for d in meta["documents"])
+print("ok" if ok else "%d lines for %s batches; tree %s" % (len(rows), sys.argv[3], tree == per_doc))
+PY
+)
+check "a run without stages finishes (exit $rc)" [ $rc -eq 0 ]
+check "without stages: a results line per batch, the tree's kg.json the array of them ($verdict)" \
 	[ "$verdict" = ok ]
 finish
