@@ -51,7 +51,11 @@ struct format;
 /* Writes the format to output (a file, a directory, or NULL: standard output). */
 typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
 		       size_t errlen);
-static format_run export_graph, export_invalid, export_results, export_tree;
+static format_run export_graph, export_invalid, export_answers;
+/* Writes the answers by document and stage to output; *count: what it wrote. */
+typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
+			   size_t errlen);
+static answers_writer write_lines;
 
 /* The formats: a graph written to one file (or standard output) or to two files in a
  * directory (-o DIR), the answers as lines or a tree, or the invalid answers. */
@@ -61,15 +65,18 @@ static const struct format {
 	graph_writer *write;  /* a graph: to -o FILE or standard output */
 	graph_writer *write2; /* with write: the two files of a directory */
 	const char *file, *file2;
+	answers_writer *answers; /* the answers (export_answers) */
+	const char *unit;        /* what answers counts */
 } formats[] = {
-	{ "jsonl", export_graph, graph_write_jsonl, NULL, NULL, NULL },
-	{ "csv", export_graph, graph_write_csv_nodes, graph_write_csv_relationships, "nodes.csv",
-	  "relationships.csv" },
-	{ "cypher", export_graph, graph_write_cypher, NULL, NULL, NULL },
-	{ "graphml", export_graph, graph_write_graphml, NULL, NULL, NULL },
-	{ "invalid", export_invalid, NULL, NULL, NULL, NULL },
-	{ "results", export_results, NULL, NULL, NULL, NULL },
-	{ "tree", export_tree, NULL, NULL, NULL, NULL },
+	{ "jsonl", export_graph, .write = graph_write_jsonl },
+	{ "csv", export_graph, .write = graph_write_csv_nodes,
+	  .write2 = graph_write_csv_relationships, .file = "nodes.csv",
+	  .file2 = "relationships.csv" },
+	{ "cypher", export_graph, .write = graph_write_cypher },
+	{ "graphml", export_graph, .write = graph_write_graphml },
+	{ "invalid", export_invalid, .write = NULL },
+	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
+	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -180,35 +187,27 @@ static int export_invalid(store_txn *t, const struct format *fm, const char *out
 	return 0;
 }
 
-static int export_results(store_txn *t, const struct format *fm, const char *output, char *err,
-			  size_t errlen)
-{
-	(void)fm;
-	struct results r;
-	uint64_t n = 0;
-	int rc = results_load(&r, t, err, errlen);
-	FILE *out = rc ? NULL : open_out(output, err, errlen);
-	if (out) {
-		results_write_lines(&r, out, &n);
-		rc = close_out(out, output, err, errlen);
-	}
-	if (!rc)
-		fprintf(stderr, "kgsup: exported %llu answers\n", (unsigned long long)n);
-	results_free(&r);
-	return out ? rc : -1;
-}
-
-static int export_tree(store_txn *t, const struct format *fm, const char *output, char *err,
+/* -f results: to -o FILE or standard output. */
+static int write_lines(struct results *r, const char *output, uint64_t *count, char *err,
 		       size_t errlen)
 {
-	(void)fm;
+	FILE *out = open_out(output, err, errlen);
+	if (!out)
+		return -1;
+	results_write_lines(r, out, count);
+	return close_out(out, output, err, errlen);
+}
+
+static int export_answers(store_txn *t, const struct format *fm, const char *output, char *err,
+			  size_t errlen)
+{
 	struct results r;
 	uint64_t n = 0;
 	int rc = results_load(&r, t, err, errlen);
 	if (!rc)
-		rc = results_write_tree(&r, output, &n, err, errlen);
+		rc = fm->answers(&r, output, &n, err, errlen);
 	if (!rc)
-		fprintf(stderr, "kgsup: exported %llu files to %s\n", (unsigned long long)n, output);
+		fprintf(stderr, "kgsup: exported %llu %s\n", (unsigned long long)n, fm->unit);
 	results_free(&r);
 	return rc;
 }
