@@ -47,11 +47,13 @@ static const struct cli_command commands[] = {
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
 	  "  counters in Prometheus text format.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
-	  "write the knowledge graph (or the invalid answers kept)",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid] [-o PATH]\n"
+	  "write the knowledge graph, the answers, or the invalid answers kept",
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree]\n"
+	  "             [-o PATH]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
 	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
-	  "  failed validation, kept for inspection.\n" },
+	  "  failed validation, kept for inspection; -f results one line per answer;\n"
+	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n" },
 	{ "stop", stop_cmd, NULL, CO_STATE | CO_NOW, 0,
 	  "stop a live run gracefully (--now: abandon calls in flight)",
 	  "kgsup stop -s DIR [--now]\n"

@@ -291,7 +291,17 @@ const char *graph_source_name(const struct graph *g, uint32_t source)
 	return source < g->nsources && g->sources[source] ? g->sources[source] : "";
 }
 
-int graph_build(store_txn *t, const struct config *cfg, struct graph *g, char *err, size_t errlen)
+/* Whether planned batch n is of a stage that makes the graph (its halves are of its stage). */
+static int graph_batch(store_txn *t, const struct job *job, uint32_t n)
+{
+	if (job->legacy)
+		return 1;
+	struct batch_ext x;
+	return !batchx_read(t, n, &x) && x.stage < job->n && job->st[x.stage].graph;
+}
+
+int graph_build(store_txn *t, const struct config *cfg, const struct job *job, struct graph *g,
+		char *err, size_t errlen)
 {
 	memset(g, 0, sizeof *g);
 	struct plan_rec plan;
@@ -311,7 +321,7 @@ int graph_build(store_txn *t, const struct config *cfg, struct graph *g, char *e
 	load_chunks(t, &plan, g, m);
 	for (uint32_t i = 0; i < plan.nbatches; i++) {
 		struct batch_rec b;
-		if (!batch_read(t, i, &b) && !b.is_child)
+		if (!batch_read(t, i, &b) && !b.is_child && graph_batch(t, job, i))
 			add_batch(t, g, m, i, 0);
 	}
 	for (size_t i = 0; i < g->nentities; i++) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../common/config.h"
+#include "../common/job.h"
 #include "../common/store.h"
 
 struct form {
@@ -66,8 +67,11 @@ struct graph {
 	void *maps;                   /* graph.c's indexes */
 };
 
-/* Builds g from the run in t with cfg's graph settings. Returns 0, or -1 with err set. */
-int graph_build(store_txn *t, const struct config *cfg, struct graph *g, char *err, size_t errlen);
+/* Builds g from the run in t with cfg's graph settings, from the answers of job's stages that
+ * have graph true (a run without stages: every answer; the other stages' answers are not
+ * knowledge-graph answers). Returns 0, or -1 with err set. */
+int graph_build(store_txn *t, const struct config *cfg, const struct job *job, struct graph *g,
+		char *err, size_t errlen);
 void graph_free(struct graph *g);
 
 /* The path of source number source ("" when the run has no such source). */

@@ -1,7 +1,8 @@
 /* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher or GraphML, or the answers that failed validation. Reads in one read-only
- * transaction, so it works on a live run and sees a consistent snapshot; the same run always
- * gives the same bytes. */
+ * Cypher or GraphML, the stages' answers (results.h) as lines or a tree of files, or the
+ * answers that failed validation. Reads in one read-only transaction, so it works on a live
+ * run and sees a consistent snapshot; the same run always gives the same bytes. */
+#include "results.h"
 #include "../cli.h"
 #include "../graph_write.h"
 #include "../runstate.h"
@@ -46,19 +47,36 @@ static uint64_t write_invalid(store_txn *t, FILE *out)
 	return n;
 }
 
-/* The formats: a graph written to one file (or standard output), to two files in a directory
- * (-o DIR), or the invalid answers. */
+struct format;
+/* Writes the format to output (a file, a directory, or NULL: standard output). */
+typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
+		       size_t errlen);
+static format_run export_graph, export_invalid, export_answers;
+/* Writes the answers by document and stage to output; *count: what it wrote. */
+typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
+			   size_t errlen);
+static answers_writer write_lines;
+
+/* The formats: a graph written to one file (or standard output) or to two files in a
+ * directory (-o DIR), the answers as lines or a tree, or the invalid answers. */
 static const struct format {
 	const char *name;
-	graph_writer *write;  /* to -o FILE or standard output */
+	format_run *run;
+	graph_writer *write;  /* a graph: to -o FILE or standard output */
 	graph_writer *write2; /* with write: the two files of a directory */
 	const char *file, *file2;
+	answers_writer *answers; /* the answers (export_answers) */
+	const char *unit;        /* what answers counts */
 } formats[] = {
-	{ "jsonl", graph_write_jsonl, NULL, NULL, NULL },
-	{ "csv", graph_write_csv_nodes, graph_write_csv_relationships, "nodes.csv", "relationships.csv" },
-	{ "cypher", graph_write_cypher, NULL, NULL, NULL },
-	{ "graphml", graph_write_graphml, NULL, NULL, NULL },
-	{ "invalid", NULL, NULL, NULL, NULL },
+	{ "jsonl", export_graph, .write = graph_write_jsonl },
+	{ "csv", export_graph, .write = graph_write_csv_nodes,
+	  .write2 = graph_write_csv_relationships, .file = "nodes.csv",
+	  .file2 = "relationships.csv" },
+	{ "cypher", export_graph, .write = graph_write_cypher },
+	{ "graphml", export_graph, .write = graph_write_graphml },
+	{ "invalid", export_invalid, .write = NULL },
+	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
+	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -126,12 +144,13 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 {
 	struct config cfg;
 	config_defaults(&cfg);
+	struct job job;
 	struct graph g;
 	memset(&g, 0, sizeof g);
 	buf b;
 	buf_init(&b);
 	int rc = -1;
-	if (run_settings_read(t, &cfg, err, errlen) < 0 || graph_build(t, &cfg, &g, err, errlen))
+	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen))
 		goto out;
 	if (fm->write2)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
@@ -148,13 +167,16 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	}
 out:
 	graph_free(&g);
+	job_free(&job);
 	config_free(&cfg);
 	buf_free(&b);
 	return rc;
 }
 
-static int export_invalid(store_txn *t, const char *output, char *err, size_t errlen)
+static int export_invalid(store_txn *t, const struct format *fm, const char *output, char *err,
+			  size_t errlen)
 {
+	(void)fm;
 	FILE *out = open_out(output, err, errlen);
 	if (!out)
 		return -1;
@@ -163,6 +185,31 @@ static int export_invalid(store_txn *t, const char *output, char *err, size_t er
 		return -1;
 	fprintf(stderr, "kgsup: exported %llu invalid answers\n", (unsigned long long)n);
 	return 0;
+}
+
+/* -f results: to -o FILE or standard output. */
+static int write_lines(struct results *r, const char *output, uint64_t *count, char *err,
+		       size_t errlen)
+{
+	FILE *out = open_out(output, err, errlen);
+	if (!out)
+		return -1;
+	results_write_lines(r, out, count);
+	return close_out(out, output, err, errlen);
+}
+
+static int export_answers(store_txn *t, const struct format *fm, const char *output, char *err,
+			  size_t errlen)
+{
+	struct results r;
+	uint64_t n = 0;
+	int rc = results_load(&r, t, err, errlen);
+	if (!rc)
+		rc = fm->answers(&r, output, &n, err, errlen);
+	if (!rc)
+		fprintf(stderr, "kgsup: exported %llu %s\n", (unsigned long long)n, fm->unit);
+	results_free(&r);
+	return rc;
 }
 
 /* Every failure is exit 2 with one line naming what to look at: the state directory, the
@@ -195,10 +242,7 @@ int export_cmd(const struct cli *cli)
 		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
 		goto done;
 	}
-	if (fm->write)
-		export_graph(t, fm, cli->output, err, sizeof err);
-	else
-		export_invalid(t, cli->output, err, sizeof err);
+	fm->run(t, fm, cli->output, err, sizeof err);
 done:
 	if (err[0])
 		die_msg("%s", err);

@@ -1,0 +1,60 @@
+/* results.h: a run's answers by document and stage, as `export -f results` and `-f tree`
+ * present them. One index, read in one read-only transaction: every document of the run (its
+ * name below -i, from the store), and per document and stage the batches planned for it in
+ * chunk order; walking a batch reaches the halves of a split one in its place.
+ *
+ * A run without stages is the one stage "kg", and each of its batches belongs to the document
+ * of its first chunk (a batch may run on into the next document's chunks: its answer is listed
+ * once, under the first). */
+#ifndef KGSUP_RESULTS_H
+#define KGSUP_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../runstate.h"
+#include "../../common/config.h"
+#include "../../common/job.h"
+
+struct u32list {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+struct results {
+	store_txn *t;
+	struct config cfg; /* the run's recorded settings */
+	struct job job;
+	struct plan_rec plan;
+	uint32_t ndocs;
+	char **names;          /* per document: its path below -i */
+	struct u32list *cells; /* per document and stage (doc * job.n + stage): planned batches */
+};
+
+/* The run's settings over the defaults, and its job (the recorded stages, or the one KG
+ * stage). 0, or -1 with err set. */
+int run_job_read(store_txn *t, struct config *cfg, struct job *job, char *err, size_t errlen);
+
+/* Reads the index of the run in t (which must stay open while r is used). 0, or -1 with err
+ * set. */
+int results_load(struct results *r, store_txn *t, char *err, size_t errlen);
+void results_free(struct results *r);
+
+/* Called for every batch reached from a planned one: a split batch, then (depth one more) its
+ * halves. Non-zero stops the walk and is returned. */
+typedef int results_visit(struct results *r, uint32_t n, const struct batch_rec *b, void *arg);
+/* Walks the batches of document doc and stage s in chunk order. */
+int results_walk(struct results *r, uint32_t doc, uint32_t s, results_visit *fn, void *arg);
+
+/* Appends the compact JSON of batch n's stored answer to out; -1 (with a warning) when it is
+ * missing or not JSON. */
+int results_answer(struct results *r, uint32_t n, buf *out);
+
+/* The writers of export's formats "results" (a file, or standard output: out) and "tree" (a
+ * directory: dir). Each returns 0, or -1 with err set; *count: lines or files written. */
+int results_write_lines(struct results *r, FILE *out, uint64_t *count);
+int results_write_tree(struct results *r, const char *dir, uint64_t *count, char *err,
+		       size_t errlen);
+
+#endif
