@@ -1,0 +1,72 @@
+#!/bin/bash
+# stage_limits.t: what a stage's own settings do. A document longer than the stage's
+# max_input_tokens is cut there (a warning names it, status counts it, the request carries only
+# that much); a stage on another model costs at that model's prices (pricing.models); a job
+# mixing a KG stage over chunks with a documents stage, without structured outputs, sends
+# json_object requests and checks each stage's answers by its own rules.
+. "$(dirname "$0")/lib.sh"
+plan 8
+
+export MOCK_API_KEY=mock-key-$$
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 1500 --formats txt >/dev/null
+start_mock --latency-ms 1
+mkdir -p "$T/job"
+# no schema: without structured outputs the mock cannot know one (it answers the KG extraction,
+# a JSON object, which a stage without a schema takes as it is)
+printf 'You summarise.\n' >"$T/job/sys.txt"
+printf 'Brief of {{document_name}}\n<doc>\n{{document}}\n</doc>\n' >"$T/job/brief.txt"
+printf 'Whole of {{document_name}}\n<doc>\n{{document}}\n</doc>\n' >"$T/job/whole.txt"
+cat >"$T/job/cfg.json" <<J
+{"api": {"base_url": "$MOCK_URL", "ca_file": "$T/mock/cert.pem", "api_key_env": "MOCK_API_KEY"},
+ "limits": {"requests_per_minute": 100000, "tokens_per_minute": 100000000},
+ "pricing": {"input_per_mtok": 1, "output_per_mtok": 2,
+             "models": {"big-model": {"input_per_mtok": 100, "output_per_mtok": 1000}}},
+ "stages": [
+  {"name": "brief", "over": "documents", "max_input_tokens": 100,
+   "prompt": {"system": "sys.txt", "user": "brief.txt"}},
+  {"name": "pricey", "over": "documents", "model": "big-model",
+   "prompt": {"system": "sys.txt", "user": "whole.txt"}},
+  {"name": "kg", "over": "chunks", "per_call": 4, "graph": true}
+ ]}
+J
+kg start -c "$T/job/cfg.json" -i "$T/in" -s "$T/s" -w 4 --no-progress 2>"$T/err"; rc=$?
+check "the job runs (exit $rc)" [ $rc -eq 0 ]
+check "a warning names each document cut for stage brief ($(grep -c 'cut at 100 tokens' "$T/err"))" \
+	[ "$(grep -c 'interview-0000[0-2].txt: cut at 100 tokens .* for stage brief' "$T/err")" = 3 ]
+kg status -s "$T/s" --json >"$T/st.json"
+py() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$T/st.json')); $1"; }
+check "status counts the cut documents per stage ($(py "print(j['stages']['brief']['documents_cut'], j['stages']['pricey']['documents_cut'])"))" \
+	[ "$(py "print(j['stages']['brief']['documents_cut'], j['stages']['pricey']['documents_cut'])")" = "3 0" ]
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats?bodies=1" >"$T/log.json"
+sizes=$(/usr/bin/python3 - "$T/log.json" <<'PY'
+import json, re, sys
+log = json.load(open(sys.argv[1]))["requests_log"]
+def doc(e):
+    m = re.search(r"<doc>\n(.*)\n</doc>", e["user"], re.S)
+    return len(m.group(1).encode()) if m else -1
+brief = [doc(e) for e in log if e["user"].startswith("Brief of")]
+pricey = [doc(e) for e in log if e["user"].startswith("Whole of")]
+print(max(brief), min(pricey), len(brief), len(pricey))
+PY
+)
+read -r bmax pmin nb np <<<"$sizes"
+check "brief's requests carry at most 100 tokens of document ($bmax bytes), pricey's the whole ($pmin bytes)" \
+	[ "$bmax" -le 400 ] && [ "$bmax" -gt 300 ] && [ "$pmin" -gt 4000 ] && [ "$nb:$np" = "3:3" ]
+# cost: pricey at big-model's prices, the others at the run's
+cost=$(py "s=j['stages']; p=s['pricey']; b=s['brief']; k=s['kg']
+want=(p['tokens']['prompt']*100+p['tokens']['completion']*1000)/1e6
+other=(b['tokens']['prompt']*1+b['tokens']['completion']*2+k['tokens']['prompt']*1+k['tokens']['completion']*2)/1e6
+print(abs(p['cost_usd']-want)<1e-5 and abs(j['cost_usd']-(want+other))<1e-5 and p['cost_usd']>0)")
+check "a stage on another model costs at its prices, and the run's cost adds the stages up" [ "$cost" = True ]
+modes=$(/usr/bin/python3 -c "
+import json; log=json.load(open('$T/log.json'))['requests_log']
+print(sorted({e['stage'] for e in log}))")
+check "without structured outputs every request is json_object (no stage named at the mock: $modes)" \
+	[ "$modes" = "['']" ]
+kg export -s "$T/s" -f jsonl -o "$T/g.jsonl" 2>/dev/null
+check "the KG stage's answers make the graph ($(grep -c '"kind":"entity"' "$T/g.jsonl") entities)" \
+	[ "$(grep -c '"kind":"entity"' "$T/g.jsonl")" -gt 0 ]
+kg export -s "$T/s" -f results -o "$T/r.jsonl" 2>/dev/null
+check "every stage's answers are exported (brief, pricey, kg: $(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' '))" \
+	[ "$(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' ')" = "brief kg pricey " ]
+finish
