@@ -130,6 +130,16 @@ static int stage_schema(struct stage *st, const struct config *cfg, const json *
 	st->schema = xstrndup(t, n);
 	st->strict = schema_is_strict(s);
 	schema_free(s);
+	/* an answer is a JSON object: a schema whose top level refuses one refuses every answer */
+	json *root = json_parse(st->schema, n, NULL, 0);
+	const json *type = json_get(root, "type");
+	int object = !type || (json_string(type) && !strcmp(json_string(type), "object"));
+	for (const json *e = json_first(type); e && json_kind(type) == J_ARRAY; e = json_next(e))
+		object |= json_string(e) && !strcmp(json_string(e), "object");
+	json_free(root);
+	if (!object)
+		FAIL("%s.schema: its top level must allow an object (every answer is a JSON object)",
+		     where);
 	return 0;
 }
 

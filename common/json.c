@@ -68,6 +68,12 @@ json *json_find_object(const char *text, size_t len)
 				end = close;
 		}
 	}
+	const char *first = p;
+	while (first < end && (*first == ' ' || *first == '\t' || *first == '\n' || *first == '\r'))
+		first++;
+	/* an answer that is an array is not its first object: the rest would be lost */
+	if (first < end && *first == '[')
+		return NULL;
 	const char *brace = memchr(p, '{', (size_t)(end - p));
 	if (!brace)
 		return NULL;

@@ -17,7 +17,8 @@ json *json_parse(const char *text, size_t len, char *err, size_t errlen);
  * prose); NULL on failure. */
 json *json_parse_prefix(const char *text, size_t len, size_t *consumed);
 /* The one JSON object in a model's answer: inside a ```json fence if there is one, else from
- * the first '{'. The object must parse; text after it is ignored. NULL when there is none. */
+ * the first '{'. The object must parse; text after it is ignored. NULL when there is none, or
+ * when the answer is an array (it starts with '['). */
 json *json_find_object(const char *text, size_t len);
 void json_free(json *root);
 

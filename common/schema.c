@@ -183,8 +183,16 @@ static int check_arg(struct check *c, const char *kw, enum arg arg, const json *
 	case A_NUMBER:
 		return k == J_NUMBER ? 0 : check_fail(c, "\"%s\" must be a number", kw);
 	case A_REF:
-		if (k == J_STRING && schema_resolve(c->root, json_string(v)))
+		if (k == J_STRING && schema_resolve(c->root, json_string(v))) {
+			/* a chain of $refs that comes back on itself never reaches a schema */
+			const json *t = schema_resolve(c->root, json_string(v));
+			for (int hops = 0; t && json_get(t, "$ref"); hops++) {
+				if (hops == MAX_HOPS)
+					return check_fail(c, "\"$ref\" leads to a loop of $refs");
+				t = schema_resolve(c->root, json_string(json_get(t, "$ref")));
+			}
 			return 0;
+		}
 		return check_fail(c, "\"$ref\" must be \"#\", \"#/$defs/NAME\" or \"#/definitions/NAME\" naming a schema of this file");
 	}
 	return 0;

@@ -10,6 +10,7 @@
 
 #define MAX_DEPTH 64 /* levels of a value (or a schema) descended into */
 #define MAX_HOPS 16  /* $refs followed without descending: more is a $ref loop */
+#define MAX_STEPS 200000 /* schemas applied to one answer: bounds anyOf over nested values */
 
 struct schema {
 	json *root; /* checked by schema_parse: every keyword known, every $ref resolves */

@@ -16,6 +16,7 @@ struct vctx {
 	buf path;      /* JSON path of the value being validated: $, $.key, $[3] */
 	size_t at;     /* path length where the last error was found (anyOf prefers the deepest) */
 	int fatal;     /* a bound was hit: no alternative is tried, the error stands */
+	long steps;    /* schemas applied so far: anyOf over nested values could take 2^depth */
 	buf scratch;
 	char *err;
 	size_t errlen;
@@ -255,6 +256,11 @@ static int validate(struct vctx *c, const json *s, const json *v, int depth, int
 	if (depth > MAX_DEPTH) {
 		c->fatal = 1;
 		return vfail(c, "nesting too deep");
+	}
+	if (++c->steps > MAX_STEPS) {
+		c->fatal = 1;
+		return vfail(c, "too costly to check (its schema's anyOf alternatives are tried at "
+			     "every level; more than %d checks)", MAX_STEPS);
 	}
 	const json *ref = json_get(s, "$ref");
 	if (ref) {

@@ -1,5 +1,6 @@
 /* deps.h: which stage and document each batch is for, and whether a batch's needs are met.
- * Part of the ledger (only ledger.c changes it, from state changes it committed): per
+ * Part of the ledger (loaded by run.c, changed only by the ledger from state changes it
+ * committed, in ledger_stages.c): per
  * document and stage it counts the batches not yet answered and those failed or blocked, so
  * that deciding whether a batch may go is a few lookups, not a scan. Runs with stages only. */
 #ifndef KGSUP_DEPS_H

@@ -60,6 +60,7 @@ struct planner {
 	size_t doc_max;  /* bytes of a document documents stages read (0: none reads any) */
 	buf doc;         /* the name and text of the document being read, up to doc_max */
 	size_t doc_head; /* bytes of doc before the text */
+	int doc_full;    /* the document's text reached doc_max */
 	store *db;
 	store_txn *txn;
 	hash_ctx *fp;
@@ -105,6 +106,19 @@ static int text_seen_before(struct planner *pl, const unsigned char h[HASH_LEN],
 	unsigned char k[4];
 	wr_u32be(k, pl->plan.nsources);
 	return store_put(pl->txn, DB_TEXTS, h, HASH_LEN, k, 4) ? -1 : 0;
+}
+
+/* 1 if a document of this name (below its input) was planned already, else 0 after noting it;
+ * -1 if the store fails. Names share the set of texts, hashed apart from any text. */
+static int name_seen_before(struct planner *pl, const char *name)
+{
+	hash_ctx *h = hash_new();
+	hash_update(h, "document name\n", 14);
+	hash_update(h, name, strlen(name));
+	unsigned char k[HASH_LEN];
+	hash_final(h, k);
+	uint32_t first;
+	return text_seen_before(pl, k, &first);
 }
 
 static int planner_txn(struct planner *pl)
@@ -229,12 +243,22 @@ static int begin_source(struct planner *pl, struct document *doc)
 	/* ids and the fingerprint hash the name below the input given, not where it lies */
 	doc->id_source = strlen(doc->source) >= pl->root_len ? doc->source + pl->root_len : doc->source;
 	if (!pl->job->legacy) {
+		const char *name = doc->id_source;
+		int seen = name_seen_before(pl, name);
+		if (seen < 0)
+			return -1;
+		if (seen) { /* two inputs hold the same name: this one goes by its path as given */
+			name = doc->source + strspn(doc->source, "/");
+			log_warn("%s: named %s in exports (an earlier input has a document named %s)",
+				 doc->source, name, doc->id_source);
+		}
 		doc_spans_add(&pl->spans, pl->plan.nchunks);
 		unsigned char len[4];
-		wr_u32be(len, (uint32_t)strlen(doc->id_source));
+		wr_u32be(len, (uint32_t)strlen(name));
 		buf_reset(&pl->doc);
+		pl->doc_full = 0;
 		buf_put(&pl->doc, len, 4);
-		buf_puts(&pl->doc, doc->id_source);
+		buf_puts(&pl->doc, name);
 		pl->doc_head = pl->doc.len;
 	}
 	hash_update(pl->fp, doc->id_source, strlen(doc->id_source) + 1);
@@ -249,9 +273,16 @@ static int keep_document(struct planner *pl, const struct document *doc)
 	struct doc_span *sp = &pl->spans.v[pl->spans.n - 1];
 	size_t fresh = doc->text.len - doc->fresh;
 	sp->bytes += fresh;
-	if (pl->doc.len - pl->doc_head < pl->doc_max) {
+	if (!pl->doc_full && pl->doc.len - pl->doc_head < pl->doc_max) {
 		size_t take = pl->doc_max - (pl->doc.len - pl->doc_head);
-		buf_put(&pl->doc, doc->text.data + doc->fresh, fresh < take ? fresh : take);
+		const char *from = doc->text.data + doc->fresh;
+		if (fresh <= take)
+			take = fresh;
+		else /* cut between characters, never inside one */
+			while (take && ((unsigned char)from[take] & 0xc0) == 0x80)
+				take--;
+		buf_put(&pl->doc, from, take);
+		pl->doc_full = take < fresh; /* later parts add nothing */
 	}
 	if (doc->more || !pl->db)
 		return 0;

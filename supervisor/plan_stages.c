@@ -59,6 +59,8 @@ static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uin
 			  const struct doc_span *sp, const char *name)
 {
 	const struct stage *st = &job->st[s];
+	if (sp->nchunks == 0)
+		return 0; /* no text (empty, blank, a subtitle file without cues): nothing to ask */
 	if (st->over == OVER_DOCUMENTS) {
 		uint32_t flags = 0;
 		if (sp->bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN) {

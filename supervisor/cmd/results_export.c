@@ -72,8 +72,10 @@ int results_write_lines(struct results *r, FILE *out, uint64_t *count)
 /* A name that stays inside the tree: not empty, not absolute, no ".." component. */
 static int safe_name(const char *name)
 {
-	if (!name[0] || name[0] == '/')
-		return 0;
+	size_t meta = strlen("metadata.json");
+	if (!name[0] || name[0] == '/' ||
+	    (!strncmp(name, "metadata.json", meta) && (!name[meta] || name[meta] == '/')))
+		return 0; /* (a directory named metadata.json would stand where that file goes) */
 	for (const char *p = name; *p;) {
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.')
@@ -183,7 +185,8 @@ int results_write_tree(struct results *r, const char *dir, uint64_t *count, char
 	int rc = 0;
 	for (uint32_t d = 0; d < r->ndocs && !rc; d++) {
 		if (!safe_name(r->names[d])) {
-			log_warn("document \"%s\": not a relative path inside the tree; skipped",
+			log_warn("document \"%s\": not a relative path inside the tree (or it is "
+				 "metadata.json); skipped",
 				 r->names[d]);
 			continue;
 		}

@@ -5,10 +5,11 @@
 # mixing a KG stage over chunks with a documents stage, without structured outputs, sends
 # json_object requests and checks each stage's answers by its own rules.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 12
 
 export MOCK_API_KEY=mock-key-$$
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 1500 --formats txt >/dev/null
+: >"$T/in/empty.txt"; printf 'WEBVTT\n\n' >"$T/in/nocues.vtt"   # no text: nothing to ask about
 start_mock --latency-ms 1
 mkdir -p "$T/job"
 # no schema: without structured outputs the mock cannot know one (it answers the KG extraction,
@@ -50,8 +51,8 @@ print(max(brief), min(pricey), len(brief), len(pricey))
 PY
 )
 read -r bmax pmin nb np <<<"$sizes"
-check "brief's requests carry at most 100 tokens of document ($bmax bytes), pricey's the whole ($pmin bytes)" \
-	[ "$bmax" -le 400 ] && [ "$bmax" -gt 300 ] && [ "$pmin" -gt 4000 ] && [ "$nb:$np" = "3:3" ]
+check "brief's requests carry at most 100 tokens of document ($bmax bytes), pricey's the whole ($pmin bytes); none for the empty inputs ($nb, $np)" \
+	[ "$bmax" -le 400 -a "$bmax" -gt 300 -a "$pmin" -gt 4000 -a "$nb:$np" = "3:3" ]
 # cost: pricey at big-model's prices, the others at the run's
 cost=$(py "s=j['stages']; p=s['pricey']; b=s['brief']; k=s['kg']
 want=(p['tokens']['prompt']*100+p['tokens']['completion']*1000)/1e6
@@ -69,4 +70,29 @@ check "the KG stage's answers make the graph ($(grep -c '"kind":"entity"' "$T/g.
 kg export -s "$T/s" -f results -o "$T/r.jsonl" 2>/dev/null
 check "every stage's answers are exported (brief, pricey, kg: $(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' '))" \
 	[ "$(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' ')" = "brief kg pricey " ]
+# --- two inputs holding documents of the same name; a document cut inside a character
+mkdir -p "$T/d1" "$T/d2" "$T/u"
+echo "Ada Lovelace wrote the first program." >"$T/d1/rec.txt"
+echo "Grace Hopper wrote the first compiler." >"$T/d2/rec.txt"
+/usr/bin/python3 -c "open('$T/u/accents.txt','w').write('a' + 'é' * 10000)"
+sed -e 's/"max_input_tokens": 100,/"max_input_tokens": 3000,/' -e '/"name": "pricey"/,/user": "whole.txt"}},/d' \
+	-e '/"name": "kg"/d' -e 's/"user": "brief.txt"}},/"user": "brief.txt"}}/' "$T/job/cfg.json" >"$T/job/cfg2.json"
+kg start -c "$T/job/cfg2.json" -i "$T/d1" -i "$T/d2" -i "$T/u" -s "$T/s2" -w 2 --no-progress 2>"$T/err2"; rc=$?
+check "a job over documents of the same name runs (exit $rc)" [ $rc -eq 0 ]
+kg export -s "$T/s2" -f tree -o "$T/tree" 2>"$T/export2.err"
+check "both same-named documents are in the tree, the second by its path ($(cd "$T/tree" && find . -name brief.json | sort | tr '\n' ' '))" \
+	[ -f "$T/tree/rec.txt/brief.json" -a -f "$T/tree/${T#/}/d2/rec.txt/brief.json" ]
+check "and the log says how the second is named" grep -q "d2/rec.txt: named .*d2/rec.txt in exports" "$T/err2"
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats?bodies=1" >"$T/log2.json"
+cut=$(/usr/bin/python3 - "$T/log2.json" <<'PY'
+import json, re, sys
+for e in json.load(open(sys.argv[1]))["requests_log"]:
+    m = re.search(r"<doc>\n(.*)\n</doc>", e["user"], re.S)
+    if m and m.group(1).startswith("aé"):
+        d = m.group(1)
+        print(len(d.encode()), "\ufffd" in d, d.endswith("é"))
+PY
+)
+check "a document cut at 3000 tokens is cut between characters ($cut: bytes, U+FFFD, ends whole)" \
+	[ "$cut" = "11999 False True" ]
 finish

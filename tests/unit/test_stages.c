@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/answer.h"
 #include "../../common/job.h"
+#include "../../common/schema.h"
 #include "../../common/json.h"
 #include "../../common/log.h"
 #include "../../common/util.h"
@@ -251,6 +253,53 @@ static void contexts_stay_json_within_budget(void **state)
 	store_close(db);
 }
 
+/* A tree schema whose two anyOf alternatives both descend: a wrong answer 21 levels deep would
+ * take 2^21 tries; the check gives up past its bound, saying so, instead of hanging a worker. */
+static void a_schema_check_has_a_bound(void **state)
+{
+	(void)state;
+	const char *sch = "{\"$defs\":{\"node\":{\"anyOf\":["
+		"{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}}},"
+		"{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}},\"label\":{\"type\":\"string\"}}}"
+		"]}},\"$ref\":\"#/$defs/node\"}";
+	char err[512];
+	schema *s = schema_parse(sch, strlen(sch), "tree.json", err, sizeof err);
+	assert_non_null(s);
+	char v[2048] = "";
+	for (int i = 0; i < 21; i++)
+		strcat(v, "{\"kids\":[");
+	strcat(v, "1");
+	for (int i = 0; i < 21; i++)
+		strcat(v, "]}");
+	assert_int_equal(schema_validate_text(s, v, strlen(v), NULL, err, sizeof err), -1);
+	if (!strstr(err, "too costly to check"))
+		fail_msg("%s", err);
+	schema_free(s);
+	/* a $ref that only leads back to itself is refused when the schema is read */
+	assert_null(schema_parse("{\"$ref\":\"#\"}", 12, "loop.json", err, sizeof err));
+	assert_non_null(strstr(err, "loop of $refs"));
+	/* and a schema whose top level refuses an object refuses every answer: a config error */
+	put_file("arr.json", "{\"type\":\"array\"}");
+	expect_error("[{\"name\":\"a\",\"over\":\"documents\",\"schema\":\"arr.json\",\"prompt\":"
+		     "{\"system\":\"sys.txt\",\"user\":\"doc.txt\"}}]",
+		     "stages[0].schema: its top level must allow an object");
+}
+
+/* An answer that is an array is not its first object (the rest would be lost). */
+static void an_array_is_not_an_answer(void **state)
+{
+	(void)state;
+	char err[256];
+	buf out;
+	buf_init(&out);
+	const char *ans = "[{\"title\":\"first\"},{\"title\":\"second\"}]";
+	assert_int_equal(answer_check(NULL, ans, strlen(ans), &out, err, sizeof err), -1);
+	const char *fenced = "Here it is:\n```json\n{\"title\":\"one\"}\n```\n";
+	assert_int_equal(answer_check(NULL, fenced, strlen(fenced), &out, err, sizeof err), 0);
+	assert_string_equal(buf_cstr(&out), "{\"title\":\"one\"}");
+	buf_free(&out);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -258,6 +307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(config_mistakes_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_recorded_job_reads_back_the_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(contexts_stay_json_within_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_schema_check_has_a_bound, setup, teardown),
+		cmocka_unit_test(an_array_is_not_an_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
