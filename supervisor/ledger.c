@@ -255,8 +255,12 @@ int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_re
 	ledger_set_state(l, c, n, b, B_DONE);
 	b->cached = 1;
 	c->batches_cached++;
-	if (l->deps)
-		l->rsc[deps_stage(l->deps, n)].cached++;
+	if (l->deps) {
+		struct stage_counters *sc = &l->rsc[deps_stage(l->deps, n)];
+		sc->cached++;
+		sc->saved_prompt_tokens += prompt;
+		sc->saved_completion_tokens += completion;
+	}
 	c->saved_prompt_tokens += prompt;
 	c->saved_completion_tokens += completion;
 	return put_result(t, n, answer, len) || ledger_write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;

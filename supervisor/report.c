@@ -93,6 +93,16 @@ double run_cost(const struct sup *s)
 	return stages_cost(&s->job, &s->cfg, sc);
 }
 
+static double run_saved(const struct sup *s)
+{
+	const struct counters *c = &s->led.ctr;
+	if (s->job.legacy || !s->led.deps)
+		return config_cost_usd(&s->cfg, c->saved_prompt_tokens, c->saved_completion_tokens);
+	struct stage_counters sc[JOB_MAX_STAGES];
+	ledger_stage_counters(&s->led, sc);
+	return stages_saved(&s->job, &s->cfg, sc);
+}
+
 /* ,"stages":{...},"contexts":[{"batch","stage","document","tokens","trimmed"}] of the batches
  * sent with a {{context}} (runs with stages). */
 static void put_stages(struct sup *s, buf *b)
@@ -128,7 +138,7 @@ void report_write(struct sup *s, int exit_code)
 	const struct counters *c = &s->led.ctr;
 	double wall = (double)(now_ms() - s->session_start) / 1000.0;
 	double cost = run_cost(s);
-	double saved = config_cost_usd(&s->cfg, c->saved_prompt_tokens, c->saved_completion_tokens);
+	double saved = run_saved(s);
 	uint64_t other = c->errors - c->http_429 - c->err_server - c->err_transport - c->err_invalid;
 	if (other > c->errors)
 		other = 0; /* counters from before the causes were counted */

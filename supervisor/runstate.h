@@ -53,6 +53,7 @@ struct stage_counters {
 	uint64_t cut;     /* documents cut at max_input_tokens */
 	uint64_t ctx_tokens, ctx_trimmed;
 	uint64_t latency_ms; /* summed over answered batches */
+	uint64_t saved_prompt_tokens, saved_completion_tokens; /* what cached answers cost once */
 };
 #define META_STAGES "stages"
 

@@ -17,6 +17,15 @@ double stages_cost(const struct job *j, const struct config *cfg, const struct s
 	return sum;
 }
 
+double stages_saved(const struct job *j, const struct config *cfg, const struct stage_counters *sc)
+{
+	double sum = 0;
+	for (size_t i = 0; i < j->n; i++)
+		sum += config_cost_model(cfg, j->st[i].model, sc[i].saved_prompt_tokens,
+					 sc[i].saved_completion_tokens);
+	return sum;
+}
+
 static uint64_t pending(const struct stage_counters *c)
 {
 	uint64_t settled = c->done + c->failed + c->blocked;

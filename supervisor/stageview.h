@@ -11,9 +11,9 @@
 #include "../common/job.h"
 #include "runstate.h"
 
-/* Dollars spent by the stages, and what the cache saved (cached answers at their stage's
- * prices are not known per stage: saved stays the run's). */
+/* Dollars spent by the stages, and what the cache saved them, each at its stage's prices. */
 double stages_cost(const struct job *j, const struct config *cfg, const struct stage_counters *sc);
+double stages_saved(const struct job *j, const struct config *cfg, const struct stage_counters *sc);
 /* ,"stages":{NAME:{...},...} (nothing for a run without stages). */
 void stages_json(buf *b, const struct job *j, const struct config *cfg,
 		 const struct stage_counters *sc);

@@ -220,7 +220,9 @@ int status_cmd(const struct cli *cli)
 	}
 	st.cost = st.job.legacy ? config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens)
 				: stages_cost(&st.job, &st.cfg, st.sc);
-	st.saved = config_cost_usd(&st.cfg, st.c.saved_prompt_tokens, st.c.saved_completion_tokens);
+	st.saved = st.job.legacy ? config_cost_usd(&st.cfg, st.c.saved_prompt_tokens,
+						    st.c.saved_completion_tokens)
+				 : stages_saved(&st.job, &st.cfg, st.sc);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
 	if (cli->json)
 		print_json(&st);

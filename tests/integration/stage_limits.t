@@ -5,7 +5,7 @@
 # mixing a KG stage over chunks with a documents stage, without structured outputs, sends
 # json_object requests and checks each stage's answers by its own rules.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 13
 
 export MOCK_API_KEY=mock-key-$$
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 1500 --formats txt >/dev/null
@@ -68,6 +68,13 @@ kg export -s "$T/s" -f jsonl -o "$T/g.jsonl" 2>/dev/null
 check "the KG stage's answers make the graph ($(grep -c '"kind":"entity"' "$T/g.jsonl") entities)" \
 	[ "$(grep -c '"kind":"entity"' "$T/g.jsonl")" -gt 0 ]
 kg export -s "$T/s" -f results -o "$T/r.jsonl" 2>/dev/null
+# the same job afresh: every answer from the cache, saving what it cost, each stage at its prices
+kg start -c "$T/job/cfg.json" -i "$T/in" -s "$T/s" -w 4 --fresh --no-progress 2>/dev/null
+kg status -s "$T/s" --json >"$T/st2.json"
+saved=$(/usr/bin/python3 -c "
+import json; a=json.load(open('$T/st.json')); b=json.load(open('$T/st2.json'))
+print(b['cache']['hits'] == b['batches']['total'] and abs(b['cache']['saved_usd'] - a['cost_usd']) < 1e-5)")
+check "a rerun from the cache saved what the run cost, at each stage's prices" [ "$saved" = True ]
 check "every stage's answers are exported (brief, pricey, kg: $(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' '))" \
 	[ "$(cut -d'"' -f4 "$T/r.jsonl" | sort -u | tr '\n' ' ')" = "brief kg pricey " ]
 # --- two inputs holding documents of the same name; a document cut inside a character
