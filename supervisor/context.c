@@ -145,17 +145,60 @@ static int collect(store_txn *t, uint32_t n, struct needed *nd, int depth)
 	return 0;
 }
 
-/* Drops the last written item of the longest array; 0 when every array is empty already. */
-static int drop_one(struct ctx *c)
+/* The limits after k drops, each of the last item of the longest array (the first of equals):
+ * every array longer than some level L is cut to L, and the drops left over take one more
+ * from the arrays at L, first first. Worked out, not replayed: O(arrays x log items). */
+static uint64_t excess(const uint32_t *start, size_t n, uint32_t level)
 {
-	size_t best = c->narrays;
+	uint64_t e = 0;
+	for (size_t i = 0; i < n; i++)
+		e += start[i] > level ? start[i] - level : 0;
+	return e;
+}
+
+static void limits_after(struct ctx *c, const uint32_t *start, uint64_t k)
+{
+	uint32_t lo = 0, hi = 0; /* the lowest level whose excess is at most k */
 	for (size_t i = 0; i < c->narrays; i++)
-		if (c->limit[i] && (best == c->narrays || c->limit[i] > c->limit[best]))
-			best = i;
-	if (best == c->narrays)
-		return 0;
-	c->limit[best]--;
-	return 1;
+		hi = start[i] > hi ? start[i] : hi;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (excess(start, c->narrays, mid) <= k)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	uint64_t left = k - excess(start, c->narrays, lo);
+	for (size_t i = 0; i < c->narrays; i++) {
+		c->limit[i] = start[i] < lo ? start[i] : lo;
+		if (left && lo && c->limit[i] == lo) {
+			c->limit[i]--;
+			left--;
+		}
+	}
+}
+
+/* The fewest drops that bring the context within budget bytes (the size only falls as items
+ * go, so a binary search over the number of drops finds it in a few writes). */
+static void trim_to(struct ctx *c, const struct job *job, buf *out, uint64_t budget)
+{
+	uint32_t *start = xmalloc(c->narrays * sizeof *start + 1);
+	memcpy(start, c->limit, c->narrays * sizeof *start);
+	uint64_t lo = 1, hi = 0;
+	for (size_t i = 0; i < c->narrays; i++)
+		hi += start[i];
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		limits_after(c, start, mid);
+		write_context(c, job, out);
+		if (out->len <= budget)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	limits_after(c, start, hi);
+	write_context(c, job, out);
+	free(start);
 }
 
 int context_build(store_txn *t, const struct job *job, const struct deps *d, uint32_t s,
@@ -185,8 +228,8 @@ int context_build(store_txn *t, const struct job *job, const struct deps *d, uin
 			c.limit[i] = (uint32_t)c.st->top_n;
 	write_context(&c, job, out);
 	uint64_t budget = (uint64_t)c.st->token_budget * BYTES_PER_TOKEN;
-	while (budget && out->len > budget && drop_one(&c))
-		write_context(&c, job, out);
+	if (budget && out->len > budget)
+		trim_to(&c, job, out, budget);
 	size->tokens = (uint32_t)(out->len / BYTES_PER_TOKEN);
 	size->trimmed = (uint32_t)((full - out->len) / BYTES_PER_TOKEN);
 	for (size_t i = 0; i < c.nneed; i++) {
