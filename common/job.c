@@ -37,17 +37,27 @@ int placeholder_at(const char *text, size_t *len)
 	return -1;
 }
 
+/* What a placeholder needs of its stage, and what to say when the stage lacks it. */
+enum { NEED_CHUNKS = 1, NEED_DOCUMENTS = 2, NEED_NEEDS = 4, NEED_SCHEMA = 8 };
+static const struct {
+	int ph, need;
+	const char *why;
+} ph_rules[] = {
+	{ PH_CHUNKS, NEED_CHUNKS, "is for stages over chunks" },
+	{ PH_DOCUMENT, NEED_DOCUMENTS, "is for stages over documents" },
+	{ PH_CONTEXT, NEED_NEEDS, "needs a stage to take it from (\"needs\")" },
+	{ PH_SCHEMA, NEED_SCHEMA, "needs a \"schema\"" },
+};
+
 /* Whether placeholder ph may appear in stage st's templates ("" if so, else why not). */
 static const char *placeholder_unfit(const struct stage *st, int ph)
 {
-	if (ph == PH_CHUNKS && st->over != OVER_CHUNKS)
-		return "is for stages over chunks";
-	if (ph == PH_DOCUMENT && st->over != OVER_DOCUMENTS)
-		return "is for stages over documents";
-	if (ph == PH_CONTEXT && !st->needs)
-		return "needs a stage to take it from (\"needs\")";
-	if (ph == PH_SCHEMA && !st->schema && !st->graph)
-		return "needs a \"schema\"";
+	int has = (st->over == OVER_CHUNKS ? NEED_CHUNKS : 0) |
+		  (st->over == OVER_DOCUMENTS ? NEED_DOCUMENTS : 0) | (st->needs ? NEED_NEEDS : 0) |
+		  (st->schema || st->graph ? NEED_SCHEMA : 0);
+	for (size_t i = 0; i < sizeof ph_rules / sizeof ph_rules[0]; i++)
+		if (ph_rules[i].ph == ph && !(has & ph_rules[i].need))
+			return ph_rules[i].why;
 	return "";
 }
 
