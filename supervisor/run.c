@@ -286,13 +286,15 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 	size_t spooled = sink_ingest_spool(s);
 	if (spooled)
 		log_info("%zu answers saved by workers of an earlier session recovered", spooled);
+	uint64_t billed_before = s->led.ctr.possibly_billed;
 	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
-	if (s->led.ctr.possibly_billed)
-		log_warn("%llu batches were in flight when an earlier session ended: possibly billed, "
-			 "sending them again", (unsigned long long)s->led.ctr.possibly_billed);
+	if (s->led.ctr.possibly_billed > billed_before) /* (the counter is over every session) */
+		log_warn("%llu batches were in flight when the last session ended: possibly billed, "
+			 "sending them again",
+			 (unsigned long long)(s->led.ctr.possibly_billed - billed_before));
 	if (store_write(s->db, record_settings, s) || write_run_config(s, err, errlen)) {
 		if (!err[0])
 			snprintf(err, errlen, "store: %s", store_strerror(s->db));
