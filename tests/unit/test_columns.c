@@ -54,6 +54,13 @@ static void id_by_name_text_by_length(void **state)
 	assert_non_null(strstr(c.desc, "g.csv: rows numbered from 1"));
 	column_choice_free(&c);
 	column_stats_free(&st);
+	/* the id column is never the text column, even with the longest cells */
+	stats_of("note,id\nok,2f1c0a9e-5b7d-4c1e-9a3b-8d6f0e2c4a1b\n", &st);
+	assert_int_equal(columns_choose("h.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, 1);
+	assert_int_equal(c.text_col, 0);
+	column_choice_free(&c);
+	column_stats_free(&st);
 }
 
 static void explicit_columns_and_kept(void **state)
