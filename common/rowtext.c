@@ -1,5 +1,5 @@
-/* rowtext.c: the normal form of a row's text (see rowtext.h), through libunistring's
- * case folding, which normalises to NFC as it folds. */
+/* rowtext.c: the normal form of a row's text (see rowtext.h), and the fold it shares with
+ * the entity names, through libunistring's case folding, which normalises as it folds. */
 #include "rowtext.h"
 
 #include <stdint.h>
@@ -9,10 +9,14 @@
 #include <uninorm.h>
 #include <unistr.h>
 
-void rowtext_normalize(const char *s, size_t n, buf *out)
+void text_fold(const char *s, size_t n, int compat, int (*sep)(uint32_t c),
+	       int (*drop)(uint32_t c), buf *out)
 {
-	size_t flen = 0;
-	uint8_t *folded = u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFC, NULL, &flen);
+	/* texts are mostly short: fold into the stack, libunistring allocates only past it */
+	uint8_t stack[512];
+	size_t flen = sizeof stack;
+	uint8_t *folded = u8_casefold((const uint8_t *)s, n, NULL, compat ? UNINORM_NFKC : UNINORM_NFC,
+				      stack, &flen);
 	/* libunistring folds invalid bytes to U+FFFD; should it fail (out of memory), the
 	 * text is used as it is, ASCII folded */
 	const uint8_t *p = folded ? folded : (const uint8_t *)s;
@@ -24,7 +28,9 @@ void rowtext_normalize(const char *s, size_t n, buf *out)
 		int k = u8_mbtouc(&c, p + i, plen - i);
 		if (k <= 0)
 			k = 1;
-		if (uc_is_property_white_space(c)) {
+		if (drop && drop(c)) {
+			/* left out */
+		} else if (sep(c)) {
 			space = out->len > start; /* none before the first word: trimmed */
 		} else {
 			if (space)
@@ -37,5 +43,16 @@ void rowtext_normalize(const char *s, size_t n, buf *out)
 		}
 		i += (size_t)k;
 	}
-	free(folded);
+	if (folded != stack)
+		free(folded);
+}
+
+static int white(uint32_t c)
+{
+	return uc_is_property_white_space(c);
+}
+
+void rowtext_normalize(const char *s, size_t n, buf *out)
+{
+	text_fold(s, n, 0, white, NULL, out);
 }
