@@ -1,14 +1,13 @@
 /* names.c: normal forms of entity names (see names.h). */
 #include "names.h"
+#include "rowtext.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicase.h>
 #include <unictype.h>
-#include <uninorm.h>
 #include <unistr.h>
 
 struct alias {
@@ -35,36 +34,20 @@ static int is_separator(ucs4_t c)
 	       uc_is_general_category(c, UC_CATEGORY_Z) || uc_is_property_white_space(c);
 }
 
+/* Joiners are dropped, other separators make a space. */
+static int names_sep(uint32_t c)
+{
+	return is_separator(c);
+}
+
+static int names_drop(uint32_t c)
+{
+	return is_joiner(c);
+}
+
 void names_fold(const char *s, size_t len, buf *out)
 {
-	/* names are short: fold into the stack, libunistring allocates only past its size */
-	uint8_t stack[512];
-	size_t flen = sizeof stack;
-	uint8_t *folded = u8_casefold((const uint8_t *)s, len, NULL, UNINORM_NFKC, stack, &flen);
-	const uint8_t *p = folded ? folded : (const uint8_t *)s; /* invalid UTF-8: as it is */
-	size_t plen = folded ? flen : len;
-	size_t start = out->len;
-	int space = 0;
-	for (size_t i = 0; i < plen;) {
-		ucs4_t c;
-		int k = u8_mbtouc(&c, p + i, plen - i);
-		if (k <= 0)
-			k = 1;
-		if (is_separator(c) && !is_joiner(c)) {
-			space = out->len > start;
-		} else if (!is_joiner(c)) {
-			if (space)
-				buf_putc(out, ' ');
-			space = 0;
-			if (!folded && c < 0x80)
-				buf_putc(out, (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]));
-			else
-				buf_put(out, p + i, (size_t)k);
-		}
-		i += (size_t)k;
-	}
-	if (folded != stack)
-		free(folded);
+	text_fold(s, len, 1, names_sep, names_drop, out);
 }
 
 static int is_title(const names *n, const char *w, size_t len)

@@ -1,0 +1,179 @@
+/* table_csv.c: .csv and .tsv tables through libcsv, in strict mode, so a stray quote is an
+ * error naming its line rather than a silently shifted row. The only file that includes
+ * csv.h. libcsv does not count lines, so the input is fed to it one physical line at a time:
+ * a row's line is the first line since the last row's end that holds anything. */
+#include "log.h"
+#include "table_impl.h"
+#include "textenc.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BLOCK (64u << 10)
+
+struct csvread {
+	struct csv_parser p;
+	struct rowbuf rb;
+	table_row_fn fn;
+	void *arg;
+	const char *path;
+	uint64_t line;	    /* the physical line being fed, 1-based */
+	uint64_t row_start; /* the first line of the row being read; 0 between rows */
+	int stop;	    /* 1: fn stopped the reading; -1: an error, in err */
+	char *err;
+	size_t errlen;
+};
+
+static void on_field(void *s, size_t n, void *data)
+{
+	struct csvread *r = data;
+	if (r->stop)
+		return;
+	if (rowbuf_set(&r->rb, r->rb.n, s ? s : "", s ? n : 0)) {
+		snprintf(r->err, r->errlen, "%s:%llu: a row longer than %zu MiB", r->path,
+			 (unsigned long long)r->row_start, TABLE_MAX_ROW >> 20);
+		r->stop = -1;
+	}
+}
+
+static void on_row(int c, void *data)
+{
+	(void)c;
+	struct csvread *r = data;
+	if (!r->stop && rowbuf_emit(&r->rb, r->row_start, r->fn, r->arg))
+		r->stop = 1;
+	rowbuf_reset(&r->rb);
+	r->row_start = 0;
+}
+
+/* Nothing but line ends: libcsv skips such a line between rows. */
+static int blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+static int fail(struct csvread *r, uint64_t line, const char *what)
+{
+	snprintf(r->err, r->errlen, "%s:%llu: %s", r->path, (unsigned long long)line, what);
+	r->stop = -1;
+	return -1;
+}
+
+/* Feeds p[0, n) line by line; 0, or the reading's stop code. */
+static int feed(struct csvread *r, const char *p, size_t n)
+{
+	while (n && !r->stop) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl ? (size_t)(nl - p) + 1 : n;
+		if (!r->row_start && !blank(p, seg))
+			r->row_start = r->line;
+		if (csv_parse(&r->p, p, seg, on_field, on_row, r) != seg && !r->stop)
+			return fail(r, r->line,
+				    csv_error(&r->p) == CSV_EPARSE
+					    ? "a stray quote: a field with quotes in it must be in "
+					      "quotes, each of its quotes doubled"
+					    : csv_strerror(csv_error(&r->p)));
+		if (csv_get_buffer_size(&r->p) > TABLE_MAX_ROW)
+			return fail(r, r->row_start, "a field over 64 MiB (a quote not closed?)");
+		r->line += nl != NULL;
+		p += seg;
+		n -= seg;
+	}
+	return r->stop;
+}
+
+static int never(unsigned char c)
+{
+	(void)c;
+	return 0;
+}
+
+/* Reads fd to its end, through conv when the file is Windows-1252. */
+static int read_all(struct csvread *r, int fd, struct textenc *conv)
+{
+	char *block = xmalloc(BLOCK);
+	buf utf8;
+	buf_init(&utf8);
+	int first = 1, rc = 0;
+	for (;;) {
+		ssize_t got = read(fd, block, BLOCK);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(r->err, r->errlen, "%s: %s", r->path, strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		const char *p = block;
+		size_t n = (size_t)got;
+		if (first && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) {
+			p += 3;
+			n -= 3;
+		}
+		first = 0;
+		if (conv) {
+			buf_reset(&utf8);
+			textenc_convert(conv, p, n, &utf8);
+			p = utf8.data;
+			n = utf8.len;
+		}
+		if ((rc = feed(r, p, n)))
+			break;
+	}
+	buf_free(&utf8);
+	free(block);
+	return rc;
+}
+
+int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct csvread r = { .fn = fn, .arg = arg, .path = t->path, .line = 1, .err = err,
+			     .errlen = errlen };
+	struct textenc *conv = NULL;
+	if (t->cp1252 && !(conv = textenc_cp1252_new(err, errlen)))
+		return -1;
+	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
+		textenc_free(conv);
+		return -1;
+	}
+	csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI);
+	csv_set_delim(&r.p, (unsigned char)t->form->delim);
+	csv_set_space_func(&r.p, never); /* RFC 4180: spaces are part of a field */
+	rowbuf_init(&r.rb);
+	int rc = read_all(&r, fd, conv);
+	if (!rc && csv_fini(&r.p, on_field, on_row, &r) && !r.stop)
+		rc = fail(&r, r.row_start, "unterminated quoted field");
+	if (!rc)
+		rc = r.stop;
+	csv_free(&r.p);
+	rowbuf_free(&r.rb);
+	close(fd);
+	textenc_free(conv);
+	return rc;
+}
+
+int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
+{
+	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
+	uint64_t bad = 0;
+	int utf8 = textenc_file_is_utf8(t->path, &bad, err, errlen);
+	if (utf8 < 0)
+		return -1;
+	if (!utf8) {
+		t->cp1252 = 1;
+		log_warn("%s: not valid UTF-8 (line %llu): read as Windows-1252", t->path,
+			 (unsigned long long)bad);
+	}
+	return 0;
+}

@@ -1,0 +1,134 @@
+/* test_columns.c: the choice of the id, text and kept columns, and the duplicate row id
+ * check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../common/columns.h"
+#include "../../common/rowids.h"
+
+/* The statistics of a table written to a file and read as the planner reads it. */
+static void stats_of(const char *csv, struct column_stats *st)
+{
+	char path[] = "/tmp/kgsup-columns-XXXXXX.csv", err[256];
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, csv, strlen(csv)), (ssize_t)strlen(csv));
+	close(fd);
+	memset(st, 0, sizeof *st);
+	assert_int_equal(table_read(path, NULL, column_stats_row, st, err, sizeof err), 0);
+	unlink(path);
+}
+
+static const char *feedback = "Channel,Response ID,score,comment\n"
+			      "email,r1,9,\"Great service, quick reply\"\n"
+			      "web,r2,3,Slow\n"
+			      "sms,r3,7,\n";
+
+static void id_by_name_text_by_length(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of(feedback, &st);
+	struct column_spec none = { 0 };
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, 1);
+	assert_int_equal(c.text_col, 3);
+	/* (26 + 4 + 0) characters over 3 rows */
+	assert_string_equal(c.desc, "f.csv: id column \"Response ID\" (by its name), text column "
+				    "\"comment\" (longest average text, 10 characters)");
+	column_choice_free(&c);
+	column_stats_free(&st);
+	/* no id-like header: rows are numbered; the longest text is not the first column */
+	stats_of("a,b\nxx,a long answer\nyy,another one\n", &st);
+	assert_int_equal(columns_choose("g.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, -1);
+	assert_int_equal(c.text_col, 1);
+	assert_non_null(strstr(c.desc, "g.csv: rows numbered from 1"));
+	column_choice_free(&c);
+	column_stats_free(&st);
+	/* the id column is never the text column, even with the longest cells */
+	stats_of("note,id\nok,2f1c0a9e-5b7d-4c1e-9a3b-8d6f0e2c4a1b\n", &st);
+	assert_int_equal(columns_choose("h.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, 1);
+	assert_int_equal(c.text_col, 0);
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
+static void explicit_columns_and_kept(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of(feedback, &st);
+	const char *keep[] = { "score", "CHANNEL" };
+	struct column_spec spec = { "channel", "Response ID", keep, 2 };
+	assert_int_equal(columns_choose("f.csv", &st, &spec, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, 0);
+	assert_int_equal(c.text_col, 1);
+	assert_int_equal(c.nkeep, 2);
+	assert_int_equal(c.keep[0], 2);
+	assert_int_equal(c.keep[1], 0);
+	assert_string_equal(c.desc, "f.csv: id column \"Channel\" (input.id_column), text column "
+				    "\"Response ID\" (input.text_column), kept \"score\", \"Channel\"");
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
+static void unknown_column_names_the_columns(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of(feedback, &st);
+	struct column_spec text = { .text_column = "feedback" };
+	assert_int_equal(columns_choose("f.csv", &st, &text, &c, err, sizeof err), -1);
+	assert_string_equal(err, "f.csv: no column \"feedback\" (input.text_column); its columns: "
+				 "\"Channel\", \"Response ID\", \"score\", \"comment\"");
+	struct column_spec id = { .id_column = "nope" };
+	assert_int_equal(columns_choose("f.csv", &st, &id, &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "no column \"nope\" (input.id_column)"));
+	const char *keep[] = { "score", "region" };
+	struct column_spec kept = { .keep_columns = keep, .nkeep = 2 };
+	assert_int_equal(columns_choose("f.csv", &st, &kept, &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "no column \"region\" (input.keep_columns)"));
+	column_stats_free(&st);
+}
+
+static void duplicate_ids_name_both_lines(void **state)
+{
+	(void)state;
+	struct rowids s = { 0 };
+	char err[256] = "";
+	char id[32];
+	/* enough ids to grow the set a few times */
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(id, sizeof id, "%u", i);
+		assert_int_equal(rowids_check(&s, "f.csv", id, strlen(id), 2 + i, err, sizeof err), 0);
+	}
+	assert_int_equal(rowids_check(&s, "f.csv", "17", 2, 9000, err, sizeof err), -1);
+	assert_string_equal(err, "f.csv:9000: row id \"17\" seen before at line 19");
+	assert_int_equal(rowids_check(&s, "f.csv", "5000", 4, 9001, err, sizeof err), 0);
+	rowids_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(id_by_name_text_by_length),
+		cmocka_unit_test(explicit_columns_and_kept),
+		cmocka_unit_test(unknown_column_names_the_columns),
+		cmocka_unit_test(duplicate_ids_name_both_lines),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
