@@ -4,7 +4,7 @@
 # a 404 for a base_url without /v1 stop the run at once (exit 4) saying why; an aborted run
 # keeps its reason (status, report.json); a run with failed batches says how to retry them.
 . "$(dirname "$0")/lib.sh"
-plan 39
+plan 48
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400
 CFG='{"chunking": {"chunks_per_batch": 1}, "retry": {"max_attempts": 2}}'
@@ -17,8 +17,8 @@ shape_case() {
 	kg start -c "$T/cfg.json" -i "$T/in" -s "$dir" -w 2 -q 2>"$T/err-$name"; rc=$?
 	local got
 	got=$(json_get "$dir/report.json" "j['batches']['failures'][0]['error']")
-	check "$name: exit 3 (got $rc), report.json's failure is '$want' (got '$got')" \
-		[ $rc -eq 3 ] && [ "$got" = "$want" ]
+	check "$name: exit 3 (got $rc)" [ $rc -eq 3 ]
+	check "$name: report.json's failure is '$want' (got '$got')" [ "$got" = "$want" ]
 	check "$name: the log line says it" grep -qF "failed: $want" "$T/err-$name"
 	stop_mock
 }
@@ -47,8 +47,8 @@ kg start -c "$T/cfg.json" -i "$T/in" -s "$T/h" -w 2 -q 2>/dev/null
 before=$(mock_stat requests)
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/h" -w 2 -q 2>"$T/err"; rc=$?
 n=$(json_get "$T/h/report.json" "j['batches']['failed']")
-check "start again on failed batches: exit 3 (got $rc), nothing sent" \
-	[ $rc -eq 3 ] && [ "$(mock_stat requests)" = "$before" ]
+check "start again on failed batches: exit 3 (got $rc)" [ $rc -eq 3 ]
+check "and nothing sent" [ "$(mock_stat requests)" = "$before" ]
 check "and it says: $n batches failed; kgsup resume --retry-failed -s DIR retries them" \
 	grep -qF "$n batches failed; kgsup resume --retry-failed -s $T/h retries them" "$T/err"
 kg status -s "$T/h" >"$T/st.txt"
