@@ -57,13 +57,108 @@ void envelope_free(struct envelope *env)
 	env->content = NULL;
 }
 
+/* A message kept from an error body is at most this long (bytes); a text body's first
+ * ERROR_TEXT_MAX bytes are kept. */
+#define ERROR_MSG_MAX 400
+#define ERROR_TEXT_MAX 200
+
+/* Appends s[0..n) as one line: runs of white space and control characters become one space
+ * (a text body is often an HTML page), none at the ends; cut at max bytes, between UTF-8
+ * characters (the message goes into JSON). */
+static void put_line(buf *out, const char *s, size_t n, size_t max)
+{
+	size_t start = out->len;
+	int space = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c == 0x7f) {
+			space = out->len > start;
+			continue;
+		}
+		size_t clen = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (clen > n - i || out->len - start + (size_t)space + clen > max)
+			break;
+		if (space)
+			buf_putc(out, ' ');
+		space = 0;
+		buf_put(out, s + i, clen);
+		i += clen - 1;
+	}
+}
+
+static void put_str(buf *out, const char *s)
+{
+	if (out->len && s && *s)
+		buf_puts(out, ": ");
+	if (s)
+		put_line(out, s, strlen(s), ERROR_MSG_MAX);
+}
+
+/* FastAPI's "detail": a string, or a list of {"loc":[...],"msg":...} written "loc: msg; ...". */
+static void put_detail(buf *out, const json *d)
+{
+	if (json_kind(d) == J_STRING) {
+		put_str(out, json_string(d));
+		return;
+	}
+	buf text;
+	buf_init(&text);
+	for (const json *it = json_kind(d) == J_ARRAY ? json_first(d) : NULL; it; it = json_next(it)) {
+		const char *msg = json_string(json_get(it, "msg"));
+		if (text.len)
+			buf_puts(&text, "; ");
+		int n = 0;
+		for (const json *l = json_first(json_get(it, "loc")); msg && l; l = json_next(l)) {
+			if (n++)
+				buf_putc(&text, '.');
+			if (json_kind(l) == J_STRING)
+				buf_puts(&text, json_string(l));
+			else
+				buf_printf(&text, "%g", json_number(l));
+		}
+		if (n)
+			buf_puts(&text, ": ");
+		if (msg)
+			buf_puts(&text, msg);
+		else
+			json_write(it, &text);
+	}
+	if (json_kind(d) != J_ARRAY)
+		json_write(d, &text);
+	put_line(out, text.data ? text.data : "", text.len, ERROR_MSG_MAX);
+	buf_free(&text);
+}
+
+/* The message of the shapes servers use: OpenAI's {"error":{"message"}}, {"error":"..",
+ * "message":".."}, vLLM's {"object":"error","message"}, Ollama's {"error":".."}, FastAPI's
+ * {"detail":..}. Nothing is written when the body has none of them. */
+static void put_json_error(buf *out, const json *root)
+{
+	const json *e = json_get(root, "error");
+	const char *top = json_string(json_get(root, "message"));
+	if (json_kind(e) == J_OBJECT)
+		put_str(out, json_string(json_get(e, "message")));
+	else if (json_kind(e) == J_STRING)
+		put_str(out, json_string(e));
+	if (top && (json_kind(e) != J_STRING || strcmp(top, json_string(e))))
+		put_str(out, top);
+	if (!out->len && json_get(root, "detail"))
+		put_detail(out, json_get(root, "detail"));
+}
+
 char *answer_error_message(const char *body, size_t len)
 {
 	json *root = json_parse(body, len, NULL, 0);
-	const char *msg = json_string(json_get(json_get(root, "error"), "message"));
-	char *copy = msg ? strdup(msg) : NULL;
+	buf out;
+	buf_init(&out);
+	if (json_kind(root) == J_OBJECT)
+		put_json_error(&out, root);
+	if (!out.len)
+		put_line(&out, body, len, ERROR_TEXT_MAX);
 	json_free(root);
-	return copy;
+	char *msg = out.len ? xstrndup(out.data, out.len) : NULL;
+	buf_free(&out);
+	return msg;
 }
 
 static int id_in_batch(const char *id, const char *ids, size_t ids_len)

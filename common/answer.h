@@ -45,7 +45,11 @@ int answer_normalize(const schema *sch, const char *content, size_t len, const c
 int answer_check(const schema *sch, const char *content, size_t len, buf *out, char *err,
 		 size_t errlen);
 
-/* Error message of an API error body ({"error":{"message":..}}), or NULL. malloc'd. */
+/* The server's message in an error body, whatever its shape ({"error":{"message":..}},
+ * {"error":"..","message":".."}, {"object":"error","message":..}, {"error":".."},
+ * {"detail":".."} or FastAPI's {"detail":[{"loc","msg"}..]}), else the first 200 bytes of the
+ * body as text; one line, no white space at its ends. NULL when there is nothing (an empty
+ * body). malloc'd. */
 char *answer_error_message(const char *body, size_t len);
 
 #endif

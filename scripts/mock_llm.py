@@ -284,6 +284,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             nth = st.requests
             if len(st.times) < 100000:
                 st.times.append(round(time.monotonic() - st.t0, 4))
+        if a.strict_path and self.path != "/v1/chat/completions":
+            return self.send_json(404, {"detail": "Not Found"})
         if not self.path.endswith("/chat/completions"):
             return self.send_json(404, {"error": {"message": "unknown path " + self.path}})
         expected = os.environ.get(a.key_env, "")
@@ -303,6 +305,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if a.model and req.get("model") != a.model:
             return self.send_json(404, {"error": {"message": "The model `%s` does not exist"
                                                   % req.get("model"), "code": "model_not_found"}})
+        if a.error_status and nth > a.error_after:
+            return self.send_json(a.error_status, None, raw=a.error_body.encode())
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
         ok, retry, hdr = st.admit(tokens)
         if not ok:
@@ -448,6 +452,13 @@ def main():
     p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
     p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much (past max_tokens)")
     p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")
+    p.add_argument("--error-status", type=int, default=0,
+                   help="answer chat requests with this status and --error-body")
+    p.add_argument("--error-body", default="", help="the body of those answers, as given")
+    p.add_argument("--error-after", type=int, default=0,
+                   help="answer the first N requests as usual before those errors")
+    p.add_argument("--strict-path", action="store_true",
+                   help="serve /v1/chat/completions only (404 {\"detail\": \"Not Found\"} elsewhere)")
     p.add_argument("--model", default="", help="the only model name accepted")
     p.add_argument("--key-env", default="MOCK_API_KEY",
                    help="environment variable holding the key to require (unset: any)")

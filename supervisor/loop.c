@@ -164,7 +164,7 @@ static int finish(struct sup *s, int loop_failed)
 	int finished = !ledger_work_left(&s->led) && proc_busy_workers(s) == 0;
 	int code;
 	if (s->aborted) {
-		s->run_state = RUN_FAILED;
+		s->run_state = RUN_ABORTED;
 		code = EXIT_ABORTED;
 	} else if (finished && !loop_failed) {
 		int failed = s->led.ctr.batches_failed || s->led.ctr.batches_blocked;
@@ -189,9 +189,10 @@ static int finish(struct sup *s, int loop_failed)
 			"%s; kgsup resume --retry-failed -s %s retries them)",
 			(unsigned long long)s->led.ctr.batches_failed,
 			(unsigned long long)s->led.ctr.batches_blocked, s->state_dir, s->state_dir);
-	else if (code == EXIT_FAILED)
-		die_msg("finished with %llu failed batches (kgsup status -s %s)",
-			(unsigned long long)s->led.ctr.batches_failed, s->state_dir);
+	else if (code == EXIT_FAILED) /* start on such a run ends here too, having sent nothing */
+		die_msg("%llu batches failed; kgsup resume --retry-failed -s %s retries them "
+			"(kgsup status -s %s)", (unsigned long long)s->led.ctr.batches_failed,
+			s->state_dir, s->state_dir);
 	else if (code == EXIT_STOPPED)
 		die_msg("stopped before done; resume with: kgsup resume -s %s", s->state_dir);
 	return code;

@@ -152,6 +152,11 @@ static int round_txn(store_txn *t, void *arg)
 			    pick_for_slot(t, s, i, &cache_hits))
 				return STORE_FULL;
 		}
+	/* status reads why a run was aborted from the store (only when its state says aborted) */
+	if (s->run_state == RUN_ABORTED &&
+	    store_put(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), s->abort_msg,
+		      strlen(s->abort_msg)))
+		return STORE_FULL;
 	return ledger_round_end(&s->led, t, (uint32_t)proc_live_workers(s), s->run_state,
 				s->elapsed_base + (uint64_t)(now_ms() - s->session_start));
 }

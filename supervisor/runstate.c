@@ -5,6 +5,16 @@
 
 #include <string.h>
 
+const char *run_state_name(uint32_t state)
+{
+	switch (state) {
+	case RUN_DONE: return "done";
+	case RUN_FAILED: return "failed";
+	case RUN_ABORTED: return "aborted";
+	default: return "stopped";
+	}
+}
+
 uint64_t batches_total(const struct plan_rec *p, const struct counters *c)
 {
 	return p->nbatches - c->batches_split;

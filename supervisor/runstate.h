@@ -79,7 +79,14 @@ struct chunk_ref {
 	uint32_t nchunks;                  /* chunks that answer covers: each has its share */
 };
 
-enum run_state { RUN_RUNNING = 0, RUN_STOPPED = 1, RUN_DONE = 2, RUN_FAILED = 3 };
+/* RUN_ABORTED: the API refused the run (a key, an unknown model, a wrong endpoint); why is
+ * the meta record "abort_reason", written in the session's last round. */
+enum run_state { RUN_RUNNING = 0, RUN_STOPPED = 1, RUN_DONE = 2, RUN_FAILED = 3, RUN_ABORTED = 4 };
+#define META_ABORT_REASON "abort_reason"
+
+/* "stopped", "done", "failed" or "aborted" (a run recorded as running whose supervisor is
+ * gone stopped). */
+const char *run_state_name(uint32_t state);
 
 /* meta "counters": totals over every session of the run. */
 struct counters {

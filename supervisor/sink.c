@@ -29,6 +29,35 @@ static void on_hello(struct sup *s, const char *frame, size_t len)
 		slot_set(sl, (int)h.slot, SLOT_IDLE);
 }
 
+/* Whether any call of the run has been answered (committed, or queued to be). */
+static int any_answered(const struct sup *s)
+{
+	if (s->led.ctr.requests_ok)
+		return 1;
+	for (size_t i = 0; i < s->nqueue; i++)
+		if (s->queue[i].m.status == RES_OK)
+			return 1;
+	return 0;
+}
+
+/* A 404 before any call of the run was answered is the endpoint's, not the batch's: every
+ * batch would fail the same way, so the run stops with a hint instead. */
+static void first_404(struct sup *s, const struct msg_result *m)
+{
+	if (s->aborted)
+		return;
+	const char *base = s->cfg.base_url;
+	size_t n = strlen(base);
+	while (n && base[n - 1] == '/')
+		n--;
+	int v1 = n >= 3 && !memcmp(base + n - 3, "/v1", 3);
+	s->aborted = 1;
+	snprintf(s->abort_msg, sizeof s->abort_msg,
+		 "the server answered 404 for %.*s/chat/completions; %s (%.*s)", (int)(n > 200 ? 200 : n),
+		 base, v1 ? "is api.base_url right?" : "does api.base_url need /v1?",
+		 (int)(m->payload_len > 300 ? 300 : m->payload_len), m->payload);
+}
+
 /* Returns 1 if the frame was kept (queued), 0 if the caller frees it. */
 static int on_result(struct sup *s, char *frame, size_t len)
 {
@@ -41,6 +70,10 @@ static int on_result(struct sup *s, char *frame, size_t len)
 		ledger_back(&s->led, m.batch);
 	if (m.status == RES_OK && m.latency_us)
 		report_latency(s, m.latency_us);
+	if (m.status == RES_FAILED && m.http_status == 404 && !any_answered(s)) {
+		m.status = RES_ABORT; /* the batch stays pending: it is not its fault */
+		first_404(s, &m);
+	}
 	if (m.status == RES_ABORT && !s->aborted) {
 		s->aborted = 1;
 		snprintf(s->abort_msg, sizeof s->abort_msg, "%.*s", (int)m.payload_len, m.payload);

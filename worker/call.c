@@ -95,9 +95,15 @@ void worker_flush_report(struct worker *w)
 	zsock_send(w->reports, w->req.data, w->req.len, 1);
 }
 
-static int is_model_error(const char *body, size_t len)
+/* A 404 that says the model is unknown, in any server's words: OpenAI's code and "The model
+ * `x` does not exist" (vLLM's too), Ollama's `model "x" not found, try pulling it first`, or
+ * any message naming a model that is not found or does not exist. */
+static int is_model_error(const char *body, size_t len, const char *msg)
 {
-	return memmem(body, len, "model_not_found", 15) || memmem(body, len, "does not exist", 14);
+	if (memmem(body, len, "model_not_found", 15))
+		return 1;
+	return msg && strcasestr(msg, "model") &&
+	       (strcasestr(msg, "not found") || strcasestr(msg, "does not exist"));
 }
 
 /* A server's trouble, worth a retry: 408, 409 and 5xx. (429 is retried too, counted apart.) */
@@ -106,32 +112,38 @@ static int is_server_error(long status)
 	return status == 408 || status == 409 || status >= 500;
 }
 
-static void http_error(struct worker *w, const char *what)
+/* "HTTP 400: the server's message", with what it means in between when given. */
+static void http_error(struct worker *w, const char *what, const char *msg)
 {
-	char *msg = answer_error_message(w->resp.body.data ? w->resp.body.data : "", w->resp.body.len);
-	snprintf(w->error, sizeof w->error, "HTTP %ld %s%s%s", w->resp.status, what,
-		 msg ? ": " : "", msg ? msg : "");
-	free(msg);
+	snprintf(w->error, sizeof w->error, "HTTP %ld%s%s%s%s", w->resp.status, *what ? " " : "",
+		 what, msg ? ": " : "", msg ? msg : "");
 }
 
-static enum outcome classify_status(struct worker *w)
+static enum outcome classify_status(struct worker *w, const struct msg_batch *b)
 {
 	long s = w->resp.status;
 	const char *body = w->resp.body.data ? w->resp.body.data : "";
+	char *msg = answer_error_message(body, w->resp.body.len);
+	enum outcome o = OUT_FAILED;
 	if (s == 401 || s == 403) {
-		http_error(w, "(the API refused the key)");
-		return OUT_ABORT;
+		http_error(w, "(the API refused the key)", msg);
+		o = OUT_ABORT;
+	} else if (s == 404 && is_model_error(body, w->resp.body.len, msg)) {
+		const char *model = b->stage < w->nstages && w->stages[b->stage].model[0]
+					    ? w->stages[b->stage].model
+					    : w->cfg.model;
+		char what[300];
+		snprintf(what, sizeof what, "(unknown model \"%.100s\" at %.150s)", model,
+			 w->cfg.base_url);
+		http_error(w, what, msg);
+		o = OUT_ABORT;
+	} else {
+		http_error(w, "", msg);
+		if (s == 429 || is_server_error(s))
+			o = OUT_RETRY;
 	}
-	if (s == 404 && is_model_error(body, w->resp.body.len)) {
-		http_error(w, "(unknown model)");
-		return OUT_ABORT;
-	}
-	if (s == 429 || is_server_error(s)) {
-		http_error(w, "");
-		return OUT_RETRY;
-	}
-	http_error(w, "");
-	return OUT_FAILED;
+	free(msg);
+	return o;
 }
 
 /* Sends an answer that failed validation to the supervisor, which keeps it for inspection. */
@@ -218,7 +230,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
 		o = OUT_RETRY;
 	} else if (w->resp.status != 200) {
-		o = classify_status(w);
+		o = classify_status(w, b);
 		if (w->resp.status == 429)
 			res->http_429++;
 	} else {

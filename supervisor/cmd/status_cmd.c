@@ -25,6 +25,8 @@ struct status {
 	struct { char text[160]; uint64_t n; } reasons[MAX_REASONS]; /* of blocked batches */
 	int nreasons;
 	int live;
+	char reason[600]; /* why the run was aborted; "" otherwise */
+	char hint[PATHS_MAX + 128]; /* what to do next, or "" */
 	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;
@@ -32,13 +34,31 @@ struct status {
 
 static const char *state_name(const struct status *st)
 {
+	return st->live ? "running" : run_state_name(st->c.state);
+}
+
+/* The next step for a run that is over: the failed batches can be sent again once the cause
+ * is fixed (start on such a run sends nothing: they stay failed until resume retries them). */
+static void make_hint(struct status *st, const char *state_dir)
+{
 	if (st->live)
-		return "running";
-	switch (st->c.state) {
-	case RUN_DONE: return "done";
-	case RUN_FAILED: return "failed";
-	default: return "stopped";
-	}
+		return;
+	if (st->c.state == RUN_ABORTED)
+		snprintf(st->hint, sizeof st->hint, "once the cause is fixed, kgsup resume -s %s goes "
+			 "on", state_dir);
+	else if (st->c.batches_failed)
+		snprintf(st->hint, sizeof st->hint, "%llu batches failed; kgsup resume --retry-failed "
+			 "-s %s retries them", (unsigned long long)st->c.batches_failed, state_dir);
+}
+
+/* ,"KEY":"text" or ,"KEY":null when text is "". */
+static void put_opt_str(buf *b, const char *key, const char *text)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (*text)
+		buf_json_str(b, text, strlen(text));
+	else
+		buf_puts(b, "null");
 }
 
 static void print_json(const struct status *st)
@@ -56,6 +76,8 @@ static void print_json(const struct status *st)
 		buf_printf(&more, ",\"batches\":%llu}", (unsigned long long)st->reasons[i].n);
 	}
 	buf_putc(&more, ']');
+	put_opt_str(&more, "reason", st->reason);
+	put_opt_str(&more, "hint", st->hint);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
@@ -84,7 +106,7 @@ static void print_prometheus(const struct status *st)
 {
 	const struct counters *c = &st->c;
 	uint64_t total = batches_total(&st->plan, c);
-	static const char *states[] = { "running", "stopped", "done", "failed" };
+	static const char *states[] = { "running", "stopped", "done", "failed", "aborted" };
 	printf("# HELP kgsup_batches Batches of the run by state.\n# TYPE kgsup_batches gauge\n");
 	printf("kgsup_batches{state=\"total\"} %llu\n", (unsigned long long)total);
 	printf("kgsup_batches{state=\"done\"} %llu\n", (unsigned long long)c->batches_done);
@@ -121,6 +143,8 @@ static void print_text(const struct status *st)
 	uint64_t total = batches_total(&st->plan, c);
 	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
 	printf("state      %s\n", state_name(st));
+	if (st->reason[0])
+		printf("reason     %s\n", st->reason);
 	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",
 	       (unsigned long long)c->batches_done, (unsigned long long)total, pct,
 	       (unsigned long long)c->batches_cached, (unsigned long long)c->batches_failed,
@@ -148,6 +172,8 @@ static void print_text(const struct status *st)
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
 	stages_text(stdout, &st->job, &st->cfg, st->sc);
+	if (st->hint[0])
+		printf("hint       %s\n", st->hint);
 }
 
 /* Why batches are blocked: their records' reasons, counted (read only when some are). */
@@ -199,6 +225,11 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
 	stage_counters_read(t, st->sc, st->job.n);
 	read_reasons(t, st);
+	const void *v;
+	size_t vl;
+	if (st->c.state == RUN_ABORTED &&
+	    !store_get(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), &v, &vl))
+		snprintf(st->reason, sizeof st->reason, "%.*s", (int)vl, (const char *)v);
 	err[0] = '\0';
 	rc = 0;
 out:
@@ -224,6 +255,7 @@ int status_cmd(const struct cli *cli)
 						    st.c.saved_completion_tokens)
 				 : stages_saved(&st.job, &st.cfg, st.sc);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
+	make_hint(&st, cli->state_dir);
 	if (cli->json)
 		print_json(&st);
 	else if (cli->prometheus)

@@ -151,14 +151,51 @@ static void dangling_relations_are_dropped_and_counted(void **state)
 	buf_free(&out);
 }
 
+/* The server's own message, whatever the shape of its error body. */
 static void api_error_message_is_extracted(void **state)
 {
 	(void)state;
-	const char *b = "{\"error\":{\"message\":\"Incorrect API key\"}}";
-	char *m = answer_error_message(b, strlen(b));
-	assert_string_equal(m, "Incorrect API key");
+	static const struct { const char *body, *want; } cases[] = {
+		{ "{\"error\":{\"message\":\"Incorrect API key\",\"code\":\"x\"}}", "Incorrect API key" },
+		{ "{\"error\":\"Bad Request\",\"message\":\"model is required\"}",
+		  "Bad Request: model is required" },
+		{ "{\"detail\":\"Not authenticated\"}", "Not authenticated" },
+		{ "{\"detail\":[{\"loc\":[\"body\",\"messages\",0],\"msg\":\"field required\"},"
+		  "{\"loc\":[\"body\",\"model\"],\"msg\":\"str type expected\"}]}",
+		  "body.messages.0: field required; body.model: str type expected" },
+		{ "{\"object\":\"error\",\"message\":\"The model `m` does not exist.\",\"code\":404}",
+		  "The model `m` does not exist." },
+		{ "{\"error\":\"model \\\"m\\\" not found, try pulling it first\"}",
+		  "model \"m\" not found, try pulling it first" },
+		{ "  <html>\r\n<body>Bad\tGateway</body>\n</html>\n", "<html> <body>Bad Gateway</body> </html>" },
+		{ "{\"unexpected\":1}", "{\"unexpected\":1}" },
+		{ "{\"error\":{\"message\":\"line one\\nline two \"}}", "line one line two" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *m = answer_error_message(cases[i].body, strlen(cases[i].body));
+		assert_non_null(m);
+		assert_string_equal(m, cases[i].want);
+		free(m);
+	}
+	assert_null(answer_error_message("", 0));
+	assert_null(answer_error_message(" \n", 2));
+}
+
+/* A text body is kept to its first 200 bytes, cut between UTF-8 characters. */
+static void long_text_error_is_cut_between_characters(void **state)
+{
+	(void)state;
+	char body[600];
+	memset(body, 'a', 199);
+	strcpy(body + 199, "\xc3\xa9 and more after it");
+	char *m = answer_error_message(body, strlen(body));
+	assert_int_equal(strlen(m), 199);
 	free(m);
-	assert_null(answer_error_message("<html>", 6));
+	memset(body, 'b', sizeof body - 1);
+	body[sizeof body - 1] = '\0';
+	m = answer_error_message(body, strlen(body));
+	assert_int_equal(strlen(m), 200);
+	free(m);
 }
 
 /* found by fuzz_answer: a usage figure beyond int64 was cast anyway */
@@ -185,6 +222,7 @@ int main(void)
 		cmocka_unit_test(a_stage_schema_is_applied_with_the_kg_schema),
 		cmocka_unit_test(dangling_relations_are_dropped_and_counted),
 		cmocka_unit_test(api_error_message_is_extracted),
+		cmocka_unit_test(long_text_error_is_cut_between_characters),
 		cmocka_unit_test(absurd_usage_is_ignored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
