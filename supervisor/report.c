@@ -133,6 +133,20 @@ static void put_stages(struct sup *s, buf *b)
 	buf_putc(b, ']');
 }
 
+/* {"exit_code","state","reason","session_wall_s","elapsed_s","model" */
+static void put_head(const struct sup *s, buf *b, int exit_code, double wall)
+{
+	buf_printf(b, "{\"exit_code\":%d,\"state\":\"%s\",\"reason\":", exit_code,
+		   run_state_name(s->run_state));
+	if (s->run_state == RUN_ABORTED)
+		buf_json_str(b, s->abort_msg, strlen(s->abort_msg));
+	else
+		buf_puts(b, "null");
+	buf_printf(b, ",\"session_wall_s\":%.3f,\"elapsed_s\":%.3f,\"model\":", wall,
+		   (double)s->led.ctr.elapsed_ms / 1000.0);
+	buf_json_str(b, s->cfg.model, strlen(s->cfg.model));
+}
+
 void report_write(struct sup *s, int exit_code)
 {
 	const struct counters *c = &s->led.ctr;
@@ -148,15 +162,7 @@ void report_write(struct sup *s, int exit_code)
 	uint64_t done_now = c->batches_done - s->done_at_start;
 	buf b;
 	buf_init(&b);
-	buf_printf(&b, "{\"exit_code\":%d,\"state\":\"%s\",\"reason\":", exit_code,
-		   run_state_name(s->run_state));
-	if (s->run_state == RUN_ABORTED)
-		buf_json_str(&b, s->abort_msg, strlen(s->abort_msg));
-	else
-		buf_puts(&b, "null");
-	buf_printf(&b, ",\"session_wall_s\":%.3f,\"elapsed_s\":%.3f,\"model\":", wall,
-		   (double)c->elapsed_ms / 1000.0);
-	buf_json_str(&b, s->cfg.model, strlen(s->cfg.model));
+	put_head(s, &b, exit_code, wall);
 	buf_printf(&b, ",\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 		   "\"blocked\":%llu,\"split\":%llu,",
 		   (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_done,
