@@ -4,7 +4,9 @@
  * next part, and the chunks come out the same as if the document had been read in one go.
  * Each format's handlers live in a file of their own (text.c, cue.c, jsonl.c); a format is
  * one row of the table at the end of this file. */
+#include "log.h"
 #include "reader.h"
+#include "textenc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -280,11 +282,31 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	return rc;
 }
 
-/* Reads fd to its end in blocks; rc as feed and finish return it. */
+/* Says once what the file turned out to be, when it is not UTF-8. */
+static void say_encoding(const struct reader *rd, int found)
+{
+	if (found == TEXTDEC_UTF16)
+		log_info("%s: UTF-16 (by its byte order mark): read as such", rd->name);
+	else if (found == TEXTDEC_CP1252)
+		log_warn("%s: not valid UTF-8: read as Windows-1252", rd->name);
+}
+
+static int looks_binary(const char *b, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)b;
+	int bom16 = n >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff));
+	return !bom16 && memchr(b, '\0', n < 8192 ? n : 8192) != NULL;
+}
+
+/* Reads fd to its end in blocks, decoded to UTF-8 (common/textenc.h); rc as feed and finish
+ * return it. */
 static int read_blocks(struct reader *rd, int fd)
 {
 	char *block = xmalloc(READ_BLOCK);
-	int rc = 0, first = 1;
+	struct textdec *dec = textdec_new();
+	buf text;
+	buf_init(&text);
+	int rc = 0, first = 1, found;
 	for (;;) {
 		ssize_t n = read(fd, block, READ_BLOCK);
 		if (n < 0 && errno == EINTR)
@@ -294,20 +316,30 @@ static int read_blocks(struct reader *rd, int fd)
 			rc = -1;
 			break;
 		}
+		buf_reset(&text);
 		if (n == 0) {
-			rc = finish(rd);
+			found = textdec_end(dec, &text, rd->err, rd->errlen);
+			say_encoding(rd, found);
+			rc = found < 0 ? -1 : text.len ? feed(rd, text.data, text.len) : 0;
+			rc = rc ? rc : finish(rd);
 			break;
 		}
-		if (first && memchr(block, '\0', (size_t)n < 8192 ? (size_t)n : 8192)) {
+		if (first && looks_binary(block, (size_t)n)) {
 			snprintf(rd->err, rd->errlen, "%s: looks binary (NUL bytes), not a transcript",
 				 rd->name);
 			rc = -1;
 			break;
 		}
 		first = 0;
-		if ((rc = feed(rd, block, (size_t)n)))
+		found = textdec_block(dec, block, (size_t)n, &text, rd->err, rd->errlen);
+		say_encoding(rd, found);
+		if (found < 0 || (text.len && (rc = feed(rd, text.data, text.len)))) {
+			rc = rc ? rc : -1;
 			break;
+		}
 	}
+	buf_free(&text);
+	textdec_free(dec);
 	free(block);
 	return rc;
 }

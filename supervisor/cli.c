@@ -16,16 +16,17 @@
 #define DEFAULT_CONFIG "etc/kgsup.json"
 
 static const struct cli_command commands[] = {
-	{ "plan", plan_cmd, NULL, CO_INPUT | CO_CONFIG | CO_JSON | CO_OUTPUT, 0,
+	{ "plan", plan_cmd, NULL, CO_INPUT | CO_CONFIG | CO_JSON | CO_OUTPUT | CO_STRICT, 0,
 	  "what a run would send and cost, without sending anything",
-	  "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE]\n"
+	  "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE] [--strict]\n"
 	  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
 	  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
 	{ "start", start_cmd, NULL,
-	  CO_INPUT | CO_STATE | CO_CONFIG | CO_WORKERS | CO_FRESH | CO_NO_PROGRESS | CO_DETACH, 0,
+	  CO_INPUT | CO_STATE | CO_CONFIG | CO_WORKERS | CO_FRESH | CO_NO_PROGRESS | CO_DETACH |
+		  CO_STRICT, 0,
 	  "plan the transcripts and run them through the API",
 	  "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
-	  "            [--no-progress] [--detach]\n"
+	  "            [--no-progress] [--detach] [--strict]\n"
 	  "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 	  "  run in DIR if it holds the same inputs and settings.\n"
 	  "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
@@ -34,7 +35,9 @@ static const struct cli_command commands[] = {
 	  "  -w N      workers (overrides run.workers)\n"
 	  "  --fresh   throw away the run in DIR (its cache is kept) and plan anew\n"
 	  "  --no-progress  no progress bar on a terminal: a log line every 10 s\n"
-	  "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n" },
+	  "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n"
+	  "  --strict  an input that cannot be read (binary, unreadable) refuses the run;\n"
+	  "            without it, it is skipped with a warning and counted\n" },
 	{ "resume", resume_cmd, NULL,
 	  CO_STATE | CO_WORKERS | CO_RETRY_FAILED | CO_NO_PROGRESS | CO_DETACH, 0,
 	  "continue a run with its recorded settings",
@@ -90,6 +93,7 @@ static const struct cli_option {
 	{ "now", 0, 0, CO_NOW },
 	{ "no-progress", 0, 0, CO_NO_PROGRESS },
 	{ "detach", 0, 0, CO_DETACH },
+	{ "strict", 0, 0, CO_STRICT },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -240,6 +244,7 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_NOW: cli->now = 1; break;
 	case CO_NO_PROGRESS: cli->no_progress = 1; break;
 	case CO_DETACH: cli->detach = 1; break;
+	case CO_STRICT: cli->strict = 1; break;
 	default:
 		if (o->letter == 'v')
 			log_set_level(log_get_level() + 1);

@@ -25,6 +25,7 @@ enum cli_opt {
 	CO_NOW = 1u << 10,         /* --now */
 	CO_NO_PROGRESS = 1u << 11, /* --no-progress */
 	CO_DETACH = 1u << 12,      /* --detach */
+	CO_STRICT = 1u << 13,      /* --strict */
 };
 
 struct cli;
@@ -57,6 +58,7 @@ struct cli {
 	int no_progress;
 	int scale_to; /* kgsup scale N */
 	int detach;   /* --detach */
+	int strict;   /* --strict: an input that cannot be read refuses the run */
 	const char *format;
 	const char *output;
 };

@@ -49,6 +49,9 @@ struct planner {
 	unsigned char text_hash[HASH_LEN];
 	int have_text_hash;
 	int skipping;
+	int strict;
+	uint64_t skipped;      /* inputs left out because they could not be read */
+	uint64_t file_docs;    /* documents (or parts hashed) of the file being read */
 };
 
 static int planner_txn(struct planner *pl);
@@ -265,6 +268,7 @@ static int keep_document(struct planner *pl, const struct document *doc)
 static int on_document(struct document *doc, void *arg)
 {
 	struct planner *pl = arg;
+	pl->file_docs++;
 	if (doc->part == 0) {
 		if (doc->more && !pl->have_text_hash) {
 			snprintf(pl->err, pl->errlen, "%s: grew while it was read", doc->source);
@@ -283,9 +287,27 @@ static int on_document(struct document *doc, void *arg)
 			      (size_t)pl->cfg->overlap_tokens * BYTES_PER_TOKEN, on_chunk, pl);
 }
 
+struct hashing {
+	hash_ctx *h;
+	struct planner *pl;
+};
+
 static int hash_part(struct document *doc, void *arg)
 {
-	hash_update(arg, doc->text.data + doc->fresh, doc->text.len - doc->fresh);
+	struct hashing *hs = arg;
+	hs->pl->file_docs++;
+	hash_update(hs->h, doc->text.data + doc->fresh, doc->text.len - doc->fresh);
+	return 0;
+}
+
+/* An input that cannot be read is skipped and counted, unless strict (err says why). */
+static int skip_input(struct planner *pl, const char *why)
+{
+	if (pl->strict)
+		return -1;
+	log_warn("%s; skipped (--strict refuses the run instead)", why);
+	pl->skipped++;
+	pl->err[0] = '\0';
 	return 0;
 }
 
@@ -303,15 +325,21 @@ static int plan_file(struct planner *pl, const char *path)
 	 * bytes) is hashed in a first reading, to know whether it is a copy before planning any
 	 * of it */
 	int rc = 0;
+	pl->file_docs = 0;
 	if (input_one_document(fmt) && !stat(path, &st) && (size_t)st.st_size > INPUT_PART_BYTES / 2) {
-		hash_ctx *h = hash_new();
-		rc = input_read_file(path, fmt, max_unit, hash_part, h, pl->err, pl->errlen);
-		hash_final(h, pl->text_hash);
+		struct hashing hs = { hash_new(), pl };
+		rc = input_read_file(path, fmt, max_unit, hash_part, &hs, pl->err, pl->errlen);
+		hash_final(hs.h, pl->text_hash);
 		pl->have_text_hash = !rc;
+		if (rc < 0 && pl->file_docs == 0) /* (nothing of it planned yet) */
+			return skip_input(pl, pl->err);
+		pl->file_docs = 0;
 	}
 	if (!rc)
 		rc = input_read_file(path, fmt, max_unit, on_document, pl, pl->err, pl->errlen);
 	pl->have_text_hash = 0;
+	if (rc < 0 && pl->file_docs == 0 && pl->err[0])
+		return skip_input(pl, pl->err);
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
 	return rc ? -1 : 0;
@@ -369,8 +397,9 @@ static int plan_path(struct planner *pl, const char *path, int explicit)
 			log_warn("%s: skipped (dangling symbolic link)", path);
 			return 0;
 		}
-		snprintf(pl->err, pl->errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		snprintf(pl->err, pl->errlen, "%s: %s", path,
+			 errno == ELOOP ? "a loop of symbolic links" : strerror(errno));
+		return explicit ? -1 : skip_input(pl, pl->err);
 	}
 	if (S_ISDIR(st.st_mode))
 		return plan_dir(pl, path, &st);
@@ -393,36 +422,14 @@ static size_t input_root_len(const char *input)
 	return slash ? (size_t)(slash - input) + 1 : 0;
 }
 
-/* What shapes the requests besides the chunks: model and sampling settings, chunking and the
- * prompt templates. */
-static void fingerprint_settings(hash_ctx *fp, const struct config *cfg, const struct prompts *pr,
-				 const struct job *job)
-{
-	buf s;
-	buf_init(&s);
-	buf_printf(&s, "v%d\n%s\n%.17g\n%lld\n%d\n%lld\n%lld\n%lld\n%s\n", RUNSTATE_VERSION,
-		   cfg->model, cfg->temperature, (long long)cfg->max_tokens, cfg->json_mode,
-		   (long long)cfg->chunk_tokens, (long long)cfg->overlap_tokens,
-		   (long long)cfg->chunks_per_batch, cfg->entity_types);
-	hash_update(fp, s.data, s.len);
-	hash_update(fp, pr->system, strlen(pr->system) + 1);
-	hash_update(fp, pr->user, strlen(pr->user) + 1);
-	if (!job->legacy) { /* the stages, with their templates and schemas */
-		buf_reset(&s);
-		job_to_json(job, &s);
-		buf_printf(&s, "\n%d\n%lld", cfg->structured_outputs, (long long)cfg->chunk_tokens);
-		hash_update(fp, s.data, s.len);
-	}
-	buf_free(&s);
-}
-
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, store *db, struct plan_rec *out, char *err,
-		size_t errlen)
+		char *const *inputs, int ninputs, int strict, store *db, struct plan_rec *out,
+		uint64_t *skipped, char *err, size_t errlen)
 {
 	struct planner pl;
 	memset(&pl, 0, sizeof pl);
 	pl.cfg = cfg;
+	pl.strict = strict;
 	pl.job = job;
 	buf_init(&pl.doc);
 	for (size_t i = 0; i < job->n; i++)
@@ -436,7 +443,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	pl.plan.version = RUNSTATE_VERSION;
 	buf_init(&pl.rec);
 	err[0] = '\0';
-	fingerprint_settings(pl.fp, cfg, pr, job);
+	plan_fingerprint_settings(pl.fp, cfg, pr, job);
 	int rc = 0;
 	for (int i = 0; i < ninputs && !rc; i++) {
 		pl.root_len = input_root_len(inputs[i]);
@@ -454,7 +461,9 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 		rc = planner_txn(&pl);
 		if (!rc)
 			rc = store_put(pl.txn, DB_META, META_PLAN, strlen(META_PLAN), &pl.plan,
-				       sizeof pl.plan) ? -1 : 0;
+				       sizeof pl.plan) ||
+			     store_put(pl.txn, DB_META, META_SKIPPED, strlen(META_SKIPPED),
+				       &pl.skipped, sizeof pl.skipped) ? -1 : 0;
 		if (!rc)
 			rc = planner_commit(&pl);
 	}
@@ -467,5 +476,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.seen);
 	map_free(&pl.texts);
 	*out = pl.plan;
+	if (skipped)
+		*skipped = pl.skipped;
 	return rc ? -1 : 0;
 }

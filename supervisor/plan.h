@@ -21,9 +21,17 @@ void prompts_free(struct prompts *p);
 
 /* Reads every input and writes the plan into db; with db NULL only computes the plan summary
  * and fingerprint. Returns 0, or -1 with err set (input errors name the file and line). */
+/* An input that cannot be read (binary, unreadable, a link that leads nowhere) is skipped with
+ * a warning and counted (*skipped), unless strict: then it refuses the plan. An input that
+ * fails after part of it was planned refuses the plan either way. */
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, store *db, struct plan_rec *out, char *err,
-		size_t errlen);
+		char *const *inputs, int ninputs, int strict, store *db, struct plan_rec *out,
+		uint64_t *skipped, char *err, size_t errlen);
+
+/* Hashes into fp what shapes the requests besides the inputs (fingerprint.c). */
+struct hash_ctx;
+void plan_fingerprint_settings(struct hash_ctx *fp, const struct config *cfg,
+			       const struct prompts *pr, const struct job *job);
 
 /* Where each planned document's chunks are, and how long its text is (stages plan batches
  * per document from these, plan_stages.c). */

@@ -219,8 +219,9 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 		return EXIT_INTERNAL;
 	}
 	int64_t t0 = now_ms();
-	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, s->db, &s->plan, err,
-			errlen))
+	uint64_t skipped = 0;
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, s->db,
+			&s->plan, &skipped, err, errlen))
 		return EXIT_USAGE;
 	if (s->plan.nbatches == 0) {
 		snprintf(err, errlen, "no transcripts found in the inputs given (-i)");
@@ -228,6 +229,9 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 	}
 	log_info("planned %u chunks in %u batches from %u sources in %lld ms", s->plan.nchunks,
 		 s->plan.nbatches, s->plan.nsources, (long long)(now_ms() - t0));
+	if (skipped)
+		log_warn("%llu inputs skipped: they could not be read (the warnings above say why)",
+			 (unsigned long long)skipped);
 	return 0;
 }
 
@@ -241,7 +245,8 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 	if (!have || cli->fresh)
 		return plan_fresh(s, cli, err, errlen);
 	struct plan_rec now;
-	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, NULL, &now, err, errlen))
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, NULL,
+			&now, NULL, err, errlen))
 		return EXIT_USAGE;
 	if (memcmp(now.fingerprint, old.fingerprint, HASH_LEN)) {
 		snprintf(err, errlen,

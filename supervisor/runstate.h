@@ -126,6 +126,7 @@ struct delivered {
 #define META_COUNTERS "counters"
 #define META_DELIVERED "delivered"
 #define META_PLAN "plan"
+#define META_SKIPPED "skipped" /* u64: inputs left out of the plan, unreadable (0.3.0) */
 #define META_CONFIG "config"
 #define META_JOB "job" /* the stages, self-contained (job_to_json); none: the one KG stage */
 

@@ -21,6 +21,7 @@ struct estimate {
 	uint64_t prompt_tokens;
 	uint64_t max_completion;
 	double cost_in, cost_out;
+	uint64_t skipped; /* inputs that could not be read */
 };
 
 /* The scratch directory the plan was made in, with its store. */
@@ -68,15 +69,18 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 {
 	double in = e->cost_in, out = e->cost_out;
 	if (json) {
-		printf("{\"sources\":%u,\"chunks\":%u,\"batches\":%u,\"prompt_tokens\":%llu,"
-		       "\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
+		printf("{\"sources\":%u,\"skipped_inputs\":%llu,\"chunks\":%u,\"batches\":%u,"
+		       "\"prompt_tokens\":%llu,\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
 		       "\"completion_at_most\":%.6f}}\n",
-		       e->plan.nsources, e->plan.nchunks, e->plan.nbatches,
+		       e->plan.nsources, (unsigned long long)e->skipped, e->plan.nchunks, e->plan.nbatches,
 		       (unsigned long long)e->prompt_tokens, (unsigned long long)e->max_completion, in, out);
 		return;
 	}
 	printf("sources      %u\nchunks       %u\nbatches      %u (one request each)\n",
 	       e->plan.nsources, e->plan.nchunks, e->plan.nbatches);
+	if (e->skipped)
+		printf("skipped      %llu inputs that could not be read\n",
+		       (unsigned long long)e->skipped);
 	printf("prompt       about %llu tokens (request bytes / 4)\n", (unsigned long long)e->prompt_tokens);
 	printf("completion   at most %llu tokens (api.max_tokens per request)\n",
 	       (unsigned long long)e->max_completion);
@@ -117,7 +121,8 @@ int plan_cmd(const struct cli *cli)
 	made = 1;
 	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
 	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
-	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, db, &e.plan, err, sizeof err))
+	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, db, &e.plan,
+			&e.skipped, err, sizeof err))
 		goto done;
 	if (render_all(db, &cfg, &job, out, &e)) {
 		snprintf(err, sizeof err, "cannot render the requests");

@@ -21,6 +21,7 @@ struct status {
 	struct plan_rec plan;
 	struct config cfg;
 	struct job job;
+	uint64_t skipped; /* inputs that could not be read */
 	struct stage_counters sc[JOB_MAX_STAGES];
 	struct { char text[160]; uint64_t n; } reasons[MAX_REASONS]; /* of blocked batches */
 	int nreasons;
@@ -78,7 +79,7 @@ static void print_json(const struct status *st)
 	buf_putc(&more, ']');
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
-	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,"
+	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
 	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
@@ -86,7 +87,8 @@ static void print_json(const struct status *st)
 	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
 	       "\"cache\":{\"hits\":%llu,\"saved_usd\":%.6f},"
 	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f%s}\n",
-	       state_name(st), st->plan.nchunks, st->plan.nsources, (unsigned long long)total,
+	       state_name(st), st->plan.nchunks, st->plan.nsources,
+	       (unsigned long long)st->skipped, (unsigned long long)total,
 	       (unsigned long long)c->batches_done, (unsigned long long)c->batches_cached,
 	       (unsigned long long)c->batches_failed, (unsigned long long)c->batches_blocked,
 	       (unsigned long long)pending,
@@ -155,7 +157,11 @@ static void print_text(const struct status *st)
 	if (c->batches_blocked)
 		printf("           (kgsup resume --retry-failed -s DIR retries the failed ones, then "
 		       "these)\n");
-	printf("input      %u chunks from %u sources\n", st->plan.nchunks, st->plan.nsources);
+	printf("input      %u chunks from %u sources", st->plan.nchunks, st->plan.nsources);
+	if (st->skipped)
+		printf(", %llu inputs skipped (unreadable: see the log)",
+		       (unsigned long long)st->skipped);
+	putchar('\n');
 	printf("requests   %llu sent, %llu ok, %llu retried, %llu answered 429, %llu errors\n",
 	       (unsigned long long)c->requests_sent, (unsigned long long)c->requests_ok,
 	       (unsigned long long)c->retried, (unsigned long long)c->http_429,
@@ -214,6 +220,11 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		goto out;
 	}
 	counters_read(t, &st->c);
+	const void *sk;
+	size_t skl;
+	if (!store_get(t, DB_META, META_SKIPPED, strlen(META_SKIPPED), &sk, &skl) &&
+	    skl == sizeof st->skipped)
+		memcpy(&st->skipped, sk, sizeof st->skipped);
 	st->invalid_kept = store_count(t, DB_INVALID);
 	config_defaults(&st->cfg);
 	/* without readable settings the counters still show; only the dollars need them */

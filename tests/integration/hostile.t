@@ -3,7 +3,7 @@
 # link loop, a 200 MB transcript and a 50 MB line, an answer larger than api.max_response_bytes. Each gets a clear message and the
 # documented exit code; nothing already done is lost.
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 25
 
 mkdir -p "$T/in/sub"
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400
@@ -21,10 +21,11 @@ fffd=$(/usr/bin/python3 - "$T/req.jsonl" <<'PY'
 import json, sys
 bodies = [json.loads(l) for l in open(sys.argv[1], "rb")]  # every body must be valid JSON
 text = " ".join(m["content"] for b in bodies for m in b["messages"])
-print("met \ufffd\ufffd Charles Babbage \ufffd( in London" in text)
+print("met \u00ff\u00fe Charles Babbage \u00c3( in London" in text)
 PY
 )
-check "the invalid bytes were sent as U+FFFD, the rest of the line intact" [ "$fffd" = True ]
+check "a file that is not UTF-8 is read as Windows-1252, the rest of the line intact" [ "$fffd" = True ]
+check "and a warning names it" grep -q "bad-utf8.txt: not valid UTF-8: read as Windows-1252" "$T/err"
 
 mkdir -p "$T/bin"
 head -c 4096 /dev/urandom >"$T/bin/noise.txt"
