@@ -280,11 +280,70 @@ static void put_items(buf *out, const json *arr, const char *const *fields, cons
 	buf_putc(out, ']');
 }
 
+/* The KG schema's rules for an item of each array an answer lists. */
+static const struct {
+	const char *key, *item_schema;
+} kg_arrays[] = {
+	{ "entities", "/properties/entities/items" },
+	{ "relations", "/properties/relations/items" },
+};
+
+/* Takes the items of root's arrays that fail their item rules out of root, into inv. Returns
+ * how many entities are left. */
+static int drop_invalid_items(const schema *kg, json *root, struct answer_invalid *inv)
+{
+	char at[64], why[512];
+	int entities = 0;
+	for (size_t a = 0; a < sizeof kg_arrays / sizeof kg_arrays[0]; a++) {
+		json *arr = json_get(root, kg_arrays[a].key);
+		if (json_kind(arr) != J_ARRAY)
+			continue;
+		json *it = json_first(arr), *next;
+		for (int i = 0; it; it = next, i++) {
+			next = json_next(it);
+			snprintf(at, sizeof at, "$.%s[%d]", kg_arrays[a].key, i);
+			if (!schema_validate_at(kg, kg_arrays[a].item_schema, it, at, why, sizeof why)) {
+				entities += a == 0;
+				continue;
+			}
+			buf_puts(&inv->items, inv->n++ ? ",{\"path\":" : "[{\"path\":");
+			buf_json_str(&inv->items, at, strlen(at));
+			buf_puts(&inv->items, ",\"reason\":");
+			buf_json_str(&inv->items, why, strlen(why));
+			buf_puts(&inv->items, ",\"item\":");
+			json_write(it, &inv->items);
+			buf_putc(&inv->items, '}');
+			json_remove(arr, it);
+		}
+	}
+	if (inv->n)
+		buf_putc(&inv->items, ']');
+	return entities;
+}
+
+/* Validates root as a KG answer, leaving out the items that fail their rules when that makes
+ * it valid with an entity left. 0, or -1 with the first error in err. */
+static int kg_validate(json *root, struct answer_invalid *inv, char *err, size_t errlen)
+{
+	const schema *kg = schema_kg();
+	if (!schema_validate(kg, root, err, errlen))
+		return 0;
+	char whole[512];
+	if (drop_invalid_items(kg, root, inv) > 0 && inv->n &&
+	    !schema_validate(kg, root, whole, sizeof whole))
+		return 0;
+	inv->n = 0;
+	buf_reset(&inv->items);
+	return -1; /* err still holds the answer's first error */
+}
+
 int answer_normalize(const schema *sch, const char *content, size_t len, const char *chunk_ids,
-		     size_t ids_len, const names *nm, buf *out, int *dropped, char *err,
-		     size_t errlen)
+		     size_t ids_len, const names *nm, buf *out, int *dropped,
+		     struct answer_invalid *inv, char *err, size_t errlen)
 {
 	*dropped = 0;
+	inv->n = 0;
+	buf_reset(&inv->items);
 	json *root = json_find_object(content, len);
 	if (!root) {
 		snprintf(err, errlen, "answer content has no JSON object");
@@ -292,9 +351,8 @@ int answer_normalize(const schema *sch, const char *content, size_t len, const c
 	}
 	/* a stage's own schema may say more than the KG schema, but its answers make the graph,
 	 * so they must be KG answers too */
-	const schema *kg = schema_kg();
-	if ((sch && sch != kg && schema_validate(sch, root, err, errlen)) ||
-	    schema_validate(kg, root, err, errlen)) {
+	if ((sch && sch != schema_kg() && schema_validate(sch, root, err, errlen)) ||
+	    kg_validate(root, inv, err, errlen)) {
 		json_free(root);
 		return -1;
 	}

@@ -29,15 +29,26 @@ int answer_parse_envelope(const char *body, size_t len, struct envelope *env, ch
 			  size_t errlen);
 void envelope_free(struct envelope *env);
 
+/* Entities and relations of a KG answer left out because they fail the KG schema's rules
+ * for an item of their array (/properties/entities/items, /properties/relations/items). */
+struct answer_invalid {
+	int n;
+	buf items; /* a JSON array: {"path","reason","item"} for each item left out */
+};
+
 /* Validates content against sch (the stage's schema; NULL means schema_kg()) and the KG
  * schema, and appends its normal form to out. chunk_ids is the batch's ids, '\n'-separated.
- * Relations whose source or target is not (in normal form, names.h) an entity of the answer
- * are left out and counted in *dropped and in the normal form's "dropped_relations". Returns
- * 0, or -1 with the reason in err: the JSON path of the first error and what is wrong
- * ("$.entities[0].name: required property is missing"). */
+ * An answer that fails sch (when it is not the KG schema) is invalid as a whole. Items of
+ * "entities" or "relations" that fail the KG schema's item rules are left out, counted and
+ * listed in inv (its items buf initialised by the caller, reset here); the rest is kept when
+ * the answer is then valid and has an entity left. Relations whose source or target is not
+ * (in normal form, names.h) an entity of the answer are left out and counted in *dropped and
+ * in the normal form's "dropped_relations". Returns 0, or -1 with the reason in err: the JSON
+ * path of the first error and what is wrong ("$.entities[0].name: required property is
+ * missing"). */
 int answer_normalize(const schema *sch, const char *content, size_t len, const char *chunk_ids,
-		     size_t ids_len, const names *nm, buf *out, int *dropped, char *err,
-		     size_t errlen);
+		     size_t ids_len, const names *nm, buf *out, int *dropped,
+		     struct answer_invalid *inv, char *err, size_t errlen);
 
 /* The answer of a stage that is not a graph stage: the JSON object in content (a fence or
  * prose around it tolerated), checked against sch when given, appended to out in compact form.

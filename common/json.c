@@ -129,6 +129,11 @@ json *json_next(const json *item)
 	return item ? (json *)J(item)->next : NULL;
 }
 
+void json_remove(json *container, json *item)
+{
+	cJSON_Delete(cJSON_DetachItemViaPointer(J(container), J(item)));
+}
+
 const char *json_key(const json *member)
 {
 	return member ? J(member)->string : NULL;

@@ -29,6 +29,8 @@ json *json_get(const json *obj, const char *key);
 /* Iteration over array elements or object members. */
 json *json_first(const json *container);
 json *json_next(const json *item);
+/* Takes item out of the array or object it is in and frees it. */
+void json_remove(json *container, json *item);
 const char *json_key(const json *member);
 double json_number(const json *v);
 /* The string value (NUL-terminated, UTF-8 as given), or NULL when not a string. */

@@ -40,7 +40,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 8
+#define PROTO_VERSION 9
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -131,6 +131,8 @@ PROTO_STRUCT(batch, MSG_BATCH_FIELDS);
 	F(u32, err_invalid)    /* of errors: answers that were not the expected JSON */ \
 	F(u32, attempt)        /* RES_RETRY: requests made for the batch this session */ \
 	F(u32, retry_in_ms)    /* RES_RETRY: its backoff */                             \
+	F(u32, items_dropped)  /* entities, relations left out of answers (answer.h) */ \
+	F(u32, tokens_estimated) /* requests whose usage was missing: tokens guessed */ \
 	F(bytes, payload)      /* see enum result_status */
 PROTO_STRUCT(result, MSG_RESULT_FIELDS);
 
@@ -166,7 +168,9 @@ PROTO_STRUCT(ask, MSG_ASK_FIELDS);
 	F(u64, seq) /* GO: the grant's number, echoed by the REPORT of its request */
 PROTO_STRUCT(grant, MSG_GRANT_FIELDS);
 
-/* An answer that failed validation (it is retried): kept apart for inspection, never served. */
+/* An answer that failed validation (it is retried), or the items left out of an answer that
+ * is kept (reason says how many, content lists them): kept apart for inspection, never
+ * served. */
 #define MSG_INVALID_FIELDS(F)                                                          \
 	F(u32, batch)                                                                  \
 	F(bytes, reason)                                                               \

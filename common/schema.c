@@ -61,6 +61,37 @@ const json *schema_resolve(const json *root, const char *ref)
 	return NULL;
 }
 
+const json *schema_pointer(const json *root, const char *ptr)
+{
+	const json *v = root;
+	char seg[128];
+	while (v && *ptr) {
+		if (*ptr++ != '/')
+			return NULL;
+		size_t n = 0;
+		for (; *ptr && *ptr != '/'; ptr++) {
+			char ch = *ptr;
+			if (ch == '~' && (ptr[1] == '0' || ptr[1] == '1'))
+				ch = *++ptr == '0' ? '~' : '/';
+			if (n + 1 >= sizeof seg)
+				return NULL;
+			seg[n++] = ch;
+		}
+		seg[n] = '\0';
+		if (json_kind(v) == J_ARRAY) {
+			char *end;
+			long i = strtol(seg, &end, 10);
+			if (!n || *end || i < 0)
+				return NULL;
+			for (v = json_first(v); v && i--; v = json_next(v))
+				;
+		} else {
+			v = json_get(v, seg);
+		}
+	}
+	return v;
+}
+
 /* ---- parsing ---- */
 
 struct check {

@@ -30,6 +30,11 @@ schema *schema_load(const char *path, char *err, size_t errlen);
  * Values nested deeper than 64 levels where the schema descends are refused ("nesting too
  * deep"), so a hostile answer cannot exhaust the stack. */
 int schema_validate(const schema *s, const json *v, char *err, size_t errlen);
+/* The same against the sub-schema of s at the JSON pointer ptr ("/properties/entities/items";
+ * a $ref in it resolves against s as a whole), for one part of a larger value: error paths
+ * start with at ("$.entities[3]"). -1 with err when ptr names no schema in s. */
+int schema_validate_at(const schema *s, const char *ptr, const json *v, const char *at,
+		       char *err, size_t errlen);
 /* The same, from an answer's content: the one JSON object in it (json_find_object: a ```json
  * fence or prose around it is tolerated). On success appends the object's compact
  * serialisation to out when out is not NULL. */

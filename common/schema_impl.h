@@ -23,6 +23,9 @@ struct schema {
 int schema_type_bit(const char *name);
 /* The schema a $ref names in root ("#", "#/$defs/NAME", "#/definitions/NAME"), or NULL. */
 const json *schema_resolve(const json *root, const char *ref);
+/* The value at a JSON pointer (RFC 6901: "/a/b", "~1" for '/', "~0" for '~', array
+ * elements by index), or NULL. */
+const json *schema_pointer(const json *root, const char *ptr);
 
 /* Writes "NAME: WHERE: WHAT" (or "WHERE: WHAT" when name is NULL) into err, WHAT formatted
  * from fmt; returns -1. */

@@ -277,16 +277,27 @@ static int validate(struct vctx *c, const json *s, const json *v, int depth, int
 	return validate_any_of(c, s, v, depth, hops);
 }
 
-int schema_validate(const schema *s, const json *v, char *err, size_t errlen)
+int schema_validate_at(const schema *s, const char *ptr, const json *v, const char *at,
+		       char *err, size_t errlen)
 {
+	const json *sub = schema_pointer(s->root, ptr);
+	if (!sub) {
+		snprintf(err, errlen, "%s: the schema has nothing at %s", at, ptr);
+		return -1;
+	}
 	struct vctx c = { .root = s->root, .err = err, .errlen = errlen };
 	buf_init(&c.path);
 	buf_init(&c.scratch);
-	buf_putc(&c.path, '$');
-	int rc = validate(&c, s->root, v, 0, 0);
+	buf_puts(&c.path, at);
+	int rc = validate(&c, sub, v, 0, 0);
 	buf_free(&c.path);
 	buf_free(&c.scratch);
 	return rc;
+}
+
+int schema_validate(const schema *s, const json *v, char *err, size_t errlen)
+{
+	return schema_validate_at(s, "", v, "$", err, errlen);
 }
 
 int schema_validate_text(const schema *s, const char *text, size_t len, buf *out, char *err,

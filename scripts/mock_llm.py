@@ -11,7 +11,8 @@ JSON valid against S made from the user prompt's words, seeded from the SHA-256 
 (scripts/mock_schema.py); the chunk answer above when S is the knowledge graph's and that answer
 fits it. It can add latency (also per stage: --stage-latency), fail one stage's requests whose
 prompt holds a string (--fail-stage), inject errors (500, 429, malformed bodies, non-JSON
-content, dropped connections, hangs), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
+content, dropped connections, hangs, an entity with an empty type: --bad-entity, no usage:
+--no-usage), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
 the API key (from the environment variable named by --key-env) and the model name.
 
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
@@ -131,6 +132,7 @@ class State:
         self.status = collections.Counter()
         self.ok_per_body = collections.Counter()
         self.entities = set()
+        self.bad_entities = []  # --bad-entity: the names sent with "type": "", in order
         self.window = collections.deque()  # (time, tokens) of admitted requests
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -247,7 +249,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "chunks_sent": sum(st.chunk_sent.values()),
                        "chunks_sent_twice": sum(1 for v in st.chunk_sent.values() if v > 1),
                        "entity_records": st.entity_records,
-                       "entities": sorted(st.entities)}
+                       "entities": sorted(st.entities), "bad_entities": st.bad_entities}
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
@@ -326,6 +328,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # server of 500 ms answers 500 ms after a request came in, not after this script has
         # parsed it (the benchmarks' bound counts the latency alone)
         answer, kg = answer_for(user, schema, digest, a.per_chunk)
+        if a.bad_entity and kg and len(kg["entities"]) > 1:  # a model nearly right
+            kg = answer = dict(kg, entities=[dict(kg["entities"][0], type="")] + kg["entities"][1:])
         latency_ms = st.stage_latency.get(stage, a.latency_ms)
         if latency_ms:
             time.sleep(max(0.0, arrived + latency_ms / 1000.0 - time.monotonic()))
@@ -387,16 +391,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.ok += 1
                 st.ok_per_body[digest] += 1
                 for e in (kg or {}).get("entities", []):
+                    if not e["type"]:  # --bad-entity's: kept apart, not one of the entities
+                        st.bad_entities.append(e["name"])
+                        continue
                     st.entity_records += 1
                     st.entities.add(e["name"])
             else:
                 st.invalid += 1
-        self.send_json(200, {
-            "id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
-            "choices": [{"index": 0, "finish_reason": finish,
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}, hdr)
+        body = {"id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
+                "choices": [{"index": 0, "finish_reason": finish,
+                             "message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
+        if a.no_usage:  # as many local servers: no usage at all
+            del body["usage"]
+        self.send_json(200, body, hdr)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -451,6 +460,9 @@ def main():
                    help="answer every completion request with endless header lines")
     p.add_argument("--fence", action="store_true", help="wrap answers in a ```json fence")
     p.add_argument("--answer-bytes", type=int, default=0, help="pad every answer by this much (past max_tokens)")
+    p.add_argument("--bad-entity", action="store_true",
+                   help='the first entity of each KG answer (of two or more) has "type": ""')
+    p.add_argument("--no-usage", action="store_true", help="answers without usage")
     p.add_argument("--per-chunk", type=int, default=4, help="entities per chunk")
     p.add_argument("--error-status", type=int, default=0,
                    help="answer chat requests with this status and --error-body")

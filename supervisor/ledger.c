@@ -323,6 +323,8 @@ static void count_requests(struct counters *c, const struct msg_result *m)
 	c->err_invalid += m->err_invalid;
 	c->prompt_tokens += m->prompt_tokens;
 	c->completion_tokens += m->completion_tokens;
+	c->items_dropped += m->items_dropped;
+	c->tokens_estimated += m->tokens_estimated;
 }
 
 

@@ -172,7 +172,8 @@ void report_write(struct sup *s, int exit_code)
 	buf_printf(&b, "},\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu},"
 		   "\"errors_by_cause\":{\"http_429\":%llu,\"server\":%llu,\"transport\":%llu,"
 		   "\"invalid_answer\":%llu,\"other\":%llu},"
-		   "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
+		   "\"items_dropped\":%llu,"
+		   "\"tokens\":{\"prompt\":%llu,\"completion\":%llu,\"estimated_requests\":%llu},"
 		   "\"cost_usd\":%.6f,\"cache_saved_usd\":%.6f,"
 		   "\"latency_ms\":{\"calls\":%llu,\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f},"
 		   "\"throughput\":{\"batches_per_s\":%.3f,\"requests_per_s\":%.3f}",
@@ -180,7 +181,9 @@ void report_write(struct sup *s, int exit_code)
 		   (unsigned long long)c->retried, (unsigned long long)c->http_429,
 		   (unsigned long long)c->err_server, (unsigned long long)c->err_transport,
 		   (unsigned long long)c->err_invalid, (unsigned long long)other,
-		   (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
+		   (unsigned long long)c->items_dropped, (unsigned long long)c->prompt_tokens,
+		   (unsigned long long)c->completion_tokens, (unsigned long long)c->tokens_estimated,
+		   cost,
 		   saved, (unsigned long long)s->nlatency, p50, p95, p99,
 		   wall > 0 ? (double)done_now / wall : 0, wall > 0 ? (double)s->nlatency / wall : 0);
 	put_stages(s, &b);

@@ -103,6 +103,9 @@ struct counters {
 	uint64_t batches_split; /* replaced by halves; not counted in the total */
 	uint64_t err_server, err_transport, err_invalid; /* of errors, by cause (429s apart) */
 	uint64_t batches_blocked; /* a batch they need failed (stages; 0.3.0: 0 in older records) */
+	/* 0 in records written before they were counted: */
+	uint64_t items_dropped;    /* invalid entities, relations left out of answers kept */
+	uint64_t tokens_estimated; /* requests answered without usage: their tokens are guessed */
 };
 
 /* meta "plan": what the planner made. */

@@ -7,6 +7,7 @@
  *             request would be cut off again, so the supervisor splits the batch in two */
 #include "worker.h"
 #include "../common/answer.h"
+#include "../common/chunk.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -158,6 +159,44 @@ static void report_invalid(struct worker *w, uint32_t batch, const char *content
 	zsock_send(w->results, w->req.data, w->req.len, 1);
 }
 
+/* Sends the items left out of an answer that is kept (w->invalid) to the supervisor, which
+ * keeps them with the invalid answers: one message, so that they share one record. */
+static void report_dropped(struct worker *w, uint32_t batch)
+{
+	char reason[128];
+	snprintf(reason, sizeof reason, "%d item%s left out of an answer kept: %s", w->invalid.n,
+		 w->invalid.n == 1 ? "" : "s", "they fail the KG schema (content lists them)");
+	struct msg_invalid m = { .batch = batch,
+				 .reason = reason,
+				 .reason_len = strlen(reason),
+				 .content = w->invalid.items.data,
+				 .content_len = w->invalid.items.len };
+	msg_encode_invalid(&w->req, &m);
+	zsock_send(w->results, w->req.data, w->req.len, 1);
+}
+
+/* The request's tokens: the server's usage, or where it sent none (many local servers) a
+ * guess as `kgsup plan` makes (bytes / BYTES_PER_TOKEN of the request body and of the
+ * answer), counted as estimated so that status does not pass it off as billed. */
+static void count_tokens(struct worker *w, const struct msg_batch *b, const struct envelope *env,
+			 struct msg_result *res)
+{
+	int64_t prompt = env->prompt_tokens, completion = env->completion_tokens;
+	if (prompt < 0 || completion < 0) {
+		res->tokens_estimated++;
+		if (!w->warned_no_usage)
+			log_warn("the server sends no usage with its answers: tokens and cost are "
+				 "estimated (%d bytes a token)", BYTES_PER_TOKEN);
+		w->warned_no_usage = 1;
+	}
+	if (prompt < 0)
+		prompt = (int64_t)(b->body_len / BYTES_PER_TOKEN);
+	if (completion < 0)
+		completion = (int64_t)(strlen(env->content) / BYTES_PER_TOKEN);
+	res->prompt_tokens += (uint64_t)prompt;
+	res->completion_tokens += (uint64_t)completion;
+}
+
 /* Reads a 200 answer: envelope, usage, content. */
 static enum outcome read_answer(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
@@ -167,17 +206,14 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 		snprintf(w->error, sizeof w->error, "malformed response: %s", err);
 		return OUT_RETRY;
 	}
-	if (env.prompt_tokens > 0)
-		res->prompt_tokens += (uint64_t)env.prompt_tokens;
-	if (env.completion_tokens > 0)
-		res->completion_tokens += (uint64_t)env.completion_tokens;
+	count_tokens(w, b, &env, res);
 	buf_reset(&w->answer);
 	enum outcome o = OUT_OK;
 	int dropped = 0;
 	const struct stage_check *sc = &w->stages[b->stage < w->nstages ? b->stage : 0];
 	int bad = sc->graph ? answer_normalize(sc->schema, env.content, strlen(env.content),
 					       b->chunk_ids, b->chunk_ids_len, w->names, &w->answer,
-					       &dropped, err, sizeof err)
+					       &dropped, &w->invalid, err, sizeof err)
 			    : answer_check(sc->schema, env.content, strlen(env.content), &w->answer,
 					   err, sizeof err);
 	if (bad) {
@@ -194,9 +230,16 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 				 "or the stage's)", b->chunk_ids_len ? "a single chunk" : "a document");
 			o = OUT_FAILED;
 		}
-	} else if (dropped) {
-		log_debug("batch %u: %d relations left out (an end is not an entity of the answer)",
-			  b->batch, dropped);
+	} else {
+		if (dropped)
+			log_debug("batch %u: %d relations left out (an end is not an entity of the "
+				  "answer)", b->batch, dropped);
+		if (sc->graph && w->invalid.n) {
+			log_info("batch %u: %d invalid items left out of its answer (kgsup export -f "
+				 "invalid lists them)", b->batch, w->invalid.n);
+			res->items_dropped += (uint32_t)w->invalid.n;
+			report_dropped(w, b->batch);
+		}
 	}
 	envelope_free(&env);
 	return o;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "../common/answer.h"
 #include "../common/buf.h"
 #include "../common/config.h"
 #include "../common/job.h"
@@ -52,6 +53,8 @@ struct worker {
 		buf msg;
 	} unacked[UNACKED_MAX];
 	buf answer;
+	struct answer_invalid invalid; /* items left out of the last answer */
+	int warned_no_usage; /* said once that the server sends no usage */
 	char error[512];
 };
 

@@ -83,8 +83,8 @@ static void print_json(const struct status *st)
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
 	       "\"requests\":{\"sent\":%llu,\"ok\":%llu,\"retried\":%llu,\"http_429\":%llu,"
-	       "\"errors\":%llu,\"invalid_answers\":%llu},"
-	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
+	       "\"errors\":%llu,\"invalid_answers\":%llu,\"items_dropped\":%llu},"
+	       "\"tokens\":{\"prompt\":%llu,\"completion\":%llu,\"estimated_requests\":%llu},"
 	       "\"cache\":{\"hits\":%llu,\"saved_usd\":%.6f},"
 	       "\"cost_usd\":%.6f,\"workers\":%u,\"elapsed_s\":%.3f%s}\n",
 	       state_name(st), st->plan.nchunks, st->plan.nsources,
@@ -96,9 +96,9 @@ static void print_json(const struct status *st)
 	       (unsigned long long)c->requests_sent,
 	       (unsigned long long)c->requests_ok, (unsigned long long)c->retried,
 	       (unsigned long long)c->http_429, (unsigned long long)c->errors,
-	       (unsigned long long)st->invalid_kept,
+	       (unsigned long long)st->invalid_kept, (unsigned long long)c->items_dropped,
 	       (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens,
-	       (unsigned long long)c->batches_cached, st->saved, st->cost,
+	       (unsigned long long)c->tokens_estimated, (unsigned long long)c->batches_cached, st->saved, st->cost,
 	       st->live ? c->workers_live : 0, st->elapsed_s, buf_cstr(&more));
 	buf_free(&more);
 }
@@ -167,10 +167,17 @@ static void print_text(const struct status *st)
 	       (unsigned long long)c->retried, (unsigned long long)c->http_429,
 	       (unsigned long long)c->errors);
 	if (st->invalid_kept)
-		printf("invalid    %llu answers failed validation (kgsup export -f invalid)\n",
-		       (unsigned long long)st->invalid_kept);
-	printf("tokens     %llu prompt, %llu completion\n", (unsigned long long)c->prompt_tokens,
+		printf("invalid    %llu answers, or items left out of answers, failed validation "
+		       "(kgsup export -f invalid)\n", (unsigned long long)st->invalid_kept);
+	if (c->items_dropped)
+		printf("dropped    %llu invalid entities or relations left out of answers kept\n",
+		       (unsigned long long)c->items_dropped);
+	printf("tokens     %llu prompt, %llu completion", (unsigned long long)c->prompt_tokens,
 	       (unsigned long long)c->completion_tokens);
+	if (c->tokens_estimated)
+		printf(" (%llu requests estimated: the server sent no usage)",
+		       (unsigned long long)c->tokens_estimated);
+	putchar('\n');
 	printf("cost       $%.4f (cache saved $%.4f)\n", st->cost, st->saved);
 	if (c->possibly_billed)
 		printf("note       %llu batches were in flight when a session died (possibly billed "

@@ -22,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!nm)
 		nm = names_new("dr, prof", NULL, err, sizeof err);
 	int dropped;
-	answer_normalize(NULL, text, size, ids, sizeof ids - 1, nm, &out, &dropped, err, sizeof err);
+	struct answer_invalid inv = { 0 };
+	answer_normalize(NULL, text, size, ids, sizeof ids - 1, nm, &out, &dropped, &inv, err,
+			 sizeof err);
 	buf_free(&out);
+	buf_free(&inv.items);
 	return 0;
 }

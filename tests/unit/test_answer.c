@@ -11,6 +11,7 @@
 
 static const char *IDS = "aaaa\nbbbb";
 static int last_dropped;
+static struct answer_invalid last_invalid; /* freed by the last test */
 
 static int norm(const char *content, buf *out, char *err)
 {
@@ -18,7 +19,7 @@ static int norm(const char *content, buf *out, char *err)
 	char nerr[128];
 	names *nm = names_new("dr, prof", NULL, nerr, sizeof nerr);
 	int rc = answer_normalize(NULL, content, strlen(content), IDS, strlen(IDS), nm, out, &last_dropped,
-				  err, 256);
+				  &last_invalid, err, 256);
 	names_free(nm);
 	return rc;
 }
@@ -116,18 +117,32 @@ static void a_stage_schema_is_applied_with_the_kg_schema(void **state)
 	buf out;
 	buf_init(&out);
 	int dropped;
+	struct answer_invalid inv = { 0 };
 	assert_int_equal(answer_normalize(s, text, strlen(text), IDS, strlen(IDS), NULL, &out,
-					  &dropped, err, sizeof err), -1);
+					  &dropped, &inv, err, sizeof err), -1);
 	assert_string_equal(err, "$.relations: required property is missing");
 	schema_free(s);
 	s = schema_parse("{}", 2, "loose.json", err, sizeof err);
 	const char *nameless = "{\"entities\":[{\"type\":\"person\"}]}";
 	assert_int_equal(answer_normalize(s, nameless, strlen(nameless), IDS, strlen(IDS), NULL,
-					  &out, &dropped, err, sizeof err), -1);
+					  &out, &dropped, &inv, err, sizeof err), -1);
 	assert_string_equal(err, "$.entities[0].name: required property is missing");
 	assert_int_equal(out.len, 0);
 	schema_free(s);
+	/* the stage's own schema is the whole-answer rule: one bad entity refuses the answer */
+	const char *typed = "{\"properties\":{\"entities\":{\"items\":{\"properties\":{\"type\":"
+			    "{\"enum\":[\"person\"]}}}}}}";
+	s = schema_parse(typed, strlen(typed), "typed.json", err, sizeof err);
+	assert_non_null(s);
+	const char *mixed = "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"},"
+			    "{\"name\":\"Bob\",\"type\":\"robot\"}]}";
+	assert_int_equal(answer_normalize(s, mixed, strlen(mixed), IDS, strlen(IDS), NULL, &out,
+					  &dropped, &inv, err, sizeof err), -1);
+	assert_string_equal(err, "$.entities[1].type: \"robot\" is not one of \"person\"");
+	assert_int_equal(inv.n, 0);
+	schema_free(s);
 	buf_free(&out);
+	buf_free(&inv.items);
 }
 
 /* Relation ends are matched in normal form ("Dr. Ada Lovelace" is "ada lovelace"); a relation
@@ -148,6 +163,47 @@ static void dangling_relations_are_dropped_and_counted(void **state)
 	assert_non_null(strstr(buf_cstr(&out), "\"designed\""));
 	assert_null(strstr(buf_cstr(&out), "Charles Babbage"));
 	assert_non_null(strstr(buf_cstr(&out), "\"dropped_relations\":1"));
+	buf_free(&out);
+}
+
+/* An answer nearly right keeps what is valid: items that fail the KG schema's item rules are
+ * left out and listed with the JSON path and the reason; the rest makes the normal form. */
+static void invalid_items_are_left_out_and_listed(void **state)
+{
+	(void)state;
+	buf out;
+	buf_init(&out);
+	char err[256];
+	const char *a = "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"},"
+			"{\"name\":\"Bob\",\"type\":\"\"},{\"name\":\"Cy\",\"type\":\"person\"}],"
+			"\"relations\":[{\"source\":\"Ada\",\"target\":\"Cy\",\"type\":\"knows\"},"
+			"{\"source\":\"Ada\",\"target\":\"Cy\"}]}";
+	assert_int_equal(norm(a, &out, err), 0);
+	assert_string_equal(buf_cstr(&out),
+			    "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\",\"description\":\"\","
+			    "\"chunks\":[\"aaaa\",\"bbbb\"]},{\"name\":\"Cy\",\"type\":\"person\","
+			    "\"description\":\"\",\"chunks\":[\"aaaa\",\"bbbb\"]}],\"relations\":[{\"source\":"
+			    "\"Ada\",\"target\":\"Cy\",\"type\":\"knows\",\"description\":\"\",\"chunks\":"
+			    "[\"aaaa\",\"bbbb\"]}],\"dropped_relations\":0}");
+	assert_int_equal(last_invalid.n, 2);
+	assert_string_equal(buf_cstr(&last_invalid.items),
+			    "[{\"path\":\"$.entities[1]\",\"reason\":\"$.entities[1].type: has 0 "
+			    "characters, fewer than the minimum 1\",\"item\":{\"name\":\"Bob\",\"type\":\"\"}},"
+			    "{\"path\":\"$.relations[1]\",\"reason\":\"$.relations[1].type: required "
+			    "property is missing\",\"item\":{\"source\":\"Ada\",\"target\":\"Cy\"}}]");
+	/* nothing usable: no entity is valid, so the answer is invalid as a whole, as before */
+	const char *none = "{\"entities\":[{\"name\":\"Bob\",\"type\":\"\"}],"
+			   "\"relations\":[{\"source\":\"Bob\",\"target\":\"Bob\",\"type\":\"is\"}]}";
+	assert_int_equal(norm(none, &out, err), -1);
+	assert_string_equal(err, "$.entities[0].type: has 0 characters, fewer than the minimum 1");
+	assert_int_equal(last_invalid.n, 0);
+	assert_int_equal(out.len, 0);
+	/* an error outside the items still refuses the answer, naming its first error */
+	const char *other = "{\"entities\":[{\"name\":\"Ada\",\"type\":\"person\"},{\"name\":\"B\","
+			    "\"type\":\"\"}],\"relations\":7}";
+	assert_int_equal(norm(other, &out, err), -1);
+	assert_string_equal(err, "$.entities[1].type: has 0 characters, fewer than the minimum 1");
+	assert_int_equal(last_invalid.n, 0);
 	buf_free(&out);
 }
 
@@ -210,6 +266,7 @@ static void absurd_usage_is_ignored(void **state)
 	assert_int_equal(e.prompt_tokens, -1);
 	assert_int_equal(e.completion_tokens, -1);
 	envelope_free(&e);
+	buf_free(&last_invalid.items);
 }
 
 int main(void)
@@ -221,6 +278,7 @@ int main(void)
 		cmocka_unit_test(schema_violations_are_invalid),
 		cmocka_unit_test(a_stage_schema_is_applied_with_the_kg_schema),
 		cmocka_unit_test(dangling_relations_are_dropped_and_counted),
+		cmocka_unit_test(invalid_items_are_left_out_and_listed),
 		cmocka_unit_test(api_error_message_is_extracted),
 		cmocka_unit_test(long_text_error_is_cut_between_characters),
 		cmocka_unit_test(absurd_usage_is_ignored),

@@ -307,6 +307,29 @@ static void kg_schema_takes_kg_answers(void **state)
 	assert_string_equal(check(kg, "{\"relations\":[]}"), "$.entities: required property is missing");
 }
 
+/* One part of a value against the sub-schema at a JSON pointer ($refs resolve in the whole
+ * schema; "~1" is '/', "~0" is '~'); errors name the part's place in the whole. */
+static void a_part_is_validated_against_a_sub_schema(void **state)
+{
+	(void)state;
+	char err[256];
+	const char *text = "{\"$defs\":{\"n\":{\"type\":\"string\"}},\"properties\":{\"a/b~c\":"
+			   "{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/n\"}}}}";
+	schema *s = schema_parse(text, strlen(text), "p.json", err, sizeof err);
+	assert_non_null(s);
+	json *five = json_parse("5", 1, NULL, 0), *str = json_parse("\"x\"", 3, NULL, 0);
+	assert_int_equal(schema_validate_at(s, "/properties/a~1b~0c/items", str, "$.x[2]", err,
+					    sizeof err), 0);
+	assert_int_equal(schema_validate_at(s, "/properties/a~1b~0c/items", five, "$.x[2]", err,
+					    sizeof err), -1);
+	assert_string_equal(err, "$.x[2]: expected string, got number");
+	assert_int_equal(schema_validate_at(s, "/properties/nothing", five, "$", err, sizeof err), -1);
+	assert_string_equal(err, "$: the schema has nothing at /properties/nothing");
+	json_free(five);
+	json_free(str);
+	schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +345,7 @@ int main(void)
 		cmocka_unit_test(text_is_found_in_fences_and_echoed_compact),
 		cmocka_unit_test(files_are_loaded_with_their_name_in_errors),
 		cmocka_unit_test(kg_schema_takes_kg_answers),
+		cmocka_unit_test(a_part_is_validated_against_a_sub_schema),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
