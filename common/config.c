@@ -247,6 +247,25 @@ static int set_value(struct config *c, const struct setting *s, const json *v, c
 	return 0;
 }
 
+/* A server on this machine has no provider's limits: with a loopback base_url and no limit in
+ * the config, the defaults (a provider's first tier) do not apply. */
+static void local_limits(struct config *c, const char *text, size_t len)
+{
+	char url[4096];
+	if (!strncmp(c->base_url, "https://", 8))
+		snprintf(url, sizeof url, "http://%s", c->base_url + 8);
+	else
+		snprintf(url, sizeof url, "%s", c->base_url);
+	json *root = json_parse(text, len, NULL, 0);
+	const json *limits = json_get(root, "limits");
+	int given = json_get(limits, "requests_per_minute") || json_get(limits, "tokens_per_minute");
+	json_free(root);
+	if (given || !config_is_loopback_http(url))
+		return;
+	c->requests_per_minute = (int64_t)find_setting("limits", "requests_per_minute")->max;
+	c->tokens_per_minute = (int64_t)find_setting("limits", "tokens_per_minute")->max;
+}
+
 int config_parse(struct config *c, const char *text, size_t len, const char *name, char *err,
 		 size_t errlen)
 {
@@ -287,6 +306,8 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		}
 	}
 	json_free(root);
+	if (!rc)
+		local_limits(c, text, len);
 	return rc ? rc : config_check(c, name, err, errlen);
 }
 
@@ -438,58 +459,3 @@ double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t 
 		(double)completion_tokens * c->output_per_mtok) / 1e6;
 }
 
-/* Reads the key file: a regular file only its owner can read or write (it is a secret). */
-static char *key_from_file(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: cannot read the API key file (api.api_key_file): %s", path,
-			 strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) || st.st_uid != geteuid()) {
-		snprintf(err, errlen,
-			 "%s: the API key file must be a regular file of yours with mode 0600 or "
-			 "stricter (it is %04o); chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return NULL;
-	}
-	char key[4096];
-	ssize_t n = read(fd, key, sizeof key - 1);
-	close(fd);
-	while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r' || key[n - 1] == ' '))
-		n--;
-	if (n <= 0) {
-		snprintf(err, errlen, "%s: the API key file is empty or unreadable", path);
-		return NULL;
-	}
-	key[n] = '\0';
-	char *copy = xstrdup(key);
-	explicit_bzero(key, sizeof key);
-	return copy;
-}
-
-char *config_api_key(const struct config *c, char *err, size_t errlen)
-{
-	if (c->api_key_file)
-		return key_from_file(c->api_key_file, err, errlen);
-	const char *key = getenv(c->api_key_env);
-	if (!key || !*key) {
-		snprintf(err, errlen,
-			 "environment variable %s is not set (api.api_key_env names it; or name a "
-			 "0600 file in api.api_key_file)", c->api_key_env);
-		return NULL;
-	}
-	return xstrdup(key);
-}
-
-void config_forget_key(char *key)
-{
-	if (key) {
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
-}

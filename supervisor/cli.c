@@ -3,6 +3,7 @@
  * on --help, set the log level, then call its handler. */
 #include "cli.h"
 #include "../common/log.h"
+#include "../common/paths.h"
 #include "../common/roles.h"
 #include "../common/util.h"
 
@@ -110,6 +111,29 @@ const struct cli_command *cli_find(const char *name)
 	return NULL;
 }
 
+/* Where the example config is: installed next to this binary (BINDIR/../share/kgsup), or in
+ * the source tree it was built in. */
+static const char *example_config(char *out, size_t n)
+{
+	char self[PATHS_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len <= 0)
+		return "etc/kgsup.json in the source tree";
+	self[len] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash) {
+		*slash = '\0';
+		snprintf(out, n, "%s/../share/kgsup/kgsup.json.example", self);
+		char *real = realpath(out, NULL);
+		if (real) {
+			snprintf(out, n, "%s", real);
+			free(real);
+			return out;
+		}
+	}
+	return "etc/kgsup.json in the source tree";
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kgsup COMMAND [OPTIONS]   (kgsup COMMAND --help for its options)\n\n");
@@ -119,7 +143,12 @@ static void usage(FILE *f)
 	fprintf(f, "\nevery command also takes -v (more logging), -q (warnings and errors only) and\n"
 		   "--help\n"
 		   "\nexit codes: 0 done, 2 usage/config/input error, 3 some batches failed,\n"
-		   "            4 the API refused us, 75 stopped before done (resumable)\n");
+		   "            4 the API refused us, 75 stopped before done (resumable)\n"
+		   "\nthe API key: in the environment variable OPENAI_API_KEY (api.api_key_env names\n"
+		   "another), or a 0600 file named by api.api_key_file; never on the command line\n");
+	char example[PATHS_MAX];
+	fprintf(f, "an example config with every key: %s; the manual: man kgsup\n",
+		example_config(example, sizeof example));
 }
 
 int cli_main(int argc, char **argv)

@@ -102,6 +102,34 @@ static void plain_http_host_is_parsed(void **state)
 	assert_int_equal(wrong, 0);
 }
 
+/* A server on this machine: without limits in the config, the provider defaults do not apply;
+ * limits given are kept; a remote server keeps the defaults. */
+static int64_t rpm_of(const char *text, int64_t *tpm)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_parse(&c, text, strlen(text), "t", err, sizeof err), 0);
+	int64_t rpm = c.requests_per_minute;
+	*tpm = c.tokens_per_minute;
+	config_free(&c);
+	return rpm;
+}
+
+static void local_servers_have_no_default_limits(void **state)
+{
+	(void)state;
+	int64_t tpm;
+	assert_int_equal(rpm_of("{\"api\":{\"base_url\":\"http://127.0.0.1:8000/v1\"}}", &tpm), 100000000);
+	assert_int_equal(tpm, 1000000000000);
+	assert_int_equal(rpm_of("{\"api\":{\"base_url\":\"https://localhost/v1\"}}", &tpm), 100000000);
+	assert_int_equal(rpm_of("{\"api\":{\"base_url\":\"http://127.0.0.1/v1\"},"
+				"\"limits\":{\"requests_per_minute\":60}}", &tpm), 60);
+	assert_int_equal(tpm, 200000);
+	assert_int_equal(rpm_of("{\"api\":{\"base_url\":\"https://api.openai.com/v1\"}}", &tpm), 500);
+	assert_int_equal(tpm, 200000);
+}
+
 static void round_trips_through_json(void **state)
 {
 	(void)state;
@@ -203,6 +231,7 @@ int main(void)
 		cmocka_unit_test(plain_http_only_to_loopback),
 		cmocka_unit_test(plain_http_host_is_parsed),
 		cmocka_unit_test(round_trips_through_json),
+		cmocka_unit_test(local_servers_have_no_default_limits),
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(the_example_config_has_every_key_at_its_default),
 	};
