@@ -282,15 +282,6 @@ int input_read_mem(const char *name, enum input_format fmt, const char *text, si
 	return rc;
 }
 
-/* Says once what the file turned out to be, when it is not UTF-8. */
-static void say_encoding(const struct reader *rd, int found)
-{
-	if (found == TEXTDEC_UTF16)
-		log_info("%s: UTF-16 (by its byte order mark): read as such", rd->name);
-	else if (found == TEXTDEC_CP1252)
-		log_warn("%s: not valid UTF-8: read as Windows-1252", rd->name);
-}
-
 static int looks_binary(const char *b, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)b;
@@ -303,7 +294,7 @@ static int looks_binary(const char *b, size_t n)
 static int read_blocks(struct reader *rd, int fd)
 {
 	char *block = xmalloc(READ_BLOCK);
-	struct textdec *dec = textdec_new();
+	struct textdec *dec = textdec_new(rd->name);
 	buf text;
 	buf_init(&text);
 	int rc = 0, first = 1, found;
@@ -319,7 +310,6 @@ static int read_blocks(struct reader *rd, int fd)
 		buf_reset(&text);
 		if (n == 0) {
 			found = textdec_end(dec, &text, rd->err, rd->errlen);
-			say_encoding(rd, found);
 			rc = found < 0 ? -1 : text.len ? feed(rd, text.data, text.len) : 0;
 			rc = rc ? rc : finish(rd);
 			break;
@@ -332,7 +322,6 @@ static int read_blocks(struct reader *rd, int fd)
 		}
 		first = 0;
 		found = textdec_block(dec, block, (size_t)n, &text, rd->err, rd->errlen);
-		say_encoding(rd, found);
 		if (found < 0 || (text.len && (rc = feed(rd, text.data, text.len)))) {
 			rc = rc ? rc : -1;
 			break;

@@ -95,10 +95,13 @@ static int never(unsigned char c)
 	return 0;
 }
 
-/* Reads fd to its end, through conv when the file is Windows-1252. */
-static int read_all(struct csvread *r, int fd, struct textenc *conv)
+/* Reads fd to its end, decoded to UTF-8 (textenc.h: UTF-16 by its mark, Windows-1252 from a
+ * byte that is not UTF-8), a UTF-8 byte order mark left out; say names the file in the
+ * warning (NULL: the file was read before, and said so). */
+static int read_all(struct csvread *r, int fd, const char *say)
 {
 	char *block = xmalloc(BLOCK);
+	struct textdec *dec = textdec_new(say);
 	buf utf8;
 	buf_init(&utf8);
 	int first = 1, rc = 0;
@@ -111,25 +114,24 @@ static int read_all(struct csvread *r, int fd, struct textenc *conv)
 			rc = -1;
 			break;
 		}
-		if (got == 0)
+		buf_reset(&utf8);
+		if ((got ? textdec_block(dec, block, (size_t)got, &utf8, r->err, r->errlen)
+			 : textdec_end(dec, &utf8, r->err, r->errlen)) < 0) {
+			rc = -1;
 			break;
-		const char *p = block;
-		size_t n = (size_t)got;
+		}
+		const char *p = utf8.data;
+		size_t n = utf8.len;
 		if (first && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) {
 			p += 3;
 			n -= 3;
 		}
-		first = 0;
-		if (conv) {
-			buf_reset(&utf8);
-			textenc_convert(conv, p, n, &utf8);
-			p = utf8.data;
-			n = utf8.len;
-		}
-		if ((rc = feed(r, p, n)))
+		first = first && n == 0;
+		if ((n && (rc = feed(r, p, n))) || got == 0)
 			break;
 	}
 	buf_free(&utf8);
+	textdec_free(dec);
 	free(block);
 	return rc;
 }
@@ -138,20 +140,16 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 {
 	struct csvread r = { .fn = fn, .arg = arg, .path = t->path, .line = 1, .err = err,
 			     .errlen = errlen };
-	struct textenc *conv = NULL;
-	if (t->cp1252 && !(conv = textenc_cp1252_new(err, errlen)))
-		return -1;
 	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
-		textenc_free(conv);
 		return -1;
 	}
 	csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI);
 	csv_set_delim(&r.p, (unsigned char)t->form->delim);
 	csv_set_space_func(&r.p, never); /* RFC 4180: spaces are part of a field */
 	rowbuf_init(&r.rb);
-	int rc = read_all(&r, fd, conv);
+	int rc = read_all(&r, fd, t->readings++ ? NULL : t->path);
 	if (!rc && csv_fini(&r.p, on_field, on_row, &r) && !r.stop)
 		rc = fail(&r, r.row_start, "unterminated quoted field");
 	if (!rc)
@@ -159,21 +157,14 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 	csv_free(&r.p);
 	rowbuf_free(&r.rb);
 	close(fd);
-	textenc_free(conv);
 	return rc;
 }
 
 int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
 {
 	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
-	uint64_t bad = 0;
-	int utf8 = textenc_file_is_utf8(t->path, &bad, err, errlen);
-	if (utf8 < 0)
-		return -1;
-	if (!utf8) {
-		t->cp1252 = 1;
-		log_warn("%s: not valid UTF-8 (line %llu): read as Windows-1252", t->path,
-			 (unsigned long long)bad);
-	}
+	(void)t;
+	(void)err;
+	(void)errlen;
 	return 0;
 }

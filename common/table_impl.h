@@ -27,8 +27,8 @@ struct xlsx {
 struct table {
 	char *path;
 	const struct table_fmt *form; /* its row of the format table */
-	int cp1252;		      /* csv/tsv: the file is read as Windows-1252 */
 	struct xlsx *xlsx;	      /* xlsx: the workbook, styles and shared strings */
+	int readings;		      /* csv/tsv: how often read (its encoding is said once) */
 };
 
 /* One row being built: cells are set by column (gaps stay empty), then handed over. */

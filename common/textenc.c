@@ -1,17 +1,14 @@
-/* textenc.c: UTF-8 checks of input files (libunistring) and Windows-1252 to UTF-8 through
- * glibc's iconv (see textenc.h). The only file that includes iconv.h. */
+/* textenc.c: input files' bytes to UTF-8 (see textenc.h): UTF-8 checks (libunistring), and
+ * UTF-16 or Windows-1252 through glibc's iconv. The only file that includes iconv.h. */
 #include "textenc.h"
+#include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <unistr.h>
-
-#define BLOCK (64u << 10)
 
 static uint64_t count_lines(const char *p, size_t n)
 {
@@ -34,45 +31,6 @@ static int check_block(const char *b, size_t n, size_t *bad)
 	if (n - *bad < 4 && u8_mbtoucr(&c, q, n - *bad) == -2)
 		return 2;
 	return 0;
-}
-
-int textenc_file_is_utf8(const char *path, uint64_t *bad_line, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	char *b = xmalloc(BLOCK + 4);
-	size_t carry = 0;
-	uint64_t line = 1;
-	int rc = 1;
-	for (;;) {
-		ssize_t got = read(fd, b + carry, BLOCK);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			rc = -1;
-			break;
-		}
-		size_t n = carry + (size_t)got, bad = 0;
-		int ok = check_block(b, n, &bad);
-		if (ok == 0 || (ok == 2 && got == 0)) {
-			*bad_line = line + count_lines(b, bad);
-			rc = 0;
-			break;
-		}
-		if (got == 0)
-			break;
-		size_t keep = ok == 2 ? n - bad : 0;
-		line += count_lines(b, n - keep);
-		memmove(b, b + n - keep, keep);
-		carry = keep;
-	}
-	free(b);
-	close(fd);
-	return rc;
 }
 
 struct textenc {
@@ -105,11 +63,6 @@ struct textenc *textenc_new(enum textenc_from from, char *err, size_t errlen)
 	c->from = from;
 	buf_init(&c->joined);
 	return c;
-}
-
-struct textenc *textenc_cp1252_new(char *err, size_t errlen)
-{
-	return textenc_new(TEXTENC_CP1252, err, errlen);
 }
 
 void textenc_convert(struct textenc *c, const char *in, size_t n, buf *out)
@@ -154,12 +107,9 @@ void textenc_free(struct textenc *c)
 	}
 }
 
-int textenc_check_utf8(const char *b, size_t n, size_t *bad)
-{
-	return check_block(b, n, bad);
-}
-
 struct textdec {
+	const char *name;     /* the file's, for the warning */
+	uint64_t lines;       /* newlines passed as UTF-8 so far */
 	struct textenc *conv; /* NULL: UTF-8 so far */
 	char carry[4];        /* a UTF-8 character the last block cut */
 	size_t ncarry;
@@ -167,9 +117,10 @@ struct textdec {
 	buf joined;
 };
 
-struct textdec *textdec_new(void)
+struct textdec *textdec_new(const char *name)
 {
 	struct textdec *d = xcalloc(1, sizeof *d);
+	d->name = name;
 	buf_init(&d->joined);
 	return d;
 }
@@ -181,6 +132,13 @@ void textdec_free(struct textdec *d)
 		buf_free(&d->joined);
 		free(d);
 	}
+}
+
+static void say_cp1252(const struct textdec *d)
+{
+	if (d->name)
+		log_warn("%s: not valid UTF-8 (line %llu): read as Windows-1252", d->name,
+			 (unsigned long long)d->lines + 1);
 }
 
 /* The first block: UTF-16 by its byte order mark (which goes), else UTF-8 to begin with. */
@@ -195,6 +153,8 @@ static int textdec_start(struct textdec *d, const char **b, size_t *n, char *err
 		return -1;
 	*b += 2;
 	*n -= 2;
+	if (d->name)
+		log_info("%s: UTF-16 (by its byte order mark): read as such", d->name);
 	return TEXTDEC_UTF16;
 }
 
@@ -218,18 +178,22 @@ int textdec_block(struct textdec *d, const char *b, size_t n, buf *out, char *er
 	size_t bad = n;
 	int ok = n ? check_block(b, n, &bad) : 1;
 	if (ok == 2) {
+		d->lines += count_lines(b, bad);
 		buf_put(out, b, bad); /* the cut character waits for the next block */
 		memcpy(d->carry, b + bad, n - bad);
 		d->ncarry = n - bad;
 		return 0;
 	}
 	if (ok == 1) {
+		d->lines += count_lines(b, n);
 		buf_put(out, b, n);
 		return 0;
 	}
 	buf_put(out, b, bad); /* UTF-8 up to here; the rest is Windows-1252 */
+	d->lines += count_lines(b, bad);
 	if (!(d->conv = textenc_new(TEXTENC_CP1252, err, errlen)))
 		return -1;
+	say_cp1252(d);
 	textenc_convert(d->conv, b + bad, n - bad, out);
 	return TEXTDEC_CP1252;
 }
@@ -241,8 +205,11 @@ int textdec_end(struct textdec *d, buf *out, char *err, size_t errlen)
 	/* the file ended inside a character: it was not UTF-8 after all */
 	size_t k = d->ncarry;
 	d->ncarry = 0;
-	if (!d->conv && !(d->conv = textenc_new(TEXTENC_CP1252, err, errlen)))
-		return -1;
+	if (!d->conv) {
+		if (!(d->conv = textenc_new(TEXTENC_CP1252, err, errlen)))
+			return -1;
+		say_cp1252(d);
+	}
 	textenc_convert(d->conv, d->carry, k, out);
 	return TEXTDEC_CP1252;
 }

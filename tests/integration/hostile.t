@@ -25,7 +25,7 @@ print("met \u00ff\u00fe Charles Babbage \u00c3( in London" in text)
 PY
 )
 check "a file that is not UTF-8 is read as Windows-1252, the rest of the line intact" [ "$fffd" = True ]
-check "and a warning names it" grep -q "bad-utf8.txt: not valid UTF-8: read as Windows-1252" "$T/err"
+check "and a warning names it" grep -q "bad-utf8.txt: not valid UTF-8 (line 1): read as Windows-1252" "$T/err"
 
 mkdir -p "$T/bin"
 head -c 4096 /dev/urandom >"$T/bin/noise.txt"

@@ -43,5 +43,5 @@ kg plan -c "$T/cfg.json" -i "$T/u16" -o "$T/r16.jsonl" >/dev/null 2>"$T/e16"
 kg plan -c "$T/cfg.json" -i "$T/w" -o "$T/rw.jsonl" >/dev/null 2>"$T/ew"
 check "UTF-16 with its byte order mark plans the requests of its UTF-8 copy" cmp -s "$T/r8.jsonl" "$T/r16.jsonl"
 check "Windows-1252 plans the requests of its UTF-8 copy" cmp -s "$T/r8.jsonl" "$T/rw.jsonl"
-check "with a warning naming the file" grep -q "t.txt: not valid UTF-8: read as Windows-1252" "$T/ew"
+check "with a warning naming the file" grep -q "t.txt: not valid UTF-8 (line 1): read as Windows-1252" "$T/ew"
 finish

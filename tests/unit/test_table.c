@@ -16,6 +16,13 @@
 /* The fixture is found from this file's path: the tests run from the top of the tree. */
 #define XLSX "tests/fixtures/feedback.xlsx"
 
+static int count_row(const struct table_row *row, void *arg)
+{
+	(void)row;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
 static char dir[] = "/tmp/kgsup-table-XXXXXX";
 
 struct got {
@@ -120,6 +127,25 @@ static void windows_1252_is_converted_with_a_warning(void **state)
 	text[n] = '\0';
 	assert_non_null(strstr(text, "cp.csv: not valid UTF-8 (line 3): read as Windows-1252"));
 	assert_null(strchr(strchr(text, '\n') + 1, '\n')); /* once */
+	/* and once for a table read twice (a planner's two passes) */
+	fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	saved = dup(2);
+	dup2(fd, 2);
+	char err[256];
+	struct table *t = table_open(path, NULL, err, sizeof err);
+	assert_non_null(t);
+	assert_int_equal(table_rows(t, count_row, &n, err, sizeof err), 0);
+	assert_int_equal(table_rows(t, count_row, &n, err, sizeof err), 0);
+	table_close(t);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	f = fopen(log, "r");
+	n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "cp.csv: not valid UTF-8"));
+	assert_null(strchr(strchr(text, '\n') + 1, '\n'));
 	/* valid UTF-8 is left alone, with no warning, also where a character spans the end
 	 * of one 64 KiB block read and the start of the next */
 	assert_string_equal(read_data("u.csv", "c\ncaf\xc3\xa9\n"), "1|c\n2|caf\xc3\xa9\n");
