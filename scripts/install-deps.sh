@@ -8,7 +8,7 @@ set -eu
 # python3-networkx (loads the graphml export) are used by the tests, not by kgsup;
 # python3-openpyxl remakes the .xlsx test fixtures (tests/fixtures/make-xlsx.py)
 pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lmdb-utils
-libcjson-dev libcmocka-dev libssl-dev libunistring-dev libcsv-dev libzip-dev libexpat1-dev
+libcjson-dev libcmocka-dev libssl-dev libunistring-dev libcsv-dev libzip-dev libexpat1-dev libxlsxwriter-dev
 python3-networkx python3-openpyxl openssl perl python3 ca-certificates curl procps tmux"
 [ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
 
