@@ -70,6 +70,11 @@ static const struct setting settings[] = {
 	  "dr, mr, mrs, ms, mx, prof, sir, dame" },
 	{ "graph", "aliases_file", C_STR_OR_NULL, OFF(graph_aliases_file), 1, 0, 0, NULL },
 	{ "graph", "max_descriptions", C_INT, OFF(graph_max_descriptions), 0, 1000, 5, NULL },
+	{ "input", "id_column", C_STR_OR_NULL, OFF(input_id_column), 1, 0, 0, NULL },
+	{ "input", "text_column", C_STR_OR_NULL, OFF(input_text_column), 1, 0, 0, NULL },
+	{ "input", "keep_columns", C_RAW, OFF(input_keep_columns), 0, 0, 0, NULL },
+	{ "input", "sheet", C_STR_OR_NULL, OFF(input_sheet), 1, 0, 0, NULL },
+	{ "report", "score_column", C_STR_OR_NULL, OFF(report_score_column), 1, 0, 0, NULL },
 	{ "", "stages", C_RAW, OFF(stages), 0, 0, 0, NULL },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -203,6 +208,15 @@ static int set_raw(struct config *c, const struct setting *s, const json *v, con
 		FAIL("%s: stages: expected an array of stages", name);
 	if (s->offset == OFF(pricing_models) && set_prices(c, v, name, err, errlen))
 		return -1;
+	if (s->offset == OFF(input_keep_columns)) {
+		size_t n = 0;
+		if (json_kind(v) != J_ARRAY)
+			FAIL("%s: input.keep_columns: expected an array of column names", name);
+		for (const json *e = json_first(v); e; e = json_next(e), n++)
+			if (!json_string(e) || !*json_string(e) || n == 64)
+				FAIL("%s: input.keep_columns[%zu]: expected a column name (at most 64)",
+				     name, n);
+	}
 	buf b;
 	buf_init(&b);
 	json_write(v, &b);

@@ -54,6 +54,11 @@ struct config {
 	char *graph_titles;       /* comma-separated titles dropped from the front of names */
 	char *graph_aliases_file; /* NULL: no alias rules */
 	int64_t graph_max_descriptions; /* distinct descriptions kept per entity or relation */
+	/* input: tables' columns (columns.h); NULL: chosen from the header and the rows */
+	char *input_id_column, *input_text_column, *input_sheet;
+	char *input_keep_columns; /* a JSON array of column names, or NULL: all but id and text */
+	/* report */
+	char *report_score_column; /* a 0-10 score among the kept columns: the NPS */
 	/* the job: the top-level "stages" array as compact JSON, or NULL (the one KG stage) */
 	char *stages;
 	char *config_file; /* the file read (stages' paths are relative to its directory) */

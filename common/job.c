@@ -1,6 +1,7 @@
 /* job.c: stages read from the config or from a run's record, checked once here: names,
  * needs, templates' placeholders and schemas. */
 #include "job.h"
+#include "items.h"
 #include "json.h"
 #include "schema.h"
 #include "util.h"
@@ -13,6 +14,8 @@
 #define PH_NAME(e, s) s,
 const char *const placeholder_names[PH_COUNT] = { PLACEHOLDERS(PH_NAME) };
 const char *const stage_over_names[OVER_COUNT] = { STAGE_OVER(PH_NAME) };
+/* The placeholder a stage's user template must hold for what it runs over. */
+static const char *const stage_over_unit[OVER_COUNT] = { "chunks", "document", "rows" };
 
 extern const char kgsup_prompt_system[];
 extern const char kgsup_prompt_user[];
@@ -38,13 +41,14 @@ int placeholder_at(const char *text, size_t *len)
 }
 
 /* What a placeholder needs of its stage, and what to say when the stage lacks it. */
-enum { NEED_CHUNKS = 1, NEED_DOCUMENTS = 2, NEED_NEEDS = 4, NEED_SCHEMA = 8 };
+enum { NEED_CHUNKS = 1, NEED_DOCUMENTS = 2, NEED_NEEDS = 4, NEED_SCHEMA = 8, NEED_ROWS = 16 };
 static const struct {
 	int ph, need;
 	const char *why;
 } ph_rules[] = {
 	{ PH_CHUNKS, NEED_CHUNKS, "is for stages over chunks" },
 	{ PH_DOCUMENT, NEED_DOCUMENTS, "is for stages over documents" },
+	{ PH_ROWS, NEED_ROWS, "is for stages over rows" },
 	{ PH_CONTEXT, NEED_NEEDS, "needs a stage to take it from (\"needs\")" },
 	{ PH_SCHEMA, NEED_SCHEMA, "needs a \"schema\"" },
 };
@@ -54,6 +58,7 @@ static const char *placeholder_unfit(const struct stage *st, int ph)
 {
 	int has = (st->over == OVER_CHUNKS ? NEED_CHUNKS : 0) |
 		  (st->over == OVER_DOCUMENTS ? NEED_DOCUMENTS : 0) | (st->needs ? NEED_NEEDS : 0) |
+		  (st->over == OVER_ROWS ? NEED_ROWS : 0) |
 		  (st->schema || st->graph ? NEED_SCHEMA : 0);
 	for (size_t i = 0; i < sizeof ph_rules / sizeof ph_rules[0]; i++)
 		if (ph_rules[i].ph == ph && !(has & ph_rules[i].need))
@@ -77,7 +82,8 @@ static int check_template(const struct stage *st, const char *text, const char *
 		if (ph < 0) {
 			size_t n = strcspn(p + 2, "}\n");
 			FAIL("%s:%d: unknown placeholder {{%.*s}} (stage %s; known: {{chunks}}, "
-			     "{{document}}, {{document_name}}, {{context}}, {{schema}}, {{entity_types}})",
+			     "{{document}}, {{document_name}}, {{context}}, {{schema}}, {{entity_types}}, "
+			     "{{rows}})",
 			     file, line, (int)(n > 40 ? 40 : n), p + 2, st->name);
 		}
 		const char *why = placeholder_unfit(st, ph);
@@ -85,12 +91,13 @@ static int check_template(const struct stage *st, const char *text, const char *
 			FAIL("%s:%d: {{%s}} %s (stage %s)", file, line, placeholder_names[ph], why,
 			     st->name);
 		seen |= (ph == PH_CHUNKS && st->over == OVER_CHUNKS) ||
-			(ph == PH_DOCUMENT && st->over == OVER_DOCUMENTS) || ph == PH_CONTEXT;
+			(ph == PH_DOCUMENT && st->over == OVER_DOCUMENTS) ||
+			(ph == PH_ROWS && st->over == OVER_ROWS) || ph == PH_CONTEXT;
 		p += len - 1;
 	}
 	if (user && !seen)
 		FAIL("%s: the user template of stage %s has no {{%s}}%s", file, st->name,
-		     st->over == OVER_CHUNKS ? "chunks" : "document", st->needs ? " nor {{context}}" : "");
+		     stage_over_unit[st->over], st->needs ? " nor {{context}}" : "");
 	return 0;
 }
 
@@ -249,7 +256,7 @@ static const struct stage_key {
 };
 #define NSTAGE_KEYS (sizeof stage_keys / sizeof stage_keys[0])
 static const char *const other_keys[] = { "name", "over", "schema", "prompt", "needs", "context",
-					  NULL };
+					  "item_key", NULL };
 
 static int set_stage_key(struct stage *st, const struct stage_key *k, const json *v,
 			 const char *where, char *err, size_t errlen)
@@ -311,9 +318,35 @@ static int stage_name_over(struct job *j, struct stage *st, const json *v, const
 			st->over = (enum stage_over)i;
 			return 0;
 		}
-	if (over && !strcmp(over, "rows"))
-		FAIL("%s.over: \"rows\" is not supported by this version of kgsup", where);
-	FAIL("%s.over: expected \"chunks\" or \"documents\"", where);
+	FAIL("%s.over: expected \"chunks\", \"documents\" or \"rows\"", where);
+}
+
+/* A stage over rows: its item_key (default "id") names a field of the items of an array its
+ * schema's answer holds; a job's stages go over rows all or none (the inputs are tables or
+ * texts), and a rows stage needs no other. */
+static int stage_rows(struct job *j, struct stage *st, const json *key, const char *where,
+		      char *err, size_t errlen)
+{
+	int rows = st->over == OVER_ROWS;
+	if (key && !rows)
+		FAIL("%s.item_key: only a stage over rows has items", where);
+	if (j->n > 1 && rows != j->rows)
+		FAIL("%s.over: a job's stages go over rows all or none (tables or texts in)", where);
+	j->rows = rows;
+	if (!rows)
+		return 0;
+	if (key && (!json_string(key) || !*json_string(key)))
+		FAIL("%s.item_key: expected a non-empty string", where);
+	st->item_key = xstrdup(key ? json_string(key) : "id");
+	if (st->needs)
+		FAIL("%s.needs: a stage over rows needs no other stage", where);
+	if (!st->schema)
+		FAIL("%s.schema: a stage over rows needs a schema (its answer's items carry the row id)",
+		     where);
+	char why[160];
+	if (schema_items_field(st->schema, st->item_key, why, sizeof why))
+		FAIL("%s.schema: %s", where, why);
+	return 0;
 }
 
 static int parse_stage(struct job *j, const struct config *cfg, const json *v, int inline_,
@@ -343,6 +376,8 @@ static int parse_stage(struct job *j, const struct config *cfg, const json *v, i
 		return -1;
 	if (st->graph && st->over != OVER_CHUNKS)
 		FAIL("%s.graph: a graph stage runs over chunks", where);
+	if (stage_rows(j, st, json_get(v, "item_key"), where, err, errlen))
+		return -1;
 	if ((st->token_budget || st->top_n || st->ninclude) && !st->needs)
 		FAIL("%s.context: the stage needs no other stage", where);
 	return 0;
@@ -418,6 +453,10 @@ void job_to_json(const struct job *j, buf *b)
 		buf_puts(b, ",\"user\":");
 		buf_json_str(b, st->user, strlen(st->user));
 		buf_puts(b, "}");
+		if (st->item_key) {
+			buf_puts(b, ",\"item_key\":");
+			buf_json_str(b, st->item_key, strlen(st->item_key));
+		}
 		if (st->needs) {
 			buf_puts(b, ",\"needs\":[");
 			for (size_t k = 0, n = 0; k < j->n; k++)
@@ -463,6 +502,7 @@ void job_free(struct job *j)
 		free(st->system);
 		free(st->user);
 		free(st->schema);
+		free(st->item_key);
 		for (size_t k = 0; k < st->ninclude; k++)
 			free(st->include_keys[k]);
 		free(st->include_keys);

@@ -18,8 +18,9 @@
 
 #define JOB_MAX_STAGES 32
 
-/* What a stage runs over: one request per group of per_call chunks, or per document. */
-#define STAGE_OVER(X) X(OVER_CHUNKS, "chunks") X(OVER_DOCUMENTS, "documents")
+/* What a stage runs over: one request per group of per_call chunks, per document, or per
+ * group of per_call rows of a table (their texts that are still unanswered). */
+#define STAGE_OVER(X) X(OVER_CHUNKS, "chunks") X(OVER_DOCUMENTS, "documents") X(OVER_ROWS, "rows")
 #define STAGE_OVER_ENUM(e, s) e,
 enum stage_over { STAGE_OVER(STAGE_OVER_ENUM) OVER_COUNT };
 
@@ -30,7 +31,8 @@ enum stage_over { STAGE_OVER(STAGE_OVER_ENUM) OVER_COUNT };
 	X(PH_DOCUMENT_NAME, "document_name")                                              \
 	X(PH_CONTEXT, "context")                                                          \
 	X(PH_SCHEMA, "schema")                                                            \
-	X(PH_ENTITY_TYPES, "entity_types")
+	X(PH_ENTITY_TYPES, "entity_types")                                                \
+	X(PH_ROWS, "rows")
 #define PLACEHOLDER_ENUM(e, s) e,
 enum placeholder { PLACEHOLDERS(PLACEHOLDER_ENUM) PH_COUNT };
 
@@ -51,10 +53,12 @@ struct stage {
 	size_t ninclude;
 	int level;              /* 0 when it needs nothing, else one more than its needs' highest */
 	int dependents;         /* how many stages need it */
+	char *item_key;         /* rows: the field of an answer's items holding the row id */
 };
 
 struct job {
 	int legacy;     /* the config has no stages: one KG stage, requests as before stages */
+	int rows;       /* its stages go over the rows of tables (then all of them do) */
 	size_t n;
 	struct stage *st;
 };

@@ -19,7 +19,8 @@
 
 static const char *db_names[DB_COUNT] = { "meta",    "sources", "chunks", "batches",
 					  "results", "cache",   "invalid", "texts",
-					  "docs",    "batchx" };
+					  "docs",    "batchx",  "rows",   "rowans",
+					  "rowcache" };
 
 struct store {
 	MDB_env *env;

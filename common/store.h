@@ -18,6 +18,9 @@ enum store_db {
 	DB_TEXTS,   /* SHA-256 of a document's text -> u32be number of the source planned with it */
 	DB_DOCS,    /* u32be source number -> its text, as documents stages read it (0.3.0) */
 	DB_BATCHX,  /* u32be batch number -> what stages add to a batch record (0.3.0) */
+	DB_ROWS,    /* u32be row number -> a table's row: id, line, kept cells (0.4.0) */
+	DB_ROWANS,  /* u32be stage + u32be chunk -> that text's answer item (0.4.0) */
+	DB_ROWCACHE, /* per-row cache key -> cache record + answer item (0.4.0) */
 	DB_COUNT
 };
 

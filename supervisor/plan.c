@@ -1,10 +1,12 @@
 /* plan.c: walking the inputs, chunking them and grouping chunks into batches. */
 #include "plan.h"
+#include "plan_impl.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
 #include "../common/input.h"
 #include "../common/log.h"
 #include "../common/strmap.h"
+#include "../common/table.h"
 #include "../common/util.h"
 
 #include <dirent.h>
@@ -14,47 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Commit the plan every so many chunks or bytes of chunk text (whichever comes first, at the
- * end of a batch), so a huge input never makes one huge transaction: LMDB holds the pages a
- * transaction writes in memory until it commits. */
-#define PLAN_TXN_CHUNKS 4096
-#define PLAN_TXN_BYTES ((size_t)16 << 20)
 
-struct planner {
-	const struct config *cfg;
-	const struct job *job; /* stages: batches are made per document once all is read */
-	struct doc_spans spans;
-	size_t doc_max;  /* bytes of a document documents stages read (0: none reads any) */
-	buf doc;         /* the name and text of the document being read, up to doc_max */
-	size_t doc_head; /* bytes of doc before the text */
-	int doc_full;    /* the document's text reached doc_max */
-	store *db;
-	store_txn *txn;
-	hash_ctx *fp;
-	struct plan_rec plan;
-	uint32_t batch_first, batch_n; /* the batch being filled */
-	uint32_t txn_chunks;
-	size_t txn_bytes;
-	buf rec;
-	char *err;
-	size_t errlen;
-	int failed;
-	size_t root_len; /* the part of every path below the current -i argument to leave out */
-	/* directories already walked, against symlink loops */
-	struct { dev_t dev; ino_t ino; } *seen;
-	size_t nseen, capseen;
-	struct strmap texts; /* without a store (kgsup plan): SHA-256 of the texts planned so far */
-	/* the document being read: the hash of its whole text when it comes in parts (read
-	 * ahead, since it is needed before the first part), and whether it is a copy to skip */
-	unsigned char text_hash[HASH_LEN];
-	int have_text_hash;
-	int skipping;
-	int strict;
-	uint64_t skipped;      /* inputs left out because they could not be read */
-	uint64_t file_docs;    /* documents (or parts hashed) of the file being read */
-};
-
-static int planner_txn(struct planner *pl);
 
 /* 1 if a document of this text was planned already (its source's number in *first), else 0
  * after noting it; -1 if the store fails. With a store the set lives there (DB_TEXTS), so the
@@ -91,7 +53,7 @@ static int name_seen_before(struct planner *pl, const char *name)
 	return text_seen_before(pl, k, &first);
 }
 
-static int planner_txn(struct planner *pl)
+int planner_txn(struct planner *pl)
 {
 	if (!pl->db || pl->txn)
 		return 0;
@@ -106,7 +68,7 @@ static int planner_txn(struct planner *pl)
 	return 0;
 }
 
-static int planner_commit(struct planner *pl)
+int planner_commit(struct planner *pl)
 {
 	if (!pl->txn)
 		return 0;
@@ -300,8 +262,7 @@ static int hash_part(struct document *doc, void *arg)
 	return 0;
 }
 
-/* An input that cannot be read is skipped and counted, unless strict (err says why). */
-static int skip_input(struct planner *pl, const char *why)
+int skip_input(struct planner *pl, const char *why)
 {
 	if (pl->strict)
 		return -1;
@@ -313,6 +274,13 @@ static int skip_input(struct planner *pl, const char *why)
 
 static int plan_file(struct planner *pl, const char *path)
 {
+	if (pl->job->rows) {
+		if (table_format_of(path) < 0) {
+			log_warn("%s: skipped (not a table: %s)", path, table_endings());
+			return 0;
+		}
+		return plan_table(pl, path);
+	}
 	enum input_format fmt = input_format_of(path);
 	if (fmt == FMT_NONE) {
 		log_warn("%s: skipped (not one of %s)", path, input_endings());
@@ -422,6 +390,20 @@ static size_t input_root_len(const char *input)
 	return slash ? (size_t)(slash - input) + 1 : 0;
 }
 
+/* A job over rows: what the tables came to, and each stage's texts to answer. */
+static int put_rows_meta(struct planner *pl)
+{
+	struct row_counters rc[JOB_MAX_STAGES];
+	memset(rc, 0, sizeof rc);
+	for (size_t i = 0; i < pl->job->n; i++)
+		rc[i].texts = pl->plan.nchunks;
+	if (!pl->rows.tables)
+		log_warn("no table among the inputs (a job over rows reads %s)", table_endings());
+	return store_put(pl->txn, DB_META, META_ROWS, strlen(META_ROWS), &pl->rows,
+			 sizeof pl->rows) ||
+	       row_counters_write(pl->txn, rc, pl->job->n) ? -1 : 0;
+}
+
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
 		char *const *inputs, int ninputs, int strict, store *db, struct plan_rec *out,
 		uint64_t *skipped, char *err, size_t errlen)
@@ -464,6 +446,8 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 				       sizeof pl.plan) ||
 			     store_put(pl.txn, DB_META, META_SKIPPED, strlen(META_SKIPPED),
 				       &pl.skipped, sizeof pl.skipped) ? -1 : 0;
+		if (!rc && job->rows)
+			rc = put_rows_meta(&pl);
 		if (!rc)
 			rc = planner_commit(&pl);
 	}
@@ -475,6 +459,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
+	rowids_free(&pl.ids);
 	*out = pl.plan;
 	if (skipped)
 		*skipped = pl.skipped;

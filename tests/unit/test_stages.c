@@ -41,6 +41,10 @@ static int setup(void **state)
 	put_file("doc.txt", "Transcript {{document_name}}:\n{{document}}\n");
 	put_file("ctx.txt", "Earlier analyses:\n{{context}}\n");
 	put_file("bad.txt", "line one\nline two {{documnet}}\n");
+	put_file("rows.txt", "Classify each row:\n{{rows}}\n");
+	put_file("rows.json", "{\"type\":\"object\",\"properties\":{\"rows\":{\"type\":\"array\","
+			      "\"items\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":"
+			      "\"string\"},\"mood\":{\"enum\":[\"good\",\"bad\"]}}}}}}");
 	put_file("s.json", "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
 			   "\"required\":[\"a\"],\"additionalProperties\":false}");
 	return 0;
@@ -76,6 +80,10 @@ static int load(const char *stages, struct job *j, char *err, size_t errlen)
 	"{\"name\":\"" name "\",\"over\":\"documents\",\"schema\":\"s.json\",\"prompt\":"    \
 	"{\"system\":\"sys.txt\",\"user\":\"doc.txt\"}" extra "}"
 
+#define ROW_STAGE(name, schema, extra)                                                      \
+	"{\"name\":\"" name "\",\"over\":\"rows\",\"schema\":\"" schema "\",\"prompt\":"      \
+	"{\"system\":\"sys.txt\",\"user\":\"rows.txt\"}" extra "}"
+
 static void expect_error(const char *stages, const char *want)
 {
 	struct job j;
@@ -98,7 +106,23 @@ static void config_mistakes_are_named(void **state)
 		     "stages[0].needs: \"b\" is not an earlier stage");
 	expect_error("[" DOC_STAGE("a", "") "," DOC_STAGE("a", "") "]",
 		     "stages[1].name: \"a\" names two stages");
-	expect_error("[{\"name\":\"r\",\"over\":\"rows\"}]", "stages[0].over: \"rows\"");
+	expect_error("[" ROW_STAGE("r", "s.json", "") "]",
+		     "stages[0].schema: no array of objects with a property \"id\" (item_key)");
+	expect_error("[" ROW_STAGE("r", "rows.json", ",\"item_key\":\"row\"") "]",
+		     "a property \"row\" (item_key)");
+	expect_error("[" ROW_STAGE("r", "rows.json", "") "," DOC_STAGE("a", "") "]",
+		     "stages[1].over: a job's stages go over rows all or none");
+	expect_error("[" DOC_STAGE("a", ",\"item_key\":\"id\"") "]",
+		     "stages[0].item_key: only a stage over rows has items");
+	expect_error("[{\"name\":\"a\",\"over\":\"documents\",\"prompt\":{\"system\":\"sys.txt\","
+		     "\"user\":\"rows.txt\"}}]", "{{rows}} is for stages over rows");
+	expect_error("[{\"name\":\"a\",\"over\":\"lines\"}]",
+		     "stages[0].over: expected \"chunks\", \"documents\" or \"rows\"");
+	struct job j;
+	char err[512];
+	assert_int_equal(load("[" ROW_STAGE("r", "rows.json", "") "]", &j, err, sizeof err), 0);
+	assert_true(j.rows && !strcmp(j.st[0].item_key, "id"));
+	job_free(&j);
 	expect_error("[" DOC_STAGE("a", ",\"temprature\":1") "]", "stages[0].temprature: unknown key");
 	expect_error("[" DOC_STAGE("a", ",\"context\":{\"token_budget\":100}") "]",
 		     "stages[0].context: the stage needs no other stage");
