@@ -51,7 +51,8 @@ int store_clear(store_txn *t, enum store_db db);
 /* Number of records in a database. */
 size_t store_count(store_txn *t, enum store_db db);
 
-/* Iterates keys >= start (all keys when start is NULL) in key order. */
+/* Iterates keys >= start (all keys when start is NULL) in key order: store_iter_next returns
+ * 1 with the next record, 0 at the end. */
 store_iter *store_iter_open(store_txn *t, enum store_db db, const void *start, size_t slen);
 int store_iter_next(store_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 void store_iter_close(store_iter *it);

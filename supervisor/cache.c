@@ -268,6 +268,33 @@ static void assemble(struct cache *c, store_txn *t, const struct batch_rec *b,
 	a->len = ents->len;
 }
 
+int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		   const char **data, size_t *len)
+{
+	const void *v;
+	size_t n;
+	struct cache_rec r;
+	if (store_get(txn_of(c, t), DB_ROWCACHE, key, HASH_LEN, &v, &n) || !fresh(c, v, n, &r))
+		return STORE_NOTFOUND;
+	*data = (const char *)v + sizeof r;
+	*len = n - sizeof r;
+	return 0;
+}
+
+int cache_row_put(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		  const char *data, size_t len)
+{
+	struct cache_rec r = { wall_ms(), 0, 0 };
+	buf_reset(&c->rec);
+	buf_put(&c->rec, &r, sizeof r);
+	buf_put(&c->rec, data, len);
+	if (!store_put(txn_of(c, t), DB_ROWCACHE, key, HASH_LEN, c->rec.data, c->rec.len))
+		return 0;
+	if (c->txn)
+		c->shared_failed = 1;
+	return STORE_FULL;
+}
+
 int cache_find(struct cache *c, store_txn *t, const struct batch_rec *b, struct cache_answer *a)
 {
 	memset(a, 0, sizeof *a);

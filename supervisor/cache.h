@@ -60,6 +60,13 @@ int cache_store_answer(struct cache *c, store_txn *t, const unsigned char key[HA
 /* Keeps the answer m brought for batch b, and points b's chunks at it. 0 or STORE_FULL. */
 int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
 		const struct msg_result *m);
+/* The per-row cache (rows.h): an answer item under a row's key, within cache.ttl_days. 0 with
+ * *data and *len set (valid until the transaction ends), or STORE_NOTFOUND. */
+int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		   const char **data, size_t *len);
+/* Keeps an answer item under a row's key. 0 or STORE_FULL. */
+int cache_row_put(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
+		  const char *data, size_t len);
 /* Keeps an answer that failed validation under its request's key and the time. 0 or STORE_FULL. */
 int cache_put_invalid(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
 		      const struct msg_invalid *m);

@@ -39,8 +39,11 @@ static void log_line(struct sup *s, const char *prefix)
 		buf b;
 		buf_init(&b);
 		ledger_stage_counters(&s->led, sc);
-		stages_brief(&b, &s->job, sc);
-		log_info("%sstages:%s", prefix, buf_cstr(&b));
+		if (s->job.rows)
+			rows_brief(&b, &s->rows);
+		else
+			stages_brief(&b, &s->job, sc);
+		log_info("%s%s:%s", prefix, s->job.rows ? "rows" : "stages", buf_cstr(&b));
 		buf_free(&b);
 	}
 }
@@ -80,7 +83,10 @@ static void draw_bar(struct sup *s)
 	if (!s->job.legacy && s->led.deps) { /* the stages still going first: they fit the width */
 		struct stage_counters sc[JOB_MAX_STAGES];
 		ledger_stage_counters(&s->led, sc);
-		stages_brief(&st, &s->job, sc);
+		if (s->job.rows)
+			rows_brief(&st, &s->rows);
+		else
+			stages_brief(&st, &s->job, sc);
 		if (st.len > 60) { /* a bar that wraps is no longer redrawn in place */
 			st.len = 57;
 			buf_puts(&st, "...");

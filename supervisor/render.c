@@ -1,6 +1,7 @@
 /* render.c: request bodies from the stages' templates and what the store holds. */
 #include "render.h"
 #include "cache.h"
+#include "rowstore.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
 #include "../common/schema.h"
@@ -48,6 +49,51 @@ static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *i
 		buf_puts(out, "]\n");
 		buf_put(out, (const char *)v + sizeof c, n - sizeof c);
 		buf_put(ids, c.id, CHUNK_ID_LEN);
+	}
+	return 0;
+}
+
+/* The texts of a rows batch still unanswered, a line each: "[row <id>] <text>", the text on
+ * one line (a run of white space holding a line break becomes one space). */
+static int rows_text(store_txn *t, uint32_t stage, const struct batch_rec *b, buf *out, buf *ids)
+{
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		uint32_t chunk = b->first_chunk + i;
+		const char *a;
+		size_t alen, n;
+		const void *v;
+		struct chunk_rec c;
+		struct row_view r;
+		if (!row_answer_get(t, stage, chunk, &a, &alen))
+			continue;
+		if (record_get(t, DB_CHUNKS, chunk, &v, &n) || n < sizeof c)
+			return -1;
+		memcpy(&c, v, sizeof c);
+		if (row_read(t, c.index, &r))
+			return -1;
+		if (ids->len) {
+			buf_putc(out, '\n');
+			buf_putc(ids, '\n');
+		}
+		buf_puts(out, "[row ");
+		buf_put(out, r.id, r.idlen);
+		buf_puts(out, "] ");
+		buf_put(ids, r.id, r.idlen);
+		const char *p = (const char *)v + sizeof c, *end = (const char *)v + n;
+		while (p < end) { /* (LMDB's text is not NUL-terminated: no strspn) */
+			const char *q = p;
+			int newline = 0;
+			while (q < end && (*q == ' ' || (*q >= '\t' && *q <= '\r')))
+				newline |= *q == '\n' || *q == '\r', q++;
+			if (newline)
+				buf_putc(out, ' ');
+			else
+				buf_put(out, p, (size_t)(q - p));
+			for (p = q; q < end && *q != ' ' && !(*q >= '\t' && *q <= '\r');)
+				q++;
+			buf_put(out, p, (size_t)(q - p));
+			p = q;
+		}
 	}
 	return 0;
 }
@@ -142,6 +188,11 @@ static int fill_values(store_txn *t, const struct render_src *src, const struct 
 		if (chunks_text(t, b, &out->chunks, &out->chunk_ids))
 			return -1;
 		set_value(&val[PH_CHUNKS], out->chunks.data, out->chunks.len);
+	}
+	if (st->over == OVER_ROWS) {
+		if (rows_text(t, x->stage, b, &out->chunks, &out->chunk_ids))
+			return -1;
+		set_value(&val[PH_ROWS], out->chunks.data, out->chunks.len);
 	}
 	if (job->legacy)
 		return 0;

@@ -17,14 +17,54 @@
 /* Bounds on one transaction, so that a resume over a cached run still commits often. */
 #define ROUND_MAX_CACHE_HITS 512
 
+/* An answer to a batch of a rows stage: its items are the answers of the texts it asked
+ * (rows.h); texts it leaves out make the batch go back to ask them alone, once its attempts
+ * allow, else fail. m (a copy) then says so to the ledger. */
+static int apply_rows(store_txn *t, struct sup *s, struct msg_result *m)
+{
+	struct batch_rec b;
+	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
+	    !m->key || memcmp(b.key, m->key, HASH_LEN) || b.state == B_DONE || b.state == B_SPLIT)
+		return 0;
+	uint32_t stage = deps_stage(s->led.deps, m->batch), missing;
+	buf ids;
+	buf_init(&ids);
+	int rc = rows_answer(&s->rows, &s->cache, t, stage, &b, m->payload, m->payload_len,
+			     &missing, &ids);
+	if (!rc && missing) {
+		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
+		buf_reset(&s->rows_msg);
+		buf_printf(&s->rows_msg, "%u row%s missing from its answer (%s%s)%s", missing,
+			   missing == 1 ? "" : "s", buf_cstr(&ids), missing > 5 ? ", ..." : "",
+			   last ? " after retry.max_attempts requests" : "; asked again");
+		m->status = last ? RES_FAILED : RES_RETRY;
+		m->retry_in_ms = 0;
+		m->payload = s->rows_msg.data;
+		m->payload_len = s->rows_msg.len;
+		if (!last) {
+			rows_reasked(&s->rows, stage, missing);
+			log_info("batch %u: %.*s", m->batch, (int)m->payload_len, m->payload);
+		}
+	}
+	buf_free(&ids);
+	return rc;
+}
+
 static int apply_result(store_txn *t, struct sup *s, const struct queued_result *q)
 {
+	struct msg_result rows_m;
 	const struct msg_result *m = &q->m;
 	if (q->spooled && delivered_already(&s->before, m->session, m->slot, m->seq)) {
 		/* committed by the session that died before it could say so to the worker */
 		log_info("batch %u: a spooled answer that was committed already; not counted again",
 			 m->batch);
 		return 0;
+	}
+	if (s->job.rows) {
+		rows_m = *m;
+		if (apply_rows(t, s, &rows_m))
+			return STORE_FULL;
+		m = &rows_m;
 	}
 	struct batch_rec b;
 	int rc = ledger_result(&s->led, t, &s->plan, m, now_ms(), &b);
@@ -76,6 +116,16 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
 	       ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
+		uint32_t left = 1;
+		if (s->job.rows &&
+		    rows_prepare(&s->rows, &s->cache, t, deps_stage(s->led.deps, n), &b, &left))
+			return STORE_FULL;
+		if (!left) { /* every text of it is answered (the per-row cache) */
+			if (ledger_cache_hit(&s->led, t, n, &b, "{}", 2, 0, 0))
+				return STORE_FULL;
+			(*cache_hits)++;
+			continue;
+		}
 		struct render_src src = { &s->cfg, &s->job, s->led.deps };
 		if (render_batch(t, &src, n, &b, &sl->req)) {
 			if (ledger_fail(&s->led, t, n, &b, "what it is asked about is missing from the store"))
@@ -133,6 +183,7 @@ static int round_txn(store_txn *t, void *arg)
 	struct sup *s = ra->s;
 	/* everything decided here is tentative: a retried transaction starts from scratch */
 	ledger_round_begin(&s->led);
+	rows_round_begin(&s->rows);
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -156,6 +207,8 @@ static int round_txn(store_txn *t, void *arg)
 	if (s->run_state == RUN_ABORTED &&
 	    store_put(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), s->abort_msg,
 		      strlen(s->abort_msg)))
+		return STORE_FULL;
+	if (s->job.rows && rows_round_end(&s->rows, t))
 		return STORE_FULL;
 	return ledger_round_end(&s->led, t, (uint32_t)proc_live_workers(s), s->run_state,
 				s->elapsed_base + (uint64_t)(now_ms() - s->session_start));
@@ -280,6 +333,7 @@ int round_run(struct sup *s, int dispatch)
 		return -1;
 	}
 	ledger_commit(&s->led);
+	rows_commit(&s->rows);
 	settle_results(s);
 	s->last_commit = now_ms();
 	send_assigned(s);

@@ -1,9 +1,11 @@
 /* rowstore.c: the records of rowstore.h. A row record is a fixed head (source, chunk, line,
  * the id's length and the number of cells), the id, then each kept cell as a u32 length and
- * its bytes; lengths are host-order like every record of a run. */
+ * its bytes; lengths are host-order like every record of a run. An answer is one byte saying
+ * where it came from, then the item's JSON. */
 #include "rowstore.h"
 #include "../common/util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct row_head {
@@ -82,7 +84,7 @@ int rows_each(store_txn *t, int (*fn)(const struct row_view *r, void *arg), void
 	size_t klen, vlen;
 	int rc = 0;
 	struct row_view r;
-	while (!rc && store_iter_next(it, &k, &klen, &v, &vlen) == 0) {
+	while (!rc && store_iter_next(it, &k, &klen, &v, &vlen)) {
 		if (klen != 4 || row_parse(v, vlen, &r)) {
 			rc = STORE_ERROR;
 			break;
@@ -100,22 +102,42 @@ static void answer_key(unsigned char k[8], uint32_t stage, uint32_t chunk)
 	wr_u32be(k + 4, chunk);
 }
 
-int row_answer_get(store_txn *t, uint32_t stage, uint32_t chunk, const char **json, size_t *len)
+int row_answer_from(store_txn *t, uint32_t stage, uint32_t chunk, const char **json, size_t *len,
+		    int *from)
 {
 	unsigned char k[8];
 	answer_key(k, stage, chunk);
 	const void *v;
-	int rc = store_get(t, DB_ROWANS, k, 8, &v, len);
-	if (!rc)
-		*json = v;
-	return rc;
+	size_t n;
+	int rc = store_get(t, DB_ROWANS, k, 8, &v, &n);
+	if (rc)
+		return rc;
+	if (n < 1)
+		return STORE_ERROR;
+	*from = *(const char *)v;
+	*json = (const char *)v + 1;
+	*len = n - 1;
+	return 0;
 }
 
-int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, const char *json, size_t len)
+int row_answer_get(store_txn *t, uint32_t stage, uint32_t chunk, const char **json, size_t *len)
+{
+	int from;
+	return row_answer_from(t, stage, chunk, json, len, &from);
+}
+
+int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, int from, const char *json,
+		   size_t len)
 {
 	unsigned char k[8];
 	answer_key(k, stage, chunk);
-	return store_put(t, DB_ROWANS, k, 8, json, len);
+	/* the origin goes first: LMDB's MDB_RESERVE is not reachable here, so copy once */
+	char *v = xmalloc(len + 1);
+	v[0] = (char)from;
+	memcpy(v + 1, json, len);
+	int rc = store_put(t, DB_ROWANS, k, 8, v, len + 1);
+	free(v);
+	return rc;
 }
 
 int rows_plan_read(store_txn *t, struct rows_plan *p)

@@ -63,7 +63,12 @@ int rows_each(store_txn *t, int (*fn)(const struct row_view *r, void *arg), void
 /* The answer (one item of an answer: compact JSON, its item_key included) of a stage for a
  * text: 0 with *json and *len set, or STORE_NOTFOUND. */
 int row_answer_get(store_txn *t, uint32_t stage, uint32_t chunk, const char **json, size_t *len);
-int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, const char *json, size_t len);
+/* The same, and where it came from (ROW_BY_CALL or ROW_BY_CACHE). */
+enum { ROW_BY_CALL = 'a', ROW_BY_CACHE = 'c' };
+int row_answer_from(store_txn *t, uint32_t stage, uint32_t chunk, const char **json, size_t *len,
+		    int *from);
+int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, int from, const char *json,
+		   size_t len);
 
 int rows_plan_read(store_txn *t, struct rows_plan *p); /* zeroed and STORE_NOTFOUND: no rows */
 int row_counters_read(store_txn *t, struct row_counters *v, size_t n);

@@ -171,6 +171,9 @@ static int load_ledger(struct sup *s)
 		rc = deps_load(d, &s->job, t, p.nbatches, p.nsources);
 		ledger_set_stages(&s->led, d, sc, s->job.n);
 	}
+	struct row_counters rc_rows[JOB_MAX_STAGES];
+	row_counters_read(t, rc_rows, s->job.n);
+	rows_init(&s->rows, &s->job, rc_rows);
 	store_abort(t);
 	return rc;
 }
@@ -418,6 +421,8 @@ static void release(struct sup *s, const struct cli *cli)
 	for (size_t i = 0; i < s->nspooled; i++)
 		free(s->spooled[i]);
 	ledger_free(&s->led);
+	rows_free(&s->rows);
+	buf_free(&s->rows_msg);
 	free(s->before.acked);
 	free(s->now.acked);
 	buf_free(&s->delivered_rec);

@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "plan.h"
 #include "render.h"
+#include "rows.h"
 #include "runstate.h"
 #include "slot.h"
 
@@ -77,6 +78,8 @@ struct sup {
 	store *cache_db; /* == db unless cache.path names a store shared between runs */
 	struct cache cache;
 	struct ledger led; /* batch states, counters, the queue of work */
+	struct rows rows;  /* a job over rows: per-row answers and their counters */
+	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
 	zsock *results;
 	struct slot *slots;
 	int nslots; /* allocated */

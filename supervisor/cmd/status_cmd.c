@@ -2,6 +2,8 @@
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "../cli.h"
 #include "../lock.h"
+#include "../rowstore.h"
+#include "../rowtally.h"
 #include "../runstate.h"
 #include "../stageview.h"
 #include "../../common/job.h"
@@ -23,6 +25,9 @@ struct status {
 	struct job job;
 	uint64_t skipped; /* inputs that could not be read */
 	struct stage_counters sc[JOB_MAX_STAGES];
+	struct row_tally rows[JOB_MAX_STAGES]; /* a job over rows */
+	struct rows_plan rows_plan;
+	struct row_counters rc[JOB_MAX_STAGES];
 	struct { char text[160]; uint64_t n; } reasons[MAX_REASONS]; /* of blocked batches */
 	int nreasons;
 	int live;
@@ -77,6 +82,24 @@ static void print_json(const struct status *st)
 		buf_printf(&more, ",\"batches\":%llu}", (unsigned long long)st->reasons[i].n);
 	}
 	buf_putc(&more, ']');
+	if (st->job.rows) {
+		buf_puts(&more, ",\"rows\":");
+		row_tally_json(&more, &st->job, st->rows);
+		buf_printf(&more, ",\"tables\":{\"tables\":%llu,\"rows\":%llu,\"skipped\":%llu,"
+			   "\"duplicates\":%llu},\"row_answers\":{",
+			   (unsigned long long)st->rows_plan.tables,
+			   (unsigned long long)st->rows_plan.rows,
+			   (unsigned long long)st->rows_plan.skipped,
+			   (unsigned long long)st->rows_plan.duplicates);
+		for (size_t i = 0, n = 0; i < st->job.n; i++)
+			if (st->job.st[i].over == OVER_ROWS)
+				buf_printf(&more, "%s\"%s\":{\"texts\":%llu,\"dropped_items\":%llu,"
+					   "\"asked_again\":%llu}", n++ ? "," : "", st->job.st[i].name,
+					   (unsigned long long)st->rc[i].texts,
+					   (unsigned long long)st->rc[i].dropped,
+					   (unsigned long long)st->rc[i].reasked);
+		buf_putc(&more, '}');
+	}
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -139,6 +162,25 @@ static void print_prometheus(const struct status *st)
 		printf("kgsup_state{state=\"%s\"} %d\n", states[i], !strcmp(states[i], state_name(st)));
 }
 
+static void print_rows(const struct status *st)
+{
+	const struct rows_plan *p = &st->rows_plan;
+	printf("rows       %llu in %llu tables: %llu skipped (empty text), %llu duplicates of "
+	       "another row's text\n", (unsigned long long)p->rows, (unsigned long long)p->tables,
+	       (unsigned long long)p->skipped, (unsigned long long)p->duplicates);
+	buf b;
+	buf_init(&b);
+	row_tally_text(&b, &st->job, st->rows);
+	fputs(buf_cstr(&b), stdout);
+	buf_free(&b);
+	for (size_t i = 0; i < st->job.n; i++)
+		if (st->job.st[i].over == OVER_ROWS && (st->rc[i].dropped || st->rc[i].reasked))
+			printf("  %-14s %llu items of answers dropped (an id not asked), %llu rows "
+			       "missing from answers asked again\n", st->job.st[i].name,
+			       (unsigned long long)st->rc[i].dropped,
+			       (unsigned long long)st->rc[i].reasked);
+}
+
 static void print_text(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -185,6 +227,8 @@ static void print_text(const struct status *st)
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
 	stages_text(stdout, &st->job, &st->cfg, st->sc);
+	if (st->job.rows)
+		print_rows(st);
 	if (st->hint[0])
 		printf("hint       %s\n", st->hint);
 }
@@ -243,6 +287,11 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
 	stage_counters_read(t, st->sc, st->job.n);
 	read_reasons(t, st);
+	if (st->job.rows) {
+		rows_plan_read(t, &st->rows_plan);
+		row_counters_read(t, st->rc, st->job.n);
+		row_tally(t, &st->job, st->rows);
+	}
 	const void *v;
 	size_t vl;
 	if (st->c.state == RUN_ABORTED &&

@@ -1,0 +1,204 @@
+/* rows.c: per-row answers and their counters (rows.h). */
+#include "rows.h"
+#include "../common/hash.h"
+#include "../common/items.h"
+#include "../common/json.h"
+#include "../common/rowtext.h"
+#include "../common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What shapes one row's answer besides its text. */
+static void row_settings(const struct stage *st, unsigned char out[HASH_LEN])
+{
+	buf s;
+	buf_init(&s);
+	buf_printf(&s, "kgsup row v1\n%s\n%.17g\n", st->model, st->temperature);
+	buf_put(&s, st->system, strlen(st->system) + 1);
+	buf_put(&s, st->user, strlen(st->user) + 1);
+	buf_put(&s, st->schema, strlen(st->schema) + 1);
+	buf_put(&s, st->item_key, strlen(st->item_key) + 1);
+	hash_once(s.data, s.len, out);
+	buf_free(&s);
+}
+
+void rows_init(struct rows *r, const struct job *job, const struct row_counters *c)
+{
+	memset(r, 0, sizeof *r);
+	r->job = job;
+	memcpy(r->ctr, c, job->n * sizeof *c);
+	for (size_t i = 0; i < job->n; i++)
+		if (job->st[i].over == OVER_ROWS)
+			row_settings(&job->st[i], r->settings[i]);
+	buf_init(&r->norm);
+	buf_init(&r->item);
+	buf_init(&r->ids);
+}
+
+void rows_free(struct rows *r)
+{
+	buf_free(&r->norm);
+	buf_free(&r->item);
+	buf_free(&r->ids);
+	free(r->asked);
+}
+
+void rows_round_begin(struct rows *r)
+{
+	memcpy(r->rctr, r->ctr, sizeof r->ctr);
+}
+
+void rows_commit(struct rows *r)
+{
+	memcpy(r->ctr, r->rctr, sizeof r->ctr);
+}
+
+int rows_round_end(struct rows *r, store_txn *t)
+{
+	if (!memcmp(r->rctr, r->ctr, sizeof r->ctr))
+		return 0;
+	return row_counters_write(t, r->rctr, r->job->n) ? STORE_FULL : 0;
+}
+
+void rows_reasked(struct rows *r, uint32_t stage, uint32_t n)
+{
+	r->rctr[stage].reasked += n;
+}
+
+/* The per-row cache key of a text (chunk) for a stage; its record's row id in *row. */
+static int text_key(struct rows *r, store_txn *t, uint32_t stage, uint32_t chunk,
+		    unsigned char key[HASH_LEN], uint32_t *row)
+{
+	const void *v;
+	size_t n;
+	struct chunk_rec c;
+	if (record_get(t, DB_CHUNKS, chunk, &v, &n) || n < sizeof c)
+		return -1;
+	memcpy(&c, v, sizeof c);
+	*row = c.index;
+	buf_reset(&r->norm);
+	buf_put(&r->norm, r->settings[stage], HASH_LEN);
+	rowtext_normalize((const char *)v + sizeof c, n - sizeof c, &r->norm);
+	hash_once(r->norm.data, r->norm.len, key);
+	return 0;
+}
+
+int rows_prepare(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
+		 const struct batch_rec *b, uint32_t *left)
+{
+	*left = 0;
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		uint32_t chunk = b->first_chunk + i, row;
+		const char *a;
+		size_t len;
+		unsigned char key[HASH_LEN];
+		if (!row_answer_get(t, stage, chunk, &a, &len))
+			continue;
+		if (text_key(r, t, stage, chunk, key, &row) ||
+		    cache_row_find(c, t, key, &a, &len)) {
+			(*left)++;
+			continue;
+		}
+		buf_reset(&r->item);
+		buf_put(&r->item, a, len); /* (a is the shared cache's: copy before writing) */
+		if (row_answer_put(t, stage, chunk, ROW_BY_CACHE, r->item.data, r->item.len))
+			return STORE_FULL;
+		r->rctr[stage].cached++;
+	}
+	return 0;
+}
+
+/* The texts of batch b still unanswered, with the ids they go by. */
+static int asked_texts(struct rows *r, store_txn *t, uint32_t stage, const struct batch_rec *b)
+{
+	r->nasked = 0;
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		uint32_t chunk = b->first_chunk + i;
+		const char *a;
+		size_t len;
+		if (!row_answer_get(t, stage, chunk, &a, &len))
+			continue;
+		const void *v;
+		size_t n;
+		struct chunk_rec c;
+		struct row_view rv;
+		if (record_get(t, DB_CHUNKS, chunk, &v, &n) || n < sizeof c)
+			return -1;
+		memcpy(&c, v, sizeof c);
+		if (row_read(t, c.index, &rv))
+			return -1;
+		r->asked = xgrow(r->asked, &r->capasked, r->nasked, sizeof *r->asked, 64);
+		r->asked[r->nasked++] = (struct asked){ rv.id, rv.idlen, chunk, 0 };
+	}
+	return 0;
+}
+
+static struct asked *find_asked(struct rows *r, const char *id)
+{
+	size_t n = strlen(id);
+	for (size_t i = 0; i < r->nasked; i++)
+		if (r->asked[i].idlen == n && !memcmp(r->asked[i].id, id, n))
+			return &r->asked[i];
+	return NULL;
+}
+
+/* Keeps item as the answer of text a, and in the per-row cache. */
+static int keep_item(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
+		     struct asked *a, const json *item)
+{
+	unsigned char key[HASH_LEN];
+	uint32_t row;
+	buf_reset(&r->item);
+	json_write(item, &r->item);
+	if (row_answer_put(t, stage, a->chunk, ROW_BY_CALL, r->item.data, r->item.len))
+		return STORE_FULL;
+	a->got = 1;
+	r->rctr[stage].answered++;
+	if (text_key(r, t, stage, a->chunk, key, &row))
+		return 0;
+	return cache_row_put(c, t, key, r->item.data, r->item.len);
+}
+
+int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
+		const struct batch_rec *b, const char *answer, size_t len, uint32_t *missing,
+		buf *why)
+{
+	*missing = 0;
+	buf_reset(why);
+	if (asked_texts(r, t, stage, b))
+		return 0; /* the store lacks what was asked: the batch is answered as it is */
+	const char *key = r->job->st[stage].item_key;
+	json *root = json_parse(answer, len, NULL, 0);
+	const json *items = root ? items_in_answer(root, key) : NULL;
+	int rc = 0;
+	char tmp[64];
+	for (const json *it = json_first(items); it && !rc; it = json_next(it)) {
+		const char *id = json_kind(it) == J_OBJECT ? item_id(it, key, tmp, sizeof tmp) : NULL;
+		struct asked *a = id ? find_asked(r, id) : NULL;
+		if (!a || a->got)
+			r->rctr[stage].dropped++;
+		else
+			rc = keep_item(r, c, t, stage, a, it);
+	}
+	json_free(root);
+	for (size_t i = 0; i < r->nasked && !rc; i++) {
+		if (r->asked[i].got)
+			continue;
+		if ((*missing)++ < 5)
+			buf_printf(why, "%s%.*s", *missing > 1 ? ", " : "", (int)r->asked[i].idlen,
+				   r->asked[i].id);
+	}
+	return rc;
+}
+
+void rows_brief(buf *b, const struct rows *r)
+{
+	for (size_t i = 0; i < r->job->n; i++) {
+		const struct row_counters *c = &r->ctr[i];
+		if (r->job->st[i].over == OVER_ROWS)
+			buf_printf(b, " %s %llu/%llu texts (%llu cached)", r->job->st[i].name,
+				   (unsigned long long)(c->answered + c->cached),
+				   (unsigned long long)c->texts, (unsigned long long)c->cached);
+	}
+}

@@ -1,0 +1,146 @@
+/* rowtally.c: rows counted by what became of them (rowtally.h). */
+#include "rowtally.h"
+#include "rowstore.h"
+#include "runstate.h"
+#include "../common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The texts of failed and blocked batches of one stage, as ranges. */
+struct ranges {
+	struct { uint32_t first, n, stage; } *v;
+	size_t n, cap;
+};
+
+static int failed_ranges(store_txn *t, struct ranges *r)
+{
+	store_iter *it = store_iter_open(t, DB_BATCHES, NULL, 0);
+	if (!it)
+		return STORE_ERROR;
+	const void *k, *v;
+	size_t kl, vl;
+	struct batch_rec b;
+	while (store_iter_next(it, &k, &kl, &v, &vl)) {
+		if (kl != 4 || vl < sizeof b)
+			continue;
+		memcpy(&b, v, sizeof b);
+		if (b.state != B_FAILED && b.state != B_BLOCKED)
+			continue;
+		struct batch_ext x;
+		batchx_read(t, rd_u32be(k), &x);
+		r->v = xgrow(r->v, &r->cap, r->n, sizeof *r->v, 16);
+		r->v[r->n].first = b.first_chunk;
+		r->v[r->n].n = b.nchunks;
+		r->v[r->n++].stage = x.stage;
+	}
+	store_iter_close(it);
+	return 0;
+}
+
+static int in_failed(const struct ranges *r, uint32_t stage, uint32_t chunk)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].stage == stage && chunk - r->v[i].first < r->v[i].n)
+			return 1;
+	return 0;
+}
+
+struct tally_arg {
+	store_txn *t;
+	const struct job *job;
+	struct row_tally *out;
+	struct ranges failed;
+	unsigned char *seen; /* bit per chunk: an earlier row has its text */
+	size_t capseen;
+};
+
+static int tally_row(const struct row_view *r, void *arg)
+{
+	struct tally_arg *a = arg;
+	int twin = 0;
+	if (r->chunk != ROW_NO_TEXT) {
+		size_t byte = r->chunk / 8;
+		if (byte >= a->capseen) {
+			size_t cap = byte * 2 + 64;
+			a->seen = xrealloc(a->seen, cap);
+			memset(a->seen + a->capseen, 0, cap - a->capseen);
+			a->capseen = cap;
+		}
+		twin = a->seen[byte] >> (r->chunk % 8) & 1;
+		a->seen[byte] |= (unsigned char)(1u << (r->chunk % 8));
+	}
+	for (uint32_t s = 0; s < a->job->n; s++) {
+		struct row_tally *o = &a->out[s];
+		if (a->job->st[s].over != OVER_ROWS)
+			continue;
+		o->rows++;
+		const char *json;
+		size_t len;
+		int from;
+		if (r->chunk == ROW_NO_TEXT)
+			o->skipped++;
+		else if (!row_answer_from(a->t, s, r->chunk, &json, &len, &from))
+			*(twin ? &o->duplicates : from == ROW_BY_CACHE ? &o->cached : &o->answered) += 1;
+		else if (in_failed(&a->failed, s, r->chunk))
+			o->failed++;
+		else
+			o->pending++;
+	}
+	return 0;
+}
+
+int row_tally(store_txn *t, const struct job *job, struct row_tally *out)
+{
+	memset(out, 0, job->n * sizeof *out);
+	if (!job->rows)
+		return 0;
+	struct tally_arg a = { t, job, out, { NULL, 0, 0 }, NULL, 0 };
+	int rc = failed_ranges(t, &a.failed);
+	if (!rc)
+		rc = rows_each(t, tally_row, &a);
+	free(a.failed.v);
+	free(a.seen);
+	return rc;
+}
+
+#define TALLY_FIELDS(X)                                                                   \
+	X(rows, "rows") X(answered, "answered") X(cached, "from_cache")                   \
+	X(duplicates, "duplicates") X(skipped, "skipped") X(failed, "failed")             \
+	X(pending, "pending")
+
+void row_tally_json(buf *b, const struct job *job, const struct row_tally *v)
+{
+	buf_putc(b, '{');
+	int first = 1;
+	for (size_t s = 0; s < job->n; s++) {
+		if (job->st[s].over != OVER_ROWS)
+			continue;
+		buf_puts(b, first ? "" : ",");
+		first = 0;
+		buf_json_str(b, job->st[s].name, strlen(job->st[s].name));
+		const char *sep = ":{";
+#define TALLY_JSON(f, name)                                                               \
+		buf_printf(b, "%s\"" name "\":%llu", sep, (unsigned long long)v[s].f);    \
+		sep = ",";
+		TALLY_FIELDS(TALLY_JSON)
+#undef TALLY_JSON
+		buf_putc(b, '}');
+	}
+	buf_putc(b, '}');
+}
+
+void row_tally_text(buf *b, const struct job *job, const struct row_tally *v)
+{
+	for (size_t s = 0; s < job->n; s++) {
+		const struct row_tally *o = &v[s];
+		if (job->st[s].over != OVER_ROWS)
+			continue;
+		buf_printf(b, "  %-14s %llu rows: %llu answered, %llu from the cache, %llu duplicates "
+			   "of another row, %llu skipped (empty text), %llu failed, %llu to do\n",
+			   job->st[s].name, (unsigned long long)o->rows,
+			   (unsigned long long)o->answered, (unsigned long long)o->cached,
+			   (unsigned long long)o->duplicates, (unsigned long long)o->skipped,
+			   (unsigned long long)o->failed, (unsigned long long)o->pending);
+	}
+}

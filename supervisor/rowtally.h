@@ -1,0 +1,25 @@
+/* rowtally.h: what became of the rows of a run over rows, row by row (not text by text): for
+ * each stage, rows answered by a call, from the per-row cache, as the twin of an earlier row
+ * with the same text, skipped for an empty text, failed (their batch failed or is blocked) and
+ * still to do. Read from the store in one pass over the rows, for status and reports. */
+#ifndef KGSUP_ROWTALLY_H
+#define KGSUP_ROWTALLY_H
+
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/job.h"
+#include "../common/store.h"
+
+struct row_tally {
+	uint64_t rows, answered, cached, duplicates, skipped, failed, pending;
+};
+
+/* out[i] for each stage i over rows (zero for the others). 0, or a STORE_ code. */
+int row_tally(store_txn *t, const struct job *job, struct row_tally *out);
+/* As JSON: {"STAGE": {"rows": N, "answered": N, ...}, ...}. */
+void row_tally_json(buf *b, const struct job *job, const struct row_tally *v);
+/* As lines for people: "  STAGE  rows N: A answered, C from the cache, ...\n". */
+void row_tally_text(buf *b, const struct job *job, const struct row_tally *v);
+
+#endif
