@@ -21,6 +21,7 @@ enum store_db {
 	DB_ROWS,    /* u32be row number -> a table's row: id, line, kept cells (0.4.0) */
 	DB_ROWANS,  /* u32be stage + u32be chunk -> that text's answer item (0.4.0) */
 	DB_ROWCACHE, /* per-row cache key -> cache record + answer item (0.4.0) */
+	DB_ROWASK,  /* u32be stage + u32be k -> u32be chunk: the texts a rows stage asks (0.4.0) */
 	DB_COUNT
 };
 

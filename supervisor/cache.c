@@ -268,6 +268,17 @@ static void assemble(struct cache *c, store_txn *t, const struct batch_rec *b,
 	a->len = ents->len;
 }
 
+void cache_plan_begin(struct cache *c)
+{
+	c->txn = c->shared != c->db ? store_begin(c->shared, 0) : NULL;
+}
+
+void cache_plan_end(struct cache *c)
+{
+	store_abort(c->txn);
+	c->txn = NULL;
+}
+
 int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
 		   const char **data, size_t *len)
 {

@@ -60,6 +60,10 @@ int cache_store_answer(struct cache *c, store_txn *t, const unsigned char key[HA
 /* Keeps the answer m brought for batch b, and points b's chunks at it. 0 or STORE_FULL. */
 int cache_store(struct cache *c, store_txn *t, const struct batch_rec *b,
 		const struct msg_result *m);
+/* The planner's look at the per-row cache, outside any round: a read transaction of the
+ * shared store when cache.path names one. */
+void cache_plan_begin(struct cache *c);
+void cache_plan_end(struct cache *c);
 /* The per-row cache (rows.h): an answer item under a row's key, within cache.ttl_days. 0 with
  * *data and *len set (valid until the transaction ends), or STORE_NOTFOUND. */
 int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],

@@ -391,10 +391,8 @@ static size_t input_root_len(const char *input)
 }
 
 /* A job over rows: what the tables came to, and each stage's texts to answer. */
-static int put_rows_meta(struct planner *pl)
+static int put_rows_meta(struct planner *pl, struct row_counters *rc)
 {
-	struct row_counters rc[JOB_MAX_STAGES];
-	memset(rc, 0, sizeof rc);
 	for (size_t i = 0; i < pl->job->n; i++)
 		rc[i].texts = pl->plan.nchunks;
 	if (!pl->rows.tables)
@@ -405,9 +403,11 @@ static int put_rows_meta(struct planner *pl)
 }
 
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, int strict, store *db, struct plan_rec *out,
-		uint64_t *skipped, char *err, size_t errlen)
+		char *const *inputs, int ninputs, int strict, store *db, struct cache *cache,
+		struct plan_rec *out, uint64_t *skipped, char *err, size_t errlen)
 {
+	struct row_counters rc_rows[JOB_MAX_STAGES];
+	memset(rc_rows, 0, sizeof rc_rows);
 	struct planner pl;
 	memset(&pl, 0, sizeof pl);
 	pl.cfg = cfg;
@@ -436,7 +436,8 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	if (!rc && !job->legacy) {
 		rc = planner_commit(&pl);
 		if (!rc)
-			rc = plan_stage_batches(job, &pl.spans, db, &pl.plan, err, errlen);
+			rc = plan_stage_batches(job, &pl.spans, db, cache, &pl.plan, rc_rows, err,
+						errlen);
 	}
 	hash_final(pl.fp, pl.plan.fingerprint);
 	if (!rc && db) {
@@ -447,7 +448,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 			     store_put(pl.txn, DB_META, META_SKIPPED, strlen(META_SKIPPED),
 				       &pl.skipped, sizeof pl.skipped) ? -1 : 0;
 		if (!rc && job->rows)
-			rc = put_rows_meta(&pl);
+			rc = put_rows_meta(&pl, rc_rows);
 		if (!rc)
 			rc = planner_commit(&pl);
 	}

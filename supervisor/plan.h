@@ -11,6 +11,9 @@
 #include "../common/store.h"
 #include "runstate.h"
 
+struct cache;
+struct row_counters;
+
 struct prompts {
 	char *system; /* template texts */
 	char *user;
@@ -25,8 +28,8 @@ void prompts_free(struct prompts *p);
  * a warning and counted (*skipped), unless strict: then it refuses the plan. An input that
  * fails after part of it was planned refuses the plan either way. */
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, int strict, store *db, struct plan_rec *out,
-		uint64_t *skipped, char *err, size_t errlen);
+		char *const *inputs, int ninputs, int strict, store *db, struct cache *cache,
+		struct plan_rec *out, uint64_t *skipped, char *err, size_t errlen);
 
 /* Hashes into fp what shapes the requests besides the inputs (fingerprint.c). */
 struct hash_ctx;
@@ -47,7 +50,10 @@ void doc_spans_add(struct doc_spans *d, uint32_t first_chunk);
 /* The batches of every stage, level by level (a stage needing others after them), document by
  * document, written into db (with db NULL only counted into plan->nbatches). Documents cut
  * for a stage are logged. 0, or -1 with err set. */
+/* A job over rows: a text the per-row cache (cache, NULL: none) answers is answered now and
+ * in no batch; rc_rows (per stage) gets how many. */
 int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
-		       struct plan_rec *plan, char *err, size_t errlen);
+		       struct cache *cache, struct plan_rec *plan, struct row_counters *rc_rows,
+		       char *err, size_t errlen);
 
 #endif

@@ -2,6 +2,8 @@
  * stages a later stage needs first), and within a level document by document, so that the
  * cursor hands out what unblocks others first and a document's needs complete early. */
 #include "plan.h"
+#include "cache.h"
+#include "rows.h"
 #include "../common/chunk.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -24,7 +26,29 @@ struct emit {
 	uint32_t in_txn;
 	struct plan_rec *plan;
 	struct stage_counters sc[JOB_MAX_STAGES];
+	struct cache *cache; /* rows: texts it answers are asked in no batch (NULL: no lookups) */
+	struct rows rows;
+	uint32_t ask[JOB_MAX_STAGES]; /* each rows stage's texts to ask so far */
 };
+
+/* The plan's transaction, with room for a group of writes made first. */
+static int emit_txn(struct emit *e)
+{
+	if (e->txn)
+		return 0;
+	return store_ensure_room(e->db, (size_t)64 << 20) || !(e->txn = store_begin(e->db, 1)) ?
+		       -1 : 0;
+}
+
+static int emit_grouped(struct emit *e)
+{
+	if (++e->in_txn < PLAN_TXN_BATCHES)
+		return 0;
+	e->in_txn = 0;
+	int rc = store_commit(e->txn);
+	e->txn = NULL;
+	return rc ? -1 : 0;
+}
 
 static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t first, uint32_t n,
 		      uint32_t flags)
@@ -33,7 +57,7 @@ static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t fir
 	e->sc[stage].batches++;
 	if (!e->db)
 		return 0;
-	if (!e->txn && !(e->txn = store_begin(e->db, 1)))
+	if (emit_txn(e))
 		return -1;
 	struct batch_rec b;
 	memset(&b, 0, sizeof b);
@@ -46,12 +70,29 @@ static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t fir
 	x.flags = flags;
 	if (batch_write(e->txn, num, &b, NULL, 0) || batchx_write(e->txn, num, &x))
 		return -1;
-	if (++e->in_txn >= PLAN_TXN_BATCHES) {
-		e->in_txn = 0;
-		int rc = store_commit(e->txn);
-		e->txn = NULL;
-		return rc ? -1 : 0;
+	return emit_grouped(e);
+}
+
+/* A table's texts for a rows stage: those the per-row cache answers now are answered, the
+ * others go in its ask list, and its batches are ranges of that list. */
+static int emit_rows(struct emit *e, uint32_t s, uint32_t d, const struct doc_span *sp,
+		     uint32_t per_call)
+{
+	uint32_t k0 = e->ask[s];
+	for (uint32_t i = 0; e->db && i < sp->nchunks; i++) {
+		uint32_t chunk = sp->first_chunk + i;
+		if (emit_txn(e))
+			return -1;
+		int got = e->cache ? rows_plan_text(&e->rows, e->cache, e->txn, s, chunk) : 0;
+		if (got == STORE_FULL ||
+		    (!got && row_ask_put(e->txn, s, e->ask[s]++, chunk)) || emit_grouped(e))
+			return -1;
 	}
+	if (!e->db)
+		e->ask[s] += sp->nchunks;
+	for (uint32_t k = k0; k < e->ask[s]; k += per_call)
+		if (emit_batch(e, s, d, k, e->ask[s] - k < per_call ? e->ask[s] - k : per_call, 0))
+			return -1;
 	return 0;
 }
 
@@ -61,6 +102,8 @@ static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uin
 	const struct stage *st = &job->st[s];
 	if (sp->nchunks == 0)
 		return 0; /* no text (empty, blank, a subtitle file without cues): nothing to ask */
+	if (st->over == OVER_ROWS)
+		return emit_rows(e, s, d, sp, (uint32_t)st->per_call);
 	if (st->over == OVER_DOCUMENTS) {
 		uint32_t flags = 0;
 		if (sp->bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN) {
@@ -95,12 +138,20 @@ static char *doc_name(struct emit *e, uint32_t d)
 }
 
 int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
-		       struct plan_rec *plan, char *err, size_t errlen)
+		       struct cache *cache, struct plan_rec *plan, struct row_counters *rc_rows,
+		       char *err, size_t errlen)
 {
 	struct emit e;
 	memset(&e, 0, sizeof e);
 	e.db = db;
 	e.plan = plan;
+	e.cache = job->rows && db ? cache : NULL;
+	struct row_counters zero[JOB_MAX_STAGES];
+	memset(zero, 0, sizeof zero);
+	rows_init(&e.rows, job, zero);
+	rows_round_begin(&e.rows);
+	if (e.cache)
+		cache_plan_begin(e.cache);
 	int maxlevel = 0, rc = 0;
 	for (size_t s = 0; s < job->n; s++)
 		if (job->st[s].level > maxlevel)
@@ -129,6 +180,11 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 		e.txn = NULL;
 	}
 	store_abort(e.txn);
+	if (e.cache)
+		cache_plan_end(e.cache);
+	for (size_t s = 0; s < job->n; s++)
+		rc_rows[s].cached = e.rows.rctr[s].cached;
+	rows_free(&e.rows);
 	if (rc)
 		snprintf(err, errlen, "store: %s", store_strerror(db));
 	return rc;

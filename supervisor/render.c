@@ -53,14 +53,16 @@ static int chunks_text(store_txn *t, const struct batch_rec *b, buf *out, buf *i
 	return 0;
 }
 
-/* The texts of a rows batch still unanswered, a line each: "[row <id>] <text>", the text on
+/* The texts of a rows batch (a range of its stage's ask list) still unanswered, a line each: "[row <id>] <text>", the text on
  * one line (a run of white space holding a line break becomes one space). */
 static int rows_text(store_txn *t, uint32_t stage, const struct batch_rec *b, buf *out, buf *ids)
 {
 	for (uint32_t i = 0; i < b->nchunks; i++) {
-		uint32_t chunk = b->first_chunk + i;
+		uint32_t chunk;
 		const char *a;
 		size_t alen, n;
+		if (row_ask_get(t, stage, b->first_chunk + i, &chunk))
+			return -1;
 		const void *v;
 		struct chunk_rec c;
 		struct row_view r;

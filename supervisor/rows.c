@@ -84,27 +84,45 @@ static int text_key(struct rows *r, store_txn *t, uint32_t stage, uint32_t chunk
 	return 0;
 }
 
+/* 1 when the per-row cache answers the text (its answer is kept now), 0 when it does not,
+ * STORE_FULL. */
+static int from_cache(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
+		      uint32_t chunk)
+{
+	const char *a;
+	size_t len;
+	unsigned char key[HASH_LEN];
+	uint32_t row;
+	if (text_key(r, t, stage, chunk, key, &row) || cache_row_find(c, t, key, &a, &len))
+		return 0;
+	buf_reset(&r->item);
+	buf_put(&r->item, a, len); /* (a is the shared cache's: copy before writing) */
+	if (row_answer_put(t, stage, chunk, ROW_BY_CACHE, r->item.data, r->item.len))
+		return STORE_FULL;
+	r->rctr[stage].cached++;
+	return 1;
+}
+
+int rows_plan_text(struct rows *r, struct cache *c, store_txn *t, uint32_t stage, uint32_t chunk)
+{
+	return from_cache(r, c, t, stage, chunk);
+}
+
 int rows_prepare(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 		 const struct batch_rec *b, uint32_t *left)
 {
 	*left = 0;
 	for (uint32_t i = 0; i < b->nchunks; i++) {
-		uint32_t chunk = b->first_chunk + i, row;
+		uint32_t chunk;
 		const char *a;
 		size_t len;
-		unsigned char key[HASH_LEN];
-		if (!row_answer_get(t, stage, chunk, &a, &len))
+		if (row_ask_get(t, stage, b->first_chunk + i, &chunk) ||
+		    !row_answer_get(t, stage, chunk, &a, &len))
 			continue;
-		if (text_key(r, t, stage, chunk, key, &row) ||
-		    cache_row_find(c, t, key, &a, &len)) {
-			(*left)++;
-			continue;
-		}
-		buf_reset(&r->item);
-		buf_put(&r->item, a, len); /* (a is the shared cache's: copy before writing) */
-		if (row_answer_put(t, stage, chunk, ROW_BY_CACHE, r->item.data, r->item.len))
+		int got = from_cache(r, c, t, stage, chunk);
+		if (got == STORE_FULL)
 			return STORE_FULL;
-		r->rctr[stage].cached++;
+		*left += !got;
 	}
 	return 0;
 }
@@ -114,9 +132,11 @@ static int asked_texts(struct rows *r, store_txn *t, uint32_t stage, const struc
 {
 	r->nasked = 0;
 	for (uint32_t i = 0; i < b->nchunks; i++) {
-		uint32_t chunk = b->first_chunk + i;
+		uint32_t chunk;
 		const char *a;
 		size_t len;
+		if (row_ask_get(t, stage, b->first_chunk + i, &chunk))
+			return -1;
 		if (!row_answer_get(t, stage, chunk, &a, &len))
 			continue;
 		const void *v;

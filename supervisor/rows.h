@@ -36,6 +36,9 @@ void rows_free(struct rows *r);
 
 /* ---- inside a group transaction ---- */
 void rows_round_begin(struct rows *r);
+/* At plan time (no round): 1 when the per-row cache answers the text (kept now, counted in
+ * r's round counters), 0 when it must be asked, STORE_FULL. */
+int rows_plan_text(struct rows *r, struct cache *c, store_txn *t, uint32_t stage, uint32_t chunk);
 /* Before batch b of a rows stage is rendered: its texts the per-row cache answers are
  * answered now; *left says how many remain to be asked. 0 or STORE_FULL. */
 int rows_prepare(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,

@@ -140,6 +140,28 @@ int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, int from, const
 	return rc;
 }
 
+int row_ask_put(store_txn *t, uint32_t stage, uint32_t k, uint32_t chunk)
+{
+	unsigned char key[8], v[4];
+	answer_key(key, stage, k);
+	wr_u32be(v, chunk);
+	return store_put(t, DB_ROWASK, key, 8, v, 4);
+}
+
+int row_ask_get(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk)
+{
+	unsigned char key[8];
+	answer_key(key, stage, k);
+	const void *v;
+	size_t n;
+	int rc = store_get(t, DB_ROWASK, key, 8, &v, &n);
+	if (!rc && n != 4)
+		rc = STORE_ERROR;
+	if (!rc)
+		*chunk = rd_u32be(v);
+	return rc;
+}
+
 int rows_plan_read(store_txn *t, struct rows_plan *p)
 {
 	memset(p, 0, sizeof *p);

@@ -70,6 +70,12 @@ int row_answer_from(store_txn *t, uint32_t stage, uint32_t chunk, const char **j
 int row_answer_put(store_txn *t, uint32_t stage, uint32_t chunk, int from, const char *json,
 		   size_t len);
 
+/* The texts a rows stage asks, in order: a rows batch's first_chunk and nchunks are a range
+ * of this list (k), not of chunk numbers, so that texts the cache answered before the plan
+ * was made are in no batch. */
+int row_ask_put(store_txn *t, uint32_t stage, uint32_t k, uint32_t chunk);
+int row_ask_get(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk);
+
 int rows_plan_read(store_txn *t, struct rows_plan *p); /* zeroed and STORE_NOTFOUND: no rows */
 int row_counters_read(store_txn *t, struct row_counters *v, size_t n);
 int row_counters_write(store_txn *t, const struct row_counters *v, size_t n);

@@ -7,13 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The texts of failed and blocked batches of one stage, as ranges. */
-struct ranges {
-	struct { uint32_t first, n, stage; } *v;
+/* The texts of failed and blocked batches, as stage << 32 | chunk, sorted. */
+struct failed {
+	uint64_t *v;
 	size_t n, cap;
 };
 
-static int failed_ranges(store_txn *t, struct ranges *r)
+static int by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int failed_texts(store_txn *t, struct failed *f)
 {
 	store_iter *it = store_iter_open(t, DB_BATCHES, NULL, 0);
 	if (!it)
@@ -29,28 +35,30 @@ static int failed_ranges(store_txn *t, struct ranges *r)
 			continue;
 		struct batch_ext x;
 		batchx_read(t, rd_u32be(k), &x);
-		r->v = xgrow(r->v, &r->cap, r->n, sizeof *r->v, 16);
-		r->v[r->n].first = b.first_chunk;
-		r->v[r->n].n = b.nchunks;
-		r->v[r->n++].stage = x.stage;
+		for (uint32_t i = 0; i < b.nchunks; i++) {
+			uint32_t chunk;
+			if (row_ask_get(t, x.stage, b.first_chunk + i, &chunk))
+				continue;
+			f->v = xgrow(f->v, &f->cap, f->n, sizeof *f->v, 64);
+			f->v[f->n++] = (uint64_t)x.stage << 32 | chunk;
+		}
 	}
 	store_iter_close(it);
+	qsort(f->v, f->n, sizeof *f->v, by_value);
 	return 0;
 }
 
-static int in_failed(const struct ranges *r, uint32_t stage, uint32_t chunk)
+static int in_failed(const struct failed *f, uint32_t stage, uint32_t chunk)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].stage == stage && chunk - r->v[i].first < r->v[i].n)
-			return 1;
-	return 0;
+	uint64_t key = (uint64_t)stage << 32 | chunk;
+	return f->n && bsearch(&key, f->v, f->n, sizeof *f->v, by_value) != NULL;
 }
 
 struct tally_arg {
 	store_txn *t;
 	const struct job *job;
 	struct row_tally *out;
-	struct ranges failed;
+	struct failed failed;
 	unsigned char *seen; /* bit per chunk: an earlier row has its text */
 	size_t capseen;
 };
@@ -96,7 +104,7 @@ int row_tally(store_txn *t, const struct job *job, struct row_tally *out)
 	if (!job->rows)
 		return 0;
 	struct tally_arg a = { t, job, out, { NULL, 0, 0 }, NULL, 0 };
-	int rc = failed_ranges(t, &a.failed);
+	int rc = failed_texts(t, &a.failed);
 	if (!rc)
 		rc = rows_each(t, tally_row, &a);
 	free(a.failed.v);

@@ -131,7 +131,7 @@ static int clear_plan(store_txn *t, void *arg)
 {
 	int keep_cache = *(int *)arg;
 	for (int db = 0; db < DB_COUNT; db++) {
-		if (keep_cache && (db == DB_CACHE || db == DB_INVALID))
+		if (keep_cache && (db == DB_CACHE || db == DB_INVALID || db == DB_ROWCACHE))
 			continue;
 		if (store_clear(t, (enum store_db)db))
 			return STORE_FULL;
@@ -224,10 +224,12 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 	int64_t t0 = now_ms();
 	uint64_t skipped = 0;
 	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, s->db,
-			&s->plan, &skipped, err, errlen))
+			&s->cache, &s->plan, &skipped, err, errlen))
 		return EXIT_USAGE;
-	if (s->plan.nbatches == 0) {
-		snprintf(err, errlen, "no transcripts found in the inputs given (-i)");
+	/* (a table whose every text the per-row cache answers needs no batch) */
+	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks)) {
+		snprintf(err, errlen, "no %s found in the inputs given (-i)",
+			 s->job.rows ? "rows of tables (.csv, .tsv, .xlsx)" : "transcripts");
 		return EXIT_USAGE;
 	}
 	log_info("planned %u chunks in %u batches from %u sources in %lld ms", s->plan.nchunks,
@@ -243,13 +245,13 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 	store_txn *t = store_begin(s->db, 0);
 	struct plan_rec old;
 	/* a plan of nothing (inputs without transcripts, refused) is no run to go on with */
-	int have = t && plan_read(t, &old) == 0 && old.nbatches > 0;
+	int have = t && plan_read(t, &old) == 0 && (old.nbatches > 0 || (s->job.rows && old.nchunks));
 	store_abort(t);
 	if (!have || cli->fresh)
 		return plan_fresh(s, cli, err, errlen);
 	struct plan_rec now;
 	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, NULL,
-			&now, NULL, err, errlen))
+			NULL, &now, NULL, err, errlen))
 		return EXIT_USAGE;
 	if (memcmp(now.fingerprint, old.fingerprint, HASH_LEN)) {
 		snprintf(err, errlen,

@@ -5,6 +5,7 @@
 #include "../cli.h"
 #include "../plan.h"
 #include "../render.h"
+#include "../rowstore.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
 #include "../../common/util.h"
@@ -22,6 +23,7 @@ struct estimate {
 	uint64_t max_completion;
 	double cost_in, cost_out;
 	uint64_t skipped; /* inputs that could not be read */
+	struct rows_plan rows; /* a job over rows: what the tables hold */
 };
 
 /* The scratch directory the plan was made in, with its store. */
@@ -39,6 +41,7 @@ static int render_all(store *db, const struct config *cfg, const struct job *job
 	store_txn *t = store_begin(db, 0);
 	if (!t)
 		return -1;
+	rows_plan_read(t, &e->rows);
 	struct rendered r;
 	rendered_init(&r);
 	int rc = 0;
@@ -71,9 +74,12 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 	if (json) {
 		printf("{\"sources\":%u,\"skipped_inputs\":%llu,\"chunks\":%u,\"batches\":%u,"
 		       "\"prompt_tokens\":%llu,\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
-		       "\"completion_at_most\":%.6f}}\n",
+		       "\"completion_at_most\":%.6f},\"rows\":%llu,\"rows_skipped\":%llu,"
+		       "\"rows_duplicates\":%llu}\n",
 		       e->plan.nsources, (unsigned long long)e->skipped, e->plan.nchunks, e->plan.nbatches,
-		       (unsigned long long)e->prompt_tokens, (unsigned long long)e->max_completion, in, out);
+		       (unsigned long long)e->prompt_tokens, (unsigned long long)e->max_completion, in, out,
+		       (unsigned long long)e->rows.rows, (unsigned long long)e->rows.skipped,
+		       (unsigned long long)e->rows.duplicates);
 		return;
 	}
 	printf("sources      %u\nchunks       %u\nbatches      %u (one request each)\n",
@@ -81,6 +87,12 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 	if (e->skipped)
 		printf("skipped      %llu inputs that could not be read\n",
 		       (unsigned long long)e->skipped);
+	if (e->rows.tables)
+		printf("rows         %llu in %llu tables: %llu distinct texts to ask (chunks), %llu "
+		       "skipped (empty text), %llu duplicates (before the per-row cache)\n",
+		       (unsigned long long)e->rows.rows, (unsigned long long)e->rows.tables,
+		       (unsigned long long)e->plan.nchunks, (unsigned long long)e->rows.skipped,
+		       (unsigned long long)e->rows.duplicates);
 	printf("prompt       about %llu tokens (request bytes / 4)\n", (unsigned long long)e->prompt_tokens);
 	printf("completion   at most %llu tokens (api.max_tokens per request)\n",
 	       (unsigned long long)e->max_completion);
@@ -121,7 +133,7 @@ int plan_cmd(const struct cli *cli)
 	made = 1;
 	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
 	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
-	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, db, &e.plan,
+	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, db, NULL, &e.plan,
 			&e.skipped, err, sizeof err))
 		goto done;
 	if (render_all(db, &cfg, &job, out, &e)) {
