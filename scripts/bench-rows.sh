@@ -23,46 +23,10 @@ W=${BENCH_WORKERS:-16}
 PYW=4
 JOB=$TOP/etc/jobs/feedback.json
 [ "${BENCH_PYTHON:-1}" = 0 ] || $PY "$TOP/scripts/pyrows.py" --ready || exit 2
-D=$(mktemp -d /tmp/kgsup-rows-XXXXXX)
-MOCK=
-trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$D"' EXIT
-# the mock requires this key (MOCK_API_KEY) and both sides send it (OPENAI_API_KEY)
-export OPENAI_API_KEY=bench-key MOCK_API_KEY=bench-key
+. "$TOP/scripts/bench-lib.sh" rows
 STATUS=0
-
-# start_mock: a fresh mock; its --rpm is per minute, scaled to its window of 1 s
-start_mock() {
-	rm -rf "$D/mock"
-	$PY "$TOP/scripts/mock_llm.py" --dir "$D/mock" --plain --latency-ms "$LAT" \
-		--rpm $((RPS * 60)) --window-s 1 2>"$D/mock.log" &
-	MOCK=$!
-	for _ in $(seq 100); do [ -s "$D/mock/port" ] && break; sleep 0.1; done
-	PORT=$(cat "$D/mock/port")
-}
-stop_mock() { kill $MOCK; wait $MOCK 2>/dev/null; MOCK=; }
-stats() { curl -s "http://127.0.0.1:$PORT/stats"; }
-now() { date +%s.%N; }
-
-# config PORT: the job pointed at the mock, its stage files by absolute path (the copy lives
-# elsewhere), 8 requests a second as requests_per_minute, tokens out of the way (the mock
-# limits requests only), the cache in the state directory (fresh for each run)
-config() {
-	$PY - "$JOB" "$D/feedback.json" "$1" "$W" "$RPS" <<'PY'
-import json, os, sys
-src, dst, port, workers, rps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-cfg = json.load(open(src))
-base = os.path.dirname(src)
-cfg["api"].update(base_url="http://127.0.0.1:%s/v1" % port, ca_file=None, timeout_s=60)
-cfg["limits"].update(requests_per_minute=rps * 60, tokens_per_minute=1000000000)
-cfg["run"]["workers"] = workers
-cfg["cache"]["path"] = None
-for s in cfg["stages"]:
-    s["schema"] = os.path.join(base, s["schema"])
-    for k in s["prompt"]:
-        s["prompt"][k] = os.path.join(base, s["prompt"][k])
-json.dump(cfg, open(dst, "w"), indent=1)
-PY
-}
+# the mock's --rpm is per minute, scaled to its window of 1 s
+MOCK_ARGS=(--latency-ms "$LAT" --rpm $((RPS * 60)) --window-s 1)
 
 # row SIZE SIDE WORKERS WALL TARGET: one line of the table, the calls from the mock's /stats
 row() {
@@ -101,8 +65,8 @@ for n in $SIZES; do
 	$PY "$TOP/scripts/gen_feedback.py" "$n" "$D/t$n.csv" --seed 19
 	kg_csv= py_csv=
 	if [ "${BENCH_KGSUP:-1}" != 0 ]; then
-		start_mock
-		config "$PORT"
+		start_mock "${MOCK_ARGS[@]}"
+		job_config "$JOB" "$D/feedback.json" "$PORT" "$W" $((RPS * 60))
 		rm -rf "$D/state$n"
 		t0=$(now)
 		"$KGSUP" start -c "$D/feedback.json" -i "$D/t$n.csv" -s "$D/state$n" -w "$W" -q \
@@ -124,7 +88,7 @@ for n in $SIZES; do
 		stop_mock
 	fi
 	if [ "${BENCH_PYTHON:-1}" != 0 ]; then
-		start_mock
+		start_mock "${MOCK_ARGS[@]}"
 		t0=$(now)
 		$PY "$TOP/scripts/pyrows.py" "$JOB" "$D/t$n.csv" "$D/py$n.csv" --cache "$D/py$n.cache.json" \
 			--base-url "http://127.0.0.1:$PORT/v1" --concurrency "$PYW" --rps "$RPS" \

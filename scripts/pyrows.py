@@ -6,7 +6,8 @@ over the batches, and a cache of answers keyed by the MD5 of the normalised comm
 case-folded, trimmed, white space collapsed) in a JSON file, entries older than the config's
 cache.ttl_days (7 when unset) dropped. Identical comments are sent once; rows an answer left out
 are asked again in a later round (at most --rounds); ids the batch did not hold are dropped.
-Backoff with jitter on 429, 5xx and connection errors, as scripts/pystages.py does.
+Backoff with jitter on 429, 5xx and connection errors, as scripts/pystages.py does, whose
+config reading and request body it shares.
 
 It reads the same config as kgsup (the first stage "over": "rows": its prompts, schema,
 per_call and item_key; input.id_column, text_column, keep_columns; the job is
@@ -37,20 +38,19 @@ try:
 except ImportError:
     sys.exit("pyrows.py: the Python baseline needs Debian's python3-aiohttp "
              "(make bench-rows installs it)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
+import pystages  # noqa: E402  (the script's own directory: the request as pystages.py makes it)
 
 BREAK_RUN = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]\s*")
 
 
 def load_job(path):
-    cfg = json.load(open(path))
-    base = os.path.dirname(os.path.abspath(path))
-    stage = next((s for s in cfg.get("stages", []) if s.get("over") == "rows"), None)
+    """The config and its first rows stage, its prompts and schema read (as pystages.py does)."""
+    cfg, stages = pystages.load_stages(path)
+    stage = next((s for s in stages if s.get("over") == "rows"), None)
     if not stage:
         sys.exit("pyrows.py: %s: no stage \"over\": \"rows\"" % path)
-    stage = dict(stage)
-    stage["schema_text"] = open(os.path.join(base, stage["schema"])).read().strip()
-    stage["system"] = open(os.path.join(base, stage["prompt"]["system"])).read()
-    stage["user"] = open(os.path.join(base, stage["prompt"]["user"])).read()
     return cfg, stage
 
 
@@ -151,23 +151,9 @@ class Classifier:
         self.n = dict(calls=0, ok=0, asked=0, answered=0, foreign=0)
 
     def body(self, batch):
-        s, api = self.stage, self.api
-        values = {"rows": "\n".join("[row %s] %s" % (rid, text) for _, rid, text in batch),
-                  "schema": s["schema_text"]}
-
-        def render(template):
-            return re.sub(r"\{\{(rows|schema)\}\}", lambda m: values[m.group(1)], template)
-        if api.get("structured_outputs"):
-            rf = {"type": "json_schema", "json_schema": {"name": s["name"], "strict": True,
-                                                         "schema": json.loads(s["schema_text"])}}
-        else:
-            rf = {"type": "json_object"}
-        return {"model": s.get("model", api.get("model")),
-                "temperature": s.get("temperature", api.get("temperature", 0)),
-                "max_tokens": s.get("max_tokens", api.get("max_tokens", 2048)),
-                "response_format": rf,
-                "messages": [{"role": "system", "content": render(s["system"])},
-                             {"role": "user", "content": render(s["user"])}]}
+        rows = "\n".join("[row %s] %s" % (rid, text) for _, rid, text in batch)
+        return pystages.request_body(self.stage, self.api,
+                                     {"rows": rows, "schema": self.stage["schema_text"]})
 
     async def post(self, session, body):
         """The answer of one call (a parsed JSON value), or None once every attempt failed."""
