@@ -33,10 +33,10 @@ json.dump(cfg, open(sys.argv[2], "w"), indent=1)
 PY
 
 export OPENAI_API_KEY=${OPENAI_API_KEY:-demo-key-not-secret}
-echo "== kgsup start -c $D/kgsup.json -i $D/in -s $D/state -w 16"
-"$KGSUP" start -c "$D/kgsup.json" -i "$D/in" -s "$D/state" -w 16
-echo "== kgsup status -s $D/state"
-"$KGSUP" status -s "$D/state"
+# kg ARGS...: says the command, then runs it
+kg() { echo "== kgsup $*"; "$KGSUP" "$@"; }
+kg start -c "$D/kgsup.json" -i "$D/in" -s "$D/state" -w 16
+kg status -s "$D/state"
 echo "== kgsup export -s $D/state -f jsonl -o $D/graph.jsonl"
 "$KGSUP" export -s "$D/state" -f jsonl -o "$D/graph.jsonl" 2>"$D/export.log"
 ents=$(grep -c '"kind":"entity"' "$D/graph.jsonl" || true)
@@ -59,12 +59,9 @@ json.dump(cfg, open(sys.argv[1], "w"), indent=1)
 PY
 }
 at_mock "$D/jobs/analyzers.json"
-echo "== kgsup start -c $D/jobs/analyzers.json -i $D/an-in -s $D/an-state -w 16"
-"$KGSUP" start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
-echo "== kgsup status -s $D/an-state"
-"$KGSUP" status -s "$D/an-state"
-echo "== kgsup export -s $D/an-state -f tree -o $D/an-tree"
-"$KGSUP" export -s "$D/an-state" -f tree -o "$D/an-tree"
+kg start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
+kg status -s "$D/an-state"
+kg export -s "$D/an-state" -f tree -o "$D/an-tree"
 echo "$(find "$D/an-tree" -name '*.json' | wc -l) files in $D/an-tree, e.g.:"
 find "$D/an-tree" -name '*.json' | sort | head -3
 
@@ -74,16 +71,11 @@ echo "   score, a comment, a channel), 120 comments a call, repeated comments se
 mkdir -p "$D/fb-in"
 /usr/bin/python3 "$TOP/scripts/gen_feedback.py" 3000 "$D/fb-in/survey.csv" --seed 19
 at_mock "$D/jobs/feedback.json"
-echo "== kgsup start -c $D/jobs/feedback.json -i $D/fb-in/survey.csv -s $D/fb-state -w 16"
-"$KGSUP" start -c "$D/jobs/feedback.json" -i "$D/fb-in/survey.csv" -s "$D/fb-state" -w 16
-echo "== kgsup status -s $D/fb-state"
-"$KGSUP" status -s "$D/fb-state"
-echo "== kgsup export -s $D/fb-state -f csv -o $D/feedback.csv"
-"$KGSUP" export -s "$D/fb-state" -f csv -o "$D/feedback.csv"
-echo "== kgsup export -s $D/fb-state -f xlsx -o $D/feedback.xlsx"
-"$KGSUP" export -s "$D/fb-state" -f xlsx -o "$D/feedback.xlsx"
+kg start -c "$D/jobs/feedback.json" -i "$D/fb-in/survey.csv" -s "$D/fb-state" -w 16
+kg status -s "$D/fb-state"
+kg export -s "$D/fb-state" -f csv -o "$D/feedback.csv"
+kg export -s "$D/fb-state" -f xlsx -o "$D/feedback.xlsx"
 rows=$(/usr/bin/python3 -c "import csv, sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline='', encoding='utf-8-sig'))) - 1)" "$D/feedback.csv")
 echo "$rows rows in $D/feedback.csv and $D/feedback.xlsx; the first lines:"
 head -3 "$D/feedback.csv"
-echo "== kgsup report -s $D/fb-state"
-"$KGSUP" report -s "$D/fb-state"
+kg report -s "$D/fb-state"
