@@ -17,43 +17,8 @@ LAT=${BENCH_LATENCY_MS:-1000}
 W=${BENCH_WORKERS:-16}
 JOB=$TOP/etc/jobs/analyzers.json
 [ "${BENCH_PYTHON:-1}" = 0 ] || $PY "$TOP/scripts/pystages.py" --ready || exit 2
-D=$(mktemp -d /tmp/kgsup-stages-XXXXXX)
-MOCK=
-trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$D"' EXIT
-# the mock requires this key (MOCK_API_KEY) and both sides send it (OPENAI_API_KEY)
-export OPENAI_API_KEY=bench-key MOCK_API_KEY=bench-key
+. "$TOP/scripts/bench-lib.sh" stages
 STATUS=0
-
-start_mock() {
-	rm -rf "$D/mock"
-	$PY "$TOP/scripts/mock_llm.py" --dir "$D/mock" --plain --latency-ms "$LAT" 2>"$D/mock.log" &
-	MOCK=$!
-	for _ in $(seq 100); do [ -s "$D/mock/port" ] && break; sleep 0.1; done
-	PORT=$(cat "$D/mock/port")
-}
-stop_mock() { kill $MOCK; wait $MOCK 2>/dev/null; MOCK=; }
-stats() { curl -s "http://127.0.0.1:$PORT/stats"; }
-now() { date +%s.%N; }
-
-# config PORT: the job pointed at the mock, its stage files by absolute path (the copy lives
-# elsewhere), limits out of the way (the bench measures scheduling, not rate limiting)
-config() {
-	$PY - "$JOB" "$D/analyzers.json" "$1" "$W" <<'PY'
-import json, os, sys
-src, dst, port, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-cfg = json.load(open(src))
-base = os.path.dirname(src)
-cfg["api"].update(base_url="http://127.0.0.1:%s/v1" % port, ca_file=None, timeout_s=60)
-cfg["limits"].update(requests_per_minute=1000000, tokens_per_minute=1000000000)
-cfg["run"]["workers"] = workers
-for s in cfg["stages"]:
-    if "schema" in s:
-        s["schema"] = os.path.join(base, s["schema"])
-    for k in s.get("prompt", {}):
-        s["prompt"][k] = os.path.join(base, s["prompt"][k])
-json.dump(cfg, open(dst, "w"), indent=1)
-PY
-}
 
 # the calls the job makes and its levels, from the config and the corpus
 read -r CALLS LEVELS < <($PY - "$JOB" "$DOCS" <<'PY'
@@ -83,8 +48,9 @@ print('%-7s %6d %6d %8.2f %8.2f %9.1f%%' % (side, s['requests'], s['status'].get
 }
 
 if [ "${BENCH_KGSUP:-1}" != 0 ]; then
-	start_mock
-	config "$PORT"
+	start_mock --latency-ms "$LAT"
+	# limits out of the way: the bench measures scheduling, not rate limiting
+	job_config "$JOB" "$D/analyzers.json" "$PORT" "$W" 1000000
 	t0=$(now)
 	"$KGSUP" start -c "$D/analyzers.json" -i "$D/in" -s "$D/state" -w "$W" -q 2>"$D/kgsup.err"
 	rc=$?
@@ -103,7 +69,7 @@ if [ "${BENCH_KGSUP:-1}" != 0 ]; then
 fi
 
 if [ "${BENCH_PYTHON:-1}" != 0 ]; then
-	start_mock
+	start_mock --latency-ms "$LAT"
 	t0=$(now)
 	$PY "$TOP/scripts/pystages.py" "$JOB" "$D/in" "$D/py-out" --base-url "http://127.0.0.1:$PORT/v1" \
 		--concurrency "$W" >"$D/py.out" 2>"$D/py.err"

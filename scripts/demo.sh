@@ -1,6 +1,8 @@
 #!/bin/bash
 # demo.sh KGSUP: the main job end to end on this machine, no network needed: a synthetic
-# corpus, the local mock LLM over HTTPS, a run, its status and the exported graph.
+# corpus, the local mock LLM over HTTPS, a run, its status and the exported graph; then the
+# analyzers job on 12 of the transcripts; then the feedback job on a generated survey table,
+# exported as CSV and XLSX, and its report.
 set -euo pipefail
 KGSUP=${1:?usage: demo.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,10 +33,10 @@ json.dump(cfg, open(sys.argv[2], "w"), indent=1)
 PY
 
 export OPENAI_API_KEY=${OPENAI_API_KEY:-demo-key-not-secret}
-echo "== kgsup start -c $D/kgsup.json -i $D/in -s $D/state -w 16"
-"$KGSUP" start -c "$D/kgsup.json" -i "$D/in" -s "$D/state" -w 16
-echo "== kgsup status -s $D/state"
-"$KGSUP" status -s "$D/state"
+# kg ARGS...: says the command, then runs it
+kg() { echo "== kgsup $*"; "$KGSUP" "$@"; }
+kg start -c "$D/kgsup.json" -i "$D/in" -s "$D/state" -w 16
+kg status -s "$D/state"
 echo "== kgsup export -s $D/state -f jsonl -o $D/graph.jsonl"
 "$KGSUP" export -s "$D/state" -f jsonl -o "$D/graph.jsonl" 2>"$D/export.log"
 ents=$(grep -c '"kind":"entity"' "$D/graph.jsonl" || true)
@@ -46,18 +48,34 @@ echo "== the analyzers job (etc/jobs/analyzers.json): four analyzers per transcr
 echo "   that read their answers within a token budget; 12 of the transcripts"
 mkdir -p "$D/an-in" && cp "$D"/in/interview-0000[0-9].* "$D"/in/interview-0001[01].* "$D/an-in/"
 cp -r "$TOP/etc/jobs" "$D/jobs"
-/usr/bin/python3 - "$D/jobs/analyzers.json" "$port" "$D/mock/cert.pem" <<'PY'
+# at_mock JOB: a job's config (in the copy, beside its prompts and schemas) pointed at the mock
+at_mock() {
+	/usr/bin/python3 - "$1" "$port" "$D/mock/cert.pem" <<'PY'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
 cfg["api"].update(base_url="https://127.0.0.1:%s/v1" % sys.argv[2], ca_file=sys.argv[3])
 cfg["limits"].update(requests_per_minute=6000, tokens_per_minute=50000000)
 json.dump(cfg, open(sys.argv[1], "w"), indent=1)
 PY
-echo "== kgsup start -c $D/jobs/analyzers.json -i $D/an-in -s $D/an-state -w 16"
-"$KGSUP" start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
-echo "== kgsup status -s $D/an-state"
-"$KGSUP" status -s "$D/an-state"
-echo "== kgsup export -s $D/an-state -f tree -o $D/an-tree"
-"$KGSUP" export -s "$D/an-state" -f tree -o "$D/an-tree"
+}
+at_mock "$D/jobs/analyzers.json"
+kg start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
+kg status -s "$D/an-state"
+kg export -s "$D/an-state" -f tree -o "$D/an-tree"
 echo "$(find "$D/an-tree" -name '*.json' | wc -l) files in $D/an-tree, e.g.:"
 find "$D/an-tree" -name '*.json' | sort | head -3
+
+echo
+echo "== the feedback job (etc/jobs/feedback.json): a survey table of 3,000 rows (an id, a 0-10"
+echo "   score, a comment, a channel), 120 comments a call, repeated comments sent once"
+mkdir -p "$D/fb-in"
+/usr/bin/python3 "$TOP/scripts/gen_feedback.py" 3000 "$D/fb-in/survey.csv" --seed 19
+at_mock "$D/jobs/feedback.json"
+kg start -c "$D/jobs/feedback.json" -i "$D/fb-in/survey.csv" -s "$D/fb-state" -w 16
+kg status -s "$D/fb-state"
+kg export -s "$D/fb-state" -f csv -o "$D/feedback.csv"
+kg export -s "$D/fb-state" -f xlsx -o "$D/feedback.xlsx"
+rows=$(/usr/bin/python3 -c "import csv, sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline='', encoding='utf-8-sig'))) - 1)" "$D/feedback.csv")
+echo "$rows rows in $D/feedback.csv and $D/feedback.xlsx; the first lines:"
+head -3 "$D/feedback.csv"
+kg report -s "$D/fb-state"

@@ -15,10 +15,21 @@ content, dropped connections, hangs, an entity with an empty type: --bad-entity,
 --no-usage), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
 the API key (from the environment variable named by --key-env) and the model name.
 
+Rows (issue 19): a prompt holding "[row <id>] <text>" lines whose schema (response_format's, or
+else the JSON schema written into the system or user prompt after a line naming "schema") has an
+array of objects carrying --item-key (default "id") is answered with one object per row line, in
+order, each made from the schema seeded by the SHA-256 of that row's text alone (one text gets
+one answer in whatever batch it comes), its "sentiment" (when an enum of positive, neutral and
+negative) picked from the text's words and its "nps_category" (promoter, passive, detractor)
+following that. --omit-row ID leaves row ID out of the first answer (a 200) holding it;
+--foreign-row adds to every row answer an object with an id its prompt did not hold.
+
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
 entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body, and
 requests_log: for each answered request its stage, arrival and answer times, body digest,
-status and user prompt; the first --log-limit of them). The port is written to --dir/port once it listens.
+status and user prompt; the first --log-limit of them), and of rows: rows_asked (row lines in
+answered prompts), row_ids (how often each id was asked), rows_omitted and rows_foreign. The
+port is written to --dir/port once it listens.
 """
 import argparse
 import collections
@@ -42,6 +53,17 @@ CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re
 WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}\b")
 # "[[Dr. Ada Lovelace|person]]" in a transcript: an entity named exactly so (graph tests)
 MARK_RE = re.compile(r"\[\[([^|\]]+)\|([^\]]+)\]\]")
+# "[row <id>] <text>": one row of a table per line (the id ends at the first "] ")
+ROW_RE = re.compile(r"^\[row (.+?)\](?: (.*))?$", re.M)
+# a schema written into a prompt: the JSON object opening on the line that names "schema" or on
+# the next line holding anything
+SCHEMA_AT_RE = re.compile(r"schema[^\n{]*(?:\n\s*)?(?=\{)", re.I)
+POSITIVE = {"great", "love", "loved", "excellent", "fast", "helpful", "easy", "friendly", "amazing",
+            "perfect", "quick", "smooth", "happy", "good", "best", "recommend", "thanks", "nice"}
+NEGATIVE = {"slow", "broken", "rude", "bad", "terrible", "crash", "crashes", "crashed", "awful",
+            "worst", "never", "refund", "cancel", "confusing", "expensive", "disappointed",
+            "waiting", "useless", "poor", "late", "wrong", "error", "hate", "annoying"}
+NPS_OF = {"positive": "promoter", "neutral": "passive", "negative": "detractor"}
 STOP = {"The", "And", "But", "Then", "This", "That", "What", "When", "Where", "Yes", "Well",
         "They", "There", "She", "His", "Her", "Our", "You", "Your", "Its", "Also", "Okay", "Extract",
         "Each", "Sure", "Speaker", "Host", "Guest"}
@@ -118,6 +140,104 @@ def answer_for(user, schema, digest, per_chunk):
     return answer, None
 
 
+def prompt_schema(messages):
+    """The JSON schema written into the system prompt (else the user prompt) after a line
+    naming "schema", or None."""
+    dec = json.JSONDecoder()
+    for role in ("system", "user"):
+        for m in messages:
+            text = m.get("content") if isinstance(m, dict) and m.get("role") == role else None
+            if not isinstance(text, str):
+                continue
+            for at in SCHEMA_AT_RE.finditer(text):
+                try:
+                    s, _ = dec.raw_decode(text, at.end())
+                except ValueError:
+                    continue
+                if isinstance(s, dict) and ("properties" in s or s.get("type") == "object"):
+                    return s
+    return None
+
+
+def row_array(root, schema, key, path=(), depth=0):
+    """(path of property names, items schema) of the first array of objects carrying key, at
+    the top level first, then in nested objects; None if the schema has none."""
+    s = mock_schema.resolve(root, schema)
+    props = s.get("properties") if isinstance(s, dict) else None
+    if not isinstance(props, dict) or depth > mock_schema.DEPTH_LIMIT:
+        return None
+    for name, sub in props.items():
+        sub = mock_schema.resolve(root, sub)
+        if isinstance(sub, dict) and "array" in mock_schema.types_of(sub):
+            items = mock_schema.resolve(root, sub.get("items", {}))
+            if isinstance(items, dict) and key in (items.get("properties") or {}):
+                return path + (name,), items
+    for name, sub in props.items():
+        found = row_array(root, sub, key, path + (name,), depth + 1)
+        if found:
+            return found
+    return None
+
+
+def sentiment_of(text, enum):
+    """positive, negative or neutral by the text's words, when the enum holds all three."""
+    if not {"positive", "negative", "neutral"} <= set(enum):
+        return None
+    words = re.findall(r"[a-z']+", text.lower())
+    score = sum(w in POSITIVE for w in words) - sum(w in NEGATIVE for w in words)
+    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+def row_object(root, items, key, rid, text):
+    """One row's answer: made from the items schema, seeded by the SHA-256 of the text alone."""
+    seed = int(hashlib.sha256(text.encode()).hexdigest(), 16)
+    obj = mock_schema.Maker(root, random.Random(seed), mock_schema.prompt_words(text)).make(items)
+    props = items.get("properties", {})
+    id_types = mock_schema.types_of(mock_schema.resolve(root, props[key]))
+    obj[key] = int(rid) if "string" not in id_types and rid.isdigit() else rid
+    sent = mock_schema.resolve(root, props.get("sentiment", {}))
+    feeling = sentiment_of(text, sent.get("enum") or []) if isinstance(sent, dict) else None
+    if feeling:
+        obj["sentiment"] = feeling
+        nps = mock_schema.resolve(root, props.get("nps_category", {}))
+        if isinstance(nps, dict) and set(NPS_OF.values()) <= set(nps.get("enum") or []):
+            obj["nps_category"] = NPS_OF[feeling]
+    return obj
+
+
+def rows_answer(schema, messages, user, rows, digest, args):
+    """(answer, its list of row objects) for a prompt of row lines, or (None, None) when no
+    schema with an array of objects carrying --item-key is found. The rest of the answer is made
+    as any other, seeded by the body; --foreign-row adds an object of an id not asked."""
+    root = schema if schema is not None else prompt_schema(messages)
+    found = row_array(root, root, args.item_key) if isinstance(root, dict) else None
+    if not found:
+        return None, None
+    path, items = found
+    answer = mock_schema.make(root, random.Random(int(digest, 16)), mock_schema.prompt_words(user))
+    node = answer
+    for name in path[:-1]:
+        node = node.get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict):  # a nullable object made null: the rows cannot go there
+        return None, None
+    objs = [row_object(root, items, args.item_key, rid, text or "") for rid, text in rows]
+    if args.foreign_row:
+        asked = [rid for rid, _ in rows]
+        if all(rid.isdigit() for rid in asked):  # numeric ids: one past the largest
+            foreign = str(max(int(rid) for rid in asked) + 1)
+        else:
+            n = 1
+            while "foreign-%d" % n in asked:
+                n += 1
+            foreign = "foreign-%d" % n
+        objs.append(row_object(root, items, args.item_key, foreign, "foreign " + digest))
+    node[path[-1]] = objs
+    err = mock_schema.errors(root, answer)
+    if err:  # the mock's own bug (or a maxItems below the rows asked): say so in its log
+        sys.stderr.write("mock: made a rows answer its schema refuses: %s\n" % err)
+    return answer, objs
+
+
 class State:
     def __init__(self, args):
         self.args = args
@@ -142,6 +262,11 @@ class State:
         self.t0_wall = time.time()  # so a client can place its own clock on the times below
         self.times = []  # arrival time of each completion request, seconds since start
         self.chunk_sent = {}  # chunk id -> requests whose prompt held it
+        self.rows_asked = 0  # row lines in answered prompts
+        self.row_ids = collections.Counter()  # row id -> answered prompts that held it
+        self.omit_left = set(args.omit_row or [])  # --omit-row ids not yet left out once
+        self.rows_omitted = 0
+        self.rows_foreign = 0
         self.requests_log = []  # one entry per answered completion request (send_json)
         self.requests_log_dropped = 0  # answered past --log-limit
         self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
@@ -248,6 +373,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "t0_wall": st.t0_wall,
                        "chunks_sent": sum(st.chunk_sent.values()),
                        "chunks_sent_twice": sum(1 for v in st.chunk_sent.values() if v > 1),
+                       "rows_asked": st.rows_asked, "row_ids": dict(st.row_ids),
+                       "rows_omitted": st.rows_omitted, "rows_foreign": st.rows_foreign,
                        "entity_records": st.entity_records,
                        "entities": sorted(st.entities), "bad_entities": st.bad_entities}
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
@@ -327,7 +454,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # the answer is worked out first and the latency counts from the request's arrival: a
         # server of 500 ms answers 500 ms after a request came in, not after this script has
         # parsed it (the benchmarks' bound counts the latency alone)
-        answer, kg = answer_for(user, schema, digest, a.per_chunk)
+        rows = ROW_RE.findall(user)
+        answer, row_objs = rows_answer(schema, messages, user, rows, digest, a) if rows else (None, None)
+        if row_objs is None:
+            answer, kg = answer_for(user, schema, digest, a.per_chunk)
+        else:
+            kg = None
         if a.bad_entity and kg and len(kg["entities"]) > 1:  # a model nearly right
             kg = answer = dict(kg, entities=[dict(kg["entities"][0], type="")] + kg["entities"][1:])
         latency_ms = st.stage_latency.get(stage, a.latency_ms)
@@ -362,6 +494,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             for cid in CHUNK_RE.findall(user):
                 st.chunk_sent[cid[0]] = st.chunk_sent.get(cid[0], 0) + 1
+            st.rows_asked += len(rows)
+            st.row_ids.update(rid for rid, _ in rows)
+            if row_objs is not None:
+                # --omit-row: the first answer holding the row leaves it out
+                asked = {rid for rid, _ in rows}
+                drop = st.omit_left & asked
+                st.omit_left -= drop
+                st.rows_omitted += len(drop)
+                st.rows_foreign += a.foreign_row
+                row_objs[:] = [o for o in row_objs if str(o[a.item_key]) not in drop]
         valid = not st.roll(a.p_nonjson)
         if not valid:
             content = "Sure! Here are the entities you asked for: " + ", ".join(
@@ -474,6 +616,12 @@ def main():
     p.add_argument("--model", default="", help="the only model name accepted")
     p.add_argument("--key-env", default="MOCK_API_KEY",
                    help="environment variable holding the key to require (unset: any)")
+    p.add_argument("--item-key", default="id",
+                   help="the field of a row answer's objects holding the row id")
+    p.add_argument("--omit-row", action="append", metavar="ID",
+                   help="leave row ID out of the first answer whose prompt holds it (repeatable)")
+    p.add_argument("--foreign-row", action="store_true",
+                   help="add to every row answer an object with an id its prompt did not hold")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

@@ -82,6 +82,22 @@ def render(template, values):
     return template
 
 
+def request_body(s, api, values):
+    """A stage's chat request: its prompts rendered with values, its schema as response_format
+    (scripts/pyrows.py uses it too)."""
+    if api.get("structured_outputs"):
+        rf = {"type": "json_schema", "json_schema": {"name": s["name"], "strict": True,
+                                                     "schema": json.loads(s["schema_text"])}}
+    else:
+        rf = {"type": "json_object"}
+    return {"model": s.get("model", api.get("model")),
+            "temperature": s.get("temperature", api.get("temperature", 0)),
+            "max_tokens": s.get("max_tokens", api.get("max_tokens", 2048)),
+            "response_format": rf,
+            "messages": [{"role": "system", "content": render(s["system"], values)},
+                         {"role": "user", "content": render(s["user"], values)}]}
+
+
 class Pipeline:
     def __init__(self, a, cfg, stages, docs):
         self.a, self.cfg, self.stages, self.docs = a, cfg, stages, docs
@@ -105,17 +121,7 @@ class Pipeline:
             c = s.get("context", {})
             ctx = {n: json.loads(json.dumps(self.answers[(doc, n)])) for n in s["needs"]}
             values["context"] = trim_context(ctx, c.get("top_n"), c.get("token_budget"))
-        if api.get("structured_outputs"):
-            rf = {"type": "json_schema", "json_schema": {"name": s["name"], "strict": True,
-                                                         "schema": json.loads(s["schema_text"])}}
-        else:
-            rf = {"type": "json_object"}
-        return {"model": s.get("model", api.get("model")),
-                "temperature": s.get("temperature", api.get("temperature", 0)),
-                "max_tokens": s.get("max_tokens", api.get("max_tokens", 2048)),
-                "response_format": rf,
-                "messages": [{"role": "system", "content": render(s["system"], values)},
-                             {"role": "user", "content": render(s["user"], values)}]}
+        return request_body(s, api, values)
 
     async def call(self, session, s, doc):
         m = self.meta.setdefault(doc, {})[s["name"]] = {"state": "blocked", "attempts": 0}

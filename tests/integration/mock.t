@@ -3,19 +3,19 @@
 # each example job's schema (a broken one is refused by the same check), the same request
 # answered the same, another document answered differently and with its words, a stage slowed
 # on its own (--stage-latency), one document's stage failed (--fail-stage), requests_log in
-# /stats?bodies=1, and json_object requests still answered with the chunk extraction.
+# /stats?bodies=1, and json_object requests still answered with the chunk extraction. Rows:
+# one answer per [row <id>] line, seeded by the row's text, found through --item-key in the
+# request's schema or the one written in the prompt; --omit-row, --foreign-row; /stats of rows.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 23
 
-start_mock --latency-ms 20 --stage-latency themes=600 --fail-stage risks=doc-b.txt
-/usr/bin/python3 - "$TOP" "$PORT" "$T/mock/cert.pem" >"$T/facts" 2>"$T/facts.err" <<'PY'
-import glob, hashlib, json, os, ssl, sys, time, urllib.error, urllib.request
+# client.py: what both blocks below import: post() a request to the mock started last, stats()
+cat >"$T/client.py" <<'PY'
+import json, os, ssl, sys, time, urllib.error, urllib.request
 top, port, ca = sys.argv[1:4]
 sys.path.insert(0, os.path.join(top, "scripts"))
-import mock_schema
 ctx = ssl.create_default_context(cafile=ca)
 url = "https://127.0.0.1:%s" % port
-facts = {}
 
 def post(body):
     raw = json.dumps(body).encode()
@@ -28,6 +28,24 @@ def post(body):
             return 200, json.loads(out["choices"][0]["message"]["content"]), time.monotonic() - t0, raw
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read()), time.monotonic() - t0, raw
+
+def stats(path="/stats"):
+    with urllib.request.urlopen(url + path, context=ctx) as r:
+        return json.loads(r.read())
+PY
+# client BLOCK: runs a Python block (stdin) with client.py's names, its facts to $T/facts
+client() {
+	PYTHONPATH=$T /usr/bin/python3 - "$TOP" "$PORT" "$T/mock/cert.pem" >"$T/facts" 2>"$T/facts.err"
+	diag "facts: $(cat "$T/facts") $(tail -3 "$T/facts.err")"
+}
+fact() { json_get "$T/facts" "$1"; }
+
+start_mock --latency-ms 20 --stage-latency themes=600 --fail-stage risks=doc-b.txt
+client <<'PY'
+import glob, hashlib, json, os
+from client import post, stats, top
+import mock_schema
+facts = {}
 
 def ask(stage, schema, doc, text):
     user = "Transcript: %s\n\n<transcript>\n%s\n</transcript>\n" % (doc, text)
@@ -71,8 +89,7 @@ facts["fail_other_doc"] = ask("risks", schemas["risks"], "doc-c.txt", A)[0]
 code, kg, _, kgraw = post({"model": "m", "response_format": {"type": "json_object"},
                            "messages": [{"role": "user", "content": "[chunk c1]\n" + A}]})
 facts["kg_entities"] = sorted(e["name"] for e in kg["entities"])
-with urllib.request.urlopen(url + "/stats?bodies=1", context=ctx) as r:
-    log = json.loads(r.read())["requests_log"]
+log = stats("/stats?bodies=1")["requests_log"]
 last = log[-1]
 facts["log_n"] = len(log)
 facts["log_want"] = len(schemas) + 7  # one per schema, then the seven asks and posts after
@@ -83,8 +100,6 @@ facts["log_fail"] = [(e["stage"], e["status"]) for e in log if "doc-b.txt" in e[
                      and e["stage"] == "risks"]
 print(json.dumps(facts))
 PY
-diag "facts: $(cat "$T/facts") $(tail -3 "$T/facts.err")"
-fact() { json_get "$T/facts" "$1"; }
 
 check "every example schema ($(fact "j['schemas']")) gets a valid answer ($(fact "j['valid']"))" \
 	[ "$(fact "j['valid'] == 'all' and j['schemas'] >= 8")" = True ]
@@ -104,4 +119,107 @@ check "requests_log records every answered request ($(fact "j['log_n']"))" \
 	[ "$(fact "j['log_n']")" = "$(fact "j['log_want']")" ]
 check "requests_log: stage, times, body digest, user prompt and its length, status" \
 	[ "$(fact "j['log_last'] and j['log_fail'] == [['risks', 400]]")" = True ]
+
+# rows: the feedback job's schema and prompts, as kgsup renders them
+client <<'PY'
+import json, os
+from client import post, stats, top
+import mock_schema
+jobs = os.path.join(top, "etc/jobs")
+schema = json.load(open(os.path.join(jobs, "schemas/feedback.json")))
+system = open(os.path.join(jobs, "prompts/feedback-system.txt")).read()
+user = open(os.path.join(jobs, "prompts/feedback-user.txt")).read()
+facts = {}
+
+def ask(rows, structured=True, schema_in_prompt=True):
+    lines = "\n".join("[row %s] %s" % r for r in rows)
+    rf = ({"type": "json_schema", "json_schema": {"name": "classify", "strict": True,
+                                                   "schema": schema}}
+          if structured else {"type": "json_object"})
+    sys_text = system.replace("{{schema}}", json.dumps(schema, indent=1) if schema_in_prompt else "")
+    code, ans, _, _ = post({"model": "m", "max_tokens": 16384, "response_format": rf,
+                            "messages": [{"role": "system", "content": sys_text},
+                                         {"role": "user", "content": user.replace("{{rows}}", lines)}]})
+    return ans
+
+def bare(obj):  # an answer without its id
+    return {k: v for k, v in obj.items() if k != "id"}
+
+T = ["Great service, fast delivery and friendly staff", "The app crashes all the time, terrible",
+     'Support said "we will call back"] and never did', "Invoice arrived; nothing else to add",
+     "Loved it"]
+a = ask([("r1", T[0]), ("r2", T[1]), ("r3", T[2]), ("r4", T[3])])
+b = ask([("x9", T[2]), ("r5", T[4]), ("x8", T[0])])
+c = ask([("j1", T[1]), ("j2", T[4])], structured=False)
+d = ask([("k1", T[0])], structured=False, schema_in_prompt=False)
+facts["ids"] = [o["id"] for o in a["rows"]] + ["|"] + [o["id"] for o in b["rows"]]
+facts["valid"] = [mock_schema.errors(schema, x) for x in (a, b, c)]
+facts["same_text_same"] = bare(b["rows"][0]) == bare(a["rows"][2]) and bare(b["rows"][2]) == bare(a["rows"][0])
+facts["texts_differ"] = len({json.dumps(bare(o), sort_keys=True) for o in a["rows"]}) == 4
+words = set(T[1].replace(",", "").split())
+facts["words"] = all(w in words for t in [a["rows"][1]["summary"]] + a["rows"][1]["topics"] for w in t.split())
+facts["sentiment"] = [(o["sentiment"], o["nps_category"]) for o in a["rows"][:2]]
+facts["in_prompt"] = [o["id"] for o in c["rows"]]
+facts["in_prompt_same"] = bare(c["rows"][0]) == bare(a["rows"][1])
+facts["no_schema"] = sorted(d)
+st = stats()
+facts["rows_asked"], facts["row_ids"] = st["rows_asked"], st["row_ids"]
+print(json.dumps(facts))
+PY
+check "rows: one object per [row] line, in order, with its id ($(fact "j['ids']"))" \
+	[ "$(fact "' '.join(j['ids'])")" = "r1 r2 r3 r4 | x9 r5 x8" ]
+check "rows: the answers fit the job's schema ($(fact "j['valid']"))" [ "$(fact "j['valid']")" = "[None, None, None]" ]
+check "rows: one text gets one answer in any batch, another text another" \
+	[ "$(fact "j['same_text_same'] and j['texts_differ']")" = True ]
+check "rows: a row's answer is made of its own words" [ "$(fact "j['words']")" = True ]
+check "rows: sentiment and NPS category follow the words ($(fact "j['sentiment']"))" \
+	[ "$(fact "j['sentiment']")" = "[['positive', 'promoter'], ['negative', 'detractor']]" ]
+check "rows: json_object with the schema written in the system prompt ($(fact "j['in_prompt']"))" \
+	[ "$(fact "j['in_prompt'] == ['j1', 'j2'] and j['in_prompt_same']")" = True ]
+check "rows: no schema anywhere, the chunk extraction as before ($(fact "j['no_schema']"))" \
+	[ "$(fact "j['no_schema']")" = "['entities', 'relations']" ]
+check "rows: /stats counts the row lines ($(fact "j['rows_asked']")) and each id ($(fact "j['row_ids']"))" \
+	[ "$(fact "j['rows_asked'] == 10 and j['row_ids'] == dict(r1=1, r2=1, r3=1, r4=1, x9=1, r5=1, x8=1, j1=1, j2=1, k1=1)")" = True ]
+
+# --omit-row, --foreign-row, --item-key: rows under another key, in a nested object, numeric ids
+stop_mock
+start_mock --omit-row 2 --omit-row 7 --foreign-row --item-key rid
+client <<'PY'
+import json, os
+from client import post, stats, top
+import mock_schema
+item = {"type": "object", "properties": {"rid": {"type": "integer"},
+                                         "label": {"type": "string", "enum": ["a", "b"]}},
+        "required": ["rid", "label"], "additionalProperties": False}
+nested = {"type": "object", "properties": {"result": {
+    "type": "object", "properties": {"answers": {"type": "array", "items": item}},
+    "required": ["answers"], "additionalProperties": False}},
+    "required": ["result"], "additionalProperties": False}
+feedback = json.load(open(os.path.join(top, "etc/jobs/schemas/feedback.json")))
+facts = {}
+
+def ask(schema, ids):
+    lines = "\n".join("[row %s] comment number %s" % (i, i) for i in ids)
+    return post({"model": "m", "response_format": {"type": "json_schema", "json_schema": {
+        "name": "classify", "schema": schema}}, "messages": [{"role": "user", "content": lines}]})[1]
+
+first = ask(nested, ["1", "2", "3"])
+again = ask(nested, ["2", "4"])
+facts["first"] = [o["rid"] for o in first["result"]["answers"]]
+facts["again"] = [o["rid"] for o in again["result"]["answers"]]
+facts["valid"] = [mock_schema.errors(nested, x) for x in (first, again)]
+facts["by_key"] = [o["id"] for o in ask(feedback, ["5", "6"])["rows"]] != ["5", "6"]
+st = stats()
+facts["omitted"], facts["foreign"] = st["rows_omitted"], st["rows_foreign"]
+print(json.dumps(facts))
+PY
+check "--omit-row: left out of the first answer holding it, and it alone ($(fact "j['first']"))" \
+	[ "$(fact "j['first'][:2]")" = "[1, 3]" ]
+check "--omit-row: in the next answer holding it ($(fact "j['again']"))" \
+	[ "$(fact "j['again'][:2]")" = "[2, 4]" ]
+check "--foreign-row: each row answer adds one id not asked; integer ids stay integers" \
+	[ "$(fact "j['first'][2:] == [4] and j['again'][2:] == [5] and j['valid'] == [None, None]")" = True ]
+check "--item-key: a schema without that key is answered as any other" [ "$(fact "j['by_key']")" = True ]
+check "/stats: rows_omitted ($(fact "j['omitted']")) and rows_foreign ($(fact "j['foreign']"))" \
+	[ "$(fact "(j['omitted'], j['foreign'])")" = "(1, 2)" ]
 finish
