@@ -8,6 +8,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "../common/rowtext.h"
+#include "../common/sig.h"
 #include "../common/table.h"
 #include "../common/util.h"
 
@@ -19,6 +20,7 @@ struct table_plan {
 	struct planner *pl;
 	const char *path;
 	uint32_t source;
+	struct column_stats stats;
 	struct column_choice ch;
 	const char *id_name; /* the id column's name, NULL when rows are numbered */
 	int header_seen;
@@ -129,12 +131,31 @@ static int row_id(struct table_plan *tp, const struct table_row *row, struct row
 	return -1;
 }
 
+/* A stop while a huge table is read ends the plan at once (nothing of it is kept). */
+static int stopped(struct planner *pl)
+{
+	if (!sig_stop_requested())
+		return 0;
+	snprintf(pl->err, pl->errlen, "stopped while planning (nothing of this plan is kept; "
+		 "kgsup start plans afresh)");
+	return 1;
+}
+
+/* The first reading: column statistics (columns.h). */
+static int stats_row(const struct table_row *row, void *arg)
+{
+	struct table_plan *tp = arg;
+	return stopped(tp->pl) ? -1 : column_stats_row(row, &tp->stats);
+}
+
 static int on_row(const struct table_row *row, void *arg)
 {
 	struct table_plan *tp = arg;
 	struct planner *pl = tp->pl;
 	if (!tp->header_seen++)
 		return 0;
+	if (stopped(pl))
+		return -1;
 	tp->rownum++;
 	if (planner_txn(pl))
 		return -1;
@@ -264,20 +285,19 @@ int plan_table(struct planner *pl, const char *path)
 	struct table *t = table_open(path, pl->cfg->input_sheet, pl->err, pl->errlen);
 	if (!t)
 		return skip_input(pl, pl->err);
-	struct column_stats st;
-	memset(&st, 0, sizeof st);
 	struct table_plan tp;
 	memset(&tp, 0, sizeof tp);
+	struct column_stats *st = &tp.stats;
 	tp.pl = pl;
 	tp.path = path;
 	buf_init(&tp.norm);
 	buf_init(&tp.rec);
-	int rc = table_rows(t, column_stats_row, &st, pl->err, pl->errlen);
-	if (!rc && !st.rows)
+	int rc = table_rows(t, stats_row, &tp, pl->err, pl->errlen);
+	if (!rc && !st->rows)
 		log_warn("%s: no rows under its header", path);
-	if (!rc && st.rows && !(rc = choose(&tp, &st))) {
+	if (!rc && st->rows && !(rc = choose(&tp, st))) {
 		log_info("%s", tp.ch.desc);
-		rc = put_columns(&tp, &st);
+		rc = put_columns(&tp, st);
 		if (!rc)
 			rc = begin_table(&tp);
 		if (!rc)
@@ -287,7 +307,7 @@ int plan_table(struct planner *pl, const char *path)
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
 	rowids_free(&pl->ids);
 	column_choice_free(&tp.ch);
-	column_stats_free(&st);
+	column_stats_free(st);
 	buf_free(&tp.norm);
 	buf_free(&tp.rec);
 	table_close(t);
