@@ -195,8 +195,8 @@ static int on_row(const struct table_row *row, void *arg)
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
 	const struct config *cfg = tp->pl->cfg;
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, NULL, 0 };
 	const char *keep[ROW_MAX_KEEP + 1];
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0 };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
@@ -214,7 +214,6 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 		has_score |= !strcmp(keep[i], score ? score : "");
 	if (!has_score && spec.nkeep < ROW_MAX_KEEP)
 		keep[spec.nkeep++] = score;
-	spec.keep_columns = keep;
 	if (!rc) {
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
