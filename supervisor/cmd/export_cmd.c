@@ -238,7 +238,6 @@ static int over_rows(store_txn *t)
 int export_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
 	struct plan_rec plan;
@@ -252,17 +251,8 @@ int export_cmd(const struct cli *cli)
 		buf_free(&names);
 		goto done;
 	}
-	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
-	if (store_exists(dbdir) && !(db = store_open(dbdir, 1, err, sizeof err)))
+	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
 		goto done;
-	if (db && !(t = store_begin(db, 0))) {
-		snprintf(err, sizeof err, "%s: %s", dbdir, store_strerror(db));
-		goto done;
-	}
-	if (!t || plan_read(t, &plan)) {
-		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
-		goto done;
-	}
 	if (fm->rows && (!fm->run || over_rows(t)))
 		fm->rows(t, cli->output, err, sizeof err);
 	else
