@@ -1,6 +1,6 @@
-/* rowreport.c: the summary of a run over rows (rowreport.h), in one pass over the rows in
- * input order; a bit per text tells the texts already met, so memory grows with the texts by
- * a bit each. */
+/* rowreport.c: the summary of a run over rows (rowreport.h): the rows' fates as rowtally.c
+ * counts them, then one pass over the rows in input order for the answers' values and the
+ * scores. */
 #include "rowreport.h"
 #include "rowcolumns.h"
 #include "../common/log.h"
@@ -12,29 +12,9 @@
 struct build {
 	struct rowreport *r;
 	store_txn *t;
-	int score;           /* the score's index among the kept cells, or -1 */
-	unsigned char *seen; /* a bit per text met */
-	size_t nseen;        /* its bytes */
+	int score; /* the score's index among the kept cells, or -1 */
 	buf a, b;
 };
-
-/* 1 the first time chunk is met. */
-static int first_seen(struct build *b, uint32_t chunk)
-{
-	size_t byte = chunk / 8;
-	if (byte >= b->nseen) {
-		size_t n = b->nseen ? b->nseen : 64;
-		while (n <= byte)
-			n *= 2;
-		b->seen = xrealloc(b->seen, n);
-		memset(b->seen + b->nseen, 0, n - b->nseen);
-		b->nseen = n;
-	}
-	unsigned char bit = (unsigned char)(1u << (chunk % 8));
-	int first = !(b->seen[byte] & bit);
-	b->seen[byte] |= bit;
-	return first;
-}
 
 /* A cell's score: a whole number from 0 to 10 ("9", " 9 ", "9.0"), or -1. */
 static int score_of(const char *s, size_t len)
@@ -132,20 +112,16 @@ static void sum_field(struct build *b, const struct rowfield *f, struct field_su
 				count_value(f, s, e, &b->a);
 }
 
-static void stage_row(struct build *b, struct stage_sum *ss, uint32_t s, uint32_t chunk,
-		      int first)
+static void stage_row(struct build *b, struct stage_sum *ss, uint32_t s, uint32_t chunk)
 {
 	const char *text;
 	size_t len;
 	json *item = NULL;
 	if (!row_answer_get(b->t, s, chunk, &text, &len))
 		item = json_parse(text, len, NULL, 0);
-	if (!item) {
-		ss->rows_unanswered++;
+	if (!item)
 		return;
-	}
 	ss->rows_answered++;
-	ss->texts_answered += first;
 	for (size_t i = 0; i < ss->fields.n; i++)
 		sum_field(b, &ss->fields.f[i], &ss->sum[i], rowfield_get(&ss->fields.f[i], item));
 	json_free(item);
@@ -155,16 +131,9 @@ static int on_row(const struct row_view *rv, void *arg)
 {
 	struct build *b = arg;
 	struct rowreport *r = b->r;
-	r->rows++;
 	count_score(b, rv);
-	if (rv->chunk == ROW_NO_TEXT) {
-		r->skipped++;
-		return 0;
-	}
-	int first = first_seen(b, rv->chunk);
-	r->texts += first;
-	for (uint32_t s = 0; s < r->nstages; s++)
-		stage_row(b, &r->st[s], s, rv->chunk, first);
+	for (uint32_t s = 0; rv->chunk != ROW_NO_TEXT && s < r->nstages; s++)
+		stage_row(b, &r->st[s], s, rv->chunk);
 	return 0;
 }
 
@@ -174,13 +143,19 @@ static int prepare(struct build *b, const struct job *job, const struct config *
 {
 	struct rowreport *r = b->r;
 	struct row_counters ctr[JOB_MAX_STAGES];
+	struct row_tally tally[JOB_MAX_STAGES];
 	row_counters_read(b->t, ctr, job->n);
+	if (row_tally(b->t, job, tally)) {
+		snprintf(err, errlen, "the run's rows or batches cannot be read");
+		return -1;
+	}
 	r->st = xcalloc(job->n ? job->n : 1, sizeof *r->st);
 	r->nstages = job->n;
 	for (size_t s = 0; s < job->n; s++) {
 		struct stage_sum *ss = &r->st[s];
 		ss->st = &job->st[s];
 		ss->ctr = ctr[s];
+		ss->tally = tally[s];
 		if (rowfields_load(&ss->fields, ss->st, err, errlen))
 			return -1;
 		ss->sum = xcalloc(ss->fields.n ? ss->fields.n : 1, sizeof *ss->sum);
@@ -216,7 +191,6 @@ int rowreport_build(struct rowreport *r, store_txn *t, const struct job *job,
 		snprintf(err, errlen, "a row record of the run does not parse");
 		rc = -1;
 	}
-	free(b.seen);
 	buf_free(&b.a);
 	buf_free(&b.b);
 	return rc;

@@ -1,6 +1,6 @@
 /* rowreport.h: the summary of a run over rows, for `kgsup report` and report.json's "rows":
  * the rows read, skipped (empty text) and duplicate; per stage the texts answered (by a call
- * or from the cache) and not, and for each field of its items (rowfields.h) that has a set
+ * or from the cache) and not, its rows by what became of them (rowtally.h), and for each field of its items (rowfields.h) that has a set
  * of values (an enum, also in an array, or a boolean) the count and share of each value over
  * the rows answered, and for each number its min, mean and max; and with report.score_column
  * set, the Net Promoter Score over the rows whose score is a whole number from 0 to 10. Rows
@@ -13,6 +13,7 @@
 
 #include "rowfields.h"
 #include "rowstore.h"
+#include "rowtally.h"
 #include "../common/config.h"
 #include "../common/job.h"
 
@@ -27,16 +28,14 @@ struct field_sum {
 struct stage_sum {
 	const struct stage *st;
 	struct rowfields fields;
-	struct field_sum *sum;     /* per field */
-	struct row_counters ctr;   /* as the run counted them */
-	uint64_t texts_answered;   /* distinct texts with an answer */
-	uint64_t rows_answered, rows_unanswered; /* rows with text */
+	struct field_sum *sum;   /* per field */
+	struct row_counters ctr; /* texts, as the run counted them */
+	struct row_tally tally;  /* rows, by what became of them */
+	uint64_t rows_answered;  /* rows whose text has an answer: what shares are of */
 };
 
 struct rowreport {
-	struct rows_plan plan;     /* tables, duplicates: as the planner counted them */
-	uint64_t rows, skipped;    /* as the store holds them */
-	uint64_t texts;            /* distinct texts */
+	struct rows_plan plan;     /* tables, rows, skipped, duplicates: as the planner counted */
 	size_t nstages;
 	struct stage_sum *st;
 	const char *score_column;  /* report.score_column, or NULL */

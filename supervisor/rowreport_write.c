@@ -59,19 +59,31 @@ static int summarised(const struct rowfield *f)
 	return f->kind == RF_ENUM || f->kind == RF_BOOL || (f->kind == RF_NUMBER && !f->array);
 }
 
-static void stage_json(const struct rowreport *r, const struct stage_sum *ss, buf *b)
+/* Texts not answered yet (or failed): what the run counted less what it answered. */
+static uint64_t texts_left(const struct row_counters *c)
 {
+	uint64_t done = c->answered + c->cached;
+	return done < c->texts ? c->texts - done : 0;
+}
+
+static void stage_json(const struct stage_sum *ss, buf *b)
+{
+	const struct row_tally *y = &ss->tally;
+	const struct row_counters *c = &ss->ctr;
 	buf_puts(b, "{\"name\":");
 	buf_json_str(b, ss->st->name, strlen(ss->st->name));
-	buf_printf(b, ",\"texts\":%llu,\"texts_answered\":%llu,\"texts_unanswered\":%llu,"
-		   "\"answered_by_calls\":%llu,\"from_cache\":%llu,\"items_dropped\":%llu,"
-		   "\"texts_reasked\":%llu,\"rows_answered\":%llu,\"rows_unanswered\":%llu,"
-		   "\"fields\":[",
-		   (unsigned long long)r->texts, (unsigned long long)ss->texts_answered,
-		   (unsigned long long)(r->texts - ss->texts_answered),
-		   (unsigned long long)ss->ctr.answered, (unsigned long long)ss->ctr.cached,
-		   (unsigned long long)ss->ctr.dropped, (unsigned long long)ss->ctr.reasked,
-		   (unsigned long long)ss->rows_answered, (unsigned long long)ss->rows_unanswered);
+	buf_printf(b, ",\"rows\":{\"rows\":%llu,\"answered\":%llu,\"from_cache\":%llu,"
+		   "\"duplicates\":%llu,\"skipped\":%llu,\"failed\":%llu,\"pending\":%llu},"
+		   "\"texts\":{\"texts\":%llu,\"answered\":%llu,\"from_cache\":%llu,"
+		   "\"unanswered\":%llu,\"items_dropped\":%llu,\"asked_again\":%llu},"
+		   "\"rows_answered\":%llu,\"fields\":[",
+		   (unsigned long long)y->rows, (unsigned long long)y->answered,
+		   (unsigned long long)y->cached, (unsigned long long)y->duplicates,
+		   (unsigned long long)y->skipped, (unsigned long long)y->failed,
+		   (unsigned long long)y->pending, (unsigned long long)c->texts,
+		   (unsigned long long)c->answered, (unsigned long long)c->cached,
+		   (unsigned long long)texts_left(c), (unsigned long long)c->dropped,
+		   (unsigned long long)c->reasked, (unsigned long long)ss->rows_answered);
 	int n = 0;
 	for (size_t i = 0; i < ss->fields.n; i++)
 		if (summarised(&ss->fields.f[i])) {
@@ -111,13 +123,13 @@ static void nps_json(const struct rowreport *r, buf *b)
 void rowreport_json(const struct rowreport *r, buf *b)
 {
 	buf_printf(b, "{\"tables\":%llu,\"rows\":%llu,\"skipped\":%llu,\"duplicates\":%llu,"
-		   "\"texts\":%llu,\"stages\":[", (unsigned long long)r->plan.tables,
-		   (unsigned long long)r->rows, (unsigned long long)r->skipped,
-		   (unsigned long long)r->plan.duplicates, (unsigned long long)r->texts);
+		   "\"stages\":[", (unsigned long long)r->plan.tables,
+		   (unsigned long long)r->plan.rows, (unsigned long long)r->plan.skipped,
+		   (unsigned long long)r->plan.duplicates);
 	for (size_t s = 0; s < r->nstages; s++) {
 		if (s)
 			buf_putc(b, ',');
-		stage_json(r, &r->st[s], b);
+		stage_json(&r->st[s], b);
 	}
 	buf_putc(b, ']');
 	nps_json(r, b);
@@ -145,14 +157,19 @@ static void field_text(const struct rowfield *f, const struct field_sum *s, uint
 	fputc('\n', out);
 }
 
-static void stage_text(const struct rowreport *r, const struct stage_sum *ss, FILE *out)
+static void stage_text(const struct stage_sum *ss, FILE *out)
 {
-	fprintf(out, "stage      %s: %llu of %llu texts answered (%llu by calls, %llu from the "
-		"cache), %llu not; %llu rows answered, %llu not\n", ss->st->name,
-		(unsigned long long)ss->texts_answered, (unsigned long long)r->texts,
-		(unsigned long long)ss->ctr.answered, (unsigned long long)ss->ctr.cached,
-		(unsigned long long)(r->texts - ss->texts_answered),
-		(unsigned long long)ss->rows_answered, (unsigned long long)ss->rows_unanswered);
+	const struct row_tally *y = &ss->tally;
+	const struct row_counters *c = &ss->ctr;
+	fprintf(out, "stage      %s: %llu texts: %llu answered by calls, %llu from the cache, %llu "
+		"not\n           its %llu rows: %llu answered, %llu from the cache, %llu duplicates "
+		"of another row, %llu skipped, %llu failed, %llu to do\n", ss->st->name,
+		(unsigned long long)c->texts, (unsigned long long)c->answered,
+		(unsigned long long)c->cached, (unsigned long long)texts_left(c),
+		(unsigned long long)y->rows, (unsigned long long)y->answered,
+		(unsigned long long)y->cached, (unsigned long long)y->duplicates,
+		(unsigned long long)y->skipped, (unsigned long long)y->failed,
+		(unsigned long long)y->pending);
 	for (size_t i = 0; i < ss->fields.n; i++)
 		if (summarised(&ss->fields.f[i]))
 			field_text(&ss->fields.f[i], &ss->sum[i], ss->rows_answered, out);
@@ -161,11 +178,11 @@ static void stage_text(const struct rowreport *r, const struct stage_sum *ss, FI
 void rowreport_text(const struct rowreport *r, FILE *out)
 {
 	fprintf(out, "rows       %llu in %llu tables: %llu skipped (empty text), %llu duplicates "
-		"of an earlier text; %llu distinct texts\n", (unsigned long long)r->rows,
-		(unsigned long long)r->plan.tables, (unsigned long long)r->skipped,
-		(unsigned long long)r->plan.duplicates, (unsigned long long)r->texts);
+		"of an earlier row's text\n", (unsigned long long)r->plan.rows,
+		(unsigned long long)r->plan.tables, (unsigned long long)r->plan.skipped,
+		(unsigned long long)r->plan.duplicates);
 	for (size_t s = 0; s < r->nstages; s++)
-		stage_text(r, &r->st[s], out);
+		stage_text(&r->st[s], out);
 	uint64_t scored = r->promoters + r->passives + r->detractors;
 	if (!r->score_column)
 		return;
