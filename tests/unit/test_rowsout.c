@@ -56,11 +56,11 @@ static const struct {
 } table[] = {
 	{ "r1", 0, "10", "web" },
 	{ "r2", 1, "9", "a,b" },
-	{ "r3", ROW_NO_TEXT, "3", "say \"hi\"" },
+	{ "r3", ROW_NO_TEXT, "6", "say \"hi\"" },
 	{ "r4", 0, "9", "line1\nline2" },
 	{ "r5", 2, "9.5", "email" },
 	{ "r6", 3, "0", "x" },
-	{ "r7", 4, "8", "" },
+	{ "r7", 4, "7", "" },
 };
 #define NROWS (sizeof table / sizeof table[0])
 
@@ -89,13 +89,13 @@ static const char expected_csv[] =
 	"\"r1\",\"10\",\"web\",\"positive\",\"price; speed\",\"false\",\"5\",\"high\","
 	"\"Great, \"\"fast\"\"\"\r\n"
 	"\"r2\",\"9\",\"a,b\",\"neutral\",\"\",\"true\",\"3\",\"\",\"ok\"\r\n"
-	"\"r3\",\"3\",\"say \"\"hi\"\"\",\"\",\"\",\"\",\"\",\"\",\"\"\r\n"
+	"\"r3\",\"6\",\"say \"\"hi\"\"\",\"\",\"\",\"\",\"\",\"\",\"\"\r\n"
 	"\"r4\",\"9\",\"line1\nline2\",\"positive\",\"price; speed\",\"false\",\"5\",\"high\","
 	"\"Great, \"\"fast\"\"\"\r\n"
 	"\"r5\",\"9.5\",\"email\",\"\",\"\",\"\",\"\",\"\",\"\"\r\n"
 	"\"r6\",\"0\",\"x\",\"negative\",\"support; price; price\",\"true\",\"1\",\"low\","
 	"\"bad\nreally\"\r\n"
-	"\"r7\",\"8\",\"\",\"mixed\",\"support\",\"\",\"2.5\",\"\",\"meh\"\r\n";
+	"\"r7\",\"7\",\"\",\"mixed\",\"support\",\"\",\"2.5\",\"\",\"meh\"\r\n";
 
 static void put_file(const char *name, const char *text)
 {
@@ -429,7 +429,7 @@ static void report_figures(void **state)
 	assert_int_equal(pri->count[0], 1);
 	assert_int_equal(pri->count[1], 2);
 	assert_int_equal(pri->missing, 2);
-	/* scores 10 9 3 9 (9.5 not whole) 0 8 */
+	/* scores 10 9 6 9 (9.5 not whole) 0 7: 6 is a detractor, 7 a passive */
 	assert_int_equal(r.promoters, 3);
 	assert_int_equal(r.passives, 1);
 	assert_int_equal(r.detractors, 2);
