@@ -182,6 +182,7 @@ int rowreport_build(struct rowreport *r, store_txn *t, const struct job *job,
 		snprintf(err, errlen, "the run has no stage over rows (its inputs are not tables)");
 		return -1;
 	}
+	r->job = job;
 	struct build b = { .r = r, .t = t };
 	buf_init(&b.a);
 	buf_init(&b.b);

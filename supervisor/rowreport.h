@@ -35,6 +35,7 @@ struct stage_sum {
 };
 
 struct rowreport {
+	const struct job *job;     /* as given to rowreport_build */
 	struct rows_plan plan;     /* tables, rows, skipped, duplicates: as the planner counted */
 	size_t nstages;
 	struct stage_sum *st;

@@ -159,17 +159,11 @@ static void field_text(const struct rowfield *f, const struct field_sum *s, uint
 
 static void stage_text(const struct stage_sum *ss, FILE *out)
 {
-	const struct row_tally *y = &ss->tally;
 	const struct row_counters *c = &ss->ctr;
 	fprintf(out, "stage      %s: %llu texts: %llu answered by calls, %llu from the cache, %llu "
-		"not\n           its %llu rows: %llu answered, %llu from the cache, %llu duplicates "
-		"of another row, %llu skipped, %llu failed, %llu to do\n", ss->st->name,
-		(unsigned long long)c->texts, (unsigned long long)c->answered,
-		(unsigned long long)c->cached, (unsigned long long)texts_left(c),
-		(unsigned long long)y->rows, (unsigned long long)y->answered,
-		(unsigned long long)y->cached, (unsigned long long)y->duplicates,
-		(unsigned long long)y->skipped, (unsigned long long)y->failed,
-		(unsigned long long)y->pending);
+		"not\n", ss->st->name, (unsigned long long)c->texts,
+		(unsigned long long)c->answered, (unsigned long long)c->cached,
+		(unsigned long long)texts_left(c));
 	for (size_t i = 0; i < ss->fields.n; i++)
 		if (summarised(&ss->fields.f[i]))
 			field_text(&ss->fields.f[i], &ss->sum[i], ss->rows_answered, out);
@@ -181,6 +175,14 @@ void rowreport_text(const struct rowreport *r, FILE *out)
 		"of an earlier row's text\n", (unsigned long long)r->plan.rows,
 		(unsigned long long)r->plan.tables, (unsigned long long)r->plan.skipped,
 		(unsigned long long)r->plan.duplicates);
+	struct row_tally tally[JOB_MAX_STAGES];
+	buf b;
+	buf_init(&b);
+	for (size_t s = 0; s < r->nstages; s++)
+		tally[s] = r->st[s].tally;
+	row_tally_text(&b, r->job, tally);
+	fputs(buf_cstr(&b), out);
+	buf_free(&b);
 	for (size_t s = 0; s < r->nstages; s++)
 		stage_text(&r->st[s], out);
 	uint64_t scored = r->promoters + r->passives + r->detractors;
