@@ -51,13 +51,24 @@ static const struct cli_command commands[] = {
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
 	  "  counters in Prometheus text format.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
-	  "write the knowledge graph, the answers, or the invalid answers kept",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree]\n"
+	  "write the knowledge graph, the answers, the invalid answers, or a table's rows",
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree|xlsx]\n"
 	  "             [-o PATH]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
 	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
 	  "  failed validation, kept for inspection; -f results one line per answer;\n"
-	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n" },
+	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n"
+	  "  A run over rows of tables: -f csv [-o FILE] and -f xlsx -o FILE write a line per\n"
+	  "  input row in input order: its id, its kept columns, then the answer's fields\n"
+	  "  (nested objects as a.b, arrays joined with \"; \"), empty where it has none.\n" },
+	{ "report", report_cmd, NULL, CO_STATE | CO_JSON, 0,
+	  "summarise a run over rows: values of the answers' fields, NPS (--json)",
+	  "kgsup report -s DIR [--json]\n"
+	  "  Summarises the run over rows in DIR (live or finished): rows, skipped and\n"
+	  "  duplicate; per stage the texts answered, from the cache and not; for each enum or\n"
+	  "  boolean field of its items the count and share of each value, for each number its\n"
+	  "  min, mean and max; with report.score_column set, the Net Promoter Score (% of\n"
+	  "  9-10 less % of 0-6) and its 0-100 form. --json prints one JSON object.\n" },
 	{ "stop", stop_cmd, NULL, CO_STATE | CO_NOW, 0,
 	  "stop a live run gracefully (--now: abandon calls in flight)",
 	  "kgsup stop -s DIR [--now]\n"

@@ -69,6 +69,7 @@ int start_cmd(const struct cli *cli);  /* run.c */
 int resume_cmd(const struct cli *cli); /* run.c */
 int status_cmd(const struct cli *cli); /* cmd/status_cmd.c */
 int export_cmd(const struct cli *cli); /* cmd/export_cmd.c */
+int report_cmd(const struct cli *cli); /* cmd/report_cmd.c */
 int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
 int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
 

@@ -1,8 +1,10 @@
 /* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher or GraphML, the stages' answers (results.h) as lines or a tree of files, or the
- * answers that failed validation. Reads in one read-only transaction, so it works on a live
+ * Cypher or GraphML, the stages' answers (results.h) as lines or a tree of files, the
+ * answers that failed validation, or of a run over rows its table with the answers' fields
+ * (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so it works on a live
  * run and sees a consistent snapshot; the same run always gives the same bytes. */
 #include "results.h"
+#include "rows_export.h"
 #include "../cli.h"
 #include "../graph_write.h"
 #include "../runstate.h"
@@ -56,9 +58,12 @@ static format_run export_graph, export_invalid, export_answers;
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
 static answers_writer write_lines;
+/* A run over rows: its table to output. */
+typedef int rows_writer(store_txn *t, const char *output, char *err, size_t errlen);
 
 /* The formats: a graph written to one file (or standard output) or to two files in a
- * directory (-o DIR), the answers as lines or a tree, or the invalid answers. */
+ * directory (-o DIR), the answers as lines or a tree, or the invalid answers; csv and xlsx
+ * write a run over rows as its table (xlsx only that). */
 static const struct format {
 	const char *name;
 	format_run *run;
@@ -67,16 +72,18 @@ static const struct format {
 	const char *file, *file2;
 	answers_writer *answers; /* the answers (export_answers) */
 	const char *unit;        /* what answers counts */
+	rows_writer *rows;       /* what it writes of a run over rows */
 } formats[] = {
 	{ "jsonl", export_graph, .write = graph_write_jsonl },
 	{ "csv", export_graph, .write = graph_write_csv_nodes,
 	  .write2 = graph_write_csv_relationships, .file = "nodes.csv",
-	  .file2 = "relationships.csv" },
+	  .file2 = "relationships.csv", .rows = rows_export_csv },
 	{ "cypher", export_graph, .write = graph_write_cypher },
 	{ "graphml", export_graph, .write = graph_write_graphml },
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "xlsx", NULL, .rows = rows_export_xlsx },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -212,12 +219,25 @@ static int export_answers(store_txn *t, const struct format *fm, const char *out
 	return rc;
 }
 
+/* Whether the run's stages go over rows (0 when its job cannot be read: the graph's export
+ * says why). */
+static int over_rows(store_txn *t)
+{
+	struct config cfg;
+	struct job job;
+	char err[256];
+	config_defaults(&cfg);
+	int rows = !run_job_read(t, &cfg, &job, err, sizeof err) && job.rows;
+	job_free(&job);
+	config_free(&cfg);
+	return rows;
+}
+
 /* Every failure is exit 2 with one line naming what to look at: the state directory, the
  * format, or the output path that could not be written. */
 int export_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
 	struct plan_rec plan;
@@ -231,18 +251,12 @@ int export_cmd(const struct cli *cli)
 		buf_free(&names);
 		goto done;
 	}
-	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
-	if (store_exists(dbdir) && !(db = store_open(dbdir, 1, err, sizeof err)))
+	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
 		goto done;
-	if (db && !(t = store_begin(db, 0))) {
-		snprintf(err, sizeof err, "%s: %s", dbdir, store_strerror(db));
-		goto done;
-	}
-	if (!t || plan_read(t, &plan)) {
-		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
-		goto done;
-	}
-	fm->run(t, fm, cli->output, err, sizeof err);
+	if (fm->rows && (!fm->run || over_rows(t)))
+		fm->rows(t, cli->output, err, sizeof err);
+	else
+		fm->run(t, fm, cli->output, err, sizeof err);
 done:
 	if (err[0])
 		die_msg("%s", err);
