@@ -13,8 +13,8 @@ export MOCK_API_KEY=sk-mock-$$-secret
 mkdir -p "$T/in"
 /usr/bin/python3 "$TOP/scripts/gen_feedback.py" 400 "$T/in/survey.csv" --seed 7
 start_mock
-# every column but the id and the text kept: score and channel, as the job names them
-job_config "$T/feedback.json" "$TOP/etc/jobs/feedback.json" '{"input": {"keep_columns": null}}'
+# the job as shipped: score and channel kept (input.keep_columns)
+job_config "$T/feedback.json" "$TOP/etc/jobs/feedback.json"
 kg start -c "$T/feedback.json" -i "$T/in/survey.csv" -s "$T/s" -q 2>"$T/start.err"; rc=$?
 check "the feedback job finishes (exit $rc)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed 's/^/# /' "$T/start.err"
