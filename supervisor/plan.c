@@ -466,7 +466,6 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
-	rowids_free(&pl.ids);
 	*out = pl.plan;
 	if (skipped)
 		*skipped = pl.skipped;

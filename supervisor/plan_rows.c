@@ -34,13 +34,14 @@ static int store_failed(struct planner *pl)
 	return -1;
 }
 
-/* -1 with the error when the table has had this id before. */
+/* -1 with "FILE:LINE: row id "ID" seen before at line FIRST" when the table has had this id
+ * before. (Without a store the plan only makes the fingerprint of a run planned before: its
+ * ids were checked then.) */
 static int check_id(struct table_plan *tp, const struct row_view *r)
 {
 	struct planner *pl = tp->pl;
 	if (!pl->db)
-		return rowids_check(&pl->ids, tp->path, r->id, r->idlen, r->line, pl->err,
-				    pl->errlen);
+		return 0;
 	hash_ctx *h = hash_new();
 	hash_update(h, "row id\n", 7);
 	hash_update(h, &tp->source, sizeof tp->source);
@@ -52,7 +53,10 @@ static int check_id(struct table_plan *tp, const struct row_view *r)
 	if (!store_get(pl->txn, DB_TEXTS, k, HASH_LEN, &v, &n) && n == sizeof(uint64_t)) {
 		uint64_t first;
 		memcpy(&first, v, sizeof first);
-		rowid_dup_error(pl->err, pl->errlen, tp->path, r->id, r->idlen, r->line, first);
+		int shown = r->idlen > 200 ? 200 : (int)r->idlen; /* an id is meant to be short */
+		snprintf(pl->err, pl->errlen, "%s:%llu: row id \"%.*s%s\" seen before at line %llu",
+			 tp->path, (unsigned long long)r->line, shown, r->id,
+			 (size_t)shown < r->idlen ? "..." : "", (unsigned long long)first);
 		return -1;
 	}
 	return store_put(pl->txn, DB_TEXTS, k, HASH_LEN, &r->line, sizeof r->line) ?
@@ -74,7 +78,7 @@ static int text_chunk(struct table_plan *tp, const char *text, size_t len, struc
 	const void *v;
 	size_t n;
 	if (!pl->db)
-		r->chunk = map_put(&pl->texts, h, HASH_LEN, next);
+		r->chunk = next; /* (only the fingerprint: see check_id) */
 	else if (!store_get(pl->txn, DB_TEXTS, h, HASH_LEN, &v, &n) && n == 4)
 		r->chunk = rd_u32be(v);
 	else
@@ -304,7 +308,6 @@ int plan_table(struct planner *pl, const char *path)
 	}
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
-	rowids_free(&pl->ids);
 	column_choice_free(&tp.ch);
 	column_stats_free(st);
 	buf_free(&tp.norm);
