@@ -174,6 +174,7 @@ static int load_ledger(struct sup *s)
 	struct row_counters rc_rows[JOB_MAX_STAGES];
 	row_counters_read(t, rc_rows, s->job.n);
 	rows_init(&s->rows, &s->job, rc_rows);
+	rows_plan_read(t, &s->rows.plan);
 	store_abort(t);
 	return rc;
 }
