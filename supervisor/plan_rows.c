@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ROW_ID_KEY_MAX 400 /* LMDB keys are at most 511 bytes */
+
 struct table_plan {
 	struct planner *pl;
 	const char *path;
@@ -42,15 +44,24 @@ static int check_id(struct table_plan *tp, const struct row_view *r)
 	struct planner *pl = tp->pl;
 	if (!pl->db)
 		return 0;
-	hash_ctx *h = hash_new();
-	hash_update(h, "row id\n", 7);
-	hash_update(h, &tp->source, sizeof tp->source);
-	hash_update(h, r->id, r->idlen);
-	unsigned char k[HASH_LEN];
-	hash_final(h, k);
+	/* keyed by the id itself where it fits (ids mostly come in order: their keys go in at one
+	 * end of the tree, where random keys would each dirty a page of their own), else by its
+	 * hash; either way apart from the texts' 32-byte keys */
+	unsigned char k[5 + ROW_ID_KEY_MAX];
+	size_t klen = 5;
+	k[0] = 'i';
+	wr_u32be(k + 1, tp->source);
+	if (r->idlen <= ROW_ID_KEY_MAX && r->idlen + 5 != HASH_LEN) {
+		memcpy(k + 5, r->id, r->idlen);
+		klen += r->idlen;
+	} else {
+		k[0] = 'h';
+		hash_once(r->id, r->idlen, k + 5);
+		klen += HASH_LEN;
+	}
 	const void *v;
 	size_t n;
-	if (!store_get(pl->txn, DB_TEXTS, k, HASH_LEN, &v, &n) && n == sizeof(uint64_t)) {
+	if (!store_get(pl->txn, DB_TEXTS, k, klen, &v, &n) && n == sizeof(uint64_t)) {
 		uint64_t first;
 		memcpy(&first, v, sizeof first);
 		int shown = r->idlen > 200 ? 200 : (int)r->idlen; /* an id is meant to be short */
@@ -59,7 +70,7 @@ static int check_id(struct table_plan *tp, const struct row_view *r)
 			 (size_t)shown < r->idlen ? "..." : "", (unsigned long long)first);
 		return -1;
 	}
-	return store_put(pl->txn, DB_TEXTS, k, HASH_LEN, &r->line, sizeof r->line) ?
+	return store_put(pl->txn, DB_TEXTS, k, klen, &r->line, sizeof r->line) ?
 		       store_failed(pl) : 0;
 }
 
