@@ -45,6 +45,28 @@ static void rel_type_token(buf *b, const char *type)
 		buf_puts(b, "RELATED_TO");
 }
 
+/* Two quoted list fields: the chunk ids, and the distinct source files (chunks ascend, so a
+ * source's chunks are together), elements separated by sep and written by put. */
+static void list_chunks(buf *b, const struct graph *g, const struct u32s *chunks, const char *sep,
+			void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, ",\"");
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s%s", i ? sep : "", g->chunks[chunks->v[i]].id);
+	buf_puts(b, "\",\"");
+	uint32_t last = UINT32_MAX;
+	for (size_t i = 0; i < chunks->n; i++) {
+		uint32_t src = g->chunks[chunks->v[i]].source;
+		if (src == last)
+			continue;
+		if (last != UINT32_MAX)
+			buf_puts(b, sep);
+		put(b, graph_source_name(g, src));
+		last = src;
+	}
+	buf_putc(b, '"');
+}
+
 /* ---- jsonl: one object per line, entities then relations, in order of first appearance ---- */
 
 static void json_text(buf *b, const char *s)
@@ -82,8 +104,9 @@ static void json_provenance(buf *b, const struct graph *g, const struct u32s *ch
 	buf_putc(b, ']');
 }
 
-void graph_write_jsonl(const struct graph *g, FILE *out, buf *b)
+void graph_write_jsonl(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
@@ -156,25 +179,12 @@ static void csv_forms(buf *b, const struct forms *f, size_t from)
 
 static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
 {
-	buf_puts(b, ",\"");
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s%s", i ? ";" : "", g->chunks[chunks->v[i]].id);
-	buf_puts(b, "\",\"");
-	uint32_t last = UINT32_MAX;
-	for (size_t i = 0; i < chunks->n; i++) {
-		uint32_t src = g->chunks[chunks->v[i]].source;
-		if (src == last)
-			continue;
-		if (last != UINT32_MAX)
-			buf_putc(b, ';');
-		csv_field(b, graph_source_name(g, src), 1);
-		last = src;
-	}
-	buf_putc(b, '"');
+	list_chunks(b, g, chunks, ";", csv_element);
 }
 
-void graph_write_csv_nodes(const struct graph *g, FILE *out, buf *b)
+void graph_write_csv_nodes(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("id:ID,name,type,aliases:string[],descriptions:string[],weight:int,chunks:string[],"
 	      "sources:string[],:LABEL\n", out);
 	for (size_t i = 0; i < g->nentities; i++) {
@@ -194,8 +204,9 @@ void graph_write_csv_nodes(const struct graph *g, FILE *out, buf *b)
 	}
 }
 
-void graph_write_csv_relationships(const struct graph *g, FILE *out, buf *b)
+void graph_write_csv_relationships(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs(":START_ID,:END_ID,:TYPE,id,type,descriptions:string[],weight:int,chunks:string[],"
 	      "sources:string[]\n", out);
 	for (size_t i = 0; i < g->nrelations; i++) {
@@ -270,8 +281,9 @@ static void cy_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
 	buf_putc(b, ']');
 }
 
-void graph_write_cypher(const struct graph *g, FILE *out, buf *b)
+void graph_write_cypher(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("// kgsup knowledge graph: run with cypher-shell -f FILE\n"
 	      "CREATE CONSTRAINT kgsup_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE;\n",
 	      out);
@@ -357,8 +369,9 @@ static void xml_chunks(buf *b, const char *wkey, const char *ckey, const struct 
 	buf_puts(b, "</data>");
 }
 
-void graph_write_graphml(const struct graph *g, FILE *out, buf *b)
+void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
 	      "<key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n"

@@ -7,8 +7,9 @@
 #include "../common/buf.h"
 #include "graph.h"
 
-/* Each writes the whole graph to out, using b as scratch. */
-typedef void graph_writer(const struct graph *g, FILE *out, buf *b);
+/* Each writes the whole graph to out, using b as scratch. dir: the absolute path of the
+ * directory a directory format's files go to (NULL for a one-file format). */
+typedef void graph_writer(const struct graph *g, const char *dir, FILE *out, buf *b);
 graph_writer graph_write_jsonl;     /* one object a line, entities then relations */
 graph_writer graph_write_csv_nodes; /* Neo4j bulk import: nodes.csv */
 graph_writer graph_write_csv_relationships; /* and relationships.csv */
