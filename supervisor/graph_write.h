@@ -15,5 +15,12 @@ graph_writer graph_write_csv_nodes; /* Neo4j bulk import: nodes.csv */
 graph_writer graph_write_csv_relationships; /* and relationships.csv */
 graph_writer graph_write_cypher;    /* MERGE statements, values as escaped literals */
 graph_writer graph_write_graphml;   /* networkx read_graphml, Gephi */
+graph_writer graph_write_kuzu_nodes;         /* kuzu COPY FROM: GRAPH_KUZU_NODES */
+graph_writer graph_write_kuzu_relationships; /* and GRAPH_KUZU_RELATIONSHIPS */
+graph_writer graph_write_kuzu_load; /* load.cypher: the tables, and COPY from dir's files */
+
+/* The kuzu export's CSV files, named by its load.cypher. */
+#define GRAPH_KUZU_NODES "nodes.csv"
+#define GRAPH_KUZU_RELATIONSHIPS "relationships.csv"
 
 #endif

@@ -1,5 +1,5 @@
 /* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher or GraphML, the stages' answers (results.h) as lines or a tree of files, or the
+ * Cypher, GraphML or kuzu's COPY FROM files, the stages' answers (results.h) as lines or a tree of files, or the
  * answers that failed validation. Reads in one read-only transaction, so it works on a live
  * run and sees a consistent snapshot; the same run always gives the same bytes. */
 #include "results.h"
@@ -71,6 +71,13 @@ static const struct dir_file csv_files[] = {
 	{ NULL, NULL },
 };
 
+static const struct dir_file kuzu_files[] = {
+	{ GRAPH_KUZU_NODES, graph_write_kuzu_nodes },
+	{ GRAPH_KUZU_RELATIONSHIPS, graph_write_kuzu_relationships },
+	{ "load.cypher", graph_write_kuzu_load },
+	{ NULL, NULL },
+};
+
 /* The formats: a graph written to one file (or standard output) or to files in a directory
  * (-o DIR), the answers as lines or a tree, or the invalid answers. */
 static const struct format {
@@ -85,6 +92,7 @@ static const struct format {
 	{ "csv", export_graph, .files = csv_files },
 	{ "cypher", export_graph, .write = graph_write_cypher },
 	{ "graphml", export_graph, .write = graph_write_graphml },
+	{ "kuzu", export_graph, .files = kuzu_files },
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
