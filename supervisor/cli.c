@@ -52,10 +52,11 @@ static const struct cli_command commands[] = {
 	  "  counters in Prometheus text format.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
 	  "write the knowledge graph, the answers, or the invalid answers kept",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree]\n"
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree]\n"
 	  "             [-o PATH]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
-	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
+	  "  -o DIR for nodes.csv and relationships.csv, kuzu -o DIR for those and\n"
+	  "  load.cypher: kuzu DB < DIR/load.cypher); -f invalid writes the answers that\n"
 	  "  failed validation, kept for inspection; -f results one line per answer;\n"
 	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n" },
 	{ "stop", stop_cmd, NULL, CO_STATE | CO_NOW, 0,
