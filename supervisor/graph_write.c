@@ -27,6 +27,23 @@ static void put_forms(buf *b, const struct forms *f, size_t from, const char *se
 	}
 }
 
+/* A quoted field, after a comma unless first, its text written by put (the format's escaping). */
+static void quoted(buf *b, const char *s, int comma, void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, comma ? ",\"" : "\"");
+	put(b, s);
+	buf_putc(b, '"');
+}
+
+/* A quoted list field after a comma: the forms of f from `from` on, sep between. */
+static void quoted_forms(buf *b, const struct forms *f, size_t from, const char *sep,
+			 void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, ",\"");
+	put_forms(b, f, from, sep, put);
+	buf_putc(b, '"');
+}
+
 static void ms_time(buf *b, int64_t ms)
 {
 	buf_printf(b, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
@@ -159,23 +176,14 @@ static void csv_field(buf *b, const char *s, int in_array)
 	}
 }
 
-static void csv_str(buf *b, const char *s, int comma)
+static void csv_value(buf *b, const char *s)
 {
-	buf_puts(b, comma ? ",\"" : "\"");
 	csv_field(b, s, 0);
-	buf_putc(b, '"');
 }
 
 static void csv_element(buf *b, const char *s)
 {
 	csv_field(b, s, 1);
-}
-
-static void csv_forms(buf *b, const struct forms *f, size_t from)
-{
-	buf_puts(b, ",\"");
-	put_forms(b, f, from, ";", csv_element);
-	buf_putc(b, '"');
 }
 
 static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
@@ -191,11 +199,11 @@ void graph_write_csv_nodes(const struct graph *g, const char *dir, FILE *out, bu
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
-		csv_str(b, e->id, 0);
-		csv_str(b, display(&e->names), 1);
-		csv_str(b, display(&e->types), 1);
-		csv_forms(b, &e->names, 1);
-		csv_forms(b, &e->descriptions, 0);
+		quoted(b, e->id, 0, csv_value);
+		quoted(b, display(&e->names), 1, csv_value);
+		quoted(b, display(&e->types), 1, csv_value);
+		quoted_forms(b, &e->names, 1, ";", csv_element);
+		quoted_forms(b, &e->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
 		csv_chunks(b, g, &e->chunks);
 		buf_puts(b, ",\"Entity;");
@@ -213,8 +221,8 @@ void graph_write_csv_relationships(const struct graph *g, const char *dir, FILE 
 	for (size_t i = 0; i < g->nrelations; i++) {
 		const struct grelation *r = &g->relations[i];
 		buf_reset(b);
-		csv_str(b, g->entities[r->source].id, 0);
-		csv_str(b, g->entities[r->target].id, 1);
+		quoted(b, g->entities[r->source].id, 0, csv_value);
+		quoted(b, g->entities[r->target].id, 1, csv_value);
 		buf_puts(b, ",\"");
 		size_t at = b->len;
 		rel_type_token(b, display(&r->types));
@@ -222,9 +230,9 @@ void graph_write_csv_relationships(const struct graph *g, const char *dir, FILE 
 			if (b->data[j] == '"' || b->data[j] == '\n' || b->data[j] == '\r')
 				b->data[j] = '_';
 		buf_putc(b, '"');
-		csv_str(b, r->id, 1);
-		csv_str(b, display(&r->types), 1);
-		csv_forms(b, &r->descriptions, 0);
+		quoted(b, r->id, 1, csv_value);
+		quoted(b, display(&r->types), 1, csv_value);
+		quoted_forms(b, &r->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
 		csv_chunks(b, g, &r->chunks);
 		buf_putc(b, '\n');
@@ -464,23 +472,14 @@ static void kuzu_text(buf *b, const char *s, int element)
 	}
 }
 
-static void kuzu_str(buf *b, const char *s, int comma)
+static void kuzu_value(buf *b, const char *s)
 {
-	buf_puts(b, comma ? ",\"" : "\"");
 	kuzu_text(b, s, 0);
-	buf_putc(b, '"');
 }
 
 static void kuzu_element(buf *b, const char *s)
 {
 	kuzu_text(b, s, 1);
-}
-
-static void kuzu_forms(buf *b, const struct forms *f, size_t from)
-{
-	buf_puts(b, ",\"");
-	put_forms(b, f, from, KUZU_SEP, kuzu_element);
-	buf_putc(b, '"');
 }
 
 static void kuzu_header(FILE *out, const struct kuzu_column *c)
@@ -497,11 +496,11 @@ void graph_write_kuzu_nodes(const struct graph *g, const char *dir, FILE *out, b
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
-		kuzu_str(b, e->id, 0);
-		kuzu_str(b, display(&e->names), 1);
-		kuzu_str(b, display(&e->types), 1);
-		kuzu_forms(b, &e->names, 1);
-		kuzu_forms(b, &e->descriptions, 0);
+		quoted(b, e->id, 0, kuzu_value);
+		quoted(b, display(&e->names), 1, kuzu_value);
+		quoted(b, display(&e->types), 1, kuzu_value);
+		quoted_forms(b, &e->names, 1, KUZU_SEP, kuzu_element);
+		quoted_forms(b, &e->descriptions, 0, KUZU_SEP, kuzu_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
 		list_chunks(b, g, &e->chunks, KUZU_SEP, kuzu_element);
 		buf_putc(b, '\n');
@@ -516,11 +515,11 @@ void graph_write_kuzu_relationships(const struct graph *g, const char *dir, FILE
 	for (size_t i = 0; i < g->nrelations; i++) {
 		const struct grelation *r = &g->relations[i];
 		buf_reset(b);
-		kuzu_str(b, g->entities[r->source].id, 0);
-		kuzu_str(b, g->entities[r->target].id, 1);
-		kuzu_str(b, r->id, 1);
-		kuzu_str(b, display(&r->types), 1);
-		kuzu_forms(b, &r->descriptions, 0);
+		quoted(b, g->entities[r->source].id, 0, kuzu_value);
+		quoted(b, g->entities[r->target].id, 1, kuzu_value);
+		quoted(b, r->id, 1, kuzu_value);
+		quoted(b, display(&r->types), 1, kuzu_value);
+		quoted_forms(b, &r->descriptions, 0, KUZU_SEP, kuzu_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
 		list_chunks(b, g, &r->chunks, KUZU_SEP, kuzu_element);
 		buf_putc(b, '\n');
