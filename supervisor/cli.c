@@ -52,10 +52,11 @@ static const struct cli_command commands[] = {
 	  "  counters in Prometheus text format.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
 	  "write the knowledge graph, the answers, the invalid answers, or a table's rows",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree|xlsx]\n"
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|xlsx]\n"
 	  "             [-o PATH]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
-	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
+	  "  -o DIR for nodes.csv and relationships.csv, kuzu -o DIR for those and\n"
+	  "  load.cypher: kuzu DB < DIR/load.cypher); -f invalid writes the answers that\n"
 	  "  failed validation, kept for inspection; -f results one line per answer;\n"
 	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n"
 	  "  A run over rows of tables: -f csv [-o FILE] and -f xlsx -o FILE write a line per\n"
