@@ -55,6 +55,9 @@ struct worker {
 	buf answer;
 	struct answer_invalid invalid; /* items left out of the last answer */
 	int warned_no_usage; /* said once that the server sends no usage */
+	struct {              /* trace.c: the request in hand, CLOCK_MONOTONIC us (-1: not yet) */
+		int64_t queued_us, queued_wall_ms, granted_us;
+	} attempt_times;
 	char error[512];
 };
 
@@ -70,6 +73,14 @@ void worker_result_for(const struct worker *w, const struct msg_batch *b, struct
 
 /* Sends the last request's report on its own (the worker is going idle: no ask to carry it). */
 void worker_flush_report(struct worker *w);
+/* trace.c: each request's record for the supervisor's DIR/trace.jsonl. trace_queued before
+ * the broker is asked, trace_granted once it said go, trace_attempt after the request: before
+ * and after are res around it (its tokens), ok whether its answer was used. */
+void trace_queued(struct worker *w);
+void trace_granted(struct worker *w);
+void trace_attempt(struct worker *w, const struct msg_batch *b, uint32_t attempt,
+		   const struct msg_result *before, const struct msg_result *after, int ok);
+
 /* fd 3 is the read end of the supervisor's pipe; its EOF means the supervisor is gone. */
 #define PARENT_FD 3
 
