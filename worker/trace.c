@@ -77,7 +77,18 @@ void trace_attempt(struct worker *w, const struct msg_batch *b, uint32_t attempt
 		.error = error,
 		.error_len = strlen(error),
 	};
-	msg_encode_trace(&w->req, &m);
+	/* kept to go after the result: the supervisor acts on a result as soon as it reads it (an
+	 * abort stops the other calls), and a record ahead of it would make it wake for that
+	 * first. Past TRACE_HELD records of one result, the last is overwritten. */
+	if (w->ntrace < TRACE_HELD)
+		w->ntrace++;
+	msg_encode_trace(&w->trace_out[w->ntrace - 1], &m);
+}
+
+void trace_send(struct worker *w)
+{
 	/* a record lost to a full socket loses a line of the trace, nothing of the run */
-	zsock_send(w->results, w->req.data, w->req.len, 1);
+	for (int i = 0; i < w->ntrace; i++)
+		zsock_send(w->results, w->trace_out[i].data, w->trace_out[i].len, 1);
+	w->ntrace = 0;
 }
