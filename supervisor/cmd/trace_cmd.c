@@ -337,8 +337,8 @@ int trace_cmd(const struct cli *cli)
 	} else {
 		report(&ty, cli->state_dir);
 		if (ty.bad)
-			log_warn("%llu lines are not trace records, the first at %s; left out",
-				 (unsigned long long)ty.bad, ty.first_bad);
+			log_warn("%llu line%s not a trace record (the first at %s): left out",
+				 (unsigned long long)ty.bad, ty.bad == 1 ? " is" : "s are", ty.first_bad);
 	}
 	for (size_t i = 0; i < ty.nslow; i++)
 		free(ty.slow[i].raw);

@@ -5,7 +5,7 @@
 # written while the run is live, the cap (trace.max_mb) and the rotation to trace.1.jsonl,
 # trace.max_mb 0; `kgsup trace`: the summary, --slowest N, --errors, --json.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 39
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400 >/dev/null
 CFG='{"chunking": {"chunks_per_batch": 1}, "retry": {"max_attempts": 3}}'
@@ -140,6 +140,23 @@ check "trace.max_mb 0: no trace" [ ! -e "$T/e/trace.jsonl" ]
 kg trace -s "$T/e" 2>"$T/e.err"; rc=$?
 check "and kgsup trace says so (exit $rc)" \
 	[ $rc -eq 2 -a "$(cat "$T/e.err")" = "kgsup: $T/e: no trace here (a run writes trace.jsonl unless trace.max_mb is 0)" ]
+
+# --- trace.jsonl a symbolic link: not followed, the run goes on without a trace ---
+mkdir -p "$T/f"; echo precious >"$T/victim"; ln -s "$T/victim" "$T/f/trace.jsonl"
+write_config "$T/cfg.json" '{"chunking": {"chunks_per_batch": 1}}'
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/f" -w 2 2>"$T/f.err"; rc=$?
+check "a symbolic link for trace.jsonl: the run goes on (exit $rc), the file it names untouched" \
+	[ $rc -eq 0 -a "$(cat "$T/victim")" = precious ]
+check "saying why there is no trace" grep -q "trace.jsonl: .*; no trace this session" "$T/f.err"
 stop_mock
+
+# --- kgsup trace on a line that is not a record: left out, naming the first ---
+mkdir -p "$T/g"; head -1 "$A" >"$T/g/trace.jsonl"; echo 'not json' >>"$T/g/trace.jsonl"
+kg trace -s "$T/g" >"$T/g.out" 2>"$T/g.err"; rc=$?
+left_out() {
+	[ $rc -eq 0 ] && grep -q "^requests     1 " "$T/g.out" &&
+		grep -q "1 line is not a trace record (the first at $T/g/trace.jsonl:2)" "$T/g.err"
+}
+check "a line that is not a record: left out (exit $rc), naming its file and line" left_out
 
 finish
