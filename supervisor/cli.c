@@ -256,11 +256,20 @@ static int option_error(const struct cli_command *cmd, int c, char **argv)
 	return usage_error(cmd, "unknown option %s", name);
 }
 
+/* arg as a whole number from 1 to max into *out: 0, or -1. */
+static int count_of(const char *arg, long max, int *out)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (!*arg || *end || n < 1 || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 /* Applies one option the command takes; -1 to go on, or an exit code. */
 static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 {
-	char *end;
-	long n;
 	switch (o->bit) {
 	case CO_CONFIG: cli->config_path = arg; break;
 	case CO_INPUT:
@@ -269,10 +278,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 		break;
 	case CO_STATE: cli->state_dir = arg; break;
 	case CO_WORKERS:
-		n = strtol(arg, &end, 10);
-		if (*end || n < 1 || n > 1024)
+		if (count_of(arg, 1024, &cli->workers))
 			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
-		cli->workers = (int)n;
 		break;
 	case CO_FORMAT: cli->format = arg; break;
 	case CO_OUTPUT: cli->output = arg; break;
@@ -285,10 +292,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_DETACH: cli->detach = 1; break;
 	case CO_STRICT: cli->strict = 1; break;
 	case CO_SLOWEST:
-		n = strtol(arg, &end, 10);
-		if (*end || n < 1 || n > 100000)
+		if (count_of(arg, 100000, &cli->slowest))
 			return usage_error(cli->cmd, "--slowest takes a number from 1 to 100000");
-		cli->slowest = (int)n;
 		break;
 	case CO_ERRORS: cli->errors = 1; break;
 	default:
