@@ -14,7 +14,7 @@
 
 static int open_file(struct trace *tr)
 {
-	tr->fd = open(tr->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	tr->fd = open(tr->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	struct stat st;
 	if (tr->fd < 0 || fstat(tr->fd, &st) < 0) {
 		log_warn("%s: %s; no trace this session", tr->path, nofollow_strerror(errno));
@@ -24,6 +24,12 @@ static int open_file(struct trace *tr)
 		return -1;
 	}
 	tr->size = (uint64_t)st.st_size;
+	/* a session that died in the middle of a write left half a line: end it, so that the
+	 * next line starts on a line of its own */
+	char last = '\n';
+	if (tr->size && pread(tr->fd, &last, 1, (off_t)tr->size - 1) == 1 && last != '\n' &&
+	    write(tr->fd, "\n", 1) == 1)
+		tr->size++;
 	return 0;
 }
 
@@ -160,8 +166,11 @@ static int rotate(struct trace *tr)
 {
 	close(tr->fd);
 	tr->fd = -1;
-	if (rename(tr->path, tr->old_path) < 0)
-		log_warn("%s: cannot rotate: %s", tr->path, strerror(errno));
+	if (rename(tr->path, tr->old_path) < 0) {
+		log_warn("%s: cannot rename it to %s: %s; no more trace this session", tr->path,
+			 tr->old_path, strerror(errno));
+		return -1;
+	}
 	return open_file(tr);
 }
 

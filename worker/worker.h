@@ -56,7 +56,8 @@ struct worker {
 	buf answer;
 	struct answer_invalid invalid; /* items left out of the last answer */
 	int warned_no_usage; /* said once that the server sends no usage */
-	struct {              /* trace.c: the request in hand, CLOCK_MONOTONIC us (-1: not yet) */
+	struct { /* trace.c: the request in hand: CLOCK_MONOTONIC us (granted -1: not yet), and
+		  * the wall clock (ms) at queued_us */
 		int64_t queued_us, queued_wall_ms, granted_us;
 	} attempt_times;
 	buf trace_out[TRACE_HELD]; /* MSG_TRACE records of requests whose result is not sent yet */

@@ -86,8 +86,9 @@ static int rec_read(struct rec *r, const char *line, size_t len)
 	r->first_byte = ms_or_nan(o, "first_byte_ms");
 	r->done = ms_or_nan(o, "done_ms");
 	r->cost = ms_or_nan(o, "cost_usd");
-	r->in = (unsigned long long)int_or_null(o, "tokens_in");
-	r->out = (unsigned long long)int_or_null(o, "tokens_out");
+	long long in = int_or_null(o, "tokens_in"), out = int_or_null(o, "tokens_out");
+	r->in = in > 0 ? (unsigned long long)in : 0;
+	r->out = out > 0 ? (unsigned long long)out : 0;
 	json_free(o);
 	return 0;
 }
@@ -245,10 +246,11 @@ static int read_lines(struct tally *ty, const char *path)
 	ssize_t n;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		lineno++;
-		if (line[n - 1] == '\n')
-			n--;
-		if (n)
-			take_line(ty, line, (size_t)n, path, lineno);
+		/* a line without its newline is being written by the live run: not there yet */
+		if (line[n - 1] != '\n')
+			break;
+		if (n > 1)
+			take_line(ty, line, (size_t)n - 1, path, lineno);
 	}
 	free(line);
 	fclose(f);

@@ -5,7 +5,7 @@
 # written while the run is live, the cap (trace.max_mb) and the rotation to trace.1.jsonl,
 # trace.max_mb 0; `kgsup trace`: the summary, --slowest N, --errors, --json.
 . "$(dirname "$0")/lib.sh"
-plan 39
+plan 41
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400 >/dev/null
 CFG='{"chunking": {"chunks_per_batch": 1}, "retry": {"max_attempts": 3}}'
@@ -148,6 +148,17 @@ kg start -c "$T/cfg.json" -i "$T/in" -s "$T/f" -w 2 2>"$T/f.err"; rc=$?
 check "a symbolic link for trace.jsonl: the run goes on (exit $rc), the file it names untouched" \
 	[ $rc -eq 0 -a "$(cat "$T/victim")" = precious ]
 check "saying why there is no trace" grep -q "trace.jsonl: .*; no trace this session" "$T/f.err"
+
+# --- a session that died in the middle of a line: the next one starts on a line of its own ---
+mkdir -p "$T/h"; printf '{"queued":"2026-01-01T00:0' >"$T/h/trace.jsonl"
+before=$(mock_stat requests)
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/h" -w 2 -q 2>/dev/null
+kg trace -s "$T/h" >"$T/h.out" 2>"$T/h.err"
+torn() {
+	grep -qx "requests     $(($(mock_stat requests) - before)) (0 failed)" "$T/h.out" &&
+		grep -q "1 line is not a trace record (the first at $T/h/trace.jsonl:1)" "$T/h.err"
+}
+check "half a line left by a dead session: only it is not a record" torn
 stop_mock
 
 # --- kgsup trace on a line that is not a record: left out, naming the first ---
@@ -158,5 +169,8 @@ left_out() {
 		grep -q "1 line is not a trace record (the first at $T/g/trace.jsonl:2)" "$T/g.err"
 }
 check "a line that is not a record: left out (exit $rc), naming its file and line" left_out
+printf '{"queued":"2026-01-01T00:0' >>"$T/g/trace.jsonl"
+kg trace -s "$T/g" >"$T/g.out" 2>"$T/g.err"; rc=$?
+check "a last line without its newline (being written) is not read, and not a bad one" left_out
 
 finish
