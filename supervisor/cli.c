@@ -80,6 +80,14 @@ static const struct cli_command commands[] = {
 	  "kgsup scale N -s DIR\n"
 	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
 	  "  start, surplus ones finish their batch and exit.\n" },
+	{ "trace", trace_cmd, NULL, CO_STATE | CO_JSON | CO_SLOWEST | CO_ERRORS, 0,
+	  "the requests of a run, one by one: the slowest, the failed",
+	  "kgsup trace -s DIR [--slowest N] [--errors] [--json]\n"
+	  "  Reads DIR/trace.jsonl (and trace.1.jsonl, the older part): a line per request\n"
+	  "  made and per batch answered from the cache. Without options: a summary.\n"
+	  "  --slowest N  the N slowest requests, with where their time went\n"
+	  "  --errors     every request that failed, with its cause and the server's message\n"
+	  "  --json       the chosen lines as they are in the file (all of them alone)\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
 };
@@ -107,6 +115,8 @@ static const struct cli_option {
 	{ "no-progress", 0, 0, CO_NO_PROGRESS },
 	{ "detach", 0, 0, CO_DETACH },
 	{ "strict", 0, 0, CO_STRICT },
+	{ "slowest", 0, 1, CO_SLOWEST },
+	{ "errors", 0, 0, CO_ERRORS },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -258,11 +268,20 @@ static int option_error(const struct cli_command *cmd, int c, char **argv)
 	return usage_error(cmd, "unknown option %s", name);
 }
 
+/* arg as a whole number from 1 to max into *out: 0, or -1. */
+static int count_of(const char *arg, long max, int *out)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (!*arg || *end || n < 1 || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 /* Applies one option the command takes; -1 to go on, or an exit code. */
 static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 {
-	char *end;
-	long n;
 	switch (o->bit) {
 	case CO_CONFIG: cli->config_path = arg; break;
 	case CO_INPUT:
@@ -271,10 +290,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 		break;
 	case CO_STATE: cli->state_dir = arg; break;
 	case CO_WORKERS:
-		n = strtol(arg, &end, 10);
-		if (*end || n < 1 || n > 1024)
+		if (count_of(arg, 1024, &cli->workers))
 			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
-		cli->workers = (int)n;
 		break;
 	case CO_FORMAT: cli->format = arg; break;
 	case CO_OUTPUT: cli->output = arg; break;
@@ -286,6 +303,11 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_NO_PROGRESS: cli->no_progress = 1; break;
 	case CO_DETACH: cli->detach = 1; break;
 	case CO_STRICT: cli->strict = 1; break;
+	case CO_SLOWEST:
+		if (count_of(arg, 100000, &cli->slowest))
+			return usage_error(cli->cmd, "--slowest takes a number from 1 to 100000");
+		break;
+	case CO_ERRORS: cli->errors = 1; break;
 	default:
 		if (o->letter == 'v')
 			log_set_level(log_get_level() + 1);
