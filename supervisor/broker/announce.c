@@ -1,4 +1,5 @@
-/* announce.c: the unit of a server's announced limit, judged from its resets (announce.h). */
+/* announce.c: the unit of a server's announced limit, judged from its resets and what it says
+ * remains (announce.h). */
 #include "announce.h"
 
 /* How far past a second or a minute a reset may be and still fit that unit: a server's
@@ -7,31 +8,39 @@
 
 void announced_init(struct announced *a)
 {
-	*a = (struct announced){ .limit = -1, .longest = -1, .unit = UNIT_NONE };
+	*a = (struct announced){ .limit = -1, .longest = -1, .most = -1, .unit = UNIT_NONE };
 }
 
-static enum limit_unit unit_of(int64_t longest, int64_t minute_ms)
+/* Resets of a second or less fit a per-second figure, or a per-minute one counted over slices
+ * of a second ("quantized", as OpenAI says it may enforce a limit): the second never leaves
+ * more than its share of the minute free, where a per-second limit leaves all of it free in
+ * an empty window, as for our first request. */
+static enum limit_unit unit_of(const struct announced *a, int64_t minute_ms, int *sliced)
 {
-	if (longest < 0)
+	*sliced = 0;
+	if (a->longest < 0)
 		return UNIT_NONE;
-	if ((double)longest <= (double)minute_ms / 60.0 * UNIT_SLACK)
-		return UNIT_SECOND;
-	if ((double)longest <= (double)minute_ms * UNIT_SLACK)
+	if ((double)a->longest <= (double)minute_ms / 60.0 * UNIT_SLACK) {
+		*sliced = a->most > 0 && (double)a->most <= (double)a->limit / 60.0 * UNIT_SLACK;
+		return *sliced ? UNIT_MINUTE : UNIT_SECOND;
+	}
+	if ((double)a->longest <= (double)minute_ms * UNIT_SLACK)
 		return UNIT_MINUTE;
 	return UNIT_DAY;
 }
 
-int announced_take(struct announced *a, int64_t limit, int64_t reset_ms, int64_t minute_ms)
+int announced_take(struct announced *a, int64_t limit, int64_t remaining, int64_t reset_ms,
+		   int64_t minute_ms)
 {
 	struct announced was = *a;
 	if (reset_ms > a->longest)
 		a->longest = reset_ms;
+	if (remaining >= 0 && remaining + 1 > a->most)
+		a->most = remaining + 1;
 	if (limit <= 0)
-		return 0; /* no figure to judge (the reset still counts for the next one) */
+		return 0; /* no figure to judge (what came with it still counts for the next one) */
 	a->limit = limit;
-	enum limit_unit u = unit_of(a->longest, minute_ms);
-	if (u > a->unit)
-		a->unit = u;
+	a->unit = unit_of(a, minute_ms, &a->sliced);
 	return a->limit != was.limit || a->unit != was.unit;
 }
 

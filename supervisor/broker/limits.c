@@ -69,8 +69,9 @@ static void reason(char *out, size_t len, const struct budget *b)
 	long long n = (long long)b->ann.limit;
 	switch (b->ann.unit) {
 	case UNIT_MINUTE:
-		snprintf(out, len, "the server announces %lld %ss a minute (resets up to %s)", n,
-			 b->noun, d);
+		snprintf(out, len, "the server announces %lld %ss a minute (resets up to %s%s)", n,
+			 b->noun, d, b->ann.sliced ? ", no more than a second's share left: counted "
+			 "per second" : "");
 		break;
 	case UNIT_SECOND:
 		snprintf(out, len, "the server announces %lld %ss with resets within a second: per "
@@ -105,7 +106,7 @@ static int take(struct limits *L, struct budget *b, int64_t limit, int64_t reset
 		b->remaining = remaining;
 		L->dirty = 1;
 	}
-	return announced_take(&b->ann, limit, reset_ms, L->minute_ms);
+	return announced_take(&b->ann, limit, remaining, reset_ms, L->minute_ms);
 }
 
 /* Nothing left of a daily quota: the run waits for its reset (the pace holds everyone until

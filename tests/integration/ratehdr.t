@@ -1,12 +1,13 @@
 #!/bin/bash
 # ratehdr.t: limits the server announces in x-ratelimit-limit-requests, in units other than a
 # minute (issue 20). A per-second figure does not slow the run to that many a minute; a
-# per-minute one caps the rate, with a warning naming both figures and why, as is every other
-# change (a 429 lowering the rate, the rate back); a daily quota used up pauses the run until
-# it resets, saying when, and the run goes on; limits.trust_announced false ignores the
-# headers; status shows the limits in force and where they come from.
+# per-minute one caps the rate (also when counted per second), with a warning naming both
+# figures and why, as is every other change (a 429 lowering the rate, the rate back); a daily
+# quota used up pauses the run until it resets, saying when, and the run goes on;
+# limits.trust_announced false ignores the headers; status shows the limits in force and where
+# they come from.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 30
 
 # batches CONFIG INPUT: how many batches the plan makes
 batches() { "$KGSUP" plan -c "$1" -i "$2" --json | json_get /dev/stdin "j['batches']"; }
@@ -80,6 +81,16 @@ check "status (live): requests 120 a minute, announced by the server" \
 	grep -q "^limits     requests 120 a minute: announced by the server (configured 1200)" "$T/st2b.txt"
 check "status --json (live): effective 120, source announced" \
 	[ "$(json_get "$T/st2b.json" "(lambda r: (r['effective'], r['source']))(j['limits']['requests_per_minute'])")" = "(120, 'announced')" ]
+stop_mock
+
+# --- a minute's limit counted per second (OpenAI's "quantized" limits; the mock's 1 s window):
+# 1,200 a minute announced, resets under a second, never more than 20 left
+start_mock --rpm 1200 --window-s 1
+write_config "$T/cfg5.json" '{"limits": {"requests_per_minute": 2400}, "chunking": {"chunks_per_batch": 1}}'
+"$KGSUP" start -c "$T/cfg5.json" -i "$T/in4" -s "$T/s5" -w 4 2>"$T/err5"; rc=$?
+check "a minute counted per second: exit 0 (got $rc)" [ $rc -eq 0 ]
+check "it caps: a warning names both figures and why" \
+	grep -q "broker warn: requests limit 2400 -> 1200 a minute: the server announces 1200 requests a minute (resets up to .*counted per second)" "$T/err5"
 stop_mock
 
 # --- limits.trust_announced false: the same per-minute server's headers are ignored --------
