@@ -7,7 +7,7 @@
 # limits.trust_announced false ignores the headers; status shows the limits in force and where
 # they come from.
 . "$(dirname "$0")/lib.sh"
-plan 30
+plan 32
 
 # batches CONFIG INPUT: how many batches the plan makes
 batches() { "$KGSUP" plan -c "$1" -i "$2" --json | json_get /dev/stdin "j['batches']"; }
@@ -148,5 +148,22 @@ check "8 answered before the day's end, the other $((n4 - 8)) after it (got $ear
 	[ "$early" = 8 -a "$late" = $((n4 - 8)) ]
 check "no request refused: none sent while nothing remained ($(json_get "$T/stats4.json" "j['rate_limited']") 429s)" \
 	[ "$(json_get "$T/stats4.json" "j['rate_limited']")" = 0 ]
+stop_mock
+
+# stopped while paused for a quota: the batches waiting for their grants go back at once
+start_mock --daily 4 --day-ends-s 120
+write_config "$T/cfg6.json" '{"chunking": {"chunks_per_batch": 1}}'
+KGSUP_MINUTE_MS=1000 "$KGSUP" start -c "$T/cfg6.json" -i "$T/in4" -s "$T/s6" -w 4 2>"$T/err6" &
+pid=$!
+for _ in $(seq 100); do grep -q '"pause_reason":"daily' "$T/s6/run/limits.json" 2>/dev/null && break; sleep 0.1; done
+t0=$(date +%s.%N)
+kg stop -s "$T/s6" >/dev/null
+wait $pid; rc=$?
+took=$(secs_since "$t0")
+kg status -s "$T/s6" --json >"$T/st6.json"
+check "kgsup stop during the pause: exit 75 in $took s, not the stop deadline's 30 (got $rc)" \
+	eval '[ $rc -eq 75 ] && le "$took" 10'
+check "the waiting batches pending again, none possibly billed" \
+	[ "$(json_get "$T/st6.json" "(j['state'], j['batches']['pending'] > 0, j['batches']['possibly_billed'])")" = "('stopped', True, 0)" ]
 stop_mock
 finish
