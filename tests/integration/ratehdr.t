@@ -17,25 +17,32 @@ secs_since() { /usr/bin/python3 -c "import time; print(round(time.time() - $1, 2
 le() { /usr/bin/python3 -c "import sys; sys.exit(0 if $1 <= $2 else 1)"; }
 # broker_warnings FILE: the broker's warnings in a run's log
 broker_warnings() { grep ' broker warn: ' "$1"; }
+# timed_start CONFIG INPUT NAME: kgsup start into $T/NAME, its log in $T/err-NAME; sets rc and
+# took (wall seconds)
+timed_start() {
+	local t0
+	t0=$(date +%s.%N)
+	timeout 120 "$KGSUP" start -c "$1" -i "$2" -s "$T/$3" -w 4 2>"$T/err-$3"
+	rc=$?
+	took=$(secs_since "$t0")
+}
 
 # --- a per-second server: 40 a second, resets under a second; 1,200 a minute configured ----
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 20 --words 800
 start_mock --rps 40
 write_config "$T/cfg.json" '{"limits": {"requests_per_minute": 1200}, "chunking": {"chunks_per_batch": 1}}'
 n=$(batches "$T/cfg.json" "$T/in")
-t0=$(date +%s.%N)
-timeout 120 "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/s1" -w 4 2>"$T/err1"; rc=$?
-took=$(secs_since "$t0")
+timed_start "$T/cfg.json" "$T/in" s1
 # the configured 20 a second allow n/20 s (the slow start and the processes' start on top);
 # 40 a minute would take n*1.5 s
 bound=$(/usr/bin/python3 -c "print(round($n / 20.0, 2))")
 check "per-second server: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "$n batches in $took s, near the configured rate's $bound s, not $n at 40 a minute" \
 	le "$took" "$bound * 1.5 + 3"
-check "no warning: the limit did not change ($(broker_warnings "$T/err1" | head -n 1))" \
-	eval '! broker_warnings "$T/err1"'
+check "no warning: the limit did not change ($(broker_warnings "$T/err-s1" | head -n 1))" \
+	eval '! broker_warnings "$T/err-s1"'
 check "the log says why the figure is no cap" \
-	grep -q "requests limit stays 1200 a minute: the server announces 40 requests with resets within a second: per second" "$T/err1"
+	grep -q "requests limit stays 1200 a minute: the server announces 40 requests with resets within a second: per second" "$T/err-s1"
 kg status -s "$T/s1" --json >"$T/st1.json"
 check "status --json: 1200 a minute from the config, 40 announced a second" \
 	[ "$(json_get "$T/st1.json" "(lambda r: (r['effective'], r['source'], r['announced'], r['announced_unit']))(j['limits']['requests_per_minute'])")" = "(1200, 'config', 40, 'second')" ]
@@ -49,19 +56,17 @@ stop_mock
 start_mock --rpm 120 --first-429 1 --retry-after 1
 write_config "$T/cfg2.json" '{"limits": {"requests_per_minute": 1200}, "chunking": {"chunks_per_batch": 1}}'
 n2=$(batches "$T/cfg2.json" "$T/in2")
-t0=$(date +%s.%N)
-"$KGSUP" start -c "$T/cfg2.json" -i "$T/in2" -s "$T/s2" -w 4 2>"$T/err2"; rc=$?
-took=$(secs_since "$t0")
+timed_start "$T/cfg2.json" "$T/in2" s2
 check "per-minute server: exit 0 (got $rc)" [ $rc -eq 0 ]
 # 2 a second: n2 requests need (n2 - 1) / 2 s at least, the one-request start aside
 check "capped at 120 a minute: $n2 batches took $took s, at least $(( (n2 - 2) / 2 )) s" \
 	le "($n2 - 2) / 2.0" "$took"
 check "a warning names both figures and the server's announcement" \
-	grep -q "broker warn: requests limit 1200 -> 120 a minute: the server announces 120 requests a minute (resets up to" "$T/err2"
+	grep -q "broker warn: requests limit 1200 -> 120 a minute: the server announces 120 requests a minute (resets up to" "$T/err-s2"
 check "a warning when a 429 lowers the rate, with both figures" \
-	grep -Eq "broker warn: rate lowered after an HTTP 429: [0-9]+ -> [0-9]+ requests" "$T/err2"
+	grep -Eq "broker warn: rate lowered after an HTTP 429: [0-9]+ -> [0-9]+ requests" "$T/err-s2"
 check "a warning when the rate is back at the limit" \
-	grep -q "broker warn: rate back to 120 requests and" "$T/err2"
+	grep -q "broker warn: rate back to 120 requests and" "$T/err-s2"
 kg status -s "$T/s2" --json >"$T/st2.json"
 check "status --json: 120 a minute announced by the server, 1200 configured" \
 	[ "$(json_get "$T/st2.json" "(lambda r: (r['limit'], r['configured'], r['announced_unit']))(j['limits']['requests_per_minute'])")" = "(120, 1200, 'minute')" ]
@@ -87,22 +92,20 @@ stop_mock
 # 1,200 a minute announced, resets under a second, never more than 20 left
 start_mock --rpm 1200 --window-s 1
 write_config "$T/cfg5.json" '{"limits": {"requests_per_minute": 2400}, "chunking": {"chunks_per_batch": 1}}'
-"$KGSUP" start -c "$T/cfg5.json" -i "$T/in4" -s "$T/s5" -w 4 2>"$T/err5"; rc=$?
+timed_start "$T/cfg5.json" "$T/in4" s5
 check "a minute counted per second: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "it caps: a warning names both figures and why" \
-	grep -q "broker warn: requests limit 2400 -> 1200 a minute: the server announces 1200 requests a minute (resets up to .*counted per second)" "$T/err5"
+	grep -q "broker warn: requests limit 2400 -> 1200 a minute: the server announces 1200 requests a minute (resets up to .*counted per second)" "$T/err-s5"
 stop_mock
 
 # --- limits.trust_announced false: the same per-minute server's headers are ignored --------
 start_mock --rpm 120
 write_config "$T/cfg3.json" '{"limits": {"requests_per_minute": 1200, "trust_announced": false}, "chunking": {"chunks_per_batch": 1}}'
-t0=$(date +%s.%N)
-"$KGSUP" start -c "$T/cfg3.json" -i "$T/in2" -s "$T/s3" -w 4 2>"$T/err3"; rc=$?
-took=$(secs_since "$t0")
+timed_start "$T/cfg3.json" "$T/in2" s3
 check "trust_announced false: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "not capped: $n2 batches in $took s, under the $(( (n2 - 2) / 2 )) s 120 a minute needs" \
 	le "$took" "($n2 - 2) / 2.0"
-check "no word of the server's figures" eval '! grep -q "broker .*limit" "$T/err3"'
+check "no word of the server's figures" eval '! grep -q "broker .*limit" "$T/err-s3"'
 kg status -s "$T/s3" --json >"$T/st3.json"
 check "status --json: 1200 from the config, no announced figure, trust_announced false" \
 	[ "$(json_get "$T/st3.json" "(lambda l: (l['requests_per_minute']['effective'], l['requests_per_minute']['source'], l['requests_per_minute']['announced'], l['trust_announced']))(j['limits'])")" = "(1200, 'config', None, False)" ]
