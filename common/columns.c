@@ -174,7 +174,8 @@ int columns_choose(const char *file, const struct column_stats *st, const struct
 	for (size_t k = 0; !rc && k < spec->nkeep; k++) {
 		int c = find_column(st, spec->keep_columns[k]);
 		if (c < 0) {
-			unknown(file, st, spec->keep_columns[k], "input.keep_columns", err, errlen);
+			unknown(file, st, spec->keep_columns[k],
+				spec->keep_key ? spec->keep_key : "input.keep_columns", err, errlen);
 			rc = -1;
 			break;
 		}

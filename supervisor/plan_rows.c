@@ -205,20 +205,26 @@ static int on_row(const struct table_row *row, void *arg)
 	return 0;
 }
 
-/* The job's column settings; with no input.keep_columns every column but the id and the text
- * is kept (at most ROW_MAX_KEEP), and a report's score column always is. */
+/* The job's column settings; with no input.keep_columns every column of the first table but
+ * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables, and a
+ * report's score column always is. */
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
-	const struct config *cfg = tp->pl->cfg;
+	struct planner *pl = tp->pl;
+	const struct config *cfg = pl->cfg;
 	const char *keep[ROW_MAX_KEEP + 1];
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0 };
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, NULL };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
 	for (const json *e = json_first(list); e && spec.nkeep < ROW_MAX_KEEP; e = json_next(e))
 		keep[spec.nkeep++] = json_string(e);
-	int rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
-	if (!rc && !list) {
+	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
+	if (!rc && !list && pl->have_columns) {
+		spec.keep_key = "a column of the first table, kept as input.keep_columns is unset";
+		for (size_t i = 0; i < pl->nfirst_keep; i++)
+			keep[spec.nkeep++] = pl->first_keep[i];
+	} else if (!rc && !list) {
 		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
 			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
 				keep[spec.nkeep++] = st->names[i];
@@ -261,6 +267,11 @@ static int put_columns(struct table_plan *tp, const struct column_stats *st)
 	hash_update(pl->fp, b.data, b.len);
 	tp->id_name = tp->ch.id_col < 0 ? NULL : st->names[tp->ch.id_col];
 	int rc = 0;
+	if (!pl->have_columns && !pl->cfg->input_keep_columns) {
+		pl->first_keep = xcalloc(tp->ch.nkeep + 1, sizeof *pl->first_keep);
+		for (size_t i = 0; i < tp->ch.nkeep; i++)
+			pl->first_keep[pl->nfirst_keep++] = xstrdup(st->names[tp->ch.keep[i]]);
+	}
 	if (!pl->have_columns++ && pl->db)
 		rc = planner_txn(pl) || store_put(pl->txn, DB_META, META_ROW_COLUMNS,
 						  strlen(META_ROW_COLUMNS), b.data, b.len) ?

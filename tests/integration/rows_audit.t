@@ -1,0 +1,51 @@
+#!/bin/bash
+# rows_audit.t: tables and answers a user may really have, found in an audit of runs over rows.
+# Several tables whose columns come in another order are exported under the right headers, and
+# a later table without a column the first one kept is refused, naming it.
+. "$(dirname "$0")/lib.sh"
+plan 2
+
+export MOCK_API_KEY=mock-key-$$
+start_mock
+mkdir -p "$T/job"
+cp "$TOP/etc/jobs/schemas/feedback.json" "$TOP/etc/jobs/prompts/feedback-system.txt" \
+	"$TOP/etc/jobs/prompts/feedback-user.txt" "$T/job/"
+# job FILE [extra top-level JSON]: the feedback stage, 4 rows a call, against the mock
+job() {
+	write_config "$1" '{"api": {"structured_outputs": true, "max_tokens": 16384, "api_key_env": "MOCK_API_KEY"}}'
+	/usr/bin/python3 - "$1" "${2:-{\}}" <<'PY'
+import json, sys
+path, extra = sys.argv[1], json.loads(sys.argv[2])
+cfg = json.load(open(path))
+cfg["stages"] = [{"name": "classify", "over": "rows", "per_call": 4, "schema": "feedback.json",
+                  "prompt": {"system": "feedback-system.txt", "user": "feedback-user.txt"}}]
+for sec, kv in extra.items():
+    cfg.setdefault(sec, {}).update(kv)
+json.dump(cfg, open(path, "w"))
+PY
+}
+job "$T/job/cfg.json"
+# csv_col FILE ID COLUMN: the cell of row ID under the header COLUMN of an export
+csv_col() {
+	/usr/bin/python3 - "$@" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(" ".join(r[sys.argv[3]] for r in rows if r[next(iter(r))] == sys.argv[2]))
+PY
+}
+
+# two tables of one survey, their columns in another order (no input.keep_columns)
+mkdir -p "$T/order"
+printf 'id,comment,score,channel\nA1,the app is great,9,web\n' >"$T/order/a.csv"
+printf 'id,channel,comment,score\nB1,email,the staff were rude,2\n' >"$T/order/b.csv"
+kg start -c "$T/job/cfg.json" -i "$T/order" -s "$T/order.s" -q --no-progress 2>"$T/order.err"
+kg export -s "$T/order.s" -f csv -o "$T/order.csv" 2>/dev/null
+check "tables with columns in another order: each cell under its header (B1: score $(csv_col "$T/order.csv" B1 score), channel $(csv_col "$T/order.csv" B1 channel))" \
+	[ "$(csv_col "$T/order.csv" B1 score) $(csv_col "$T/order.csv" B1 channel)" = "2 email" ]
+# a later table without a column the first one has kept: refused, naming it
+printf 'id,comment,score\nC1,what a nice shop,8\n' >"$T/order/c.csv"
+kg start -c "$T/job/cfg.json" -i "$T/order" -s "$T/order2.s" -q --no-progress 2>"$T/order2.err"; rc=$?
+check "a later table without a column of the first: exit 2 ($rc) naming it ($(tail -1 "$T/order2.err"))" \
+	[ $rc -eq 2 -a -n "$(grep -F 'c.csv: no column "channel" (a column of the first table' "$T/order2.err")" ]
+
+finish
