@@ -1,9 +1,10 @@
 #!/bin/bash
 # rows_audit.t: tables and answers a user may really have, found in an audit of runs over rows.
 # Several tables whose columns come in another order are exported under the right headers, and
-# a later table without a column the first one kept is refused, naming it.
+# a later table without a column the first one kept is refused, naming it. Two columns of one
+# name are both kept.
 . "$(dirname "$0")/lib.sh"
-plan 2
+plan 3
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -47,5 +48,12 @@ printf 'id,comment,score\nC1,what a nice shop,8\n' >"$T/order/c.csv"
 kg start -c "$T/job/cfg.json" -i "$T/order" -s "$T/order2.s" -q --no-progress 2>"$T/order2.err"; rc=$?
 check "a later table without a column of the first: exit 2 ($rc) naming it ($(tail -1 "$T/order2.err"))" \
 	[ $rc -eq 2 -a -n "$(grep -F 'c.csv: no column "channel" (a column of the first table' "$T/order2.err")" ]
+
+# a header that names two columns: both kept, each under its header
+printf 'id,note,comment,note\nD1,first note,the parcel came late,second note\n' >"$T/twice.csv"
+kg start -c "$T/job/cfg.json" -i "$T/twice.csv" -s "$T/twice.s" -q --no-progress 2>"$T/twice.err"
+kg export -s "$T/twice.s" -f csv -o "$T/twice.csv.out" 2>/dev/null
+check "two columns of one name: both kept ($(sed -n 2p "$T/twice.csv.out" | cut -d, -f1-3))" \
+	[ "$(sed -n 2p "$T/twice.csv.out" | cut -d, -f1-3)" = '"D1","first note","second note"' ]
 
 finish
