@@ -40,11 +40,21 @@ static void on_field(void *s, size_t n, void *data)
 	}
 }
 
+/* A line of empty cells (",,," where a spreadsheet had formatting alone) is no row, as in an
+ * .xlsx sheet. */
+static int no_value(const struct rowbuf *rb)
+{
+	for (size_t i = 0; i < rb->n; i++)
+		if (rb->lens[i])
+			return 0;
+	return 1;
+}
+
 static void on_row(int c, void *data)
 {
 	(void)c;
 	struct csvread *r = data;
-	if (!r->stop && rowbuf_emit(&r->rb, r->row_start, r->fn, r->arg))
+	if (!r->stop && !no_value(&r->rb) && rowbuf_emit(&r->rb, r->row_start, r->fn, r->arg))
 		r->stop = 1;
 	rowbuf_reset(&r->rb);
 	r->row_start = 0;

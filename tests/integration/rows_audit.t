@@ -2,9 +2,9 @@
 # rows_audit.t: tables and answers a user may really have, found in an audit of runs over rows.
 # Several tables whose columns come in another order are exported under the right headers, and
 # a later table without a column the first one kept is refused, naming it. Two columns of one
-# name are both kept.
+# name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
 . "$(dirname "$0")/lib.sh"
-plan 3
+plan 5
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -55,5 +55,16 @@ kg start -c "$T/job/cfg.json" -i "$T/twice.csv" -s "$T/twice.s" -q --no-progress
 kg export -s "$T/twice.s" -f csv -o "$T/twice.csv.out" 2>/dev/null
 check "two columns of one name: both kept ($(sed -n 2p "$T/twice.csv.out" | cut -d, -f1-3))" \
 	[ "$(sed -n 2p "$T/twice.csv.out" | cut -d, -f1-3)" = '"D1","first note","second note"' ]
+
+# a table Excel saved as CSV, with lines of empty cells at its end: they are no rows
+printf 'id,comment,score\r\nE1,good value,9\r\n,,\r\nE2,too slow,3\r\n,,\r\n,,\r\n' >"$T/trail.csv"
+kg start -c "$T/job/cfg.json" -i "$T/trail.csv" -s "$T/trail.s" -q --no-progress 2>"$T/trail.err"; rc=$?
+kg status -s "$T/trail.s" --json >"$T/trail.json" 2>/dev/null
+check "lines of empty cells are no rows: exit $rc, $(json_get "$T/trail.json" "j['rows']['classify']['rows']" 2>/dev/null) rows ($(tail -1 "$T/trail.err"))" \
+	[ $rc -eq 0 -a "$(json_get "$T/trail.json" "j['rows']['classify']['rows']" 2>/dev/null)" = 2 ]
+printf 'id,comment\n,\nE1,one\nE1,two\n' >"$T/trail2.csv"
+kg start -c "$T/job/cfg.json" -i "$T/trail2.csv" -s "$T/trail2.s" -q --no-progress 2>"$T/trail2.err"
+check "lines after one of empty cells keep their numbers ($(tail -1 "$T/trail2.err"))" \
+	grep -qF 'trail2.csv:4: row id "E1" seen before at line 3' "$T/trail2.err"
 
 finish
