@@ -56,5 +56,8 @@ void table_csv_field(struct buf *out, const char *s, size_t len);
 /* The longest row (all its cells) a table may have; a longer one is an error, so a missing
  * closing quote cannot make one field swallow the whole file into memory. */
 #define TABLE_MAX_ROW ((size_t)64 << 20)
+/* The most columns a row may have, as many as a sheet has (A to XFD): a wider one is an error,
+ * as every row is padded to the header's width. */
+#define TABLE_MAX_COLS 16384
 
 #endif

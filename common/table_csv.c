@@ -34,8 +34,12 @@ static void on_field(void *s, size_t n, void *data)
 	if (r->stop)
 		return;
 	if (rowbuf_set(&r->rb, r->rb.n, s ? s : "", s ? n : 0)) {
-		snprintf(r->err, r->errlen, "%s:%llu: a row longer than %zu MiB", r->path,
-			 (unsigned long long)r->row_start, TABLE_MAX_ROW >> 20);
+		if (r->rb.n >= TABLE_MAX_COLS)
+			snprintf(r->err, r->errlen, "%s:%llu: a row of more than %d columns", r->path,
+				 (unsigned long long)r->row_start, TABLE_MAX_COLS);
+		else
+			snprintf(r->err, r->errlen, "%s:%llu: a row longer than %zu MiB", r->path,
+				 (unsigned long long)r->row_start, TABLE_MAX_ROW >> 20);
 		r->stop = -1;
 	}
 }

@@ -4,7 +4,7 @@
 # a later table without a column the first one kept is refused, naming it. Two columns of one
 # name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
 . "$(dirname "$0")/lib.sh"
-plan 5
+plan 7
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -66,5 +66,32 @@ printf 'id,comment\n,\nE1,one\nE1,two\n' >"$T/trail2.csv"
 kg start -c "$T/job/cfg.json" -i "$T/trail2.csv" -s "$T/trail2.s" -q --no-progress 2>"$T/trail2.err"
 check "lines after one of empty cells keep their numbers ($(tail -1 "$T/trail2.err"))" \
 	grep -qF 'trail2.csv:4: row id "E1" seen before at line 3' "$T/trail2.err"
+
+# an .xlsx file whose cell says it is in column ZZZZZ (Excel's last is XFD): refused, not a
+# row of 12 million cells to build for every row
+/usr/bin/python3 - "$T/far.xlsx" <<'PY'
+import sys, zipfile
+ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>comment</t></is></c></row>'
+rows += "".join('<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" t="inlineStr"><is><t>text %d</t></is></c>'
+                '<c r="ZZZZZ%d"><v>1</v></c></row>' % ((i,) * 6) for i in range(2, 40))
+z = zipfile.ZipFile(sys.argv[1], "w")
+z.writestr("xl/workbook.xml", '<workbook %s xmlns:r="%s"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>' % (ns, rel))
+z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+           '<Relationship Id="rId1" Type="%s/worksheet" Target="worksheets/sheet1.xml"/></Relationships>' % rel)
+z.writestr("xl/worksheets/sheet1.xml", "<worksheet %s><sheetData>%s</sheetData></worksheet>" % (ns, rows))
+PY
+t0=$(date +%s%N)
+kg plan -c "$T/job/cfg.json" -i "$T/far.xlsx" >/dev/null 2>"$T/far.err"; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a cell past column XFD: exit 2 ($rc) in $ms ms, naming the row ($(tail -1 "$T/far.err"))" \
+	[ $rc -eq 2 -a -n "$(grep -F 'far.xlsx:2: a cell beyond column XFD' "$T/far.err")" ]
+
+# the same in a csv: a header of 20,000 columns is refused
+awk 'BEGIN { printf "id,comment"; for (i = 0; i < 20000; i++) printf ","; print ""; print "F1,some text" }' >"$T/wide.csv"
+kg plan -c "$T/job/cfg.json" -i "$T/wide.csv" >/dev/null 2>"$T/wide.err"; rc=$?
+check "a csv row of more than 16384 columns: exit 2 ($rc) ($(tail -1 "$T/wide.err"))" \
+	[ $rc -eq 2 -a -n "$(grep -F 'wide.csv:1: a row of more than 16384 columns' "$T/wide.err")" ]
 
 finish
