@@ -4,7 +4,7 @@
 # a later table without a column the first one kept is refused, naming it. Two columns of one
 # name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 8
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -93,5 +93,26 @@ awk 'BEGIN { printf "id,comment"; for (i = 0; i < 20000; i++) printf ","; print 
 kg plan -c "$T/job/cfg.json" -i "$T/wide.csv" >/dev/null 2>"$T/wide.err"; rc=$?
 check "a csv row of more than 16384 columns: exit 2 ($rc) ($(tail -1 "$T/wide.err"))" \
 	[ $rc -eq 2 -a -n "$(grep -F 'wide.csv:1: a row of more than 16384 columns' "$T/wide.err")" ]
+
+# ids the schema says are numbers come back as numbers: "007" as 7, a 20-digit id rounded as a
+# double; each is its row's
+/usr/bin/python3 - "$T/job/feedback.json" "$T/job/numeric.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["properties"]["rows"]["items"]["properties"]["id"] = {"type": "integer"}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+job "$T/job/numeric.cfg.json"
+/usr/bin/python3 - "$T/job/numeric.cfg.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["stages"][0]["schema"] = "numeric.json"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+printf 'id,comment\n007,the coffee was cold\n12345678901234567890,lovely staff\n42,fine overall\n' >"$T/numeric.csv"
+kg start -c "$T/job/numeric.cfg.json" -i "$T/numeric.csv" -s "$T/numeric.s" -q --no-progress 2>"$T/numeric.err"; rc=$?
+kg status -s "$T/numeric.s" --json >"$T/numeric.json" 2>/dev/null
+check "ids answered as numbers: exit $rc, $(json_get "$T/numeric.json" "j['rows']['classify']['answered']" 2>/dev/null) of 3 answered ($(tail -1 "$T/numeric.err"))" \
+	[ $rc -eq 0 -a "$(json_get "$T/numeric.json" "j['rows']['classify']['answered']" 2>/dev/null)" = 3 ]
 
 finish
