@@ -194,7 +194,9 @@ int columns_choose(const char *file, const struct column_stats *st, const struct
 		int c = find_kept(st, out, spec->keep_columns[k]);
 		if (c < 0) {
 			unknown(file, st, spec->keep_columns[k],
-				spec->keep_key ? spec->keep_key : "input.keep_columns", err, errlen);
+				spec->keep_keys && spec->keep_keys[k] ? spec->keep_keys[k] :
+									"input.keep_columns",
+				err, errlen);
 			rc = -1;
 			break;
 		}

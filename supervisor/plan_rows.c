@@ -212,8 +212,8 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 {
 	struct planner *pl = tp->pl;
 	const struct config *cfg = pl->cfg;
-	const char *keep[ROW_MAX_KEEP + 1];
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, NULL };
+	const char *keep[ROW_MAX_KEEP + 1], *keys[ROW_MAX_KEEP + 1] = { 0 };
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
@@ -221,9 +221,11 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 		keep[spec.nkeep++] = json_string(e);
 	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
 	if (!rc && !list && pl->have_columns) {
-		spec.keep_key = "a column of the first table, kept as input.keep_columns is unset";
-		for (size_t i = 0; i < pl->nfirst_keep; i++)
+		for (size_t i = 0; i < pl->nfirst_keep; i++) {
+			keys[spec.nkeep] = "a column of the first table, kept as input.keep_columns "
+					   "is unset";
 			keep[spec.nkeep++] = pl->first_keep[i];
+		}
 	} else if (!rc && !list) {
 		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
 			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
@@ -233,8 +235,10 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 	int has_score = !score;
 	for (size_t i = 0; i < spec.nkeep; i++)
 		has_score |= !strcmp(keep[i], score ? score : "");
-	if (!has_score && spec.nkeep < ROW_MAX_KEEP)
+	if (!has_score && spec.nkeep < ROW_MAX_KEEP) {
+		keys[spec.nkeep] = "report.score_column";
 		keep[spec.nkeep++] = score;
+	}
 	if (!rc) {
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);

@@ -4,7 +4,7 @@
 # a later table without a column the first one kept is refused, naming it. Two columns of one
 # name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 9
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -114,5 +114,11 @@ kg start -c "$T/job/numeric.cfg.json" -i "$T/numeric.csv" -s "$T/numeric.s" -q -
 kg status -s "$T/numeric.s" --json >"$T/numeric.json" 2>/dev/null
 check "ids answered as numbers: exit $rc, $(json_get "$T/numeric.json" "j['rows']['classify']['answered']" 2>/dev/null) of 3 answered ($(tail -1 "$T/numeric.err"))" \
 	[ $rc -eq 0 -a "$(json_get "$T/numeric.json" "j['rows']['classify']['answered']" 2>/dev/null)" = 3 ]
+
+# report.score_column naming a column the table does not have: the error names that key
+job "$T/job/score.json" '{"report": {"score_column": "nps"}}'
+kg start -c "$T/job/score.json" -i "$T/numeric.csv" -s "$T/score.s" -q --no-progress 2>"$T/score.err"; rc=$?
+check "a score column the table lacks: exit 2 ($rc) naming report.score_column ($(tail -1 "$T/score.err"))" \
+	[ $rc -eq 2 -a -n "$(grep -F 'no column "nps" (report.score_column)' "$T/score.err")" ]
 
 finish
