@@ -4,6 +4,7 @@
  * normal form (rowtext.h), and row ids and texts seen are looked up in the store (DB_TEXTS,
  * under keys of their own), so memory does not grow with the table. */
 #include "plan_impl.h"
+#include "../common/chunk.h"
 #include "../common/columns.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -27,6 +28,8 @@ struct table_plan {
 	const char *id_name; /* the id column's name, NULL when rows are numbered */
 	int header_seen;
 	uint64_t rownum; /* data rows of this table so far */
+	size_t text_max; /* bytes of a text a call can hold (a stage's max_input_tokens / per_call) */
+	uint64_t cut, first_cut; /* texts cut to text_max, and the line of the first */
 	buf norm, rec;
 };
 
@@ -146,6 +149,33 @@ static int row_id(struct table_plan *tp, const struct table_row *row, struct row
 	return -1;
 }
 
+/* The bytes of a text that are asked: all, or as much as a call holds beside the others, cut
+ * at a character's start, so one pasted-in log cannot make its whole batch too long to ask. */
+static size_t cut_text(struct table_plan *tp, const char *text, size_t len, uint64_t line)
+{
+	if (len <= tp->text_max)
+		return len;
+	if (!tp->cut++)
+		tp->first_cut = line;
+	size_t n = tp->text_max;
+	while (n && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* The least of the rows stages' max_input_tokens / per_call, in bytes. */
+static size_t text_max(const struct job *job)
+{
+	size_t max = SIZE_MAX;
+	for (size_t s = 0; s < job->n; s++) {
+		const struct stage *st = &job->st[s];
+		size_t n = (size_t)st->max_input_tokens * BYTES_PER_TOKEN / (size_t)st->per_call;
+		if (st->over == OVER_ROWS && n < max)
+			max = n;
+	}
+	return max;
+}
+
 /* A stop while a huge table is read ends the plan at once (nothing of it is kept). */
 static int stopped(struct planner *pl)
 {
@@ -189,7 +219,8 @@ static int on_row(const struct table_row *row, void *arg)
 	if (!tp->norm.len) {
 		r.chunk = ROW_NO_TEXT;
 		pl->rows.skipped++;
-	} else if (text_chunk(tp, row->cells[tc], row->lens[tc], &r)) {
+	} else if (text_chunk(tp, row->cells[tc], cut_text(tp, row->cells[tc], row->lens[tc], r.line),
+			      &r)) {
 		return -1;
 	}
 	r.ncells = tp->ch.nkeep;
@@ -319,6 +350,7 @@ int plan_table(struct planner *pl, const char *path)
 	struct column_stats *st = &tp.stats;
 	tp.pl = pl;
 	tp.path = path;
+	tp.text_max = text_max(pl->job);
 	buf_init(&tp.norm);
 	buf_init(&tp.rec);
 	int rc = table_rows(t, stats_row, &tp, pl->err, pl->errlen);
@@ -331,6 +363,11 @@ int plan_table(struct planner *pl, const char *path)
 			rc = begin_table(&tp);
 		if (!rc)
 			rc = table_rows(t, on_row, &tp, pl->err, pl->errlen);
+		if (!rc && tp.cut)
+			log_warn("%s: %llu texts cut to %zu bytes, the first at line %llu (a call holds "
+				 "max_input_tokens / per_call of each)", path,
+				 (unsigned long long)tp.cut, tp.text_max,
+				 (unsigned long long)tp.first_cut);
 	}
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);

@@ -4,7 +4,7 @@
 # a later table without a column the first one kept is refused, naming it. Two columns of one
 # name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 11
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -120,5 +120,35 @@ job "$T/job/score.json" '{"report": {"score_column": "nps"}}'
 kg start -c "$T/job/score.json" -i "$T/numeric.csv" -s "$T/score.s" -q --no-progress 2>"$T/score.err"; rc=$?
 check "a score column the table lacks: exit 2 ($rc) naming report.score_column ($(tail -1 "$T/score.err"))" \
 	[ $rc -eq 2 -a -n "$(grep -F 'no column "nps" (report.score_column)' "$T/score.err")" ]
+
+# a comment of 400 KB (a log pasted in) among short ones: every call fits the stage's
+# max_input_tokens (here 2,000 tokens for 4 rows: 2,000 bytes a text), the text cut, said once
+job "$T/job/small.json"
+/usr/bin/python3 - "$T/job/small.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["stages"][0]["max_input_tokens"] = 2000
+json.dump(c, open(sys.argv[1], "w"))
+PY
+/usr/bin/python3 - "$T/huge.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("id,comment\n")
+    for i in range(1, 8):
+        f.write("H%d,short comment number %d\n" % (i, i))
+        if i == 3:
+            f.write('HUGE,"%s"\n' % ("d\u00e9j\u00e0 vu " * 40000))
+PY
+before=$(mock_stat requests)
+kg start -c "$T/job/small.json" -i "$T/huge.csv" -s "$T/huge.s" -q --no-progress 2>"$T/huge.err"; rc=$?
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats?bodies=1" >"$T/huge.stats"
+longest=$(/usr/bin/python3 -c "
+import json, re, sys
+j = json.load(open('$T/huge.stats'))
+print(max(len(l.encode()) for e in j['requests_log'][$before:] for l in re.findall(r'^\[row [^]]*\] .*', e['user'], re.M)))")
+check "a huge text: exit $rc, its row line in the prompt $longest bytes (at most 2,000 of text)" \
+	[ $rc -eq 0 -a "$longest" -le 2020 ]
+check "the cut is said once, naming the table and line ($(grep -c 'cut' "$T/huge.err") lines)" \
+	[ "$(grep -c 'huge.csv: 1 texts cut to 2000 bytes, the first at line 5' "$T/huge.err")" = 1 ]
 
 finish
