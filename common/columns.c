@@ -74,6 +74,25 @@ static int find_column(const struct column_stats *st, const char *name)
 	return -1;
 }
 
+/* The column a kept name stands for: of the columns it names, the first neither kept yet nor
+ * the id or text column, else the first not kept yet, else the first; so a header that names
+ * two columns keeps both, each once. */
+static int find_kept(const struct column_stats *st, const struct column_choice *ch,
+		     const char *name)
+{
+	for (int pass = 0; pass < 3; pass++)
+		for (int nocase = 0; nocase < 2; nocase++)
+			for (size_t i = 0; i < st->ncols; i++) {
+				int kept = 0, own = (int)i == ch->id_col || (int)i == ch->text_col;
+				for (size_t k = 0; k < ch->nkeep; k++)
+					kept |= ch->keep[k] == i;
+				if (header_is(st->names[i], name, nocase) &&
+				    !(pass < 2 && kept) && !(pass == 0 && own))
+					return (int)i;
+			}
+	return -1;
+}
+
 /* s lower-cased without spaces, "_" and "-", into out. */
 static void squeeze(const char *s, char *out, size_t n)
 {
@@ -172,9 +191,12 @@ int columns_choose(const char *file, const struct column_stats *st, const struct
 		rc = choose_text(file, st, spec, out, &desc, err, errlen);
 	out->keep = xcalloc(spec->nkeep + 1, sizeof *out->keep);
 	for (size_t k = 0; !rc && k < spec->nkeep; k++) {
-		int c = find_column(st, spec->keep_columns[k]);
+		int c = find_kept(st, out, spec->keep_columns[k]);
 		if (c < 0) {
-			unknown(file, st, spec->keep_columns[k], "input.keep_columns", err, errlen);
+			unknown(file, st, spec->keep_columns[k],
+				spec->keep_keys && spec->keep_keys[k] ? spec->keep_keys[k] :
+									"input.keep_columns",
+				err, errlen);
 			rc = -1;
 			break;
 		}

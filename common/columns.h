@@ -25,11 +25,13 @@ struct column_stats {
 int column_stats_row(const struct table_row *row, void *stats);
 void column_stats_free(struct column_stats *st);
 
-/* The job's choices; NULL / 0 for unset. */
+/* The job's choices; NULL / 0 for unset. keep_keys (NULL, or one per kept column) name where
+ * each kept column was asked for, in messages (NULL: "input.keep_columns"). */
 struct column_spec {
 	const char *id_column, *text_column;
 	const char *const *keep_columns;
 	size_t nkeep;
+	const char *const *keep_keys;
 };
 
 struct column_choice {

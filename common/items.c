@@ -95,19 +95,3 @@ const json *items_in_answer(const json *answer, const char *key)
 		}
 	return empty;
 }
-
-const char *item_id(const json *item, const char *key, char *tmp, size_t tmplen)
-{
-	const json *v = json_get(item, key);
-	if (json_kind(v) == J_STRING)
-		return json_string(v);
-	if (json_kind(v) == J_NUMBER) {
-		double d = json_number(v);
-		if (d == (double)(long long)d)
-			snprintf(tmp, tmplen, "%lld", (long long)d);
-		else
-			snprintf(tmp, tmplen, "%.17g", d);
-		return tmp;
-	}
-	return NULL;
-}

@@ -1,6 +1,5 @@
 /* items.h: the per-row items of a rows stage's answers and schema: the array of objects that
- * carry the stage's item_key (one level down, or the answer itself), and the id an item
- * carries (a string, or a number taken as its text). */
+ * carry the stage's item_key (one level down, or the answer itself). */
 #ifndef KGSUP_ITEMS_H
 #define KGSUP_ITEMS_H
 
@@ -18,7 +17,5 @@ const json *items_resolve(const json *root, const json *s);
 int schema_items_field(const char *schema_text, const char *key, char *why, size_t whylen);
 /* The array of items in an answer, or NULL. */
 const json *items_in_answer(const json *answer, const char *key);
-/* The id item carries under key as text (a number written into tmp), or NULL. */
-const char *item_id(const json *item, const char *key, char *tmp, size_t tmplen);
 
 #endif

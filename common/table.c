@@ -49,7 +49,7 @@ static void grow_to(struct rowbuf *rb, size_t n)
 
 int rowbuf_set(struct rowbuf *rb, size_t col, const char *s, size_t n)
 {
-	if (rb->data.len + n + 1 > TABLE_MAX_ROW || col >= TABLE_MAX_ROW)
+	if (rb->data.len + n + 1 > TABLE_MAX_ROW || col >= TABLE_MAX_COLS)
 		return -1;
 	grow_to(rb, col + 1);
 	rb->offs[col] = rb->data.len;

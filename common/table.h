@@ -4,7 +4,7 @@
  * (table.c); each one's reader is in a file of its own (table_csv.c, xlsx.c + xlsx_sheet.c).
  *   .csv .tsv - RFC 4180 (quoted fields, doubled quotes, newlines in quotes, CRLF, a UTF-8
  *               BOM dropped); a file that is not valid UTF-8 is read as Windows-1252 with
- *               one warning naming the file
+ *               one warning naming the file; a line of empty cells is no row
  *   .xlsx     - the first sheet or the one named: shared and inline strings, numbers as
  *               written in the cell, booleans as "true"/"false", dates as ISO 8601 */
 #ifndef KGSUP_TABLE_H
@@ -56,5 +56,8 @@ void table_csv_field(struct buf *out, const char *s, size_t len);
 /* The longest row (all its cells) a table may have; a longer one is an error, so a missing
  * closing quote cannot make one field swallow the whole file into memory. */
 #define TABLE_MAX_ROW ((size_t)64 << 20)
+/* The most columns a row may have, as many as a sheet has (A to XFD): a wider one is an error,
+ * as every row is padded to the header's width. */
+#define TABLE_MAX_COLS 16384
 
 #endif

@@ -34,17 +34,31 @@ static void on_field(void *s, size_t n, void *data)
 	if (r->stop)
 		return;
 	if (rowbuf_set(&r->rb, r->rb.n, s ? s : "", s ? n : 0)) {
-		snprintf(r->err, r->errlen, "%s:%llu: a row longer than %zu MiB", r->path,
-			 (unsigned long long)r->row_start, TABLE_MAX_ROW >> 20);
+		if (r->rb.n >= TABLE_MAX_COLS)
+			snprintf(r->err, r->errlen, "%s:%llu: a row of more than %d columns", r->path,
+				 (unsigned long long)r->row_start, TABLE_MAX_COLS);
+		else
+			snprintf(r->err, r->errlen, "%s:%llu: a row longer than %zu MiB", r->path,
+				 (unsigned long long)r->row_start, TABLE_MAX_ROW >> 20);
 		r->stop = -1;
 	}
+}
+
+/* A line of empty cells (",,," where a spreadsheet had formatting alone) is no row, as in an
+ * .xlsx sheet. */
+static int no_value(const struct rowbuf *rb)
+{
+	for (size_t i = 0; i < rb->n; i++)
+		if (rb->lens[i])
+			return 0;
+	return 1;
 }
 
 static void on_row(int c, void *data)
 {
 	(void)c;
 	struct csvread *r = data;
-	if (!r->stop && rowbuf_emit(&r->rb, r->row_start, r->fn, r->arg))
+	if (!r->stop && !no_value(&r->rb) && rowbuf_emit(&r->rb, r->row_start, r->fn, r->arg))
 		r->stop = 1;
 	rowbuf_reset(&r->rb);
 	r->row_start = 0;

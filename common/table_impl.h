@@ -46,7 +46,7 @@ void rowbuf_init(struct rowbuf *rb);
 void rowbuf_free(struct rowbuf *rb);
 void rowbuf_reset(struct rowbuf *rb);
 /* Sets cell col (0-based) to s; a cell set twice keeps the last value. -1 once the row
- * holds more than TABLE_MAX_ROW bytes. */
+ * holds more than TABLE_MAX_ROW bytes or col is TABLE_MAX_COLS or more. */
 int rowbuf_set(struct rowbuf *rb, size_t col, const char *s, size_t n);
 /* Hands the row to fn as line `line` and empties it; returns what fn returned. */
 int rowbuf_emit(struct rowbuf *rb, uint64_t line, table_row_fn fn, void *arg);

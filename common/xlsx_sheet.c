@@ -56,6 +56,10 @@ static void cell_start(struct sheet *s, const char **attrs)
 	const char *style = xml_attr(attrs, "s");
 	size_t c = ref ? ref_column(ref) : SIZE_MAX;
 	s->col = c != SIZE_MAX ? c : s->col + 1;
+	if (s->col >= TABLE_MAX_COLS) { /* (a sheet's last column is XFD) */
+		fail(s, "a cell beyond column XFD (%.20s), the last a sheet has", ref ? ref : "");
+		return;
+	}
 	s->type = !type || !strcmp(type, "n") ? CELL_NUMBER
 		  : !strcmp(type, "s")	       ? CELL_SHARED
 		  : !strcmp(type, "inlineStr") ? CELL_INLINE

@@ -466,6 +466,9 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
+	for (size_t i = 0; i < pl.nfirst_keep; i++)
+		free(pl.first_keep[i]);
+	free(pl.first_keep);
 	*out = pl.plan;
 	if (skipped)
 		*skipped = pl.skipped;

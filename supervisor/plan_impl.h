@@ -49,6 +49,10 @@ struct planner {
 	uint64_t file_docs;    /* documents (or parts hashed) of the file being read */
 	struct rows_plan rows; /* tables: what their rows came to */
 	int have_columns;      /* the first table's columns are recorded */
+	/* without input.keep_columns, the first table's kept columns, which later tables keep
+	 * too: their cells go under its headers */
+	char **first_keep;
+	size_t nfirst_keep;
 };
 
 /* The plan's write transaction, begun when there is none (room made for a group first). */

@@ -4,6 +4,7 @@
  * normal form (rowtext.h), and row ids and texts seen are looked up in the store (DB_TEXTS,
  * under keys of their own), so memory does not grow with the table. */
 #include "plan_impl.h"
+#include "../common/chunk.h"
 #include "../common/columns.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -27,6 +28,8 @@ struct table_plan {
 	const char *id_name; /* the id column's name, NULL when rows are numbered */
 	int header_seen;
 	uint64_t rownum; /* data rows of this table so far */
+	size_t text_max; /* bytes of a text a call can hold (a stage's max_input_tokens / per_call) */
+	uint64_t cut, first_cut; /* texts cut to text_max, and the line of the first */
 	buf norm, rec;
 };
 
@@ -146,6 +149,33 @@ static int row_id(struct table_plan *tp, const struct table_row *row, struct row
 	return -1;
 }
 
+/* The bytes of a text that are asked: all, or as much as a call holds beside the others, cut
+ * at a character's start, so one pasted-in log cannot make its whole batch too long to ask. */
+static size_t cut_text(struct table_plan *tp, const char *text, size_t len, uint64_t line)
+{
+	if (len <= tp->text_max)
+		return len;
+	if (!tp->cut++)
+		tp->first_cut = line;
+	size_t n = tp->text_max;
+	while (n && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* The least of the rows stages' max_input_tokens / per_call, in bytes. */
+static size_t text_max(const struct job *job)
+{
+	size_t max = SIZE_MAX;
+	for (size_t s = 0; s < job->n; s++) {
+		const struct stage *st = &job->st[s];
+		size_t n = (size_t)st->max_input_tokens * BYTES_PER_TOKEN / (size_t)st->per_call;
+		if (st->over == OVER_ROWS && n < max)
+			max = n;
+	}
+	return max;
+}
+
 /* A stop while a huge table is read ends the plan at once (nothing of it is kept). */
 static int stopped(struct planner *pl)
 {
@@ -189,7 +219,8 @@ static int on_row(const struct table_row *row, void *arg)
 	if (!tp->norm.len) {
 		r.chunk = ROW_NO_TEXT;
 		pl->rows.skipped++;
-	} else if (text_chunk(tp, row->cells[tc], row->lens[tc], &r)) {
+	} else if (text_chunk(tp, row->cells[tc], cut_text(tp, row->cells[tc], row->lens[tc], r.line),
+			      &r)) {
 		return -1;
 	}
 	r.ncells = tp->ch.nkeep;
@@ -205,20 +236,28 @@ static int on_row(const struct table_row *row, void *arg)
 	return 0;
 }
 
-/* The job's column settings; with no input.keep_columns every column but the id and the text
- * is kept (at most ROW_MAX_KEEP), and a report's score column always is. */
+/* The job's column settings; with no input.keep_columns every column of the first table but
+ * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables, and a
+ * report's score column always is. */
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
-	const struct config *cfg = tp->pl->cfg;
-	const char *keep[ROW_MAX_KEEP + 1];
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0 };
+	struct planner *pl = tp->pl;
+	const struct config *cfg = pl->cfg;
+	const char *keep[ROW_MAX_KEEP + 1], *keys[ROW_MAX_KEEP + 1] = { 0 };
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
 	for (const json *e = json_first(list); e && spec.nkeep < ROW_MAX_KEEP; e = json_next(e))
 		keep[spec.nkeep++] = json_string(e);
-	int rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
-	if (!rc && !list) {
+	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
+	if (!rc && !list && pl->have_columns) {
+		for (size_t i = 0; i < pl->nfirst_keep; i++) {
+			keys[spec.nkeep] = "a column of the first table, kept as input.keep_columns "
+					   "is unset";
+			keep[spec.nkeep++] = pl->first_keep[i];
+		}
+	} else if (!rc && !list) {
 		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
 			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
 				keep[spec.nkeep++] = st->names[i];
@@ -227,8 +266,10 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 	int has_score = !score;
 	for (size_t i = 0; i < spec.nkeep; i++)
 		has_score |= !strcmp(keep[i], score ? score : "");
-	if (!has_score && spec.nkeep < ROW_MAX_KEEP)
+	if (!has_score && spec.nkeep < ROW_MAX_KEEP) {
+		keys[spec.nkeep] = "report.score_column";
 		keep[spec.nkeep++] = score;
+	}
 	if (!rc) {
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
@@ -261,6 +302,11 @@ static int put_columns(struct table_plan *tp, const struct column_stats *st)
 	hash_update(pl->fp, b.data, b.len);
 	tp->id_name = tp->ch.id_col < 0 ? NULL : st->names[tp->ch.id_col];
 	int rc = 0;
+	if (!pl->have_columns && !pl->cfg->input_keep_columns) {
+		pl->first_keep = xcalloc(tp->ch.nkeep + 1, sizeof *pl->first_keep);
+		for (size_t i = 0; i < tp->ch.nkeep; i++)
+			pl->first_keep[pl->nfirst_keep++] = xstrdup(st->names[tp->ch.keep[i]]);
+	}
 	if (!pl->have_columns++ && pl->db)
 		rc = planner_txn(pl) || store_put(pl->txn, DB_META, META_ROW_COLUMNS,
 						  strlen(META_ROW_COLUMNS), b.data, b.len) ?
@@ -304,6 +350,7 @@ int plan_table(struct planner *pl, const char *path)
 	struct column_stats *st = &tp.stats;
 	tp.pl = pl;
 	tp.path = path;
+	tp.text_max = text_max(pl->job);
 	buf_init(&tp.norm);
 	buf_init(&tp.rec);
 	int rc = table_rows(t, stats_row, &tp, pl->err, pl->errlen);
@@ -316,6 +363,11 @@ int plan_table(struct planner *pl, const char *path)
 			rc = begin_table(&tp);
 		if (!rc)
 			rc = table_rows(t, on_row, &tp, pl->err, pl->errlen);
+		if (!rc && tp.cut)
+			log_warn("%s: %llu texts cut to %zu bytes, the first at line %llu (a call holds "
+				 "max_input_tokens / per_call of each)", path,
+				 (unsigned long long)tp.cut, tp.text_max,
+				 (unsigned long long)tp.first_cut);
 	}
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);

@@ -154,13 +154,35 @@ static int asked_texts(struct rows *r, store_txn *t, uint32_t stage, const struc
 	return 0;
 }
 
-static struct asked *find_asked(struct rows *r, const char *id)
+/* Whether asked id a reads as the number d ("007" as 7). */
+static int reads_as(const struct asked *a, double d)
 {
-	size_t n = strlen(id);
-	for (size_t i = 0; i < r->nasked; i++)
-		if (r->asked[i].idlen == n && !memcmp(r->asked[i].id, id, n))
-			return &r->asked[i];
-	return NULL;
+	char tmp[64], *end;
+	if (a->idlen >= sizeof tmp)
+		return 0;
+	memcpy(tmp, a->id, a->idlen);
+	tmp[a->idlen] = '\0';
+	return strtod(tmp, &end) == d && end != tmp && !*end;
+}
+
+/* The text an item answers: the one asked under its id; an id given as a number (a schema
+ * that says ids are integers) is the first unanswered one that reads as that number, as its
+ * text may have lost leading zeros or digits a double does not hold. NULL: none. */
+static struct asked *find_asked(struct rows *r, const json *item, const char *key)
+{
+	const json *v = json_get(item, key);
+	const char *id = json_string(v);
+	struct asked *first = NULL;
+	for (size_t i = 0; i < r->nasked; i++) {
+		struct asked *a = &r->asked[i];
+		int same = id ? a->idlen == strlen(id) && !memcmp(a->id, id, a->idlen) :
+				json_kind(v) == J_NUMBER && reads_as(a, json_number(v));
+		if (same && (!a->got || id))
+			return a;
+		if (same && !first)
+			first = a;
+	}
+	return first;
 }
 
 /* Keeps item as the answer of text a, and in the per-row cache. */
@@ -192,10 +214,8 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 	json *root = json_parse(answer, len, NULL, 0);
 	const json *items = root ? items_in_answer(root, key) : NULL;
 	int rc = 0;
-	char tmp[64];
 	for (const json *it = json_first(items); it && !rc; it = json_next(it)) {
-		const char *id = json_kind(it) == J_OBJECT ? item_id(it, key, tmp, sizeof tmp) : NULL;
-		struct asked *a = id ? find_asked(r, id) : NULL;
+		struct asked *a = json_kind(it) == J_OBJECT ? find_asked(r, it, key) : NULL;
 		if (!a || a->got)
 			r->rctr[stage].dropped++;
 		else

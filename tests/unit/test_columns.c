@@ -70,7 +70,7 @@ static void explicit_columns_and_kept(void **state)
 	char err[512];
 	stats_of(feedback, &st);
 	const char *keep[] = { "score", "CHANNEL" };
-	struct column_spec spec = { "channel", "Response ID", keep, 2 };
+	struct column_spec spec = { "channel", "Response ID", keep, 2, NULL };
 	assert_int_equal(columns_choose("f.csv", &st, &spec, &c, err, sizeof err), 0);
 	assert_int_equal(c.id_col, 0);
 	assert_int_equal(c.text_col, 1);
@@ -79,6 +79,34 @@ static void explicit_columns_and_kept(void **state)
 	assert_int_equal(c.keep[1], 0);
 	assert_string_equal(c.desc, "f.csv: id column \"Channel\" (input.id_column), text column "
 				    "\"Response ID\" (input.text_column), kept \"score\", \"Channel\"");
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
+/* A header that names two columns keeps both, each once, and not the text column of that name. */
+static void same_name_twice(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of("id,note,comment,note,comment\nr1,x,a long comment here,y,z\n", &st);
+	const char *keep[] = { "note", "note", "comment" };
+	struct column_spec spec = { .text_column = "comment", .keep_columns = keep, .nkeep = 3 };
+	assert_int_equal(columns_choose("f.csv", &st, &spec, &c, err, sizeof err), 0);
+	assert_int_equal(c.text_col, 2);
+	assert_int_equal(c.nkeep, 3);
+	assert_int_equal(c.keep[0], 1);
+	assert_int_equal(c.keep[1], 3);
+	assert_int_equal(c.keep[2], 4);
+	column_choice_free(&c);
+	/* the text column is kept when it is the one of that name */
+	const char *text[] = { "comment", "comment", "id" };
+	struct column_spec again = { .text_column = "comment", .keep_columns = text, .nkeep = 3 };
+	assert_int_equal(columns_choose("f.csv", &st, &again, &c, err, sizeof err), 0);
+	assert_int_equal(c.keep[0], 4);
+	assert_int_equal(c.keep[1], 2);
+	assert_int_equal(c.keep[2], 0);
 	column_choice_free(&c);
 	column_stats_free(&st);
 }
@@ -109,6 +137,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(id_by_name_text_by_length),
 		cmocka_unit_test(explicit_columns_and_kept),
+		cmocka_unit_test(same_name_twice),
 		cmocka_unit_test(unknown_column_names_the_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
