@@ -74,6 +74,11 @@ static int find_column(const struct column_stats *st, const char *name)
 	return -1;
 }
 
+int columns_find(const struct column_stats *st, const char *name)
+{
+	return find_column(st, name);
+}
+
 /* The column a kept name stands for: of the columns it names, the first neither kept yet nor
  * the id or text column, else the first not kept yet, else the first; so a header that names
  * two columns keeps both, each once. */

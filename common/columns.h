@@ -47,5 +47,9 @@ struct column_choice {
 int columns_choose(const char *file, const struct column_stats *st, const struct column_spec *spec,
 		   struct column_choice *out, char *err, size_t errlen);
 void column_choice_free(struct column_choice *c);
+/* The column a header names (exactly, else but for case), or -1. */
+int columns_find(const struct column_stats *st, const char *name);
+/* A kept column a table lacks (column_choice.keep): its cells are empty. */
+#define COLUMN_ABSENT ((size_t)-1)
 
 #endif
