@@ -184,6 +184,8 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	else if (r->http_status != 200)
 		back = (double)r->est_tokens;
 	pace_refund(&b->pace, back);
+	if (r->http_status == 0 && r->sent_at == 0) /* never went out: not a request */
+		pace_refund_request(&b->pace);
 	if (r->http_status == 429)
 		on_429(b, l, now);
 	pace_limits(&b->pace, l->limit_requests, l->limit_tokens);
