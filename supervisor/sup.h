@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "ledger.h"
 #include "plan.h"
+#include "reach.h"
 #include "render.h"
 #include "rows.h"
 #include "runstate.h"
@@ -79,6 +80,7 @@ struct sup {
 	struct cache cache;
 	struct ledger led; /* batch states, counters, the queue of work */
 	struct rows rows;  /* a job over rows: per-row answers and their counters */
+	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
 	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
 	zsock *results;
 	struct slot *slots;
