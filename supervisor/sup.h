@@ -178,6 +178,11 @@ void sink_receive(struct sup *s);
 /* Queues the results orphaned workers spooled; returns how many. */
 size_t sink_ingest_spool(struct sup *s);
 
+/* servercheck.c: before the plan, the server is asked for its models (kgsup __check): 0 go on,
+ * or an exit code with err set (the server cannot be reached; it does not list a model of the
+ * run; base_url lacks /v1). */
+int servercheck_run(struct sup *s, char *err, size_t errlen);
+
 /* round.c: results in and batches out, in one group transaction */
 int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
