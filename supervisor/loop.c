@@ -88,7 +88,11 @@ static void look_at_spool(struct sup *s, int now)
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
-	zpoll_wait(p, ledger_next_due_ms(&s->led, now_ms(), POLL_MS));
+	/* batches due while the run waits for its server are not sent: no reason to wake for them */
+	int64_t t = now_ms();
+	zpoll_wait(p, reach_quota(&s->reach, proc_busy_workers(s), t)
+			      ? ledger_next_due_ms(&s->led, t, POLL_MS)
+			      : reach_sleep_ms(&s->reach, t, POLL_MS));
 	handle_signals(s);
 	sink_receive(s);
 	look_at_spool(s, 0);

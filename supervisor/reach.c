@@ -70,6 +70,12 @@ int reach_quota(const struct reach *r, int busy, int64_t now)
 	return busy == 0 && now >= r->next_probe ? 1 : 0;
 }
 
+long reach_sleep_ms(const struct reach *r, int64_t now, long max)
+{
+	int64_t left = r->next_probe - now;
+	return left > 0 && left < max ? (long)left : max;
+}
+
 void reach_probe_sent(struct reach *r, uint32_t n)
 {
 	if (!r->waiting)

@@ -40,6 +40,9 @@ void reach_answered(struct reach *r, const struct config *cfg);
 /* How many batches may be handed out now: -1 any number; while waiting, 1 once the backoff is
  * over and no batch is out (busy: workers holding one), else 0. */
 int reach_quota(const struct reach *r, int busy, int64_t now);
+/* How long the loop may sleep, at most max, while batches are held back (quota 0): until the
+ * next probe is due (results wake it anyway). */
+long reach_sleep_ms(const struct reach *r, int64_t now, long max);
 /* Batch n went out while waiting: it is the probe. */
 void reach_probe_sent(struct reach *r, uint32_t n);
 /* The run ends: no more waiting, whatever the server does. */
