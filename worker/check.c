@@ -90,9 +90,10 @@ static int check_listed(struct look *l, char **models, int nmodels)
 			buf_init(&names);
 			int count;
 			some_names(&names, list, field, &count);
-			snprintf(l->msg, sizeof l->msg, "model \"%s\" is not among the %d models the server "
-				 "at %s lists (%s); set api.model, or the stage's model, to one it has",
-				 models[i], count, l->base, buf_cstr(&names));
+			/* (in the words of a call's unknown model, call.c) */
+			snprintf(l->msg, sizeof l->msg, "unknown model \"%s\" at %s: the server lists %d "
+				 "model%s (%s); set api.model, or the stage's model, to one of them",
+				 models[i], l->base, count, count == 1 ? "" : "s", buf_cstr(&names));
 			buf_free(&names);
 			rc = EXIT_ABORTED;
 		}

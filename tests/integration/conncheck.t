@@ -20,7 +20,7 @@ write_config "$T/cfg.json" '{"api": {"model": "gpt-nope"}}'
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/m" -w 2 -q 2>"$T/err"; rc=$?
 check "unlisted model: exit 4 (got $rc)" [ $rc -eq 4 ]
 check "the message names the model, the server and what it lists: $(head -c 300 "$T/err")" \
-	grep -qF "kgsup: model \"gpt-nope\" is not among the 1 models the server at $MOCK_URL lists (mock-1)" "$T/err"
+	grep -qF "kgsup: unknown model \"gpt-nope\" at $MOCK_URL: the server lists 1 model (mock-1); set api.model" "$T/err"
 check "nothing sent ($(mock_stat requests)), /models asked ($(mock_stat models_asked))" \
 	[ "$(mock_stat requests)" = 0 -a "$(mock_stat models_asked)" = 1 ]
 check "and nothing planned" not_planned "$T/m"
@@ -35,7 +35,7 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/st" -w 2 -q 2>"$T/err"; rc=$?
 check "a stage's unlisted model: exit 4 naming it (got $rc: $(head -c 200 "$T/err"))" \
-	eval "[ $rc -eq 4 ] && grep -qF 'model \"mock-2\" is not among' '$T/err'"
+	eval "[ $rc -eq 4 ] && grep -qF 'unknown model \"mock-2\" at $MOCK_URL: the server lists 1 model (mock-1)' '$T/err'"
 
 # the model listed: no word, the run goes on
 write_config "$T/cfg.json" "$CFG"
