@@ -1,5 +1,6 @@
 #!/bin/sh
-# install-deps.sh: installs the Debian packages kgsup needs to build, test and run its demo.
+# install-deps.sh: installs the Debian packages kgsup needs to build, test and run its demo, and the
+# npm packages named in KGSUP_NPM that tests load (into the build directory).
 # Idempotent and quiet when everything is present; needs root (or sudo) only when something is
 # missing.
 set -eu
@@ -11,18 +12,24 @@ pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lm
 libcjson-dev libcmocka-dev libssl-dev libunistring-dev libcsv-dev libzip-dev libexpat1-dev libxlsxwriter-dev
 python3-networkx python3-openpyxl openssl perl python3 ca-certificates curl procps tmux"
 [ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
+# Node.js and npm: tests/integration/kuzu.t loads the kuzu export with the kuzu npm package
+# (scripts/install-kuzu.sh); a Node.js that brings its own npm (NodeSource's) is kept
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
 
-echo "install-deps: installing:$missing" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >/dev/null
-# shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# npm packages for tests, into the build directory: KGSUP_NPM names them (`make check` sets it)
+case " ${KGSUP_NPM:-} " in *" kuzu "*) sh "$(dirname "$0")/install-kuzu.sh" ;; esac

@@ -59,6 +59,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	http_client *c = arg;
 	size_t len = size * n;
+	if (!c->cur->first_byte_us)
+		c->cur->first_byte_us = now_us();
 	c->cur->header_bytes += len;
 	if (c->cur->header_bytes > HTTP_MAX_HEADER_BYTES) {
 		c->cur->headers_too_large = 1;
@@ -305,6 +307,7 @@ static int perform(http_client *c, struct http_response *r)
 	r->status = 0;
 	r->transport_error = r->connect_failed = r->too_large = r->headers_too_large = 0;
 	r->aborted = r->resend_refused = 0;
+	r->first_byte_us = 0;
 	c->refused[0] = '\0';
 	c->errbuf[0] = '\0';
 	r->header_bytes = 0;
@@ -313,7 +316,8 @@ static int perform(http_client *c, struct http_response *r)
 	c->cur = r;
 	int64_t t0 = now_us();
 	CURLcode rc = curl_easy_perform(c->curl);
-	r->latency_us = now_us() - t0;
+	r->done_us = now_us();
+	r->latency_us = r->done_us - t0;
 	c->cur = NULL;
 	/* The request leaves after the connection and TLS handshake, if the call needed them
 	 * (5-13 ms on a new connection to the mock here; round trips more on the internet): the
