@@ -79,8 +79,7 @@ stop_mock
 
 # --- base_url without /v1: the fix is said before anything is planned or sent ---
 start_mock --strict-path --model mock-1
-write_config "$T/cfg.json" "$CFG"
-sed -i "s#$MOCK_URL#https://127.0.0.1:$PORT#" "$T/cfg.json"
+write_config "$T/cfg.json" "{\"api\": {\"base_url\": \"https://127.0.0.1:$PORT\"}}"
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/v" -w 2 -q 2>"$T/err"; rc=$?
 check "no /v1: exit 4 (got $rc)" [ $rc -eq 4 ]
 check "with the fix: $(head -c 300 "$T/err")" grep -qF \
