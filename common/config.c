@@ -49,6 +49,7 @@ static const struct setting settings[] = {
 	{ "limits", "requests_per_minute", C_INT, OFF(requests_per_minute), 1, 100000000, 500, NULL },
 	{ "limits", "tokens_per_minute", C_INT, OFF(tokens_per_minute), 1, 1e12, 200000, NULL },
 	{ "limits", "max_in_flight", C_INT, OFF(max_in_flight), 0, 100000, 0, NULL },
+	{ "limits", "trust_announced", C_BOOL, OFF(trust_announced), 0, 1, 1, NULL },
 	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },

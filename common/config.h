@@ -26,6 +26,7 @@ struct config {
 	int64_t requests_per_minute;
 	int64_t tokens_per_minute;
 	int64_t max_in_flight; /* 0: no limit */
+	int trust_announced;   /* heed the server's x-ratelimit-* headers */
 	/* retry */
 	int64_t max_attempts;
 	int64_t backoff_base_ms;

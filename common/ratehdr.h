@@ -14,7 +14,7 @@
 	F(remaining_tokens)                                                            \
 	F(reset_requests_ms)                                                           \
 	F(reset_tokens_ms)                                                             \
-	F(limit_requests) /* per minute, as the provider announces it */               \
+	F(limit_requests) /* in the provider's unit, judged by the broker (announce.h) */ \
 	F(limit_tokens)
 
 #define RATELIMIT_MEMBER(name) int64_t name;

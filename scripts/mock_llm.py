@@ -15,6 +15,11 @@ content, dropped connections, hangs, an entity with an empty type: --bad-entity,
 --no-usage), enforce sliding-window RPM/TPM limits with Retry-After and x-ratelimit-* headers, check
 the API key (from the environment variable named by --key-env) and the model name.
 
+Limits announced in other units, in the same x-ratelimit-*-requests headers (issue 20): --rps N
+is a server counting per second (N in any second, resets under a second); --daily N a daily
+quota as Groq's (N requests until the day ends, --day-ends-s after the start, the reset that far
+away; then a 429 with Retry-After until it does, and N again for the next day).
+
 GET /v1/models (any path ending in /models; only /v1/models with --strict-path) lists the one
 model --model accepts, in OpenAI's shape; without --model (any model is accepted) it answers 404,
 as a server without the endpoint does. /stats counts these requests apart (models_asked).
@@ -34,8 +39,9 @@ GET /stats returns what it saw: requests, successes, successes per distinct requ
 entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body, and
 requests_log: for each answered request its stage, arrival and answer times, body digest,
 status and user prompt; the first --log-limit of them), and of rows: rows_asked (row lines in
-answered prompts), row_ids (how often each id was asked), rows_omitted and rows_foreign. The
-port is written to --dir/port once it listens.
+answered prompts), row_ids (how often each id was asked), rows_omitted and rows_foreign; and
+day_ends_wall, the epoch time --daily's first day ends. The port is written to --dir/port once
+it listens.
 """
 import argparse
 import collections
@@ -276,6 +282,9 @@ class State:
         self.rows_foreign = 0
         self.requests_log = []  # one entry per answered completion request (send_json)
         self.requests_log_dropped = 0  # answered past --log-limit
+        self.second = collections.deque()  # --rps: arrival times of the last second's requests
+        self.day_ends = self.t0 + args.day_ends_s  # --daily: when the quota is whole again
+        self.day_used = 0
         self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
         self.fail_stage = named_pairs(args.fail_stage, str, "--fail-stage")
 
@@ -332,6 +341,46 @@ class State:
             return False, max(1, int(wait + 0.999)), hdr
 
 
+    def admit_per_second(self):
+        """--rps N: at most N requests in any second, announced as such: limit N, the time
+        until the oldest of the last second leaves as the reset. Returns (ok, retry_s, headers)."""
+        n = self.args.rps
+        now = time.monotonic()
+        with self.lock:
+            while self.second and now - self.second[0] >= 1.0:
+                self.second.popleft()
+            ok = len(self.second) < n
+            if ok:
+                self.second.append(now)
+            reset = 1.0 - (now - self.second[0]) if self.second else 0.0
+            return ok, 1, {"x-ratelimit-limit-requests": str(n),
+                           "x-ratelimit-remaining-requests": str(n - len(self.second)),
+                           "x-ratelimit-reset-requests": "%.3fs" % max(0.001, reset)}
+
+    def admit_daily(self):
+        """--daily N: N requests until the day ends, the time until then as the reset; used up,
+        a 429 until it does, when the quota is whole again for another day."""
+        now = time.monotonic()
+        with self.lock:
+            while now >= self.day_ends:
+                self.day_ends += 86400
+                self.day_used = 0
+            ok = self.day_used < self.args.daily
+            self.day_used += ok
+            reset = self.day_ends - now
+            return ok, max(1, int(reset + 0.999)), {
+                "x-ratelimit-limit-requests": str(self.args.daily),
+                "x-ratelimit-remaining-requests": str(self.args.daily - self.day_used),
+                "x-ratelimit-reset-requests": go_duration(reset)}
+
+
+def go_duration(s):
+    """Seconds as providers write a reset: "6h12m3.5s", "2m0.25s", "0.713s"."""
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return ("%dh" % h if h else "") + ("%dm" % m if h or m else "") + "%.3fs" % sec
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-llm/1"
@@ -379,6 +428,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "max_in_flight": st.max_in_flight,
                        "times": st.times,
                        "t0_wall": st.t0_wall,
+                       "day_ends_wall": st.t0_wall + st.args.day_ends_s,
                        "chunks_sent": sum(st.chunk_sent.values()),
                        "chunks_sent_twice": sum(1 for v in st.chunk_sent.values() if v > 1),
                        "rows_asked": st.rows_asked, "row_ids": dict(st.row_ids),
@@ -465,7 +515,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if a.error_status and nth > a.error_after:
             return self.send_json(a.error_status, None, raw=a.error_body.encode())
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
-        ok, retry, hdr = st.admit(tokens)
+        admit = st.admit_per_second if a.rps else st.admit_daily if a.daily else st.admit
+        ok, retry, hdr = admit() if a.rps or a.daily else admit(tokens)
         if not ok:
             with st.lock:
                 st.limited += 1
@@ -619,6 +670,12 @@ def main():
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--window-s", type=float, default=60, help="length of the sliding window")
+    p.add_argument("--rps", type=int, default=0,
+                   help="a per-second limit: N requests in any second, announced with resets under a second")
+    p.add_argument("--daily", type=int, default=0,
+                   help="a daily request quota of N, announced with the reset --day-ends-s away")
+    p.add_argument("--day-ends-s", type=float, default=86400 - time.time() % 86400,
+                   help="when --daily's day ends, seconds after the start (default: UTC midnight)")
     p.add_argument("--p-429", type=float, default=0)
     p.add_argument("--first-429", type=int, default=0, help="answer the first N requests 429")
     p.add_argument("--retry-after", type=int, default=2, help="Retry-After of those, seconds")
@@ -655,6 +712,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
+    if sum(map(bool, (args.rpm or args.tpm, args.rps, args.daily))) > 1:
+        p.error("--rpm/--tpm, --rps and --daily announce in the same headers: one at a time")
     os.makedirs(args.dir, exist_ok=True)
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)

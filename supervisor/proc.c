@@ -6,6 +6,7 @@
  * are throttled: at least a second between spawns of a slot, doubling for a slot that keeps
  * dying without finishing a batch, given up after a few such deaths in a row. */
 #include "sup.h"
+#include "broker/limits_view.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -311,10 +312,19 @@ void proc_reap(struct sup *s)
  * api.timeout_s and every backoff to its cap, twice over, and 10 s for the broker's queue. A
  * provider's Retry-After longer than that may make us kill a worker that was only waiting for
  * its grant: a restart, and a batch counted "possibly billed" that was not sent; better than a
- * run that never ends. */
+ * run that never ends. The pause for a used-up quota is not counted (quota_pause_end). */
 static int64_t hold_deadline_ms(const struct config *c)
 {
 	return 2 * c->max_attempts * ((int64_t)(c->timeout_s * 1000) + c->backoff_cap_ms) + 10000;
+}
+
+/* While the broker pauses the run for a used-up quota, a held batch waits for its grant, not
+ * on a stuck worker: its time counts from the pause's end (CLOCK_MONOTONIC ms; 0: no pause). */
+static int64_t quota_pause_end(const struct sup *s, int64_t now)
+{
+	struct limits_view v;
+	limits_view_read(&v, s->state_dir, &s->cfg);
+	return v.resume_wall > 0 ? now + (v.resume_wall - wall_ms()) : 0;
 }
 
 void proc_watch_held(struct sup *s)
@@ -331,6 +341,9 @@ void proc_watch_held(struct sup *s)
 		} else if (!sl->watched_since || sl->held[0].seq != sl->watched_seq) {
 			sl->watched_seq = sl->held[0].seq;
 			sl->watched_since = now;
+		} else if (now - sl->watched_since > deadline &&
+			   quota_pause_end(s, now) > sl->watched_since) {
+			sl->watched_since = quota_pause_end(s, now);
 		} else if (now - sl->watched_since > deadline) {
 			log_warn("worker %d has held batch %u for %lld s without a result: killed, its "
 				 "batches go back to the queue", i, sl->held[0].batch,

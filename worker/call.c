@@ -11,6 +11,7 @@
 #include "../common/answer.h"
 #include "../common/chunk.h"
 #include "../common/log.h"
+#include "../common/sig.h"
 #include "../common/util.h"
 
 #include <stdio.h>
@@ -31,7 +32,9 @@ enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT, OUT_NOCONN }
 static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
 {
 	for (;;) {
-		if (worker_must_stop(w) || worker_orphaned(w))
+		/* the run is stopping (SIGUSR1): a batch still waiting for its grant has not started
+		 * and goes back, however long the broker would have held it (a quota's pause) */
+		if (worker_must_stop(w) || worker_orphaned(w) || sig_usr1_seen())
 			return -1;
 		msg_encode_ask(&w->req, ask);
 		ask->has_report = 0;
@@ -45,7 +48,8 @@ static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
 			worker_check_parent(w); /* a silent broker may mean a dead supervisor */
 			if (worker_orphaned(w))
 				return -1;
-			log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
+			if (!sig_usr1_seen()) /* else the stop's signal cut the wait short */
+				log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
 			zsock_reopen(w->broker);
 			continue;
 		}

@@ -3,8 +3,10 @@
  * ASK) after; it grants in arrival order when the request and token budgets allow, so all
  * workers together respect the provider's limits.
  *   - The rate is the configured one, capped by the limit the provider announces
- *     (x-ratelimit-limit-*), paced just under it with almost no burst, slowed after a 429 and
- *     climbing back: see pace.h.
+ *     (x-ratelimit-limit-*) when its resets say the figure is per minute (announce.h), paced
+ *     just under it with almost no burst, slowed after a 429 and climbing back: see pace.h.
+ *     A daily quota used up pauses everyone until it resets. Every change is a warning, and
+ *     the limits in force are published for status: see limits.h.
  *   - Tokens are charged by estimate (prompt bytes / 4 + max_tokens) and corrected by the real
  *     usage; what the provider says remains caps what we believe is left, and the broker
  *     replays its own grants to know when room comes back in the provider's window (a grant
@@ -19,6 +21,7 @@
 #include "../../common/sig.h"
 #include "../../common/util.h"
 #include "../../common/zsock.h"
+#include "limits.h"
 #include "pace.h"
 #include "window.h"
 
@@ -45,6 +48,7 @@ struct broker {
 	struct waiter *q;
 	size_t nq, capq;
 	struct pace pace;            /* the buckets and the rate */
+	struct limits limits;        /* where the rate's limits come from, published */
 	int64_t in_flight;
 	uint64_t *slot_grant;        /* per slot, the grant it holds not yet reported (0: none) */
 	uint32_t nslots;
@@ -162,14 +166,28 @@ static void on_ask(struct broker *b, const char *id, size_t idlen, const struct 
 /* A 429: one pause for everyone (Retry-After, else the reset headers) and a lower rate. */
 static void on_429(struct broker *b, const struct ratelimit_info *l, int64_t now)
 {
+	double before = b->pace.rate_factor;
 	int64_t pause = pace_429(&b->pace, l->retry_after_ms, l->reset_requests_ms,
 				 l->reset_tokens_ms, now);
 	log_debug("429: pause %lld ms, rate factor %.2f", (long long)pause, b->pace.rate_factor);
+	limits_lowered(&b->limits, &b->pace, before);
+}
+
+/* What the server said, as the broker heeds it: with limits.trust_announced false, only a
+ * 429's Retry-After. */
+static struct ratelimit_info heeded(const struct broker *b, const struct msg_report *r)
+{
+	struct ratelimit_info l = r->limits;
+	if (!b->cfg.trust_announced) {
+		ratelimit_clear(&l);
+		l.retry_after_ms = r->limits.retry_after_ms;
+	}
+	return l;
 }
 
 static void on_report(struct broker *b, const struct msg_report *r)
 {
-	const struct ratelimit_info *l = &r->limits;
+	const struct ratelimit_info heard = heeded(b, r), *l = &heard;
 	settle_slot(b, r->slot, r->grant);
 	b->reported++;
 	int64_t now = now_ms();
@@ -186,9 +204,10 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	pace_refund(&b->pace, back);
 	if (r->http_status == 0 && r->sent_at == 0) /* never went out: not a request */
 		pace_refund_request(&b->pace);
-	if (r->http_status == 429)
+	/* a 429 of a daily quota used up is no sign of our rate: the pause for it is enough */
+	int quota = limits_report(&b->limits, &b->pace, l, now);
+	if (r->http_status == 429 && !quota)
 		on_429(b, l, now);
-	pace_limits(&b->pace, l->limit_requests, l->limit_tokens);
 	/* what the provider counted: the estimate, or less if the real prompt was smaller;
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
@@ -261,6 +280,11 @@ static int broker_open(struct broker *b, const char *dir, const char *session)
 	buf_init(&b->msg);
 	pace_init(&b->pace, (double)b->cfg.requests_per_minute, (double)b->cfg.tokens_per_minute,
 		  (double)now_us() / 1000.0);
+	/* tests shorten the minute by which announced limits are judged (announce.h), so that a
+	 * daily quota may end in seconds */
+	const char *minute = getenv("KGSUP_MINUTE_MS");
+	limits_init(&b->limits, dir, b->cfg.trust_announced,
+		    minute && atoll(minute) > 0 ? atoll(minute) : ANNOUNCE_MINUTE_MS, &b->pace);
 	figure_init(&b->prov_requests);
 	figure_init(&b->prov_tokens);
 	return 0;
@@ -292,6 +316,7 @@ static void serve(struct broker *b)
 				on_message(b);
 		}
 		grant_what_we_can(b);
+		limits_tick(&b->limits, &b->pace, now_ms());
 	}
 	zpoll_free(&p);
 }

@@ -1,7 +1,6 @@
 /* pace.c: the broker's buckets and its rate after 429s (pace.h). */
 #include "pace.h"
 #include "window.h"
-#include "../../common/log.h"
 
 /* Lateness a grant may make up for (poll granularity). */
 #define SLACK_MS 1.5
@@ -48,17 +47,13 @@ void pace_init(struct pace *p, double rpm, double tpm, double now)
 void pace_limits(struct pace *p, int64_t rpm, int64_t tpm)
 {
 	double r = p->cfg_rpm, t = p->cfg_tpm;
-	if (rpm > 0 || tpm > 0)
-		p->announced = 1;
+	p->announced = rpm > 0 || tpm > 0;
 	if (rpm > 0 && rpm < r)
 		r = (double)rpm;
 	if (tpm > 0 && tpm < t)
 		t = (double)tpm;
-	if (r != p->rpm || t != p->tpm) {
-		log_info("limits now %.0f requests and %.0f tokens a minute (provider announced %lld/%lld)",
-			 r, t, (long long)rpm, (long long)tpm);
+	if (r != p->rpm || t != p->tpm)
 		set_limits(p, r, t);
-	}
 }
 
 /* The cap stops a burst after an idle spell or a pause. It sits SLACK_MS of rate above the

@@ -21,7 +21,7 @@
 struct pace {
 	double cfg_rpm, cfg_tpm;     /* configured */
 	double rpm, tpm;             /* the limits: configured, capped by the provider's */
-	int announced;               /* the provider told us its limits */
+	int announced;               /* the provider's per-minute limit caps ours (announce.h) */
 	double rate_factor;          /* 1.0 = the limits */
 	double req_level, tok_level; /* bucket contents (the token one may be in debt) */
 	double req_cap, tok_cap;
@@ -32,7 +32,8 @@ struct pace {
 
 /* Starts at now (ms): one request's worth in the request bucket, a full token bucket. */
 void pace_init(struct pace *p, double rpm, double tpm, double now);
-/* The provider announced its limits (<= 0: not said): never plan for more than that. */
+/* The provider's per-minute limits (<= 0: none, or not per minute): never plan for more than
+ * that; none: the configured ones again. */
 void pace_limits(struct pace *p, int64_t rpm, int64_t tpm);
 /* Refills the buckets and lets the rate factor climb, up to now. */
 void pace_refill(struct pace *p, double now);

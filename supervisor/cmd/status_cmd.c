@@ -7,6 +7,7 @@
 #include "../rowtally.h"
 #include "../runstate.h"
 #include "../stageview.h"
+#include "../broker/limits_view.h"
 #include "../../common/job.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
@@ -40,6 +41,7 @@ struct status {
 	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;
+	struct limits_view limits; /* as the broker last published them */
 };
 
 static const char *state_name(const struct status *st)
@@ -130,6 +132,8 @@ static void print_json(const struct status *st)
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
 	put_waiting(&more, st);
+	buf_puts(&more, ",\"limits\":");
+	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
@@ -258,6 +262,7 @@ static void print_text(const struct status *st)
 		printf("note       %llu batches were in flight when a session died (possibly billed "
 		       "twice)\n", (unsigned long long)c->possibly_billed);
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
+	limits_view_text(stdout, &st->limits, st->live);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
 	stages_text(stdout, &st->job, &st->cfg, st->sc);
 	if (st->job.rows)
@@ -357,6 +362,7 @@ int status_cmd(const struct cli *cli)
 				 : stages_saved(&st.job, &st.cfg, st.sc);
 	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
 	make_hint(&st, cli->state_dir);
+	limits_view_read(&st.limits, cli->state_dir, &st.cfg);
 	if (cli->json)
 		print_json(&st);
 	else if (cli->prometheus)

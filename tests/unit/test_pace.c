@@ -1,7 +1,8 @@
 /* test_pace.c: the broker's pacing on made-up clocks: the steady rate holds just under the
  * limit without a burst, a 429 pauses everyone for its Retry-After and lowers the rate (halved,
  * by a fifth under an announced limit, never under the floor), and the rate climbs back by
- * PACE_RECOVERY_PER_S a second. */
+ * PACE_RECOVERY_PER_S a second; an announced figure caps the rate only when its resets say it
+ * is per minute (announce.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <math.h>
 
 #include "../../common/log.h"
+#include "../../supervisor/broker/announce.h"
 #include "../../supervisor/broker/pace.h"
 #include "../../supervisor/broker/window.h"
 
@@ -91,6 +93,86 @@ static void an_announced_limit_caps_and_softens(void **state)
 	assert_true(fabs(p.rate_factor - PACE_MIN_FACTOR) < 1e-9);
 }
 
+/* The broker's path from the headers to the pace: the unit judged from the resets, the figure a
+ * cap only when it is per minute. */
+static int64_t announce(struct pace *p, struct announced *a, int64_t limit, int64_t remaining,
+			int64_t reset_ms, int64_t minute_ms)
+{
+	announced_take(a, limit, remaining, reset_ms, minute_ms);
+	pace_limits(p, announced_cap(a), -1);
+	return (int64_t)p->rpm;
+}
+
+static void only_a_per_minute_figure_caps(void **state)
+{
+	(void)state;
+	struct pace p;
+	struct announced a;
+	pace_init(&p, 1200, 1e9, 0);
+	announced_init(&a);
+	/* 40 with resets under a second, 39 left after our first: per second, not 40 a minute */
+	assert_int_equal(announce(&p, &a, 40, 39, 950, ANNOUNCE_MINUTE_MS), 1200);
+	assert_int_equal(a.unit, UNIT_SECOND);
+	assert_false(p.announced);
+	/* the same figure with a reset of 12 s: per minute, a cap, and a softer 429 under it */
+	assert_int_equal(announce(&p, &a, 40, 30, 12000, ANNOUNCE_MINUTE_MS), 40);
+	assert_int_equal(a.unit, UNIT_MINUTE);
+	assert_true(p.announced);
+	/* a shorter reset later does not take it back to a second */
+	assert_int_equal(announce(&p, &a, 40, 39, 200, ANNOUNCE_MINUTE_MS), 40);
+	/* resets hours away: a daily quota, no cap; the configured rate again */
+	assert_int_equal(announce(&p, &a, 40, 12, 3 * 3600000, ANNOUNCE_MINUTE_MS), 1200);
+	assert_int_equal(a.unit, UNIT_DAY);
+	assert_false(p.announced);
+	assert_int_equal(announced_cap(&a), -1);
+}
+
+/* OpenAI may count a minute's limit over slices of a second: resets under a second, and never
+ * more than a second's share left (the mock's --window-s 1). That is a minute's figure. */
+static void a_minute_counted_per_second_caps(void **state)
+{
+	(void)state;
+	struct pace p;
+	struct announced a;
+	pace_init(&p, 6000, 1e9, 0);
+	announced_init(&a);
+	assert_int_equal(announce(&p, &a, 3000, 49, 1000, ANNOUNCE_MINUTE_MS), 3000);
+	assert_int_equal(a.unit, UNIT_MINUTE);
+	assert_true(a.sliced);
+	assert_int_equal(announce(&p, &a, 3000, 0, 300, ANNOUNCE_MINUTE_MS), 3000);
+	/* without a figure of what remains, short resets are a second's */
+	announced_init(&a);
+	assert_int_equal(announce(&p, &a, 3000, -1, 1000, ANNOUNCE_MINUTE_MS), 6000);
+	assert_int_equal(a.unit, UNIT_SECOND);
+}
+
+static void the_unit_needs_a_reset_and_follows_the_minute(void **state)
+{
+	(void)state;
+	struct announced a;
+	announced_init(&a);
+	/* a figure without a reset has no unit to go by: no cap */
+	assert_int_equal(announced_take(&a, 500, 499, -1, ANNOUNCE_MINUTE_MS), 1);
+	assert_int_equal(a.unit, UNIT_NONE);
+	assert_int_equal(announced_cap(&a), -1);
+	/* the same again is no change; a reset just over a minute is still a minute's */
+	assert_int_equal(announced_take(&a, 500, 498, -1, ANNOUNCE_MINUTE_MS), 0);
+	assert_int_equal(announced_take(&a, 500, 497, 61000, ANNOUNCE_MINUTE_MS), 1);
+	assert_int_equal(announced_cap(&a), 500);
+	/* a reset without the figure still counts for the judgement */
+	announced_init(&a);
+	assert_int_equal(announced_take(&a, -1, -1, 90000, ANNOUNCE_MINUTE_MS), 0);
+	announced_take(&a, 500, 499, 100, ANNOUNCE_MINUTE_MS);
+	assert_int_equal(a.unit, UNIT_DAY);
+	/* a minute shortened to 1 s (the integration test's): a reset of 5 s is past it */
+	announced_init(&a);
+	announced_take(&a, 8, 7, 5000, 1000);
+	assert_int_equal(a.unit, UNIT_DAY);
+	announced_init(&a);
+	announced_take(&a, 8, 7, 15, 1000);
+	assert_int_equal(a.unit, UNIT_SECOND);
+}
+
 static void tokens_bound_the_rate_and_refunds_cap(void **state)
 {
 	(void)state;
@@ -129,6 +211,9 @@ int main(void)
 		cmocka_unit_test(a_429_pauses_everyone_and_halves_the_rate),
 		cmocka_unit_test(the_pause_comes_from_the_headers_in_order),
 		cmocka_unit_test(an_announced_limit_caps_and_softens),
+		cmocka_unit_test(only_a_per_minute_figure_caps),
+		cmocka_unit_test(a_minute_counted_per_second_caps),
+		cmocka_unit_test(the_unit_needs_a_reset_and_follows_the_minute),
 		cmocka_unit_test(tokens_bound_the_rate_and_refunds_cap),
 		cmocka_unit_test(a_request_that_never_went_out_comes_back),
 	};
