@@ -158,7 +158,7 @@ PROTO_MESSAGES(PROTO_FIELDS_DECL)
 #define GET_u32(name) m->name = get_u32(r);
 #define GET_u64(name) m->name = get_u64(r);
 #define GET_i64(name) m->name = (int64_t)get_u64(r);
-#define GET_status(name) m->name = get_upto(r, RES_RETRY);
+#define GET_status(name) m->name = get_upto(r, RES_MAX);
 #define GET_verdict(name) m->name = get_upto(r, GRANT_WAIT);
 #define GET_bytes(name) m->name = get_bytes(r, &m->name##_len);
 #define GET_key(name) m->name = get_key(r);

@@ -40,7 +40,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 10
+#define PROTO_VERSION 11
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -68,7 +68,10 @@ enum result_status {
 	RES_GAVEUP = 3, /* payload: why; the worker is shutting down, batch not done */
 	RES_SPLIT = 4,  /* payload: why; the answer was cut off: split the batch in two */
 	RES_RETRY = 5,  /* payload: the error; try again in retry_in_ms (on any worker) */
+	RES_NOCONN = 6, /* payload: why; the call could not connect, nothing went out: the batch
+			 * goes back with no attempt counted, and the run waits for the server */
 };
+#define RES_MAX RES_NOCONN /* the last status: decoding refuses any above */
 
 enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 

@@ -20,6 +20,12 @@ is a server counting per second (N in any second, resets under a second); --dail
 quota as Groq's (N requests until the day ends, --day-ends-s after the start, the reset that far
 away; then a 429 with Retry-After until it does, and N again for the next day).
 
+GET /v1/models (any path ending in /models; only /v1/models with --strict-path) lists the one
+model --model accepts, in OpenAI's shape; without --model (any model is accepted) it answers 404,
+as a server without the endpoint does. /stats counts these requests apart (models_asked).
+A certificate already in --dir is kept, so a mock restarted on the same --port and --dir is the
+same server to a client that trusts it.
+
 Rows (issue 19): a prompt holding "[row <id>] <text>" lines whose schema (response_format's, or
 else the JSON schema written into the system or user prompt after a line naming "schema") has an
 array of objects carrying --item-key (default "id") is answered with one object per row line, in
@@ -250,6 +256,7 @@ class State:
         self.lock = threading.Lock()
         self.rng = random.Random(args.seed)
         self.requests = 0
+        self.models_asked = 0  # GET .../models
         self.ok = 0
         self.invalid = 0
         self.limited = 0
@@ -409,7 +416,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if self.path in ("/stats", "/stats?bodies=1"):
             with st.lock:
-                obj = {"requests": st.requests, "ok": st.ok, "invalid": st.invalid,
+                obj = {"requests": st.requests, "models_asked": st.models_asked,
+                       "ok": st.ok, "invalid": st.invalid,
                        "rate_limited": st.limited, "rate_limited_at": st.limited_at[:1000],
                        "status": {str(k): v for k, v in st.status.items()},
                        "distinct_ok_bodies": len(st.ok_per_body),
@@ -437,7 +445,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if self.path.endswith("/models"):
+            return self.models(st)
         self.send_json(404, {"error": {"message": "not found"}})
+
+    def models(self, st):
+        """GET .../models, counted in models_asked only (status counts completion answers)."""
+        with st.lock:
+            st.models_asked += 1
+        a = st.args
+        if (a.strict_path and self.path != "/v1/models") or not a.model:
+            code, obj = 404, ({"detail": "Not Found"} if a.strict_path
+                              else {"error": {"message": "not found"}})
+        else:
+            code, obj = 200, {"object": "list", "data": [
+                {"id": a.model, "object": "model", "created": 0, "owned_by": "mock"}]}
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     log_entry = None  # the request being answered, recorded once its answer is sent
 
@@ -618,6 +646,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def make_cert(d):
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if os.path.exists(cert) and os.path.exists(key):  # a restart: the same server to clients
+        return cert, key
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                     "-keyout", key, "-out", cert], check=True,

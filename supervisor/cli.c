@@ -90,6 +90,7 @@ static const struct cli_command commands[] = {
 	  "  --json       the chosen lines as they are in the file (all of them alone)\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
+	{ "__check", NULL, check_main, 0, 0, NULL, NULL },   /* kgsup __check MODEL... */
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -370,7 +370,8 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 			return STORE_FULL;
 	} else if (m->status == RES_SPLIT && open) {
 		return ledger_split(l, t, plan, m->batch, b, "answer cut off at max_tokens");
-	} else if (m->status == RES_RETRY && open) {
+	} else if ((m->status == RES_RETRY || m->status == RES_NOCONN) && open) {
+		/* (a call that could not connect sent nothing: requests_sent 0, no attempt used) */
 		ledger_set_state(l, c, m->batch, b, B_PENDING);
 		give_back_later(l, m, now);
 		err = m->payload;

@@ -88,7 +88,11 @@ static void look_at_spool(struct sup *s, int now)
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
-	zpoll_wait(p, ledger_next_due_ms(&s->led, now_ms(), POLL_MS));
+	/* batches due while the run waits for its server are not sent: no reason to wake for them */
+	int64_t t = now_ms();
+	zpoll_wait(p, reach_quota(&s->reach, proc_busy_workers(s), t)
+			      ? ledger_next_due_ms(&s->led, t, POLL_MS)
+			      : reach_sleep_ms(&s->reach, t, POLL_MS));
 	handle_signals(s);
 	sink_receive(s);
 	look_at_spool(s, 0);
@@ -174,6 +178,7 @@ static int finish(struct sup *s, int loop_failed)
 		s->run_state = RUN_STOPPED;
 		code = EXIT_STOPPED;
 	}
+	reach_end(&s->reach);
 	if (round_run(s, 0) < 0)
 		code = EXIT_STOPPED;
 	progress_end(s);
@@ -229,6 +234,7 @@ int loop_run(struct sup *s)
 	s->elapsed_base = s->led.ctr.elapsed_ms;
 	s->last_progress = s->session_start;
 	s->run_state = RUN_RUNNING;
+	reach_init(&s->reach);
 	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
 		 (uint32_t)ledger_total(&s->led), s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->led.ctr.batches_done, s->want);

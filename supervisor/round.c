@@ -205,15 +205,21 @@ static int round_txn(store_txn *t, void *arg)
 	for (size_t i = 0; i < s->ninvalid; i++)
 		if (apply_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;
-	/* idle workers first; then a next batch for busy ones */
+	/* idle workers first; then a next batch for busy ones (while the server cannot be
+	 * reached, one batch at a time) */
 	int cache_hits = 0;
+	int quota = reach_quota(&s->reach, proc_busy_workers(s), now_ms());
 	for (int depth = 0; depth < SLOT_DEPTH; depth++)
-		for (int i = 0; ra->dispatch && i < s->nslots && i < s->want; i++) {
+		for (int i = 0; ra->dispatch && quota && i < s->nslots && i < s->want; i++) {
 			struct slot *sl = &s->slots[i];
-			if (sl->nheld == depth && !sl->assigned && round_slot_wants(s, i) &&
-			    pick_for_slot(t, s, i, &cache_hits))
-				return STORE_FULL;
+			if (sl->nheld == depth && !sl->assigned && round_slot_wants(s, i)) {
+				if (pick_for_slot(t, s, i, &cache_hits))
+					return STORE_FULL;
+				quota -= quota > 0 && sl->assigned;
+			}
 		}
+	if (reach_record(&s->reach, t, s->cfg.base_url))
+		return STORE_FULL;
 	/* status reads why a run was aborted from the store (only when its state says aborted) */
 	if (s->run_state == RUN_ABORTED &&
 	    store_put(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), s->abort_msg,
@@ -258,6 +264,7 @@ static void send_assigned(struct sup *s)
 		}
 		ledger_out(&s->led, sl->batch);
 		proc_slot_sent(s, i, sl->batch, m.seq);
+		reach_probe_sent(&s->reach, sl->batch);
 	}
 }
 
@@ -273,6 +280,8 @@ int round_slot_wants(const struct sup *s, int i)
 
 int round_dispatchable(const struct sup *s)
 {
+	if (!reach_quota(&s->reach, proc_busy_workers(s), now_ms()))
+		return 0;
 	return ledger_unstarted(&s->led) > 0 || ledger_next_due_ms(&s->led, now_ms(), 1) == 0;
 }
 
@@ -346,6 +355,7 @@ int round_run(struct sup *s, int dispatch)
 	}
 	ledger_commit(&s->led);
 	rows_commit(&s->rows);
+	reach_committed(&s->reach);
 	settle_results(s);
 	s->last_commit = now_ms();
 	send_assigned(s);

@@ -460,6 +460,11 @@ static int run_command(const struct cli *cli, int resume)
 	/* the cache before the plan: a cache.path that cannot be used is refused before work */
 	if (!code)
 		code = open_cache(&s, err, sizeof err);
+	/* before the plan: a server that cannot be reached or lacks the model costs no planning */
+	if (!code) {
+		log_export_level();
+		code = servercheck_run(&s, err, sizeof err);
+	}
 	if (!code && !resume)
 		code = settle_plan(&s, cli, err, sizeof err);
 	if (!code && load_ledger(&s)) {

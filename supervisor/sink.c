@@ -70,6 +70,10 @@ static int on_result(struct sup *s, char *frame, size_t len)
 		ledger_back(&s->led, m.batch);
 	if (m.status == RES_OK && m.latency_us)
 		report_latency(s, m.latency_us);
+	if (m.status == RES_NOCONN)
+		reach_lost(&s->reach, &s->cfg, m.batch, m.payload, m.payload_len);
+	else if (m.http_status)
+		reach_answered(&s->reach, &s->cfg);
 	if (m.status == RES_FAILED && m.http_status == 404 && !any_answered(s)) {
 		m.status = RES_ABORT; /* the batch stays pending: it is not its fault */
 		first_404(s, &m);

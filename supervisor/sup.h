@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "ledger.h"
 #include "plan.h"
+#include "reach.h"
 #include "render.h"
 #include "rows.h"
 #include "runstate.h"
@@ -80,6 +81,7 @@ struct sup {
 	struct cache cache;
 	struct ledger led; /* batch states, counters, the queue of work */
 	struct rows rows;  /* a job over rows: per-row answers and their counters */
+	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
 	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
 	zsock *results;
 	struct slot *slots;
@@ -177,6 +179,11 @@ void proc_remove_session(struct sup *s);
 void sink_receive(struct sup *s);
 /* Queues the results orphaned workers spooled; returns how many. */
 size_t sink_ingest_spool(struct sup *s);
+
+/* servercheck.c: before the plan, the server is asked for its models (kgsup __check): 0 go on,
+ * or an exit code with err set (the server cannot be reached; it does not list a model of the
+ * run; base_url lacks /v1). */
+int servercheck_run(struct sup *s, char *err, size_t errlen);
 
 /* round.c: results in and batches out, in one group transaction */
 int round_run(struct sup *s, int dispatch);

@@ -4,7 +4,9 @@
  *   failed:   400, 404 and other 4xx (the batch fails, the run goes on)
  *   aborted:  401, 403, an unknown model (the run stops: every batch would fail the same way)
  *   split:    an answer cut off at max_tokens (finish_reason "length"): resending the same
- *             request would be cut off again, so the supervisor splits the batch in two */
+ *             request would be cut off again, so the supervisor splits the batch in two
+ *   no connection: refused, DNS, TLS, a connect timeout: nothing went out, so no attempt is
+ *             used up; the batch goes back and the supervisor waits for the server */
 #include "worker.h"
 #include "../common/answer.h"
 #include "../common/chunk.h"
@@ -21,7 +23,7 @@
  * The broker answers a waiting ask with WAIT well before this. */
 #define BROKER_TIMEOUT_MS 3000
 
-enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT };
+enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT, OUT_NOCONN };
 
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
  * its reply is stuck). Only the first send carries the pending report: if that send reached a
@@ -266,10 +268,17 @@ static int64_t backoff_ms(const struct worker *w, uint32_t attempt)
 
 static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
-	res->requests_sent++;
 	http_post(w->http, b->body, b->body_len, &w->resp);
 	uint64_t prompt = 0;
 	enum outcome o;
+	if (w->resp.connect_failed) {
+		/* not a request: nothing is counted, and the broker's report says it never went
+		 * out (sent_at 0), so it gives the grant back */
+		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
+		keep_report(w, b->est_tokens, 0);
+		return OUT_NOCONN;
+	}
+	res->requests_sent++;
 	if (w->resp.aborted) {
 		snprintf(w->error, sizeof w->error, "stopped during the call");
 		o = OUT_RETRY;
@@ -326,6 +335,11 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 		trace_attempt(w, b, attempt, &before, res, o == OUT_OK);
 		if (o == OUT_OK) {
 			res->status = RES_OK;
+			return;
+		}
+		if (o == OUT_NOCONN) { /* back as it came: its attempts as they were */
+			res->status = RES_NOCONN;
+			res->attempt = b->attempt;
 			return;
 		}
 		if (o == OUT_ABORT || o == OUT_FAILED || o == OUT_SPLIT) {

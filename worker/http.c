@@ -1,9 +1,11 @@
-/* http.c: POST {base_url}/chat/completions with libcurl (the only file with curl/curl.h). */
+/* http.c: POST {base_url}/chat/completions, and GET {base_url}/models for the check before a
+ * run, with libcurl (the only file with curl/curl.h). */
 #include "http.h"
 #include "../common/util.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,10 @@
 struct http_client {
 	CURL *curl;
 	struct curl_slist *headers;
-	char *url;
+	char *base; /* base_url without its trailing slashes */
+	char *url;  /* base + "/chat/completions" */
+	long timeout_ms;
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's own words on the last failure */
 	size_t max_body;
 	http_abort_fn abort_fn;
 	void *abort_arg;
@@ -181,7 +186,8 @@ static void set_options(http_client *c, const struct config *cfg, int plain)
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout_s * 1000));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_s * 1000));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->ca_file)
@@ -227,12 +233,13 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 	size_t blen = strlen(cfg->base_url);
 	while (blen && cfg->base_url[blen - 1] == '/')
 		blen--;
+	c->base = xstrndup(cfg->base_url, blen);
 	buf url;
 	buf_init(&url);
-	buf_put(&url, cfg->base_url, blen);
-	buf_puts(&url, "/chat/completions");
+	buf_printf(&url, "%s/chat/completions", c->base);
 	c->url = xstrdup(buf_cstr(&url));
 	buf_free(&url);
+	c->timeout_ms = (long)(cfg->timeout_s * 1000);
 	c->max_body = (size_t)cfg->max_response_bytes;
 	c->abort_fn = abort_fn;
 	c->abort_arg = abort_arg;
@@ -254,22 +261,59 @@ void http_response_free(struct http_response *r)
 	buf_free(&r->body);
 }
 
-int http_post(http_client *c, const char *body, size_t len, struct http_response *r)
+/* Why no request went out: the system's word for a refused or unreachable connection
+ * ("Connection refused"), else libcurl's own message, which names the host it could not
+ * resolve or the certificate it would not trust. */
+static void connect_reason(http_client *c, CURLcode rc, char *out, size_t n)
+{
+	long os_errno = 0;
+	if (rc == CURLE_COULDNT_CONNECT &&
+	    curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno)
+		snprintf(out, n, "%s", strerror((int)os_errno));
+	else if (c->errbuf[0])
+		snprintf(out, n, "%s", c->errbuf);
+	else
+		snprintf(out, n, "%s", curl_easy_strerror(rc));
+}
+
+/* The words for a transfer that failed, and whether its request never went out (r->sent_us
+ * is set): nothing reached the server, so nothing was billed or counted there. */
+static void describe_failure(http_client *c, CURLcode rc, struct http_response *r)
+{
+	r->transport_error = 1;
+	if (r->too_large)
+		snprintf(r->error, sizeof r->error, "response larger than api.max_response_bytes (%zu)",
+			 c->max_body);
+	else if (r->headers_too_large)
+		snprintf(r->error, sizeof r->error, "response headers larger than %d KiB",
+			 HTTP_MAX_HEADER_BYTES / 1024);
+	else if (r->resend_refused)
+		snprintf(r->error, sizeof r->error, "the connection closed before any answer");
+	else if (c->refused[0])
+		snprintf(r->error, sizeof r->error, "api.base_url: refused to send plain http to %s, "
+			 "which is not a loopback address", c->refused);
+	else if (!r->aborted && r->sent_us == 0)
+		connect_reason(c, rc, r->error, sizeof r->error);
+	else
+		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
+	r->connect_failed = !r->aborted && !r->too_large && !r->headers_too_large &&
+			    !r->resend_refused && r->sent_us == 0;
+}
+
+/* One transfer with the options set, into r. */
+static int perform(http_client *c, struct http_response *r)
 {
 	buf_reset(&r->body);
 	r->status = 0;
-	r->transport_error = r->too_large = r->headers_too_large = r->aborted = 0;
-	r->resend_refused = 0;
+	r->transport_error = r->connect_failed = r->too_large = r->headers_too_large = 0;
+	r->aborted = r->resend_refused = 0;
 	r->first_byte_us = 0;
 	c->refused[0] = '\0';
+	c->errbuf[0] = '\0';
 	r->header_bytes = 0;
 	r->error[0] = '\0';
 	ratelimit_clear(&r->limits);
 	c->cur = r;
-	c->body = body;
-	c->body_len = len;
-	c->body_read = 0;
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	int64_t t0 = now_us();
 	CURLcode rc = curl_easy_perform(c->curl);
 	r->done_us = now_us();
@@ -286,22 +330,35 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	if (rc == CURLE_OK)
 		return 0;
-	if (r->too_large)
-		snprintf(r->error, sizeof r->error, "response larger than api.max_response_bytes (%zu)",
-			 c->max_body);
-	else if (r->headers_too_large)
-		snprintf(r->error, sizeof r->error, "response headers larger than %d KiB",
-			 HTTP_MAX_HEADER_BYTES / 1024);
-	else if (r->resend_refused)
-		snprintf(r->error, sizeof r->error, "the connection closed before any answer");
-	else if (c->refused[0])
-		snprintf(r->error, sizeof r->error, "api.base_url: refused to send plain http to %s, "
-			 "which is not a loopback address", c->refused);
-	else
-		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
-	r->transport_error = 1;
+	describe_failure(c, rc, r);
 	r->status = 0;
 	return -1;
+}
+
+int http_post(http_client *c, const char *body, size_t len, struct http_response *r)
+{
+	c->body = body;
+	c->body_len = len;
+	c->body_read = 0;
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	return perform(c, r);
+}
+
+int http_get(http_client *c, const char *path, long timeout_ms, struct http_response *r)
+{
+	buf url;
+	buf_init(&url);
+	buf_printf(&url, "%s%s", c->base, path);
+	curl_easy_setopt(c->curl, CURLOPT_URL, buf_cstr(&url));
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	int rc = perform(c, r);
+	/* back to what the client is for */
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	buf_free(&url);
+	return rc;
 }
 
 void http_free(http_client *c)
@@ -310,6 +367,7 @@ void http_free(http_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->headers);
+	free(c->base);
 	free(c->url);
 	free(c);
 }

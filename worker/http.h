@@ -1,4 +1,4 @@
-/* http.h: the worker's HTTPS client, one kept-alive libcurl handle per worker (connection and
+/* http.h: the worker's HTTPS client (and the check's before a run), one kept-alive libcurl handle per worker (connection and
  * TLS session reuse), with connect and total timeouts, TLS verification always on, a cap on
  * the response size and an abort hook for shutdown. */
 #ifndef KGSUP_HTTP_H
@@ -16,6 +16,8 @@ struct http_response {
 	buf body;
 	struct ratelimit_info limits;
 	int transport_error;    /* connection, timeout, TLS... */
+	int connect_failed;     /* of those: the request never went out (refused, DNS, TLS,
+				 * a connect timeout); the server saw nothing */
 	int too_large;          /* body exceeded api.max_response_bytes */
 	int headers_too_large;  /* headers exceeded HTTP_MAX_HEADER_BYTES */
 	size_t header_bytes;
@@ -43,6 +45,9 @@ int http_global_init(char *err, size_t errlen);
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
 		      void *abort_arg, char *err, size_t errlen);
 int http_post(http_client *c, const char *body, size_t len, struct http_response *r);
+/* GET {base_url}PATH (PATH starts with '/') within timeout_ms; the client posts as before
+ * afterwards. */
+int http_get(http_client *c, const char *path, long timeout_ms, struct http_response *r);
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 void http_free(http_client *c);

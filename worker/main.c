@@ -186,7 +186,9 @@ static void serve_batch(struct worker *w, const char *frame, size_t len)
 	}
 	struct msg_result res;
 	call_batch(w, &b, &res);
-	if (res.status != RES_OK)
+	if (res.status == RES_NOCONN) /* the supervisor says it once for the run */
+		log_debug("batch %u: cannot connect: %s", b.batch, w->error);
+	else if (res.status != RES_OK)
 		log_info("batch %u: %s", b.batch, w->error);
 	send_result(w, &res);
 }

@@ -35,6 +35,8 @@ static const char *cause_of(const struct worker *w, int ok)
 		return "";
 	if (w->resp.aborted)
 		return "stopped";
+	if (w->resp.connect_failed)
+		return "no_connection";
 	if (w->resp.transport_error)
 		return "transport";
 	for (size_t i = 0; i < sizeof status_causes / sizeof status_causes[0]; i++)

@@ -66,9 +66,10 @@ struct worker {
 };
 
 /* Asks the broker, makes one attempt at a batch and says what came of it in res: done,
- * failed, split, abort, gave up (the worker is stopping), or RES_RETRY with the backoff after
+ * failed, split, abort, gave up (the worker is stopping), RES_RETRY with the backoff after
  * which it may be tried again (the supervisor holds the batch meanwhile; the worker takes
- * another). Payload in w->answer for RES_OK, in w->error otherwise. */
+ * another), or RES_NOCONN when the call could not connect (no attempt used). Payload in
+ * w->answer for RES_OK, in w->error otherwise. */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
 /* Starts the result for batch b: the slot, and the batch's number, seq, request key and
  * session, which every result carries back; everything else zero. res->key points where

@@ -202,6 +202,8 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	else if (r->http_status != 200)
 		back = (double)r->est_tokens;
 	pace_refund(&b->pace, back);
+	if (r->http_status == 0 && r->sent_at == 0) /* never went out: not a request */
+		pace_refund_request(&b->pace);
 	/* a 429 of a daily quota used up is no sign of our rate: the pause for it is enough */
 	int quota = limits_report(&b->limits, &b->pace, l, now);
 	if (r->http_status == 429 && !quota)

@@ -132,6 +132,13 @@ void pace_refund(struct pace *p, double tokens)
 		p->tok_level = p->tok_cap;
 }
 
+void pace_refund_request(struct pace *p)
+{
+	p->req_level += 1.0;
+	if (p->req_level > p->req_cap)
+		p->req_level = p->req_cap;
+}
+
 void pace_cap_tokens(struct pace *p, double remaining)
 {
 	if (remaining < p->tok_level)

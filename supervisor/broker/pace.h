@@ -52,6 +52,8 @@ int64_t pace_429(struct pace *p, int64_t retry_after_ms, int64_t reset_requests_
 void pace_hold_until(struct pace *p, int64_t t);
 /* Tokens come back to the bucket (a charge that was too high), at most to its capacity. */
 void pace_refund(struct pace *p, double tokens);
+/* A request granted never went out (it could not connect): its request comes back. */
+void pace_refund_request(struct pace *p);
 /* The provider says only this many tokens remain: the bucket holds no more. */
 void pace_cap_tokens(struct pace *p, double remaining);
 

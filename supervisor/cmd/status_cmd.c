@@ -2,6 +2,7 @@
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "../cli.h"
 #include "../lock.h"
+#include "../reach.h"
 #include "../rowstore.h"
 #include "../rowtally.h"
 #include "../runstate.h"
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_REASONS 8
@@ -34,6 +36,8 @@ struct status {
 	int live;
 	char reason[600]; /* why the run was aborted; "" otherwise */
 	char hint[PATHS_MAX + 128]; /* what to do next, or "" */
+	struct reach_view wait; /* a live run waiting for the server (reach.h) */
+	int waiting;
 	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;
@@ -67,6 +71,29 @@ static void put_opt_str(buf *b, const char *key, const char *text)
 		buf_json_str(b, text, strlen(text));
 	else
 		buf_puts(b, "null");
+}
+
+/* ,"waiting":{...} while a live run waits for its server, else ,"waiting":null. */
+static void put_waiting(buf *b, const struct status *st)
+{
+	if (!st->waiting) {
+		buf_puts(b, ",\"waiting\":null");
+		return;
+	}
+	time_t t = (time_t)(st->wait.since_wall / 1000);
+	struct tm tm;
+	char since[32] = "";
+	if (gmtime_r(&t, &tm))
+		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char line[1024];
+	reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
+	buf_printf(b, ",\"waiting\":{\"since\":\"%s\",\"server\":", since);
+	buf_json_str(b, st->wait.url, strlen(st->wait.url));
+	buf_puts(b, ",\"reason\":");
+	buf_json_str(b, st->wait.reason, strlen(st->wait.reason));
+	buf_puts(b, ",\"message\":");
+	buf_json_str(b, line, strlen(line));
+	buf_putc(b, '}');
 }
 
 static void print_json(const struct status *st)
@@ -104,6 +131,7 @@ static void print_json(const struct status *st)
 	}
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
+	put_waiting(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -191,6 +219,11 @@ static void print_text(const struct status *st)
 	uint64_t total = batches_total(&st->plan, c);
 	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
 	printf("state      %s\n", state_name(st));
+	if (st->waiting) {
+		char line[1024];
+		reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
+		printf("           %s\n", line);
+	}
 	if (st->reason[0])
 		printf("reason     %s\n", st->reason);
 	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",
@@ -299,6 +332,7 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	}
 	const void *v;
 	size_t vl;
+	st->waiting = st->live && reach_read(t, &st->wait);
 	if (st->c.state == RUN_ABORTED &&
 	    !store_get(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), &v, &vl))
 		snprintf(st->reason, sizeof st->reason, "%.*s", (int)vl, (const char *)v);

@@ -107,10 +107,50 @@ static void plain_http_reaches_loopback_only(void **state)
 	http_global_cleanup();
 }
 
+/* A call that never connects says so (connect_failed, the system's reason); one whose
+ * request went out is a transport error of another kind. Plain http to loopback: no sandbox. */
+static void a_call_that_cannot_connect_says_so(void **state)
+{
+	(void)state;
+	char err[256], url[128];
+	assert_int_equal(http_global_init(err, sizeof err), 0);
+	int port, lfd = listen_on("127.0.0.1", &port);
+	close(lfd); /* nothing listens there now */
+	struct config cfg;
+	config_defaults(&cfg);
+	free(cfg.base_url);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
+	cfg.base_url = xstrdup(url);
+	cfg.timeout_s = 1;
+	cfg.connect_timeout_s = 1;
+	http_client *c = http_new(&cfg, "sk-test-secret", NULL, NULL, err, sizeof err);
+	assert_non_null(c);
+	struct http_response r;
+	http_response_init(&r);
+	assert_int_equal(http_get(c, "/models", 1000, &r), -1);
+	assert_true(r.transport_error && r.connect_failed && r.sent_us == 0);
+	assert_string_equal(r.error, "Connection refused");
+	/* a listener that takes the request and never answers: it went out */
+	lfd = listen_on("127.0.0.1", &port);
+	http_free(c);
+	free(cfg.base_url);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
+	cfg.base_url = xstrdup(url);
+	c = http_new(&cfg, "sk-test-secret", NULL, NULL, err, sizeof err);
+	assert_int_equal(http_post(c, "{}", 2, &r), -1);
+	assert_true(r.transport_error && !r.connect_failed && r.sent_us > 0);
+	close(lfd);
+	http_response_free(&r);
+	http_free(c);
+	config_free(&cfg);
+	http_global_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plain_http_reaches_loopback_only),
+		cmocka_unit_test(a_call_that_cannot_connect_says_so),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

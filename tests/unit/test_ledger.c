@@ -106,7 +106,8 @@ static uint32_t next_rand(struct sim *s)
 }
 
 /* A result for a held batch, as a worker would send it: mostly answers, some retries, some
- * failures, splits of batches of more than a chunk, and now and then a stale duplicate. */
+ * failures, splits of batches of more than a chunk, calls that could not connect (nothing
+ * sent), and now and then a stale duplicate. */
 static void make_result(struct sim *s, const struct out *o, struct msg_result *m)
 {
 	static const char answer[] = "{\"entities\":[],\"relations\":[]}";
@@ -129,6 +130,11 @@ static void make_result(struct sim *s, const struct out *o, struct msg_result *m
 		m->status = RES_FAILED;
 		m->payload = "HTTP 400";
 		m->payload_len = 8;
+	} else if (r < 19) {
+		m->status = RES_NOCONN;
+		m->requests_sent = 0;
+		m->payload = "Connection refused";
+		m->payload_len = 18;
 	} else {
 		m->status = RES_GAVEUP;
 		m->requests_sent = 0;

@@ -188,6 +188,21 @@ static void tokens_bound_the_rate_and_refunds_cap(void **state)
 	assert_true(pace_wait(&p, 100, 13000) > 0);
 }
 
+static void a_request_that_never_went_out_comes_back(void **state)
+{
+	(void)state;
+	struct pace p;
+	pace_init(&p, 60, 1e9, 0); /* one a second */
+	pace_refill(&p, 0);
+	assert_int_equal(pace_wait(&p, 1, 0), 0);
+	pace_take(&p, 1);
+	assert_true(pace_wait(&p, 1, 0) > 0);
+	pace_refund_request(&p); /* it could not connect */
+	assert_int_equal(pace_wait(&p, 1, 0), 0);
+	pace_refund_request(&p);
+	assert_true(p.req_level <= p.req_cap);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -200,6 +215,7 @@ int main(void)
 		cmocka_unit_test(a_minute_counted_per_second_caps),
 		cmocka_unit_test(the_unit_needs_a_reset_and_follows_the_minute),
 		cmocka_unit_test(tokens_bound_the_rate_and_refunds_cap),
+		cmocka_unit_test(a_request_that_never_went_out_comes_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,7 @@ PROTO_MESSAGES(PROTO_FILL_DECL)
 #define FILL_u32(name) m->name = next_u32(f);
 #define FILL_u64(name) m->name = next_u64(f);
 #define FILL_i64(name) m->name = next_i64(f);
-#define FILL_status(name) m->name = 1 + ++f->n % RES_RETRY; /* 1..RES_RETRY: not the zero default */
+#define FILL_status(name) m->name = 1 + ++f->n % RES_MAX; /* 1..RES_MAX: not the zero default */
 #define FILL_verdict(name) m->name = GRANT_WAIT;
 #define FILL_bytes(name) m->name = next_string(f, #name, &m->name##_len);
 #define FILL_key(name) m->name = next_key(f);
@@ -346,12 +346,12 @@ static void unknown_status_and_verdict_are_refused(void **state)
 	struct filler f;
 	union any_msg m, d;
 	make_frame(&codecs[MSG_RESULT - 1], &f, &m, &b);
-	for (uint32_t s = RES_OK; s <= RES_RETRY; s++) {
+	for (uint32_t s = RES_OK; s <= RES_MAX; s++) {
 		m.result.status = s;
 		msg_encode_result(&b, &m.result);
 		assert_int_equal(msg_decode_result(b.data, b.len, &d.result), 0);
 	}
-	m.result.status = RES_RETRY + 1;
+	m.result.status = RES_MAX + 1;
 	msg_encode_result(&b, &m.result);
 	assert_int_equal(msg_decode_result(b.data, b.len, &d.result), -1);
 	make_frame(&codecs[MSG_GRANT - 1], &f, &m, &b);

@@ -1,0 +1,170 @@
+/* servercheck.c: the look at the server before a run costs anything (start and resume, before
+ * the plan). The look needs libcurl, which the supervisor never loads: it forks workers, and
+ * libcurl's global state (and OpenSSL's) must not cross a fork. So, like every other process
+ * of the run, the look is a role of the one binary exec'd fresh, `kgsup __check MODEL...`
+ * (worker/check.c), once: the run's settings on its standard input, the user's one line on its
+ * standard output, and its exit code saying what it means (check.c lists them). */
+#include "sup.h"
+#include "../common/log.h"
+#include "../common/roles.h"
+#include "../common/sig.h"
+#include "../common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The run's models, each once: every stage's (a stage without one has the run's). */
+static int run_models(const struct sup *s, char **argv, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < s->job.n; i++) {
+		const char *m = s->job.st[i].model && *s->job.st[i].model ? s->job.st[i].model
+									   : s->cfg.model;
+		int seen = 0;
+		for (int k = 0; k < n; k++)
+			seen |= !strcmp(argv[k], m);
+		if (!seen && n < max)
+			argv[n++] = (char *)m;
+	}
+	if (n == 0)
+		argv[n++] = s->cfg.model;
+	return n;
+}
+
+/* Starts the look with its standard input and output on pipes; returns its pid or -1. */
+static pid_t spawn_check(const char *self, char **argv, int *to, int *from)
+{
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawnattr_init(&at);
+	sigset_t none, dfl;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE); /* the supervisor ignores it; the look need not */
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	fflush(NULL);
+	int rc = posix_spawn(&pid, self, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(in[0]);
+	close(out[1]);
+	if (rc) {
+		close(in[1]);
+		close(out[0]);
+		errno = rc;
+		return -1;
+	}
+	*to = in[1];
+	*from = out[0];
+	return pid;
+}
+
+/* Reads the look's line until it exits (its own timeouts end it; a deadline kills it if they
+ * do not). Returns 0, or -1 when the run was told to stop meanwhile. */
+static int read_line(pid_t pid, int from, char *line, size_t n, int64_t deadline)
+{
+	size_t len = 0;
+	for (;;) {
+		if (sig_stop_requested()) {
+			kill(pid, SIGTERM);
+			return -1;
+		}
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			log_warn("the look at the server before the run takes too long; going on without it");
+			kill(pid, SIGKILL);
+			return 0;
+		}
+		struct pollfd p = { from, POLLIN, 0 };
+		if (poll(&p, 1, (int)(left > 500 ? 500 : left)) <= 0)
+			continue;
+		ssize_t got = read(from, line + len, n - 1 - len);
+		if (got <= 0 && !(got < 0 && errno == EINTR))
+			break;
+		len += got > 0 ? (size_t)got : 0;
+		if (len >= n - 1)
+			break;
+	}
+	line[len] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	return 0;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int servercheck_run(struct sup *s, char *err, size_t errlen)
+{
+	char self[PATHS_MAX];
+	char *argv[JOB_MAX_STAGES + 3] = { "kgsup", "__check" };
+	int nmodels = run_models(s, argv + 2, JOB_MAX_STAGES);
+	argv[2 + nmodels] = NULL;
+	int to = -1, from = -1;
+	pid_t pid = readlink_self(self, sizeof self) < 0 ? -1 : spawn_check(self, argv, &to, &from);
+	if (pid < 0) {
+		log_warn("cannot look at the server before the run (%s); going on", strerror(errno));
+		return 0;
+	}
+	buf json;
+	buf_init(&json);
+	config_to_json(&s->cfg, &json);
+	/* (a look that died early leaves EPIPE here: its exit code tells) */
+	for (size_t off = 0; off < json.len;) {
+		ssize_t w = write(to, json.data + off, json.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	buf_free(&json);
+	close(to);
+	char line[1024];
+	/* two GETs at most, each within the connect timeout and CHECK_TIMEOUT_MS, and its start */
+	int64_t deadline =
+		now_ms() + 2 * ((int64_t)(s->cfg.connect_timeout_s * 1000) + CHECK_TIMEOUT_MS) + 5000;
+	int stopped = read_line(pid, from, line, sizeof line, deadline);
+	close(from);
+	int code = wait_exit(pid);
+	if (stopped) {
+		snprintf(err, errlen, "stopped before the run began");
+		return EXIT_STOPPED;
+	}
+	if ((code == EXIT_USAGE || code == EXIT_ABORTED) && line[0]) {
+		snprintf(err, errlen, "%s", line);
+		return code;
+	}
+	if (code != 0)
+		log_warn("the look at the server before the run failed (exit %d); going on", code);
+	return 0;
+}
