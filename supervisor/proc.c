@@ -437,13 +437,18 @@ void proc_hand_back(struct sup *s)
 	}
 }
 
+void proc_signal_workers(struct sup *s, int signo)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i].proc.pid > 0)
+			kill(s->slots[i].proc.pid, signo);
+}
+
 void proc_signal_all(struct sup *s, int signo)
 {
 	if (s->broker.pid > 0)
 		kill(s->broker.pid, signo);
-	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i].proc.pid > 0)
-			kill(s->slots[i].proc.pid, signo);
+	proc_signal_workers(s, signo);
 }
 
 void proc_close(struct sup *s)
