@@ -16,9 +16,10 @@
  * A pending batch is taken and sent (INFLIGHT), answered from the cache (DONE) or split when
  * some of its chunks are answered already; a result moves an in-flight one to DONE, FAILED,
  * SPLIT (cut off at max_tokens) or back to PENDING (a retry, a batch handed back or never
- * started, a refusal that stopped the run, a crash recovered); resume --retry-failed and a late answer take a failed one. Store writes happen
- * inside the caller's group transaction; what a round decides is tentative until
- * ledger_commit, so a round that fails or is run again leaves nothing behind.
+ * started, a refusal that stopped the run, a crash recovered); resume --retry-failed and a late
+ * answer take a failed one. Store writes happen inside the caller's group transaction; what a
+ * round decides is tentative until ledger_commit, so a round that fails or is run again leaves
+ * nothing behind.
  *
  * A batch is "out" while a live worker holds it. An out batch is never queued or taken: a batch
  * is handed out once at a time, however many ways it comes back (its worker died and its retry

@@ -261,8 +261,9 @@ static void worker_died(struct sup *s, int i, int status)
 		held[k] = sl->held[k].batch;
 	int own = WIFEXITED(status) && (WEXITSTATUS(status) == EXIT_OK ||
 					WEXITSTATUS(status) == EXIT_STOPPED);
-	ledger_worker_lost(&s->led, held, sl->nheld,
-			   own ? LOST_UNSENT : s->shutting_down || s->stop_now ? LOST_STOPPING : LOST_KILLED);
+	enum lost_how lost = own ? LOST_UNSENT
+				 : s->shutting_down || s->stop_now ? LOST_STOPPING : LOST_KILLED;
+	ledger_worker_lost(&s->led, held, sl->nheld, lost);
 	sl->nheld = 0;
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing

@@ -154,7 +154,7 @@ static void spool_unacked(struct worker *w)
 			log_error("cannot spool the answer to batch %u: %s", u->batch, strerror(errno));
 			continue;
 		}
-		log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
+		log_info("supervisor gone: result for batch %u spooled to %s", u->batch, path);
 		renamed++;
 	}
 	if (renamed && fsync_dir(dir) < 0)
