@@ -24,6 +24,8 @@ void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Appends s (n bytes) as a quoted JSON string; invalid UTF-8 bytes become U+FFFD so the
  * result is always valid JSON. */
 void buf_json_str(buf *b, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0), or 0 if it is not valid. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
 /* NUL-terminates without counting the NUL in len. */
 const char *buf_cstr(buf *b);
 

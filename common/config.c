@@ -75,6 +75,7 @@ static const struct setting settings[] = {
 	{ "input", "keep_columns", C_RAW, OFF(input_keep_columns), 0, 0, 0, NULL },
 	{ "input", "sheet", C_STR_OR_NULL, OFF(input_sheet), 1, 0, 0, NULL },
 	{ "report", "score_column", C_STR_OR_NULL, OFF(report_score_column), 1, 0, 0, NULL },
+	{ "trace", "max_mb", C_NUM, OFF(trace_max_mb), 0, 1e6, 64, NULL },
 	{ "", "stages", C_RAW, OFF(stages), 0, 0, 0, NULL },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -59,6 +59,8 @@ struct config {
 	char *input_keep_columns; /* a JSON array of column names, or NULL: all but id and text */
 	/* report */
 	char *report_score_column; /* a 0-10 score among the kept columns: the NPS */
+	/* trace: DIR/trace.jsonl and trace.1.jsonl together stay under this; 0: no trace */
+	double trace_max_mb;
 	/* the job: the top-level "stages" array as compact JSON, or NULL (the one KG stage) */
 	char *stages;
 	char *config_file; /* the file read (stages' paths are relative to its directory) */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Follows a local "$ref" ("#/$defs/X", "#/definitions/X") one step at a time. */
-static const json *resolve(const json *root, const json *s)
+const json *items_resolve(const json *root, const json *s)
 {
 	for (int hops = 0; s && json_kind(s) == J_OBJECT && hops < 16; hops++) {
 		const char *ref = json_string(json_get(s, "$ref"));
@@ -33,26 +33,26 @@ static const json *resolve(const json *root, const json *s)
 
 static int has_property(const json *root, const json *items, const char *key)
 {
-	items = resolve(root, items);
+	items = items_resolve(root, items);
 	return items && json_get(json_get(items, "properties"), key) != NULL;
 }
 
 const json *items_schema(const json *root, const char *key, const char **array_name)
 {
-	const json *top = resolve(root, root);
+	const json *top = items_resolve(root, root);
 	if (!top)
 		return NULL;
 	if (array_name)
 		*array_name = NULL;
 	const json *own = json_get(top, "items");
 	if (own && has_property(root, own, key))
-		return resolve(root, own);
+		return items_resolve(root, own);
 	for (const json *p = json_first(json_get(top, "properties")); p; p = json_next(p)) {
-		const json *items = json_get(resolve(root, p), "items");
+		const json *items = json_get(items_resolve(root, p), "items");
 		if (items && has_property(root, items, key)) {
 			if (array_name)
 				*array_name = json_key(p);
-			return resolve(root, items);
+			return items_resolve(root, items);
 		}
 	}
 	return NULL;

@@ -12,6 +12,8 @@
  * (when not NULL) is the answer's property holding the items, NULL when the answer is the
  * array itself. */
 const json *items_schema(const json *root, const char *key, const char **array_name);
+/* s with its local "$ref"s ("#/$defs/X") followed within root; NULL when one leads nowhere. */
+const json *items_resolve(const json *root, const json *s);
 /* 0 when the schema's answers hold items with the property key, else -1 with why. */
 int schema_items_field(const char *schema_text, const char *key, char *why, size_t whylen);
 /* The array of items in an answer, or NULL. */

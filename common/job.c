@@ -316,23 +316,25 @@ static int stage_name_over(struct job *j, struct stage *st, const json *v, const
 	for (int i = 0; over && i < OVER_COUNT; i++)
 		if (!strcmp(over, stage_over_names[i])) {
 			st->over = (enum stage_over)i;
+			int rows = st->over == OVER_ROWS;
+			if (j->n > 1 && rows != j->rows)
+				FAIL("%s.over: a job's stages go over rows all or none (tables or texts "
+				     "in)", where);
+			j->rows = rows;
 			return 0;
 		}
 	FAIL("%s.over: expected \"chunks\", \"documents\" or \"rows\"", where);
 }
 
 /* A stage over rows: its item_key (default "id") names a field of the items of an array its
- * schema's answer holds; a job's stages go over rows all or none (the inputs are tables or
- * texts), and a rows stage needs no other. */
-static int stage_rows(struct job *j, struct stage *st, const json *key, const char *where,
-		      char *err, size_t errlen)
+ * schema's answer holds, and it needs no other stage. (A job's stages go over rows all or none,
+ * the inputs being tables or texts: stage_name_over says so.) */
+static int stage_rows(struct stage *st, const json *key, const char *where, char *err,
+		      size_t errlen)
 {
 	int rows = st->over == OVER_ROWS;
 	if (key && !rows)
 		FAIL("%s.item_key: only a stage over rows has items", where);
-	if (j->n > 1 && rows != j->rows)
-		FAIL("%s.over: a job's stages go over rows all or none (tables or texts in)", where);
-	j->rows = rows;
 	if (!rows)
 		return 0;
 	if (key && (!json_string(key) || !*json_string(key)))
@@ -376,7 +378,7 @@ static int parse_stage(struct job *j, const struct config *cfg, const json *v, i
 		return -1;
 	if (st->graph && st->over != OVER_CHUNKS)
 		FAIL("%s.graph: a graph stage runs over chunks", where);
-	if (stage_rows(j, st, json_get(v, "item_key"), where, err, errlen))
+	if (stage_rows(st, json_get(v, "item_key"), where, err, errlen))
 		return -1;
 	if ((st->token_budget || st->top_n || st->ninclude) && !st->needs)
 		FAIL("%s.context: the stage needs no other stage", where);

@@ -7,6 +7,7 @@
  *                     it starts, so the orphans of a killed session, which keep reconnecting
  *                     to the paths they were given, never reach the next session's sockets.
  *   DIR/spool/        results orphaned workers saved after the supervisor died
+ *   DIR/trace.jsonl   a line per request (trace.h); trace.1.jsonl its older part
  *   DIR/lock          held (flock) by the live supervisor */
 #ifndef KGSUP_PATHS_H
 #define KGSUP_PATHS_H

@@ -5,7 +5,7 @@
  * the bytes. Decoding checks every length against the frame, so a short, long or garbled
  * frame is rejected, never read past.
  *
- *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT, INVALID
+ *   worker  -> supervisor (PUSH -> PULL "results")   HELLO, RESULT, INVALID, TRACE
  *   supervisor -> worker  (PUSH per slot -> PULL)    BATCH, QUIT
  *   worker  -> broker     (REQ -> ROUTER "broker")   ASK (with the last REPORT, mostly)
  *   broker  -> worker                                GRANT
@@ -40,7 +40,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 9
+#define PROTO_VERSION 10
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -51,7 +51,8 @@
 	M(ASK, ask)                                                                    \
 	M(GRANT, grant)                                                                \
 	M(REPORT, report)                                                              \
-	M(INVALID, invalid)
+	M(INVALID, invalid)                                                            \
+	M(TRACE, trace)
 
 #define PROTO_TYPE_ENUM(NAME, name) MSG_##NAME,
 enum msg_type {
@@ -176,6 +177,30 @@ PROTO_STRUCT(grant, MSG_GRANT_FIELDS);
 	F(bytes, reason)                                                               \
 	F(bytes, content)
 PROTO_STRUCT(invalid, MSG_INVALID_FIELDS);
+
+/* One request a worker made (sent or not: a connection refused is one too), for DIR/trace.jsonl,
+ * which the supervisor writes. Times are microseconds after queued_wall_ms, the wall clock when
+ * the worker began to wait for the broker's grant (measured on CLOCK_MONOTONIC); -1: the
+ * request never got that far. */
+#define MSG_TRACE_FIELDS(F)                                                            \
+	F(u32, slot)                                                                   \
+	F(u32, batch)                                                                  \
+	F(u32, stage)                                                                  \
+	F(u32, attempt)          /* 1: the batch's first request this session */       \
+	F(i64, queued_wall_ms)   /* ms since the epoch */                              \
+	F(i64, granted_us)                                                             \
+	F(i64, sent_us)          /* the request left, after connecting */              \
+	F(i64, first_byte_us)                                                          \
+	F(i64, done_us)                                                                \
+	F(u32, http_status)      /* 0: no HTTP answer */                               \
+	F(u32, ok)               /* 1: the answer was used */                          \
+	F(i64, retry_after_ms)   /* the server's Retry-After; -1: none */              \
+	F(u64, prompt_tokens)                                                          \
+	F(u64, completion_tokens)                                                      \
+	F(u32, tokens_estimated) /* 1: the server sent no usage */                     \
+	F(bytes, cause)          /* a word for what went wrong; empty when ok */       \
+	F(bytes, error)          /* the error as logged, the server's message in it */
+PROTO_STRUCT(trace, MSG_TRACE_FIELDS);
 
 /* Returns the message type, or -1 when the frame is not a message of this version. */
 int msg_type(const void *frame, size_t len);

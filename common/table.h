@@ -48,6 +48,11 @@ int table_format_of(const char *path);
 /* The endings read, for messages: ".csv, .tsv, .xlsx". */
 const char *table_endings(void);
 
+/* Appends s (len bytes) as one RFC 4180 field, quoted with inner quotes doubled (libcsv's
+ * writer): what exports of tables write, a "," or "\r\n" between fields and lines. */
+struct buf;
+void table_csv_field(struct buf *out, const char *s, size_t len);
+
 /* The longest row (all its cells) a table may have; a longer one is an error, so a missing
  * closing quote cannot make one field swallow the whole file into memory. */
 #define TABLE_MAX_ROW ((size_t)64 << 20)

@@ -1,6 +1,6 @@
 /* table_csv.c: .csv and .tsv tables through libcsv, in strict mode, so a stray quote is an
  * error naming its line rather than a silently shifted row. The only file that includes
- * csv.h. libcsv does not count lines, so the input is fed to it one physical line at a time:
+ * csv.h, so exports write their fields through libcsv's writer here too. libcsv does not count lines, so the input is fed to it one physical line at a time:
  * a row's line is the first line since the last row's end that holds anything. */
 #include "log.h"
 #include "table_impl.h"
@@ -167,4 +167,11 @@ int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	return 0;
+}
+
+void table_csv_field(buf *out, const char *s, size_t len)
+{
+	size_t room = 2 * len + 2; /* every byte a doubled quote, and the two around */
+	buf_reserve(out, room);
+	out->len += csv_write(out->data + out->len, room, s, len);
 }

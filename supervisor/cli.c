@@ -51,13 +51,25 @@ static const struct cli_command commands[] = {
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
 	  "  counters in Prometheus text format.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
-	  "write the knowledge graph, the answers, or the invalid answers kept",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|invalid|results|tree]\n"
+	  "write the knowledge graph, the answers, the invalid answers, or a table's rows",
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|xlsx]\n"
 	  "             [-o PATH]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
-	  "  -o DIR for nodes.csv and relationships.csv); -f invalid writes the answers that\n"
+	  "  -o DIR for nodes.csv and relationships.csv, kuzu -o DIR for those and\n"
+	  "  load.cypher: kuzu DB < DIR/load.cypher); -f invalid writes the answers that\n"
 	  "  failed validation, kept for inspection; -f results one line per answer;\n"
-	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n" },
+	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n"
+	  "  A run over rows of tables: -f csv [-o FILE] and -f xlsx -o FILE write a line per\n"
+	  "  input row in input order: its id, its kept columns, then the answer's fields\n"
+	  "  (nested objects as a.b, arrays joined with \"; \"), empty where it has none.\n" },
+	{ "report", report_cmd, NULL, CO_STATE | CO_JSON, 0,
+	  "summarise a run over rows: values of the answers' fields, NPS (--json)",
+	  "kgsup report -s DIR [--json]\n"
+	  "  Summarises the run over rows in DIR (live or finished): rows, skipped and\n"
+	  "  duplicate; per stage the texts answered, from the cache and not; for each enum or\n"
+	  "  boolean field of its items the count and share of each value, for each number its\n"
+	  "  min, mean and max; with report.score_column set, the Net Promoter Score (% of\n"
+	  "  9-10 less % of 0-6) and its 0-100 form. --json prints one JSON object.\n" },
 	{ "stop", stop_cmd, NULL, CO_STATE | CO_NOW, 0,
 	  "stop a live run gracefully (--now: abandon calls in flight)",
 	  "kgsup stop -s DIR [--now]\n"
@@ -68,6 +80,14 @@ static const struct cli_command commands[] = {
 	  "kgsup scale N -s DIR\n"
 	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
 	  "  start, surplus ones finish their batch and exit.\n" },
+	{ "trace", trace_cmd, NULL, CO_STATE | CO_JSON | CO_SLOWEST | CO_ERRORS, 0,
+	  "the requests of a run, one by one: the slowest, the failed",
+	  "kgsup trace -s DIR [--slowest N] [--errors] [--json]\n"
+	  "  Reads DIR/trace.jsonl (and trace.1.jsonl, the older part): a line per request\n"
+	  "  made and per batch answered from the cache. Without options: a summary.\n"
+	  "  --slowest N  the N slowest requests, with where their time went\n"
+	  "  --errors     every request that failed, with its cause and the server's message\n"
+	  "  --json       the chosen lines as they are in the file (all of them alone)\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
 };
@@ -95,6 +115,8 @@ static const struct cli_option {
 	{ "no-progress", 0, 0, CO_NO_PROGRESS },
 	{ "detach", 0, 0, CO_DETACH },
 	{ "strict", 0, 0, CO_STRICT },
+	{ "slowest", 0, 1, CO_SLOWEST },
+	{ "errors", 0, 0, CO_ERRORS },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -246,11 +268,20 @@ static int option_error(const struct cli_command *cmd, int c, char **argv)
 	return usage_error(cmd, "unknown option %s", name);
 }
 
+/* arg as a whole number from 1 to max into *out: 0, or -1. */
+static int count_of(const char *arg, long max, int *out)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (!*arg || *end || n < 1 || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 /* Applies one option the command takes; -1 to go on, or an exit code. */
 static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 {
-	char *end;
-	long n;
 	switch (o->bit) {
 	case CO_CONFIG: cli->config_path = arg; break;
 	case CO_INPUT:
@@ -259,10 +290,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 		break;
 	case CO_STATE: cli->state_dir = arg; break;
 	case CO_WORKERS:
-		n = strtol(arg, &end, 10);
-		if (*end || n < 1 || n > 1024)
+		if (count_of(arg, 1024, &cli->workers))
 			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
-		cli->workers = (int)n;
 		break;
 	case CO_FORMAT: cli->format = arg; break;
 	case CO_OUTPUT: cli->output = arg; break;
@@ -274,6 +303,11 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_NO_PROGRESS: cli->no_progress = 1; break;
 	case CO_DETACH: cli->detach = 1; break;
 	case CO_STRICT: cli->strict = 1; break;
+	case CO_SLOWEST:
+		if (count_of(arg, 100000, &cli->slowest))
+			return usage_error(cli->cmd, "--slowest takes a number from 1 to 100000");
+		break;
+	case CO_ERRORS: cli->errors = 1; break;
 	default:
 		if (o->letter == 'v')
 			log_set_level(log_get_level() + 1);

@@ -26,6 +26,8 @@ enum cli_opt {
 	CO_NO_PROGRESS = 1u << 11, /* --no-progress */
 	CO_DETACH = 1u << 12,      /* --detach */
 	CO_STRICT = 1u << 13,      /* --strict */
+	CO_SLOWEST = 1u << 14,     /* --slowest N */
+	CO_ERRORS = 1u << 15,      /* --errors */
 };
 
 struct cli;
@@ -59,6 +61,8 @@ struct cli {
 	int scale_to; /* kgsup scale N */
 	int detach;   /* --detach */
 	int strict;   /* --strict: an input that cannot be read refuses the run */
+	int slowest;  /* kgsup trace --slowest N; 0: not asked */
+	int errors;   /* kgsup trace --errors */
 	const char *format;
 	const char *output;
 };
@@ -69,8 +73,10 @@ int start_cmd(const struct cli *cli);  /* run.c */
 int resume_cmd(const struct cli *cli); /* run.c */
 int status_cmd(const struct cli *cli); /* cmd/status_cmd.c */
 int export_cmd(const struct cli *cli); /* cmd/export_cmd.c */
+int report_cmd(const struct cli *cli); /* cmd/report_cmd.c */
 int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
 int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
+int trace_cmd(const struct cli *cli);  /* cmd/trace_cmd.c */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */

@@ -1,6 +1,7 @@
 /* graph_write.c: a merged graph (graph.h) written in each export format: jsonl, Neo4j's
- * bulk-import csv (two files), Cypher MERGE statements and GraphML. Each writer takes the whole
- * graph and a scratch buffer; the same graph always gives the same bytes. */
+ * bulk-import csv (two files), Cypher MERGE statements, GraphML and kuzu's COPY FROM (two CSV
+ * files and the script that loads them). Each writer takes the whole graph and a scratch
+ * buffer; the same graph always gives the same bytes. */
 #include "graph_write.h"
 #include "../common/json.h"
 #include "../common/names.h"
@@ -26,6 +27,23 @@ static void put_forms(buf *b, const struct forms *f, size_t from, const char *se
 	}
 }
 
+/* A quoted field, after a comma unless first, its text written by put (the format's escaping). */
+static void quoted(buf *b, const char *s, int comma, void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, comma ? ",\"" : "\"");
+	put(b, s);
+	buf_putc(b, '"');
+}
+
+/* A quoted list field after a comma: the forms of f from `from` on, sep between. */
+static void quoted_forms(buf *b, const struct forms *f, size_t from, const char *sep,
+			 void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, ",\"");
+	put_forms(b, f, from, sep, put);
+	buf_putc(b, '"');
+}
+
 static void ms_time(buf *b, int64_t ms)
 {
 	buf_printf(b, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
@@ -43,6 +61,28 @@ static void rel_type_token(buf *b, const char *type)
 	}
 	if (b->len == start)
 		buf_puts(b, "RELATED_TO");
+}
+
+/* Two quoted list fields: the chunk ids, and the distinct source files (chunks ascend, so a
+ * source's chunks are together), elements separated by sep and written by put. */
+static void list_chunks(buf *b, const struct graph *g, const struct u32s *chunks, const char *sep,
+			void (*put)(buf *b, const char *s))
+{
+	buf_puts(b, ",\"");
+	for (size_t i = 0; i < chunks->n; i++)
+		buf_printf(b, "%s%s", i ? sep : "", g->chunks[chunks->v[i]].id);
+	buf_puts(b, "\",\"");
+	uint32_t last = UINT32_MAX;
+	for (size_t i = 0; i < chunks->n; i++) {
+		uint32_t src = g->chunks[chunks->v[i]].source;
+		if (src == last)
+			continue;
+		if (last != UINT32_MAX)
+			buf_puts(b, sep);
+		put(b, graph_source_name(g, src));
+		last = src;
+	}
+	buf_putc(b, '"');
 }
 
 /* ---- jsonl: one object per line, entities then relations, in order of first appearance ---- */
@@ -82,8 +122,9 @@ static void json_provenance(buf *b, const struct graph *g, const struct u32s *ch
 	buf_putc(b, ']');
 }
 
-void graph_write_jsonl(const struct graph *g, FILE *out, buf *b)
+void graph_write_jsonl(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
@@ -135,11 +176,9 @@ static void csv_field(buf *b, const char *s, int in_array)
 	}
 }
 
-static void csv_str(buf *b, const char *s, int comma)
+static void csv_value(buf *b, const char *s)
 {
-	buf_puts(b, comma ? ",\"" : "\"");
 	csv_field(b, s, 0);
-	buf_putc(b, '"');
 }
 
 static void csv_element(buf *b, const char *s)
@@ -147,44 +186,24 @@ static void csv_element(buf *b, const char *s)
 	csv_field(b, s, 1);
 }
 
-static void csv_forms(buf *b, const struct forms *f, size_t from)
-{
-	buf_puts(b, ",\"");
-	put_forms(b, f, from, ";", csv_element);
-	buf_putc(b, '"');
-}
-
 static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
 {
-	buf_puts(b, ",\"");
-	for (size_t i = 0; i < chunks->n; i++)
-		buf_printf(b, "%s%s", i ? ";" : "", g->chunks[chunks->v[i]].id);
-	buf_puts(b, "\",\"");
-	uint32_t last = UINT32_MAX;
-	for (size_t i = 0; i < chunks->n; i++) {
-		uint32_t src = g->chunks[chunks->v[i]].source;
-		if (src == last)
-			continue;
-		if (last != UINT32_MAX)
-			buf_putc(b, ';');
-		csv_field(b, graph_source_name(g, src), 1);
-		last = src;
-	}
-	buf_putc(b, '"');
+	list_chunks(b, g, chunks, ";", csv_element);
 }
 
-void graph_write_csv_nodes(const struct graph *g, FILE *out, buf *b)
+void graph_write_csv_nodes(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("id:ID,name,type,aliases:string[],descriptions:string[],weight:int,chunks:string[],"
 	      "sources:string[],:LABEL\n", out);
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
-		csv_str(b, e->id, 0);
-		csv_str(b, display(&e->names), 1);
-		csv_str(b, display(&e->types), 1);
-		csv_forms(b, &e->names, 1);
-		csv_forms(b, &e->descriptions, 0);
+		quoted(b, e->id, 0, csv_value);
+		quoted(b, display(&e->names), 1, csv_value);
+		quoted(b, display(&e->types), 1, csv_value);
+		quoted_forms(b, &e->names, 1, ";", csv_element);
+		quoted_forms(b, &e->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
 		csv_chunks(b, g, &e->chunks);
 		buf_puts(b, ",\"Entity;");
@@ -194,15 +213,16 @@ void graph_write_csv_nodes(const struct graph *g, FILE *out, buf *b)
 	}
 }
 
-void graph_write_csv_relationships(const struct graph *g, FILE *out, buf *b)
+void graph_write_csv_relationships(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs(":START_ID,:END_ID,:TYPE,id,type,descriptions:string[],weight:int,chunks:string[],"
 	      "sources:string[]\n", out);
 	for (size_t i = 0; i < g->nrelations; i++) {
 		const struct grelation *r = &g->relations[i];
 		buf_reset(b);
-		csv_str(b, g->entities[r->source].id, 0);
-		csv_str(b, g->entities[r->target].id, 1);
+		quoted(b, g->entities[r->source].id, 0, csv_value);
+		quoted(b, g->entities[r->target].id, 1, csv_value);
 		buf_puts(b, ",\"");
 		size_t at = b->len;
 		rel_type_token(b, display(&r->types));
@@ -210,9 +230,9 @@ void graph_write_csv_relationships(const struct graph *g, FILE *out, buf *b)
 			if (b->data[j] == '"' || b->data[j] == '\n' || b->data[j] == '\r')
 				b->data[j] = '_';
 		buf_putc(b, '"');
-		csv_str(b, r->id, 1);
-		csv_str(b, display(&r->types), 1);
-		csv_forms(b, &r->descriptions, 0);
+		quoted(b, r->id, 1, csv_value);
+		quoted(b, display(&r->types), 1, csv_value);
+		quoted_forms(b, &r->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
 		csv_chunks(b, g, &r->chunks);
 		buf_putc(b, '\n');
@@ -270,8 +290,9 @@ static void cy_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
 	buf_putc(b, ']');
 }
 
-void graph_write_cypher(const struct graph *g, FILE *out, buf *b)
+void graph_write_cypher(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("// kgsup knowledge graph: run with cypher-shell -f FILE\n"
 	      "CREATE CONSTRAINT kgsup_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE;\n",
 	      out);
@@ -357,8 +378,9 @@ static void xml_chunks(buf *b, const char *wkey, const char *ckey, const struct 
 	buf_puts(b, "</data>");
 }
 
-void graph_write_graphml(const struct graph *g, FILE *out, buf *b)
+void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf *b)
 {
+	(void)dir;
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
 	      "<key id=\"label\" for=\"node\" attr.name=\"label\" attr.type=\"string\"/>\n"
@@ -396,4 +418,165 @@ void graph_write_graphml(const struct graph *g, FILE *out, buf *b)
 		fwrite(b->data, 1, b->len, out);
 	}
 	fputs("</graph>\n</graphml>\n", out);
+}
+
+/* ---- kuzu: CSV files for COPY FROM, and load.cypher that makes the tables and fills them ---- */
+
+/* kuzu's own list syntax in CSV ([a,b]) cuts an element at every comma and keeps the quotes
+ * around one quoted, so descriptions with commas could not survive it: a list column holds its
+ * elements joined by the unit separator, which load.cypher splits (an empty field: no element). */
+#define KUZU_SEP "\x1f"
+
+enum kuzu_kind { KUZU_TEXT, KUZU_LIST, KUZU_INT };
+
+struct kuzu_column {
+	const char *name;
+	enum kuzu_kind kind;
+};
+
+/* The columns of each file, in the order the writers below put them; load.cypher's tables and
+ * COPY statements are made from these. A relation file's first two are its ends' ids. */
+static const struct kuzu_column kuzu_entity_columns[] = {
+	{ "id", KUZU_TEXT }, { "name", KUZU_TEXT }, { "type", KUZU_TEXT },
+	{ "aliases", KUZU_LIST }, { "descriptions", KUZU_LIST }, { "weight", KUZU_INT },
+	{ "chunks", KUZU_LIST }, { "sources", KUZU_LIST }, { NULL, KUZU_TEXT },
+};
+static const struct kuzu_column kuzu_relation_columns[] = {
+	{ "source", KUZU_TEXT }, { "target", KUZU_TEXT }, { "id", KUZU_TEXT },
+	{ "type", KUZU_TEXT }, { "descriptions", KUZU_LIST }, { "weight", KUZU_INT },
+	{ "chunks", KUZU_LIST }, { "sources", KUZU_LIST }, { NULL, KUZU_TEXT },
+};
+
+/* A field's text inside its quotes (RFC 4180: load.cypher sets ESCAPE to the quote). Newlines
+ * stay (load.cypher reads serially, which allows them in quotes); a byte that is not UTF-8
+ * becomes U+FFFD, as kuzu refuses the whole file for one; in a list element the separator
+ * becomes a space. */
+static void kuzu_text(buf *b, const char *s, int element)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq_len(p + i, n - i);
+		if (!l) {
+			buf_puts(b, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		if (p[i] == '"')
+			buf_putc(b, '"');
+		if (element && p[i] == KUZU_SEP[0])
+			buf_putc(b, ' ');
+		else
+			buf_put(b, p + i, l);
+		i += l;
+	}
+}
+
+static void kuzu_value(buf *b, const char *s)
+{
+	kuzu_text(b, s, 0);
+}
+
+static void kuzu_element(buf *b, const char *s)
+{
+	kuzu_text(b, s, 1);
+}
+
+static void kuzu_header(FILE *out, const struct kuzu_column *c)
+{
+	for (size_t i = 0; c[i].name; i++)
+		fprintf(out, "%s%s", i ? "," : "", c[i].name);
+	fputc('\n', out);
+}
+
+void graph_write_kuzu_nodes(const struct graph *g, const char *dir, FILE *out, buf *b)
+{
+	(void)dir;
+	kuzu_header(out, kuzu_entity_columns);
+	for (size_t i = 0; i < g->nentities; i++) {
+		const struct gentity *e = &g->entities[i];
+		buf_reset(b);
+		quoted(b, e->id, 0, kuzu_value);
+		quoted(b, display(&e->names), 1, kuzu_value);
+		quoted(b, display(&e->types), 1, kuzu_value);
+		quoted_forms(b, &e->names, 1, KUZU_SEP, kuzu_element);
+		quoted_forms(b, &e->descriptions, 0, KUZU_SEP, kuzu_element);
+		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
+		list_chunks(b, g, &e->chunks, KUZU_SEP, kuzu_element);
+		buf_putc(b, '\n');
+		fwrite(b->data, 1, b->len, out);
+	}
+}
+
+void graph_write_kuzu_relationships(const struct graph *g, const char *dir, FILE *out, buf *b)
+{
+	(void)dir;
+	kuzu_header(out, kuzu_relation_columns);
+	for (size_t i = 0; i < g->nrelations; i++) {
+		const struct grelation *r = &g->relations[i];
+		buf_reset(b);
+		quoted(b, g->entities[r->source].id, 0, kuzu_value);
+		quoted(b, g->entities[r->target].id, 1, kuzu_value);
+		quoted(b, r->id, 1, kuzu_value);
+		quoted(b, display(&r->types), 1, kuzu_value);
+		quoted_forms(b, &r->descriptions, 0, KUZU_SEP, kuzu_element);
+		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
+		list_chunks(b, g, &r->chunks, KUZU_SEP, kuzu_element);
+		buf_putc(b, '\n');
+		fwrite(b->data, 1, b->len, out);
+	}
+}
+
+static const char *const kuzu_types[] = {
+	[KUZU_TEXT] = "STRING", [KUZU_LIST] = "STRING[]", [KUZU_INT] = "INT64",
+};
+
+/* A table's property columns (c from its first property on) with their types. */
+static void kuzu_properties(buf *b, const struct kuzu_column *c)
+{
+	for (size_t i = 0; c[i].name; i++)
+		buf_printf(b, ", %s %s", c[i].name, kuzu_types[c[i].kind]);
+}
+
+/* COPY table FROM the file dir/file, each column as read (a list's field, STRING, split). */
+static void kuzu_copy(buf *b, const char *table, const struct kuzu_column *c, const char *dir,
+		      const char *file)
+{
+	buf_printf(b, "COPY %s FROM (LOAD WITH HEADERS (", table);
+	for (size_t i = 0; c[i].name; i++)
+		buf_printf(b, "%s%s %s", i ? ", " : "", c[i].name,
+			   kuzu_types[c[i].kind == KUZU_INT ? KUZU_INT : KUZU_TEXT]);
+	buf_puts(b, ") FROM '");
+	for (const char *p = dir; *p; p++) {
+		if (*p == '\\' || *p == '\'')
+			buf_putc(b, '\\');
+		buf_putc(b, *p);
+	}
+	buf_printf(b, "/%s' (HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL=false) "
+		   "RETURN ", file);
+	for (size_t i = 0; c[i].name; i++) {
+		if (c[i].kind == KUZU_LIST)
+			buf_printf(b, "%sCASE WHEN %s IS NULL THEN CAST([] AS STRING[]) ELSE "
+				   "regexp_split_to_array(%s, '\\\\x1f') END", i ? ", " : "",
+				   c[i].name, c[i].name);
+		else
+			buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
+	}
+	buf_puts(b, ");\n");
+}
+
+void graph_write_kuzu_load(const struct graph *g, const char *dir, FILE *out, buf *b)
+{
+	(void)g;
+	buf_reset(b);
+	buf_puts(b, "// kgsup knowledge graph for kuzu, into a new database: kuzu DBDIR < load.cypher\n"
+		 "// (list columns are their elements joined by U+001F in the CSV files)\n");
+	buf_puts(b, "CREATE NODE TABLE Entity(id STRING PRIMARY KEY");
+	kuzu_properties(b, kuzu_entity_columns + 1);
+	buf_puts(b, ");\nCREATE REL TABLE Relation(FROM Entity TO Entity");
+	kuzu_properties(b, kuzu_relation_columns + 2);
+	buf_puts(b, ");\n");
+	kuzu_copy(b, "Entity", kuzu_entity_columns, dir, GRAPH_KUZU_NODES);
+	kuzu_copy(b, "Relation", kuzu_relation_columns, dir, GRAPH_KUZU_RELATIONSHIPS);
+	fwrite(b->data, 1, b->len, out);
 }

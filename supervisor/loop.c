@@ -233,6 +233,7 @@ int loop_run(struct sup *s)
 	else
 		zpoll_add_fd(&p, s->control_fd);
 	s->session_start = now_ms();
+	trace_open(&s->trace, s->state_dir, s->cfg.trace_max_mb);
 	if (getrandom(&s->session_id, sizeof s->session_id, 0) != (ssize_t)sizeof s->session_id)
 		s->session_id = (uint64_t)now_us() << 16 ^ (uint64_t)getpid();
 	s->elapsed_base = s->led.ctr.elapsed_ms;
@@ -256,6 +257,7 @@ int loop_run(struct sup *s)
 	shutdown_children(s, &p);
 	look_at_spool(s, 1);
 	int code = finish(s, loop_failed);
+	trace_close(&s->trace);
 	if (s->control_fd >= 0)
 		control_close(s->control_fd, s->state_dir);
 	zpoll_free(&p);

@@ -5,6 +5,7 @@
 #include "../common/hash.h"
 #include "../common/input.h"
 #include "../common/log.h"
+#include "../common/sig.h"
 #include "../common/strmap.h"
 #include "../common/table.h"
 #include "../common/util.h"
@@ -70,6 +71,11 @@ int planner_txn(struct planner *pl)
 
 int planner_commit(struct planner *pl)
 {
+	if (sig_stop_requested()) { /* a plan takes minutes for a huge input: a stop ends it */
+		snprintf(pl->err, pl->errlen, "stopped while planning (nothing of this plan is kept; "
+			 "kgsup start plans afresh)");
+		return -1;
+	}
 	if (!pl->txn)
 		return 0;
 	int rc = store_commit(pl->txn);
@@ -460,7 +466,6 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
-	rowids_free(&pl.ids);
 	*out = pl.plan;
 	if (skipped)
 		*skipped = pl.skipped;

@@ -23,7 +23,9 @@ int prompts_load(struct prompts *p, const struct config *cfg, char *err, size_t 
 void prompts_free(struct prompts *p);
 
 /* Reads every input and writes the plan into db; with db NULL only computes the plan summary
- * and fingerprint. Returns 0, or -1 with err set (input errors name the file and line). */
+ * and fingerprint. A job over rows looks its texts up in cache's per-row cache (cache NULL:
+ * none): those it answers are answered in the plan and asked in no batch. Returns 0, or -1
+ * with err set (input errors name the file and line). */
 /* An input that cannot be read (binary, unreadable, a link that leads nowhere) is skipped with
  * a warning and counted (*skipped), unless strict: then it refuses the plan. An input that
  * fails after part of it was planned refuses the plan either way. */

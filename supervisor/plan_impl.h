@@ -7,7 +7,6 @@
 #include "plan.h"
 #include "rowstore.h"
 #include "../common/hash.h"
-#include "../common/rowids.h"
 #include "../common/strmap.h"
 
 /* Commit the plan every so many chunks or bytes of chunk text (whichever comes first, at the
@@ -50,7 +49,6 @@ struct planner {
 	uint64_t file_docs;    /* documents (or parts hashed) of the file being read */
 	struct rows_plan rows; /* tables: what their rows came to */
 	int have_columns;      /* the first table's columns are recorded */
-	struct rowids ids;     /* without a store: the ids of the table being read */
 };
 
 /* The plan's write transaction, begun when there is none (room made for a group first). */

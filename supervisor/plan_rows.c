@@ -8,6 +8,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "../common/rowtext.h"
+#include "../common/sig.h"
 #include "../common/table.h"
 #include "../common/util.h"
 
@@ -15,10 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ROW_ID_KEY_MAX 400 /* LMDB keys are at most 511 bytes */
+
 struct table_plan {
 	struct planner *pl;
 	const char *path;
 	uint32_t source;
+	struct column_stats stats;
 	struct column_choice ch;
 	const char *id_name; /* the id column's name, NULL when rows are numbered */
 	int header_seen;
@@ -32,28 +36,41 @@ static int store_failed(struct planner *pl)
 	return -1;
 }
 
-/* -1 with the error when the table has had this id before. */
+/* -1 with "FILE:LINE: row id "ID" seen before at line FIRST" when the table has had this id
+ * before. (Without a store the plan only makes the fingerprint of a run planned before: its
+ * ids were checked then.) */
 static int check_id(struct table_plan *tp, const struct row_view *r)
 {
 	struct planner *pl = tp->pl;
 	if (!pl->db)
-		return rowids_check(&pl->ids, tp->path, r->id, r->idlen, r->line, pl->err,
-				    pl->errlen);
-	hash_ctx *h = hash_new();
-	hash_update(h, "row id\n", 7);
-	hash_update(h, &tp->source, sizeof tp->source);
-	hash_update(h, r->id, r->idlen);
-	unsigned char k[HASH_LEN];
-	hash_final(h, k);
+		return 0;
+	/* keyed by the id itself where it fits (ids mostly come in order: their keys go in at one
+	 * end of the tree, where random keys would each dirty a page of their own), else by its
+	 * hash; either way apart from the texts' 32-byte keys */
+	unsigned char k[5 + ROW_ID_KEY_MAX];
+	size_t klen = 5;
+	k[0] = 'i';
+	wr_u32be(k + 1, tp->source);
+	if (r->idlen <= ROW_ID_KEY_MAX && r->idlen + 5 != HASH_LEN) {
+		memcpy(k + 5, r->id, r->idlen);
+		klen += r->idlen;
+	} else {
+		k[0] = 'h';
+		hash_once(r->id, r->idlen, k + 5);
+		klen += HASH_LEN;
+	}
 	const void *v;
 	size_t n;
-	if (!store_get(pl->txn, DB_TEXTS, k, HASH_LEN, &v, &n) && n == sizeof(uint64_t)) {
+	if (!store_get(pl->txn, DB_TEXTS, k, klen, &v, &n) && n == sizeof(uint64_t)) {
 		uint64_t first;
 		memcpy(&first, v, sizeof first);
-		rowid_dup_error(pl->err, pl->errlen, tp->path, r->id, r->idlen, r->line, first);
+		int shown = r->idlen > 200 ? 200 : (int)r->idlen; /* an id is meant to be short */
+		snprintf(pl->err, pl->errlen, "%s:%llu: row id \"%.*s%s\" seen before at line %llu",
+			 tp->path, (unsigned long long)r->line, shown, r->id,
+			 (size_t)shown < r->idlen ? "..." : "", (unsigned long long)first);
 		return -1;
 	}
-	return store_put(pl->txn, DB_TEXTS, k, HASH_LEN, &r->line, sizeof r->line) ?
+	return store_put(pl->txn, DB_TEXTS, k, klen, &r->line, sizeof r->line) ?
 		       store_failed(pl) : 0;
 }
 
@@ -72,7 +89,7 @@ static int text_chunk(struct table_plan *tp, const char *text, size_t len, struc
 	const void *v;
 	size_t n;
 	if (!pl->db)
-		r->chunk = map_put(&pl->texts, h, HASH_LEN, next);
+		r->chunk = next; /* (only the fingerprint: see check_id) */
 	else if (!store_get(pl->txn, DB_TEXTS, h, HASH_LEN, &v, &n) && n == 4)
 		r->chunk = rd_u32be(v);
 	else
@@ -129,12 +146,31 @@ static int row_id(struct table_plan *tp, const struct table_row *row, struct row
 	return -1;
 }
 
+/* A stop while a huge table is read ends the plan at once (nothing of it is kept). */
+static int stopped(struct planner *pl)
+{
+	if (!sig_stop_requested())
+		return 0;
+	snprintf(pl->err, pl->errlen, "stopped while planning (nothing of this plan is kept; "
+		 "kgsup start plans afresh)");
+	return 1;
+}
+
+/* The first reading: column statistics (columns.h). */
+static int stats_row(const struct table_row *row, void *arg)
+{
+	struct table_plan *tp = arg;
+	return stopped(tp->pl) ? -1 : column_stats_row(row, &tp->stats);
+}
+
 static int on_row(const struct table_row *row, void *arg)
 {
 	struct table_plan *tp = arg;
 	struct planner *pl = tp->pl;
 	if (!tp->header_seen++)
 		return 0;
+	if (stopped(pl))
+		return -1;
 	tp->rownum++;
 	if (planner_txn(pl))
 		return -1;
@@ -174,8 +210,8 @@ static int on_row(const struct table_row *row, void *arg)
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
 	const struct config *cfg = tp->pl->cfg;
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, NULL, 0 };
 	const char *keep[ROW_MAX_KEEP + 1];
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0 };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
@@ -193,7 +229,6 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 		has_score |= !strcmp(keep[i], score ? score : "");
 	if (!has_score && spec.nkeep < ROW_MAX_KEEP)
 		keep[spec.nkeep++] = score;
-	spec.keep_columns = keep;
 	if (!rc) {
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
@@ -264,20 +299,19 @@ int plan_table(struct planner *pl, const char *path)
 	struct table *t = table_open(path, pl->cfg->input_sheet, pl->err, pl->errlen);
 	if (!t)
 		return skip_input(pl, pl->err);
-	struct column_stats st;
-	memset(&st, 0, sizeof st);
 	struct table_plan tp;
 	memset(&tp, 0, sizeof tp);
+	struct column_stats *st = &tp.stats;
 	tp.pl = pl;
 	tp.path = path;
 	buf_init(&tp.norm);
 	buf_init(&tp.rec);
-	int rc = table_rows(t, column_stats_row, &st, pl->err, pl->errlen);
-	if (!rc && !st.rows)
+	int rc = table_rows(t, stats_row, &tp, pl->err, pl->errlen);
+	if (!rc && !st->rows)
 		log_warn("%s: no rows under its header", path);
-	if (!rc && st.rows && !(rc = choose(&tp, &st))) {
+	if (!rc && st->rows && !(rc = choose(&tp, st))) {
 		log_info("%s", tp.ch.desc);
-		rc = put_columns(&tp, &st);
+		rc = put_columns(&tp, st);
 		if (!rc)
 			rc = begin_table(&tp);
 		if (!rc)
@@ -285,9 +319,8 @@ int plan_table(struct planner *pl, const char *path)
 	}
 	if (rc > 0 && !pl->err[0])
 		snprintf(pl->err, pl->errlen, "%s: cannot plan", path);
-	rowids_free(&pl->ids);
 	column_choice_free(&tp.ch);
-	column_stats_free(&st);
+	column_stats_free(st);
 	buf_free(&tp.norm);
 	buf_free(&tp.rec);
 	table_close(t);

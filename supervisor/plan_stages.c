@@ -6,6 +6,7 @@
 #include "rows.h"
 #include "../common/chunk.h"
 #include "../common/log.h"
+#include "../common/sig.h"
 #include "../common/util.h"
 
 #include <stdio.h>
@@ -45,6 +46,8 @@ static int emit_grouped(struct emit *e)
 	if (++e->in_txn < PLAN_TXN_BATCHES)
 		return 0;
 	e->in_txn = 0;
+	if (sig_stop_requested())
+		return -1;
 	int rc = store_commit(e->txn);
 	e->txn = NULL;
 	return rc ? -1 : 0;
@@ -185,7 +188,10 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 	for (size_t s = 0; s < job->n; s++)
 		rc_rows[s].cached = e.rows.rctr[s].cached;
 	rows_free(&e.rows);
-	if (rc)
+	if (rc && sig_stop_requested())
+		snprintf(err, errlen, "stopped while planning (nothing of this plan is kept; kgsup "
+			 "start plans afresh)");
+	else if (rc)
 		snprintf(err, errlen, "store: %s", store_strerror(db));
 	return rc;
 }

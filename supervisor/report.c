@@ -3,6 +3,7 @@
  * spent and saved by the cache, latency percentiles of the calls and throughput. Totals are
  * over the whole run (every session); latency and throughput are this session's. */
 #include "sup.h"
+#include "rowreport.h"
 #include "stageview.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -187,6 +188,7 @@ void report_write(struct sup *s, int exit_code)
 		   saved, (unsigned long long)s->nlatency, p50, p95, p99,
 		   wall > 0 ? (double)done_now / wall : 0, wall > 0 ? (double)s->nlatency / wall : 0);
 	put_stages(s, &b);
+	rowreport_member(s->db, &s->job, &s->cfg, &b);
 	buf_puts(&b, "}\n");
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, s->state_dir, "report.json");

@@ -89,15 +89,24 @@ static int apply_invalid(store_txn *t, struct sup *s, const struct frame *f)
 	return cache_put_invalid(&s->cache, t, b.key, &m);
 }
 
+/* The stage batch n is of (a run without stages has the one). */
+static uint32_t batch_stage(const struct sup *s, uint32_t n)
+{
+	return s->led.deps ? deps_stage(s->led.deps, n) : 0;
+}
+
 /* Answers batch n from the cache where it can: 1 when it did (or split it into pieces each
  * all answered or all new), 0 when it must be asked for, STORE_FULL. */
 static int try_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b)
 {
 	struct cache_answer a;
 	int found = cache_find(&s->cache, t, b, &a);
-	if (found == CACHE_HIT)
+	if (found == CACHE_HIT) {
+		trace_cache_hit(&s->trace, &s->job, n, batch_stage(s, n), a.prompt_tokens,
+				a.completion_tokens);
 		return ledger_cache_hit(&s->led, t, n, b, a.data, a.len, a.prompt_tokens,
 					a.completion_tokens) ? STORE_FULL : 1;
+	}
 	if (found == CACHE_PARTIAL) {
 		char why[96];
 		snprintf(why, sizeof why, "%u of its %u chunks are answered already", a.known,
@@ -121,6 +130,7 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 		    rows_prepare(&s->rows, &s->cache, t, deps_stage(s->led.deps, n), &b, &left))
 			return STORE_FULL;
 		if (!left) { /* every text of it is answered (the per-row cache) */
+			trace_cache_hit(&s->trace, &s->job, n, batch_stage(s, n), 0, 0);
 			if (ledger_cache_hit(&s->led, t, n, &b, "{}", 2, 0, 0))
 				return STORE_FULL;
 			(*cache_hits)++;
@@ -184,6 +194,7 @@ static int round_txn(store_txn *t, void *arg)
 	/* everything decided here is tentative: a retried transaction starts from scratch */
 	ledger_round_begin(&s->led);
 	rows_round_begin(&s->rows);
+	trace_round_begin(&s->trace);
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
 	for (size_t i = 0; i < s->nqueue; i++)
@@ -328,6 +339,7 @@ int round_run(struct sup *s, int dispatch)
 	} else if (!rc) {
 		s->shared_failures = 0;
 	}
+	trace_round_end(&s->trace, rc == 0);
 	if (rc) {
 		if (!s->store_error[0])
 			snprintf(s->store_error, sizeof s->store_error, "%s", store_strerror(s->db));

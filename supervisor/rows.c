@@ -221,4 +221,7 @@ void rows_brief(buf *b, const struct rows *r)
 				   (unsigned long long)(c->answered + c->cached),
 				   (unsigned long long)c->texts, (unsigned long long)c->cached);
 	}
+	buf_printf(b, " | %llu rows, %llu empty, %llu dup",
+		   (unsigned long long)r->plan.rows, (unsigned long long)r->plan.skipped,
+		   (unsigned long long)r->plan.duplicates);
 }

@@ -26,6 +26,7 @@ struct rows {
 	struct row_counters ctr[JOB_MAX_STAGES];  /* as committed */
 	struct row_counters rctr[JOB_MAX_STAGES]; /* the round being built */
 	unsigned char settings[JOB_MAX_STAGES][HASH_LEN];
+	struct rows_plan plan; /* what the tables held (the progress line says it) */
 	buf norm, item, ids;
 	struct asked { const char *id; size_t idlen; uint32_t chunk; int got; } *asked;
 	size_t nasked, capasked;
@@ -53,7 +54,8 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 void rows_reasked(struct rows *r, uint32_t stage, uint32_t n);
 int rows_round_end(struct rows *r, store_txn *t);
 void rows_commit(struct rows *r);
-/* " STAGE answered/texts texts (N cached)" per rows stage, as committed (the progress line). */
+/* " STAGE answered/texts texts (N cached)" per rows stage, as committed, and the rows they are
+ * of (the progress line). */
 void rows_brief(buf *b, const struct rows *r);
 
 #endif

@@ -44,7 +44,8 @@ static int failed_texts(store_txn *t, struct failed *f)
 		}
 	}
 	store_iter_close(it);
-	qsort(f->v, f->n, sizeof *f->v, by_value);
+	if (f->n)
+		qsort(f->v, f->n, sizeof *f->v, by_value);
 	return 0;
 }
 

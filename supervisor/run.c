@@ -177,6 +177,7 @@ static int load_ledger(struct sup *s)
 	struct row_counters rc_rows[JOB_MAX_STAGES];
 	row_counters_read(t, rc_rows, s->job.n);
 	rows_init(&s->rows, &s->job, rc_rows);
+	rows_plan_read(t, &s->rows.plan);
 	store_abort(t);
 	return rc;
 }
@@ -228,7 +229,7 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 	uint64_t skipped = 0;
 	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, s->db,
 			&s->cache, &s->plan, &skipped, err, errlen))
-		return EXIT_USAGE;
+		return sig_stop_requested() ? EXIT_STOPPED : EXIT_USAGE;
 	/* (a table whose every text the per-row cache answers needs no batch) */
 	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks)) {
 		snprintf(err, errlen, "no %s found in the inputs given (-i)",

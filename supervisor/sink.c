@@ -84,6 +84,14 @@ static int on_result(struct sup *s, char *frame, size_t len)
 	return 1;
 }
 
+/* A worker's record of one request, for DIR/trace.jsonl. */
+static void on_trace(struct sup *s, const char *frame, size_t len)
+{
+	struct msg_trace m;
+	if (!msg_decode_trace(frame, len, &m))
+		trace_request(&s->trace, &s->job, &s->cfg, &m);
+}
+
 static int on_invalid(struct sup *s, char *frame, size_t len)
 {
 	struct msg_invalid m;
@@ -111,6 +119,8 @@ void sink_receive(struct sup *s)
 			kept = on_result(s, frame, len);
 		else if (type == MSG_INVALID)
 			kept = on_invalid(s, frame, len);
+		else if (type == MSG_TRACE)
+			on_trace(s, frame, len);
 		else
 			log_error("unexpected message type %d on the results socket", type);
 		if (!kept)

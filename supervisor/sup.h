@@ -21,6 +21,7 @@
 #include "rows.h"
 #include "runstate.h"
 #include "slot.h"
+#include "trace.h"
 
 struct child {
 	pid_t pid;
@@ -124,6 +125,7 @@ struct sup {
 	uint64_t latency_hist[LATENCY_BUCKETS];
 	uint64_t nlatency;
 	uint64_t done_at_start; /* batches done before this session, for its rate */
+	struct trace trace;     /* DIR/trace.jsonl */
 	buf msg;
 };
 

@@ -317,9 +317,13 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 	worker_result_for(w, b, res);
 	w->error[0] = '\0';
 	for (uint32_t attempt = b->attempt + 1;; attempt++) {
+		trace_queued(w);
 		if (broker_ask(w, b->est_tokens) < 0)
 			break;
+		trace_granted(w);
+		struct msg_result before = *res;
 		enum outcome o = attempt_once(w, b, res);
+		trace_attempt(w, b, attempt, &before, res, o == OUT_OK);
 		if (o == OUT_OK) {
 			res->status = RES_OK;
 			return;

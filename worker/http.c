@@ -54,6 +54,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	http_client *c = arg;
 	size_t len = size * n;
+	if (!c->cur->first_byte_us)
+		c->cur->first_byte_us = now_us();
 	c->cur->header_bytes += len;
 	if (c->cur->header_bytes > HTTP_MAX_HEADER_BYTES) {
 		c->cur->headers_too_large = 1;
@@ -258,6 +260,7 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	r->status = 0;
 	r->transport_error = r->too_large = r->headers_too_large = r->aborted = 0;
 	r->resend_refused = 0;
+	r->first_byte_us = 0;
 	c->refused[0] = '\0';
 	r->header_bytes = 0;
 	r->error[0] = '\0';
@@ -269,7 +272,8 @@ int http_post(http_client *c, const char *body, size_t len, struct http_response
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	int64_t t0 = now_us();
 	CURLcode rc = curl_easy_perform(c->curl);
-	r->latency_us = now_us() - t0;
+	r->done_us = now_us();
+	r->latency_us = r->done_us - t0;
 	c->cur = NULL;
 	/* The request leaves after the connection and TLS handshake, if the call needed them
 	 * (5-13 ms on a new connection to the mock here; round trips more on the internet): the

@@ -24,6 +24,10 @@ struct http_response {
 	char error[256];
 	int64_t latency_us;
 	int64_t sent_us;        /* when the request went out (CLOCK_MONOTONIC), 0: it never did */
+	int64_t first_byte_us;  /* when the answer's first line came (the same), 0: none came;
+				 * taken in the header callback: curl's start-transfer time marks
+				 * the upload's start when the body comes from a read callback */
+	int64_t done_us;        /* when the call ended, answered or not (the same) */
 };
 
 /* A server that sends headers forever is cut off here (the body has its own bound). */

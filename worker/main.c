@@ -117,6 +117,7 @@ static void send_result(struct worker *w, struct msg_result *res)
 	}
 	msg_encode_result(&w->msg, res);
 	zsock_send(w->results, w->msg.data, w->msg.len, 1);
+	trace_send(w);
 	/* every result is kept until acknowledged: spooled, an answer is not bought twice, and a
 	 * refusal or a batch never sent is not counted possibly billed by the next session */
 	struct unacked *u = free_unacked(w);
@@ -320,6 +321,8 @@ int worker_main(int argc, char **argv)
 	for (int i = 0; i < UNACKED_MAX; i++)
 		buf_free(&w.unacked[i].msg);
 	buf_free(&w.req);
+	for (int i = 0; i < TRACE_HELD; i++)
+		buf_free(&w.trace_out[i]);
 	config_free(&w.cfg);
 	for (size_t i = 0; i < w.nstages; i++)
 		schema_free(w.stages[i].schema);

@@ -17,6 +17,7 @@
 #include "http.h"
 
 #define UNACKED_MAX 8
+#define TRACE_HELD 8
 
 struct worker {
 	uint32_t slot;
@@ -55,6 +56,12 @@ struct worker {
 	buf answer;
 	struct answer_invalid invalid; /* items left out of the last answer */
 	int warned_no_usage; /* said once that the server sends no usage */
+	struct { /* trace.c: the request in hand: CLOCK_MONOTONIC us (granted -1: not yet), and
+		  * the wall clock (ms) at queued_us */
+		int64_t queued_us, queued_wall_ms, granted_us;
+	} attempt_times;
+	buf trace_out[TRACE_HELD]; /* MSG_TRACE records of requests whose result is not sent yet */
+	int ntrace;
 	char error[512];
 };
 
@@ -70,6 +77,17 @@ void worker_result_for(const struct worker *w, const struct msg_batch *b, struct
 
 /* Sends the last request's report on its own (the worker is going idle: no ask to carry it). */
 void worker_flush_report(struct worker *w);
+/* trace.c: each request's record for the supervisor's DIR/trace.jsonl. trace_queued before
+ * the broker is asked, trace_granted once it said go, trace_attempt after the request (before
+ * and after are res around it, for its tokens; ok whether its answer was used) keeps the
+ * record, trace_send sends what was kept. */
+void trace_queued(struct worker *w);
+void trace_granted(struct worker *w);
+void trace_attempt(struct worker *w, const struct msg_batch *b, uint32_t attempt,
+		   const struct msg_result *before, const struct msg_result *after, int ok);
+/* Sends the records trace_attempt kept: after the result of their batch. */
+void trace_send(struct worker *w);
+
 /* fd 3 is the read end of the supervisor's pipe; its EOF means the supervisor is gone. */
 #define PARENT_FD 3
 

@@ -1,8 +1,11 @@
 /* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher or GraphML, the stages' answers (results.h) as lines or a tree of files, or the
- * answers that failed validation. Reads in one read-only transaction, so it works on a live
- * run and sees a consistent snapshot; the same run always gives the same bytes. */
+ * Cypher, GraphML or kuzu's COPY FROM files, the stages' answers (results.h) as lines or a
+ * tree of files, the answers that failed validation, or of a run over rows its table with the
+ * answers' fields (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so it
+ * works on a live run and sees a consistent snapshot; the same run always gives the same
+ * bytes. */
 #include "results.h"
+#include "rows_export.h"
 #include "../cli.h"
 #include "../graph_write.h"
 #include "../runstate.h"
@@ -12,7 +15,9 @@
 #include "../../common/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -56,27 +61,49 @@ static format_run export_graph, export_invalid, export_answers;
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
 static answers_writer write_lines;
+/* A run over rows: its table to output. */
+typedef int rows_writer(store_txn *t, const char *output, char *err, size_t errlen);
 
-/* The formats: a graph written to one file (or standard output) or to two files in a
- * directory (-o DIR), the answers as lines or a tree, or the invalid answers. */
+/* A file of a graph format written to a directory (-o DIR). */
+struct dir_file {
+	const char *name;
+	graph_writer *write;
+};
+
+static const struct dir_file csv_files[] = {
+	{ "nodes.csv", graph_write_csv_nodes },
+	{ "relationships.csv", graph_write_csv_relationships },
+	{ NULL, NULL },
+};
+
+static const struct dir_file kuzu_files[] = {
+	{ GRAPH_KUZU_NODES, graph_write_kuzu_nodes },
+	{ GRAPH_KUZU_RELATIONSHIPS, graph_write_kuzu_relationships },
+	{ "load.cypher", graph_write_kuzu_load },
+	{ NULL, NULL },
+};
+
+/* The formats: a graph written to one file (or standard output) or to files in a directory
+ * (-o DIR), the answers as lines or a tree, or the invalid answers; csv and xlsx write a run
+ * over rows as its table (xlsx only that). */
 static const struct format {
 	const char *name;
 	format_run *run;
-	graph_writer *write;  /* a graph: to -o FILE or standard output */
-	graph_writer *write2; /* with write: the two files of a directory */
-	const char *file, *file2;
+	graph_writer *write;           /* a graph: to -o FILE or standard output */
+	const struct dir_file *files;  /* or a graph's files in a directory */
 	answers_writer *answers; /* the answers (export_answers) */
 	const char *unit;        /* what answers counts */
+	rows_writer *rows;       /* what it writes of a run over rows */
 } formats[] = {
 	{ "jsonl", export_graph, .write = graph_write_jsonl },
-	{ "csv", export_graph, .write = graph_write_csv_nodes,
-	  .write2 = graph_write_csv_relationships, .file = "nodes.csv",
-	  .file2 = "relationships.csv" },
+	{ "csv", export_graph, .files = csv_files, .rows = rows_export_csv },
 	{ "cypher", export_graph, .write = graph_write_cypher },
 	{ "graphml", export_graph, .write = graph_write_graphml },
+	{ "kuzu", export_graph, .files = kuzu_files },
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "xlsx", NULL, .rows = rows_export_xlsx },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -107,36 +134,39 @@ static int close_out(FILE *f, const char *path, char *err, size_t errlen)
 	return bad ? -1 : 0;
 }
 
-/* Writes g with one writer to path (NULL: standard output). */
-static int write_one(const struct graph *g, graph_writer *w, const char *path, buf *b, char *err,
-		     size_t errlen)
+/* Writes g with one writer to path (NULL: standard output); dir: as graph_writer's. */
+static int write_one(const struct graph *g, graph_writer *w, const char *dir, const char *path,
+		     buf *b, char *err, size_t errlen)
 {
 	FILE *f = open_out(path, err, errlen);
 	if (!f)
 		return -1;
-	w(g, f, b);
+	w(g, dir, f, b);
 	return close_out(f, path, err, errlen);
 }
 
-/* The two files of a directory format, in dir (made if missing). */
+/* The files of a directory format, in dir (made if missing); their writers get its absolute
+ * path, so a file that names the others (kuzu's load.cypher) works from any directory. */
 static int write_dir(const struct graph *g, const struct format *fm, const char *dir, buf *b,
 		     char *err, size_t errlen)
 {
 	if (!dir) {
-		snprintf(err, errlen, "export -f %s writes two files: give their directory with -o",
+		snprintf(err, errlen, "export -f %s writes files into a directory: give it with -o",
 			 fm->name);
 		return -1;
 	}
-	if (mkdir_p(dir, 0755)) {
+	char abs[PATH_MAX];
+	if (mkdir_p(dir, 0755) || !realpath(dir, abs)) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	char path[PATHS_MAX];
-	snprintf(path, sizeof path, "%s/%s", dir, fm->file);
-	if (write_one(g, fm->write, path, b, err, errlen))
-		return -1;
-	snprintf(path, sizeof path, "%s/%s", dir, fm->file2);
-	return write_one(g, fm->write2, path, b, err, errlen);
+	for (const struct dir_file *f = fm->files; f->name; f++) {
+		snprintf(path, sizeof path, "%s/%s", dir, f->name);
+		if (write_one(g, f->write, abs, path, b, err, errlen))
+			return -1;
+	}
+	return 0;
 }
 
 static int export_graph(store_txn *t, const struct format *fm, const char *output, char *err,
@@ -152,10 +182,10 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	int rc = -1;
 	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen))
 		goto out;
-	if (fm->write2)
+	if (fm->files)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
 	else
-		rc = write_one(&g, fm->write, output, &b, err, errlen);
+		rc = write_one(&g, fm->write, NULL, output, &b, err, errlen);
 	if (!rc) {
 		fprintf(stderr, "kgsup: exported %zu entities and %zu relations (merged from %llu and "
 			"%llu records in %llu answers)\n", g.nentities, g.nrelations,
@@ -212,12 +242,25 @@ static int export_answers(store_txn *t, const struct format *fm, const char *out
 	return rc;
 }
 
+/* Whether the run's stages go over rows (0 when its job cannot be read: the graph's export
+ * says why). */
+static int over_rows(store_txn *t)
+{
+	struct config cfg;
+	struct job job;
+	char err[256];
+	config_defaults(&cfg);
+	int rows = !run_job_read(t, &cfg, &job, err, sizeof err) && job.rows;
+	job_free(&job);
+	config_free(&cfg);
+	return rows;
+}
+
 /* Every failure is exit 2 with one line naming what to look at: the state directory, the
  * format, or the output path that could not be written. */
 int export_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	char dbdir[PATHS_MAX];
 	store *db = NULL;
 	store_txn *t = NULL;
 	struct plan_rec plan;
@@ -231,18 +274,12 @@ int export_cmd(const struct cli *cli)
 		buf_free(&names);
 		goto done;
 	}
-	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");
-	if (store_exists(dbdir) && !(db = store_open(dbdir, 1, err, sizeof err)))
+	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
 		goto done;
-	if (db && !(t = store_begin(db, 0))) {
-		snprintf(err, sizeof err, "%s: %s", dbdir, store_strerror(db));
-		goto done;
-	}
-	if (!t || plan_read(t, &plan)) {
-		snprintf(err, sizeof err, "%s: no planned run here", cli->state_dir);
-		goto done;
-	}
-	fm->run(t, fm, cli->output, err, sizeof err);
+	if (fm->rows && (!fm->run || over_rows(t)))
+		fm->rows(t, cli->output, err, sizeof err);
+	else
+		fm->run(t, fm, cli->output, err, sizeof err);
 done:
 	if (err[0])
 		die_msg("%s", err);

@@ -32,6 +32,12 @@ struct results {
 	struct u32list *cells; /* per document and stage (doc * job.n + stage): planned batches */
 };
 
+/* The run in state_dir, opened read-only with a read transaction (which never blocks a live
+ * run) and its plan read: 0, or -1 with err set ("DIR: no planned run here"); *db and *t are
+ * set (maybe NULL) either way, for store_abort and store_close. */
+int run_open_read(const char *state_dir, store **db, store_txn **t, struct plan_rec *plan,
+		  char *err, size_t errlen);
+
 /* The run's settings over the defaults, and its job (the recorded stages, or the one KG
  * stage). 0, or -1 with err set. */
 int run_job_read(store_txn *t, struct config *cfg, struct job *job, char *err, size_t errlen);

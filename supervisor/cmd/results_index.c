@@ -2,10 +2,31 @@
 #include "results.h"
 #include "../../common/json.h"
 #include "../../common/log.h"
+#include "../../common/paths.h"
 #include "../../common/util.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+int run_open_read(const char *state_dir, store **db, store_txn **t, struct plan_rec *plan,
+		  char *err, size_t errlen)
+{
+	char dbdir[PATHS_MAX];
+	*db = NULL;
+	*t = NULL;
+	paths_file(dbdir, sizeof dbdir, state_dir, "db");
+	if (store_exists(dbdir) && !(*db = store_open(dbdir, 1, err, errlen)))
+		return -1;
+	if (*db && !(*t = store_begin(*db, 0))) {
+		snprintf(err, errlen, "%s: %s", dbdir, store_strerror(*db));
+		return -1;
+	}
+	if (!*t || plan_read(*t, plan)) {
+		snprintf(err, errlen, "%s: no planned run here", state_dir);
+		return -1;
+	}
+	return 0;
+}
 
 int run_job_read(store_txn *t, struct config *cfg, struct job *job, char *err, size_t errlen)
 {

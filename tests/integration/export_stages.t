@@ -12,33 +12,6 @@ export MOCK_API_KEY=sk-mock-$$-secret
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 4 --words 700
 start_mock --per-chunk 3
 
-# job_config OUT JOB EXTRA: the job's config (etc/jobs/JOB or a file) with absolute paths for
-# its stages' files, pointed at the mock, with EXTRA merged over its top-level sections
-job_config() {
-	/usr/bin/python3 - "$1" "$2" "${3:-{\}}" "$MOCK_URL" "$T/mock/cert.pem" <<'PY'
-import json, os, sys
-out, job, extra, url, ca = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-cfg = json.load(open(job))
-base = os.path.dirname(os.path.abspath(job))
-for st in cfg["stages"]:
-    if "schema" in st:
-        st["schema"] = os.path.join(base, st["schema"])
-    for k in st.get("prompt", {}):
-        st["prompt"][k] = os.path.join(base, st["prompt"][k])
-cfg["api"].update({"base_url": url, "ca_file": ca, "api_key_env": "MOCK_API_KEY",
-                   "timeout_s": 10, "connect_timeout_s": 5})
-cfg["limits"] = {"requests_per_minute": 100000, "tokens_per_minute": 100000000}
-cfg["retry"] = {"max_attempts": 4, "backoff_base_ms": 50, "backoff_cap_ms": 500}
-cfg["run"] = {"workers": 4}
-for sec, kv in extra.items():
-    if isinstance(kv, dict):
-        cfg.setdefault(sec, {}).update(kv)
-    else:
-        cfg[sec] = kv
-json.dump(cfg, open(out, "w"), indent=1)
-PY
-}
-
 job_config "$T/analyzers.json" "$TOP/etc/jobs/analyzers.json"
 kg start -c "$T/analyzers.json" -i "$T/in" -s "$T/s" -q 2>"$T/start.err"; rc=$?
 check "the analyzers job finishes (exit $rc)" [ $rc -eq 0 ]

@@ -66,7 +66,7 @@ check "export where no run was planned: exit 2 (got $rc), saying so" \
 	sh -c "[ $rc -eq 2 ] && grep -q 'no planned run here' '$T/none.err'"
 kg export -s "$T/state" -f xml 2>"$T/fmt.err"; rc=$?
 check "an unknown format: exit 2 (got $rc) listing the formats" \
-	sh -c "[ $rc -eq 2 ] && grep -q 'jsonl, csv, cypher, graphml, invalid' '$T/fmt.err'"
+	sh -c "[ $rc -eq 2 ] && grep -q 'jsonl, csv, cypher, graphml, kuzu, invalid' '$T/fmt.err'"
 
 # GraphML: networkx reads it with the counts of the jsonl export
 kg export -s "$T/state" -f graphml -o "$T/g.graphml" 2>/dev/null

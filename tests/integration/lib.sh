@@ -74,6 +74,33 @@ json.dump(cfg, open(path, "w"), indent=1)
 PY
 }
 
+# job_config OUT JOB EXTRA: the job's config (etc/jobs/JOB or a file) with absolute paths for
+# its stages' files, pointed at the mock, with EXTRA merged over its top-level sections
+job_config() {
+	/usr/bin/python3 - "$1" "$2" "${3:-{\}}" "$MOCK_URL" "$T/mock/cert.pem" <<'PY'
+import json, os, sys
+out, job, extra, url, ca = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
+cfg = json.load(open(job))
+base = os.path.dirname(os.path.abspath(job))
+for st in cfg["stages"]:
+    if "schema" in st:
+        st["schema"] = os.path.join(base, st["schema"])
+    for k in st.get("prompt", {}):
+        st["prompt"][k] = os.path.join(base, st["prompt"][k])
+cfg["api"].update({"base_url": url, "ca_file": ca, "api_key_env": "MOCK_API_KEY",
+                   "timeout_s": 10, "connect_timeout_s": 5})
+cfg["limits"] = {"requests_per_minute": 100000, "tokens_per_minute": 100000000}
+cfg["retry"] = {"max_attempts": 4, "backoff_base_ms": 50, "backoff_cap_ms": 500}
+cfg["run"] = {"workers": 4}
+for sec, kv in extra.items():
+    if isinstance(kv, dict):
+        cfg.setdefault(sec, {}).update(kv)
+    else:
+        cfg[sec] = kv
+json.dump(cfg, open(out, "w"), indent=1)
+PY
+}
+
 # json_get FILE EXPR: evaluates a Python expression over the JSON in FILE (as j)
 json_get() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$1')); print($2)"; }
 

@@ -7,7 +7,7 @@
 # killed with -9 resumes to every row answered; a table with 100 rows appended, in a run
 # sharing the cache, sends one call; status counts it all.
 . "$(dirname "$0")/lib.sh"
-plan 23
+plan 24
 
 export MOCK_API_KEY=mock-key-$$
 start_mock --omit-row R05 --foreign-row
@@ -129,6 +129,17 @@ check "status says the rest came from the cache ($(sj "j['rows']['classify']"))"
 kg start -c "$T/job/shared.json" -i "$T/t600.csv" -s "$T/r3" --no-progress 2>"$T/r3.err"; rc=$?
 check "the same table again in a new run: exit $rc, no call ($(( $(mock_stat requests) - after )))" \
 	[ $rc -eq 0 -a "$(mock_stat requests)" -eq "$after" ]
+# a stop while a large table is planned ends it at once, keeping nothing (exit 75)
+awk 'BEGIN{print "id,comment"; for (i = 1; i <= 400000; i++) printf "B%d,comment number %d, said twice\n", i, i}' >"$T/large.csv"
+"$KGSUP" start -c "$T/job/shared.json" -i "$T/large.csv" -s "$T/large" --no-progress 2>"$T/large.err" &
+pid=$!
+sleep 1
+kill -INT $pid
+t0=$(date +%s%N)
+wait $pid; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "Ctrl-C while planning: exit 75 ($rc) within 2 s ($ms ms), saying nothing is kept" \
+	[ $rc -eq 75 -a $ms -lt 2000 -a -n "$(grep -F 'stopped while planning (nothing of this plan is kept' "$T/large.err")" ]
 kg plan -c "$T/job/shared.json" -i "$T/t600.csv" >"$T/plan.txt" 2>/dev/null
 check "plan counts the rows, their texts, skipped and duplicates" \
 	grep -qE '^rows +600 in 1 tables: [0-9]+ distinct texts to ask' "$T/plan.txt"

@@ -155,7 +155,8 @@ check "a stage needing a later one names stages[1].needs" bad_config later "late
 mk_bad unknown "c['stages'][5]['needs'] = ['summary', 'nosuch']"
 check "a stage needing an unknown one names stages[5].needs" bad_config unknown "unknown.json: stages\[5\]\.needs: .*nosuch"
 mk_bad rows "c['stages'][2]['over'] = 'rows'"
-check "over rows is refused by name (stages[2].over)" bad_config rows 'rows.json: stages\[2\]\.over: .*rows'
+check "a stage over rows among stages over documents is refused by name (stages[2].over)" \
+	bad_config rows 'rows.json: stages\[2\]\.over: a job.s stages go over rows all or none'
 /usr/bin/python3 -c "
 import json; s = json.load(open('$TOP/etc/jobs/schemas/risks.json'))
 s['\$defs']['risk']['properties']['risk']['pattern'] = '^[A-Z]'

@@ -1,6 +1,6 @@
 #!/bin/bash
 # thirdparty.t: kgsup against an OpenAI-compatible server nobody here wrote, the npm package
-# @dwmkerr/mock-llm (pinned; scripts/install-deps.sh puts it in build/npm), on 127.0.0.1. Its
+# @dwmkerr/mock-llm (pinned; scripts/install-npm.sh puts it in build/npm), on 127.0.0.1. Its
 # rules answer by the model asked for: a KG answer with usage and one without, each shape of
 # error body a server sends (OpenAI, Express, FastAPI, vLLM, Ollama, a text), a 401, an unknown
 # model in Ollama's words, and its own 404 for a base_url without /v1. Every message and exit
@@ -10,14 +10,15 @@
 
 NPM_DIR=${KGSUP_NPM_DIR:-$TOP/build/npm}
 ML=$NPM_DIR/node_modules/@dwmkerr/mock-llm/dist/main.js
-[ -f "$ML" ] || sh "$TOP/scripts/install-deps.sh" npm >&2
+KGSUP_NPM_DIR=$NPM_DIR sh "$TOP/scripts/install-npm.sh" mock-llm # (nothing to do once there)
 if [ ! -f "$ML" ]; then
-	if command -v npm >/dev/null && ! timeout 60 npm ping >/dev/null 2>&1; then
+	if command -v npm >/dev/null && ! timeout 60 npm ping --fetch-retries=1 \
+		--fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=5000 >/dev/null 2>&1; then
 		echo "1..0 # SKIP @dwmkerr/mock-llm is not installed and npm cannot reach its registry"
 		exit 0
 	fi
 	plan 1
-	not_ok "@dwmkerr/mock-llm installed in $NPM_DIR (scripts/install-deps.sh; npm: $(command -v npm || echo none))"
+	not_ok "@dwmkerr/mock-llm installed in $NPM_DIR (scripts/install-npm.sh; npm: $(command -v npm || echo none))"
 	exit 1
 fi
 plan 66

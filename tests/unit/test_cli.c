@@ -11,7 +11,7 @@
 #include "../../supervisor/cli.h"
 
 static const char *const user_commands[] = { "plan", "start", "resume", "status", "export",
-					     "stop", "scale" };
+					     "report", "stop", "scale" };
 
 /* every option but -v, -q and --help (which go with every command), as usage texts spell them */
 static const struct {

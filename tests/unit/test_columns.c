@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "../../common/columns.h"
-#include "../../common/rowids.h"
 
 /* The statistics of a table written to a file and read as the planner reads it. */
 static void stats_of(const char *csv, struct column_stats *st)
@@ -105,30 +104,12 @@ static void unknown_column_names_the_columns(void **state)
 	column_stats_free(&st);
 }
 
-static void duplicate_ids_name_both_lines(void **state)
-{
-	(void)state;
-	struct rowids s = { 0 };
-	char err[256] = "";
-	char id[32];
-	/* enough ids to grow the set a few times */
-	for (unsigned i = 0; i < 5000; i++) {
-		snprintf(id, sizeof id, "%u", i);
-		assert_int_equal(rowids_check(&s, "f.csv", id, strlen(id), 2 + i, err, sizeof err), 0);
-	}
-	assert_int_equal(rowids_check(&s, "f.csv", "17", 2, 9000, err, sizeof err), -1);
-	assert_string_equal(err, "f.csv:9000: row id \"17\" seen before at line 19");
-	assert_int_equal(rowids_check(&s, "f.csv", "5000", 4, 9001, err, sizeof err), 0);
-	rowids_free(&s);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(id_by_name_text_by_length),
 		cmocka_unit_test(explicit_columns_and_kept),
 		cmocka_unit_test(unknown_column_names_the_columns),
-		cmocka_unit_test(duplicate_ids_name_both_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
