@@ -131,7 +131,8 @@ static void put_detail(buf *out, const json *d)
 
 /* The message of the shapes servers use: OpenAI's {"error":{"message"}}, {"error":"..",
  * "message":".."}, vLLM's {"object":"error","message"}, Ollama's {"error":".."}, FastAPI's
- * {"detail":..}. Nothing is written when the body has none of them. */
+ * {"detail":..}. Nothing is written when the body has none of them. (A body that is a JSON
+ * string, as Express's res.json sends a text, is that text.) */
 static void put_json_error(buf *out, const json *root)
 {
 	const json *e = json_get(root, "error");
@@ -153,6 +154,8 @@ char *answer_error_message(const char *body, size_t len)
 	buf_init(&out);
 	if (json_kind(root) == J_OBJECT)
 		put_json_error(&out, root);
+	else if (json_kind(root) == J_STRING) /* a text sent as JSON: the text, not its quotes */
+		put_str(&out, json_string(root));
 	if (!out.len)
 		put_line(&out, body, len, ERROR_TEXT_MAX);
 	json_free(root);

@@ -99,6 +99,12 @@ void zsock_close(zsock *s)
 	free(s);
 }
 
+void zsock_linger(zsock *s, int ms)
+{
+	if (s)
+		zmq_setsockopt(s->sock, ZMQ_LINGER, &ms, sizeof ms);
+}
+
 int zsock_reopen(zsock *s)
 {
 	zmq_close(s->sock);

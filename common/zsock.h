@@ -15,6 +15,9 @@ enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
 zsock *zsock_bind(enum zsock_type type, const char *endpoint);
 zsock *zsock_connect(enum zsock_type type, const char *endpoint);
 void zsock_close(zsock *s);
+/* Lets the context's end (zsock_term) wait up to ms for what s has not sent yet (a peer that
+ * is alive gets a process's last messages; LINGER 0 would drop them). */
+void zsock_linger(zsock *s, int ms);
 /* Closes and reopens a connected socket to the same endpoint. */
 int zsock_reopen(zsock *s);
 /* Terminates the context (after every socket is closed). */

@@ -12,8 +12,8 @@ pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lm
 libcjson-dev libcmocka-dev libssl-dev libunistring-dev libcsv-dev libzip-dev libexpat1-dev libxlsxwriter-dev
 python3-networkx python3-openpyxl openssl perl python3 ca-certificates curl procps tmux"
 [ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
-# Node.js and npm: tests/integration/kuzu.t loads the kuzu export with the kuzu npm package
-# (scripts/install-kuzu.sh); a Node.js that brings its own npm (NodeSource's) is kept
+# Node.js and npm: the npm packages of scripts/install-npm.sh that tests load (kuzu.t,
+# thirdparty.t); a Node.js that brings its own npm (NodeSource's) is kept
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 
 missing=""
@@ -32,4 +32,5 @@ if [ -n "$missing" ]; then
 fi
 
 # npm packages for tests, into the build directory: KGSUP_NPM names them (`make check` sets it)
-case " ${KGSUP_NPM:-} " in *" kuzu "*) sh "$(dirname "$0")/install-kuzu.sh" ;; esac
+# shellcheck disable=SC2086
+[ -z "${KGSUP_NPM:-}" ] || sh "$(dirname "$0")/install-npm.sh" $KGSUP_NPM

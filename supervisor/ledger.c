@@ -78,6 +78,7 @@ void ledger_free(struct ledger *l)
 	free(l->out);
 	free(l->split);
 	free(l->given);
+	free(l->unsent);
 	memset(l, 0, sizeof *l);
 }
 
@@ -141,14 +142,18 @@ void ledger_give_back(struct ledger *l, uint32_t n, uint32_t attempt, int64_t du
 	l->queue[l->nqueue++] = (struct requeued){ n, attempt, due, 0 };
 }
 
-void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, int count_billed)
+void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, enum lost_how how)
 {
 	for (int k = 0; k < n; k++) {
 		ledger_back(l, batches[k]);
 		ledger_give_back(l, batches[k], 0, 0);
+		if (how == LOST_UNSENT) {
+			l->unsent = xgrow(l->unsent, &l->capunsent, l->nunsent, sizeof *l->unsent, 16);
+			l->unsent[l->nunsent++] = batches[k];
+		}
 	}
 	/* the request of the batch it was on may have reached the provider */
-	if (n && count_billed)
+	if (n && how == LOST_KILLED)
 		l->ctr.possibly_billed++;
 }
 
@@ -331,6 +336,12 @@ static void count_requests(struct counters *c, const struct msg_result *m)
 
 
 
+int ledger_settled(const struct msg_result *m)
+{
+	return m->status == RES_OK || m->requests_sent == 0 ||
+	       (m->http_status >= 400 && m->http_status < 500);
+}
+
 /* The result answers the request batch b was sent as (a batch never sent has no key yet). */
 static int answers(const struct batch_rec *b, const struct msg_result *m)
 {
@@ -376,8 +387,14 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 		give_back_later(l, m, now);
 		err = m->payload;
 		errlen = m->payload_len;
-	} else if (m->status == RES_GAVEUP && open && m->requests_sent == 0) {
-		ledger_set_state(l, c, m->batch, b, B_PENDING); /* never sent: nothing to bill or doubt */
+	} else if ((m->status == RES_GAVEUP || m->status == RES_ABORT) && open && ledger_settled(m)) {
+		/* never sent, or refused (the run stopped on it): nothing to bill or doubt; it waits
+		 * for the cause's fix */
+		ledger_set_state(l, c, m->batch, b, B_PENDING);
+		if (m->status == RES_ABORT) {
+			err = m->payload;
+			errlen = m->payload_len;
+		}
 	} else if (m->status == RES_FAILED && open) {
 		ledger_set_state(l, c, m->batch, b, B_FAILED);
 		err = m->payload;
@@ -387,6 +404,22 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 	if (ledger_write_rec(t, m->batch, b, err, errlen))
 		return STORE_FULL;
 	return done ? LEDGER_DONE : 0;
+}
+
+int ledger_unsent(struct ledger *l, store_txn *t)
+{
+	for (size_t i = 0; i < l->nunsent; i++) {
+		uint32_t n = l->unsent[i];
+		struct batch_rec b;
+		/* one out again is another worker's now (the store says so since that round) */
+		if (n >= l->nbatches || ledger_is_out(l, n) || batch_read(t, n, &b) ||
+		    b.state != B_INFLIGHT)
+			continue;
+		ledger_set_state(l, &l->rctr, n, &b, B_PENDING);
+		if (ledger_write_rec(t, n, &b, NULL, 0))
+			return STORE_FULL;
+	}
+	return 0;
 }
 
 int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint32_t run_state,
@@ -407,6 +440,7 @@ int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint
 void ledger_commit(struct ledger *l)
 {
 	ledger_apply_trans(l);
+	l->nunsent = 0;
 	memcpy(l->sc, l->rsc, l->nstages * sizeof *l->sc);
 	size_t kept = 0;
 	for (size_t i = 0; i < l->nwait; i++)

@@ -15,10 +15,11 @@
  *
  * A pending batch is taken and sent (INFLIGHT), answered from the cache (DONE) or split when
  * some of its chunks are answered already; a result moves an in-flight one to DONE, FAILED,
- * SPLIT (cut off at max_tokens) or back to PENDING (a retry, a batch handed back, a crash
- * recovered); resume --retry-failed and a late answer take a failed one. Store writes happen
- * inside the caller's group transaction; what a round decides is tentative until
- * ledger_commit, so a round that fails or is run again leaves nothing behind.
+ * SPLIT (cut off at max_tokens) or back to PENDING (a retry, a batch handed back or never
+ * started, a refusal that stopped the run, a crash recovered); resume --retry-failed and a late
+ * answer take a failed one. Store writes happen inside the caller's group transaction; what a
+ * round decides is tentative until ledger_commit, so a round that fails or is run again leaves
+ * nothing behind.
  *
  * A batch is "out" while a live worker holds it. An out batch is never queued or taken: a batch
  * is handed out once at a time, however many ways it comes back (its worker died and its retry
@@ -72,6 +73,8 @@ struct ledger {
 	size_t ntrans, captrans;
 	struct requeued *wait; /* passed by the cursor while their needs were unanswered */
 	size_t nwait, nwait_kept, capwait; /* nwait_kept: as committed */
+	uint32_t *unsent; /* held by workers that ended on their own: pending again next round */
+	size_t nunsent, capunsent;
 };
 
 void ledger_init(struct ledger *l, const struct counters *c, uint32_t nbatches);
@@ -110,6 +113,9 @@ int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b,
 enum { LEDGER_DONE = 1, LEDGER_FOREIGN = 3 };
 int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 		  const struct msg_result *m, int64_t now, struct batch_rec *b);
+/* Batches of workers lost LOST_UNSENT that are still in flight go back to pending; before
+ * anything is handed out in the round. 0 or STORE_FULL. */
+int ledger_unsent(struct ledger *l, store_txn *t);
 /* The counters that describe the session rather than batches, then the counters record. */
 int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint32_t run_state,
 		     uint64_t elapsed_ms);
@@ -117,8 +123,13 @@ int ledger_round_end(struct ledger *l, store_txn *t, uint32_t workers_live, uint
  * and the retries it handed back join the queue (the halves first in line). */
 void ledger_commit(struct ledger *l);
 
+/* Whether a result settles what became of its batch's request, so that it cannot have been
+ * billed without its answer in hand: answered (the answer, or a 4xx refusal: a provider bills
+ * no refused request), or never sent. A timeout, a broken connection or a 5xx settles nothing. */
+int ledger_settled(const struct msg_result *m);
+
 /* After a crash: batches that were in flight go back to pending (possibly billed unless
- * recovered(arg, n, key) says a spooled answer to that request is about to come in), and with
+ * recovered(arg, n, key) says a spooled result settles that request, ledger_settled), and with
  * retry_failed the failed ones too. One write transaction of its own. */
 typedef int (*ledger_recovered_fn)(void *arg, uint32_t n, const unsigned char key[HASH_LEN]);
 int ledger_recover(struct ledger *l, store *db, int retry_failed, ledger_recovered_fn recovered,
@@ -131,8 +142,14 @@ void ledger_back(struct ledger *l, uint32_t n);
 int ledger_is_out(const struct ledger *l, uint32_t n);
 /* Puts a batch back at the front of the queue of work, once; a no-op for an out batch. */
 void ledger_give_back(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due);
-/* A worker died holding batches: they come back; one of them may have been billed. */
-void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, int count_billed);
+/* A worker died holding batches: they come back. How it ended says what became of them:
+ *   LOST_UNSENT   it ended on its own, and a worker sends the result of every batch it starts
+ *                 before it ends: it started none of them (a result may still be on its way);
+ *                 the next round writes them pending, so no session counts them possibly billed
+ *   LOST_KILLED   the request of the one it was on may have reached the provider: counted
+ *   LOST_STOPPING killed as the run stops: left in flight, for the next session to count */
+enum lost_how { LOST_UNSENT, LOST_KILLED, LOST_STOPPING };
+void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, enum lost_how how);
 
 int ledger_work_left(const struct ledger *l);
 /* Batches that need an answer: the plan's, less those replaced by their halves (committed). */

@@ -22,6 +22,8 @@
 
 #define POLL_MS 200
 #define HEARTBEAT_MS 1000 /* counters are committed at least this often (status reads them) */
+#define LAST_RESULTS_WAIT_MS 30 /* after the last child is gone, while results still come */
+#define LAST_RESULTS_POLLS 10
 #define QUIT_GRACE_MS 3000 /* after QUIT, before SIGTERM; then as long again before SIGKILL */
 
 static int scale_to(void *arg, int workers)
@@ -60,7 +62,9 @@ static void begin_stop(struct sup *s, int now)
 	}
 	if (now && !s->stop_now) {
 		s->stop_now = 1;
-		proc_signal_all(s, SIGTERM);
+		/* not the broker: a worker between two asks would take its going for a fault; it
+		 * goes after them, when the children are let go */
+		proc_signal_workers(s, SIGTERM);
 	}
 }
 
@@ -160,6 +164,12 @@ static void shutdown_children(struct sup *s, zpoll *p)
 			proc_signal_all(s, SIGKILL);
 			killed = 1;
 		}
+	}
+	/* a worker's last results (the batches it handed back as it stopped) may still be on
+	 * their way through our I/O thread when its death is seen */
+	for (int i = 0; i < LAST_RESULTS_POLLS && zpoll_wait(p, LAST_RESULTS_WAIT_MS) > 0; i++) {
+		sig_take();
+		sink_receive(s);
 	}
 }
 

@@ -254,12 +254,17 @@ static void worker_died(struct sup *s, int i, int status)
 	int64_t now = now_ms();
 	char how[64];
 	describe_exit(how, sizeof how, status);
-	/* the batches it held go straight back to the front of the work queue; the request of
-	 * the one it was on may have reached the provider, which then bills it twice */
+	/* the batches it held go straight back to the front of the work queue; unless it ended
+	 * on its own, the request of the one it was on may have reached the provider, which then
+	 * bills it twice */
 	uint32_t held[SLOT_DEPTH];
 	for (int k = 0; k < sl->nheld; k++)
 		held[k] = sl->held[k].batch;
-	ledger_worker_lost(&s->led, held, sl->nheld, !s->shutting_down && !s->stop_now);
+	int own = WIFEXITED(status) && (WEXITSTATUS(status) == EXIT_OK ||
+					WEXITSTATUS(status) == EXIT_STOPPED);
+	enum lost_how lost = own ? LOST_UNSENT
+				 : s->shutting_down || s->stop_now ? LOST_STOPPING : LOST_KILLED;
+	ledger_worker_lost(&s->led, held, sl->nheld, lost);
 	sl->nheld = 0;
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
@@ -450,13 +455,18 @@ void proc_hand_back(struct sup *s)
 	}
 }
 
+void proc_signal_workers(struct sup *s, int signo)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i].proc.pid > 0)
+			kill(s->slots[i].proc.pid, signo);
+}
+
 void proc_signal_all(struct sup *s, int signo)
 {
 	if (s->broker.pid > 0)
 		kill(s->broker.pid, signo);
-	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i].proc.pid > 0)
-			kill(s->slots[i].proc.pid, signo);
+	proc_signal_workers(s, signo);
 }
 
 void proc_close(struct sup *s)

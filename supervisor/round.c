@@ -202,6 +202,8 @@ static int round_txn(store_txn *t, void *arg)
 			return STORE_FULL;
 	if (s->nqueue && record_delivered(t, s))
 		return STORE_FULL;
+	if (ledger_unsent(&s->led, t))
+		return STORE_FULL;
 	for (size_t i = 0; i < s->ninvalid; i++)
 		if (apply_invalid(t, s, &s->invalid[i]))
 			return STORE_FULL;

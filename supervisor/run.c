@@ -139,13 +139,16 @@ static int clear_plan(store_txn *t, void *arg)
 	return 0;
 }
 
-/* Whether a spooled answer for the batch is waiting to be committed. */
+/* Whether a spooled result waiting to be committed settles the batch's request (its answer,
+ * a 4xx refusal, or never sent: ledger_settled); one committed already is of an earlier
+ * dispatch of the batch and says nothing of the last. */
 static int recovered(void *arg, uint32_t batch, const unsigned char key[HASH_LEN])
 {
 	const struct sup *s = arg;
 	for (size_t i = 0; i < s->nqueue; i++) {
 		const struct msg_result *m = &s->queue[i].m;
-		if (m->batch == batch && m->status == RES_OK && m->key && !memcmp(m->key, key, HASH_LEN))
+		if (m->batch == batch && m->key && !memcmp(m->key, key, HASH_LEN) &&
+		    !delivered_already(&s->before, m->session, m->slot, m->seq) && ledger_settled(m))
 			return 1;
 	}
 	return 0;

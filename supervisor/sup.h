@@ -165,6 +165,8 @@ void proc_trim(struct sup *s);
  * than all at the end (and starts none); undone as soon as a batch comes back to do. */
 void proc_drain(struct sup *s, int draining);
 void proc_signal_all(struct sup *s, int signo);
+/* The workers only: the broker answers them until they are gone (shutdown_children). */
+void proc_signal_workers(struct sup *s, int signo);
 /* The run is stopping: workers finish the call they are on and hand back the batches sent to
  * them that they have not started (SIGUSR1). */
 void proc_hand_back(struct sup *s);

@@ -44,11 +44,14 @@ static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
 		}
 		char *rep;
 		size_t len;
+		int64_t asked = now_ms();
 		if (zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
 			worker_check_parent(w); /* a silent broker may mean a dead supervisor */
-			if (worker_orphaned(w))
+			if (worker_orphaned(w) || worker_must_stop(w))
 				return -1;
-			if (!sig_usr1_seen()) /* else the stop's signal cut the wait short */
+			/* a signal ends the wait early (SIGUSR1: the run is stopping): the broker is
+			 * not to blame, but the REQ lost its turn all the same */
+			if (!sig_usr1_seen() && now_ms() - asked >= BROKER_TIMEOUT_MS)
 				log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
 			zsock_reopen(w->broker);
 			continue;

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define RESULTS_LINGER_MS 2000
+
 static int abort_transfer(void *arg)
 {
 	/* only a stop aborts a call: an orphan finishes it, the answer is paid for */
@@ -116,9 +118,8 @@ static void send_result(struct worker *w, struct msg_result *res)
 	msg_encode_result(&w->msg, res);
 	zsock_send(w->results, w->msg.data, w->msg.len, 1);
 	trace_send(w);
-	/* an answer is worth keeping until acknowledged; a give-up carries nothing */
-	if (res->status != RES_OK && res->status != RES_FAILED)
-		return;
+	/* every result is kept until acknowledged: spooled, an answer is not bought twice, and a
+	 * refusal or a batch never sent is not counted possibly billed by the next session */
 	struct unacked *u = free_unacked(w);
 	u->held = 1;
 	u->seq = res->seq;
@@ -154,14 +155,15 @@ static void spool_unacked(struct worker *w)
 			log_error("cannot spool the answer to batch %u: %s", u->batch, strerror(errno));
 			continue;
 		}
-		log_info("supervisor gone: answer to batch %u spooled to %s", u->batch, path);
+		log_info("supervisor gone: result for batch %u spooled to %s", u->batch, path);
 		renamed++;
 	}
 	if (renamed && fsync_dir(dir) < 0)
 		log_error("%s: cannot fsync: %s", dir, nofollow_strerror(errno));
 }
 
-/* The run is stopping (SIGUSR1): a batch not started yet goes back untouched. */
+/* The run is stopping (SIGUSR1, SIGTERM) or orphaned: a batch not started yet goes back
+ * untouched. */
 static void hand_back(struct worker *w, const struct msg_batch *b)
 {
 	struct msg_result res;
@@ -170,6 +172,21 @@ static void hand_back(struct worker *w, const struct msg_batch *b)
 	res.attempt = b->attempt;
 	snprintf(w->error, sizeof w->error, "not started: the run is stopping");
 	send_result(w, &res);
+}
+
+/* Stopping or orphaned: the batches still in the socket were never started; each goes back
+ * with a result that says so (sent, and spooled when orphaned), so none of them stays in
+ * flight in the store. */
+static void hand_back_queued(struct worker *w)
+{
+	char *frame;
+	size_t len;
+	while (zsock_recv(w->batches, &frame, &len, 0) == 0) {
+		struct msg_batch b;
+		if (msg_type(frame, len) == MSG_BATCH && !msg_decode_batch(frame, len, &b))
+			hand_back(w, &b);
+		free(frame);
+	}
 }
 
 static void serve_batch(struct worker *w, const char *frame, size_t len)
@@ -221,11 +238,14 @@ static int serve(struct worker *w)
 	int rc = 1;
 	for (;;) {
 		if (worker_orphaned(w)) {
+			hand_back_queued(w);
 			spool_unacked(w);
 			break;
 		}
-		if (worker_must_stop(w))
+		if (worker_must_stop(w)) {
+			hand_back_queued(w);
 			break;
+		}
 		char *frame;
 		size_t len;
 		if (zsock_recv(w->batches, &frame, &len, 0) < 0) {
@@ -284,6 +304,10 @@ int worker_main(int argc, char **argv)
 	log_debug("ready");
 
 	int rc = serve(&w);
+	/* the results of the last moments (batches handed back on a stop) reach a supervisor
+	 * that is there; an orphan's are spooled and would only wait for nobody */
+	if (!worker_orphaned(&w))
+		zsock_linger(w.results, RESULTS_LINGER_MS);
 
 	http_response_free(&w.resp);
 	names_free(w.names);

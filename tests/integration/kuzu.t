@@ -1,6 +1,6 @@
 #!/bin/bash
 # kuzu.t: `export -f kuzu -o DIR` loads into a real kuzu (the npm package, which
-# scripts/install-kuzu.sh puts in build/npm) with the statements of DIR/load.cypher run from
+# scripts/install-npm.sh puts in build/npm) with the statements of DIR/load.cypher run from
 # another working directory: the counts of the jsonl export, every property of every entity and
 # relation as jsonl has it, names with commas, quotes, a backslash, a newline and non-ASCII
 # intact, and so are sources in a directory named so. The kuzu checks skip only where npm cannot reach its registry.
@@ -39,7 +39,7 @@ check "load.cypher names the files by absolute path" \
 	grep -qF "FROM '$out/nodes.csv'" "$out/load.cypher"
 
 if ! kuzu_loads; then
-	KGSUP_NPM_DIR=$NPM_DIR sh "$TOP/scripts/install-kuzu.sh"
+	KGSUP_NPM_DIR=$NPM_DIR sh "$TOP/scripts/install-npm.sh" kuzu
 fi
 if ! kuzu_loads; then
 	IFS=';' read -ra names <<<"kuzu loads it;entity count;relation count;entities;relations;names"

@@ -225,6 +225,7 @@ static void api_error_message_is_extracted(void **state)
 		  "model \"m\" not found, try pulling it first" },
 		{ "  <html>\r\n<body>Bad\tGateway</body>\n</html>\n", "<html> <body>Bad Gateway</body> </html>" },
 		{ "{\"unexpected\":1}", "{\"unexpected\":1}" },
+		{ "\"upstream connect error\\nor reset\"", "upstream connect error or reset" },
 		{ "{\"error\":{\"message\":\"line one\\nline two \"}}", "line one line two" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -237,7 +237,7 @@ static void counters_add_up_whatever_comes_back(void **state)
 			uint32_t lost[16];
 			for (int k = 0; k < s.nheld; k++)
 				lost[k] = s.held[k].batch;
-			ledger_worker_lost(&l, lost, s.nheld, 1);
+			ledger_worker_lost(&l, lost, s.nheld, LOST_KILLED);
 			s.nheld = 0;
 			assert_int_equal(l.ctr.possibly_billed, 1);
 		}
@@ -327,6 +327,88 @@ static void recovery_after_a_crash(void **state)
 	ledger_free(&l2);
 }
 
+/* Which results settle a request: its answer, a 4xx refusal, or no request at all. */
+static void a_refusal_settles_a_timeout_does_not(void **state)
+{
+	(void)state;
+	static const struct {
+		uint32_t status, http, sent;
+		int settled;
+	} rows[] = {
+		{ RES_OK, 200, 1, 1 },     { RES_ABORT, 401, 1, 1 },   { RES_ABORT, 404, 1, 1 },
+		{ RES_RETRY, 429, 1, 1 },  { RES_FAILED, 400, 1, 1 },  { RES_GAVEUP, 0, 0, 1 },
+		{ RES_RETRY, 0, 1, 0 },    { RES_RETRY, 500, 1, 0 },   { RES_FAILED, 0, 1, 0 },
+		{ RES_FAILED, 503, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct msg_result m = { .status = rows[i].status, .http_status = rows[i].http,
+					.requests_sent = rows[i].sent };
+		if (ledger_settled(&m) != rows[i].settled)
+			fail_msg("status %u, HTTP %u, %u sent: settled %d", rows[i].status, rows[i].http,
+				 rows[i].sent, !rows[i].settled);
+	}
+}
+
+static enum batch_state state_of(uint32_t n)
+{
+	store_txn *t = store_begin(db, 0);
+	struct batch_rec b;
+	assert_int_equal(batch_read(t, n, &b), 0);
+	store_abort(t);
+	return (enum batch_state)b.state;
+}
+
+static int unsent_round(store_txn *t, void *arg)
+{
+	struct ledger *l = arg;
+	ledger_round_begin(l);
+	return ledger_unsent(l, t) ? STORE_FULL : ledger_round_end(l, t, 0, RUN_RUNNING, 0);
+}
+
+/* A batch refused with a 401 (the run stops on it), and batches whose worker ended on its own
+ * holding them, are pending in the store, not in flight: the next session counts none of them
+ * possibly billed. Batches of a worker killed as the run stopped stay in flight and are. */
+static void refused_or_unsent_is_not_possibly_billed(void **state)
+{
+	(void)state;
+	struct ledger l;
+	struct sim s;
+	struct round_arg ra;
+	start(&l, &s, &ra, 5);
+	one_round(&s, &ra); /* batches 0-7 out */
+	assert_int_equal(s.nheld, 8);
+	struct foreign_arg fa = { .l = &l };
+	fa.m.batch = s.held[0].batch;
+	fa.m.key = s.held[0].key;
+	fa.m.status = RES_ABORT;
+	fa.m.http_status = 401;
+	fa.m.requests_sent = 1;
+	fa.m.payload = "HTTP 401 (the API refused the key)";
+	fa.m.payload_len = strlen(fa.m.payload);
+	ledger_back(&l, fa.m.batch);
+	assert_int_equal(store_write(db, apply_one, &fa), 0);
+	ledger_commit(&l);
+	assert_int_equal(state_of(s.held[0].batch), B_PENDING);
+	uint32_t unsent[2] = { s.held[1].batch, s.held[2].batch };
+	ledger_worker_lost(&l, unsent, 2, LOST_UNSENT);
+	uint32_t killed[2] = { s.held[3].batch, s.held[4].batch };
+	ledger_worker_lost(&l, killed, 2, LOST_STOPPING);
+	assert_int_equal(store_write(db, unsent_round, &l), 0);
+	ledger_commit(&l);
+	assert_int_equal(state_of(unsent[0]), B_PENDING);
+	assert_int_equal(state_of(unsent[1]), B_PENDING);
+	assert_int_equal(state_of(killed[0]), B_INFLIGHT);
+	assert_int_equal(l.ctr.possibly_billed, 0);
+	/* the next session: the killed worker's two and the three still held elsewhere */
+	struct ledger l2;
+	ledger_init(&l2, &l.ctr, l.nbatches);
+	assert_int_equal(ledger_recover(&l2, db, 0, never, NULL), 0);
+	assert_int_equal(l2.ctr.possibly_billed, 5);
+	assert_counters_add_up(&l2);
+	ledger_free(&l);
+	ledger_free(&l2);
+}
+
 static void one_queue_entry_a_batch(void **state)
 {
 	(void)state;
@@ -385,6 +467,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(recovery_after_a_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_queue_entry_a_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_answer_to_another_request_is_foreign, setup, teardown),
+		cmocka_unit_test(a_refusal_settles_a_timeout_does_not),
+		cmocka_unit_test_setup_teardown(refused_or_unsent_is_not_possibly_billed, setup, teardown),
 		cmocka_unit_test(the_header_diagram_is_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
