@@ -21,7 +21,7 @@ if [ ! -f "$ML" ]; then
 	not_ok "@dwmkerr/mock-llm installed in $NPM_DIR (scripts/install-npm.sh; npm: $(command -v npm || echo none))"
 	exit 1
 fi
-plan 66
+plan 63
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 2 --words 300
 
@@ -170,7 +170,12 @@ abort() {
 }
 abort refused refused "HTTP 401 (the API refused the key): Incorrect API key provided: sk-test. You can find your API key at https://platform.openai.com/account/api-keys."
 abort model llama9 "HTTP 404 (unknown model \"llama9\" at $MOCK_URL): model \"llama9\" not found, try pulling it first"
-# mock-llm's own 404 (Express's {"error": ..., "message": ...}) for a base_url without /v1
-abort nov1 kg "the server answered 404 for http://127.0.0.1:$PORT/chat/completions; does api.base_url need /v1? (HTTP 404: Not Found: Cannot POST /chat/completions)" \
-	"http://127.0.0.1:$PORT"
+# a base_url without /v1: mock-llm answers 404 for /models and lists its models under /v1, so
+# the check before the run says the fix, before anything is planned or sent
+run nov1 kg "http://127.0.0.1:$PORT"
+check "nov1: exit 4 (got $rc)" [ $rc -eq 4 ]
+check "nov1: the last line says the fix: $(tail -n 1 "$T/err-nov1")" [ "$(tail -n 1 "$T/err-nov1")" = \
+	"kgsup: the server at http://127.0.0.1:$PORT answers 404 for http://127.0.0.1:$PORT/models but lists its models at http://127.0.0.1:$PORT/v1/models: set api.base_url to \"http://127.0.0.1:$PORT/v1\"" ]
+check "nov1: no warning, nothing planned ($(cat "$T/st-nov1.txt"))" \
+	[ -z "$(warns "$T/err-nov1")" -a -n "$(grep -F 'no planned run here' "$T/st-nov1.txt")" ]
 finish
