@@ -5,6 +5,7 @@
 # session, while a batch whose request may have reached the provider still is.
 . "$(dirname "$0")/lib.sh"
 plan 20
+# (the mock lists its model, --model, so that the check before the run has nothing to say)
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 6 --words 600
 CFG='{"chunking": {"chunks_per_batch": 1}, "retry": {"max_attempts": 3}}'
@@ -20,7 +21,7 @@ billed() { kg status -s "$1" --json >"$T/st.json" && json_get "$T/st.json" "j['b
 resume_ok() {
 	local name=$1 dir=$2 port=$PORT
 	stop_mock
-	start_mock --port "$port"
+	start_mock --model mock-1 --port "$port"
 	kg resume -s "$dir" -q 2>"$T/resume-$name.err"; rc=$?
 	check "$name: resume after the fix: exit 0 (got $rc)" [ $rc -eq 0 ]
 	check "$name: resume says nothing was possibly billed: $(grep -m1 'possibly billed' "$T/resume-$name.err")" \
@@ -32,7 +33,7 @@ resume_ok() {
 # --- the key refused, three times over (the broker's and workers' ends race); a low rate
 # keeps workers waiting for their grants when the stop comes ---
 for i in 1 2 3; do
-	MOCK_API_KEY=the-right-key start_mock --latency-ms 50
+	MOCK_API_KEY=the-right-key start_mock --model mock-1 --latency-ms 50
 	write_config "$T/cfg.json" "$CFG"
 	sed -i 's/"requests_per_minute": [0-9]*/"requests_per_minute": 120/' "$T/cfg.json"
 	kg start -c "$T/cfg.json" -i "$T/in" -s "$T/k$i" -w 4 2>"$T/err-k$i"; rc=$?
@@ -44,8 +45,9 @@ done
 check "401: the abort's error is said once" [ "$(grep -c ' sup error: HTTP 401 ' "$T/err-k3")" = 1 ]
 resume_ok 401 "$T/k3"
 
-# --- an unknown model in Ollama's words ---
-start_mock --latency-ms 50 --error-status 404 \
+# --- an unknown model in Ollama's words (the check before the run finds it listed: the calls
+# say otherwise) ---
+start_mock --model mock-1 --latency-ms 50 --error-status 404 \
 	--error-body '{"error": "model \"mock-1\" not found, try pulling it first"}'
 write_config "$T/cfg.json" "$CFG"
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/m" -w 4 2>"$T/err-m"; rc=$?
