@@ -192,6 +192,12 @@ int columns_choose(const char *file, const struct column_stats *st, const struct
 	out->keep = xcalloc(spec->nkeep + 1, sizeof *out->keep);
 	for (size_t k = 0; !rc && k < spec->nkeep; k++) {
 		int c = find_kept(st, out, spec->keep_columns[k]);
+		if (c < 0 && spec->keep_may_lack) {
+			out->keep[out->nkeep++] = COLUMN_NONE;
+			buf_printf(&desc, "%s\"%s\" (not here: empty)", k ? ", " : ", kept ",
+				   spec->keep_columns[k]);
+			continue;
+		}
 		if (c < 0) {
 			unknown(file, st, spec->keep_columns[k],
 				spec->keep_keys && spec->keep_keys[k] ? spec->keep_keys[k] :

@@ -26,13 +26,16 @@ int column_stats_row(const struct table_row *row, void *stats);
 void column_stats_free(struct column_stats *st);
 
 /* The job's choices; NULL / 0 for unset. keep_keys (NULL, or one per kept column) name where
- * each kept column was asked for, in messages (NULL: "input.keep_columns"). */
+ * each kept column was asked for, in messages (NULL: "input.keep_columns"). keep_may_lack: a
+ * kept column the table does not have is COLUMN_NONE (its cells empty), not an error. */
 struct column_spec {
 	const char *id_column, *text_column;
 	const char *const *keep_columns;
 	size_t nkeep;
 	const char *const *keep_keys;
+	int keep_may_lack;
 };
+#define COLUMN_NONE SIZE_MAX
 
 struct column_choice {
 	int id_col;   /* -1: none; a row's id is its data row number (1 for the first) */

@@ -225,8 +225,9 @@ static int on_row(const struct table_row *row, void *arg)
 	}
 	r.ncells = tp->ch.nkeep;
 	for (size_t i = 0; i < r.ncells; i++) {
-		r.cell[i] = row->cells[tp->ch.keep[i]];
-		r.cell_len[i] = row->lens[tp->ch.keep[i]];
+		size_t c = tp->ch.keep[i];
+		r.cell[i] = c == COLUMN_NONE ? "" : row->cells[c];
+		r.cell_len[i] = c == COLUMN_NONE ? 0 : row->lens[c];
 		hash_update(pl->fp, r.cell[i], r.cell_len[i] + 1);
 	}
 	if (pl->db && row_write(pl->txn, &r, &tp->rec))
@@ -237,14 +238,14 @@ static int on_row(const struct table_row *row, void *arg)
 }
 
 /* The job's column settings; with no input.keep_columns every column of the first table but
- * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables, and a
- * report's score column always is. */
+ * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables (empty
+ * where one has none), and a report's score column always is. */
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
 	struct planner *pl = tp->pl;
 	const struct config *cfg = pl->cfg;
 	const char *keep[ROW_MAX_KEEP + 1], *keys[ROW_MAX_KEEP + 1] = { 0 };
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys };
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys, 0 };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
@@ -252,11 +253,9 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 		keep[spec.nkeep++] = json_string(e);
 	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
 	if (!rc && !list && pl->have_columns) {
-		for (size_t i = 0; i < pl->nfirst_keep; i++) {
-			keys[spec.nkeep] = "a column of the first table, kept as input.keep_columns "
-					   "is unset";
+		spec.keep_may_lack = 1; /* tables of other shapes: empty cells */
+		for (size_t i = 0; i < pl->nfirst_keep; i++)
 			keep[spec.nkeep++] = pl->first_keep[i];
-		}
 	} else if (!rc && !list) {
 		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
 			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
@@ -293,7 +292,8 @@ static int put_columns(struct table_plan *tp, const struct column_stats *st)
 	buf_json_str(&b, st->names[tp->ch.text_col], strlen(st->names[tp->ch.text_col]));
 	buf_puts(&b, ",\"keep\":[");
 	for (size_t i = 0; i < tp->ch.nkeep; i++) {
-		const char *n = st->names[tp->ch.keep[i]];
+		size_t c = tp->ch.keep[i];
+		const char *n = c == COLUMN_NONE ? pl->first_keep[i] : st->names[c];
 		if (i)
 			buf_putc(&b, ',');
 		buf_json_str(&b, n, strlen(n));

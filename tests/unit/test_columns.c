@@ -70,7 +70,7 @@ static void explicit_columns_and_kept(void **state)
 	char err[512];
 	stats_of(feedback, &st);
 	const char *keep[] = { "score", "CHANNEL" };
-	struct column_spec spec = { "channel", "Response ID", keep, 2, NULL };
+	struct column_spec spec = { "channel", "Response ID", keep, 2, NULL, 0 };
 	assert_int_equal(columns_choose("f.csv", &st, &spec, &c, err, sizeof err), 0);
 	assert_int_equal(c.id_col, 0);
 	assert_int_equal(c.text_col, 1);
