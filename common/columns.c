@@ -26,18 +26,22 @@ int column_stats_row(const struct table_row *row, void *stats)
 			st->names[i] = xstrndup(row->cells[i], row->lens[i]);
 		st->with_text = xcalloc(row->ncells + 1, sizeof *st->with_text);
 		st->chars = xcalloc(row->ncells + 1, sizeof *st->chars);
+		st->words = xcalloc(row->ncells + 1, sizeof *st->words);
 		return 0;
 	}
 	st->rows++;
 	for (size_t i = 0; i < st->ncols && i < row->ncells; i++) {
 		const unsigned char *p = (const unsigned char *)row->cells[i];
 		uint64_t chars = 0;
-		int text = 0;
+		int text = 0, gap = 0, words = 0; /* a space after text, then text again */
 		for (size_t k = 0; k < row->lens[i]; k++) {
 			chars += (p[k] & 0xc0) != 0x80; /* a UTF-8 character's first byte */
+			words |= gap && !isspace(p[k]);
+			gap |= text && isspace(p[k]);
 			text |= !isspace(p[k]);
 		}
 		st->chars[i] += chars;
+		st->words[i] += words ? chars : 0;
 		st->with_text[i] += text;
 	}
 	return 0;
@@ -50,6 +54,7 @@ void column_stats_free(struct column_stats *st)
 	free(st->names);
 	free(st->with_text);
 	free(st->chars);
+	free(st->words);
 	memset(st, 0, sizeof *st);
 }
 
@@ -129,12 +134,18 @@ static void unknown(const char *file, const struct column_stats *st, const char 
 	buf_free(&b);
 }
 
-/* The column with the longest average text that is not the id column; -1 if none has any. */
+/* The column with the longest average text that is not the id column, counting cells of words
+ * alone where some column has them (a sparse comment column beats a date or an address on
+ * every row); -1 if none has any text. */
 static int longest_text(const struct column_stats *st, int id_col)
 {
 	int best = -1;
+	const uint64_t *by = st->chars;
 	for (size_t i = 0; i < st->ncols; i++)
-		if ((int)i != id_col && st->chars[i] && (best < 0 || st->chars[i] > st->chars[best]))
+		if ((int)i != id_col && st->words[i])
+			by = st->words;
+	for (size_t i = 0; i < st->ncols; i++)
+		if ((int)i != id_col && by[i] && (best < 0 || by[i] > by[best]))
 			best = (int)i;
 	return best;
 }

@@ -19,6 +19,7 @@ struct column_stats {
 	uint64_t rows;	     /* data rows seen */
 	uint64_t *with_text; /* per column: rows whose cell has more than white space */
 	uint64_t *chars;     /* per column: characters in all its cells */
+	uint64_t *words;     /* per column: characters in its cells of more than one word */
 };
 
 /* A table_row_fn: the first row it is given is the header, the rest are data rows. */

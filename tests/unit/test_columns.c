@@ -62,6 +62,33 @@ static void id_by_name_text_by_length(void **state)
 	column_stats_free(&st);
 }
 
+/* Most respondents leave the comment blank: a date or an e-mail address on every row is still
+ * not the text; cells of words are. */
+static void sparse_comments_are_the_text(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of("id,submitted_at,email,comment\n"
+		 "r1,2024-03-01T10:00:00Z,jane.doe@example.com,\n"
+		 "r2,2024-03-02T11:00:00Z,john.roe@example.com,Delivery was late\n"
+		 "r3,2024-03-03T12:00:00Z,anna.poe@example.com,\n"
+		 "r4,2024-03-04T13:00:00Z,mark.moe@example.com,\n",
+		 &st);
+	struct column_spec none = { 0 };
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.text_col, 3);
+	column_choice_free(&c);
+	column_stats_free(&st);
+	/* single words everywhere: the longest still */
+	stats_of("id,channel,answer\nr1,email,Good\nr2,web,Terrible\n", &st);
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.text_col, 2);
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
 static void explicit_columns_and_kept(void **state)
 {
 	(void)state;
@@ -136,6 +163,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(id_by_name_text_by_length),
+		cmocka_unit_test(sparse_comments_are_the_text),
 		cmocka_unit_test(explicit_columns_and_kept),
 		cmocka_unit_test(same_name_twice),
 		cmocka_unit_test(unknown_column_names_the_columns),
