@@ -159,8 +159,13 @@ static int choose_id(const char *file, const struct column_stats *st, const stru
 			return -1;
 		}
 		buf_printf(desc, "id column \"%s\" (input.id_column)", st->names[out->id_col]);
-	} else if ((out->id_col = id_by_name(st)) >= 0) {
+	} else if ((out->id_col = id_by_name(st)) >= 0 &&
+		   st->with_text[out->id_col] == st->rows) {
 		buf_printf(desc, "id column \"%s\" (by its name)", st->names[out->id_col]);
+	} else if (out->id_col >= 0) { /* (else the table could not be read without renaming it) */
+		buf_printf(desc, "rows numbered from 1 (column \"%s\" has empty cells; "
+				 "input.id_column names an id column)", st->names[out->id_col]);
+		out->id_col = -1;
 	} else {
 		buf_printf(desc, "rows numbered from 1 (no column is named id, response_id, "
 				 "respondent_id, row_id, ...; input.id_column names one)");
