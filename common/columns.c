@@ -26,18 +26,22 @@ int column_stats_row(const struct table_row *row, void *stats)
 			st->names[i] = xstrndup(row->cells[i], row->lens[i]);
 		st->with_text = xcalloc(row->ncells + 1, sizeof *st->with_text);
 		st->chars = xcalloc(row->ncells + 1, sizeof *st->chars);
+		st->words = xcalloc(row->ncells + 1, sizeof *st->words);
 		return 0;
 	}
 	st->rows++;
 	for (size_t i = 0; i < st->ncols && i < row->ncells; i++) {
 		const unsigned char *p = (const unsigned char *)row->cells[i];
 		uint64_t chars = 0;
-		int text = 0;
+		int text = 0, gap = 0, words = 0; /* a space after text, then text again */
 		for (size_t k = 0; k < row->lens[i]; k++) {
 			chars += (p[k] & 0xc0) != 0x80; /* a UTF-8 character's first byte */
+			words |= gap && !isspace(p[k]);
+			gap |= text && isspace(p[k]);
 			text |= !isspace(p[k]);
 		}
 		st->chars[i] += chars;
+		st->words[i] += words ? chars : 0;
 		st->with_text[i] += text;
 	}
 	return 0;
@@ -50,6 +54,7 @@ void column_stats_free(struct column_stats *st)
 	free(st->names);
 	free(st->with_text);
 	free(st->chars);
+	free(st->words);
 	memset(st, 0, sizeof *st);
 }
 
@@ -72,11 +77,6 @@ static int find_column(const struct column_stats *st, const char *name)
 			if (header_is(st->names[i], name, nocase))
 				return (int)i;
 	return -1;
-}
-
-int columns_find(const struct column_stats *st, const char *name)
-{
-	return find_column(st, name);
 }
 
 /* The column a kept name stands for: of the columns it names, the first neither kept yet nor
@@ -134,12 +134,18 @@ static void unknown(const char *file, const struct column_stats *st, const char 
 	buf_free(&b);
 }
 
-/* The column with the longest average text that is not the id column; -1 if none has any. */
+/* The column with the longest average text that is not the id column, counting cells of words
+ * alone where some column has them (a sparse comment column beats a date or an address on
+ * every row); -1 if none has any text. */
 static int longest_text(const struct column_stats *st, int id_col)
 {
 	int best = -1;
+	const uint64_t *by = st->chars;
 	for (size_t i = 0; i < st->ncols; i++)
-		if ((int)i != id_col && st->chars[i] && (best < 0 || st->chars[i] > st->chars[best]))
+		if ((int)i != id_col && st->words[i])
+			by = st->words;
+	for (size_t i = 0; i < st->ncols; i++)
+		if ((int)i != id_col && by[i] && (best < 0 || by[i] > by[best]))
 			best = (int)i;
 	return best;
 }
@@ -153,8 +159,13 @@ static int choose_id(const char *file, const struct column_stats *st, const stru
 			return -1;
 		}
 		buf_printf(desc, "id column \"%s\" (input.id_column)", st->names[out->id_col]);
-	} else if ((out->id_col = id_by_name(st)) >= 0) {
+	} else if ((out->id_col = id_by_name(st)) >= 0 &&
+		   st->with_text[out->id_col] == st->rows) {
 		buf_printf(desc, "id column \"%s\" (by its name)", st->names[out->id_col]);
+	} else if (out->id_col >= 0) { /* (else the table could not be read without renaming it) */
+		buf_printf(desc, "rows numbered from 1 (column \"%s\" has empty cells; "
+				 "input.id_column names an id column)", st->names[out->id_col]);
+		out->id_col = -1;
 	} else {
 		buf_printf(desc, "rows numbered from 1 (no column is named id, response_id, "
 				 "respondent_id, row_id, ...; input.id_column names one)");
@@ -197,6 +208,12 @@ int columns_choose(const char *file, const struct column_stats *st, const struct
 	out->keep = xcalloc(spec->nkeep + 1, sizeof *out->keep);
 	for (size_t k = 0; !rc && k < spec->nkeep; k++) {
 		int c = find_kept(st, out, spec->keep_columns[k]);
+		if (c < 0 && spec->keep_may_lack) {
+			out->keep[out->nkeep++] = COLUMN_NONE;
+			buf_printf(&desc, "%s\"%s\" (not here: empty)", k ? ", " : ", kept ",
+				   spec->keep_columns[k]);
+			continue;
+		}
 		if (c < 0) {
 			unknown(file, st, spec->keep_columns[k],
 				spec->keep_keys && spec->keep_keys[k] ? spec->keep_keys[k] :

@@ -19,6 +19,7 @@ struct column_stats {
 	uint64_t rows;	     /* data rows seen */
 	uint64_t *with_text; /* per column: rows whose cell has more than white space */
 	uint64_t *chars;     /* per column: characters in all its cells */
+	uint64_t *words;     /* per column: characters in its cells of more than one word */
 };
 
 /* A table_row_fn: the first row it is given is the header, the rest are data rows. */
@@ -26,13 +27,16 @@ int column_stats_row(const struct table_row *row, void *stats);
 void column_stats_free(struct column_stats *st);
 
 /* The job's choices; NULL / 0 for unset. keep_keys (NULL, or one per kept column) name where
- * each kept column was asked for, in messages (NULL: "input.keep_columns"). */
+ * each kept column was asked for, in messages (NULL: "input.keep_columns"). keep_may_lack: a
+ * kept column the table does not have is COLUMN_NONE (its cells empty), not an error. */
 struct column_spec {
 	const char *id_column, *text_column;
 	const char *const *keep_columns;
 	size_t nkeep;
 	const char *const *keep_keys;
+	int keep_may_lack;
 };
+#define COLUMN_NONE SIZE_MAX
 
 struct column_choice {
 	int id_col;   /* -1: none; a row's id is its data row number (1 for the first) */
@@ -47,9 +51,5 @@ struct column_choice {
 int columns_choose(const char *file, const struct column_stats *st, const struct column_spec *spec,
 		   struct column_choice *out, char *err, size_t errlen);
 void column_choice_free(struct column_choice *c);
-/* The column a header names (exactly, else but for case), or -1. */
-int columns_find(const struct column_stats *st, const char *name);
-/* A kept column a table lacks (column_choice.keep): its cells are empty. */
-#define COLUMN_ABSENT ((size_t)-1)
 
 #endif

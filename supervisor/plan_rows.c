@@ -226,8 +226,8 @@ static int on_row(const struct table_row *row, void *arg)
 	r.ncells = tp->ch.nkeep;
 	for (size_t i = 0; i < r.ncells; i++) {
 		size_t c = tp->ch.keep[i];
-		r.cell[i] = c == COLUMN_ABSENT ? "" : row->cells[c];
-		r.cell_len[i] = c == COLUMN_ABSENT ? 0 : row->lens[c];
+		r.cell[i] = c == COLUMN_NONE ? "" : row->cells[c];
+		r.cell_len[i] = c == COLUMN_NONE ? 0 : row->lens[c];
 		hash_update(pl->fp, r.cell[i], r.cell_len[i] + 1);
 	}
 	if (pl->db && row_write(pl->txn, &r, &tp->rec))
@@ -237,47 +237,25 @@ static int on_row(const struct table_row *row, void *arg)
 	return 0;
 }
 
-/* A later table's kept columns in the first table's order, those it lacks as COLUMN_ABSENT
- * (a report's score column, kept after them, stays last). */
-static void absent_as_empty(struct table_plan *tp, const struct column_stats *st)
-{
-	struct planner *pl = tp->pl;
-	size_t n = pl->nfirst_keep + tp->ch.nkeep, k = 0, got = 0;
-	size_t *keep = xcalloc(n + 1, sizeof *keep);
-	for (size_t i = 0; i < pl->nfirst_keep; i++)
-		keep[k++] = columns_find(st, pl->first_keep[i]) >= 0 && got < tp->ch.nkeep ?
-				    tp->ch.keep[got++] : COLUMN_ABSENT;
-	while (got < tp->ch.nkeep)
-		keep[k++] = tp->ch.keep[got++];
-	free(tp->ch.keep);
-	tp->ch.keep = keep;
-	tp->ch.nkeep = k;
-}
-
 /* The job's column settings; with no input.keep_columns every column of the first table but
- * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables, and a
- * report's score column always is. */
+ * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables (empty
+ * where one has none), and a report's score column always is. */
 static int choose(struct table_plan *tp, const struct column_stats *st)
 {
 	struct planner *pl = tp->pl;
 	const struct config *cfg = pl->cfg;
 	const char *keep[ROW_MAX_KEEP + 1], *keys[ROW_MAX_KEEP + 1] = { 0 };
-	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys };
+	struct column_spec spec = { cfg->input_id_column, cfg->input_text_column, keep, 0, keys, 0 };
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
 	for (const json *e = json_first(list); e && spec.nkeep < ROW_MAX_KEEP; e = json_next(e))
 		keep[spec.nkeep++] = json_string(e);
 	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
-	int later = !rc && !list && pl->have_columns;
-	if (later) { /* the first table's kept columns that this one has */
+	if (!rc && !list && pl->have_columns) {
+		spec.keep_may_lack = 1; /* tables of other shapes: empty cells */
 		for (size_t i = 0; i < pl->nfirst_keep; i++)
-			if (columns_find(st, pl->first_keep[i]) >= 0)
-				keep[spec.nkeep++] = pl->first_keep[i];
-			else
-				log_warn("%s: no column \"%s\" (kept from the first table, as "
-					 "input.keep_columns is unset): its cells are empty", tp->path,
-					 pl->first_keep[i]);
+			keep[spec.nkeep++] = pl->first_keep[i];
 	} else if (!rc && !list) {
 		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
 			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
@@ -295,8 +273,6 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);
 	}
-	if (!rc && later)
-		absent_as_empty(tp, st);
 	json_free(list);
 	return rc;
 }
@@ -316,8 +292,8 @@ static int put_columns(struct table_plan *tp, const struct column_stats *st)
 	buf_json_str(&b, st->names[tp->ch.text_col], strlen(st->names[tp->ch.text_col]));
 	buf_puts(&b, ",\"keep\":[");
 	for (size_t i = 0; i < tp->ch.nkeep; i++) {
-		const char *n = tp->ch.keep[i] != COLUMN_ABSENT ? st->names[tp->ch.keep[i]] :
-				i < pl->nfirst_keep ? pl->first_keep[i] : "";
+		size_t c = tp->ch.keep[i];
+		const char *n = c == COLUMN_NONE ? pl->first_keep[i] : st->names[c];
 		if (i)
 			buf_putc(&b, ',');
 		buf_json_str(&b, n, strlen(n));

@@ -1,8 +1,11 @@
 #!/bin/bash
 # rows_audit.t: tables and answers a user may really have, found in an audit of runs over rows.
 # Several tables whose columns come in another order are exported under the right headers, and
-# a later table without a column the first one kept has its cells empty, with a warning. Two columns of one
-# name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet.
+# a later table without a column the first one kept has empty cells for it. Two columns of one
+# name are both kept. Lines of empty cells (Excel's CSV) are no rows, as in an .xlsx sheet. A
+# cell past Excel's last column, or a csv row wider than a sheet, is refused. Ids answered as
+# numbers ("007" as 7) are their rows'. A score column the table lacks is named by its key. A
+# huge text is cut to what fits a call's max_input_tokens, with a warning.
 . "$(dirname "$0")/lib.sh"
 plan 11
 
@@ -43,13 +46,12 @@ kg start -c "$T/job/cfg.json" -i "$T/order" -s "$T/order.s" -q --no-progress 2>"
 kg export -s "$T/order.s" -f csv -o "$T/order.csv" 2>/dev/null
 check "tables with columns in another order: each cell under its header (B1: score $(csv_col "$T/order.csv" B1 score), channel $(csv_col "$T/order.csv" B1 channel))" \
 	[ "$(csv_col "$T/order.csv" B1 score) $(csv_col "$T/order.csv" B1 channel)" = "2 email" ]
-# a later table without a column the first one has kept: a warning naming it, its cells empty
+# a later table without a column the first one has kept: empty cells for it
 printf 'id,comment,score\nC1,what a nice shop,8\n' >"$T/order/c.csv"
 kg start -c "$T/job/cfg.json" -i "$T/order" -s "$T/order2.s" -q --no-progress 2>"$T/order2.err"; rc=$?
 kg export -s "$T/order2.s" -f csv -o "$T/order2.csv" 2>/dev/null
-check "a later table without a column of the first: exit $rc, a warning naming it, its cells empty (C1: score $(csv_col "$T/order2.csv" C1 score), channel '$(csv_col "$T/order2.csv" C1 channel)')" \
-	[ $rc -eq 0 -a -n "$(grep -F 'c.csv: no column "channel" (kept from the first table' "$T/order2.err")" \
-	  -a "$(csv_col "$T/order2.csv" C1 score)|$(csv_col "$T/order2.csv" C1 channel)" = "8|" ]
+check "a later table without a column of the first: exit $rc, its cells empty (C1: score $(csv_col "$T/order2.csv" C1 score), channel '$(csv_col "$T/order2.csv" C1 channel)')" \
+	[ $rc -eq 0 -a "$(csv_col "$T/order2.csv" C1 score)/$(csv_col "$T/order2.csv" C1 channel)" = "8/" ]
 
 # a header that names two columns: both kept, each under its header
 printf 'id,note,comment,note\nD1,first note,the parcel came late,second note\n' >"$T/twice.csv"

@@ -62,6 +62,56 @@ static void id_by_name_text_by_length(void **state)
 	column_stats_free(&st);
 }
 
+/* Most respondents leave the comment blank: a date or an e-mail address on every row is still
+ * not the text; cells of words are. */
+static void sparse_comments_are_the_text(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of("id,submitted_at,email,comment\n"
+		 "r1,2024-03-01T10:00:00Z,jane.doe@example.com,\n"
+		 "r2,2024-03-02T11:00:00Z,john.roe@example.com,Delivery was late\n"
+		 "r3,2024-03-03T12:00:00Z,anna.poe@example.com,\n"
+		 "r4,2024-03-04T13:00:00Z,mark.moe@example.com,\n",
+		 &st);
+	struct column_spec none = { 0 };
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.text_col, 3);
+	column_choice_free(&c);
+	column_stats_free(&st);
+	/* single words everywhere: the longest still */
+	stats_of("id,channel,answer\nr1,email,Good\nr2,web,Terrible\n", &st);
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.text_col, 2);
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
+/* A column named ID that some rows leave empty is no id: rows are numbered, saying why (there
+ * is no other way to number them than renaming the column). */
+static void an_id_column_with_empty_cells_numbers_rows(void **state)
+{
+	(void)state;
+	struct column_stats st;
+	struct column_choice c;
+	char err[512];
+	stats_of("ID,comment\n1001,great service here\n,nice staff overall\n", &st);
+	struct column_spec none = { 0 };
+	assert_int_equal(columns_choose("f.csv", &st, &none, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, -1);
+	assert_int_equal(c.text_col, 1);
+	assert_non_null(strstr(c.desc, "rows numbered from 1 (column \"ID\" has empty cells"));
+	column_choice_free(&c);
+	/* named by input.id_column, it is the id, and an empty one an error when planned */
+	struct column_spec named = { .id_column = "ID" };
+	assert_int_equal(columns_choose("f.csv", &st, &named, &c, err, sizeof err), 0);
+	assert_int_equal(c.id_col, 0);
+	column_choice_free(&c);
+	column_stats_free(&st);
+}
+
 static void explicit_columns_and_kept(void **state)
 {
 	(void)state;
@@ -70,7 +120,7 @@ static void explicit_columns_and_kept(void **state)
 	char err[512];
 	stats_of(feedback, &st);
 	const char *keep[] = { "score", "CHANNEL" };
-	struct column_spec spec = { "channel", "Response ID", keep, 2, NULL };
+	struct column_spec spec = { "channel", "Response ID", keep, 2, NULL, 0 };
 	assert_int_equal(columns_choose("f.csv", &st, &spec, &c, err, sizeof err), 0);
 	assert_int_equal(c.id_col, 0);
 	assert_int_equal(c.text_col, 1);
@@ -136,6 +186,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(id_by_name_text_by_length),
+		cmocka_unit_test(sparse_comments_are_the_text),
+		cmocka_unit_test(an_id_column_with_empty_cells_numbers_rows),
 		cmocka_unit_test(explicit_columns_and_kept),
 		cmocka_unit_test(same_name_twice),
 		cmocka_unit_test(unknown_column_names_the_columns),
