@@ -3,6 +3,7 @@
  * its bytes; lengths are host-order like every record of a run. An answer is one byte saying
  * where it came from, then the item's JSON. */
 #include "rowstore.h"
+#include "runstate.h"
 #include "../common/util.h"
 
 #include <stdlib.h>
@@ -164,24 +165,12 @@ int row_ask_get(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk)
 
 int rows_plan_read(store_txn *t, struct rows_plan *p)
 {
-	memset(p, 0, sizeof *p);
-	const void *v;
-	size_t len;
-	int rc = store_get(t, DB_META, META_ROWS, strlen(META_ROWS), &v, &len);
-	if (!rc)
-		memcpy(p, v, len < sizeof *p ? len : sizeof *p);
-	return rc;
+	return meta_read_fixed(t, META_ROWS, p, sizeof *p);
 }
 
 int row_counters_read(store_txn *t, struct row_counters *v, size_t n)
 {
-	memset(v, 0, n * sizeof *v);
-	const void *p;
-	size_t len;
-	int rc = store_get(t, DB_META, META_ROW_COUNTERS, strlen(META_ROW_COUNTERS), &p, &len);
-	if (!rc)
-		memcpy(v, p, len < n * sizeof *v ? len : n * sizeof *v);
-	return rc;
+	return meta_read_fixed(t, META_ROW_COUNTERS, v, n * sizeof *v);
 }
 
 int row_counters_write(store_txn *t, const struct row_counters *v, size_t n)

@@ -164,15 +164,20 @@ int batchx_write(store_txn *t, uint32_t n, const struct batch_ext *x)
 	return store_put(t, DB_BATCHX, k, 4, x, sizeof *x);
 }
 
-int stage_counters_read(store_txn *t, struct stage_counters *v, size_t n)
+int meta_read_fixed(store_txn *t, const char *key, void *out, size_t size)
 {
-	memset(v, 0, n * sizeof *v);
+	memset(out, 0, size);
 	const void *p;
 	size_t len;
-	int rc = store_get(t, DB_META, META_STAGES, strlen(META_STAGES), &p, &len);
+	int rc = store_get(t, DB_META, key, strlen(key), &p, &len);
 	if (!rc)
-		memcpy(v, p, len < n * sizeof *v ? len : n * sizeof *v);
+		memcpy(out, p, len < size ? len : size);
 	return rc;
+}
+
+int stage_counters_read(store_txn *t, struct stage_counters *v, size_t n)
+{
+	return meta_read_fixed(t, META_STAGES, v, n * sizeof *v);
 }
 
 int stage_counters_write(store_txn *t, const struct stage_counters *v, size_t n)

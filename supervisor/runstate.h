@@ -156,6 +156,9 @@ int chunk_id_read(store_txn *t, uint32_t n, char id[CHUNK_ID_LEN + 1]);
 /* The batch's stage record; zeroed and STORE_NOTFOUND when it has none (no stages). */
 int batchx_read(store_txn *t, uint32_t n, struct batch_ext *x);
 int batchx_write(store_txn *t, uint32_t n, const struct batch_ext *x);
+/* The meta record key into out (size bytes): a shorter record (of an earlier version) leaves the
+ * rest zero, a longer one is cut; zeroed and STORE_NOTFOUND when there is none. */
+int meta_read_fixed(store_txn *t, const char *key, void *out, size_t size);
 /* The per-stage counters (n of them; zeroed where none are recorded). */
 int stage_counters_read(store_txn *t, struct stage_counters *v, size_t n);
 int stage_counters_write(store_txn *t, const struct stage_counters *v, size_t n);
