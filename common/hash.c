@@ -1,4 +1,4 @@
-/* hash.c: SHA-256 through OpenSSL's EVP interface. */
+/* hash.c: SHA-256 and base64 through OpenSSL's EVP interface. */
 #include "hash.h"
 
 #include <openssl/evp.h>
@@ -47,4 +47,18 @@ void hash_hex(const unsigned char *digest, size_t nbytes, char *out)
 		out[2 * i + 1] = hex[digest[i] & 15];
 	}
 	out[2 * nbytes] = '\0';
+}
+
+long base64_decode(const char *text, size_t len, unsigned char *out)
+{
+	if (len % 4 || len > (size_t)1 << 30)
+		return -1;
+	if (!len)
+		return 0;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
+	if (n < 0)
+		return -1;
+	/* EVP_DecodeBlock counts the padding's bytes as data: take them off */
+	n -= (text[len - 1] == '=') + (text[len - 2] == '=');
+	return n;
 }

@@ -14,8 +14,10 @@
 #define PH_NAME(e, s) s,
 const char *const placeholder_names[PH_COUNT] = { PLACEHOLDERS(PH_NAME) };
 const char *const stage_over_names[OVER_COUNT] = { STAGE_OVER(PH_NAME) };
+const char *const stage_endpoint_names[EP_COUNT] = { STAGE_ENDPOINTS(PH_NAME) };
 /* The placeholder a stage's user template must hold for what it runs over. */
-static const char *const stage_over_unit[OVER_COUNT] = { "chunks", "document", "rows" };
+static const char *const stage_over_unit[OVER_COUNT] = { "chunks", "document", "rows",
+							 "entities" };
 
 extern const char kgsup_prompt_system[];
 extern const char kgsup_prompt_user[];
@@ -256,7 +258,7 @@ static const struct stage_key {
 };
 #define NSTAGE_KEYS (sizeof stage_keys / sizeof stage_keys[0])
 static const char *const other_keys[] = { "name", "over", "schema", "prompt", "needs", "context",
-					  "item_key", NULL };
+					  "item_key", "endpoint", NULL };
 
 static int set_stage_key(struct stage *st, const struct stage_key *k, const json *v,
 			 const char *where, char *err, size_t errlen)
@@ -326,6 +328,27 @@ static int stage_name_over(struct job *j, struct stage *st, const json *v, const
 	FAIL("%s.over: expected \"chunks\", \"documents\" or \"rows\"", where);
 }
 
+/* The stage's endpoint, and for embeddings its whole reading (job_embed.c): 1 when done. */
+static int stage_endpoint(struct job *j, struct stage *st, const json *v, const char *where,
+			  char *err, size_t errlen)
+{
+	const json *ep = json_get(v, "endpoint");
+	if (!ep)
+		return 0;
+	const char *name = json_string(ep);
+	for (int i = 0; name && i < EP_COUNT; i++)
+		if (!strcmp(name, stage_endpoint_names[i])) {
+			st->endpoint = (enum stage_endpoint)i;
+			if (st->endpoint == EP_CHAT)
+				return 0;
+			return stage_name_over(j, st, v, where, err, errlen) ||
+					       job_embed_stage(j, st, v, where, err, errlen)
+				       ? -1
+				       : 1;
+		}
+	FAIL("%s.endpoint: expected \"chat\" or \"embeddings\"", where);
+}
+
 /* A stage over rows: its item_key (default "id") names a field of the items of an array its
  * schema's answer holds, and it needs no other stage. (A job's stages go over rows all or none,
  * the inputs being tables or texts: stage_name_over says so.) */
@@ -362,6 +385,9 @@ static int parse_stage(struct job *j, const struct config *cfg, const json *v, i
 	st->max_input_tokens = cfg->max_input_tokens;
 	if (json_kind(v) != J_OBJECT)
 		FAIL("%s: expected an object", where);
+	int ep = stage_endpoint(j, st, v, where, err, errlen);
+	if (ep)
+		return ep < 0 ? -1 : 0;
 	for (const json *f = json_first(v); f; f = json_next(f)) {
 		if (!known_key(json_key(f)))
 			FAIL("%s.%s: unknown key", where, json_key(f));
@@ -378,6 +404,9 @@ static int parse_stage(struct job *j, const struct config *cfg, const json *v, i
 		return -1;
 	if (st->graph && st->over != OVER_CHUNKS)
 		FAIL("%s.graph: a graph stage runs over chunks", where);
+	if (st->over == OVER_ENTITIES)
+		FAIL("%s.over: only an embedding stage (\"endpoint\": \"embeddings\") goes over "
+		     "entities", where);
 	if (stage_rows(st, json_get(v, "item_key"), where, err, errlen))
 		return -1;
 	if ((st->token_budget || st->top_n || st->ninclude) && !st->needs)
@@ -444,6 +473,10 @@ void job_to_json(const struct job *j, buf *b)
 		const struct stage *st = &j->st[i];
 		buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
 		buf_json_str(b, st->name, strlen(st->name));
+		if (st->endpoint == EP_EMBEDDINGS) {
+			job_embed_to_json(st, b);
+			continue;
+		}
 		buf_printf(b, ",\"over\":\"%s\",\"graph\":%s,\"model\":", stage_over_names[st->over],
 			   st->graph ? "true" : "false");
 		buf_json_str(b, st->model, strlen(st->model));

@@ -19,8 +19,11 @@
 #define JOB_MAX_STAGES 32
 
 /* What a stage runs over: one request per group of per_call chunks, per document, or per
- * group of per_call rows of a table (their texts that are still unanswered). */
-#define STAGE_OVER(X) X(OVER_CHUNKS, "chunks") X(OVER_DOCUMENTS, "documents") X(OVER_ROWS, "rows")
+ * group of per_call rows of a table (their texts that are still unanswered), or (embedding
+ * stages only) per group of per_call entities of the graph the graph stages made. */
+#define STAGE_OVER(X)                                                                     \
+	X(OVER_CHUNKS, "chunks") X(OVER_DOCUMENTS, "documents") X(OVER_ROWS, "rows")      \
+	X(OVER_ENTITIES, "entities")
 #define STAGE_OVER_ENUM(e, s) e,
 enum stage_over { STAGE_OVER(STAGE_OVER_ENUM) OVER_COUNT };
 
@@ -36,9 +39,18 @@ enum stage_over { STAGE_OVER(STAGE_OVER_ENUM) OVER_COUNT };
 #define PLACEHOLDER_ENUM(e, s) e,
 enum placeholder { PLACEHOLDERS(PLACEHOLDER_ENUM) PH_COUNT };
 
+/* The API a stage calls: chat completions (answers checked against a schema) or embeddings
+ * (one vector per input text, job_embed.c). */
+#define STAGE_ENDPOINTS(X) X(EP_CHAT, "chat") X(EP_EMBEDDINGS, "embeddings")
+#define STAGE_ENDPOINT_ENUM(e, s) e,
+enum stage_endpoint { STAGE_ENDPOINTS(STAGE_ENDPOINT_ENUM) EP_COUNT };
+
 struct stage {
 	char *name;
 	enum stage_over over;
+	enum stage_endpoint endpoint;
+	int64_t dimensions;       /* embeddings: passed through when set; 0: the model's */
+	int64_t max_call_tokens;  /* embeddings: a call's inputs, in tokens, at most */
 	int graph;  /* its answers make the knowledge graph */
 	char *model;
 	int64_t max_tokens, per_call, max_input_tokens;
@@ -83,5 +95,16 @@ int job_has_needs(const struct job *j);
 int placeholder_at(const char *text, size_t *len);
 extern const char *const placeholder_names[PH_COUNT];
 extern const char *const stage_over_names[OVER_COUNT];
+extern const char *const stage_endpoint_names[EP_COUNT];
+
+/* An embedding stage (job_embed.c): its settings from v (the stage's object in the config or
+ * the run's record), checked; -1 with a one-line message naming the key. */
+struct json;
+int job_embed_stage(struct job *j, struct stage *st, const struct json *v, const char *where,
+		    char *err, size_t errlen);
+/* Its part of the job's JSON record. */
+void job_embed_to_json(const struct stage *st, buf *b);
+/* Non-zero when some stage is an embedding stage over entities (it waits for the graph). */
+int job_embeds_entities(const struct job *j);
 
 #endif

@@ -20,7 +20,7 @@
 static const char *db_names[DB_COUNT] = { "meta",    "sources", "chunks", "batches",
 					  "results", "cache",   "invalid", "texts",
 					  "docs",    "batchx",  "rows",   "rowans",
-					  "rowcache", "rowask" };
+					  "rowcache", "rowask", "vectors", "vecask" };
 
 struct store {
 	MDB_env *env;

@@ -22,6 +22,9 @@ enum store_db {
 	DB_ROWANS,  /* u32be stage + u32be chunk -> that text's answer item (0.4.0) */
 	DB_ROWCACHE, /* per-row cache key -> cache record + answer item (0.4.0) */
 	DB_ROWASK,  /* u32be stage + u32be k -> u32be chunk: the texts a rows stage asks (0.4.0) */
+	DB_VECTORS, /* vector key (vec.h) -> dims float32le: embedding vectors (0.5.0) */
+	DB_VECASK,  /* u32be stage + u32be k -> an input an embedding stage asks: 'c' + u32be
+		     * chunk, or 'e' + the entity's text (0.5.0) */
 	DB_COUNT
 };
 
