@@ -104,7 +104,9 @@ int job_embed_stage(struct job *j, struct stage *st, const struct json *v, const
 		    char *err, size_t errlen);
 /* Its part of the job's JSON record. */
 void job_embed_to_json(const struct stage *st, buf *b);
-/* Non-zero when some stage is an embedding stage over entities (it waits for the graph). */
+/* Non-zero when some stage is an embedding stage / one over entities (it waits for the
+ * graph). */
+int job_embeds(const struct job *j);
 int job_embeds_entities(const struct job *j);
 
 #endif

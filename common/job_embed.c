@@ -105,3 +105,11 @@ int job_embeds_entities(const struct job *j)
 			return 1;
 	return 0;
 }
+
+int job_embeds(const struct job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (j->st[i].endpoint == EP_EMBEDDINGS)
+			return 1;
+	return 0;
+}

@@ -279,6 +279,25 @@ void cache_plan_end(struct cache *c)
 	c->txn = NULL;
 }
 
+int cache_vec_find(struct cache *c, const unsigned char key[HASH_LEN], const void **f32le,
+		   size_t *dims)
+{
+	size_t n;
+	if (!c->txn || store_get(c->txn, DB_VECTORS, key, HASH_LEN, f32le, &n) || !n || n % 4)
+		return STORE_NOTFOUND;
+	*dims = n / 4;
+	return 0;
+}
+
+int cache_vec_put(struct cache *c, const unsigned char key[HASH_LEN], const void *f32le,
+		  size_t dims)
+{
+	if (!c->txn || !store_put(c->txn, DB_VECTORS, key, HASH_LEN, f32le, dims * 4))
+		return 0;
+	c->shared_failed = 1;
+	return STORE_FULL;
+}
+
 int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
 		   const char **data, size_t *len)
 {

@@ -71,6 +71,14 @@ int cache_row_find(struct cache *c, store_txn *t, const unsigned char key[HASH_L
 /* Keeps an answer item under a row's key. 0 or STORE_FULL. */
 int cache_row_put(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
 		  const char *data, size_t len);
+/* Embedding vectors in the shared store (cache.path), where other runs find them: with no
+ * shared store apart from the run's, find finds nothing and put keeps nothing (the run's own
+ * vectors are vecstore.h's). 0 with *f32le and *dims set (valid until the transaction ends),
+ * STORE_NOTFOUND; put: 0 or STORE_FULL. */
+int cache_vec_find(struct cache *c, const unsigned char key[HASH_LEN], const void **f32le,
+		   size_t *dims);
+int cache_vec_put(struct cache *c, const unsigned char key[HASH_LEN], const void *f32le,
+		  size_t dims);
 /* Keeps an answer that failed validation under its request's key and the time. 0 or STORE_FULL. */
 int cache_put_invalid(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN],
 		      const struct msg_invalid *m);

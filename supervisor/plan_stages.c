@@ -4,6 +4,7 @@
 #include "plan.h"
 #include "cache.h"
 #include "rows.h"
+#include "vecs.h"
 #include "../common/chunk.h"
 #include "../common/log.h"
 #include "../common/sig.h"
@@ -30,6 +31,9 @@ struct emit {
 	struct cache *cache; /* rows: texts it answers are asked in no batch (NULL: no lookups) */
 	struct rows rows;
 	uint32_t ask[JOB_MAX_STAGES]; /* each rows stage's texts to ask so far */
+	struct vecs vecs;
+	/* each embedding stage's batch being filled: its first input, count, tokens, document */
+	struct { uint32_t k0, n, doc; uint64_t tokens; } vp[JOB_MAX_STAGES];
 };
 
 /* The plan's transaction, with room for a group of writes made first. */
@@ -99,12 +103,59 @@ static int emit_rows(struct emit *e, uint32_t s, uint32_t d, const struct doc_sp
 	return 0;
 }
 
+/* The batch of embedding stage s being filled is complete. */
+static int emit_vectors_flush(struct emit *e, uint32_t s)
+{
+	if (!e->vp[s].n)
+		return 0;
+	int rc = emit_batch(e, s, e->vp[s].doc, e->vp[s].k0, e->vp[s].n, 0);
+	e->vp[s].k0 += e->vp[s].n;
+	e->vp[s].n = 0;
+	e->vp[s].tokens = 0;
+	return rc;
+}
+
+/* A document's chunks for an embedding stage: those without a vector yet (here or in the
+ * shared cache) and not listed before go in its ask list, in batches of per_call inputs and
+ * at most max_input_tokens_per_call tokens that run across documents (nothing needs them by
+ * document). */
+static int emit_vectors(struct emit *e, uint32_t s, uint32_t d, const struct doc_span *sp)
+{
+	const struct stage *st = &e->vecs.job->st[s];
+	for (uint32_t i = 0; i < sp->nchunks; i++) {
+		uint32_t tokens = 1;
+		if (e->db) {
+			if (emit_txn(e))
+				return -1;
+			int got = vecs_plan_chunk(&e->vecs, e->cache, e->txn, s, sp->first_chunk + i,
+						  e->vp[s].k0 + e->vp[s].n, &tokens);
+			if (got == STORE_FULL)
+				return -1;
+			if (got)
+				continue;
+		}
+		if (vecs_new_batch(st, e->vp[s].n, e->vp[s].tokens, tokens) && emit_vectors_flush(e, s))
+			return -1;
+		if (!e->vp[s].n)
+			e->vp[s].doc = d;
+		e->vp[s].n++;
+		e->vp[s].tokens += tokens;
+		if (e->db && emit_grouped(e))
+			return -1;
+	}
+	return 0;
+}
+
 static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uint32_t d,
 			  const struct doc_span *sp, const char *name)
 {
 	const struct stage *st = &job->st[s];
+	if (st->endpoint == EP_EMBEDDINGS && st->over == OVER_ENTITIES)
+		return d == 0 ? emit_batch(e, s, 0, 0, 0, BX_SEED) : 0;
 	if (sp->nchunks == 0)
 		return 0; /* no text (empty, blank, a subtitle file without cues): nothing to ask */
+	if (st->endpoint == EP_EMBEDDINGS)
+		return emit_vectors(e, s, d, sp);
 	if (st->over == OVER_ROWS)
 		return emit_rows(e, s, d, sp, (uint32_t)st->per_call);
 	if (st->over == OVER_DOCUMENTS) {
@@ -148,7 +199,8 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 	memset(&e, 0, sizeof e);
 	e.db = db;
 	e.plan = plan;
-	e.cache = job->rows && db ? cache : NULL;
+	e.cache = (job->rows || job_embeds(job)) && db ? cache : NULL;
+	vecs_init(&e.vecs, job, NULL);
 	struct row_counters zero[JOB_MAX_STAGES];
 	memset(zero, 0, sizeof zero);
 	rows_init(&e.rows, job, zero);
@@ -173,6 +225,13 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 			}
 			free(name);
 		}
+	for (uint32_t s = 0; s < job->n && !rc; s++) {
+		rc = emit_vectors_flush(&e, s);
+		if (e.vecs.cut[s])
+			log_warn("stage %s: %llu inputs cut at max_input_tokens (%lld tokens)",
+				 job->st[s].name, (unsigned long long)e.vecs.cut[s],
+				 (long long)job->st[s].max_input_tokens);
+	}
 	if (!rc && db) {
 		if (!e.txn && !(e.txn = store_begin(db, 1)))
 			rc = -1;
@@ -188,6 +247,7 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 	for (size_t s = 0; s < job->n; s++)
 		rc_rows[s].cached = e.rows.rctr[s].cached;
 	rows_free(&e.rows);
+	vecs_free(&e.vecs);
 	if (rc && sig_stop_requested())
 		snprintf(err, errlen, "stopped while planning (nothing of this plan is kept; kgsup "
 			 "start plans afresh)");

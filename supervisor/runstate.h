@@ -37,13 +37,15 @@ struct batch_rec {
 struct batch_ext {
 	uint32_t stage;
 	uint32_t doc;        /* the source number of its document */
-	uint32_t flags;      /* BX_CUT: its document was cut at the stage's max_input_tokens */
+	uint32_t flags;      /* BX_CUT: its document was cut at the stage's max_input_tokens;
+			      * BX_SEED: see below */
 	uint32_t latency_ms; /* of the call that answered it */
 	uint32_t ctx_tokens; /* of its {{context}} as sent */
 	uint32_t ctx_trimmed; /* tokens left out of it to keep within the budget */
 	uint64_t prompt_tokens, completion_tokens;
 };
 #define BX_CUT 1u
+#define BX_SEED 2u /* the seed of an embedding stage over entities (vecs.h) */
 
 /* meta "stages": per stage, counters that follow its batches (runs with stages). */
 struct stage_counters {

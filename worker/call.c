@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "../common/sig.h"
 #include "../common/util.h"
+#include "../common/vec_answer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,9 +207,31 @@ static void count_tokens(struct worker *w, const struct msg_batch *b, const stru
 	res->completion_tokens += (uint64_t)completion;
 }
 
+/* Reads a 200 answer to an embedding batch: its vectors, each under its input's key. */
+static enum outcome read_vectors(struct worker *w, const struct msg_batch *b,
+				 struct msg_result *res)
+{
+	char err[256];
+	int64_t prompt;
+	if (vec_answer_read(b->body, b->body_len, w->resp.body.data, w->resp.body.len, &w->answer,
+			    &prompt, err, sizeof err)) {
+		snprintf(w->error, sizeof w->error, "invalid embeddings answer: %s", err);
+		report_invalid(w, b->batch, w->error);
+		return OUT_RETRY;
+	}
+	if (prompt < 0) {
+		res->tokens_estimated++;
+		prompt = (int64_t)(b->body_len / BYTES_PER_TOKEN);
+	}
+	res->prompt_tokens += (uint64_t)prompt;
+	return OUT_OK;
+}
+
 /* Reads a 200 answer: envelope, usage, content. */
 static enum outcome read_answer(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
+	if (b->stage < w->nstages && w->stages[b->stage].embed)
+		return read_vectors(w, b, res);
 	struct envelope env;
 	char err[256];
 	if (answer_parse_envelope(w->resp.body.data, w->resp.body.len, &env, err, sizeof err)) {
@@ -271,7 +294,10 @@ static int64_t backoff_ms(const struct worker *w, uint32_t attempt)
 
 static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
-	http_post(w->http, b->body, b->body_len, &w->resp);
+	if (b->stage < w->nstages && w->stages[b->stage].embed)
+		http_post_to(w->http, "/embeddings", b->body, b->body_len, &w->resp);
+	else
+		http_post(w->http, b->body, b->body_len, &w->resp);
 	uint64_t prompt = 0;
 	enum outcome o;
 	if (w->resp.connect_failed) {

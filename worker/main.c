@@ -62,6 +62,7 @@ static int load_job(struct worker *w, char *err, size_t errlen)
 	w->nstages = job.n;
 	for (size_t i = 0; i < job.n && !rc; i++) {
 		w->stages[i].graph = job.st[i].graph;
+		w->stages[i].embed = job.st[i].endpoint == EP_EMBEDDINGS;
 		snprintf(w->stages[i].model, sizeof w->stages[i].model, "%s", job.st[i].model);
 		if (job.st[i].schema && !(w->stages[i].schema = schema_parse(
 						  job.st[i].schema, strlen(job.st[i].schema), path, err,

@@ -29,6 +29,7 @@ struct worker {
 	struct stage_check {
 		schema *schema; /* NULL: the KG schema (graph stages) or any JSON object */
 		int graph;      /* normalised as knowledge-graph answers */
+		int embed;      /* an embedding stage: POST /embeddings, vectors back */
 		char model[128]; /* named when the server does not know it; "": the run's */
 	} stages[JOB_MAX_STAGES];
 	size_t nstages;
