@@ -8,7 +8,7 @@
 # chunking.chunk_tokens 40 and no overlap, so each line is one chunk and every chunk is sent.
 # Why these limits: 3,000 requests a minute is text-embedding-3-small's own; at BENCH_PER_CALL
 # 32 inputs a call the 100,000 chunks make 3,125 calls, 62.5 s at 50 a second: long enough to
-# measure a rate, and the request limit binds (the tokens, about 700 a call, use about 40% of
+# measure a rate, and the request limit binds (the tokens, about 770 a call, use under half of
 # BENCH_TPM; 20 calls in flight at 150 ms could make 133 a second). The stage's own per_call of
 # 256 makes 391 calls: BENCH_PER_CALL=256 BENCH_RPM=420 lasts as long (the window of 1 s
 # admits whole requests, so the rate a second, RPM / 60, should be whole).
