@@ -42,6 +42,12 @@ status and user prompt; the first --log-limit of them), and of rows: rows_asked 
 answered prompts), row_ids (how often each id was asked), rows_omitted and rows_foreign; and
 day_ends_wall, the epoch time --daily's first day ends. The port is written to --dir/port once
 it listens.
+
+Embeddings (issue 21): POST /v1/embeddings (any path ending in /embeddings) answers deterministic
+vectors, similar texts similar, in float or base64, with OpenAI's 400s; its options, recipe and
+/stats fields are in scripts/mock_embed.py. --model-limit MODEL=RPM:TPM (repeatable) gives a
+model its own sliding window and headers, for chat and embeddings alike (scripts/mock_window.py);
+/stats model_limits says what each window admitted and refused.
 """
 import argparse
 import collections
@@ -60,6 +66,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mock_schema  # noqa: E402  (the script's own directory, whatever the caller's cwd)
+import mock_embed  # noqa: E402
+import mock_window  # noqa: E402
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
 WORD_RE = re.compile(r"\b[A-Z][a-z]{2,}\b")
@@ -287,6 +295,8 @@ class State:
         self.day_used = 0
         self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
         self.fail_stage = named_pairs(args.fail_stage, str, "--fail-stage")
+        self.windows = mock_window.parse(args.model_limit, args.window_s)  # model -> its Window
+        self.embed = mock_embed.Counters()
 
     def roll(self, rate):
         with self.lock:
@@ -434,7 +444,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "rows_asked": st.rows_asked, "row_ids": dict(st.row_ids),
                        "rows_omitted": st.rows_omitted, "rows_foreign": st.rows_foreign,
                        "entity_records": st.entity_records,
-                       "entities": sorted(st.entities), "bad_entities": st.bad_entities}
+                       "entities": sorted(st.entities), "bad_entities": st.bad_entities,
+                       "model_limits": mock_window.stats(st.windows)}
+                obj.update(mock_embed.stats(st, self.path.endswith("bodies=1")))
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
@@ -471,6 +483,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         st = self.server.state
+        if self.path.endswith("/embeddings"):
+            return mock_embed.handle(self, st)
         self.log_entry = None
         with st.lock:
             st.in_flight += 1
@@ -516,7 +530,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(a.error_status, None, raw=a.error_body.encode())
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
         admit = st.admit_per_second if a.rps else st.admit_daily if a.daily else st.admit
-        ok, retry, hdr = admit() if a.rps or a.daily else admit(tokens)
+        win = st.windows.get(req.get("model"))  # --model-limit: the model's own window instead
+        ok, retry, hdr = win.admit(tokens) if win else admit() if a.rps or a.daily else admit(tokens)
         if not ok:
             with st.lock:
                 st.limited += 1
@@ -670,6 +685,8 @@ def main():
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--window-s", type=float, default=60, help="length of the sliding window")
+    p.add_argument("--model-limit", action="append", metavar="MODEL=RPM:TPM",
+                   help="MODEL's own sliding window and headers instead of --rpm/--tpm (repeatable)")
     p.add_argument("--rps", type=int, default=0,
                    help="a per-second limit: N requests in any second, announced with resets under a second")
     p.add_argument("--daily", type=int, default=0,
@@ -709,11 +726,16 @@ def main():
                    help="leave row ID out of the first answer whose prompt holds it (repeatable)")
     p.add_argument("--foreign-row", action="store_true",
                    help="add to every row answer an object with an id its prompt did not hold")
+    mock_embed.add_options(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     if sum(map(bool, (args.rpm or args.tpm, args.rps, args.daily))) > 1:
         p.error("--rpm/--tpm, --rps and --daily announce in the same headers: one at a time")
+    try:
+        mock_window.parse(args.model_limit, args.window_s)
+    except ValueError as e:
+        p.error(str(e))
     os.makedirs(args.dir, exist_ok=True)
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)
