@@ -92,8 +92,22 @@ void deps_free(struct deps *d)
 	memset(d, 0, sizeof *d);
 }
 
+/* An embedding stage over entities embeds the graph: it waits until every graph stage's
+ * batches are settled one way or another (the graph is then what it will be). */
+static enum dep_status graph_status(const struct deps *d)
+{
+	for (size_t k = 0; k < d->job->n; k++) {
+		const struct stage_counters *c = &d->sc[k];
+		if (d->job->st[k].graph && c->done + c->failed + c->blocked < c->batches)
+			return DEP_WAIT;
+	}
+	return DEP_READY;
+}
+
 enum dep_status deps_status(const struct deps *d, uint32_t n, char *why, size_t whylen)
 {
+	if (n < d->nbatches && d->job->st[d->stage[n]].over == OVER_ENTITIES)
+		return graph_status(d);
 	if (n >= d->nbatches || d->doc[n] >= d->ndocs)
 		return DEP_READY;
 	const struct stage *st = &d->job->st[d->stage[n]];

@@ -271,13 +271,19 @@ int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_re
 	return put_result(t, n, answer, len) || ledger_write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;
 }
 
+void ledger_added(struct ledger *l, uint32_t n)
+{
+	l->split = xgrow(l->split, &l->capsplit, l->nsplit, sizeof *l->split, 16);
+	l->split[l->nsplit++] = n;
+}
+
 int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
 		 struct batch_rec *b, const char *why)
 {
 	uint32_t first = l->rnbatches;
 	l->rnbatches += 2;
-	l->split = xgrow(l->split, &l->capsplit, l->nsplit, sizeof *l->split, 16);
-	l->split[l->nsplit++] = first;
+	ledger_added(l, first);
+	ledger_added(l, first + 1);
 	struct batch_rec half;
 	memset(&half, 0, sizeof half);
 	half.is_child = 1;
@@ -459,10 +465,8 @@ void ledger_commit(struct ledger *l)
 		ledger_give_back(l, l->given[i].batch, l->given[i].attempt, l->given[i].due);
 	l->ngiven = 0;
 	/* the halves of split batches go first in the next round; the cursor never looks back */
-	for (size_t i = 0; i < l->nsplit; i++) {
+	for (size_t i = 0; i < l->nsplit; i++)
 		ledger_give_back(l, l->split[i], 0, 0);
-		ledger_give_back(l, l->split[i] + 1, 0, 0);
-	}
 	l->nsplit = 0;
 }
 

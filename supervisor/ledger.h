@@ -61,7 +61,7 @@ struct ledger {
 	/* the round being built */
 	struct counters rctr;
 	uint32_t rcursor, rnbatches;
-	uint32_t *split; /* first halves made in the round (each second half follows) */
+	uint32_t *split; /* batches made in the round: halves of splits, expansions of seeds */
 	size_t nsplit, capsplit;
 	struct requeued *given; /* retries handed back in the round */
 	size_t ngiven, capgiven;
@@ -103,6 +103,11 @@ int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_re
 /* Replaces batch n by two halves numbered after every batch so far. 0 or STORE_FULL. */
 int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
 		 struct batch_rec *b, const char *why);
+/* Replaces seed batch n by nsizes batches numbered after every batch so far, of the same
+ * stage and document, over consecutive ranges of sizes[i] items from 0 (vecs.h). 0 or
+ * STORE_FULL. */
+int ledger_expand(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
+		  struct batch_rec *b, const uint32_t *sizes, uint32_t nsizes);
 /* Batch n cannot be asked for at all (why says so). 0 or STORE_FULL. */
 int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why);
 /* A worker's result: counts it, and moves its batch as the outcome says. A result is applied

@@ -11,6 +11,8 @@ void ledger_set_state(struct ledger *l, struct counters *c, uint32_t n, struct b
 		      enum batch_state to);
 int ledger_write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const char *err,
 		     size_t errlen);
+/* A batch made in the round (ledger.c): it joins the queue when the round commits. */
+void ledger_added(struct ledger *l, uint32_t n);
 /* ledger_stages.c */
 void ledger_note(struct ledger *l, uint32_t n, uint32_t parent, unsigned from, unsigned to);
 int ledger_ready(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, int park);

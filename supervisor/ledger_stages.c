@@ -153,3 +153,34 @@ void ledger_apply_trans(struct ledger *l)
 	}
 	l->ntrans = 0;
 }
+
+int ledger_expand(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
+		  struct batch_rec *b, const uint32_t *sizes, uint32_t nsizes)
+{
+	uint32_t first = l->rnbatches, k = 0;
+	struct batch_ext x;
+	if (batchx_read(t, n, &x))
+		return STORE_FULL;
+	x.flags &= ~BX_SEED;
+	for (uint32_t i = 0; i < nsizes; i++) {
+		struct batch_rec child;
+		memset(&child, 0, sizeof child);
+		child.is_child = 1;
+		child.first_chunk = k;
+		child.nchunks = sizes[i];
+		k += sizes[i];
+		if (ledger_write_rec(t, first + i, &child, NULL, 0) || batchx_write(t, first + i, &x))
+			return STORE_FULL;
+		ledger_note(l, first + i, n, ADDED, B_PENDING);
+		ledger_added(l, first + i);
+	}
+	l->rnbatches += nsizes;
+	ledger_set_state(l, &l->rctr, n, b, B_SPLIT);
+	b->child = first;
+	log_info("batch %u: replaced by batches %u to %u", n, first, first + nsizes - 1);
+	struct plan_rec p = *plan;
+	p.nbatches = l->rnbatches;
+	if (store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &p, sizeof p))
+		return STORE_FULL;
+	return ledger_write_rec(t, n, b, NULL, 0) ? STORE_FULL : 0;
+}

@@ -50,6 +50,41 @@ static int apply_rows(store_txn *t, struct sup *s, struct msg_result *m)
 	return rc;
 }
 
+/* An answer to a batch of an embedding stage: its vectors are kept (vecs.h), and what the
+ * ledger and the request cache keep of it is an empty object (the vectors are found by their
+ * texts). Inputs it leaves without a vector make the batch go back to ask them, once its
+ * attempts allow, else fail; m (a copy) then says so to the ledger. */
+static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
+{
+	struct batch_rec b;
+	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
+	    !m->key || memcmp(b.key, m->key, HASH_LEN) || b.state == B_DONE || b.state == B_SPLIT)
+		return 0;
+	uint32_t missing;
+	int rc = vecs_answer(&s->vecs, &s->cache, t, deps_stage(s->led.deps, m->batch), &b,
+			     m->payload, m->payload_len, &missing);
+	if (rc == STORE_FULL)
+		return rc;
+	buf_reset(&s->rows_msg);
+	if (rc || missing) {
+		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
+		if (rc)
+			buf_puts(&s->rows_msg, "its answer is not a list of vectors");
+		else
+			buf_printf(&s->rows_msg, "%u input%s without a vector after its answer", missing,
+				   missing == 1 ? "" : "s");
+		buf_puts(&s->rows_msg, last ? " after retry.max_attempts requests" : "; asked again");
+		m->status = last ? RES_FAILED : RES_RETRY;
+		m->retry_in_ms = 0;
+		log_info("batch %u: %s", m->batch, buf_cstr(&s->rows_msg));
+	} else {
+		buf_puts(&s->rows_msg, "{}");
+	}
+	m->payload = s->rows_msg.data;
+	m->payload_len = s->rows_msg.len;
+	return 0;
+}
+
 static int apply_result(store_txn *t, struct sup *s, const struct queued_result *q)
 {
 	struct msg_result rows_m;
@@ -63,6 +98,11 @@ static int apply_result(store_txn *t, struct sup *s, const struct queued_result 
 	if (s->job.rows) {
 		rows_m = *m;
 		if (apply_rows(t, s, &rows_m))
+			return STORE_FULL;
+		m = &rows_m;
+	} else if (s->led.deps && vecs_stage(&s->job, deps_stage(s->led.deps, m->batch))) {
+		rows_m = *m;
+		if (apply_vectors(t, s, &rows_m))
 			return STORE_FULL;
 		m = &rows_m;
 	}
@@ -116,6 +156,46 @@ static int try_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *
 	return 0;
 }
 
+/* Batch n of an embedding stage, taken: a seed is replaced by the batches of its stage's
+ * inputs; a batch whose inputs all have vectors now is done without a call; else its request
+ * is rendered into sl->req. 1 when it is to be sent, 0 when it was settled here, STORE_FULL. */
+static int take_vectors(store_txn *t, struct sup *s, struct slot *sl, uint32_t n,
+			struct batch_rec *b)
+{
+	uint32_t stage = deps_stage(s->led.deps, n), left = 0, nb;
+	struct batch_ext x;
+	if (batchx_read(t, n, &x))
+		return STORE_FULL;
+	if (x.flags & BX_SEED) {
+		const uint32_t *sizes;
+		char err[256];
+		int rc = vecs_expand(&s->vecs, &s->cache, t, stage, &sizes, &nb, err, sizeof err);
+		if (rc == STORE_FULL)
+			return STORE_FULL;
+		if (rc)
+			return ledger_fail(&s->led, t, n, b, err) ? STORE_FULL : 0;
+		if (nb)
+			return ledger_expand(&s->led, t, &s->plan, n, b, sizes, nb) ? STORE_FULL : 0;
+	} else if (vecs_prepare(&s->vecs, &s->cache, t, stage, b, &left)) {
+		return STORE_FULL;
+	}
+	if (!left) { /* every input has its vector (another batch, run or the shared cache) */
+		trace_cache_hit(&s->trace, &s->job, n, stage, 0, 0);
+		return ledger_cache_hit(&s->led, t, n, b, "{}", 2, 0, 0) ? STORE_FULL : 0;
+	}
+	struct rendered *r = &sl->req;
+	buf_reset(&r->body);
+	buf_reset(&r->chunk_ids);
+	memset(&r->ctx, 0, sizeof r->ctx);
+	r->stage = stage;
+	if (vecs_render(&s->vecs, t, stage, b, &r->body, &r->est_tokens))
+		return ledger_fail(&s->led, t, n, b, "an input is missing from the store") ? STORE_FULL
+											    : 0;
+	cache_request_key(r->body.data, r->body.len, r->key);
+	memcpy(b->key, r->key, HASH_LEN);
+	return 1;
+}
+
 /* Picks the batch slot i will get in this round (or none left). */
 static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 {
@@ -126,6 +206,16 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
 	       ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
 		uint32_t left = 1;
+		if (s->led.deps && vecs_stage(&s->job, deps_stage(s->led.deps, n))) {
+			int go = take_vectors(t, s, sl, n, &b);
+			if (go == STORE_FULL)
+				return STORE_FULL;
+			if (!go) {
+				(*cache_hits)++;
+				continue;
+			}
+			goto send;
+		}
 		if (s->job.rows &&
 		    rows_prepare(&s->rows, &s->cache, t, deps_stage(s->led.deps, n), &b, &left))
 			return STORE_FULL;
@@ -150,6 +240,7 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 			(*cache_hits)++;
 			continue;
 		}
+	send:
 		if (ledger_send(&s->led, t, n, &b) ||
 		    (sl->req.ctx.tokens &&
 		     ledger_context(&s->led, t, n, sl->req.ctx.tokens, sl->req.ctx.trimmed)))

@@ -177,6 +177,7 @@ static int load_ledger(struct sup *s)
 	struct row_counters rc_rows[JOB_MAX_STAGES];
 	row_counters_read(t, rc_rows, s->job.n);
 	rows_init(&s->rows, &s->job, rc_rows);
+	vecs_init(&s->vecs, &s->job, &s->cfg);
 	rows_plan_read(t, &s->rows.plan);
 	store_abort(t);
 	return rc;
@@ -428,6 +429,7 @@ static void release(struct sup *s, const struct cli *cli)
 		free(s->spooled[i]);
 	ledger_free(&s->led);
 	rows_free(&s->rows);
+	vecs_free(&s->vecs);
 	buf_free(&s->rows_msg);
 	free(s->before.acked);
 	free(s->now.acked);

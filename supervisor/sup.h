@@ -20,6 +20,7 @@
 #include "reach.h"
 #include "render.h"
 #include "rows.h"
+#include "vecs.h"
 #include "runstate.h"
 #include "slot.h"
 #include "trace.h"
@@ -81,6 +82,7 @@ struct sup {
 	struct cache cache;
 	struct ledger led; /* batch states, counters, the queue of work */
 	struct rows rows;  /* a job over rows: per-row answers and their counters */
+	struct vecs vecs;  /* embedding stages: their inputs and vectors */
 	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
 	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
 	zsock *results;

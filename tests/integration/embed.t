@@ -1,0 +1,123 @@
+#!/bin/bash
+# embed.t: embedding stages against the mock's /v1/embeddings. A stage over chunks keeps one
+# vector per distinct chunk text, equal to the mock's; base64 and float answers keep the same
+# float32s; a re-run (resumed, or a new run sharing the cache) makes no embedding call; a stage
+# over entities embeds the graph's entities once the graph stage is done; kill -9 mid-stage and
+# resume buys nothing twice beyond the calls in flight; errors in an embedding stage's config
+# name the key.
+. "$(dirname "$0")/lib.sh"
+plan 14
+
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 6 --words 600 --formats txt,md,vtt >/dev/null
+
+# mk_config FILE [EXTRA JSON] [PER_CALL]: a KG stage, then embedding stages over chunks and
+# over entities (64 dimensions)
+mk_config() {
+	write_config "$1" "${2:-{\}}"
+	/usr/bin/python3 - "$1" "${3:-16}" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["stages"] = [
+    {"name": "kg", "over": "chunks", "per_call": 4, "graph": True},
+    {"name": "chunk_vectors", "endpoint": "embeddings", "over": "chunks",
+     "model": "text-embedding-3-small", "per_call": int(sys.argv[2]), "dimensions": 64},
+    {"name": "entity_vectors", "endpoint": "embeddings", "over": "entities",
+     "model": "text-embedding-3-small", "per_call": 32, "dimensions": 64}]
+json.dump(c, open(p, "w"), indent=1)
+PY
+}
+stat() { mock_stat "$1"; }
+# vec_check EXPORT: every exported vector is the mock's for its text (chunks) or name
+# (entities: the text vecstore embeds starts with the name), printed as "chunks entities bad"
+vec_check() {
+	/usr/bin/python3 - "$1" "$TOP/scripts" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[2])
+import mock_embed
+n = {"chunk": 0, "entity": 0}; bad = 0
+for line in open(sys.argv[1]):
+    v = json.loads(line)
+    n[v["kind"]] += 1
+    if v["kind"] == "chunk" and list(v["vector"]) != list(mock_embed.vector(v["text"], 64)):
+        bad += 1
+    if len(v["vector"]) != 64:
+        bad += 1
+print(n["chunk"], n["entity"], bad)
+PY
+}
+
+# --- 1. a run: chunks and entities embedded, each distinct text once, the mock's vectors
+start_mock
+mk_config "$T/cfg.json" '{"cache": {"path": "'"$T/shared"'"}}'
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/run" >"$T/out1" 2>&1
+rc=$?
+check "a run with embedding stages over chunks and entities finishes (rc $rc)" [ $rc = 0 ]
+reqs=$(stat embed_requests) twice=$(stat embed_inputs_twice) inputs=$(stat embed_inputs)
+check "it embedded each distinct text once ($inputs inputs in $reqs calls, $twice twice)" \
+	[ "$reqs" -ge 2 -a "$twice" = 0 -a "$inputs" -gt 10 ]
+kg export -s "$T/run" -f vectors -o "$T/v1.jsonl" 2>"$T/export.err"
+read -r nc ne bad < <(vec_check "$T/v1.jsonl")
+nchunks=$(kg status -s "$T/run" --json | json_get /dev/stdin 'j["chunks"]' 2>/dev/null || echo 0)
+check "every chunk and entity has the mock's vector ($nc chunks, $ne entities, $bad wrong)" \
+	[ "${nc:-0}" -gt 0 -a "${ne:-0}" -gt 0 -a "${bad:-1}" = 0 ]
+check "the entity stage went after the graph stage (its seed replaced by its batches)" \
+	grep -q "stage entity_vectors: [0-9]* of the graph's [0-9]* entities to embed" "$T/out1"
+
+# --- 2. re-runs: resumed when finished, and a new run sharing the cache: no embedding call
+kg resume -s "$T/run" >"$T/out2" 2>&1
+check "resuming the finished run makes no embedding call" [ "$(stat embed_requests)" = "$reqs" ]
+kg start -c "$T/cfg.json" -i "$T/in" -s "$T/run2" >"$T/out3" 2>&1
+rc=$?
+check "a new run sharing the cache makes no embedding call (rc $rc, $(stat embed_requests) calls)" \
+	[ $rc = 0 -a "$(stat embed_requests)" = "$reqs" ]
+kg export -s "$T/run2" -f vectors -o "$T/v2.jsonl" 2>/dev/null
+check "its vectors are the first run's" eval '[ -s "$T/v1.jsonl" ] && cmp -s "$T/v1.jsonl" "$T/v2.jsonl"'
+
+# --- 3. float answers keep the same float32s as base64 ones
+mk_config "$T/cfg-float.json" '{"api": {"embeddings_base64": false}}'
+kg start -c "$T/cfg-float.json" -i "$T/in" -s "$T/run-float" >"$T/out4" 2>&1
+rc=$?
+kg export -s "$T/run-float" -f vectors -o "$T/v3.jsonl" 2>/dev/null
+check "asked as floats: the same vectors as asked in base64 (rc $rc)" eval '[ -s "$T/v3.jsonl" ] && cmp -s "$T/v1.jsonl" "$T/v3.jsonl"'
+stop_mock
+
+# --- 4. kill -9 while embedding, then resume: nothing bought twice beyond the calls in flight
+start_mock --embed-latency-ms 150
+mk_config "$T/cfg-kill.json" '{}' 2
+"$KGSUP" start -c "$T/cfg-kill.json" -i "$T/in" -s "$T/run-kill" >"$T/out5" 2>&1 &
+pid=$!
+for _ in $(seq 200); do [ "$(stat embed_ok)" -ge 4 ] 2>/dev/null && break; sleep 0.05; done
+kill -9 $pid; pkill -9 -f "kgsup-it-${T##*-}/run-kill" 2>/dev/null; wait $pid 2>/dev/null
+before=$(stat embed_ok)
+kg resume -s "$T/run-kill" >"$T/out6" 2>&1
+rc=$?
+twice=$(stat embed_inputs_twice)
+check "killed after $before embedding calls and resumed, the run finishes (rc $rc)" [ $rc = 0 ]
+# 4 workers, 2 inputs a call: at most 8 inputs were in flight when it died
+check "inputs embedded twice: $twice, at most the 8 in flight" [ "$twice" -le 8 ]
+kg export -s "$T/run-kill" -f vectors -o "$T/v4.jsonl" 2>/dev/null
+read -r nc4 ne4 bad4 < <(vec_check "$T/v4.jsonl")
+check "all its vectors are there and right ($nc4 chunks, $ne4 entities, $bad4 wrong)" \
+	[ "$nc4" = "$nc" -a "${bad4:-1}" = 0 -a "${ne4:-0}" -gt 0 ]
+stop_mock
+
+# --- 5. config errors name the key
+bad_stage() {
+	write_config "$T/bad.json"
+	/usr/bin/python3 - "$T/bad.json" "$1" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["stages"] = [{"name": "kg", "over": "chunks", "graph": True}] + [json.loads(sys.argv[2])]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+	kg start -c "$T/bad.json" -i "$T/in" -s "$T/run-bad" 2>&1 | tail -1
+	return "${PIPESTATUS[0]}"
+}
+msg=$(bad_stage '{"name": "v", "endpoint": "embeddings", "over": "chunks", "prompt": {"user": "x"}}')
+rc=$?
+check "a prompt in an embedding stage: exit 2, named ($msg)" \
+	eval '[ $rc = 2 ] && grep -q "stages\[1\].prompt: not a key of an embedding stage" <<<"$msg"'
+msg=$(bad_stage '{"name": "v", "endpoint": "embeddings", "over": "chunks", "per_call": 5000}')
+check "per_call over 2048 named ($msg)" grep -q "stages\[1\].per_call: expected a whole number from 1 to 2048" <<<"$msg"
+msg=$(bad_stage '{"name": "v", "endpoint": "embedding", "over": "chunks"}')
+check "an unknown endpoint named ($msg)" grep -q 'stages\[1\].endpoint: expected "chat" or "embeddings"' <<<"$msg"
