@@ -51,7 +51,10 @@ int job_embed_stage(struct job *j, struct stage *st, const json *v, const char *
 	const json *model = json_get(v, "model");
 	if (model && (!json_string(model) || !*json_string(model)))
 		FAIL("%s.model: expected a non-empty string", where);
+	free(st->model);
 	st->model = xstrdup(model ? json_string(model) : EMBED_MODEL_DEFAULT);
+	st->max_tokens = 0; /* an embedding has no completion */
+	st->temperature = 0;
 	for (const json *f = json_first(v); f; f = json_next(f)) {
 		const struct embed_key *k = NULL;
 		for (size_t i = 0; i < NEMBED_KEYS && !k; i++)

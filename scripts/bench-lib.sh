@@ -5,7 +5,7 @@
 # usage: . bench-lib.sh NAME   (D is /tmp/kgsup-NAME-XXXXXX)
 D=$(mktemp -d "/tmp/kgsup-$1-XXXXXX")
 MOCK=
-trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; rm -rf "$D"' EXIT
+trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$D"' EXIT
 # the mock requires this key (MOCK_API_KEY) and both sides send it (OPENAI_API_KEY)
 export OPENAI_API_KEY=bench-key MOCK_API_KEY=bench-key
 

@@ -2,6 +2,7 @@
 #include "render.h"
 #include "cache.h"
 #include "rowstore.h"
+#include "vecs.h"
 #include "../common/chunk.h"
 #include "../common/hash.h"
 #include "../common/schema.h"
@@ -229,6 +230,12 @@ int render_batch(store_txn *t, const struct render_src *src, uint32_t n,
 		return -1;
 	const struct stage *st = &src->job->st[x.stage];
 	out->stage = x.stage;
+	if (st->endpoint == EP_EMBEDDINGS) {
+		if (vecs_render(t, src->job, src->cfg, x.stage, b, &out->body, &out->est_tokens))
+			return -1;
+		cache_request_key(out->body.data, out->body.len, out->key);
+		return 0;
+	}
 	struct value val[PH_COUNT];
 	memset(val, 0, sizeof val);
 	if (fill_values(t, src, st, &x, b, out, val))

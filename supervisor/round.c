@@ -184,14 +184,10 @@ static int take_vectors(store_txn *t, struct sup *s, struct slot *sl, uint32_t n
 		return ledger_cache_hit(&s->led, t, n, b, "{}", 2, 0, 0) ? STORE_FULL : 0;
 	}
 	struct rendered *r = &sl->req;
-	buf_reset(&r->body);
-	buf_reset(&r->chunk_ids);
-	memset(&r->ctx, 0, sizeof r->ctx);
-	r->stage = stage;
-	if (vecs_render(&s->vecs, t, stage, b, &r->body, &r->est_tokens))
+	struct render_src src = { &s->cfg, &s->job, s->led.deps };
+	if (render_batch(t, &src, n, b, r))
 		return ledger_fail(&s->led, t, n, b, "an input is missing from the store") ? STORE_FULL
 											    : 0;
-	cache_request_key(r->body.data, r->body.len, r->key);
 	memcpy(b->key, r->key, HASH_LEN);
 	return 1;
 }

@@ -56,8 +56,8 @@ static int ask_put(store_txn *t, uint32_t stage, uint32_t k, int kind, const voi
 
 /* The text input k of stage asks (cut as it is sent), valid until the transaction ends or
  * the next call. 0, or -1 when it is missing. */
-static int ask_text(struct vecs *v, store_txn *t, uint32_t stage, uint32_t k, const char **text,
-		    size_t *len)
+static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_t k,
+		    const char **text, size_t *len)
 {
 	unsigned char key[8];
 	ask_key(key, stage, k);
@@ -79,7 +79,7 @@ static int ask_text(struct vecs *v, store_txn *t, uint32_t stage, uint32_t k, co
 	} else {
 		return -1;
 	}
-	*len = vec_input_len(*text, *len, v->job->st[stage].max_input_tokens);
+	*len = vec_input_len(*text, *len, job->st[stage].max_input_tokens);
 	return 0;
 }
 
@@ -143,16 +143,17 @@ int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stag
 }
 
 /* Calls fn for each input of batch b still without a vector. */
-static int each_unanswered(struct vecs *v, store_txn *t, uint32_t stage, const struct batch_rec *b,
+static int each_unanswered(const struct job *job, store_txn *t, uint32_t stage,
+			   const struct batch_rec *b,
 			   int (*fn)(void *arg, const char *text, size_t len,
 				     const unsigned char key[HASH_LEN]),
 			   void *arg)
 {
-	const struct stage *st = &v->job->st[stage];
+	const struct stage *st = &job->st[stage];
 	for (uint32_t i = 0; i < b->nchunks; i++) {
 		const char *text;
 		size_t len;
-		if (ask_text(v, t, stage, b->first_chunk + i, &text, &len))
+		if (ask_text(job, t, stage, b->first_chunk + i, &text, &len))
 			return -1;
 		unsigned char key[HASH_LEN];
 		vec_key(st->model, st->dimensions, text, len, key);
@@ -186,7 +187,7 @@ int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		 const struct batch_rec *b, uint32_t *left)
 {
 	struct prep p = { c, t, 0 };
-	int rc = each_unanswered(v, t, stage, b, prep_one, &p);
+	int rc = each_unanswered(v->job, t, stage, b, prep_one, &p);
 	if (rc == STORE_FULL)
 		return STORE_FULL;
 	/* an input missing from the store is left for render to fail the batch on */
@@ -209,18 +210,17 @@ static int render_one(void *arg, const char *text, size_t len, const unsigned ch
 	return 0;
 }
 
-int vecs_render(struct vecs *v, store_txn *t, uint32_t stage, const struct batch_rec *b,
-		buf *body, uint32_t *est_tokens)
+int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, uint32_t stage,
+		const struct batch_rec *b, buf *body, uint32_t *est_tokens)
 {
-	const struct stage *st = &v->job->st[stage];
+	const struct stage *st = &job->st[stage];
 	buf_puts(body, "{\"model\":");
 	buf_json_str(body, st->model, strlen(st->model));
 	buf_puts(body, ",\"input\":[");
 	struct render r = { body, 0 };
-	if (each_unanswered(v, t, stage, b, render_one, &r) || !r.n)
+	if (each_unanswered(job, t, stage, b, render_one, &r) || !r.n)
 		return -1;
-	buf_printf(body, "],\"encoding_format\":\"%s\"",
-		   v->cfg->embeddings_base64 ? "base64" : "float");
+	buf_printf(body, "],\"encoding_format\":\"%s\"", cfg->embeddings_base64 ? "base64" : "float");
 	if (st->dimensions)
 		buf_printf(body, ",\"dimensions\":%lld", (long long)st->dimensions);
 	buf_putc(body, '}');
@@ -248,7 +248,7 @@ int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		if (vecstore_put(t, key, f, dims) || cache_vec_put(c, key, f, dims))
 			return STORE_FULL;
 	}
-	return each_unanswered(v, t, stage, b, count_one, missing) ? -1 : 0;
+	return each_unanswered(v->job, t, stage, b, count_one, missing) ? -1 : 0;
 }
 
 int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,

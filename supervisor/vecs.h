@@ -45,10 +45,11 @@ int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stag
  * (those the shared cache answers are copied in). 0 or STORE_FULL. */
 int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		 const struct batch_rec *b, uint32_t *left);
-/* The request body of batch b (its inputs still to ask) and its token estimate. 0, or -1 when
- * an input is missing from the store. */
-int vecs_render(struct vecs *v, store_txn *t, uint32_t stage, const struct batch_rec *b,
-		buf *body, uint32_t *est_tokens);
+/* The request body of batch b of embedding stage `stage` (its inputs still to ask) and its
+ * token estimate (render.c). 0, or -1 when it has none (a seed) or one is missing from the
+ * store. */
+int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, uint32_t stage,
+		const struct batch_rec *b, buf *body, uint32_t *est_tokens);
 /* A worker's answer (vec.h's payload): each vector kept under its key, here and in the shared
  * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload) or
  * STORE_FULL. */

@@ -24,6 +24,7 @@ struct estimate {
 	double cost_in, cost_out;
 	uint64_t skipped; /* inputs that could not be read */
 	struct rows_plan rows; /* a job over rows: what the tables hold */
+	uint32_t seeds; /* embedding stages over entities: planned once the graph is made */
 };
 
 /* The scratch directory the plan was made in, with its store. */
@@ -49,6 +50,11 @@ static int render_all(store *db, const struct config *cfg, const struct job *job
 		struct batch_rec b;
 		/* a context is not known before its needs are answered: counted at its budget */
 		struct render_src src = { cfg, job, NULL };
+		struct batch_ext x;
+		if (!job->legacy && !batchx_read(t, i, &x) && (x.flags & BX_SEED)) {
+			e->seeds++; /* the graph's entities are not known before it is made */
+			continue;
+		}
 		rc = batch_read(t, i, &b) || render_batch(t, &src, i, &b, &r) ? -1 : 0;
 		if (rc)
 			break;
@@ -84,6 +90,9 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 	}
 	printf("sources      %u\nchunks       %u\nbatches      %u (one request each)\n",
 	       e->plan.nsources, e->plan.nchunks, e->plan.nbatches);
+	if (e->seeds)
+		printf("entities     embedded once the graph is made: not in the estimate (%u stage%s)\n",
+		       e->seeds, e->seeds == 1 ? "" : "s");
 	if (e->skipped)
 		printf("skipped      %llu inputs that could not be read\n",
 		       (unsigned long long)e->skipped);
