@@ -20,6 +20,10 @@ is a server counting per second (N in any second, resets under a second); --dail
 quota as Groq's (N requests until the day ends, --day-ends-s after the start, the reset that far
 away; then a 429 with Retry-After until it does, and N again for the next day).
 
+Limits per model (issue 21): --model-rpm MODEL=N (repeatable) gives requests naming MODEL a
+sliding window of their own, N requests a minute (over --window-s, no token limit), announced
+in the same headers; other models keep --rpm/--tpm. Each entry of requests_log names its model.
+
 GET /v1/models (any path ending in /models; only /v1/models with --strict-path) lists the one
 model --model accepts, in OpenAI's shape; without --model (any model is accepted) it answers 404,
 as a server without the endpoint does. /stats counts these requests apart (models_asked).
@@ -287,33 +291,39 @@ class State:
         self.day_used = 0
         self.stage_latency = dict(named_pairs(args.stage_latency, float, "--stage-latency"))
         self.fail_stage = named_pairs(args.fail_stage, str, "--fail-stage")
+        self.model_rpm = dict(named_pairs(args.model_rpm, int, "--model-rpm"))
+        self.model_window = {m: collections.deque() for m in self.model_rpm}
 
     def roll(self, rate):
         with self.lock:
             return rate > 0 and self.rng.random() < rate
 
-    def admit(self, tokens):
+    def admit(self, tokens, model=None):
         """Sliding-window limits: at most rpm*W/60 requests and tpm*W/60 tokens in any W
-        seconds (--window-s). Headers speak per minute, like OpenAI's.
-        Returns (ok, retry_after_s, headers)."""
+        seconds (--window-s), a model of --model-rpm's in a window of its own. Headers speak
+        per minute, like OpenAI's. Returns (ok, retry_after_s, headers)."""
         a = self.args
+        rpm, tpm, window = a.rpm, a.tpm, self.window
+        if model in self.model_rpm:
+            rpm, tpm, window = self.model_rpm[model], 0, self.model_window[model]
+        a = argparse.Namespace(rpm=rpm, tpm=tpm)
         if not a.rpm and not a.tpm:
             return True, 0, {}
-        W = a.window_s
+        W = self.args.window_s
         lim_r = a.rpm * W / 60.0
         lim_t = a.tpm * W / 60.0
         now = time.monotonic()
         with self.lock:
-            while self.window and now - self.window[0][0] >= W:
-                self.window.popleft()
-            used_r = len(self.window)
-            used_t = sum(t for _, t in self.window)
+            while window and now - window[0][0] >= W:
+                window.popleft()
+            used_r = len(window)
+            used_t = sum(t for _, t in window)
             ok = (not a.rpm or used_r + 1 <= lim_r) and (not a.tpm or used_t + tokens <= lim_t)
             if ok:
-                self.window.append((now, tokens))
+                window.append((now, tokens))
                 used_r += 1
                 used_t += tokens
-            oldest = self.window[0][0] if self.window else now
+            oldest = window[0][0] if window else now
             reset = max(0.001, W - (now - oldest))
             hdr = {}
             if a.rpm:
@@ -331,7 +341,7 @@ class State:
             need_t = used_t + tokens - lim_t if a.tpm else 0
             wait = 0.0
             acc_r = acc_t = 0
-            for t, tok in self.window:
+            for t, tok in window:
                 acc_r += 1
                 acc_t += tok
                 if acc_r >= need_r and acc_t >= need_t:
@@ -507,7 +517,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(400, {"error": {"message": "malformed request"}})
         digest = hashlib.sha256(raw).hexdigest()
         stage, schema = response_schema(req)
-        self.log_entry = {"stage": stage, "t_in": round(arrived - st.t0, 4), "body": digest,
+        self.log_entry = {"stage": stage, "model": req.get("model"),
+                          "t_in": round(arrived - st.t0, 4), "body": digest,
                           "user_bytes": len(user.encode()), "user": user}
         if a.model and req.get("model") != a.model:
             return self.send_json(404, {"error": {"message": "The model `%s` does not exist"
@@ -516,7 +527,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(a.error_status, None, raw=a.error_body.encode())
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
         admit = st.admit_per_second if a.rps else st.admit_daily if a.daily else st.admit
-        ok, retry, hdr = admit() if a.rps or a.daily else admit(tokens)
+        ok, retry, hdr = admit() if a.rps or a.daily else admit(tokens, req.get("model"))
         if not ok:
             with st.lock:
                 st.limited += 1
@@ -668,6 +679,8 @@ def main():
     p.add_argument("--fail-stage", action="append", metavar="NAME=SUBSTRING",
                    help="answer 400 to stage NAME's requests whose user prompt holds SUBSTRING")
     p.add_argument("--rpm", type=int, default=0)
+    p.add_argument("--model-rpm", action="append", metavar="MODEL=N",
+                   help="requests a minute of MODEL, in a window of its own")
     p.add_argument("--tpm", type=int, default=0)
     p.add_argument("--window-s", type=float, default=60, help="length of the sliding window")
     p.add_argument("--rps", type=int, default=0,
