@@ -1,5 +1,6 @@
 /* config.c: the settings table and the JSON reader that checks a file against it. */
 #include "config.h"
+#include "config_impl.h"
 #include "json.h"
 #include "util.h"
 
@@ -115,15 +116,6 @@ static void prices_free(struct config *c)
 	c->nprices = 0;
 }
 
-static void model_limits_free(struct config *c)
-{
-	for (size_t i = 0; i < c->nmodel_limits; i++)
-		free(c->model_limits[i].model);
-	free(c->model_limits);
-	c->model_limits = NULL;
-	c->nmodel_limits = 0;
-}
-
 void config_free(struct config *c)
 {
 	for (size_t i = 0; i < NSETTINGS; i++)
@@ -133,7 +125,7 @@ void config_free(struct config *c)
 			*str_at(c, &settings[i]) = NULL;
 		}
 	prices_free(c);
-	model_limits_free(c);
+	config_model_limits_free(c);
 	free(c->config_file);
 	c->config_file = NULL;
 }
@@ -207,66 +199,6 @@ static int set_prices(struct config *c, const json *v, const char *name, char *e
 	return 0;
 }
 
-int config_model_limits(const struct config *c, const char *model, int64_t *rpm, int64_t *tpm);
-
-/* limits.models: {"MODEL": {"requests_per_minute": N, "tokens_per_minute": N}, ...}, each
- * figure within the bounds of the top-level key of its name, a missing one that key's. */
-static int set_model_limits(struct config *c, const json *v, const char *name, char *err,
-			    size_t errlen)
-{
-	model_limits_free(c);
-	if (json_kind(v) != J_OBJECT)
-		FAIL("%s: limits.models: expected an object keyed by model name", name);
-	for (const json *m = json_first(v); m; m = json_next(m)) {
-		if (!*json_key(m))
-			FAIL("%s: limits.models: a model name must not be empty", name);
-		if (json_kind(m) != J_OBJECT)
-			FAIL("%s: limits.models.%s: expected an object, got %s", name, json_key(m),
-			     json_kind_name(json_kind(m)));
-		if (c->nmodel_limits == CONFIG_MAX_MODEL_LIMITS)
-			FAIL("%s: limits.models: at most %d models", name, CONFIG_MAX_MODEL_LIMITS);
-		if (strlen(json_key(m)) >= 128)
-			FAIL("%s: limits.models: a model name of at most 127 bytes", name);
-		int64_t r, t;
-		if (config_model_limits(c, json_key(m), &r, &t))
-			FAIL("%s: limits.models.%s: given twice", name, json_key(m));
-		c->model_limits = xrealloc(c->model_limits,
-					   (c->nmodel_limits + 1) * sizeof *c->model_limits);
-		struct model_limit *l = &c->model_limits[c->nmodel_limits++];
-		*l = (struct model_limit){ .model = xstrdup(json_key(m)), .requests_per_minute = -1,
-					   .tokens_per_minute = -1 };
-		for (const json *f = json_first(m); f; f = json_next(f)) {
-			int req = !strcmp(json_key(f), "requests_per_minute");
-			if (!req && strcmp(json_key(f), "tokens_per_minute"))
-				FAIL("%s: limits.models.%s.%s: unknown key (requests_per_minute, "
-				     "tokens_per_minute)", name, l->model, json_key(f));
-			const struct setting *top = find_setting("limits", json_key(f));
-			double d = json_number(f);
-			if (json_kind(f) != J_NUMBER || d != floor(d) || d < top->min || d > top->max)
-				FAIL("%s: limits.models.%s.%s: expected a whole number from %g to %g",
-				     name, l->model, json_key(f), top->min, top->max);
-			*(req ? &l->requests_per_minute : &l->tokens_per_minute) = (int64_t)d;
-		}
-	}
-	return 0;
-}
-
-int config_model_limits(const struct config *c, const char *model, int64_t *rpm, int64_t *tpm)
-{
-	*rpm = c->requests_per_minute;
-	*tpm = c->tokens_per_minute;
-	for (size_t i = 0; model && i < c->nmodel_limits; i++)
-		if (!strcmp(c->model_limits[i].model, model)) {
-			const struct model_limit *l = &c->model_limits[i];
-			if (l->requests_per_minute > 0)
-				*rpm = l->requests_per_minute;
-			if (l->tokens_per_minute > 0)
-				*tpm = l->tokens_per_minute;
-			return 1;
-		}
-	return 0;
-}
-
 static int set_raw(struct config *c, const struct setting *s, const json *v, const char *name,
 		   char *err, size_t errlen)
 {
@@ -276,14 +208,16 @@ static int set_raw(struct config *c, const struct setting *s, const json *v, con
 		if (s->offset == OFF(pricing_models))
 			prices_free(c);
 		if (s->offset == OFF(limits_models))
-			model_limits_free(c);
+			config_model_limits_free(c);
 		return 0;
 	}
 	if (s->offset == OFF(stages) && json_kind(v) != J_ARRAY)
 		FAIL("%s: stages: expected an array of stages", name);
 	if (s->offset == OFF(pricing_models) && set_prices(c, v, name, err, errlen))
 		return -1;
-	if (s->offset == OFF(limits_models) && set_model_limits(c, v, name, err, errlen))
+	if (s->offset == OFF(limits_models) &&
+	    config_set_model_limits(c, v, name, find_setting("limits", "requests_per_minute")->max,
+				    find_setting("limits", "tokens_per_minute")->max, err, errlen))
 		return -1;
 	if (s->offset == OFF(input_keep_columns)) {
 		size_t n = 0;
