@@ -89,7 +89,8 @@ static uint32_t lane_index(const struct broker *b, const char *model, size_t len
 static int64_t provider_wait(const struct lane *l, uint32_t est, int64_t now)
 {
 	int64_t wr = figure_wait(&l->grants, &l->prov_requests, 0, 1, pace_req_rate(&l->pace), now);
-	int64_t wt = figure_wait(&l->grants, &l->prov_tokens, 1, (double)est, pace_tok_rate(&l->pace), now);
+	int64_t wt = figure_wait(&l->grants, &l->prov_tokens, 1, (double)est,
+				 pace_tok_rate(&l->pace), now);
 	return wr > wt ? wr : wt;
 }
 
@@ -261,8 +262,10 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
 	grant_log_settle(&ln->grants, r->grant, r->http_status == 200, counted, r->sent_at, now);
-	figure_take(&ln->grants, &ln->prov_requests, l->remaining_requests, l->reset_requests_ms, r->grant, now);
-	figure_take(&ln->grants, &ln->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant, now);
+	figure_take(&ln->grants, &ln->prov_requests, l->remaining_requests, l->reset_requests_ms,
+		    r->grant, now);
+	figure_take(&ln->grants, &ln->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant,
+		    now);
 	/* No request left: nobody goes until the reset, counted from the report's arrival. This
 	 * is later than the replay's own wait by a call's latency, and on a short window that is
 	 * what keeps us clear: the replay's margin there is under how late the provider's clock
