@@ -1,5 +1,6 @@
 /* config.c: the settings table and the JSON reader that checks a file against it. */
 #include "config.h"
+#include "config_impl.h"
 #include "json.h"
 #include "util.h"
 
@@ -51,6 +52,7 @@ static const struct setting settings[] = {
 	{ "limits", "tokens_per_minute", C_INT, OFF(tokens_per_minute), 1, 1e12, 200000, NULL },
 	{ "limits", "max_in_flight", C_INT, OFF(max_in_flight), 0, 100000, 0, NULL },
 	{ "limits", "trust_announced", C_BOOL, OFF(trust_announced), 0, 1, 1, NULL },
+	{ "limits", "models", C_RAW, OFF(limits_models), 0, 0, 0, NULL },
 	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
@@ -124,6 +126,7 @@ void config_free(struct config *c)
 			*str_at(c, &settings[i]) = NULL;
 		}
 	prices_free(c);
+	config_model_limits_free(c);
 	free(c->config_file);
 	c->config_file = NULL;
 }
@@ -205,11 +208,17 @@ static int set_raw(struct config *c, const struct setting *s, const json *v, con
 	if (json_kind(v) == J_NULL) {
 		if (s->offset == OFF(pricing_models))
 			prices_free(c);
+		if (s->offset == OFF(limits_models))
+			config_model_limits_free(c);
 		return 0;
 	}
 	if (s->offset == OFF(stages) && json_kind(v) != J_ARRAY)
 		FAIL("%s: stages: expected an array of stages", name);
 	if (s->offset == OFF(pricing_models) && set_prices(c, v, name, err, errlen))
+		return -1;
+	if (s->offset == OFF(limits_models) &&
+	    config_set_model_limits(c, v, name, find_setting("limits", "requests_per_minute")->max,
+				    find_setting("limits", "tokens_per_minute")->max, err, errlen))
 		return -1;
 	if (s->offset == OFF(input_keep_columns)) {
 		size_t n = 0;

@@ -28,6 +28,9 @@ struct config {
 	int64_t tokens_per_minute;
 	int64_t max_in_flight; /* 0: no limit */
 	int trust_announced;   /* heed the server's x-ratelimit-* headers */
+	char *limits_models;   /* limits.models as compact JSON, or NULL: one limit for all models */
+	struct model_limit *model_limits; /* parsed from it */
+	size_t nmodel_limits;
 	/* retry */
 	int64_t max_attempts;
 	int64_t backoff_base_ms;
@@ -73,6 +76,14 @@ struct model_price {
 	double input_per_mtok, output_per_mtok;
 };
 
+#define CONFIG_MAX_MODEL_LIMITS 32 /* models in limits.models */
+
+/* A model's own limits (limits.models); -1: not given, the top-level one holds. */
+struct model_limit {
+	char *model;
+	int64_t requests_per_minute, tokens_per_minute;
+};
+
 /* Fills c with every default. */
 void config_defaults(struct config *c);
 /* Reads path over the defaults. On error returns -1 with a one-line message in err
@@ -95,6 +106,9 @@ double config_cost_usd(const struct config *c, uint64_t prompt_tokens, uint64_t 
 /* The same at the rates of model (pricing.models), or the run's when it has none listed. */
 double config_cost_model(const struct config *c, const char *model, uint64_t prompt_tokens,
 			 uint64_t completion_tokens);
+/* The limits of model: its own (limits.models), else the top-level ones. Returns 1 when model
+ * has its own entry, 0 when the top-level limits apply. */
+int config_model_limits(const struct config *c, const char *model, int64_t *rpm, int64_t *tpm);
 /* Non-zero for an http:// URL whose host is localhost or a literal loopback address (the only
  * plain HTTP kgsup talks to); userinfo, a port and [brackets] are parsed, not matched. */
 int config_is_loopback_http(const char *url);

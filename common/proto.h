@@ -40,7 +40,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 11
+#define PROTO_VERSION 12
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -152,11 +152,13 @@ PROTO_STRUCT(quit, MSG_QUIT_FIELDS);
 	F(u32, http_status)                                                            \
 	F(u64, prompt_tokens) /* the part the estimate guessed (bytes / 4), from usage */ \
 	F(limits, limits)     /* the provider's headers; -1: not given */              \
-	F(i64, sent_at)       /* when it went out (CLOCK_MONOTONIC ms), 0: it never did */
+	F(i64, sent_at)       /* when it went out (CLOCK_MONOTONIC ms), 0: it never did */ \
+	F(bytes, model)       /* the ASK's: the budget it is charged to */
 PROTO_STRUCT(report, MSG_REPORT_FIELDS);
 
-/* "May I send a request of about est_tokens?" queued_since keeps the worker's place in the
- * broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). The report of the
+/* "May I send a request of about est_tokens to model?" Providers limit each model apart, so
+ * the broker keeps a budget per model (limits.models). queued_since keeps the worker's place
+ * in the broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). The report of the
  * worker's previous request rides on its next ask (has_report), which saves a message and
  * two wake-ups per request; a worker with no next ask sends it alone on its way to idle. Only
  * the first send of an ask carries it, so a re-ask never counts a report twice. */
@@ -164,6 +166,7 @@ PROTO_STRUCT(report, MSG_REPORT_FIELDS);
 	F(u32, slot)                                                                   \
 	F(u32, est_tokens)                                                             \
 	F(i64, queued_since)                                                           \
+	F(bytes, model)                                                                \
 	F(report, report)
 PROTO_STRUCT(ask, MSG_ASK_FIELDS);
 

@@ -20,6 +20,11 @@ is a server counting per second (N in any second, resets under a second); --dail
 quota as Groq's (N requests until the day ends, --day-ends-s after the start, the reset that far
 away; then a 429 with Retry-After until it does, and N again for the next day).
 
+Limits per model (issue 21): --model-limit MODEL=RPM[:TPM] (repeatable, scripts/mock_window.py)
+gives requests naming MODEL, chat or embeddings, a sliding window of their own over --window-s,
+announced in the same headers; other models keep --rpm/--tpm. Each entry of requests_log names
+its model.
+
 GET /v1/models (any path ending in /models; only /v1/models with --strict-path) lists the one
 model --model accepts, in OpenAI's shape; without --model (any model is accepted) it answers 404,
 as a server without the endpoint does. /stats counts these requests apart (models_asked).
@@ -521,7 +526,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(400, {"error": {"message": "malformed request"}})
         digest = hashlib.sha256(raw).hexdigest()
         stage, schema = response_schema(req)
-        self.log_entry = {"stage": stage, "t_in": round(arrived - st.t0, 4), "body": digest,
+        self.log_entry = {"stage": stage, "model": req.get("model"), "t_in": round(arrived - st.t0, 4), "body": digest,
                           "user_bytes": len(user.encode()), "user": user}
         if a.model and req.get("model") != a.model:
             return self.send_json(404, {"error": {"message": "The model `%s` does not exist"

@@ -329,7 +329,8 @@ static int64_t quota_pause_end(const struct sup *s, int64_t now)
 {
 	struct limits_view v;
 	limits_view_read(&v, s->state_dir, &s->cfg);
-	return v.resume_wall > 0 ? now + (v.resume_wall - wall_ms()) : 0;
+	int64_t resume = limits_view_resume(&v); /* any model's */
+	return resume > 0 ? now + (resume - wall_ms()) : 0;
 }
 
 void proc_watch_held(struct sup *s)

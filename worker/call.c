@@ -70,11 +70,21 @@ static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
 	}
 }
 
-/* Blocks until the broker grants a request of est_tokens; the last request's report goes
- * with the ask. */
-static int broker_ask(struct worker *w, uint32_t est_tokens)
+/* The model a batch's request names, whose budget at the broker it is charged to: its stage's,
+ * or the run's. */
+static const char *batch_model(const struct worker *w, const struct msg_batch *b)
 {
-	struct msg_ask ask = { .slot = w->slot, .est_tokens = est_tokens, .queued_since = now_ms(),
+	return b->stage < w->nstages && w->stages[b->stage].model[0] ? w->stages[b->stage].model
+								      : w->cfg.model;
+}
+
+/* Blocks until the broker grants a request of the batch's est_tokens to its model; the last
+ * request's report goes with the ask. */
+static int broker_ask(struct worker *w, const struct msg_batch *b)
+{
+	const char *model = batch_model(w, b);
+	struct msg_ask ask = { .slot = w->slot, .est_tokens = b->est_tokens,
+			       .queued_since = now_ms(), .model = model, .model_len = strlen(model),
 			       .has_report = (uint32_t)w->has_report, .report = w->report };
 	w->has_report = 0;
 	int v;
@@ -83,16 +93,20 @@ static int broker_ask(struct worker *w, uint32_t est_tokens)
 	return v == GRANT_GO ? 0 : -1;
 }
 
-/* Keeps what the request cost and what the provider said for the next ask. */
-static void keep_report(struct worker *w, uint32_t est_tokens, uint64_t prompt)
+/* Keeps what the request cost and what the provider said for the next ask. The model's name
+ * lives as long as the worker's stages, so the report may point at it until it is sent. */
+static void keep_report(struct worker *w, const struct msg_batch *b, uint64_t prompt)
 {
+	const char *model = batch_model(w, b);
 	w->report = (struct msg_report){ .grant = w->grant,
 					 .slot = w->slot,
-					 .est_tokens = est_tokens,
+					 .est_tokens = b->est_tokens,
 					 .http_status = (uint32_t)w->resp.status,
 					 .prompt_tokens = prompt,
 					 .limits = w->resp.limits,
-					 .sent_at = w->resp.sent_us / 1000 };
+					 .sent_at = w->resp.sent_us / 1000,
+					 .model = model,
+					 .model_len = strlen(model) };
 	w->has_report = 1;
 }
 
@@ -304,7 +318,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		/* not a request: nothing is counted, and the broker's report says it never went
 		 * out (sent_at 0), so it gives the grant back */
 		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
-		keep_report(w, b->est_tokens, 0);
+		keep_report(w, b, 0);
 		return OUT_NOCONN;
 	}
 	res->requests_sent++;
@@ -339,7 +353,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		else if (w->resp.status == 200)
 			res->err_invalid++;
 	}
-	keep_report(w, b->est_tokens, prompt);
+	keep_report(w, b, prompt);
 	return o;
 }
 
@@ -356,7 +370,7 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 	w->error[0] = '\0';
 	for (uint32_t attempt = b->attempt + 1;; attempt++) {
 		trace_queued(w);
-		if (broker_ask(w, b->est_tokens) < 0)
+		if (broker_ask(w, b) < 0)
 			break;
 		trace_granted(w);
 		struct msg_result before = *res;

@@ -23,30 +23,53 @@ static void fill(struct limit_view *v, const struct budget *b, double configured
 	v->remaining = b->remaining;
 }
 
-static void publish(struct limits *L, const struct pace *p, int64_t now)
+static void fill_lane(struct limits_view *v, struct model_limits_view *m, const struct limits *L)
 {
-	struct limits_view v;
-	memset(&v, 0, sizeof v);
-	v.trust = L->trust;
-	fill(&v.req, &L->req, p->cfg_rpm, p->rpm, L, p->rate_factor);
-	fill(&v.tok, &L->tok, p->cfg_tpm, p->tpm, L, p->rate_factor);
-	v.resume_wall = L->paused_until ? L->resume_wall : 0;
-	snprintf(v.pause, sizeof v.pause, "%s", L->pause);
-	if (limits_view_write(L->state_dir, &v))
-		log_debug("cannot write %s/%s", L->state_dir, LIMITS_FILE);
-	L->dirty = 0;
-	L->published_at = now;
+	const struct pace *p = L->pace;
+	fill(m ? &m->req : &v->req, &L->req, p->cfg_rpm, p->rpm, L, p->rate_factor);
+	fill(m ? &m->tok : &v->tok, &L->tok, p->cfg_tpm, p->tpm, L, p->rate_factor);
+	int64_t *resume = m ? &m->resume_wall : &v->resume_wall;
+	char *pause = m ? m->pause : v->pause;
+	*resume = L->paused_until ? L->resume_wall : 0;
+	snprintf(pause, sizeof v->pause, "%s", L->pause);
+	if (m)
+		snprintf(m->model, sizeof m->model, "%s", L->model);
 }
 
-void limits_init(struct limits *L, const char *state_dir, int trust, int64_t minute_ms,
+/* The whole board: a change of one model's limits rewrites the file with them all. */
+static void publish(struct limits *L, int64_t now)
+{
+	static struct limits_view v; /* the broker's one board; too big for its stack */
+	const struct limits_board *B = L->board;
+	memset(&v, 0, sizeof v);
+	v.trust = B->trust;
+	for (size_t i = 0; i < B->n; i++) {
+		int listed = B->all[i]->model != NULL;
+		fill_lane(&v, listed ? &v.models[v.nmodels++] : NULL, B->all[i]);
+		B->all[i]->dirty = 0;
+		B->all[i]->published_at = now;
+	}
+	if (limits_view_write(B->state_dir, &v))
+		log_debug("cannot write %s/%s", B->state_dir, LIMITS_FILE);
+}
+
+void limits_board_init(struct limits_board *B, const char *state_dir, int trust,
+		       int64_t minute_ms)
+{
+	*B = (struct limits_board){ .state_dir = state_dir, .trust = trust, .minute_ms = minute_ms };
+}
+
+void limits_init(struct limits *L, struct limits_board *B, const char *model,
 		 const struct pace *p)
 {
-	*L = (struct limits){ .state_dir = state_dir, .trust = trust, .minute_ms = minute_ms };
+	*L = (struct limits){ .board = B, .model = model, .pace = p };
 	L->req = (struct budget){ .noun = "request", .remaining = -1 };
 	L->tok = (struct budget){ .noun = "token", .remaining = -1 };
 	announced_init(&L->req.ann);
 	announced_init(&L->tok.ann);
-	publish(L, p, now_ms());
+	if (B->n < sizeof B->all / sizeof B->all[0])
+		B->all[B->n++] = L;
+	publish(L, now_ms());
 }
 
 /* "59.9 s", "12m05s", "2h00m" */
@@ -87,15 +110,20 @@ static void reason(char *out, size_t len, const struct budget *b)
 	}
 }
 
+/* Who a message is about: "gpt-4o-mini: " for a model listed in limits.models, else nothing
+ * (as before models had limits of their own). */
+#define WHO(L) (L)->model ? (L)->model : "", (L)->model ? ": " : ""
+
 /* A budget's figure or its unit changed: a warning when the limit did, else a note. */
-static void tell(const struct budget *b, double before, double after)
+static void tell(const struct limits *L, const struct budget *b, double before, double after)
 {
 	char why[256];
 	reason(why, sizeof why, b);
 	if (before != after)
-		log_warn("%ss limit %.0f -> %.0f a minute: %s", b->noun, before, after, why);
+		log_warn("%s%s%ss limit %.0f -> %.0f a minute: %s", WHO(L), b->noun, before, after,
+			 why);
 	else
-		log_info("%ss limit stays %.0f a minute: %s", b->noun, after, why);
+		log_info("%s%s%ss limit stays %.0f a minute: %s", WHO(L), b->noun, after, why);
 }
 
 /* Takes a budget's figures; 1 when its announced figure or unit changed. */
@@ -106,7 +134,7 @@ static int take(struct limits *L, struct budget *b, int64_t limit, int64_t reset
 		b->remaining = remaining;
 		L->dirty = 1;
 	}
-	return announced_take(&b->ann, limit, remaining, reset_ms, L->minute_ms);
+	return announced_take(&b->ann, limit, remaining, reset_ms, L->board->minute_ms);
 }
 
 /* Nothing left of a daily quota: the run waits for its reset (the pace holds everyone until
@@ -127,8 +155,8 @@ static int quota(struct limits *L, struct pace *p, const struct budget *b, int64
 	snprintf(L->pause, sizeof L->pause, "daily %s quota exhausted", b->noun);
 	char at[48];
 	limits_clock(at, sizeof at, L->resume_wall, wall_ms());
-	log_warn("%s; resumes at %s", L->pause, at);
-	publish(L, p, now);
+	log_warn("%s%s%s; resumes at %s", WHO(L), L->pause, at);
+	publish(L, now);
 	return 1;
 }
 
@@ -140,10 +168,10 @@ int limits_report(struct limits *L, struct pace *p, const struct ratelimit_info 
 		double r0 = p->rpm, t0 = p->tpm;
 		pace_limits(p, announced_cap(&L->req.ann), announced_cap(&L->tok.ann));
 		if (req)
-			tell(&L->req, r0, p->rpm);
+			tell(L, &L->req, r0, p->rpm);
 		if (tok)
-			tell(&L->tok, t0, p->tpm);
-		publish(L, p, now);
+			tell(L, &L->tok, t0, p->tpm);
+		publish(L, now);
 	}
 	int q = quota(L, p, &L->req, l->remaining_requests, l->reset_requests_ms, now);
 	return quota(L, p, &L->tok, l->remaining_tokens, l->reset_tokens_ms, now) || q;
@@ -159,27 +187,27 @@ void limits_lowered(struct limits *L, const struct pace *p, double before)
 	L->lowered = 1;
 	L->lowered_429s++;
 	L->lowest = after;
-	log_warn("rate lowered after an HTTP 429: %.0f -> %.0f requests and %.0f -> %.0f tokens a "
-		 "minute (climbing back %.0f%% a second)", p->rpm * before, p->rpm * after,
+	log_warn("%s%srate lowered after an HTTP 429: %.0f -> %.0f requests and %.0f -> %.0f tokens a "
+		 "minute (climbing back %.0f%% a second)", WHO(L), p->rpm * before, p->rpm * after,
 		 p->tpm * before, p->tpm * after, PACE_RECOVERY_PER_S * 100);
-	publish(L, p, now_ms());
+	publish(L, now_ms());
 }
 
 void limits_tick(struct limits *L, const struct pace *p, int64_t now)
 {
 	if (L->lowered && p->rate_factor >= 1.0) {
 		L->lowered = 0;
-		log_warn("rate back to %.0f requests and %.0f tokens a minute (lowered to %.0f "
-			 "requests after %llu HTTP 429s)", p->rpm, p->tpm, p->rpm * L->lowest,
+		log_warn("%s%srate back to %.0f requests and %.0f tokens a minute (lowered to %.0f "
+			 "requests after %llu HTTP 429s)", WHO(L), p->rpm, p->tpm, p->rpm * L->lowest,
 			 (unsigned long long)L->lowered_429s);
-		publish(L, p, now);
+		publish(L, now);
 	}
 	if (L->paused_until && now >= L->paused_until) {
-		log_warn("%s until now: renewed, the run goes on", L->pause);
+		log_warn("%s%s%s until now: renewed, the run goes on", WHO(L), L->pause);
 		L->paused_until = 0;
 		L->pause[0] = '\0';
-		publish(L, p, now);
+		publish(L, now);
 	}
 	if (L->dirty && now - L->published_at >= PUBLISH_EVERY_MS)
-		publish(L, p, now);
+		publish(L, now);
 }

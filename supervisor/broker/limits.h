@@ -2,12 +2,15 @@
  * capped by a per-minute limit the server announces (announce.h judges the unit), the rate
  * lowered after 429s while it climbs back (pace.h), and the run paused while a daily quota is
  * used up. Every change of a limit is a warning naming both figures and the reason; what holds
- * is published in DIR/run/limits.json (limits_view.h) for `kgsup status` and the supervisor. */
+ * is published in DIR/run/limits.json (limits_view.h) for `kgsup status` and the supervisor.
+ * Each model with limits of its own (limits.models) has its limits and its pace; a board
+ * holds them all, and what is published is all of them. */
 #ifndef KGSUP_LIMITS_H
 #define KGSUP_LIMITS_H
 
 #include "announce.h"
 #include "pace.h"
+#include "limits_view.h"
 #include "../../common/ratehdr.h"
 
 /* What the server says of one budget. */
@@ -17,11 +20,13 @@ struct budget {
 	int64_t remaining; /* the latest figure, -1: none */
 };
 
+struct limits_board;
+
 struct limits {
 	struct budget req, tok;
-	const char *state_dir;
-	int trust;          /* limits.trust_announced (the broker drops the headers when false) */
-	int64_t minute_ms;  /* how long a minute is taken to be (announce.h) */
+	struct limits_board *board; /* where it is published, with the other models' */
+	const char *model;  /* named in warnings; NULL: the models with no limits of their own */
+	const struct pace *pace; /* the model's, as published */
 	int lowered;        /* the rate is under the limits after 429s, climbing back */
 	double lowest;      /* the rate factor it fell to */
 	uint64_t lowered_429s;
@@ -32,8 +37,20 @@ struct limits {
 	int64_t published_at;
 };
 
-/* Publishes the configured limits of a pace just made. */
-void limits_init(struct limits *L, const char *state_dir, int trust, int64_t minute_ms,
+/* Every model's limits, published together. */
+struct limits_board {
+	const char *state_dir;
+	int trust;          /* limits.trust_announced (the broker drops the headers when false) */
+	int64_t minute_ms;  /* how long a minute is taken to be (announce.h) */
+	struct limits *all[LIMITS_VIEW_MODELS + 1]; /* the first: the models not listed */
+	size_t n;
+};
+
+void limits_board_init(struct limits_board *B, const char *state_dir, int trust,
+		       int64_t minute_ms);
+/* Joins a model's limits to the board (model NULL: those of the models not listed, first) and
+ * publishes the board with the configured limits of its pace, just made. */
+void limits_init(struct limits *L, struct limits_board *B, const char *model,
 		 const struct pace *p);
 /* One answer's x-ratelimit-* headers: units judged, the pace capped by a per-minute figure, a
  * daily quota used up paused for. Returns 1 when the answer says a daily quota is used up (a

@@ -43,6 +43,14 @@ void limits_view_config(struct limits_view *v, const struct config *cfg)
 	v->trust = cfg->trust_announced;
 	budget_config(&v->req, (double)cfg->requests_per_minute);
 	budget_config(&v->tok, (double)cfg->tokens_per_minute);
+	for (size_t i = 0; i < cfg->nmodel_limits && i < LIMITS_VIEW_MODELS; i++) {
+		struct model_limits_view *m = &v->models[v->nmodels++];
+		int64_t rpm, tpm;
+		config_model_limits(cfg, cfg->model_limits[i].model, &rpm, &tpm);
+		snprintf(m->model, sizeof m->model, "%s", cfg->model_limits[i].model);
+		budget_config(&m->req, (double)rpm);
+		budget_config(&m->tok, (double)tpm);
+	}
 }
 
 static void budget_json(buf *b, const struct limit_view *lv)
@@ -62,25 +70,52 @@ static void budget_json(buf *b, const struct limit_view *lv)
 	buf_putc(b, '}');
 }
 
-void limits_view_json(buf *b, const struct limits_view *v)
+/* ,"paused_until":...,"pause_reason":... of one model, or of those not listed */
+static void pause_json(buf *b, int64_t resume_wall, const char *pause)
 {
-	buf_printf(b, "{\"trust_announced\":%s,\"requests_per_minute\":", v->trust ? "true" : "false");
-	budget_json(b, &v->req);
-	buf_puts(b, ",\"tokens_per_minute\":");
-	budget_json(b, &v->tok);
-	if (v->resume_wall > 0) {
-		time_t t = (time_t)(v->resume_wall / 1000);
+	if (resume_wall > 0) {
+		time_t t = (time_t)(resume_wall / 1000);
 		struct tm tm;
 		char iso[32];
 		gmtime_r(&t, &tm);
 		strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		buf_printf(b, ",\"paused_until\":\"%s\",\"paused_until_ms\":%lld,\"pause_reason\":", iso,
-			   (long long)v->resume_wall);
-		buf_json_str(b, v->pause, strlen(v->pause));
-		buf_putc(b, '}');
+			   (long long)resume_wall);
+		buf_json_str(b, pause, strlen(pause));
 	} else {
-		buf_puts(b, ",\"paused_until\":null,\"paused_until_ms\":null,\"pause_reason\":null}");
+		buf_puts(b, ",\"paused_until\":null,\"paused_until_ms\":null,\"pause_reason\":null");
 	}
+}
+
+static void lane_json(buf *b, const struct limit_view *req, const struct limit_view *tok,
+		      int64_t resume_wall, const char *pause)
+{
+	buf_puts(b, "\"requests_per_minute\":");
+	budget_json(b, req);
+	buf_puts(b, ",\"tokens_per_minute\":");
+	budget_json(b, tok);
+	pause_json(b, resume_wall, pause);
+}
+
+void limits_view_json(buf *b, const struct limits_view *v)
+{
+	buf_printf(b, "{\"trust_announced\":%s,", v->trust ? "true" : "false");
+	lane_json(b, &v->req, &v->tok, v->resume_wall, v->pause);
+	/* only with limits.models: without it the file stays as it was before */
+	if (v->nmodels) {
+		buf_puts(b, ",\"models\":{");
+		for (size_t i = 0; i < v->nmodels; i++) {
+			const struct model_limits_view *m = &v->models[i];
+			buf_puts(b, i ? "," : "");
+			buf_json_str(b, m->model, strlen(m->model));
+			buf_putc(b, ':');
+			buf_putc(b, '{');
+			lane_json(b, &m->req, &m->tok, m->resume_wall, m->pause);
+			buf_putc(b, '}');
+		}
+		buf_putc(b, '}');
+	}
+	buf_putc(b, '}');
 }
 
 int limits_view_write(const char *state_dir, const struct limits_view *v)
@@ -120,13 +155,24 @@ static void budget_read(struct limit_view *lv, const json *o)
 	}
 }
 
+/* A pause told with its reason, of one model or of those not listed. */
+static void pause_read(const json *o, int64_t *resume_wall, char *pause, size_t len)
+{
+	const json *until = json_get(o, "paused_until_ms");
+	const char *why = json_string(json_get(o, "pause_reason"));
+	if (json_kind(until) == J_NUMBER && why) {
+		*resume_wall = (int64_t)json_number(until);
+		snprintf(pause, len, "%s", why);
+	}
+}
+
 void limits_view_read(struct limits_view *v, const char *state_dir, const struct config *cfg)
 {
 	limits_view_config(v, cfg);
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, state_dir, LIMITS_FILE);
 	size_t len;
-	char *text = read_file(path, 1 << 16, &len);
+	char *text = read_file(path, 1 << 18, &len);
 	json *root = text ? json_parse(text, len, NULL, 0) : NULL;
 	free(text);
 	if (json_kind(root) != J_OBJECT) {
@@ -136,13 +182,31 @@ void limits_view_read(struct limits_view *v, const char *state_dir, const struct
 	v->trust = json_kind(json_get(root, "trust_announced")) != J_FALSE;
 	budget_read(&v->req, json_get(root, "requests_per_minute"));
 	budget_read(&v->tok, json_get(root, "tokens_per_minute"));
-	const json *until = json_get(root, "paused_until_ms");
-	const char *why = json_string(json_get(root, "pause_reason"));
-	if (json_kind(until) == J_NUMBER && why) {
-		v->resume_wall = (int64_t)json_number(until);
-		snprintf(v->pause, sizeof v->pause, "%s", why);
+	pause_read(root, &v->resume_wall, v->pause, sizeof v->pause);
+	const json *models = json_get(root, "models");
+	if (json_kind(models) == J_OBJECT)
+		v->nmodels = 0;
+	for (const json *m = json_first(models); m && v->nmodels < LIMITS_VIEW_MODELS;
+	     m = json_next(m)) {
+		struct model_limits_view *mv = &v->models[v->nmodels++];
+		memset(mv, 0, sizeof *mv);
+		snprintf(mv->model, sizeof mv->model, "%s", json_key(m));
+		budget_config(&mv->req, 0);
+		budget_config(&mv->tok, 0);
+		budget_read(&mv->req, json_get(m, "requests_per_minute"));
+		budget_read(&mv->tok, json_get(m, "tokens_per_minute"));
+		pause_read(m, &mv->resume_wall, mv->pause, sizeof mv->pause);
 	}
 	json_free(root);
+}
+
+int64_t limits_view_resume(const struct limits_view *v)
+{
+	int64_t at = v->resume_wall;
+	for (size_t i = 0; i < v->nmodels; i++)
+		if (v->models[i].resume_wall > at)
+			at = v->models[i].resume_wall;
+	return at;
 }
 
 _Static_assert(sizeof(((struct limit_view *)0)->source) == STR_MAX &&
@@ -187,17 +251,39 @@ static void budget_text(FILE *f, const char *lead, const char *noun, const struc
 	fputc('\n', f);
 }
 
+/* The pause of a quota used up, while the run is live and the pause not over. */
+static void pause_text(FILE *f, const char *who, int64_t resume_wall, const char *pause, int live)
+{
+	int64_t now = wall_ms();
+	if (live && resume_wall > now) {
+		char at[48];
+		limits_clock(at, sizeof at, resume_wall, now);
+		fprintf(f, "paused     %s%s; resumes at %s\n", who, pause, at);
+	}
+}
+
 void limits_view_text(FILE *f, const struct limits_view *v, int live)
 {
-	budget_text(f, "limits     ", "requests", &v->req);
-	budget_text(f, "           ", "tokens", &v->tok);
+	/* with limits.models, the top limits are those of the models not listed */
+	const char *others = v->nmodels ? "other models: " : "";
+	char lead[200];
+	snprintf(lead, sizeof lead, "limits     %s", others);
+	budget_text(f, lead, "requests", &v->req);
+	snprintf(lead, sizeof lead, "           %s", others);
+	budget_text(f, lead, "tokens", &v->tok);
+	for (size_t i = 0; i < v->nmodels; i++) {
+		const struct model_limits_view *m = &v->models[i];
+		snprintf(lead, sizeof lead, "           %s: ", m->model);
+		budget_text(f, lead, "requests", &m->req);
+		budget_text(f, lead, "tokens", &m->tok);
+	}
 	if (!v->trust)
 		fprintf(f, "           (the server's x-ratelimit-* headers are ignored: "
 			   "limits.trust_announced is false)\n");
-	int64_t now = wall_ms();
-	if (live && v->resume_wall > now) {
-		char at[48];
-		limits_clock(at, sizeof at, v->resume_wall, now);
-		fprintf(f, "paused     %s; resumes at %s\n", v->pause, at);
+	pause_text(f, "", v->resume_wall, v->pause, live);
+	for (size_t i = 0; i < v->nmodels; i++) {
+		char who[140];
+		snprintf(who, sizeof who, "%s: ", v->models[i].model);
+		pause_text(f, who, v->models[i].resume_wall, v->models[i].pause, live);
 	}
 }

@@ -24,11 +24,25 @@ struct limit_view {
 	int64_t remaining; /* what the server last said remains; -1: nothing said */
 };
 
+#define LIMITS_VIEW_MODELS CONFIG_MAX_MODEL_LIMITS
+
+/* The limits of one model listed in limits.models. */
+struct model_limits_view {
+	char model[128];
+	struct limit_view req, tok;
+	int64_t resume_wall;
+	char pause[64];
+};
+
+/* At the top, the limits of the models not listed in limits.models (of all models when there
+ * is no such list: the file is then as it was before models had limits of their own). */
 struct limits_view {
 	int trust; /* limits.trust_announced */
 	struct limit_view req, tok;
 	int64_t resume_wall; /* epoch ms the pause for an exhausted quota ends; 0: none */
 	char pause[64];      /* why: "daily request quota exhausted" */
+	size_t nmodels;      /* listed in limits.models, in its order */
+	struct model_limits_view models[LIMITS_VIEW_MODELS];
 };
 
 /* The view of the configured limits alone (before a session's broker has published any). */
@@ -40,6 +54,8 @@ int limits_view_write(const char *state_dir, const struct limits_view *v);
 void limits_view_read(struct limits_view *v, const char *state_dir, const struct config *cfg);
 /* status's lines; the pause only while the run is live and the pause not over. */
 void limits_view_text(FILE *f, const struct limits_view *v, int live);
+/* The latest end of a pause for an exhausted quota, of any model; 0: none. */
+int64_t limits_view_resume(const struct limits_view *v);
 /* "14:00 UTC" (a pause of 10 minutes or more, rounded up), "13:52:07 UTC", with the date
  * in front when it is not today's. */
 void limits_clock(char *out, size_t len, int64_t at_ms, int64_t now_wall_ms);

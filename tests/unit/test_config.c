@@ -193,6 +193,46 @@ static void the_example_config_has_every_key_at_its_default(void **state)
 	config_free(&example);
 }
 
+/* limits.models: a model listed has its own limits, a figure it leaves out and a model not
+ * listed have the top-level ones; the table survives the trip through run/config.json. */
+static void limits_per_model(void **state)
+{
+	(void)state;
+	struct config c, back;
+	char err[256];
+	int64_t rpm, tpm;
+	assert_int_equal(parse(&c, "{\"limits\":{\"requests_per_minute\":70,\"tokens_per_minute\":9000,"
+				   "\"models\":{\"gpt-4o-mini\":{\"requests_per_minute\":5000,"
+				   "\"tokens_per_minute\":2000000},\"emb\":{\"requests_per_minute\":3000}}}}",
+			 err), 0);
+	assert_int_equal(c.nmodel_limits, 2);
+	assert_int_equal(config_model_limits(&c, "gpt-4o-mini", &rpm, &tpm), 1);
+	assert_int_equal(rpm, 5000);
+	assert_int_equal(tpm, 2000000);
+	assert_int_equal(config_model_limits(&c, "emb", &rpm, &tpm), 1);
+	assert_int_equal(rpm, 3000);
+	assert_int_equal(tpm, 9000);
+	assert_int_equal(config_model_limits(&c, "other", &rpm, &tpm), 0);
+	assert_int_equal(rpm, 70);
+	assert_int_equal(tpm, 9000);
+	buf b;
+	buf_init(&b);
+	config_to_json(&c, &b);
+	config_defaults(&back);
+	assert_int_equal(config_parse(&back, b.data, b.len, "run.json", err, sizeof err), 0);
+	assert_int_equal(config_model_limits(&back, "emb", &rpm, &tpm), 1);
+	assert_int_equal(rpm, 3000);
+	buf_free(&b);
+	config_free(&back);
+	config_free(&c);
+	/* without the table, every model has the top-level limits */
+	assert_int_equal(parse(&c, "{\"limits\":{\"requests_per_minute\":70}}", err), 0);
+	assert_int_equal(c.nmodel_limits, 0);
+	assert_int_equal(config_model_limits(&c, "gpt-4o-mini", &rpm, &tpm), 0);
+	assert_int_equal(rpm, 70);
+	config_free(&c);
+}
+
 static void errors_name_the_key(void **state)
 {
 	(void)state;
@@ -212,6 +252,20 @@ static void errors_name_the_key(void **state)
 		{ "{\"api\":{\"base_url\":\"http://api.example.com/v1\"}}", "api.base_url: must start with https://" },
 		{ "{\"api\":\n{\"model\": }}", "k.json: line 2" },
 		{ "[]", "top level must be an object" },
+		{ "{\"limits\":{\"models\":[]}}",
+		  "k.json: limits.models: expected an object keyed by model name" },
+		{ "{\"limits\":{\"models\":{\"m\":5}}}",
+		  "k.json: limits.models.m: expected an object, got number" },
+		{ "{\"limits\":{\"models\":{\"m\":{\"rpm\":5}}}}",
+		  "k.json: limits.models.m.rpm: unknown key" },
+		{ "{\"limits\":{\"models\":{\"gpt-4o-mini\":{\"requests_per_minute\":\"5\"}}}}",
+		  "k.json: limits.models.gpt-4o-mini.requests_per_minute: expected a whole number from 1 to" },
+		{ "{\"limits\":{\"models\":{\"m\":{\"tokens_per_minute\":0}}}}",
+		  "limits.models.m.tokens_per_minute: expected a whole number" },
+		{ "{\"limits\":{\"models\":{\"m\":{\"requests_per_minute\":1.5}}}}",
+		  "limits.models.m.requests_per_minute: expected a whole number" },
+		{ "{\"limits\":{\"models\":{\"m\":{},\"m\":{}}}}", "limits.models.m: given twice" },
+		{ "{\"limits\":{\"models\":{\"\":{}}}}", "limits.models: a model name must not be empty" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct config c;
@@ -232,6 +286,7 @@ int main(void)
 		cmocka_unit_test(plain_http_host_is_parsed),
 		cmocka_unit_test(round_trips_through_json),
 		cmocka_unit_test(local_servers_have_no_default_limits),
+		cmocka_unit_test(limits_per_model),
 		cmocka_unit_test(errors_name_the_key),
 		cmocka_unit_test(the_example_config_has_every_key_at_its_default),
 	};

@@ -22,6 +22,7 @@ struct fixture {
 	struct config cfg;
 	struct pace pace;
 	struct limits lim;
+	struct limits_board board;
 };
 
 static int setup(void **state)
@@ -36,7 +37,8 @@ static int setup(void **state)
 	config_defaults(&x->cfg);
 	x->cfg.requests_per_minute = 1200;
 	pace_init(&x->pace, 1200, 100000, 0);
-	limits_init(&x->lim, x->dir, 1, ANNOUNCE_MINUTE_MS, &x->pace);
+	limits_board_init(&x->board, x->dir, 1, ANNOUNCE_MINUTE_MS);
+	limits_init(&x->lim, &x->board, NULL, &x->pace);
 	*state = x;
 	return 0;
 }
@@ -127,7 +129,8 @@ static void a_daily_quota_used_up_pauses_until_its_reset(void **state)
 	l = headers(120, 0, 30000);
 	struct fixture y = *x;
 	pace_init(&y.pace, 1200, 100000, 0);
-	limits_init(&y.lim, y.dir, 1, ANNOUNCE_MINUTE_MS, &y.pace);
+	limits_board_init(&y.board, y.dir, 1, ANNOUNCE_MINUTE_MS);
+	limits_init(&y.lim, &y.board, NULL, &y.pace);
 	assert_int_equal(limits_report(&y.lim, &y.pace, &l, 100), 0);
 	assert_int_equal(published(&y).resume_wall, 0);
 }
@@ -165,6 +168,47 @@ static void the_file_reads_back_and_is_the_config_without_one(void **state)
 	assert_int_equal(back.trust, 1);
 }
 
+/* With limits.models, each model's limits are published apart: a 429 and a quota on one show on
+ * it alone, and status's text names it. Without the table the file has no "models". */
+static void each_model_is_published_apart(void **state)
+{
+	struct fixture *x = *state;
+	assert_int_equal(published(x).nmodels, 0);
+	struct pace pa, pb;
+	struct limits la, lb;
+	pace_init(&pa, 60, 5000, 0);
+	pace_init(&pb, 600, 50000, 0);
+	limits_init(&la, &x->board, "model-a", &pa);
+	limits_init(&lb, &x->board, "model-b", &pb);
+	double before = pa.rate_factor;
+	pace_429(&pa, 1000, -1, -1, 30);
+	limits_lowered(&la, &pa, before);
+	struct ratelimit_info l = headers(14400, 0, 2 * 3600000);
+	assert_int_equal(limits_report(&lb, &pb, &l, 40), 1);
+	struct limits_view v = published(x);
+	assert_int_equal(v.nmodels, 2);
+	assert_string_equal(v.req.source, "config");
+	assert_int_equal(v.resume_wall, 0);
+	assert_string_equal(v.models[0].model, "model-a");
+	assert_string_equal(v.models[0].req.source, "after_429");
+	assert_true(v.models[0].req.limit == 60 && v.models[0].req.configured == 60);
+	assert_int_equal(v.models[0].resume_wall, 0);
+	assert_string_equal(v.models[1].model, "model-b");
+	assert_string_equal(v.models[1].req.source, "config");
+	assert_true(v.models[1].req.effective == 600 && v.models[1].tok.effective == 50000);
+	assert_true(v.models[1].resume_wall > 0);
+	assert_int_equal(limits_view_resume(&v), v.models[1].resume_wall);
+	char text[4096] = "";
+	FILE *f = fmemopen(text, sizeof text - 1, "w");
+	limits_view_text(f, &v, 1);
+	fclose(f);
+	assert_non_null(strstr(text, "limits     other models: requests 1200 a minute: configured"));
+	assert_non_null(strstr(text, "model-a: requests"));
+	assert_non_null(strstr(text, "lowered after 429s, climbing back to 60"));
+	assert_non_null(strstr(text, "model-b: requests 600 a minute: configured"));
+	assert_non_null(strstr(text, "paused     model-b: daily request quota exhausted"));
+}
+
 static void the_pause_ends_at_a_clock_time(void **state)
 {
 	(void)state;
@@ -189,6 +233,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(the_file_reads_back_and_is_the_config_without_one, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(each_model_is_published_apart, setup, teardown),
 		cmocka_unit_test(the_pause_ends_at_a_clock_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
