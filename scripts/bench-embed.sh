@@ -85,7 +85,7 @@ import json, sys
 out, port, model, per_call, rpm, tpm = sys.argv[1:7]
 cfg = {"api": {"base_url": "http://127.0.0.1:%s/v1" % port, "ca_file": None, "timeout_s": 60,
                "model": "mock-chat"},
-       "limits": {"requests_per_minute": int(rpm), "tokens_per_minute": int(tpm)},
+       "limits": {"models": {model: {"requests_per_minute": int(rpm), "tokens_per_minute": int(tpm)}}},
        "chunking": {"chunk_tokens": 40, "overlap_tokens": 0},
        "cache": {"path": None},
        "run": {"workers": 20},
