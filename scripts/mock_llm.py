@@ -279,7 +279,7 @@ class State:
         self.ok_per_body = collections.Counter()
         self.entities = set()
         self.bad_entities = []  # --bad-entity: the names sent with "type": "", in order
-        self.window = collections.deque()  # (time, tokens) of admitted requests
+        self.window = mock_window.Window(args.rpm, args.tpm, args.window_s)  # --rpm/--tpm
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.in_flight = 0
@@ -311,50 +311,9 @@ class State:
         """Sliding-window limits: at most rpm*W/60 requests and tpm*W/60 tokens in any W
         seconds (--window-s). Headers speak per minute, like OpenAI's.
         Returns (ok, retry_after_s, headers)."""
-        a = self.args
-        if not a.rpm and not a.tpm:
+        if not self.args.rpm and not self.args.tpm:
             return True, 0, {}
-        W = a.window_s
-        lim_r = a.rpm * W / 60.0
-        lim_t = a.tpm * W / 60.0
-        now = time.monotonic()
-        with self.lock:
-            while self.window and now - self.window[0][0] >= W:
-                self.window.popleft()
-            used_r = len(self.window)
-            used_t = sum(t for _, t in self.window)
-            ok = (not a.rpm or used_r + 1 <= lim_r) and (not a.tpm or used_t + tokens <= lim_t)
-            if ok:
-                self.window.append((now, tokens))
-                used_r += 1
-                used_t += tokens
-            oldest = self.window[0][0] if self.window else now
-            reset = max(0.001, W - (now - oldest))
-            hdr = {}
-            if a.rpm:
-                hdr["x-ratelimit-limit-requests"] = str(a.rpm)
-                hdr["x-ratelimit-remaining-requests"] = str(max(0, int(lim_r - used_r)))
-                hdr["x-ratelimit-reset-requests"] = "%.3fs" % reset
-            if a.tpm:
-                hdr["x-ratelimit-limit-tokens"] = str(a.tpm)
-                hdr["x-ratelimit-remaining-tokens"] = str(max(0, int(lim_t - used_t)))
-                hdr["x-ratelimit-reset-tokens"] = "%.3fs" % reset
-            if ok:
-                return True, 0, hdr
-            # the time until enough of the window has slid out to admit this request
-            need_r = used_r + 1 - lim_r if a.rpm else 0
-            need_t = used_t + tokens - lim_t if a.tpm else 0
-            wait = 0.0
-            acc_r = acc_t = 0
-            for t, tok in self.window:
-                acc_r += 1
-                acc_t += tok
-                if acc_r >= need_r and acc_t >= need_t:
-                    wait = W - (now - t)
-                    break
-            # Retry-After in whole seconds (at least 1), as HTTP has it
-            return False, max(1, int(wait + 0.999)), hdr
-
+        return self.window.admit(tokens)
 
     def admit_per_second(self):
         """--rps N: at most N requests in any second, announced as such: limit N, the time
