@@ -1,7 +1,7 @@
-"""mock_window.py: the mock's sliding-window limits of one model each (--model-limit
-MODEL=RPM:TPM, repeatable), as providers limit each model apart: every named model has its own
-window of --window-s seconds and announces its own x-ratelimit-* headers, so a 429 for one model
-leaves another's window alone. Models not named keep the mock's global --rpm/--tpm.
+"""mock_window.py: the mock's sliding-window limits: the global one (--rpm/--tpm) and one per
+model (--model-limit MODEL=RPM:TPM, repeatable), as providers limit each model apart: every named
+model has its own window of --window-s seconds and announces its own x-ratelimit-* headers, so a
+429 for one model leaves another's window alone. Models not named keep the global window.
 """
 import collections
 import threading
