@@ -258,7 +258,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	struct graph g;
 	if (graph_build(t, v->cfg, v->job, &g, err, errlen))
 		return -1;
-	uint32_t k = 0, count = 0, nb = 0;
+	uint32_t k = 0, count = 0, nb = 0, cut = 0;
 	uint64_t tokens = 0;
 	int rc = 0;
 	map_free(&v->seen);
@@ -267,6 +267,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		vecstore_entity_text(&g.entities[i], &v->text);
 		const char *text = v->text.data ? v->text.data : "";
 		size_t len = vec_input_len(text, v->text.len, st->max_input_tokens);
+		cut += len < v->text.len;
 		unsigned char key[HASH_LEN];
 		vec_key(st->model, st->dimensions, text, len, key);
 		int got = answered(c, t, key);
@@ -294,6 +295,9 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	if (!rc)
 		log_info("stage %s: %u of the graph's %zu entities to embed", st->name, k,
 			 g.nentities);
+	if (!rc && cut)
+		log_warn("stage %s: %u entities' texts cut at max_input_tokens (%lld tokens)", st->name,
+			 cut, (long long)st->max_input_tokens);
 	graph_free(&g);
 	map_free(&v->seen);
 	memset(&v->seen, 0, sizeof v->seen);
