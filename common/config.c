@@ -44,6 +44,7 @@ static const struct setting settings[] = {
 	{ "api", "max_tokens", C_INT, OFF(max_tokens), 1, 1000000, 2048, NULL },
 	{ "api", "json_mode", C_BOOL, OFF(json_mode), 0, 1, 1, NULL },
 	{ "api", "structured_outputs", C_BOOL, OFF(structured_outputs), 0, 1, 0, NULL },
+	{ "api", "embeddings_base64", C_BOOL, OFF(embeddings_base64), 0, 1, 1, NULL },
 	{ "api", "max_input_tokens", C_INT, OFF(max_input_tokens), 16, 1e8, 100000, NULL },
 	{ "api", "max_response_bytes", C_INT, OFF(max_response_bytes), 1024, 1 << 30, 16 << 20, NULL },
 	{ "limits", "requests_per_minute", C_INT, OFF(requests_per_minute), 1, 100000000, 500, NULL },

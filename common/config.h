@@ -20,6 +20,7 @@ struct config {
 	int64_t max_tokens;
 	int json_mode;
 	int structured_outputs; /* send a stage's schema as response_format json_schema */
+	int embeddings_base64;  /* ask /embeddings for base64 vectors, else JSON floats */
 	int64_t max_input_tokens; /* a document longer than this is cut for documents stages */
 	int64_t max_response_bytes;
 	/* limits */

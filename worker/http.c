@@ -1,5 +1,5 @@
-/* http.c: POST {base_url}/chat/completions, and GET {base_url}/models for the check before a
- * run, with libcurl (the only file with curl/curl.h). */
+/* http.c: POST {base_url}/chat/completions (or /embeddings), and GET {base_url}/models for the
+ * check before a run, with libcurl (the only file with curl/curl.h). */
 #include "http.h"
 #include "../common/util.h"
 
@@ -333,6 +333,19 @@ static int perform(http_client *c, struct http_response *r)
 	describe_failure(c, rc, r);
 	r->status = 0;
 	return -1;
+}
+
+int http_post_to(http_client *c, const char *path, const char *body, size_t len,
+		 struct http_response *r)
+{
+	buf url;
+	buf_init(&url);
+	buf_printf(&url, "%s%s", c->base, path);
+	curl_easy_setopt(c->curl, CURLOPT_URL, buf_cstr(&url));
+	int rc = http_post(c, body, len, r);
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	buf_free(&url);
+	return rc;
 }
 
 int http_post(http_client *c, const char *body, size_t len, struct http_response *r)

@@ -45,6 +45,9 @@ int http_global_init(char *err, size_t errlen);
 http_client *http_new(const struct config *cfg, const char *api_key, http_abort_fn abort_fn,
 		      void *abort_arg, char *err, size_t errlen);
 int http_post(http_client *c, const char *body, size_t len, struct http_response *r);
+/* POST {base_url}PATH (PATH starts with '/'); the client posts to chat completions after. */
+int http_post_to(http_client *c, const char *path, const char *body, size_t len,
+		 struct http_response *r);
 /* GET {base_url}PATH (PATH starts with '/') within timeout_ms; the client posts as before
  * afterwards. */
 int http_get(http_client *c, const char *path, long timeout_ms, struct http_response *r);
