@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,66 +28,6 @@ extern char **environ;
 
 #define TOP_DEFAULT 10
 #define LINE_MAX_BYTES 100
-
-/* One stage's vectors as a matrix, and what each row is. */
-struct matrix {
-	int stage;
-	float *rows;     /* n x dims, normalised */
-	size_t n, cap, dims, bytes;
-	uint32_t *item;  /* per row: the chunk's or the entity's number */
-	uint64_t other;  /* vectors of other dimensions than the first's, left out */
-};
-
-static int add_row(const struct vitem *it, const float *vec, size_t dims, void *arg)
-{
-	struct matrix *m = arg;
-	if (!m->rows) {
-		m->dims = dims;
-		m->bytes = m->cap * dims * sizeof(float);
-		m->rows = mmap(NULL, m->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
-		if (m->rows == MAP_FAILED) {
-			m->rows = NULL;
-			return -1;
-		}
-		madvise(m->rows, m->bytes, MADV_HUGEPAGE); /* fewer TLB misses in the scan */
-		m->item = xmalloc(m->cap * sizeof *m->item);
-	}
-	if (dims != m->dims || m->n >= m->cap) {
-		m->other++;
-		return 0;
-	}
-	float *row = m->rows + m->n * dims;
-	memcpy(row, vec, dims * sizeof(float));
-	vecsearch_normalise(row, dims);
-	m->item[m->n++] = it->n;
-	return 0;
-}
-
-static int load(struct vectors *v, int stage, struct matrix *m, char *err, size_t errlen)
-{
-	memset(m, 0, sizeof *m);
-	m->stage = stage;
-	m->cap = v->job.st[stage].over == OVER_ENTITIES ? v->g.nentities : v->plan.nchunks;
-	int64_t t0 = now_ms();
-	if (m->cap && vectors_walk(v, stage, add_row, m)) {
-		snprintf(err, errlen, "out of memory for the vectors of stage %s", v->job.st[stage].name);
-		return -1;
-	}
-	log_debug("stage %s: %zu vectors of %zu dimensions read in %lld ms", v->job.st[stage].name,
-		 m->n, m->dims, (long long)(now_ms() - t0));
-	if (m->other)
-		log_warn("stage %s: %llu vectors of other dimensions than %zu left out",
-			 v->job.st[stage].name, (unsigned long long)m->other, m->dims);
-	return 0;
-}
-
-static void matrix_free(struct matrix *m)
-{
-	if (m->rows)
-		munmap(m->rows, m->bytes);
-	free(m->item);
-}
 
 /* `kgsup __embed MODEL DIMS` with the settings and the text on its standard input: its
  * standard output into out, and its exit code. */
@@ -153,39 +92,45 @@ static int run_embed(const struct config *cfg, const char *model, int64_t dims, 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_INTERNAL;
 }
 
-struct keep {
-	const unsigned char *key;
-	const float *v;
-	size_t dims;
+/* What a search keeps in DIR/search/ (NULL: nothing, it could not be opened). */
+struct cache {
+	store *db;
+	char dir[PATHS_MAX];
 };
 
-static int keep_vector(store_txn *t, void *arg)
+struct keep {
+	enum store_db db;
+	const void *key, *val;
+	size_t klen, vlen;
+};
+
+static int keep_record(store_txn *t, void *arg)
 {
-	struct keep *k = arg;
-	return vecstore_put(t, k->key, k->v, k->dims);
+	const struct keep *k = arg;
+	return store_put(t, k->db, k->key, k->klen, k->val, k->vlen);
+}
+
+static void cache_put(struct cache *c, const struct keep *k, const char *what)
+{
+	if (c->db && store_write(c->db, keep_record, (void *)k))
+		log_warn("%s: %s could not be kept: %s", c->dir, what, store_strerror(c->db));
 }
 
 /* The query's vector for stage st into *q (malloc'd, *dims set): from DIR/search/, or by one
  * call kept there. 0, or an exit code (the reason logged). */
-static int query_vector(const struct cli *cli, const struct vectors *v, const struct stage *st,
-			float **q, size_t *dims)
+static int query_vector(const struct cli *cli, struct cache *c, const struct vectors *v,
+			const struct stage *st, float **q, size_t *dims)
 {
 	size_t len = vec_input_len(cli->text, strlen(cli->text), st->max_input_tokens);
 	unsigned char key[HASH_LEN];
 	vec_key(st->model, st->dimensions, cli->text, len, key);
-	char dir[PATHS_MAX], err[512] = "";
-	paths_file(dir, sizeof dir, cli->state_dir, "search");
-	store *cache = store_open(dir, 0, err, sizeof err);
-	if (!cache)
-		log_warn("%s: %s; the query's vector is not kept", dir, err);
-	store_txn *t = cache ? store_begin(cache, 0) : NULL;
+	store_txn *t = c->db ? store_begin(c->db, 0) : NULL;
 	float probe;
 	if (t && !vecstore_get(t, key, &probe, 0, dims)) {
 		*q = xmalloc(*dims * sizeof(float));
 		vecstore_get(t, key, *q, *dims, dims);
 		store_abort(t);
-		store_close(cache);
-		log_debug("the query's vector (%s, %zu dimensions) from %s", st->model, *dims, dir);
+		log_debug("the query's vector (%s, %zu dimensions) from %s", st->model, *dims, c->dir);
 		return 0;
 	}
 	store_abort(t);
@@ -203,14 +148,59 @@ static int query_vector(const struct cli *cli, const struct vectors *v, const st
 		*dims = d;
 		*q = xmalloc(d * sizeof(float));
 		memcpy(*q, f32, d * sizeof(float));
-		struct keep k = { key, *q, d };
-		if (cache && store_write(cache, keep_vector, &k))
-			log_warn("%s: the query's vector could not be kept: %s", dir,
-				 store_strerror(cache));
+		cache_put(c, &(struct keep){ DB_VECTORS, key, *q, HASH_LEN, d * sizeof(float) },
+			  "the query's vector");
 	}
 	buf_free(&out);
-	store_close(cache);
 	return rc;
+}
+
+/* The meta key of a stage's chunk keys in DIR/search/: "chunk-keys" and a hash of what they
+ * follow from, the run's plan (its inputs and chunking) and what the stage embeds them with. */
+static void keys_name(const struct vectors *v, const struct stage *st, unsigned char out[10 + HASH_LEN])
+{
+	char what[128];
+	int n = snprintf(what, sizeof what, "%lld\n", (long long)st->max_input_tokens);
+	buf b;
+	buf_init(&b);
+	buf_put(&b, v->plan.fingerprint, HASH_LEN);
+	buf_put(&b, what, (size_t)n);
+	memcpy(out, "chunk-keys", 10);
+	vec_key(st->model, st->dimensions, b.data, b.len, out + 10);
+	buf_free(&b);
+}
+
+/* Before a stage over chunks is read: its chunk keys from DIR/search/ if kept, else room to
+ * make them in. */
+static void keys_load(struct cache *c, struct vectors *v, const struct stage *st)
+{
+	size_t bytes = (size_t)v->plan.nchunks * HASH_LEN;
+	unsigned char name[10 + HASH_LEN];
+	if (!c->db || st->over != OVER_CHUNKS || !bytes)
+		return;
+	keys_name(v, st, name);
+	v->keys = xmalloc(bytes);
+	store_txn *t = store_begin(c->db, 0);
+	const void *val;
+	size_t len;
+	v->keys_known = t && !store_get(t, DB_META, name, sizeof name, &val, &len) && len == bytes;
+	if (v->keys_known)
+		memcpy(v->keys, val, bytes);
+	store_abort(t);
+}
+
+/* After: the keys made, kept for the next search. */
+static void keys_keep(struct cache *c, struct vectors *v, const struct stage *st)
+{
+	unsigned char name[10 + HASH_LEN];
+	if (v->keys && !v->keys_known) {
+		keys_name(v, st, name);
+		cache_put(c, &(struct keep){ DB_META, name, v->keys, sizeof name,
+					     (size_t)v->plan.nchunks * HASH_LEN }, "the chunks' keys");
+	}
+	free(v->keys);
+	v->keys = NULL;
+	v->keys_known = 0;
 }
 
 /* "hh:mm:ss" of ms. */
@@ -300,14 +290,18 @@ static void print_entity(struct vectors *v, const struct vechit *h, uint32_t n, 
 }
 
 /* Searches one stage: its matrix, the query's vector, the hits printed. 0, or an exit code. */
-static int search_stage(const struct cli *cli, struct vectors *v, int stage, int *printed)
+static int search_stage(const struct cli *cli, struct cache *c, struct vectors *v, int stage,
+			int *printed)
 {
 	const struct stage *st = &v->job.st[stage];
-	struct matrix m;
+	struct vmatrix m;
 	char err[512] = "";
 	float *q = NULL;
 	size_t qdims = 0;
-	if (load(v, stage, &m, err, sizeof err)) {
+	keys_load(c, v, st);
+	int loaded = vmatrix_load(v, stage, &m, err, sizeof err);
+	keys_keep(c, v, st);
+	if (loaded) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;
 	}
@@ -316,7 +310,7 @@ static int search_stage(const struct cli *cli, struct vectors *v, int stage, int
 		log_warn("stage %s has no vectors yet: nothing to search", st->name);
 		goto out;
 	}
-	if ((rc = query_vector(cli, v, st, &q, &qdims)))
+	if ((rc = query_vector(cli, c, v, st, &q, &qdims)))
 		goto out;
 	if (qdims != m.dims) {
 		log_error("stage %s: the query's vector has %zu dimensions, the run's %zu", st->name,
@@ -343,7 +337,7 @@ static int search_stage(const struct cli *cli, struct vectors *v, int stage, int
 	free(hits);
 out:
 	free(q);
-	matrix_free(&m);
+	vmatrix_free(&m);
 	return rc;
 }
 
@@ -356,11 +350,18 @@ int search_cmd(const struct cli *cli)
 	store_txn *t = NULL;
 	struct plan_rec plan;
 	struct vectors v;
+	struct cache cache = { NULL, "" };
 	int rc = EXIT_USAGE;
 	memset(&v, 0, sizeof v);
 	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err) ||
 	    vectors_open(&v, t, cli->stage, err, sizeof err))
 		goto done;
+	v.lean = 1;
+	paths_file(cache.dir, sizeof cache.dir, cli->state_dir, "search");
+	if (!(cache.db = store_open(cache.dir, 0, err, sizeof err))) {
+		log_warn("%s: %s; nothing is kept for the next search", cache.dir, err);
+		err[0] = '\0';
+	}
 	/* the first stage over chunks and the first over entities (or the one --stage names) */
 	int done_over[OVER_COUNT] = { 0 }, printed = 0;
 	rc = 0;
@@ -370,7 +371,7 @@ int search_cmd(const struct cli *cli)
 		int s = v.order[i];
 		if (done_over[v.job.st[s].over]++)
 			continue;
-		rc = search_stage(cli, &v, s, &printed);
+		rc = search_stage(cli, &cache, &v, s, &printed);
 	}
 	if (cli->json)
 		fputs("]\n", stdout);
@@ -382,6 +383,7 @@ done:
 	if (err[0])
 		die_msg("%s", err);
 	vectors_close(&v);
+	store_close(cache.db);
 	store_abort(t);
 	store_close(db);
 	return rc;

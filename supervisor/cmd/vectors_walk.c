@@ -86,6 +86,7 @@ void vectors_close(struct vectors *v)
 		free(v->sources[i]);
 	free(v->sources);
 	free(v->vec);
+	free(v->keys);
 	job_free(&v->job);
 	config_free(&v->cfg);
 	memset(v, 0, sizeof *v);
@@ -129,26 +130,46 @@ static size_t fetch(struct vectors *v, const unsigned char key[HASH_LEN])
 	return dims;
 }
 
+/* The key of chunk n's vector in stage st: from v->keys when they are known, else from its
+ * text (and then kept in v->keys, when it is there to fill). Zero when the chunk is missing. */
+static void chunk_key(struct vectors *v, const struct stage *st, uint32_t n,
+		      unsigned char key[HASH_LEN])
+{
+	unsigned char *k = v->keys ? v->keys + (size_t)n * HASH_LEN : NULL;
+	if (k && v->keys_known) {
+		memcpy(key, k, HASH_LEN);
+		return;
+	}
+	if (vecstore_chunk_key(v->t, st, n, key))
+		memset(key, 0, HASH_LEN);
+	if (k)
+		memcpy(k, key, HASH_LEN);
+}
+
 static int walk_chunks(struct vectors *v, int s, vectors_fn *fn, void *arg)
 {
 	const struct stage *st = &v->job.st[s];
-	char id[CHUNK_ID_LEN + 1];
+	char id[CHUNK_ID_LEN + 1] = "";
 	unsigned char key[HASH_LEN];
 	for (uint32_t n = 0; n < v->plan.nchunks; n++) {
 		struct chunk_rec r;
-		struct vitem it = { .kind = 'c', .n = n, .stage = s, .id = id, .type = "" };
-		if (vectors_chunk(v, n, &r, &it.text, &it.len) || vecstore_chunk_key(v->t, st, n, key))
-			continue;
+		struct vitem it = { .kind = 'c', .n = n, .stage = s, .id = id, .document = "",
+				    .text = "", .type = "", .start_ms = -1, .end_ms = -1 };
+		chunk_key(v, st, n, key);
 		size_t dims = fetch(v, key);
 		if (!dims) {
 			v->missing++;
 			continue;
 		}
-		memcpy(id, r.id, CHUNK_ID_LEN);
-		id[CHUNK_ID_LEN] = '\0';
-		it.document = vectors_source(v, r.source);
-		it.start_ms = r.start_ms;
-		it.end_ms = r.end_ms;
+		if (!v->lean) {
+			if (vectors_chunk(v, n, &r, &it.text, &it.len))
+				continue;
+			memcpy(id, r.id, CHUNK_ID_LEN);
+			id[CHUNK_ID_LEN] = '\0';
+			it.document = vectors_source(v, r.source);
+			it.start_ms = r.start_ms;
+			it.end_ms = r.end_ms;
+		}
 		int rc = fn(&it, v->vec, dims, arg);
 		if (rc)
 			return rc;
