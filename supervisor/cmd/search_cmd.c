@@ -253,7 +253,7 @@ static void print_chunk(struct vectors *v, const struct vechit *h, uint32_t n, i
 		buf_putc(b, '}');
 	} else {
 		char a[16], z[16];
-		buf_printf(b, "  %.3f  %s", (double)h->score, doc);
+		buf_printf(b, " %6.3f  %s", (double)h->score, doc);
 		if (r.start_ms >= 0) {
 			clock_of(r.start_ms, a);
 			clock_of(r.end_ms, z);
@@ -281,7 +281,7 @@ static void print_entity(struct vectors *v, const struct vechit *h, uint32_t n, 
 		buf_json_str(b, type, strlen(type));
 		buf_putc(b, '}');
 	} else {
-		buf_printf(b, "  %.3f  %s", (double)h->score, name);
+		buf_printf(b, " %6.3f  %s", (double)h->score, name);
 		if (*type)
 			buf_printf(b, " (%s)", type);
 		buf_putc(b, '\n');
