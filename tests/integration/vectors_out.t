@@ -11,7 +11,7 @@
 # kept in DIR/search/), asks for base64 or float as api.embeddings_base64 says, and says by
 # its exit code when the server cannot be reached (2) or refuses the key (4).
 . "$(dirname "$0")/lib.sh"
-plan 21
+plan 23
 
 VECRUN=$(dirname "$KGSUP")/tests/vecrun
 export MOCK_API_KEY=sk-embed-$$-secret
