@@ -9,6 +9,7 @@ int cli_main(int argc, char **argv);    /* kgsup COMMAND ...: the command table 
 int worker_main(int argc, char **argv); /* kgsup __worker SLOT DIR SESSION */
 int broker_main(int argc, char **argv); /* kgsup __broker DIR SESSION */
 int check_main(int argc, char **argv);  /* kgsup __check MODEL...: the server, before a run */
+int embed_main(int argc, char **argv);  /* kgsup __embed MODEL DIMS: a search's query vector */
 
 /* How long the check waits for an answer to each of its (at most two) GETs, past the run's
  * connect timeout; the supervisor's deadline for the whole check follows from it. */

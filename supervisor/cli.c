@@ -50,10 +50,10 @@ static const struct cli_command commands[] = {
 	  "kgsup status -s DIR [--json | --prometheus]\n"
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
 	  "  counters in Prometheus text format.\n" },
-	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT, 0,
+	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT | CO_STAGE, 0,
 	  "write the knowledge graph, the answers, the invalid answers, or a table's rows",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|xlsx]\n"
-	  "             [-o PATH]\n"
+	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|xlsx|\n"
+	  "             vectors|npy] [-o PATH] [--stage NAME]\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
 	  "  -o DIR for nodes.csv and relationships.csv, kuzu -o DIR for those and\n"
 	  "  load.cypher: kuzu DB < DIR/load.cypher); -f invalid writes the answers that\n"
@@ -61,7 +61,10 @@ static const struct cli_command commands[] = {
 	  "  -f tree -o DIR a file per document and stage, and DIR/metadata.json.\n"
 	  "  A run over rows of tables: -f csv [-o FILE] and -f xlsx -o FILE write a line per\n"
 	  "  input row in input order: its id, its kept columns, then the answer's fields\n"
-	  "  (nested objects as a.b, arrays joined with \"; \"), empty where it has none.\n" },
+	  "  (nested objects as a.b, arrays joined with \"; \"), empty where it has none.\n"
+	  "  -f vectors [-o FILE]: a JSON line per embedding vector (chunks, then entities);\n"
+	  "  -f npy -o DIR: DIR/vectors.npy (float32, rows x dimensions) and DIR/ids.tsv;\n"
+	  "  --stage NAME: only that embedding stage's vectors.\n" },
 	{ "report", report_cmd, NULL, CO_STATE | CO_JSON, 0,
 	  "summarise a run over rows: values of the answers' fields, NPS (--json)",
 	  "kgsup report -s DIR [--json]\n"
@@ -75,7 +78,7 @@ static const struct cli_command commands[] = {
 	  "kgsup stop -s DIR [--now]\n"
 	  "  Stops the live run in DIR gracefully and waits until it has exited.\n"
 	  "  --now  abandon the calls in flight instead of waiting for them\n" },
-	{ "scale", scale_cmd, NULL, CO_STATE, 1,
+	{ "scale", scale_cmd, NULL, CO_STATE, OPERAND_WORKERS,
 	  "change the number of workers of a live run",
 	  "kgsup scale N -s DIR\n"
 	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
@@ -88,9 +91,20 @@ static const struct cli_command commands[] = {
 	  "  --slowest N  the N slowest requests, with where their time went\n"
 	  "  --errors     every request that failed, with its cause and the server's message\n"
 	  "  --json       the chosen lines as they are in the file (all of them alone)\n" },
+	{ "search", search_cmd, NULL, CO_STATE | CO_JSON | CO_TOP | CO_STAGE, OPERAND_TEXT,
+	  "the chunks and entities nearest to a text, by their embedding vectors",
+	  "kgsup search -s DIR [-k N] [--stage NAME] [--json] \"QUERY\"\n"
+	  "  Embeds QUERY with the model and dimensions of the run's embedding stage over\n"
+	  "  chunks (one call; the vector is kept in DIR/search/ so asking again costs\n"
+	  "  nothing) and prints the N (default 10) nearest chunks by cosine similarity:\n"
+	  "  the similarity, the document, the cue times of .vtt/.srt chunks and the text's\n"
+	  "  first line; then the N nearest entities when a stage embeds entities.\n"
+	  "  --stage NAME  search that embedding stage only\n"
+	  "  --json        one JSON array of the hits, for scripts\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
 	{ "__check", NULL, check_main, 0, 0, NULL, NULL },   /* kgsup __check MODEL... */
+	{ "__embed", NULL, embed_main, 0, 0, NULL, NULL },   /* kgsup __embed MODEL DIMS */
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -118,6 +132,8 @@ static const struct cli_option {
 	{ "strict", 0, 0, CO_STRICT },
 	{ "slowest", 0, 1, CO_SLOWEST },
 	{ "errors", 0, 0, CO_ERRORS },
+	{ "stage", 0, 1, CO_STAGE },
+	{ "top", 'k', 1, CO_TOP },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -309,6 +325,11 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 			return usage_error(cli->cmd, "--slowest takes a number from 1 to 100000");
 		break;
 	case CO_ERRORS: cli->errors = 1; break;
+	case CO_STAGE: cli->stage = arg; break;
+	case CO_TOP:
+		if (count_of(arg, 10000, &cli->top_k))
+			return usage_error(cli->cmd, "-k takes a number from 1 to 10000");
+		break;
 	default:
 		if (o->letter == 'v')
 			log_set_level(log_get_level() + 1);
@@ -347,7 +368,11 @@ static void getopt_tables(const struct cli_command *cmd, struct option *longs, c
 static int check_rest(struct cli *cli, int argc, char **argv)
 {
 	const struct cli_command *cmd = cli->cmd;
-	if (cmd->operand) {
+	if (cmd->operand == OPERAND_TEXT) {
+		if (optind >= argc || !*argv[optind])
+			return usage_error(cmd, "takes the text to search for");
+		cli->text = argv[optind++];
+	} else if (cmd->operand == OPERAND_WORKERS) {
 		char *end = NULL;
 		long n = optind < argc ? strtol(argv[optind], &end, 10) : 0;
 		if (optind >= argc || *end || n < 1 || n > 1024)

@@ -28,6 +28,15 @@ enum cli_opt {
 	CO_STRICT = 1u << 13,      /* --strict */
 	CO_SLOWEST = 1u << 14,     /* --slowest N */
 	CO_ERRORS = 1u << 15,      /* --errors */
+	CO_STAGE = 1u << 16,       /* --stage NAME */
+	CO_TOP = 1u << 17,         /* -k N */
+};
+
+/* What a command takes after its options. */
+enum cli_operand {
+	OPERAND_NONE = 0,
+	OPERAND_WORKERS, /* a worker count N (1-1024): kgsup scale N */
+	OPERAND_TEXT,    /* one text: kgsup search "query" */
 };
 
 struct cli;
@@ -40,7 +49,7 @@ struct cli_command {
 	 * its own arguments and is not listed in the usage */
 	int (*role)(int argc, char **argv);
 	unsigned opts;         /* enum cli_opt bits */
-	int operand;           /* takes a worker count N (1-1024) after the name: kgsup scale N */
+	int operand;           /* what follows the options (enum cli_operand) */
 	const char *summary;   /* one line for `kgsup --help` */
 	const char *usage;     /* `kgsup NAME --help` */
 };
@@ -65,6 +74,9 @@ struct cli {
 	int errors;   /* kgsup trace --errors */
 	const char *format;
 	const char *output;
+	const char *stage; /* --stage NAME */
+	int top_k;         /* -k N; 0: not given */
+	const char *text;  /* the OPERAND_TEXT */
 };
 
 /* The handlers of the user commands. */
@@ -77,6 +89,7 @@ int report_cmd(const struct cli *cli); /* cmd/report_cmd.c */
 int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
 int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
 int trace_cmd(const struct cli *cli);  /* cmd/trace_cmd.c */
+int search_cmd(const struct cli *cli); /* cmd/search_cmd.c */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */

@@ -6,6 +6,7 @@
  * bytes. */
 #include "results.h"
 #include "rows_export.h"
+#include "vectors.h"
 #include "../cli.h"
 #include "../graph_write.h"
 #include "../runstate.h"
@@ -56,7 +57,7 @@ struct format;
 /* Writes the format to output (a file, a directory, or NULL: standard output). */
 typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
 		       size_t errlen);
-static format_run export_graph, export_invalid, export_answers;
+static format_run export_graph, export_invalid, export_answers, export_vectors, export_npy;
 /* Writes the answers by document and stage to output; *count: what it wrote. */
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
@@ -104,6 +105,8 @@ static const struct format {
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
+	{ "vectors", export_vectors, .write = NULL },
+	{ "npy", export_npy, .write = NULL },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -242,6 +245,23 @@ static int export_answers(store_txn *t, const struct format *fm, const char *out
 	return rc;
 }
 
+/* --stage NAME: the one embedding stage whose vectors -f vectors and -f npy write (NULL: all) */
+static const char *vector_stage;
+
+static int export_vectors(store_txn *t, const struct format *fm, const char *output, char *err,
+			  size_t errlen)
+{
+	(void)fm;
+	return vectors_export_jsonl(t, vector_stage, output, err, errlen);
+}
+
+static int export_npy(store_txn *t, const struct format *fm, const char *output, char *err,
+		      size_t errlen)
+{
+	(void)fm;
+	return vectors_export_npy(t, vector_stage, output, err, errlen);
+}
+
 /* Whether the run's stages go over rows (0 when its job cannot be read: the graph's export
  * says why). */
 static int over_rows(store_txn *t)
@@ -272,6 +292,12 @@ int export_cmd(const struct cli *cli)
 			buf_printf(&names, "%s%s", i ? ", " : "", formats[i].name);
 		snprintf(err, sizeof err, "export: unknown format '%s' (%s)", cli->format, buf_cstr(&names));
 		buf_free(&names);
+		goto done;
+	}
+	vector_stage = cli->stage;
+	if (cli->stage && fm->run != export_vectors && fm->run != export_npy) {
+		snprintf(err, sizeof err, "export: --stage picks the embedding stage of -f vectors or "
+			 "-f npy, not of -f %s", fm->name);
 		goto done;
 	}
 	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
