@@ -6,7 +6,7 @@
 # resume buys nothing twice beyond the calls in flight; errors in an embedding stage's config
 # name the key.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 19
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 6 --words 600 --formats txt,md,vtt >/dev/null
 
@@ -80,9 +80,20 @@ kg start -c "$T/cfg-float.json" -i "$T/in" -s "$T/run-float" >"$T/out4" 2>&1
 rc=$?
 kg export -s "$T/run-float" -f vectors -o "$T/v3.jsonl" 2>/dev/null
 check "asked as floats: the same vectors as asked in base64 (rc $rc)" eval '[ -s "$T/v3.jsonl" ] && cmp -s "$T/v1.jsonl" "$T/v3.jsonl"'
+
+# --- 4. search: a chunk's own text finds that chunk first; the query is embedded once
+read -r qid qtext < <(/usr/bin/python3 -c 'import json,sys; v=json.loads(open(sys.argv[1]).readlines()[5]); print(v["id"], v["text"].replace("\n", " "))' "$T/v1.jsonl")
+calls=$(stat embed_requests)
+kg search -s "$T/run" -k 3 --json "$qtext" >"$T/search1.json" 2>"$T/search.err"
+kg search -s "$T/run" -k 3 --json "$qtext" >"$T/search2.json" 2>>"$T/search.err"
+first=$(json_get "$T/search1.json" '[r["id"] for r in j if r["kind"] == "chunk"][0]')
+check "search finds the chunk whose text is the query first ($first, want $qid)" [ "$first" = "$qid" ]
+qcalls=$(( $(stat embed_requests) - calls ))
+check "the query was embedded once for two searches ($qcalls calls), the same answer" \
+	eval '[ $qcalls = 1 ] && cmp -s "$T/search1.json" "$T/search2.json"'
 stop_mock
 
-# --- 4. kill -9 while embedding, then resume: nothing bought twice beyond the calls in flight
+# --- 5. kill -9 while embedding, then resume: nothing bought twice beyond the calls in flight
 start_mock --embed-latency-ms 400
 mk_config "$T/cfg-kill.json" '{"run": {"workers": 2}}' 1
 "$KGSUP" start -c "$T/cfg-kill.json" -i "$T/in" -s "$T/run-kill" >"$T/out5" 2>&1 &
@@ -105,7 +116,7 @@ check "all its vectors are there and right ($nc4 chunks, $ne4 entities, $bad4 wr
 	[ "$nc4" = "$nc" -a "${bad4:-1}" = 0 -a "${ne4:-0}" -gt 0 ]
 stop_mock
 
-# --- 5. a 429 on the embedding model slows it alone: each model its own lane (limits.models)
+# --- 6. a 429 on the embedding model slows it alone: each model its own lane (limits.models)
 start_mock --embed-429-every 3
 mk_config "$T/cfg-429.json" '{"limits": {"models": {"text-embedding-3-small": {"requests_per_minute": 100000}, "mock-1": {"requests_per_minute": 100000}}}}' 2
 kg start -c "$T/cfg-429.json" -i "$T/in" -s "$T/run-429" >"$T/out7" 2>&1
@@ -116,7 +127,7 @@ check "the rate lowered is the embedding model's" grep -q "text-embedding-3-smal
 check "the chat model's rate is never lowered" eval '! grep -q "mock-1: rate lowered" "$T/out7"'
 stop_mock
 
-# --- 6. config errors name the key
+# --- 7. config errors name the key
 bad_stage() {
 	write_config "$T/bad.json"
 	/usr/bin/python3 - "$T/bad.json" "$1" <<'PY'
