@@ -11,12 +11,11 @@
  *   EXIT_FAILED   it kept failing (429, 5xx, timeouts) past retry.max_attempts */
 #include "http.h"
 #include "../common/answer.h"
-#include "../common/hash.h"
-#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/roles.h"
 #include "../common/util.h"
 #include "../common/vec.h"
+#include "../common/vec_answer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,41 +59,6 @@ static void request(buf *b, const struct config *cfg, const char *model, long di
 	buf_putc(b, '}');
 }
 
-/* The first vector of an embeddings answer ({"data": [{"embedding": base64 or [numbers]}]})
- * into *out (malloc'd): its dimensions, or 0. */
-static size_t answer_vector(const char *body, size_t len, float **out)
-{
-	json *root = json_parse(body, len, NULL, 0);
-	const json *e = json_get(json_first(json_get(root, "data")), "embedding");
-	size_t dims = 0;
-	*out = NULL;
-	if (json_kind(e) == J_STRING) {
-		const char *s = json_string(e);
-		size_t sl = strlen(s);
-		unsigned char *raw = xmalloc(sl / 4 * 3 + 4);
-		long got = base64_decode(s, sl, raw);
-		if (got > 0 && got % 4 == 0 && got / 4 <= VEC_MAX_DIMS) {
-			dims = (size_t)got / 4;
-			*out = (float *)raw; /* little-endian float32, as vec.h keeps them */
-		} else {
-			free(raw);
-		}
-	} else if (json_kind(e) == J_ARRAY) {
-		for (const json *x = json_first(e); x; x = json_next(x))
-			dims += json_kind(x) == J_NUMBER ? 1 : VEC_MAX_DIMS + 1;
-		if (dims && dims <= VEC_MAX_DIMS) {
-			*out = xmalloc(dims * sizeof(float));
-			size_t i = 0;
-			for (const json *x = json_first(e); x; x = json_next(x))
-				(*out)[i++] = (float)json_number(x);
-		} else {
-			dims = 0;
-		}
-	}
-	json_free(root);
-	return dims;
-}
-
 static void sleep_ms(int64_t ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
@@ -130,19 +94,14 @@ static int embed(http_client *h, const struct config *cfg, const char *model, lo
 			break;
 		}
 		if (r.status == 200) {
-			float *v;
-			size_t got = answer_vector(r.body.data ? r.body.data : "", r.body.len, &v);
-			if (!got || (dims > 0 && got != (size_t)dims)) {
-				log_error("POST %s/embeddings: the answer holds no vector%s", cfg->base_url,
-					  got ? " of the dimensions asked" : "");
+			char err[256];
+			int64_t prompt;
+			if (vec_answer_read(body.data, body.len, r.body.data ? r.body.data : "", r.body.len,
+					    &out, &prompt, err, sizeof err)) {
+				log_error("POST %s/embeddings: %s", cfg->base_url, err);
 				rc = EXIT_ABORTED;
 				break;
 			}
-			unsigned char key[HASH_LEN];
-			vec_key(model, dims, text, len, key);
-			vec_payload_begin(&out, 1, (uint32_t)got);
-			vec_payload_add(&out, key, v, (uint32_t)got);
-			free(v);
 			rc = fwrite(out.data, 1, out.len, stdout) == out.len && fflush(stdout) == 0
 				     ? EXIT_OK : EXIT_INTERNAL;
 			break;
