@@ -64,6 +64,14 @@ static void rel_type_token(buf *b, const char *type)
 		buf_puts(b, "RELATED_TO");
 }
 
+/* Entity resolution's similarity of each alias (the names from the second on; resolve.h), sep
+ * between. Written only for a graph resolved, so that other exports keep their bytes. */
+static void alias_similarity(buf *b, const struct forms *names, const char *sep)
+{
+	for (size_t i = 1; i < names->n; i++)
+		buf_printf(b, "%s%.4f", i > 1 ? sep : "", names->v[i].similarity);
+}
+
 /* Two quoted list fields: the chunk ids, and the distinct source files (chunks ascend, so a
  * source's chunks are together), elements separated by sep and written by put. */
 void gw_list_chunks(buf *b, const struct graph *g, const struct u32s *chunks, const char *sep,
@@ -134,6 +142,11 @@ void graph_write_jsonl(const struct graph *g, const char *dir, FILE *out, buf *b
 		buf_puts(b, ",\"type\":");
 		buf_json_str(b, gw_display(&e->types), strlen(gw_display(&e->types)));
 		json_forms(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, ",\"alias_similarity\":[");
+			alias_similarity(b, &e->names, ",");
+			buf_putc(b, ']');
+		}
 		json_forms(b, "descriptions", &e->descriptions, 0);
 		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&e->chunks));
 		json_provenance(b, g, &e->chunks);
@@ -305,6 +318,11 @@ void graph_write_cypher(const struct graph *g, const char *dir, FILE *out, buf *
 		buf_puts(b, ", type: ");
 		cy_str(b, gw_display(&e->types));
 		cy_forms(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, ", alias_similarity: [");
+			alias_similarity(b, &e->names, ", ");
+			buf_putc(b, ']');
+		}
 		cy_forms(b, "descriptions", &e->descriptions, 0);
 		cy_chunks(b, g, &e->chunks);
 		buf_puts(b, "} SET e:");
@@ -393,8 +411,11 @@ void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf 
 	      "<key id=\"rtype\" for=\"edge\" attr.name=\"type\" attr.type=\"string\"/>\n"
 	      "<key id=\"rdescr\" for=\"edge\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
 	      "<key id=\"rweight\" for=\"edge\" attr.name=\"weight\" attr.type=\"int\"/>\n"
-	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
-	      "<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
+	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n", out);
+	if (g->resolved)
+		fputs("<key id=\"asim\" for=\"node\" attr.name=\"alias_similarity\" "
+		      "attr.type=\"string\"/>\n", out);
+	fputs("<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
@@ -402,6 +423,11 @@ void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf 
 		xml_data(b, "label", gw_display(&e->names));
 		xml_data(b, "type", gw_display(&e->types));
 		xml_joined(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, "<data key=\"asim\">");
+			alias_similarity(b, &e->names, " | ");
+			buf_puts(b, "</data>");
+		}
 		xml_joined(b, "descr", &e->descriptions, 0);
 		xml_chunks(b, "weight", "chunks", g, &e->chunks);
 		buf_puts(b, "</node>\n");

@@ -8,6 +8,7 @@
 #include "rows_export.h"
 #include "../cli.h"
 #include "../graph_write.h"
+#include "../resolve.h"
 #include "../runstate.h"
 #include "../../common/hash.h"
 #include "../../common/log.h"
@@ -100,6 +101,7 @@ static const struct format {
 	{ "cypher", export_graph, .write = graph_write_cypher },
 	{ "graphml", export_graph, .write = graph_write_graphml },
 	{ "kuzu", export_graph, .files = kuzu_files },
+	{ "merges", export_graph, .write = resolve_write_merges },
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
@@ -180,8 +182,13 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	buf b;
 	buf_init(&b);
 	int rc = -1;
-	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen))
+	struct resolve_stats rs;
+	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen) ||
+	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))
 		goto out;
+	if (fm->write == resolve_write_merges && !g.resolved)
+		log_warn("export -f merges: the run does not resolve entities (graph.resolve, and an "
+			 "embedding stage over entities): no merges");
 	if (fm->files)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
 	else
@@ -191,6 +198,13 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 			"%llu records in %llu answers)\n", g.nentities, g.nrelations,
 			(unsigned long long)g.entity_records, (unsigned long long)g.relation_records,
 			(unsigned long long)g.answers);
+		if (g.resolved)
+			fprintf(stderr, "kgsup: resolved at cosine %.2f: %llu entities merged into others "
+				"(%llu similarities computed; %llu entities without a vector; %llu "
+				"relations between merged entities left out)\n",
+				cfg.graph_resolve_threshold, (unsigned long long)rs.merged,
+				(unsigned long long)rs.pairs, (unsigned long long)rs.unvectored,
+				(unsigned long long)g.dropped_self_loops);
 		if (g.dropped_by_answer || g.dropped_unresolved)
 			fprintf(stderr, "kgsup: %llu relations left out: an end is not an entity\n",
 				(unsigned long long)(g.dropped_by_answer + g.dropped_unresolved));
