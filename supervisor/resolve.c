@@ -22,12 +22,17 @@
 
 #define NO_ROW UINT32_MAX
 #define EXACT_BELOW 2000  /* a type with fewer entities: all pairs */
-/* Random-hyperplane LSH (a signature bit is the side of a hyperplane the vector is on; two
- * vectors at angle t agree on a bit with probability 1 - t/pi): TABLES tables of BITS-bit
- * signatures; a pair is compared when some table puts both in one bucket. BENCHMARKS.md has
- * the recall and time these give. */
-#define LSH_TABLES 20
-#define LSH_BITS 12
+/* Random-hyperplane LSH (a bit is the side of a hyperplane a vector is on; two vectors at angle
+ * t agree on a bit with probability 1 - t/pi): TABLES tables of BITS-bit signatures, each
+ * table's bits drawn at random from the same PLANES hyperplanes (each table's own would cost
+ * TABLES * BITS projections a vector); a pair is compared when some table puts both in one
+ * bucket. BENCHMARKS.md has the recall and time these give. */
+#define LSH_TABLES 40
+#define LSH_BITS 16
+#define LSH_PLANES 256
+/* A hyperplane of long vectors spans a window of this many coordinates only (windows spread
+ * over the vector), so that signatures cost the same at any dimension. */
+#define LSH_WINDOW 256
 #define LSH_SEED 0x6b67737570ULL
 
 /* A dot product in a fixed order (eight running sums) that the compiler can vectorise. */
@@ -51,6 +56,11 @@ struct state {
 	uint32_t *parent; /* union-find over entity numbers; a root is its component's smallest */
 	char **type;      /* each entity's normal type */
 	struct resolve_stats *stats;
+	/* A pair's cosine is at most the dot product of the vectors' first head values plus the
+	 * product of the lengths of the rest (Cauchy-Schwarz): most pairs are ruled out by their
+	 * heads, never reading the rest. */
+	size_t head;
+	float *rest; /* per entity: the length of its unit vector past head */
 };
 
 static const float *vec_of(const struct state *s, uint32_t e)
@@ -74,7 +84,12 @@ static void consider(struct state *s, uint32_t a, uint32_t b)
 	if (ra == rb)
 		return;
 	s->stats->pairs++;
-	if (dot(vec_of(s, a), vec_of(s, b), s->vecs->dims) < s->threshold)
+	const float *va = vec_of(s, a), *vb = vec_of(s, b);
+	float head = dot(va, vb, s->head);
+	/* the margin covers the bound's rounding: a pair ruled out is surely below */
+	if (head + s->rest[a] * s->rest[b] < s->threshold - 1e-4f)
+		return;
+	if (head + dot(va + s->head, vb + s->head, s->vecs->dims - s->head) < s->threshold)
 		return;
 	if (ra < rb)
 		s->parent[rb] = ra;
@@ -118,22 +133,47 @@ static float normal(uint64_t *x)
 	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
-/* Compares the pairs of the block of n entities at e that share a bucket in some table. */
-static void lsh_block(struct state *s, const uint32_t *e, size_t n, size_t tables, size_t bits)
+/* Compares the pairs of the block of n entities at e that share a bucket in some table.
+ * planes: how many hyperplanes the tables draw their bits from (at least bits; tables * bits:
+ * each its own). */
+static void lsh_block(struct state *s, const uint32_t *e, size_t n, size_t tables, size_t bits,
+		      size_t planes)
 {
-	size_t dims = s->vecs->dims, planes = tables * bits;
-	float *h = xmalloc(planes * dims * sizeof *h);
+	size_t dims = s->vecs->dims, w = dims < LSH_WINDOW ? dims : LSH_WINDOW;
+	float *h = xmalloc(planes * w * sizeof *h);
 	uint64_t seed = LSH_SEED;
-	for (size_t i = 0; i < planes * dims; i++)
+	for (size_t i = 0; i < planes * w; i++)
 		h[i] = normal(&seed);
-	uint32_t *sigs = xcalloc(n * tables, sizeof *sigs); /* [member][table] */
+	unsigned char *side = xmalloc(n * planes); /* [member][plane] */
 	for (size_t i = 0; i < n; i++) {
 		const float *v = vec_of(s, e[i]);
 		for (size_t p = 0; p < planes; p++)
-			if (dot(v, h + p * dims, dims) > 0)
-				sigs[i * tables + p / bits] |= 1u << (p % bits);
+			side[i * planes + p] = dot(v + p * (dims - w) / planes, h + p * w, w) > 0;
 	}
 	free(h);
+	/* each table's planes: distinct, drawn at random (the first tables * bits in order when
+	 * there are that many) */
+	uint32_t *pos = xmalloc(tables * bits * sizeof *pos), *deck = xmalloc(planes * sizeof *deck);
+	for (size_t tb = 0; tb < tables; tb++) {
+		for (size_t p = 0; p < planes; p++)
+			deck[p] = (uint32_t)p;
+		for (size_t j = 0; j < bits; j++) {
+			size_t k = planes == tables * bits ? tb * bits + j
+				: j + (size_t)(next_u64(&seed) % (planes - j));
+			uint32_t x = deck[j];
+			deck[j] = deck[k];
+			deck[k] = x;
+			pos[tb * bits + j] = deck[j];
+		}
+	}
+	uint32_t *sigs = xcalloc(n * tables, sizeof *sigs); /* [member][table] */
+	for (size_t i = 0; i < n; i++)
+		for (size_t tb = 0; tb < tables; tb++)
+			for (size_t j = 0; j < bits; j++)
+				sigs[i * tables + tb] |= (uint32_t)side[i * planes + pos[tb * bits + j]] << j;
+	free(side);
+	free(pos);
+	free(deck);
 	struct sig *t = xmalloc(n * sizeof *t);
 	for (size_t tb = 0; tb < tables; tb++) {
 		for (size_t i = 0; i < n; i++)
@@ -263,7 +303,8 @@ static void rebuild_entities(struct state *s, uint32_t *slot_of, size_t max_desc
 	g->entities = out;
 	g->nentities = slots;
 	g->capentities = n ? n : 1;
-	qsort(g->merges, g->nmerges, sizeof *g->merges, by_kept_similarity);
+	if (g->nmerges)
+		qsort(g->merges, g->nmerges, sizeof *g->merges, by_kept_similarity);
 	free(grouped);
 	free(size);
 	free(first);
@@ -321,11 +362,12 @@ static void rebuild_relations(struct graph *g, const uint32_t *slot_of, size_t m
 void resolve_entities(struct graph *g, const struct resolve_vectors *vecs,
 		      const struct resolve_opts *opts, struct resolve_stats *stats)
 {
-	struct state s = { g, vecs, (float)opts->threshold, NULL, NULL, stats };
+	struct state s = { g, vecs, (float)opts->threshold, NULL, NULL, stats, vecs->dims / 4, NULL };
 	size_t n = g->nentities, exact_below = opts->exact_below ? opts->exact_below : EXACT_BELOW;
 	g->resolved = 1;
 	s.parent = xmalloc((n ? n : 1) * sizeof *s.parent);
 	s.type = xcalloc(n ? n : 1, sizeof *s.type);
+	s.rest = xcalloc(n ? n : 1, sizeof *s.rest);
 	uint32_t *with = xmalloc((n ? n : 1) * sizeof *with), nwith = 0;
 	buf b;
 	buf_init(&b);
@@ -339,6 +381,8 @@ void resolve_entities(struct graph *g, const struct resolve_vectors *vecs,
 			continue; /* a zero vector is like nothing */
 		for (size_t i = 0; i < vecs->dims; i++)
 			v[i] /= len;
+		float h = dot(v, v, s.head);
+		s.rest[e] = h < 1 ? sqrtf(1 - h) : 0;
 		const struct forms *t = &g->entities[e].types;
 		buf_reset(&b);
 		names_fold(t->n ? t->v[0].text : "", t->n ? strlen(t->v[0].text) : 0, &b);
@@ -356,7 +400,11 @@ void resolve_entities(struct graph *g, const struct resolve_vectors *vecs,
 			exact_block(&s, with + i, j - i);
 		} else {
 			stats->lsh_blocks++;
-			lsh_block(&s, with + i, j - i, LSH_TABLES, LSH_BITS);
+			size_t tables = opts->lsh_tables ? opts->lsh_tables : LSH_TABLES;
+			size_t bits = opts->lsh_bits && opts->lsh_bits <= 32 ? opts->lsh_bits : LSH_BITS;
+			size_t planes = opts->lsh_planes ? opts->lsh_planes : LSH_PLANES;
+			lsh_block(&s, with + i, j - i, tables, bits,
+				  planes < bits ? bits : planes > tables * bits ? tables * bits : planes);
 		}
 	}
 	uint32_t *slot_of = xmalloc((n ? n : 1) * sizeof *slot_of);
@@ -367,6 +415,7 @@ void resolve_entities(struct graph *g, const struct resolve_vectors *vecs,
 	for (size_t e = 0; e < n; e++)
 		free(s.type[e]);
 	free(s.type);
+	free(s.rest);
 	free(s.parent);
 	free(with);
 }
@@ -410,7 +459,8 @@ int graph_resolve(store_txn *t, const struct config *cfg, const struct job *job,
 	}
 	buf_free(&scratch);
 	struct resolve_vectors v = { rows, dims, row_of };
-	struct resolve_opts o = { cfg->graph_resolve_threshold, 0, (size_t)cfg->graph_max_descriptions };
+	struct resolve_opts o = { cfg->graph_resolve_threshold, 0, (size_t)cfg->graph_max_descriptions,
+				  0, 0, 0 };
 	resolve_entities(g, &v, &o, stats);
 	stats->unvectored = missing;
 	free(rows);

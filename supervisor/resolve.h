@@ -32,6 +32,8 @@ struct resolve_opts {
 	double threshold;         /* cosine at least this merges */
 	size_t exact_below;       /* a type with fewer entities than this: all pairs (0: default) */
 	size_t max_descriptions;  /* distinct descriptions kept when merging */
+	/* the buckets: tables, signature bits, hyperplanes the bits are drawn from (0: defaults) */
+	size_t lsh_tables, lsh_bits, lsh_planes;
 };
 
 struct resolve_stats {

@@ -1,8 +1,9 @@
-/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher, GraphML or kuzu's COPY FROM files, the stages' answers (results.h) as lines or a
- * tree of files, the answers that failed validation, or of a run over rows its table with the
- * answers' fields (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so it
- * works on a live run and sees a consistent snapshot; the same run always gives the same
+/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h; entities resolved by their
+ * vectors when the run asks, resolve.h) as jsonl, Neo4j bulk-import csv, Cypher, GraphML or
+ * kuzu's COPY FROM files, or what resolution merged; the stages' answers (results.h) as lines
+ * or a tree of files, the answers that failed validation, or of a run over rows its table with
+ * the answers' fields (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so
+ * it works on a live run and sees a consistent snapshot; the same run always gives the same
  * bytes. */
 #include "results.h"
 #include "rows_export.h"
@@ -101,10 +102,10 @@ static const struct format {
 	{ "cypher", export_graph, .write = graph_write_cypher },
 	{ "graphml", export_graph, .write = graph_write_graphml },
 	{ "kuzu", export_graph, .files = kuzu_files },
-	{ "merges", export_graph, .write = resolve_write_merges },
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "merges", export_graph, .write = resolve_write_merges },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
@@ -186,9 +187,8 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen) ||
 	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))
 		goto out;
-	if (fm->write == resolve_write_merges && !g.resolved)
-		log_warn("export -f merges: the run does not resolve entities (graph.resolve, and an "
-			 "embedding stage over entities): no merges");
+	if (fm->write == resolve_write_merges && !cfg.graph_resolve)
+		log_warn("export -f merges: the run's graph.resolve is false: no merges");
 	if (fm->files)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
 	else

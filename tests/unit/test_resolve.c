@@ -12,6 +12,9 @@
 
 #include "../../common/buf.h"
 #include "../../supervisor/resolve.h"
+#include "../../supervisor/vecstore.h"
+
+#include <unistd.h>
 
 #define DIMS 16
 
@@ -73,7 +76,7 @@ static void relation(struct fixture *x, uint32_t src, uint32_t dst, const char *
 static struct resolve_stats resolve(struct fixture *x, size_t exact_below)
 {
 	struct resolve_vectors v = { &x->rows[0][0], DIMS, x->row_of };
-	struct resolve_opts o = { 0.92, exact_below, 5 };
+	struct resolve_opts o = { 0.92, exact_below, 5, 0, 0, 0 };
 	struct resolve_stats st = { 0 };
 	resolve_entities(&x->g, &v, &o, &st);
 	return st;
@@ -173,6 +176,56 @@ static void types_apart_and_entities_without_vectors_stay(void **state)
 	free(x);
 }
 
+/* graph_resolve finds each entity's vector where the embedding stage over entities kept it
+ * (vecstore_entity_key), and does nothing without graph.resolve or without such a stage. */
+static void the_run_step_reads_the_stored_vectors(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kgsup-resolve-XXXXXX", err[256] = "";
+	assert_non_null(mkdtemp(dir));
+	store *db = store_open(dir, 0, err, sizeof err);
+	assert_non_null(db);
+	store_txn *t = store_begin(db, 1);
+	struct stage stages[2] = { { .name = "kg", .endpoint = EP_CHAT, .graph = 1 },
+				   { .name = "vectors", .endpoint = EP_EMBEDDINGS, .over = OVER_ENTITIES,
+				     .model = "m", .dimensions = DIMS, .max_input_tokens = 8192 } };
+	struct job job = { .n = 2, .st = stages };
+	struct config cfg;
+	config_defaults(&cfg);
+	buf scratch;
+	buf_init(&scratch);
+	for (int run = 0; run < 3; run++) {
+		struct fixture *x = calloc(1, sizeof *x);
+		float ada[DIMS], ada2[DIMS];
+		at_cosine(ada, 1, 1);
+		at_cosine(ada2, 0.99f, 1);
+		entity(x, "Ada Lovelace", 2, "person", 1, NULL);
+		entity(x, "Ada Lovelace.", 1, "person", 2, NULL);
+		entity(x, "Charles Babbage", 1, "person", 3, NULL); /* not embedded yet */
+		unsigned char key[HASH_LEN];
+		for (int e = 0; e < 2; e++) {
+			vecstore_entity_key(&stages[1], &x->g.entities[e], &scratch, key);
+			assert_int_equal(vecstore_put(t, key, e ? ada2 : ada, DIMS), 0);
+		}
+		cfg.graph_resolve = run > 0;
+		job.n = run == 1 ? 1 : 2;
+		struct resolve_stats st;
+		assert_int_equal(graph_resolve(t, &cfg, &job, &x->g, &st, err, sizeof err), 0);
+		assert_int_equal(x->g.resolved, run == 2);
+		assert_int_equal(x->g.nentities, run == 2 ? 2 : 3);
+		assert_int_equal(st.unvectored, run == 2);
+		graph_free(&x->g);
+		free(x);
+	}
+	buf_free(&scratch);
+	config_free(&cfg);
+	store_abort(t);
+	store_close(db);
+	char cmd[100];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- order independence ---- */
 
 static uint64_t rnd(uint64_t *s)
@@ -258,7 +311,9 @@ static char *canonical(const struct graph *g)
 	}
 	free(lines);
 	buf_free(&line);
-	return xstrdup(buf_cstr(&b));
+	char *text = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return text;
 }
 
 /* p: 0..n-1 shuffled by seed (0: in order). */
@@ -313,6 +368,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(near_duplicates_merge_and_others_do_not),
 		cmocka_unit_test(types_apart_and_entities_without_vectors_stay),
+		cmocka_unit_test(the_run_step_reads_the_stored_vectors),
 		cmocka_unit_test(order_of_arrival_does_not_matter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
