@@ -27,7 +27,7 @@
  * table's bits drawn at random from the same PLANES hyperplanes (each table's own would cost
  * TABLES * BITS projections a vector); a pair is compared when some table puts both in one
  * bucket. BENCHMARKS.md has the recall and time these give. */
-#define LSH_TABLES 40
+#define LSH_TABLES 60
 #define LSH_BITS 16
 #define LSH_PLANES 256
 /* A hyperplane of long vectors spans a window of this many coordinates only (windows spread

@@ -146,9 +146,9 @@ int main(int argc, char **argv)
 	printf("sample: %zu entities, %zu pairs at the threshold or above (all pairs: %.1f s)\n",
 	       sample, npairs, now() - t0);
 
-	/* tables, bits, planes (0: the default) */
-	size_t settings[][3] = { { 0, 0, 0 },	    { 20, 12, 240 }, { 20, 12, 64 }, { 30, 16, 256 },
-				 { 60, 16, 256 } };
+	/* tables, bits, planes (0: the default); the last: every pair, no buckets */
+	size_t settings[][3] = { { 0, 0, 0 },	   { 40, 16, 256 }, { 30, 16, 256 }, { 20, 12, 240 },
+				 { 20, 12, 64 }, { 1, 1, 1 } };
 	size_t nsettings = sizeof settings / sizeof settings[0];
 	if (argc > 6) {
 		nsettings = 1;
@@ -165,7 +165,9 @@ int main(int argc, char **argv)
 		for (size_t e = 0; e < n; e++)
 			memcpy(ids[e], g.entities[e].id, 17);
 		struct resolve_vectors v = { rows, dims, row_of };
-		struct resolve_opts o = { THRESHOLD, 0, 5, settings[s][0], settings[s][1], settings[s][2] };
+		int all = s == nsettings - 1 && nsettings > 1;
+		struct resolve_opts o = { THRESHOLD, all ? n + 1 : 0, 5, settings[s][0], settings[s][1],
+					  settings[s][2] };
 		struct resolve_stats st = { 0 };
 		t0 = now();
 		resolve_entities(&g, &v, &o, &st);
@@ -183,7 +185,9 @@ int main(int argc, char **argv)
 			found += !strcmp(fa, fb);
 		}
 		char label[32];
-		if (settings[s][0])
+		if (all)
+			snprintf(label, sizeof label, "all pairs");
+		else if (settings[s][0])
 			snprintf(label, sizeof label, "%zu x %zu/%zu", settings[s][0], settings[s][1],
 				 settings[s][2]);
 		else
