@@ -74,6 +74,8 @@ static const struct setting settings[] = {
 	  "dr, mr, mrs, ms, mx, prof, sir, dame" },
 	{ "graph", "aliases_file", C_STR_OR_NULL, OFF(graph_aliases_file), 1, 0, 0, NULL },
 	{ "graph", "max_descriptions", C_INT, OFF(graph_max_descriptions), 0, 1000, 5, NULL },
+	{ "graph", "resolve", C_BOOL, OFF(graph_resolve), 0, 1, 0, NULL },
+	{ "graph", "resolve_threshold", C_NUM, OFF(graph_resolve_threshold), 0, 1, 0.92, NULL },
 	{ "input", "id_column", C_STR_OR_NULL, OFF(input_id_column), 1, 0, 0, NULL },
 	{ "input", "text_column", C_STR_OR_NULL, OFF(input_text_column), 1, 0, 0, NULL },
 	{ "input", "keep_columns", C_RAW, OFF(input_keep_columns), 0, 0, 0, NULL },

@@ -59,6 +59,8 @@ struct config {
 	char *graph_titles;       /* comma-separated titles dropped from the front of names */
 	char *graph_aliases_file; /* NULL: no alias rules */
 	int64_t graph_max_descriptions; /* distinct descriptions kept per entity or relation */
+	int graph_resolve;              /* merge entities by their vectors too (resolve.h) */
+	double graph_resolve_threshold; /* at this cosine similarity or more */
 	/* input: tables' columns (columns.h); NULL: chosen from the header and the rows */
 	char *input_id_column, *input_text_column, *input_sheet;
 	char *input_keep_columns; /* a JSON array of column names, or NULL: all but id and text */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FORMS 64             /* surface forms kept per entity (more are merged, not listed) */
+#define MAX_FORMS GRAPH_MAX_FORMS /* surface forms kept per entity (more are merged, not listed) */
 #define MAX_DESCRIPTION_BYTES 500
 
 struct maps {
@@ -50,24 +50,37 @@ static void u32s_settle(struct u32s *s)
 	s->n = w;
 }
 
-/* Counts one more sighting of text; a new text is kept while there is room. */
-static void forms_add(struct forms *f, const char *text, size_t max)
+/* Counts seen more sightings of text; a new text is kept while there is room. */
+static void forms_count(struct forms *f, const char *text, uint32_t seen, float similarity,
+			size_t max)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->v[i].text, text)) {
-			f->v[i].seen++;
+			f->v[i].seen += seen;
 			return;
 		}
 	if (f->n >= max)
 		return;
 	f->v = xrealloc(f->v, (f->n + 1) * sizeof *f->v);
 	f->v[f->n].text = xstrdup(text);
-	f->v[f->n].seen = 1;
+	f->v[f->n].seen = seen;
+	f->v[f->n].similarity = similarity;
 	f->n++;
 }
 
+static void forms_add(struct forms *f, const char *text, size_t max)
+{
+	forms_count(f, text, 1, 1, max);
+}
+
+void graph_forms_merge(struct forms *into, const struct forms *from, size_t max)
+{
+	for (size_t i = 0; i < from->n; i++)
+		forms_count(into, from->v[i].text, from->v[i].seen, from->v[i].similarity, max);
+}
+
 /* Most often seen first; among equals, the first seen first. */
-static void forms_by_seen(struct forms *f)
+void graph_forms_by_seen(struct forms *f)
 {
 	for (size_t i = 1; i < f->n; i++) {
 		struct form x = f->v[i];
@@ -80,7 +93,14 @@ static void forms_by_seen(struct forms *f)
 	}
 }
 
-static void forms_free(struct forms *f)
+void graph_chunks_merge(struct u32s *into, const struct u32s *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		u32s_add(into, from->v[i]);
+	u32s_settle(into);
+}
+
+void graph_forms_free(struct forms *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		free(f->v[i].text);
@@ -103,7 +123,7 @@ static void add_description(struct maps *m, struct forms *f, const char *d)
 	forms_add(f, buf_cstr(&m->a), (size_t)m->max_descriptions);
 }
 
-static void make_id(char prefix, const char *key, size_t n, char id[17])
+void graph_make_id(char prefix, const char *key, size_t n, char id[17])
 {
 	unsigned char h[HASH_LEN];
 	hash_once(key, n, h);
@@ -146,7 +166,7 @@ static uint32_t entity_of(struct graph *g, struct maps *m, const char *name, con
 		g->entities = xgrow(g->entities, &g->capentities, g->nentities, sizeof *g->entities, 256);
 		struct gentity *ge = &g->entities[g->nentities++];
 		memset(ge, 0, sizeof *ge);
-		make_id('e', m->key.data, m->key.len, ge->id);
+		graph_make_id('e', m->key.data, m->key.len, ge->id);
 		map_put(&m->entity_name, m->key.data, name_len, e);
 	}
 	return e;
@@ -176,7 +196,7 @@ static uint32_t relation_of(struct graph *g, struct maps *m, uint32_t src, uint3
 		buf_reset(&m->b);
 		buf_printf(&m->b, "%s>%s:", g->entities[src].id, g->entities[dst].id);
 		names_fold(type, strlen(type), &m->b);
-		make_id('r', m->b.data, m->b.len, gr->id);
+		graph_make_id('r', m->b.data, m->b.len, gr->id);
 		gr->source = src;
 		gr->target = dst;
 	}
@@ -325,12 +345,12 @@ int graph_build(store_txn *t, const struct config *cfg, const struct job *job, s
 			add_batch(t, g, m, i, 0);
 	}
 	for (size_t i = 0; i < g->nentities; i++) {
-		forms_by_seen(&g->entities[i].names);
-		forms_by_seen(&g->entities[i].types);
+		graph_forms_by_seen(&g->entities[i].names);
+		graph_forms_by_seen(&g->entities[i].types);
 		u32s_settle(&g->entities[i].chunks);
 	}
 	for (size_t i = 0; i < g->nrelations; i++) {
-		forms_by_seen(&g->relations[i].types);
+		graph_forms_by_seen(&g->relations[i].types);
 		u32s_settle(&g->relations[i].chunks);
 	}
 	return 0;
@@ -351,16 +371,19 @@ void graph_free(struct graph *g)
 		free(m);
 	}
 	for (size_t i = 0; i < g->nentities; i++) {
-		forms_free(&g->entities[i].names);
-		forms_free(&g->entities[i].types);
-		forms_free(&g->entities[i].descriptions);
+		graph_forms_free(&g->entities[i].names);
+		graph_forms_free(&g->entities[i].types);
+		graph_forms_free(&g->entities[i].descriptions);
 		free(g->entities[i].chunks.v);
 	}
 	for (size_t i = 0; i < g->nrelations; i++) {
-		forms_free(&g->relations[i].types);
-		forms_free(&g->relations[i].descriptions);
+		graph_forms_free(&g->relations[i].types);
+		graph_forms_free(&g->relations[i].descriptions);
 		free(g->relations[i].chunks.v);
 	}
+	for (size_t i = 0; i < g->nmerges; i++)
+		free(g->merges[i].merged_name);
+	free(g->merges);
 	for (size_t i = 0; i < g->nsources; i++)
 		free(g->sources[i]);
 	free(g->sources);

@@ -17,6 +17,9 @@
 struct form {
 	char *text;
 	uint32_t seen;
+	/* a name's cosine similarity to the entity it was merged into by entity resolution
+	 * (resolve.h): that of the entity it was a name of; 1 for the entity's own names */
+	float similarity;
 };
 
 struct forms {
@@ -45,6 +48,14 @@ struct grelation {
 	struct u32s chunks;
 };
 
+/* An entity that entity resolution merged into another (resolve.h). */
+struct gmerge {
+	uint32_t kept;        /* the entity it is now part of */
+	char merged_id[17];   /* its id before the merge */
+	char *merged_name;    /* its name before the merge */
+	float similarity;     /* cosine of its vector and the kept entity's */
+};
+
 struct gchunk {
 	char id[17];
 	uint32_t source;
@@ -64,7 +75,11 @@ struct graph {
 	uint64_t entity_records, relation_records; /* before merging */
 	uint64_t dropped_by_answer;   /* relations the answers' validation left out */
 	uint64_t dropped_unresolved;  /* relations whose end names no entity at all */
-	void *maps;                   /* graph.c's indexes */
+	int resolved;                 /* entity resolution ran (resolve.h) */
+	struct gmerge *merges;        /* what it merged, by kept entity, then similarity */
+	size_t nmerges;
+	uint64_t dropped_self_loops;  /* relations between two entities it merged */
+	void *maps;                   /* graph.c's indexes, of graph_build's numbering only */
 };
 
 /* Builds g from the run in t with cfg's graph settings, from the answers of job's stages that
@@ -73,6 +88,17 @@ struct graph {
 int graph_build(store_txn *t, const struct config *cfg, const struct job *job, struct graph *g,
 		char *err, size_t errlen);
 void graph_free(struct graph *g);
+
+/* Merging pieces, as graph_build merges (for entity resolution): from's forms added to into's
+ * with their counts and similarity (distinct texts, at most max; graph_forms_by_seen orders
+ * them by count after); from's chunks added to into's, ascending and distinct. */
+#define GRAPH_MAX_FORMS 64
+void graph_forms_merge(struct forms *into, const struct forms *from, size_t max);
+void graph_forms_by_seen(struct forms *f);
+void graph_chunks_merge(struct u32s *into, const struct u32s *from);
+void graph_forms_free(struct forms *f);
+/* An entity's or relation's id: prefix and the first hex digits of the hash of key. */
+void graph_make_id(char prefix, const char *key, size_t n, char id[17]);
 
 /* The path of source number source ("" when the run has no such source). */
 const char *graph_source_name(const struct graph *g, uint32_t source);

@@ -1,8 +1,9 @@
 /* graph_write.c: a merged graph (graph.h) written in each export format: jsonl, Neo4j's
- * bulk-import csv (two files), Cypher MERGE statements, GraphML and kuzu's COPY FROM (two CSV
- * files and the script that loads them). Each writer takes the whole graph and a scratch
- * buffer; the same graph always gives the same bytes. */
+ * bulk-import csv (two files), Cypher MERGE statements and GraphML (kuzu's COPY FROM files:
+ * graph_kuzu.c). Each writer takes the whole graph and a scratch buffer; the same graph always
+ * gives the same bytes. */
 #include "graph_write.h"
+#include "graph_write_impl.h"
 #include "../common/json.h"
 #include "../common/names.h"
 
@@ -11,13 +12,13 @@
 
 /* ---- shared pieces ---- */
 
-static const char *display(const struct forms *f)
+const char *gw_display(const struct forms *f)
 {
 	return f->n ? f->v[0].text : "";
 }
 
 /* The forms of f from `from` on, each written by put (the format's escaping), sep between. */
-static void put_forms(buf *b, const struct forms *f, size_t from, const char *sep,
+void gw_put_forms(buf *b, const struct forms *f, size_t from, const char *sep,
 		      void (*put)(buf *b, const char *s))
 {
 	for (size_t i = from; i < f->n; i++) {
@@ -28,7 +29,7 @@ static void put_forms(buf *b, const struct forms *f, size_t from, const char *se
 }
 
 /* A quoted field, after a comma unless first, its text written by put (the format's escaping). */
-static void quoted(buf *b, const char *s, int comma, void (*put)(buf *b, const char *s))
+void gw_quoted(buf *b, const char *s, int comma, void (*put)(buf *b, const char *s))
 {
 	buf_puts(b, comma ? ",\"" : "\"");
 	put(b, s);
@@ -36,11 +37,11 @@ static void quoted(buf *b, const char *s, int comma, void (*put)(buf *b, const c
 }
 
 /* A quoted list field after a comma: the forms of f from `from` on, sep between. */
-static void quoted_forms(buf *b, const struct forms *f, size_t from, const char *sep,
+void gw_quoted_forms(buf *b, const struct forms *f, size_t from, const char *sep,
 			 void (*put)(buf *b, const char *s))
 {
 	buf_puts(b, ",\"");
-	put_forms(b, f, from, sep, put);
+	gw_put_forms(b, f, from, sep, put);
 	buf_putc(b, '"');
 }
 
@@ -63,9 +64,17 @@ static void rel_type_token(buf *b, const char *type)
 		buf_puts(b, "RELATED_TO");
 }
 
+/* Entity resolution's similarity of each alias (the names from the second on; resolve.h), sep
+ * between. Written only for a graph resolved, so that other exports keep their bytes. */
+static void alias_similarity(buf *b, const struct forms *names, const char *sep)
+{
+	for (size_t i = 1; i < names->n; i++)
+		buf_printf(b, "%s%.4f", i > 1 ? sep : "", names->v[i].similarity);
+}
+
 /* Two quoted list fields: the chunk ids, and the distinct source files (chunks ascend, so a
  * source's chunks are together), elements separated by sep and written by put. */
-static void list_chunks(buf *b, const struct graph *g, const struct u32s *chunks, const char *sep,
+void gw_list_chunks(buf *b, const struct graph *g, const struct u32s *chunks, const char *sep,
 			void (*put)(buf *b, const char *s))
 {
 	buf_puts(b, ",\"");
@@ -95,7 +104,7 @@ static void json_text(buf *b, const char *s)
 static void json_forms(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, ",\"%s\":[", key);
-	put_forms(b, f, from, ",", json_text);
+	gw_put_forms(b, f, from, ",", json_text);
 	buf_putc(b, ']');
 }
 
@@ -129,10 +138,15 @@ void graph_write_jsonl(const struct graph *g, const char *dir, FILE *out, buf *b
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
 		buf_printf(b, "{\"kind\":\"entity\",\"id\":\"%s\",\"name\":", e->id);
-		buf_json_str(b, display(&e->names), strlen(display(&e->names)));
+		buf_json_str(b, gw_display(&e->names), strlen(gw_display(&e->names)));
 		buf_puts(b, ",\"type\":");
-		buf_json_str(b, display(&e->types), strlen(display(&e->types)));
+		buf_json_str(b, gw_display(&e->types), strlen(gw_display(&e->types)));
 		json_forms(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, ",\"alias_similarity\":[");
+			alias_similarity(b, &e->names, ",");
+			buf_putc(b, ']');
+		}
 		json_forms(b, "descriptions", &e->descriptions, 0);
 		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&e->chunks));
 		json_provenance(b, g, &e->chunks);
@@ -145,11 +159,11 @@ void graph_write_jsonl(const struct graph *g, const char *dir, FILE *out, buf *b
 		buf_reset(b);
 		buf_printf(b, "{\"kind\":\"relation\",\"id\":\"%s\",\"source\":\"%s\",\"target\":\"%s\","
 			   "\"source_name\":", r->id, s->id, t->id);
-		buf_json_str(b, display(&s->names), strlen(display(&s->names)));
+		buf_json_str(b, gw_display(&s->names), strlen(gw_display(&s->names)));
 		buf_puts(b, ",\"target_name\":");
-		buf_json_str(b, display(&t->names), strlen(display(&t->names)));
+		buf_json_str(b, gw_display(&t->names), strlen(gw_display(&t->names)));
 		buf_puts(b, ",\"type\":");
-		buf_json_str(b, display(&r->types), strlen(display(&r->types)));
+		buf_json_str(b, gw_display(&r->types), strlen(gw_display(&r->types)));
 		json_forms(b, "descriptions", &r->descriptions, 0);
 		buf_printf(b, ",\"weight\":%llu", (unsigned long long)graph_weight(&r->chunks));
 		json_provenance(b, g, &r->chunks);
@@ -188,7 +202,7 @@ static void csv_element(buf *b, const char *s)
 
 static void csv_chunks(buf *b, const struct graph *g, const struct u32s *chunks)
 {
-	list_chunks(b, g, chunks, ";", csv_element);
+	gw_list_chunks(b, g, chunks, ";", csv_element);
 }
 
 void graph_write_csv_nodes(const struct graph *g, const char *dir, FILE *out, buf *b)
@@ -199,15 +213,15 @@ void graph_write_csv_nodes(const struct graph *g, const char *dir, FILE *out, bu
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
-		quoted(b, e->id, 0, csv_value);
-		quoted(b, display(&e->names), 1, csv_value);
-		quoted(b, display(&e->types), 1, csv_value);
-		quoted_forms(b, &e->names, 1, ";", csv_element);
-		quoted_forms(b, &e->descriptions, 0, ";", csv_element);
+		gw_quoted(b, e->id, 0, csv_value);
+		gw_quoted(b, gw_display(&e->names), 1, csv_value);
+		gw_quoted(b, gw_display(&e->types), 1, csv_value);
+		gw_quoted_forms(b, &e->names, 1, ";", csv_element);
+		gw_quoted_forms(b, &e->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
 		csv_chunks(b, g, &e->chunks);
 		buf_puts(b, ",\"Entity;");
-		csv_field(b, display(&e->types), 1);
+		csv_field(b, gw_display(&e->types), 1);
 		buf_puts(b, "\"\n");
 		fwrite(b->data, 1, b->len, out);
 	}
@@ -221,18 +235,18 @@ void graph_write_csv_relationships(const struct graph *g, const char *dir, FILE 
 	for (size_t i = 0; i < g->nrelations; i++) {
 		const struct grelation *r = &g->relations[i];
 		buf_reset(b);
-		quoted(b, g->entities[r->source].id, 0, csv_value);
-		quoted(b, g->entities[r->target].id, 1, csv_value);
+		gw_quoted(b, g->entities[r->source].id, 0, csv_value);
+		gw_quoted(b, g->entities[r->target].id, 1, csv_value);
 		buf_puts(b, ",\"");
 		size_t at = b->len;
-		rel_type_token(b, display(&r->types));
+		rel_type_token(b, gw_display(&r->types));
 		for (size_t j = at; j < b->len; j++)
 			if (b->data[j] == '"' || b->data[j] == '\n' || b->data[j] == '\r')
 				b->data[j] = '_';
 		buf_putc(b, '"');
-		quoted(b, r->id, 1, csv_value);
-		quoted(b, display(&r->types), 1, csv_value);
-		quoted_forms(b, &r->descriptions, 0, ";", csv_element);
+		gw_quoted(b, r->id, 1, csv_value);
+		gw_quoted(b, gw_display(&r->types), 1, csv_value);
+		gw_quoted_forms(b, &r->descriptions, 0, ";", csv_element);
 		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
 		csv_chunks(b, g, &r->chunks);
 		buf_putc(b, '\n');
@@ -278,7 +292,7 @@ static void cy_name(buf *b, const char *s)
 static void cy_forms(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, ", %s: [", key);
-	put_forms(b, f, from, ", ", cy_str);
+	gw_put_forms(b, f, from, ", ", cy_str);
 	buf_putc(b, ']');
 }
 
@@ -300,14 +314,19 @@ void graph_write_cypher(const struct graph *g, const char *dir, FILE *out, buf *
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
 		buf_printf(b, "MERGE (e:Entity {id: '%s'}) SET e += {name: ", e->id);
-		cy_str(b, display(&e->names));
+		cy_str(b, gw_display(&e->names));
 		buf_puts(b, ", type: ");
-		cy_str(b, display(&e->types));
+		cy_str(b, gw_display(&e->types));
 		cy_forms(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, ", alias_similarity: [");
+			alias_similarity(b, &e->names, ", ");
+			buf_putc(b, ']');
+		}
 		cy_forms(b, "descriptions", &e->descriptions, 0);
 		cy_chunks(b, g, &e->chunks);
 		buf_puts(b, "} SET e:");
-		cy_name(b, display(&e->types));
+		cy_name(b, gw_display(&e->types));
 		buf_puts(b, ";\n");
 		fwrite(b->data, 1, b->len, out);
 	}
@@ -318,11 +337,11 @@ void graph_write_cypher(const struct graph *g, const char *dir, FILE *out, buf *
 			   g->entities[r->source].id, g->entities[r->target].id);
 		buf tok;
 		buf_init(&tok);
-		rel_type_token(&tok, display(&r->types));
+		rel_type_token(&tok, gw_display(&r->types));
 		cy_name(b, buf_cstr(&tok));
 		buf_free(&tok);
 		buf_printf(b, " {id: '%s'}]->(b) SET r += {type: ", r->id);
-		cy_str(b, display(&r->types));
+		cy_str(b, gw_display(&r->types));
 		cy_forms(b, "descriptions", &r->descriptions, 0);
 		cy_chunks(b, g, &r->chunks);
 		buf_puts(b, "};\n");
@@ -364,7 +383,7 @@ static void xml_data(buf *b, const char *key, const char *text)
 static void xml_joined(buf *b, const char *key, const struct forms *f, size_t from)
 {
 	buf_printf(b, "<data key=\"%s\">", key);
-	put_forms(b, f, from, " | ", xml_text);
+	gw_put_forms(b, f, from, " | ", xml_text);
 	buf_puts(b, "</data>");
 }
 
@@ -392,15 +411,23 @@ void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf 
 	      "<key id=\"rtype\" for=\"edge\" attr.name=\"type\" attr.type=\"string\"/>\n"
 	      "<key id=\"rdescr\" for=\"edge\" attr.name=\"descriptions\" attr.type=\"string\"/>\n"
 	      "<key id=\"rweight\" for=\"edge\" attr.name=\"weight\" attr.type=\"int\"/>\n"
-	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n"
-	      "<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
+	      "<key id=\"rchunks\" for=\"edge\" attr.name=\"chunks\" attr.type=\"string\"/>\n", out);
+	if (g->resolved)
+		fputs("<key id=\"asim\" for=\"node\" attr.name=\"alias_similarity\" "
+		      "attr.type=\"string\"/>\n", out);
+	fputs("<graph id=\"kgsup\" edgedefault=\"directed\">\n", out);
 	for (size_t i = 0; i < g->nentities; i++) {
 		const struct gentity *e = &g->entities[i];
 		buf_reset(b);
 		buf_printf(b, "<node id=\"%s\">", e->id);
-		xml_data(b, "label", display(&e->names));
-		xml_data(b, "type", display(&e->types));
+		xml_data(b, "label", gw_display(&e->names));
+		xml_data(b, "type", gw_display(&e->types));
 		xml_joined(b, "aliases", &e->names, 1);
+		if (g->resolved) {
+			buf_puts(b, "<data key=\"asim\">");
+			alias_similarity(b, &e->names, " | ");
+			buf_puts(b, "</data>");
+		}
 		xml_joined(b, "descr", &e->descriptions, 0);
 		xml_chunks(b, "weight", "chunks", g, &e->chunks);
 		buf_puts(b, "</node>\n");
@@ -411,172 +438,11 @@ void graph_write_graphml(const struct graph *g, const char *dir, FILE *out, buf 
 		buf_reset(b);
 		buf_printf(b, "<edge id=\"%s\" source=\"%s\" target=\"%s\">", r->id,
 			   g->entities[r->source].id, g->entities[r->target].id);
-		xml_data(b, "rtype", display(&r->types));
+		xml_data(b, "rtype", gw_display(&r->types));
 		xml_joined(b, "rdescr", &r->descriptions, 0);
 		xml_chunks(b, "rweight", "rchunks", g, &r->chunks);
 		buf_puts(b, "</edge>\n");
 		fwrite(b->data, 1, b->len, out);
 	}
 	fputs("</graph>\n</graphml>\n", out);
-}
-
-/* ---- kuzu: CSV files for COPY FROM, and load.cypher that makes the tables and fills them ---- */
-
-/* kuzu's own list syntax in CSV ([a,b]) cuts an element at every comma and keeps the quotes
- * around one quoted, so descriptions with commas could not survive it: a list column holds its
- * elements joined by the unit separator, which load.cypher splits (an empty field: no element). */
-#define KUZU_SEP "\x1f"
-
-enum kuzu_kind { KUZU_TEXT, KUZU_LIST, KUZU_INT };
-
-struct kuzu_column {
-	const char *name;
-	enum kuzu_kind kind;
-};
-
-/* The columns of each file, in the order the writers below put them; load.cypher's tables and
- * COPY statements are made from these. A relation file's first two are its ends' ids. */
-static const struct kuzu_column kuzu_entity_columns[] = {
-	{ "id", KUZU_TEXT }, { "name", KUZU_TEXT }, { "type", KUZU_TEXT },
-	{ "aliases", KUZU_LIST }, { "descriptions", KUZU_LIST }, { "weight", KUZU_INT },
-	{ "chunks", KUZU_LIST }, { "sources", KUZU_LIST }, { NULL, KUZU_TEXT },
-};
-static const struct kuzu_column kuzu_relation_columns[] = {
-	{ "source", KUZU_TEXT }, { "target", KUZU_TEXT }, { "id", KUZU_TEXT },
-	{ "type", KUZU_TEXT }, { "descriptions", KUZU_LIST }, { "weight", KUZU_INT },
-	{ "chunks", KUZU_LIST }, { "sources", KUZU_LIST }, { NULL, KUZU_TEXT },
-};
-
-/* A field's text inside its quotes (RFC 4180: load.cypher sets ESCAPE to the quote). Newlines
- * stay (load.cypher reads serially, which allows them in quotes); a byte that is not UTF-8
- * becomes U+FFFD, as kuzu refuses the whole file for one; in a list element the separator
- * becomes a space. */
-static void kuzu_text(buf *b, const char *s, int element)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_seq_len(p + i, n - i);
-		if (!l) {
-			buf_puts(b, "\xef\xbf\xbd");
-			i++;
-			continue;
-		}
-		if (p[i] == '"')
-			buf_putc(b, '"');
-		if (element && p[i] == KUZU_SEP[0])
-			buf_putc(b, ' ');
-		else
-			buf_put(b, p + i, l);
-		i += l;
-	}
-}
-
-static void kuzu_value(buf *b, const char *s)
-{
-	kuzu_text(b, s, 0);
-}
-
-static void kuzu_element(buf *b, const char *s)
-{
-	kuzu_text(b, s, 1);
-}
-
-static void kuzu_header(FILE *out, const struct kuzu_column *c)
-{
-	for (size_t i = 0; c[i].name; i++)
-		fprintf(out, "%s%s", i ? "," : "", c[i].name);
-	fputc('\n', out);
-}
-
-void graph_write_kuzu_nodes(const struct graph *g, const char *dir, FILE *out, buf *b)
-{
-	(void)dir;
-	kuzu_header(out, kuzu_entity_columns);
-	for (size_t i = 0; i < g->nentities; i++) {
-		const struct gentity *e = &g->entities[i];
-		buf_reset(b);
-		quoted(b, e->id, 0, kuzu_value);
-		quoted(b, display(&e->names), 1, kuzu_value);
-		quoted(b, display(&e->types), 1, kuzu_value);
-		quoted_forms(b, &e->names, 1, KUZU_SEP, kuzu_element);
-		quoted_forms(b, &e->descriptions, 0, KUZU_SEP, kuzu_element);
-		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&e->chunks));
-		list_chunks(b, g, &e->chunks, KUZU_SEP, kuzu_element);
-		buf_putc(b, '\n');
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-void graph_write_kuzu_relationships(const struct graph *g, const char *dir, FILE *out, buf *b)
-{
-	(void)dir;
-	kuzu_header(out, kuzu_relation_columns);
-	for (size_t i = 0; i < g->nrelations; i++) {
-		const struct grelation *r = &g->relations[i];
-		buf_reset(b);
-		quoted(b, g->entities[r->source].id, 0, kuzu_value);
-		quoted(b, g->entities[r->target].id, 1, kuzu_value);
-		quoted(b, r->id, 1, kuzu_value);
-		quoted(b, display(&r->types), 1, kuzu_value);
-		quoted_forms(b, &r->descriptions, 0, KUZU_SEP, kuzu_element);
-		buf_printf(b, ",%llu", (unsigned long long)graph_weight(&r->chunks));
-		list_chunks(b, g, &r->chunks, KUZU_SEP, kuzu_element);
-		buf_putc(b, '\n');
-		fwrite(b->data, 1, b->len, out);
-	}
-}
-
-static const char *const kuzu_types[] = {
-	[KUZU_TEXT] = "STRING", [KUZU_LIST] = "STRING[]", [KUZU_INT] = "INT64",
-};
-
-/* A table's property columns (c from its first property on) with their types. */
-static void kuzu_properties(buf *b, const struct kuzu_column *c)
-{
-	for (size_t i = 0; c[i].name; i++)
-		buf_printf(b, ", %s %s", c[i].name, kuzu_types[c[i].kind]);
-}
-
-/* COPY table FROM the file dir/file, each column as read (a list's field, STRING, split). */
-static void kuzu_copy(buf *b, const char *table, const struct kuzu_column *c, const char *dir,
-		      const char *file)
-{
-	buf_printf(b, "COPY %s FROM (LOAD WITH HEADERS (", table);
-	for (size_t i = 0; c[i].name; i++)
-		buf_printf(b, "%s%s %s", i ? ", " : "", c[i].name,
-			   kuzu_types[c[i].kind == KUZU_INT ? KUZU_INT : KUZU_TEXT]);
-	buf_puts(b, ") FROM '");
-	for (const char *p = dir; *p; p++) {
-		if (*p == '\\' || *p == '\'')
-			buf_putc(b, '\\');
-		buf_putc(b, *p);
-	}
-	buf_printf(b, "/%s' (HEADER=true, DELIM=',', QUOTE='\"', ESCAPE='\"', PARALLEL=false) "
-		   "RETURN ", file);
-	for (size_t i = 0; c[i].name; i++) {
-		if (c[i].kind == KUZU_LIST)
-			buf_printf(b, "%sCASE WHEN %s IS NULL THEN CAST([] AS STRING[]) ELSE "
-				   "regexp_split_to_array(%s, '\\\\x1f') END", i ? ", " : "",
-				   c[i].name, c[i].name);
-		else
-			buf_printf(b, "%s%s", i ? ", " : "", c[i].name);
-	}
-	buf_puts(b, ");\n");
-}
-
-void graph_write_kuzu_load(const struct graph *g, const char *dir, FILE *out, buf *b)
-{
-	(void)g;
-	buf_reset(b);
-	buf_puts(b, "// kgsup knowledge graph for kuzu, into a new database: kuzu DBDIR < load.cypher\n"
-		 "// (list columns are their elements joined by U+001F in the CSV files)\n");
-	buf_puts(b, "CREATE NODE TABLE Entity(id STRING PRIMARY KEY");
-	kuzu_properties(b, kuzu_entity_columns + 1);
-	buf_puts(b, ");\nCREATE REL TABLE Relation(FROM Entity TO Entity");
-	kuzu_properties(b, kuzu_relation_columns + 2);
-	buf_puts(b, ");\n");
-	kuzu_copy(b, "Entity", kuzu_entity_columns, dir, GRAPH_KUZU_NODES);
-	kuzu_copy(b, "Relation", kuzu_relation_columns, dir, GRAPH_KUZU_RELATIONSHIPS);
-	fwrite(b->data, 1, b->len, out);
 }

@@ -1,14 +1,16 @@
-/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h) as jsonl, Neo4j bulk-import csv,
- * Cypher, GraphML or kuzu's COPY FROM files, the stages' answers (results.h) as lines or a
- * tree of files, the answers that failed validation, or of a run over rows its table with the
- * answers' fields (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so it
- * works on a live run and sees a consistent snapshot; the same run always gives the same
+/* export_cmd.c: `kgsup export`: the run's merged graph (graph.h; entities resolved by their
+ * vectors when the run asks, resolve.h) as jsonl, Neo4j bulk-import csv, Cypher, GraphML or
+ * kuzu's COPY FROM files, or what resolution merged; the stages' answers (results.h) as lines
+ * or a tree of files, the answers that failed validation, or of a run over rows its table with
+ * the answers' fields (rows_export.h) as csv or xlsx. Reads in one read-only transaction, so
+ * it works on a live run and sees a consistent snapshot; the same run always gives the same
  * bytes. */
 #include "results.h"
 #include "rows_export.h"
 #include "vectors.h"
 #include "../cli.h"
 #include "../graph_write.h"
+#include "../resolve.h"
 #include "../runstate.h"
 #include "../../common/hash.h"
 #include "../../common/log.h"
@@ -104,6 +106,7 @@ static const struct format {
 	{ "invalid", export_invalid, .write = NULL },
 	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
 	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "merges", export_graph, .write = resolve_write_merges },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
 	{ "vectors", export_vectors, .write = NULL },
 	{ "npy", export_npy, .write = NULL },
@@ -183,8 +186,12 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	buf b;
 	buf_init(&b);
 	int rc = -1;
-	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen))
+	struct resolve_stats rs;
+	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen) ||
+	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))
 		goto out;
+	if (fm->write == resolve_write_merges && !cfg.graph_resolve)
+		log_warn("export -f merges: the run's graph.resolve is false: no merges");
 	if (fm->files)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
 	else
@@ -194,6 +201,13 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 			"%llu records in %llu answers)\n", g.nentities, g.nrelations,
 			(unsigned long long)g.entity_records, (unsigned long long)g.relation_records,
 			(unsigned long long)g.answers);
+		if (g.resolved)
+			fprintf(stderr, "kgsup: resolved at cosine %.2f: %llu entities merged into others "
+				"(%llu similarities computed; %llu entities without a vector; %llu "
+				"relations between merged entities left out)\n",
+				cfg.graph_resolve_threshold, (unsigned long long)rs.merged,
+				(unsigned long long)rs.pairs, (unsigned long long)rs.unvectored,
+				(unsigned long long)g.dropped_self_loops);
 		if (g.dropped_by_answer || g.dropped_unresolved)
 			fprintf(stderr, "kgsup: %llu relations left out: an end is not an entity\n",
 				(unsigned long long)(g.dropped_by_answer + g.dropped_unresolved));
