@@ -2,7 +2,8 @@
 # demo.sh KGSUP: the main job end to end on this machine, no network needed: a synthetic
 # corpus, the local mock LLM over HTTPS, a run, its status and the exported graph; then the
 # analyzers job on 12 of the transcripts; then the feedback job on a generated survey table,
-# exported as CSV and XLSX, and its report.
+# exported as CSV and XLSX, and its report; then the graph with embeddings of its chunks and
+# entities, entities merged by their vectors, and a search.
 set -euo pipefail
 KGSUP=${1:?usage: demo.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +56,8 @@ import json, sys
 cfg = json.load(open(sys.argv[1]))
 cfg["api"].update(base_url="https://127.0.0.1:%s/v1" % sys.argv[2], ca_file=sys.argv[3])
 cfg["limits"].update(requests_per_minute=6000, tokens_per_minute=50000000)
+for m in (cfg["limits"].get("models") or {}).values():
+    m.update(requests_per_minute=6000, tokens_per_minute=50000000)
 json.dump(cfg, open(sys.argv[1], "w"), indent=1)
 PY
 }
@@ -79,3 +82,15 @@ rows=$(/usr/bin/python3 -c "import csv, sys; print(sum(1 for _ in csv.reader(ope
 echo "$rows rows in $D/feedback.csv and $D/feedback.xlsx; the first lines:"
 head -3 "$D/feedback.csv"
 kg report -s "$D/fb-state"
+
+echo
+echo "== the graph with vectors (etc/jobs/kg-vectors.json): the KG stage, then embeddings of the"
+echo "   chunks and of the merged entities; entities of one type whose vectors are alike merged"
+at_mock "$D/jobs/kg-vectors.json"
+kg start -c "$D/jobs/kg-vectors.json" -i "$D/an-in" -s "$D/vec-state" -w 16
+kg status -s "$D/vec-state"
+kg export -s "$D/vec-state" -f merges -o "$D/merges.tsv"
+echo "$(($(wc -l <"$D/merges.tsv") - 1)) merges in $D/merges.tsv; the first:"
+head -4 "$D/merges.tsv"
+kg export -s "$D/vec-state" -f npy -o "$D/vectors"
+kg search -s "$D/vec-state" -k 3 "what was decided about the budget"
