@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../common/config.h"
+#include "shard.h"
 
 /* The options a command may take, one bit each. -v, -q and --help go with every command. */
 enum cli_opt {
@@ -28,6 +29,8 @@ enum cli_opt {
 	CO_STRICT = 1u << 13,      /* --strict */
 	CO_SLOWEST = 1u << 14,     /* --slowest N */
 	CO_ERRORS = 1u << 15,      /* --errors */
+	CO_SHARD = 1u << 16,       /* --shard I/N|auto, --shards N */
+	CO_STATES = 1u << 17,      /* -s DIR may be repeated: several shards' runs together */
 };
 
 struct cli;
@@ -48,7 +51,9 @@ struct cli_command {
 struct cli {
 	const struct cli_command *cmd;
 	const char *config_path;
-	const char *state_dir;
+	const char *state_dir; /* the first -s */
+	char **state_dirs;     /* every -s, in order (CO_STATES: more than one) */
+	int nstates;
 	char **inputs;
 	int ninputs;
 	int workers; /* 0: from the config */
@@ -65,6 +70,9 @@ struct cli {
 	int errors;   /* kgsup trace --errors */
 	const char *format;
 	const char *output;
+	const char *shard_spec; /* --shard as given */
+	int shards;             /* --shards N (0: not given) */
+	struct shard shard;     /* --shard resolved (count 0: none given) */
 };
 
 /* The handlers of the user commands. */
