@@ -180,6 +180,35 @@ int shard_rec_read(store_txn *t, struct shard_rec *r)
 	return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
+/* n u32be values under key into a new array; missing ones are fill. */
+static uint32_t *get_u32s(store_txn *t, const char *key, uint32_t n, int *found)
+{
+	uint32_t *v = xmalloc(n ? (size_t)n * 4 : 4);
+	const void *d;
+	size_t len = 0;
+	*found = !store_get(t, DB_META, key, strlen(key), &d, &len);
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = *found && 4 * (size_t)i + 4 <= len ? rd_u32be((const char *)d + 4 * i) : i;
+	return v;
+}
+
+uint32_t *shard_batch_numbers(store_txn *t, uint32_t nbatches)
+{
+	int found;
+	return get_u32s(t, META_SHARD_BATCHES, nbatches, &found);
+}
+
+uint32_t *shard_owners(store_txn *t, uint32_t nsources)
+{
+	int found;
+	uint32_t *v = get_u32s(t, META_SHARD_OWNERS, nsources, &found);
+	if (!found) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 void shard_describe(char *out, size_t n, uint32_t index, uint32_t count)
 {
 	if (count)

@@ -65,6 +65,12 @@ void shard_plan_free(struct shard_plan *p);
 
 /* The shard recorded in t: 0 (r zeroed, count 0, for a whole run) or a STORE_ code. */
 int shard_rec_read(store_txn *t, struct shard_rec *r);
+/* The whole run's number of each of the nbatches planned batches of the run in t (malloc'd;
+ * a whole run's are its own). */
+uint32_t *shard_batch_numbers(store_txn *t, uint32_t nbatches);
+/* The shard each of the nsources documents of the run in t belongs to (malloc'd), or NULL for
+ * a whole run (all its own). */
+uint32_t *shard_owners(store_txn *t, uint32_t nsources);
 /* "shard 1/4" or "the whole corpus" */
 void shard_describe(char *out, size_t n, uint32_t index, uint32_t count);
 /* Whether the run in t is the shard want (count 0: a whole run): 0, or -1 with err naming

@@ -6,6 +6,7 @@
  * bytes. */
 #include "results.h"
 #include "rows_export.h"
+#include "shard_set.h"
 #include "../cli.h"
 #include "../graph_write.h"
 #include "../runstate.h"
@@ -56,7 +57,11 @@ struct format;
 /* Writes the format to output (a file, a directory, or NULL: standard output). */
 typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
 		       size_t errlen);
-static format_run export_graph, export_invalid, export_answers;
+static format_run export_invalid;
+/* The same from the stores of several shards of one run (one -s: a set of one). */
+typedef int format_runs(const struct shard_set *set, const struct format *fm, const char *output,
+			char *err, size_t errlen);
+static format_runs export_graph, export_answers;
 /* Writes the answers by document and stage to output; *count: what it wrote. */
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
@@ -89,20 +94,21 @@ static const struct dir_file kuzu_files[] = {
 static const struct format {
 	const char *name;
 	format_run *run;
+	format_runs *runs;             /* or a format that merges shards (export -s A -s B) */
 	graph_writer *write;           /* a graph: to -o FILE or standard output */
 	const struct dir_file *files;  /* or a graph's files in a directory */
 	answers_writer *answers; /* the answers (export_answers) */
 	const char *unit;        /* what answers counts */
 	rows_writer *rows;       /* what it writes of a run over rows */
 } formats[] = {
-	{ "jsonl", export_graph, .write = graph_write_jsonl },
-	{ "csv", export_graph, .files = csv_files, .rows = rows_export_csv },
-	{ "cypher", export_graph, .write = graph_write_cypher },
-	{ "graphml", export_graph, .write = graph_write_graphml },
-	{ "kuzu", export_graph, .files = kuzu_files },
+	{ "jsonl", .runs = export_graph, .write = graph_write_jsonl },
+	{ "csv", .runs = export_graph, .files = csv_files, .rows = rows_export_csv },
+	{ "cypher", .runs = export_graph, .write = graph_write_cypher },
+	{ "graphml", .runs = export_graph, .write = graph_write_graphml },
+	{ "kuzu", .runs = export_graph, .files = kuzu_files },
 	{ "invalid", export_invalid, .write = NULL },
-	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
-	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "results", .runs = export_answers, .answers = write_lines, .unit = "answers" },
+	{ "tree", .runs = export_answers, .answers = results_write_tree, .unit = "files" },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
@@ -169,9 +175,10 @@ static int write_dir(const struct graph *g, const struct format *fm, const char 
 	return 0;
 }
 
-static int export_graph(store_txn *t, const struct format *fm, const char *output, char *err,
-			size_t errlen)
+static int export_graph(const struct shard_set *set, const struct format *fm, const char *output,
+			char *err, size_t errlen)
 {
+	store_txn *t = set->t[0];
 	struct config cfg;
 	config_defaults(&cfg);
 	struct job job;
@@ -180,7 +187,8 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	buf b;
 	buf_init(&b);
 	int rc = -1;
-	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen))
+	if (run_job_read(t, &cfg, &job, err, errlen) ||
+	    graph_build_shards(set->t, set->n, &cfg, &job, &g, err, errlen))
 		goto out;
 	if (fm->files)
 		rc = write_dir(&g, fm, output, &b, err, errlen);
@@ -228,12 +236,12 @@ static int write_lines(struct results *r, const char *output, uint64_t *count, c
 	return close_out(out, output, err, errlen);
 }
 
-static int export_answers(store_txn *t, const struct format *fm, const char *output, char *err,
-			  size_t errlen)
+static int export_answers(const struct shard_set *set, const struct format *fm,
+			  const char *output, char *err, size_t errlen)
 {
 	struct results r;
 	uint64_t n = 0;
-	int rc = results_load(&r, t, err, errlen);
+	int rc = results_load_shards(&r, set->t, set->n, err, errlen);
 	if (!rc)
 		rc = fm->answers(&r, output, &n, err, errlen);
 	if (!rc)
@@ -261,9 +269,7 @@ static int over_rows(store_txn *t)
 int export_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	store *db = NULL;
-	store_txn *t = NULL;
-	struct plan_rec plan;
+	struct shard_set set = { 0 };
 	const struct format *fm = format_named(cli->format);
 	if (!fm) {
 		buf names;
@@ -274,16 +280,22 @@ int export_cmd(const struct cli *cli)
 		buf_free(&names);
 		goto done;
 	}
-	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
+	if (shard_set_open(&set, cli->state_dirs, cli->nstates, err, sizeof err))
 		goto done;
-	if (fm->rows && (!fm->run || over_rows(t)))
+	store_txn *t = set.t[0];
+	int rows = fm->rows && ((!fm->run && !fm->runs) || over_rows(t));
+	if (set.n > 1 && (rows || !fm->runs)) /* what does not merge reads one run */
+		snprintf(err, sizeof err, "export -f %s reads one state directory (-s), not the %zu "
+			 "shards given", fm->name, set.n);
+	else if (rows)
 		fm->rows(t, cli->output, err, sizeof err);
+	else if (fm->runs)
+		fm->runs(&set, fm, cli->output, err, sizeof err);
 	else
 		fm->run(t, fm, cli->output, err, sizeof err);
 done:
 	if (err[0])
 		die_msg("%s", err);
-	store_abort(t);
-	store_close(db);
+	shard_set_close(&set);
 	return err[0] ? EXIT_USAGE : EXIT_OK;
 }
