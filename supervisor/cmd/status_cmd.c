@@ -8,13 +8,16 @@
 #include "../runstate.h"
 #include "../stageview.h"
 #include "../broker/limits_view.h"
+#include "shard_set.h"
 #include "../../common/job.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
 #include "../../common/util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,9 @@ struct status {
 	double cost, saved;
 	double elapsed_s;
 	struct limits_view limits; /* as the broker last published them */
+	struct shard_rec shard;    /* start --shard: which (count 0: a whole run) */
+	uint32_t *given;           /* status -s A -s B: the shards summed (ngiven) */
+	size_t ngiven;
 };
 
 static const char *state_name(const struct status *st)
@@ -96,6 +102,39 @@ static void put_waiting(buf *b, const struct status *st)
 	buf_putc(b, '}');
 }
 
+/* ,"shard":{"index","count"} for a shard, {"count","given":[...]} for shards summed, or null;
+ * the chunks and sources status counts are then the shards' own. */
+static void put_shard_json(buf *b, const struct status *st)
+{
+	if (!st->shard.count) {
+		buf_puts(b, ",\"shard\":null");
+		return;
+	}
+	if (!st->ngiven) {
+		buf_printf(b, ",\"shard\":{\"index\":%u,\"count\":%u}", st->shard.index,
+			   st->shard.count);
+		return;
+	}
+	buf_printf(b, ",\"shard\":{\"count\":%u,\"given\":[", st->shard.count);
+	for (size_t i = 0; i < st->ngiven; i++)
+		buf_printf(b, "%s%u", i ? "," : "", st->given[i]);
+	buf_puts(b, "]}");
+}
+
+static void print_shard_text(const struct status *st)
+{
+	if (!st->shard.count)
+		return;
+	if (!st->ngiven) {
+		printf("shard      %u/%u (its documents only)\n", st->shard.index, st->shard.count);
+		return;
+	}
+	printf("shards     %zu of %u summed:", st->ngiven, st->shard.count);
+	for (size_t i = 0; i < st->ngiven; i++)
+		printf("%s%u", i ? ", " : " ", st->given[i]);
+	putchar('\n');
+}
+
 static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -132,6 +171,7 @@ static void print_json(const struct status *st)
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
 	put_waiting(&more, st);
+	put_shard_json(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -219,6 +259,7 @@ static void print_text(const struct status *st)
 	uint64_t total = batches_total(&st->plan, c);
 	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
 	printf("state      %s\n", state_name(st));
+	print_shard_text(st);
 	if (st->waiting) {
 		char line[1024];
 		reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
@@ -325,6 +366,10 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
 	stage_counters_read(t, st->sc, st->job.n);
 	read_reasons(t, st);
+	if (!shard_rec_read(t, &st->shard) && st->shard.count) { /* its own, not the whole run's */
+		st->plan.nchunks = st->shard.chunks;
+		st->plan.nsources = st->shard.sources;
+	}
 	if (st->job.rows) {
 		rows_plan_read(t, &st->rows_plan);
 		row_counters_read(t, st->rc, st->job.n);
@@ -344,32 +389,161 @@ out:
 	return rc;
 }
 
+/* One run's status, its dollars, hint and limits: 0, or -1 with err set. */
+static int status_one(const char *state_dir, struct status *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof *st);
+	pid_t pid;
+	st->live = lock_probe(state_dir, &pid, NULL);
+	if (load_status(state_dir, st, err, errlen))
+		return -1;
+	st->cost = st->job.legacy ? config_cost_usd(&st->cfg, st->c.prompt_tokens,
+						    st->c.completion_tokens)
+				  : stages_cost(&st->job, &st->cfg, st->sc);
+	st->saved = st->job.legacy ? config_cost_usd(&st->cfg, st->c.saved_prompt_tokens,
+						     st->c.saved_completion_tokens)
+				   : stages_saved(&st->job, &st->cfg, st->sc);
+	st->elapsed_s = (double)st->c.elapsed_ms / 1000.0;
+	make_hint(st, state_dir);
+	limits_view_read(&st->limits, state_dir, &st->cfg);
+	return 0;
+}
+
+static void print_status(const struct cli *cli, const struct status *st)
+{
+	if (cli->json)
+		print_json(st);
+	else if (cli->prometheus)
+		print_prometheus(st);
+	else
+		print_text(st);
+}
+
+/* The state of shards together: live while one is; else the one that most needs doing
+ * something (aborted, then stopped: resume it, then failed), else done. */
+static uint32_t shards_state(const struct status *v, size_t n, int *live)
+{
+	static const uint32_t worst[] = { RUN_ABORTED, RUN_STOPPED, RUN_FAILED };
+	*live = 0;
+	for (size_t i = 0; i < n; i++)
+		*live |= v[i].live;
+	for (size_t w = 0; w < sizeof worst / sizeof worst[0]; w++)
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(run_state_name(v[i].c.state), run_state_name(worst[w])))
+				return worst[w];
+	return RUN_DONE;
+}
+
+/* The counters shards add up. */
+#define SUMMED(f) offsetof(struct counters, f)
+static const size_t summed[] = {
+	SUMMED(requests_sent), SUMMED(requests_ok), SUMMED(retried), SUMMED(http_429),
+	SUMMED(errors), SUMMED(prompt_tokens), SUMMED(completion_tokens), SUMMED(batches_done),
+	SUMMED(batches_cached), SUMMED(batches_failed), SUMMED(possibly_billed),
+	SUMMED(saved_prompt_tokens), SUMMED(saved_completion_tokens), SUMMED(batches_split),
+	SUMMED(err_server), SUMMED(err_transport), SUMMED(err_invalid), SUMMED(batches_blocked),
+	SUMMED(items_dropped), SUMMED(tokens_estimated),
+};
+
+/* Adds what counts in b to a (a's reasons, hint and limits are kept, else b's). */
+static void status_add(struct status *a, const struct status *b)
+{
+	struct counters *x = &a->c;
+	const struct counters *y = &b->c;
+	for (size_t i = 0; i < sizeof summed / sizeof summed[0]; i++)
+		*(uint64_t *)((char *)x + summed[i]) += *(const uint64_t *)((const char *)y + summed[i]);
+	x->workers_live += b->live ? y->workers_live : 0;
+	if (y->elapsed_ms > x->elapsed_ms) /* the shards ran side by side */
+		x->elapsed_ms = y->elapsed_ms;
+	a->plan.nchunks += b->plan.nchunks;
+	a->plan.nsources += b->plan.nsources;
+	a->plan.nbatches += b->plan.nbatches;
+	for (size_t s = 0; s < a->job.n && s < JOB_MAX_STAGES; s++) {
+		uint64_t *to = (uint64_t *)&a->sc[s];
+		const uint64_t *from = (const uint64_t *)&b->sc[s];
+		for (size_t k = 0; k < sizeof a->sc[s] / sizeof(uint64_t); k++)
+			to[k] += from[k];
+	}
+	a->invalid_kept += b->invalid_kept;
+	a->cost += b->cost;
+	a->saved += b->saved;
+	for (int i = 0; i < b->nreasons; i++) {
+		int j = 0;
+		while (j < a->nreasons && strcmp(a->reasons[j].text, b->reasons[i].text))
+			j++;
+		if (j == MAX_REASONS)
+			continue;
+		if (j == a->nreasons)
+			a->reasons[a->nreasons++] = b->reasons[i];
+		else
+			a->reasons[j].n += b->reasons[i].n;
+	}
+	if (!a->reason[0])
+		memcpy(a->reason, b->reason, sizeof a->reason);
+	if (!a->hint[0])
+		memcpy(a->hint, b->hint, sizeof a->hint);
+	if (!a->waiting && b->waiting) {
+		a->waiting = 1;
+		a->wait = b->wait;
+	}
+}
+
+static void status_release(struct status *st)
+{
+	job_free(&st->job);
+	config_free(&st->cfg);
+}
+
+/* status -s A -s B ...: the shards of one run, summed (the inputs skipped are every shard's
+ * alike: counted once). */
+static int status_shards(const struct cli *cli)
+{
+	char err[1024] = "";
+	struct shard_set set;
+	int rc = shard_set_open(&set, cli->state_dirs, cli->nstates, err, sizeof err);
+	if (!rc && !set.shard[0].count)
+		snprintf(err, sizeof err, "%s is not a shard (start --shard): several -s sum the "
+			 "shards of one run", cli->state_dirs[0]), rc = -1;
+	shard_set_close(&set);
+	struct status *v = xcalloc((size_t)cli->nstates, sizeof *v);
+	int n = 0;
+	for (; !rc && n < cli->nstates; n++)
+		if (status_one(cli->state_dirs[n], &v[n], err, sizeof err))
+			rc = -1;
+	if (!rc) {
+		uint32_t *given = xcalloc((size_t)n, sizeof *given);
+		for (int i = 0; i < n; i++) {
+			given[i] = v[i].shard.index;
+			if (i)
+				status_add(&v[0], &v[i]);
+		}
+		v[0].c.state = shards_state(v, (size_t)n, &v[0].live);
+		v[0].elapsed_s = (double)v[0].c.elapsed_ms / 1000.0;
+		v[0].given = given;
+		v[0].ngiven = (size_t)n;
+		print_status(cli, &v[0]);
+		free(given);
+	}
+	for (int i = 0; i < cli->nstates; i++)
+		status_release(&v[i]);
+	free(v);
+	if (rc)
+		die_msg("%s", err);
+	return rc ? EXIT_USAGE : EXIT_OK;
+}
+
 int status_cmd(const struct cli *cli)
 {
+	if (cli->nstates > 1)
+		return status_shards(cli);
 	struct status st;
-	memset(&st, 0, sizeof st);
 	char err[1024];
-	pid_t pid;
-	st.live = lock_probe(cli->state_dir, &pid, NULL);
-	if (load_status(cli->state_dir, &st, err, sizeof err)) {
+	if (status_one(cli->state_dir, &st, err, sizeof err)) {
 		die_msg("%s", err);
+		status_release(&st);
 		return EXIT_USAGE;
 	}
-	st.cost = st.job.legacy ? config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens)
-				: stages_cost(&st.job, &st.cfg, st.sc);
-	st.saved = st.job.legacy ? config_cost_usd(&st.cfg, st.c.saved_prompt_tokens,
-						    st.c.saved_completion_tokens)
-				 : stages_saved(&st.job, &st.cfg, st.sc);
-	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
-	make_hint(&st, cli->state_dir);
-	limits_view_read(&st.limits, cli->state_dir, &st.cfg);
-	if (cli->json)
-		print_json(&st);
-	else if (cli->prometheus)
-		print_prometheus(&st);
-	else
-		print_text(&st);
-	job_free(&st.job);
-	config_free(&st.cfg);
+	print_status(cli, &st);
+	status_release(&st);
 	return EXIT_OK;
 }
