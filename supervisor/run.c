@@ -234,7 +234,9 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 			&cli->shard, s->db, &s->cache, &s->plan, &skipped, err, errlen))
 		return sig_stop_requested() ? EXIT_STOPPED : EXIT_USAGE;
 	/* (a table whose every text the per-row cache answers needs no batch) */
-	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks)) {
+	/* (nor does a shard none of whose documents is its own) */
+	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks) &&
+	    !(cli->shard.count && s->plan.nsources)) {
 		snprintf(err, errlen, "no %s found in the inputs given (-i)",
 			 s->job.rows ? "rows of tables (.csv, .tsv, .xlsx)" : "transcripts");
 		return EXIT_USAGE;
