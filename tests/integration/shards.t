@@ -7,7 +7,7 @@
 # cache.path on NFS are refused; a shard killed with SIGKILL and resumed buys nothing twice
 # beyond the calls in flight.
 . "$(dirname "$0")/lib.sh"
-plan 49
+plan 51
 
 # the corpus: generated transcripts of every format, and a copy of one (planned once)
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" --files 20 --words 300 --seed 11 "$T/in" >/dev/null
@@ -146,6 +146,30 @@ else
 	check "the same cache.path on a local disk is used (exit $rc)" \
 		sh -c "[ $rc -eq 0 ] && [ -e '$T/nfs/cache/data.mdb' ]"
 fi
+# etc/slurm/kgsup.sbatch as shipped, run as Slurm would run the tasks of --array=0-3
+rcs=
+for i in 0 1 2 3; do
+	SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_JOB_ID=77 \
+		KGSUP="$KGSUP" KGSUP_CONFIG="$T/cfg.json" KGSUP_INPUT="$T/in" KGSUP_STATES="$T/slurm" \
+		KGSUP_LOCAL="$T/node" KGSUP_WORKERS=4 bash "$TOP/etc/slurm/kgsup.sbatch" >"$T/sbatch$i.log" 2>&1
+	rcs="$rcs$?"
+done
+kg export $(for i in 3 2 1 0; do echo -s "$T/slurm/shard-$i"; done) -o "$T/sbatch.jsonl" 2>/dev/null
+check "etc/slurm/kgsup.sbatch as 4 array tasks (exits $rcs): the merged export equals the whole run's" \
+	sh -c "[ $rcs = 0000 ] && cmp -s '$T/sbatch.jsonl' '$T/out.jsonl.whole'"
+
+# more shards than documents: those without one are done at once
+mkdir -p "$T/one"
+cp "$T/in/$first" "$T/one/"
+rcs=
+for i in 0 1 2 3 4 5; do
+	kg start -c "$T/cfg.json" -i "$T/one" -s "$T/one$i" --shard $i/6 -q 2>/dev/null
+	rcs="$rcs$?"
+done
+kg status $(for i in 0 1 2 3 4 5; do echo -s "$T/one$i"; done) --json >"$T/one.st"
+sum=$(json_get "$T/one.st" "j['sources'], j['batches']['done'], j['state']")
+check "one document in 6 shards: every shard exits 0 ($rcs), the sum is that document's ($sum)" \
+	sh -c "[ $rcs = 000000 ] && [ \"$sum\" = \"(1, 1, 'done')\" ]"
 stop_mock
 
 # with stages: documents stages, a graph stage over chunks and a stage that needs both, on
