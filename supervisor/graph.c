@@ -361,6 +361,13 @@ int graph_build_shards(store_txn *const *ts, size_t nt, const struct config *cfg
 	load_chunks(ts[0], &plan, g, m);
 	size_t nplaced;
 	struct placed *order = place_batches(ts, nt, &nplaced);
+	for (size_t k = 1; k < nplaced; k++)
+		if (order[k].global == order[k - 1].global) { /* shards that are not of one split */
+			snprintf(err, errlen, "batch %u of the run is in two of the stores given",
+				 order[k].global);
+			free(order);
+			return -1;
+		}
 	for (size_t k = 0; k < nplaced; k++) {
 		store_txn *t = ts[order[k].store];
 		uint32_t i = order[k].local;

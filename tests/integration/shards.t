@@ -7,7 +7,7 @@
 # cache.path on NFS are refused; a shard killed with SIGKILL and resumed buys nothing twice
 # beyond the calls in flight.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 52
 
 # the corpus: generated transcripts of every format, and a copy of one (planned once)
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" --files 20 --words 300 --seed 11 "$T/in" >/dev/null
@@ -23,6 +23,9 @@ for i in 0 1 2 3; do
 	rcs="$rcs$?"
 done
 check "4 shards finish (exits $rcs)" [ "$rcs" = 0000 ]
+wtotal=$(kg status -s "$T/whole" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["batches"]["total"])')
+check "the 4 shards together bought each of the whole run's $wtotal requests once ($(mock_stat ok) answers, $(mock_stat distinct_ok_bodies) distinct bodies, at most $(mock_stat max_ok_per_body) of one)" \
+	sh -c "[ $(mock_stat ok) -eq $((2 * wtotal)) ] && [ $(mock_stat distinct_ok_bodies) -eq $wtotal ] && [ $(mock_stat max_ok_per_body) -eq 2 ]"
 S="-s $T/s0 -s $T/s1 -s $T/s2 -s $T/s3"
 
 # which documents each holds: its own export's metadata.json
