@@ -52,7 +52,7 @@ struct cli {
 	const struct cli_command *cmd;
 	const char *config_path;
 	const char *state_dir; /* the first -s */
-	char **state_dirs;     /* every -s, in order (CO_STATES: more than one) */
+	char **state_dirs;     /* every -s, in order (CO_STATES: more than one); cli_states() */
 	int nstates;
 	char **inputs;
 	int ninputs;
@@ -95,6 +95,12 @@ int cli_takes(const struct cli_command *cmd, const char *option);
  * return at once (help printed, or a usage error reported). */
 int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_command *cmd);
 void cli_free(struct cli *cli);
+/* The state directories given: state_dirs, or state_dir alone (a cli made by hand); *n of them. */
+static inline char *const *cli_states(const struct cli *cli, int *n)
+{
+	*n = cli->nstates ? cli->nstates : 1;
+	return cli->nstates ? cli->state_dirs : (char *const *)&cli->state_dir;
+}
 /* Loads the config the options name and applies the flags over it. */
 int cli_load_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen);
 

@@ -280,7 +280,9 @@ int export_cmd(const struct cli *cli)
 		buf_free(&names);
 		goto done;
 	}
-	if (shard_set_open(&set, cli->state_dirs, cli->nstates, err, sizeof err))
+	int ndirs;
+	char *const *dirs = cli_states(cli, &ndirs);
+	if (shard_set_open(&set, dirs, ndirs, err, sizeof err))
 		goto done;
 	store_txn *t = set.t[0];
 	int rows = fm->rows && ((!fm->run && !fm->runs) || over_rows(t));

@@ -26,6 +26,7 @@ struct results {
 	store_txn *t;          /* the store of the document being walked (results_walk) */
 	store_txn *const *ts;  /* every store read: one run, or shards of one (start --shard) */
 	size_t nt;
+	store_txn *one;        /* ts of a single store (results_load) */
 	uint32_t *doc_store;   /* per document: the store holding its batches (NO_STORE: none
 				* given holds it, a shard not given) */
 	struct config cfg; /* the run's recorded settings */

@@ -128,7 +128,10 @@ static int batch_cell(struct results *r, uint32_t n, const struct batch_rec *b, 
 
 int results_load(struct results *r, store_txn *t, char *err, size_t errlen)
 {
-	return results_load_shards(r, &t, 1, err, errlen);
+	int rc = results_load_shards(r, &t, 1, err, errlen);
+	r->one = t; /* (ts outlives this call) */
+	r->ts = &r->one;
+	return rc;
 }
 
 /* Which store holds each document: a whole run all of them; shards those they own. */
