@@ -483,6 +483,10 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 		if (!rc)
 			rc = planner_commit(&pl);
 	}
+	if (!rc && db && pl.shard.shard.count)
+		log_info("shard %u/%u: %u of the %u documents are its own, %u of the %u batches",
+			 pl.shard.shard.index, pl.shard.shard.count, pl.shard.sources,
+			 pl.plan.nsources, pl.plan.nbatches, pl.shard.global_batches);
 	store_abort(pl.txn);
 	if (rc && !err[0])
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");

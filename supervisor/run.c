@@ -412,12 +412,9 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 	int code = open_run(s, cli, err, errlen);
 	if (!code)
 		code = load_recorded_run(s, cli->state_dir, err, errlen);
-	if (!code && cli->shard.count) { /* (without --shard it goes on as the shard it is) */
-		store_txn *t = store_begin(s->db, 0);
-		if (!t || shard_check(t, &cli->shard, cli->state_dir, err, errlen))
-			code = EXIT_USAGE;
-		store_abort(t);
-	}
+	/* (without --shard it goes on as the shard it is) */
+	if (!code && cli->shard.count && shard_check_db(s->db, &cli->shard, cli->state_dir, err, errlen))
+		code = EXIT_USAGE;
 	if (!code && cli->workers > 0)
 		s->cfg.workers = cli->workers;
 	return code;

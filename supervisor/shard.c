@@ -235,3 +235,14 @@ int shard_check(store_txn *t, const struct shard *want, const char *state_dir, c
 		 state_dir, has, given, want->count ? "--shard" : "no --shard");
 	return -1;
 }
+
+int shard_check_db(store *db, const struct shard *want, const char *state_dir, char *err,
+		   size_t errlen)
+{
+	store_txn *t = store_begin(db, 0);
+	int rc = t ? shard_check(t, want, state_dir, err, errlen) : -1;
+	if (!t)
+		snprintf(err, errlen, "store: %s", store_strerror(db));
+	store_abort(t);
+	return rc;
+}

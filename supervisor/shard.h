@@ -77,5 +77,8 @@ void shard_describe(char *out, size_t n, uint32_t index, uint32_t count);
  * state_dir, what it holds and what was given. */
 int shard_check(store_txn *t, const struct shard *want, const char *state_dir, char *err,
 		size_t errlen);
+/* The same in a read transaction of its own. */
+int shard_check_db(store *db, const struct shard *want, const char *state_dir, char *err,
+		   size_t errlen);
 
 #endif

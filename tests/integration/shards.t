@@ -7,7 +7,7 @@
 # cache.path on NFS are refused; a shard killed with SIGKILL and resumed buys nothing twice
 # beyond the calls in flight.
 . "$(dirname "$0")/lib.sh"
-plan 52
+plan 53
 
 # the corpus: generated transcripts of every format, and a copy of one (planned once)
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" --files 20 --words 300 --seed 11 "$T/in" >/dev/null
@@ -226,6 +226,11 @@ for f in jsonl graphml results tree; do
 done
 check "with stages: the merged results hold every stage of every document ($(wc -l <"$T/sout.results.whole") lines)" \
 	sh -c "[ $(grep -c '"stage":"themes"' "$T/sout.results") -eq $(grep -c '"stage":"summary"' "$T/sout.results") ] && [ $(grep -c '"stage":"kg"' "$T/sout.results") -gt 0 ] && [ $(grep -c '"stage":"themes"' "$T/sout.results") -ge 8 ]"
+job_config "$T/rows.json" "$TOP/etc/jobs/feedback.json"
+mkdir -p "$T/tables"
+printf 'id,comment\n1,The app is slow\n2,Love the new search\n' >"$T/tables/fb.csv"
+check "a job over rows is not sharded (exit 2, saying so)" \
+	refused 'a job over rows is not sharded' "$KGSUP" start -c "$T/rows.json" -i "$T/tables" -s "$T/rows" --shard 0/2 -q
 stop_mock
 unset MOCK_API_KEY
 
