@@ -5,12 +5,64 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 
 void cache_request_key(const char *body, size_t len, unsigned char out[HASH_LEN])
 {
 	hash_once(body, len, out);
+}
+
+/* File systems (statfs's f_type) where LMDB's locks or its shared map are not what they are on
+ * a local disk: a lock taken on one machine is not seen on another, or writes through one
+ * machine's map reach another's late. LMDB's own documentation warns off remote file systems. */
+static const struct {
+	unsigned long magic;
+	const char *name;
+} network_fs[] = {
+	{ 0x6969, "NFS" },
+	{ 0x517B, "SMB" },
+	{ 0xFF534D42, "CIFS" },
+	{ 0xFE534D42, "SMB2" },
+	{ 0x73757245, "Coda" },
+	{ 0x5346414F, "AFS" },
+	{ 0x6B414653, "kAFS" },
+	{ 0x01021997, "9P" },
+	{ 0x00C36400, "CephFS" },
+	{ 0x0BD00BD0, "Lustre" },
+	{ 0x47504653, "GPFS" },
+	{ 0x01161970, "GFS2" },
+	{ 0x7461636F, "OCFS2" },
+	{ 0x564C, "NCP" },
+};
+
+int cache_path_check(const char *path, char *err, size_t errlen)
+{
+	/* the store may not exist yet: the nearest directory that does is where it will be */
+	char at[4096];
+	snprintf(at, sizeof at, "%s", path);
+	struct statfs fs;
+	while (statfs(at, &fs) < 0) {
+		char *slash = strrchr(at, '/');
+		if (errno != ENOENT || !slash || slash == at) {
+			if (errno == ENOENT && (!slash || slash == at) && !statfs(slash ? "/" : ".", &fs))
+				break;
+			snprintf(err, errlen, "cache.path: %s: %s", path, strerror(errno));
+			return -1;
+		}
+		*slash = '\0';
+	}
+	for (size_t i = 0; i < sizeof network_fs / sizeof network_fs[0]; i++)
+		if ((unsigned long)(unsigned int)fs.f_type == network_fs[i].magic) {
+			snprintf(err, errlen, "cache.path: %s is on %s, a network file system: LMDB's "
+				 "locks do not hold across machines there and the cache could be "
+				 "corrupted; give each machine's runs a cache.path on a local disk (or "
+				 "null: the cache in the state directory)", path, network_fs[i].name);
+			return -1;
+		}
+	return 0;
 }
 
 /* The per-chunk cache: a chunk's part of an answer is found under a key of the chunk's id and

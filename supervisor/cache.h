@@ -38,6 +38,11 @@ void cache_request_key(const char *body, size_t len, unsigned char out[HASH_LEN]
 void cache_init(struct cache *c, store *db, store *shared, const struct config *cfg,
 		const struct prompts *pr, int chunk_reuse);
 void cache_free(struct cache *c);
+/* cache.path must be on a file system whose locks and shared memory maps LMDB can trust
+ * (shards on several machines share it only through such a one): a network file system
+ * (NFS, SMB/CIFS, and the like) is refused. 0, or -1 with err naming the path and the file
+ * system. */
+int cache_path_check(const char *path, char *err, size_t errlen);
 
 /* A round begins: room for need bytes, and the shared store's transaction (use_shared 0 keeps
  * this round's records in the run's own store). 0, or -1 when the run's store has no room. */

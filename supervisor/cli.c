@@ -24,10 +24,10 @@ static const struct cli_command commands[] = {
 	  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
 	{ "start", start_cmd, NULL,
 	  CO_INPUT | CO_STATE | CO_CONFIG | CO_WORKERS | CO_FRESH | CO_NO_PROGRESS | CO_DETACH |
-		  CO_STRICT, 0,
+		  CO_STRICT | CO_SHARD, 0,
 	  "plan the transcripts and run them through the API",
 	  "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
-	  "            [--no-progress] [--detach] [--strict]\n"
+	  "            [--no-progress] [--detach] [--strict] [--shard I/N | --shard auto [--shards N]]\n"
 	  "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 	  "  run in DIR if it holds the same inputs and settings.\n"
 	  "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
@@ -38,22 +38,30 @@ static const struct cli_command commands[] = {
 	  "  --no-progress  no progress bar on a terminal: a log line every 10 s\n"
 	  "  --detach  run in the background once planned: DIR/kgsup.pid, DIR/kgsup.log\n"
 	  "  --strict  an input that cannot be read (binary, unreadable) refuses the run;\n"
-	  "            without it, it is skipped with a warning and counted\n" },
+	  "            without it, it is skipped with a warning and counted\n"
+	  "  --shard I/N  run shard I (from 0) of N: the documents whose text hashes to I;\n"
+	  "            each shard in a state directory of its own, merged by export -s ... -s ...\n"
+	  "  --shard auto  I and N from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, or from\n"
+	  "            JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) with --shards N\n" },
 	{ "resume", resume_cmd, NULL,
-	  CO_STATE | CO_WORKERS | CO_RETRY_FAILED | CO_NO_PROGRESS | CO_DETACH, 0,
+	  CO_STATE | CO_WORKERS | CO_RETRY_FAILED | CO_NO_PROGRESS | CO_DETACH | CO_SHARD, 0,
 	  "continue a run with its recorded settings",
 	  "kgsup resume -s DIR [-w N] [--retry-failed] [-v|-q] [--no-progress] [--detach]\n"
+	  "             [--shard I/N | --shard auto [--shards N]]\n"
 	  "  Continues the run in DIR with the settings it was started with.\n"
-	  "  --retry-failed  give batches that failed for good another round\n" },
-	{ "status", status_cmd, NULL, CO_STATE | CO_JSON | CO_PROMETHEUS, 0,
+	  "  --retry-failed  give batches that failed for good another round\n"
+	  "  --shard   refuse unless DIR holds that shard (it keeps the one it was started as)\n" },
+	{ "status", status_cmd, NULL, CO_STATE | CO_STATES | CO_JSON | CO_PROMETHEUS, 0,
 	  "progress of a run, live or finished (--json)",
-	  "kgsup status -s DIR [--json | --prometheus]\n"
+	  "kgsup status -s DIR [-s DIR...] [--json | --prometheus]\n"
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
-	  "  counters in Prometheus text format.\n" },
-	{ "export", export_cmd, NULL, CO_STATE | CO_FORMAT | CO_OUTPUT | CO_STAGE, 0,
-	  "write the knowledge graph, the answers, the invalid answers, or a table's rows",
-	  "kgsup export -s DIR [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|xlsx|\n"
-	  "             vectors|npy] [-o PATH] [--stage NAME]\n"
+	  "  counters in Prometheus text format. Several -s (the shards of a run): their sum.\n" },
+	{ "export", export_cmd, NULL, CO_STATE | CO_STATES | CO_FORMAT | CO_OUTPUT | CO_STAGE, 0,
+	  "write the knowledge graph, the answers, the invalid answers, a table's rows, or vectors",
+	  "kgsup export -s DIR [-s DIR...] [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|\n"
+	  "             xlsx|vectors|npy|merges] [-o PATH] [--stage NAME]\n"
+	  "  Several -s: the shards of one run (start --shard), merged as the run of one\n"
+	  "  machine over the whole corpus would have written it.\n"
 	  "  Writes the merged knowledge graph (default jsonl to standard output; csv needs\n"
 	  "  -o DIR for nodes.csv and relationships.csv, kuzu -o DIR for those and\n"
 	  "  load.cypher: kuzu DB < DIR/load.cypher); -f invalid writes the answers that\n"
@@ -64,7 +72,8 @@ static const struct cli_command commands[] = {
 	  "  (nested objects as a.b, arrays joined with \"; \"), empty where it has none.\n"
 	  "  -f vectors [-o FILE]: a JSON line per embedding vector (chunks, then entities);\n"
 	  "  -f npy -o DIR: DIR/vectors.npy (float32, rows x dimensions) and DIR/ids.tsv;\n"
-	  "  --stage NAME: only that embedding stage's vectors.\n" },
+	  "  --stage NAME: only that embedding stage's vectors. -f merges [-o FILE]: the\n"
+	  "  entities merged by graph.resolve, with their cosine (TSV).\n" },
 	{ "report", report_cmd, NULL, CO_STATE | CO_JSON, 0,
 	  "summarise a run over rows: values of the answers' fields, NPS (--json)",
 	  "kgsup report -s DIR [--json]\n"
@@ -134,6 +143,8 @@ static const struct cli_option {
 	{ "errors", 0, 0, CO_ERRORS },
 	{ "stage", 0, 1, CO_STAGE },
 	{ "top", 'k', 1, CO_TOP },
+	{ "shard", 0, 1, CO_SHARD },
+	{ "shards", 0, 1, CO_SHARD },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -222,7 +233,7 @@ int cli_main(int argc, char **argv)
 __attribute__((format(printf, 2, 3)))
 static int usage_error(const struct cli_command *cmd, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[640];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -305,7 +316,14 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 		cli->inputs = xrealloc(cli->inputs, (size_t)(cli->ninputs + 1) * sizeof(char *));
 		cli->inputs[cli->ninputs++] = arg;
 		break;
-	case CO_STATE: cli->state_dir = arg; break;
+	case CO_STATE:
+		if (cli->nstates && !(cli->cmd->opts & CO_STATES))
+			return usage_error(cli->cmd, "takes one state directory (-s DIR)");
+		cli->state_dirs = xrealloc(cli->state_dirs, (size_t)(cli->nstates + 1) * sizeof(char *));
+		cli->state_dirs[cli->nstates++] = arg;
+		if (!cli->state_dir)
+			cli->state_dir = arg;
+		break;
 	case CO_WORKERS:
 		if (count_of(arg, 1024, &cli->workers))
 			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
@@ -329,6 +347,12 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_TOP:
 		if (count_of(arg, 10000, &cli->top_k))
 			return usage_error(cli->cmd, "-k takes a number from 1 to 10000");
+		break;
+	case CO_SHARD:
+		if (!strcmp(o->name, "shard"))
+			cli->shard_spec = arg;
+		else if (count_of(arg, SHARD_MAX, &cli->shards))
+			return usage_error(cli->cmd, "--shards takes a number from 1 to %d", SHARD_MAX);
 		break;
 	default:
 		if (o->letter == 'v')
@@ -384,8 +408,12 @@ static int check_rest(struct cli *cli, int argc, char **argv)
 		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if ((cmd->opts & CO_STATE) && !cli->state_dir)
 		return usage_error(cmd, "needs a state directory (-s DIR)");
-	if (cli->state_dir && !*cli->state_dir)
-		return usage_error(cmd, "-s needs a directory");
+	for (int i = 0; i < cli->nstates; i++)
+		if (!*cli->state_dirs[i])
+			return usage_error(cmd, "-s needs a directory");
+	char err[512];
+	if (shard_parse(cli->shard_spec, cli->shards, &cli->shard, err, sizeof err))
+		return usage_error(cmd, "%s", err);
 	return -1;
 }
 
@@ -413,6 +441,8 @@ void cli_free(struct cli *cli)
 {
 	free(cli->inputs);
 	cli->inputs = NULL;
+	free(cli->state_dirs);
+	cli->state_dirs = NULL;
 }
 
 int cli_load_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../common/config.h"
+#include "shard.h"
 
 /* The options a command may take, one bit each. -v, -q and --help go with every command. */
 enum cli_opt {
@@ -30,6 +31,8 @@ enum cli_opt {
 	CO_ERRORS = 1u << 15,      /* --errors */
 	CO_STAGE = 1u << 16,       /* --stage NAME */
 	CO_TOP = 1u << 17,         /* -k N */
+	CO_SHARD = 1u << 18,       /* --shard I/N|auto, --shards N */
+	CO_STATES = 1u << 19,      /* -s DIR may be repeated: several shards' runs together */
 };
 
 /* What a command takes after its options. */
@@ -57,7 +60,9 @@ struct cli_command {
 struct cli {
 	const struct cli_command *cmd;
 	const char *config_path;
-	const char *state_dir;
+	const char *state_dir; /* the first -s */
+	char **state_dirs;     /* every -s, in order (CO_STATES: more than one); cli_states() */
+	int nstates;
 	char **inputs;
 	int ninputs;
 	int workers; /* 0: from the config */
@@ -77,6 +82,9 @@ struct cli {
 	const char *stage; /* --stage NAME */
 	int top_k;         /* -k N; 0: not given */
 	const char *text;  /* the OPERAND_TEXT */
+	const char *shard_spec; /* --shard as given */
+	int shards;             /* --shards N (0: not given) */
+	struct shard shard;     /* --shard resolved (count 0: none given) */
 };
 
 /* The handlers of the user commands. */
@@ -100,6 +108,12 @@ int cli_takes(const struct cli_command *cmd, const char *option);
  * return at once (help printed, or a usage error reported). */
 int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_command *cmd);
 void cli_free(struct cli *cli);
+/* The state directories given: state_dirs, or state_dir alone (a cli made by hand); *n of them. */
+static inline char *const *cli_states(const struct cli *cli, int *n)
+{
+	*n = cli->nstates ? cli->nstates : 1;
+	return cli->nstates ? cli->state_dirs : (char *const *)&cli->state_dir;
+}
 /* Loads the config the options name and applies the flags over it. */
 int cli_load_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen);
 

@@ -1,6 +1,7 @@
 /* graph.c: merging a run's answers into one graph (see graph.h). */
 #include "graph.h"
 #include "runstate.h"
+#include "shard.h"
 #include "../common/buf.h"
 #include "../common/hash.h"
 #include "../common/json.h"
@@ -320,12 +321,51 @@ static int graph_batch(store_txn *t, const struct job *job, uint32_t n)
 	return !batchx_read(t, n, &x) && x.stage < job->n && job->st[x.stage].graph;
 }
 
+/* A planned batch of one of the stores, by its number in the whole run. */
+struct placed {
+	uint32_t global, store, local;
+};
+
+static int by_global(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+	return x->global < y->global ? -1 : x->global > y->global;
+}
+
+/* Every store's planned batches, in the order of the whole run's (*n of them, malloc'd). */
+static struct placed *place_batches(store_txn *const *t, size_t nt, size_t *n)
+{
+	struct placed *v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (size_t s = 0; s < nt; s++) {
+		struct plan_rec p;
+		if (plan_read(t[s], &p))
+			continue;
+		uint32_t *global = shard_batch_numbers(t[s], p.nbatches);
+		for (uint32_t i = 0; i < p.nbatches; i++) {
+			v = xgrow(v, &cap, *n, sizeof *v, 1024);
+			v[(*n)++] = (struct placed){ global[i], (uint32_t)s, i };
+		}
+		free(global);
+	}
+	if (*n)
+		qsort(v, *n, sizeof *v, by_global);
+	return v;
+}
+
 int graph_build(store_txn *t, const struct config *cfg, const struct job *job, struct graph *g,
 		char *err, size_t errlen)
 {
+	return graph_build_shards(&t, 1, cfg, job, g, err, errlen);
+}
+
+int graph_build_shards(store_txn *const *ts, size_t nt, const struct config *cfg,
+		       const struct job *job, struct graph *g, char *err, size_t errlen)
+{
 	memset(g, 0, sizeof *g);
 	struct plan_rec plan;
-	if (plan_read(t, &plan)) {
+	if (!nt || plan_read(ts[0], &plan)) {
 		snprintf(err, errlen, "no planned run here");
 		return -1;
 	}
@@ -338,12 +378,24 @@ int graph_build(store_txn *t, const struct config *cfg, const struct job *job, s
 	buf_init(&m->a);
 	buf_init(&m->b);
 	buf_init(&m->key);
-	load_chunks(t, &plan, g, m);
-	for (uint32_t i = 0; i < plan.nbatches; i++) {
+	load_chunks(ts[0], &plan, g, m);
+	size_t nplaced;
+	struct placed *order = place_batches(ts, nt, &nplaced);
+	for (size_t k = 1; k < nplaced; k++)
+		if (order[k].global == order[k - 1].global) { /* shards that are not of one split */
+			snprintf(err, errlen, "batch %u of the run is in two of the stores given",
+				 order[k].global);
+			free(order);
+			return -1;
+		}
+	for (size_t k = 0; k < nplaced; k++) {
+		store_txn *t = ts[order[k].store];
+		uint32_t i = order[k].local;
 		struct batch_rec b;
 		if (!batch_read(t, i, &b) && !b.is_child && graph_batch(t, job, i))
 			add_batch(t, g, m, i, 0);
 	}
+	free(order);
 	for (size_t i = 0; i < g->nentities; i++) {
 		graph_forms_by_seen(&g->entities[i].names);
 		graph_forms_by_seen(&g->entities[i].types);

@@ -87,6 +87,12 @@ struct graph {
  * knowledge-graph answers). Returns 0, or -1 with err set. */
 int graph_build(store_txn *t, const struct config *cfg, const struct job *job, struct graph *g,
 		char *err, size_t errlen);
+/* The same from the stores of several shards of one run (t[0..nt-1], start --shard), their
+ * answers taken in the order of the whole run's batches: the graph one machine running the
+ * whole corpus would make. Each shard holds every chunk's and source's record (the whole
+ * run's numbers); t[0]'s are used. */
+int graph_build_shards(store_txn *const *t, size_t nt, const struct config *cfg,
+		       const struct job *job, struct graph *g, char *err, size_t errlen);
 void graph_free(struct graph *g);
 
 /* Merging pieces, as graph_build merges (for entity resolution): from's forms added to into's

@@ -95,8 +95,10 @@ static int put_batch(struct planner *pl)
 	memset(&b, 0, sizeof b);
 	b.first_chunk = pl->batch_first;
 	b.nchunks = pl->batch_n; /* and B_PENDING, zero */
-	uint32_t n = pl->plan.nbatches++;
 	pl->batch_n = 0;
+	if (!shard_plan_batch(&pl->shard, pl->batch_owned))
+		return 0; /* another shard's: counted in the whole run's numbers only */
+	uint32_t n = pl->plan.nbatches++;
 	if (!pl->txn)
 		return 0;
 	return batch_write(pl->txn, n, &b, NULL, 0) ? -1 : 0;
@@ -106,8 +108,13 @@ static int on_chunk(const struct chunk *c, void *arg)
 {
 	struct planner *pl = arg;
 	hash_update(pl->fp, c->id, CHUNK_ID_LEN);
-	if (pl->batch_n == 0)
+	if (pl->batch_n == 0) {
 		pl->batch_first = pl->plan.nchunks;
+		pl->batch_owned = pl->doc_owned;
+	}
+	/* another shard's chunk keeps its number and id (the whole run's), not its text */
+	int keep = pl->job->legacy ? pl->batch_owned : pl->doc_owned;
+	pl->shard.chunks += keep;
 	if (pl->db) {
 		if (planner_txn(pl))
 			return -1;
@@ -120,7 +127,8 @@ static int on_chunk(const struct chunk *c, void *arg)
 		memcpy(r.id, c->id, CHUNK_ID_LEN);
 		buf_reset(&pl->rec);
 		buf_put(&pl->rec, &r, sizeof r);
-		buf_put(&pl->rec, c->text, c->len);
+		if (keep)
+			buf_put(&pl->rec, c->text, c->len);
 		unsigned char k[4];
 		wr_u32be(k, pl->plan.nchunks);
 		if (store_put(pl->txn, DB_CHUNKS, k, 4, pl->rec.data, pl->rec.len)) {
@@ -146,12 +154,13 @@ static int begin_source(struct planner *pl, struct document *doc)
 {
 	uint32_t first;
 	int seen = 0;
-	if (pl->have_text_hash || doc->text.len) {
-		unsigned char h[HASH_LEN];
-		if (!pl->have_text_hash)
-			hash_once(doc->text.data, doc->text.len, h);
-		seen = text_seen_before(pl, pl->have_text_hash ? pl->text_hash : h, &first);
-	}
+	unsigned char h[HASH_LEN];
+	if (pl->have_text_hash)
+		memcpy(h, pl->text_hash, HASH_LEN);
+	else
+		hash_once(doc->text.len ? doc->text.data : "", doc->text.len, h);
+	if (pl->have_text_hash || doc->text.len)
+		seen = text_seen_before(pl, h, &first);
 	if (seen < 0)
 		return -1;
 	if (seen) {
@@ -178,6 +187,8 @@ static int begin_source(struct planner *pl, struct document *doc)
 		}
 	}
 	pl->plan.nsources++;
+	/* a shard's documents are those of its text's hash: a copy goes where its first went */
+	pl->doc_owned = shard_plan_source(&pl->shard, h);
 	/* ids and the fingerprint hash the name below the input given, not where it lies */
 	doc->id_source = strlen(doc->source) >= pl->root_len ? doc->source + pl->root_len : doc->source;
 	if (!pl->job->legacy) {
@@ -191,6 +202,7 @@ static int begin_source(struct planner *pl, struct document *doc)
 				 doc->source, name, doc->id_source);
 		}
 		doc_spans_add(&pl->spans, pl->plan.nchunks);
+		pl->spans.v[pl->spans.n - 1].owned = pl->doc_owned;
 		unsigned char len[4];
 		wr_u32be(len, (uint32_t)strlen(name));
 		buf_reset(&pl->doc);
@@ -226,7 +238,9 @@ static int keep_document(struct planner *pl, const struct document *doc)
 		return 0;
 	unsigned char k[4];
 	wr_u32be(k, pl->plan.nsources - 1);
-	if (planner_txn(pl) || store_put(pl->txn, DB_DOCS, k, 4, pl->doc.data, pl->doc.len)) {
+	/* another shard's document: its name (exports list it), not its text */
+	if (planner_txn(pl) || store_put(pl->txn, DB_DOCS, k, 4, pl->doc.data,
+					 pl->doc_owned ? pl->doc.len : pl->doc_head)) {
 		snprintf(pl->err, pl->errlen, "store: %s", store_strerror(pl->db));
 		return -1;
 	}
@@ -409,9 +423,16 @@ static int put_rows_meta(struct planner *pl, struct row_counters *rc)
 }
 
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, int strict, store *db, struct cache *cache,
-		struct plan_rec *out, uint64_t *skipped, char *err, size_t errlen)
+		char *const *inputs, int ninputs, int strict, const struct shard *shard, store *db,
+		struct cache *cache, struct plan_rec *out, uint64_t *skipped, char *err,
+		size_t errlen)
 {
+	if (shard && shard->count && (job->rows || job_embeds(job))) {
+		snprintf(err, errlen, "--shard: a job %s is not sharded (its batches are not a "
+			 "document's own); run it on one machine", job->rows ? "over rows" :
+			 "with embedding stages");
+		return -1;
+	}
 	struct row_counters rc_rows[JOB_MAX_STAGES];
 	memset(rc_rows, 0, sizeof rc_rows);
 	struct planner pl;
@@ -425,6 +446,9 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 		    (size_t)job->st[i].max_input_tokens * BYTES_PER_TOKEN > pl.doc_max)
 			pl.doc_max = (size_t)job->st[i].max_input_tokens * BYTES_PER_TOKEN;
 	pl.db = db;
+	if (shard)
+		pl.shard.shard = *shard;
+	pl.doc_owned = pl.batch_owned = 1;
 	pl.err = err;
 	pl.errlen = errlen;
 	pl.fp = hash_new();
@@ -442,8 +466,8 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	if (!rc && !job->legacy) {
 		rc = planner_commit(&pl);
 		if (!rc)
-			rc = plan_stage_batches(job, &pl.spans, db, cache, &pl.plan, rc_rows, err,
-						errlen);
+			rc = plan_stage_batches(job, &pl.spans, db, cache, &pl.plan, rc_rows,
+						&pl.shard, err, errlen);
 	}
 	hash_final(pl.fp, pl.plan.fingerprint);
 	if (!rc && db) {
@@ -452,12 +476,17 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 			rc = store_put(pl.txn, DB_META, META_PLAN, strlen(META_PLAN), &pl.plan,
 				       sizeof pl.plan) ||
 			     store_put(pl.txn, DB_META, META_SKIPPED, strlen(META_SKIPPED),
-				       &pl.skipped, sizeof pl.skipped) ? -1 : 0;
+				       &pl.skipped, sizeof pl.skipped) ||
+			     shard_plan_write(pl.txn, &pl.shard) ? -1 : 0;
 		if (!rc && job->rows)
 			rc = put_rows_meta(&pl, rc_rows);
 		if (!rc)
 			rc = planner_commit(&pl);
 	}
+	if (!rc && db && pl.shard.shard.count)
+		log_info("shard %u/%u: %u of the %u documents are its own, %u of the %u batches",
+			 pl.shard.shard.index, pl.shard.shard.count, pl.shard.sources,
+			 pl.plan.nsources, pl.plan.nbatches, pl.shard.global_batches);
 	store_abort(pl.txn);
 	if (rc && !err[0])
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");
@@ -466,6 +495,7 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 	free(pl.spans.v);
 	free(pl.seen);
 	map_free(&pl.texts);
+	shard_plan_free(&pl.shard);
 	for (size_t i = 0; i < pl.nfirst_keep; i++)
 		free(pl.first_keep[i]);
 	free(pl.first_keep);

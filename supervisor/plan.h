@@ -29,9 +29,15 @@ void prompts_free(struct prompts *p);
 /* An input that cannot be read (binary, unreadable, a link that leads nowhere) is skipped with
  * a warning and counted (*skipped), unless strict: then it refuses the plan. An input that
  * fails after part of it was planned refuses the plan either way. */
+/* shard (NULL or count 0: the whole corpus): the run is planned whole, as on one machine, and
+ * only the shard's documents' texts and batches are kept (shard.h); plan_rec counts its
+ * batches, and the sources and chunks of the whole run. Jobs over rows or with embedding
+ * stages are not sharded (refused). */
+struct shard;
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
-		char *const *inputs, int ninputs, int strict, store *db, struct cache *cache,
-		struct plan_rec *out, uint64_t *skipped, char *err, size_t errlen);
+		char *const *inputs, int ninputs, int strict, const struct shard *shard, store *db,
+		struct cache *cache, struct plan_rec *out, uint64_t *skipped, char *err,
+		size_t errlen);
 
 /* Hashes into fp what shapes the requests besides the inputs (fingerprint.c). */
 struct hash_ctx;
@@ -43,6 +49,7 @@ void plan_fingerprint_settings(struct hash_ctx *fp, const struct config *cfg,
 struct doc_span {
 	uint32_t first_chunk, nchunks;
 	uint64_t bytes;
+	int owned; /* the shard's (always, without one) */
 };
 struct doc_spans {
 	struct doc_span *v;
@@ -54,8 +61,11 @@ void doc_spans_add(struct doc_spans *d, uint32_t first_chunk);
  * for a stage are logged. 0, or -1 with err set. */
 /* A job over rows: a text the per-row cache (cache, NULL: none) answers is answered now and
  * in no batch; rc_rows (per stage) gets how many. */
+/* Only the batches of documents the shard owns are written (numbered from 0); sp learns
+ * each one's number in the whole run. */
+struct shard_plan;
 int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
 		       struct cache *cache, struct plan_rec *plan, struct row_counters *rc_rows,
-		       char *err, size_t errlen);
+		       struct shard_plan *sp, char *err, size_t errlen);
 
 #endif

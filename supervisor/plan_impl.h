@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "plan.h"
+#include "shard.h"
 #include "rowstore.h"
 #include "../common/hash.h"
 #include "../common/strmap.h"
@@ -53,6 +54,12 @@ struct planner {
 	 * too: their cells go under its headers */
 	char **first_keep;
 	size_t nfirst_keep;
+	/* --shard: the whole run is planned, its numbers kept; the texts and batches kept are
+	 * those of the shard's documents (a run without stages: of the batches whose first
+	 * chunk is of one, as its batches run across documents) */
+	struct shard_plan shard;
+	int doc_owned;   /* the document being read is the shard's */
+	int batch_owned; /* the batch being filled (no stages) is the shard's */
 };
 
 /* The plan's write transaction, begun when there is none (room made for a group first). */

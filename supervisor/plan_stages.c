@@ -2,6 +2,7 @@
  * stages a later stage needs first), and within a level document by document, so that the
  * cursor hands out what unblocks others first and a document's needs complete early. */
 #include "plan.h"
+#include "shard.h"
 #include "cache.h"
 #include "rows.h"
 #include "vecs.h"
@@ -19,7 +20,7 @@
 void doc_spans_add(struct doc_spans *d, uint32_t first_chunk)
 {
 	d->v = xgrow(d->v, &d->cap, d->n, sizeof *d->v, 64);
-	d->v[d->n++] = (struct doc_span){ first_chunk, 0, 0 };
+	d->v[d->n++] = (struct doc_span){ first_chunk, 0, 0, 1 };
 }
 
 struct emit {
@@ -34,6 +35,8 @@ struct emit {
 	struct vecs vecs;
 	/* each embedding stage's batch being filled: its first input, count, tokens, document */
 	struct { uint32_t k0, n, doc; uint64_t tokens; } vp[JOB_MAX_STAGES];
+	struct shard_plan *shard; /* its batches numbered in the whole run */
+	int owned;                /* the document at hand is the shard's */
 };
 
 /* The plan's transaction, with room for a group of writes made first. */
@@ -60,6 +63,8 @@ static int emit_grouped(struct emit *e)
 static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t first, uint32_t n,
 		      uint32_t flags)
 {
+	if (!shard_plan_batch(e->shard, e->owned))
+		return 0; /* another shard's: counted in the whole run's numbers only */
 	uint32_t num = e->plan->nbatches++;
 	e->sc[stage].batches++;
 	if (!e->db)
@@ -160,7 +165,7 @@ static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uin
 		return emit_rows(e, s, d, sp, (uint32_t)st->per_call);
 	if (st->over == OVER_DOCUMENTS) {
 		uint32_t flags = 0;
-		if (sp->bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN) {
+		if (e->owned && sp->bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN) {
 			flags = BX_CUT;
 			e->sc[s].cut++;
 			log_warn("%s: cut at %lld tokens of its about %llu for stage %s "
@@ -193,11 +198,12 @@ static char *doc_name(struct emit *e, uint32_t d)
 
 int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
 		       struct cache *cache, struct plan_rec *plan, struct row_counters *rc_rows,
-		       char *err, size_t errlen)
+		       struct shard_plan *sp, char *err, size_t errlen)
 {
 	struct emit e;
 	memset(&e, 0, sizeof e);
 	e.db = db;
+	e.shard = sp;
 	e.plan = plan;
 	e.cache = (job->rows || job_embeds(job)) && db ? cache : NULL;
 	vecs_init(&e.vecs, job, NULL);
@@ -214,11 +220,12 @@ int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *
 	for (int level = 0; level <= maxlevel && !rc; level++)
 		for (uint32_t doc = 0; doc < d->n && !rc; doc++) {
 			char *name = NULL;
+			e.owned = d->v[doc].owned;
 			for (uint32_t s = 0; s < job->n && !rc; s++) {
 				const struct stage *st = &job->st[s];
 				if (st->level != level)
 					continue;
-				if (!name && st->over == OVER_DOCUMENTS &&
+				if (!name && e.owned && st->over == OVER_DOCUMENTS &&
 				    d->v[doc].bytes > (uint64_t)st->max_input_tokens * BYTES_PER_TOKEN)
 					name = doc_name(&e, doc);
 				rc = emit_stage_doc(&e, job, s, doc, &d->v[doc], name);

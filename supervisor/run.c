@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "control.h"
 #include "lock.h"
+#include "shard.h"
 #include "../common/log.h"
 #include "../common/names.h"
 #include "../common/sig.h"
@@ -212,7 +213,8 @@ static int open_cache(struct sup *s, char *err, size_t errlen)
 				 "null to use that, or name another directory", s->cfg.cache_path, dbdir);
 			return EXIT_USAGE;
 		}
-		if (!(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
+		if (cache_path_check(s->cfg.cache_path, err, errlen) ||
+		    !(s->cache_db = store_open(s->cfg.cache_path, 0, err, errlen)))
 			return EXIT_USAGE;
 	}
 	cache_init(&s->cache, s->db, s->cache_db, &s->cfg, &s->prompts, s->job.legacy);
@@ -228,11 +230,13 @@ static int plan_fresh(struct sup *s, const struct cli *cli, char *err, size_t er
 	}
 	int64_t t0 = now_ms();
 	uint64_t skipped = 0;
-	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, s->db,
-			&s->cache, &s->plan, &skipped, err, errlen))
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict,
+			&cli->shard, s->db, &s->cache, &s->plan, &skipped, err, errlen))
 		return sig_stop_requested() ? EXIT_STOPPED : EXIT_USAGE;
 	/* (a table whose every text the per-row cache answers needs no batch) */
-	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks)) {
+	/* (nor does a shard none of whose documents is its own) */
+	if (s->plan.nbatches == 0 && !(s->job.rows && s->plan.nchunks) &&
+	    !(cli->shard.count && s->plan.nsources)) {
 		snprintf(err, errlen, "no %s found in the inputs given (-i)",
 			 s->job.rows ? "rows of tables (.csv, .tsv, .xlsx)" : "transcripts");
 		return EXIT_USAGE;
@@ -251,12 +255,15 @@ static int settle_plan(struct sup *s, const struct cli *cli, char *err, size_t e
 	struct plan_rec old;
 	/* a plan of nothing (inputs without transcripts, refused) is no run to go on with */
 	int have = t && plan_read(t, &old) == 0 && (old.nbatches > 0 || (s->job.rows && old.nchunks));
+	int other_shard = have && !cli->fresh && shard_check(t, &cli->shard, s->state_dir, err, errlen);
 	store_abort(t);
+	if (other_shard)
+		return EXIT_USAGE;
 	if (!have || cli->fresh)
 		return plan_fresh(s, cli, err, errlen);
 	struct plan_rec now;
-	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict, NULL,
-			NULL, &now, NULL, err, errlen))
+	if (plan_inputs(&s->cfg, &s->prompts, &s->job, cli->inputs, cli->ninputs, cli->strict,
+			&cli->shard, NULL, NULL, &now, NULL, err, errlen))
 		return EXIT_USAGE;
 	if (memcmp(now.fingerprint, old.fingerprint, HASH_LEN)) {
 		snprintf(err, errlen,
@@ -405,6 +412,9 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 	int code = open_run(s, cli, err, errlen);
 	if (!code)
 		code = load_recorded_run(s, cli->state_dir, err, errlen);
+	/* (without --shard it goes on as the shard it is) */
+	if (!code && cli->shard.count && shard_check_db(s->db, &cli->shard, cli->state_dir, err, errlen))
+		code = EXIT_USAGE;
 	if (!code && cli->workers > 0)
 		s->cfg.workers = cli->workers;
 	return code;

@@ -7,6 +7,7 @@
  * bytes. */
 #include "results.h"
 #include "rows_export.h"
+#include "shard_set.h"
 #include "vectors.h"
 #include "../cli.h"
 #include "../graph_write.h"
@@ -59,7 +60,11 @@ struct format;
 /* Writes the format to output (a file, a directory, or NULL: standard output). */
 typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
 		       size_t errlen);
-static format_run export_graph, export_invalid, export_answers, export_vectors, export_npy;
+static format_run export_invalid, export_vectors, export_npy;
+/* The same from the stores of several shards of one run (one -s: a set of one). */
+typedef int format_runs(const struct shard_set *set, const struct format *fm, const char *output,
+			char *err, size_t errlen);
+static format_runs export_graph, export_answers;
 /* Writes the answers by document and stage to output; *count: what it wrote. */
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
@@ -92,21 +97,22 @@ static const struct dir_file kuzu_files[] = {
 static const struct format {
 	const char *name;
 	format_run *run;
+	format_runs *runs;             /* or a format that merges shards (export -s A -s B) */
 	graph_writer *write;           /* a graph: to -o FILE or standard output */
 	const struct dir_file *files;  /* or a graph's files in a directory */
 	answers_writer *answers; /* the answers (export_answers) */
 	const char *unit;        /* what answers counts */
 	rows_writer *rows;       /* what it writes of a run over rows */
 } formats[] = {
-	{ "jsonl", export_graph, .write = graph_write_jsonl },
-	{ "csv", export_graph, .files = csv_files, .rows = rows_export_csv },
-	{ "cypher", export_graph, .write = graph_write_cypher },
-	{ "graphml", export_graph, .write = graph_write_graphml },
-	{ "kuzu", export_graph, .files = kuzu_files },
+	{ "jsonl", .runs = export_graph, .write = graph_write_jsonl },
+	{ "csv", .runs = export_graph, .files = csv_files, .rows = rows_export_csv },
+	{ "cypher", .runs = export_graph, .write = graph_write_cypher },
+	{ "graphml", .runs = export_graph, .write = graph_write_graphml },
+	{ "kuzu", .runs = export_graph, .files = kuzu_files },
 	{ "invalid", export_invalid, .write = NULL },
-	{ "results", export_answers, .answers = write_lines, .unit = "answers" },
-	{ "tree", export_answers, .answers = results_write_tree, .unit = "files" },
-	{ "merges", export_graph, .write = resolve_write_merges },
+	{ "results", .runs = export_answers, .answers = write_lines, .unit = "answers" },
+	{ "tree", .runs = export_answers, .answers = results_write_tree, .unit = "files" },
+	{ "merges", .runs = export_graph, .write = resolve_write_merges },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
 	{ "vectors", export_vectors, .write = NULL },
 	{ "npy", export_npy, .write = NULL },
@@ -175,9 +181,10 @@ static int write_dir(const struct graph *g, const struct format *fm, const char 
 	return 0;
 }
 
-static int export_graph(store_txn *t, const struct format *fm, const char *output, char *err,
-			size_t errlen)
+static int export_graph(const struct shard_set *set, const struct format *fm, const char *output,
+			char *err, size_t errlen)
 {
+	store_txn *t = set->t[0];
 	struct config cfg;
 	config_defaults(&cfg);
 	struct job job;
@@ -187,7 +194,10 @@ static int export_graph(store_txn *t, const struct format *fm, const char *outpu
 	buf_init(&b);
 	int rc = -1;
 	struct resolve_stats rs;
-	if (run_job_read(t, &cfg, &job, err, errlen) || graph_build(t, &cfg, &job, &g, err, errlen) ||
+	/* resolution reads the entity stage's vectors: runs with embedding stages are not sharded,
+	 * so the first store holds them all */
+	if (run_job_read(t, &cfg, &job, err, errlen) ||
+	    graph_build_shards(set->t, set->n, &cfg, &job, &g, err, errlen) ||
 	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))
 		goto out;
 	if (fm->write == resolve_write_merges && !cfg.graph_resolve)
@@ -245,12 +255,12 @@ static int write_lines(struct results *r, const char *output, uint64_t *count, c
 	return close_out(out, output, err, errlen);
 }
 
-static int export_answers(store_txn *t, const struct format *fm, const char *output, char *err,
-			  size_t errlen)
+static int export_answers(const struct shard_set *set, const struct format *fm,
+			  const char *output, char *err, size_t errlen)
 {
 	struct results r;
 	uint64_t n = 0;
-	int rc = results_load(&r, t, err, errlen);
+	int rc = results_load_shards(&r, set->t, set->n, err, errlen);
 	if (!rc)
 		rc = fm->answers(&r, output, &n, err, errlen);
 	if (!rc)
@@ -295,9 +305,7 @@ static int over_rows(store_txn *t)
 int export_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	store *db = NULL;
-	store_txn *t = NULL;
-	struct plan_rec plan;
+	struct shard_set set = { 0 };
 	const struct format *fm = format_named(cli->format);
 	if (!fm) {
 		buf names;
@@ -314,16 +322,24 @@ int export_cmd(const struct cli *cli)
 			 "-f npy, not of -f %s", fm->name);
 		goto done;
 	}
-	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err))
+	int ndirs;
+	char *const *dirs = cli_states(cli, &ndirs);
+	if (shard_set_open(&set, dirs, ndirs, err, sizeof err))
 		goto done;
-	if (fm->rows && (!fm->run || over_rows(t)))
+	store_txn *t = set.t[0];
+	int rows = fm->rows && ((!fm->run && !fm->runs) || over_rows(t));
+	if (set.n > 1 && (rows || !fm->runs)) /* what does not merge reads one run */
+		snprintf(err, sizeof err, "export -f %s reads one state directory (-s), not the %zu "
+			 "shards given", fm->name, set.n);
+	else if (rows)
 		fm->rows(t, cli->output, err, sizeof err);
+	else if (fm->runs)
+		fm->runs(&set, fm, cli->output, err, sizeof err);
 	else
 		fm->run(t, fm, cli->output, err, sizeof err);
 done:
 	if (err[0])
 		die_msg("%s", err);
-	store_abort(t);
-	store_close(db);
+	shard_set_close(&set);
 	return err[0] ? EXIT_USAGE : EXIT_OK;
 }

@@ -142,7 +142,7 @@ int plan_cmd(const struct cli *cli)
 	made = 1;
 	snprintf(dbdir, sizeof dbdir, "%s/db", dir);
 	if (!(db = store_open(dbdir, 0, err, sizeof err)) ||
-	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, db, NULL, &e.plan,
+	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, NULL, db, NULL, &e.plan,
 			&e.skipped, err, sizeof err))
 		goto done;
 	if (render_all(db, &cfg, &job, out, &e)) {

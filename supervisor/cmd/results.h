@@ -23,7 +23,12 @@ struct u32list {
 };
 
 struct results {
-	store_txn *t;
+	store_txn *t;          /* the store of the document being walked (results_walk) */
+	store_txn *const *ts;  /* every store read: one run, or shards of one (start --shard) */
+	size_t nt;
+	store_txn *one;        /* ts of a single store (results_load) */
+	uint32_t *doc_store;   /* per document: the store holding its batches (NO_STORE: none
+				* given holds it, a shard not given) */
 	struct config cfg; /* the run's recorded settings */
 	struct job job;
 	struct plan_rec plan;
@@ -45,6 +50,16 @@ int run_job_read(store_txn *t, struct config *cfg, struct job *job, char *err, s
 /* Reads the index of the run in t (which must stay open while r is used). 0, or -1 with err
  * set. */
 int results_load(struct results *r, store_txn *t, char *err, size_t errlen);
+/* The same from several shards of one run (start --shard), each document's from the shard it
+ * belongs to: ts must stay open while r is used. */
+int results_load_shards(struct results *r, store_txn *const *ts, size_t nt, char *err,
+			size_t errlen);
+#define NO_STORE UINT32_MAX
+/* Whether document doc is in the stores given (a shard's own export lists its documents). */
+static inline int results_has_doc(const struct results *r, uint32_t doc)
+{
+	return r->doc_store[doc] != NO_STORE;
+}
 void results_free(struct results *r);
 
 /* Called for every batch reached from a planned one: a split batch, then (depth one more) its

@@ -62,7 +62,7 @@ int results_write_lines(struct results *r, FILE *out, uint64_t *count)
 	struct lines l = { .out = out };
 	buf_init(&l.line);
 	for (l.doc = 0; l.doc < r->ndocs; l.doc++)
-		for (l.stage = 0; l.stage < r->job.n; l.stage++)
+		for (l.stage = 0; l.stage < r->job.n && results_has_doc(r, l.doc); l.stage++)
 			results_walk(r, l.doc, l.stage, line_visit, &l);
 	buf_free(&l.line);
 	*count = l.count;
@@ -184,6 +184,8 @@ int results_write_tree(struct results *r, const char *dir, uint64_t *count, char
 	meta_begin(&m, r);
 	int rc = 0;
 	for (uint32_t d = 0; d < r->ndocs && !rc; d++) {
+		if (!results_has_doc(r, d)) /* a shard not given holds it */
+			continue;
 		if (!safe_name(r->names[d])) {
 			log_warn("document \"%s\": not a relative path inside the tree (or it is "
 				 "metadata.json); skipped",

@@ -1,5 +1,6 @@
 /* results_index.c: a run's answers by document and stage (results.h). */
 #include "results.h"
+#include "../shard.h"
 #include "../../common/json.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
@@ -127,29 +128,65 @@ static int batch_cell(struct results *r, uint32_t n, const struct batch_rec *b, 
 
 int results_load(struct results *r, store_txn *t, char *err, size_t errlen)
 {
+	int rc = results_load_shards(r, &t, 1, err, errlen);
+	r->one = t; /* (ts outlives this call) */
+	r->ts = &r->one;
+	return rc;
+}
+
+/* Which store holds each document: a whole run all of them; shards those they own. */
+static void place_docs(struct results *r)
+{
+	r->doc_store = xmalloc(((size_t)r->ndocs + 1) * sizeof *r->doc_store);
+	for (uint32_t d = 0; d < r->ndocs; d++)
+		r->doc_store[d] = NO_STORE;
+	for (size_t s = 0; s < r->nt; s++) {
+		struct shard_rec sh;
+		uint32_t *owners = shard_rec_read(r->ts[s], &sh) ? NULL :
+				   shard_owners(r->ts[s], r->ndocs);
+		for (uint32_t d = 0; d < r->ndocs; d++)
+			if (r->doc_store[d] == NO_STORE && (!owners || owners[d] == sh.index))
+				r->doc_store[d] = (uint32_t)s;
+		free(owners);
+	}
+}
+
+int results_load_shards(struct results *r, store_txn *const *ts, size_t nt, char *err,
+			size_t errlen)
+{
 	memset(r, 0, sizeof *r);
-	r->t = t;
+	r->t = ts[0];
+	r->ts = ts;
+	r->nt = nt;
 	config_defaults(&r->cfg);
-	if (plan_read(t, &r->plan)) {
+	if (plan_read(r->t, &r->plan)) {
 		snprintf(err, errlen, "no planned run here");
 		return -1;
 	}
-	if (run_job_read(t, &r->cfg, &r->job, err, errlen))
+	if (run_job_read(r->t, &r->cfg, &r->job, err, errlen))
 		return -1;
 	r->ndocs = r->plan.nsources;
 	load_names(r);
+	place_docs(r);
 	r->cells = xcalloc((size_t)r->ndocs * r->job.n + 1, sizeof *r->cells);
-	for (uint32_t n = 0; n < r->plan.nbatches; n++) {
-		struct batch_rec b;
-		uint32_t doc, stage;
-		if (batch_read(t, n, &b) || b.is_child)
+	for (size_t s = 0; s < nt; s++) {
+		struct plan_rec p;
+		r->t = ts[s];
+		if (plan_read(r->t, &p))
 			continue;
-		if (batch_cell(r, n, &b, &doc, &stage)) {
-			log_warn("batch %u: its document or stage is not recorded; left out", n);
-			continue;
+		for (uint32_t n = 0; n < p.nbatches; n++) {
+			struct batch_rec b;
+			uint32_t doc, stage;
+			if (batch_read(r->t, n, &b) || b.is_child)
+				continue;
+			if (batch_cell(r, n, &b, &doc, &stage) || r->doc_store[doc] != s) {
+				log_warn("batch %u: its document or stage is not recorded; left out", n);
+				continue;
+			}
+			u32list_add(&r->cells[(size_t)doc * r->job.n + stage], n);
 		}
-		u32list_add(&r->cells[(size_t)doc * r->job.n + stage], n);
 	}
+	r->t = ts[0];
 	return 0;
 }
 
@@ -159,6 +196,7 @@ void results_free(struct results *r)
 		for (size_t i = 0; i < (size_t)r->ndocs * r->job.n; i++)
 			free(r->cells[i].v);
 	free(r->cells);
+	free(r->doc_store);
 	for (uint32_t d = 0; r->names && d < r->ndocs; d++)
 		free(r->names[d]);
 	free(r->names);
@@ -184,6 +222,9 @@ int results_walk(struct results *r, uint32_t doc, uint32_t s, results_visit *fn,
 {
 	const struct u32list *l = &r->cells[(size_t)doc * r->job.n + s];
 	int rc = 0;
+	if (!results_has_doc(r, doc))
+		return 0;
+	r->t = r->ts[r->doc_store[doc]];
 	for (size_t i = 0; i < l->n && !rc; i++)
 		rc = walk_batch(r, l->v[i], 0, fn, arg);
 	return rc;

@@ -1,16 +1,9 @@
 /* status_cmd.c: `kgsup status`: reads the run's counters in a read-only transaction (which never
  * blocks the live supervisor) and tells whether the run is live from its lock. */
-#include "../cli.h"
+#include "status.h"
 #include "../lock.h"
-#include "../reach.h"
-#include "../rowstore.h"
-#include "../rowtally.h"
-#include "../runstate.h"
 #include "../stageview.h"
-#include "../broker/limits_view.h"
-#include "../../common/job.h"
 #include "../../common/log.h"
-#include "../../common/paths.h"
 #include "../../common/util.h"
 
 #include <errno.h>
@@ -18,31 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_REASONS 8
-
-struct status {
-	struct counters c;
-	struct plan_rec plan;
-	struct config cfg;
-	struct job job;
-	uint64_t skipped; /* inputs that could not be read */
-	struct stage_counters sc[JOB_MAX_STAGES];
-	struct row_tally rows[JOB_MAX_STAGES]; /* a job over rows */
-	struct rows_plan rows_plan;
-	struct row_counters rc[JOB_MAX_STAGES];
-	struct { char text[160]; uint64_t n; } reasons[MAX_REASONS]; /* of blocked batches */
-	int nreasons;
-	int live;
-	char reason[600]; /* why the run was aborted; "" otherwise */
-	char hint[PATHS_MAX + 128]; /* what to do next, or "" */
-	struct reach_view wait; /* a live run waiting for the server (reach.h) */
-	int waiting;
-	uint64_t invalid_kept;
-	double cost, saved;
-	double elapsed_s;
-	struct limits_view limits; /* as the broker last published them */
-};
 
 static const char *state_name(const struct status *st)
 {
@@ -96,6 +64,39 @@ static void put_waiting(buf *b, const struct status *st)
 	buf_putc(b, '}');
 }
 
+/* ,"shard":{"index","count"} for a shard, {"count","given":[...]} for shards summed, or null;
+ * the chunks and sources status counts are then the shards' own. */
+static void put_shard_json(buf *b, const struct status *st)
+{
+	if (!st->shard.count) {
+		buf_puts(b, ",\"shard\":null");
+		return;
+	}
+	if (!st->ngiven) {
+		buf_printf(b, ",\"shard\":{\"index\":%u,\"count\":%u}", st->shard.index,
+			   st->shard.count);
+		return;
+	}
+	buf_printf(b, ",\"shard\":{\"count\":%u,\"given\":[", st->shard.count);
+	for (size_t i = 0; i < st->ngiven; i++)
+		buf_printf(b, "%s%u", i ? "," : "", st->given[i]);
+	buf_puts(b, "]}");
+}
+
+static void print_shard_text(const struct status *st)
+{
+	if (!st->shard.count)
+		return;
+	if (!st->ngiven) {
+		printf("shard      %u/%u (its documents only)\n", st->shard.index, st->shard.count);
+		return;
+	}
+	printf("shards     %zu of %u summed:", st->ngiven, st->shard.count);
+	for (size_t i = 0; i < st->ngiven; i++)
+		printf("%s%u", i ? ", " : " ", st->given[i]);
+	putchar('\n');
+}
+
 static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -132,6 +133,7 @@ static void print_json(const struct status *st)
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
 	put_waiting(&more, st);
+	put_shard_json(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -219,6 +221,7 @@ static void print_text(const struct status *st)
 	uint64_t total = batches_total(&st->plan, c);
 	double pct = total ? 100.0 * (double)c->batches_done / (double)total : 100.0;
 	printf("state      %s\n", state_name(st));
+	print_shard_text(st);
 	if (st->waiting) {
 		char line[1024];
 		reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
@@ -325,6 +328,10 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
 	stage_counters_read(t, st->sc, st->job.n);
 	read_reasons(t, st);
+	if (!shard_rec_read(t, &st->shard) && st->shard.count) { /* its own, not the whole run's */
+		st->plan.nchunks = st->shard.chunks;
+		st->plan.nsources = st->shard.sources;
+	}
 	if (st->job.rows) {
 		rows_plan_read(t, &st->rows_plan);
 		row_counters_read(t, st->rc, st->job.n);
@@ -344,32 +351,54 @@ out:
 	return rc;
 }
 
+/* One run's status, its dollars, hint and limits: 0, or -1 with err set. */
+int status_one(const char *state_dir, struct status *st, char *err, size_t errlen)
+{
+	memset(st, 0, sizeof *st);
+	pid_t pid;
+	st->live = lock_probe(state_dir, &pid, NULL);
+	if (load_status(state_dir, st, err, errlen))
+		return -1;
+	st->cost = st->job.legacy ? config_cost_usd(&st->cfg, st->c.prompt_tokens,
+						    st->c.completion_tokens)
+				  : stages_cost(&st->job, &st->cfg, st->sc);
+	st->saved = st->job.legacy ? config_cost_usd(&st->cfg, st->c.saved_prompt_tokens,
+						     st->c.saved_completion_tokens)
+				   : stages_saved(&st->job, &st->cfg, st->sc);
+	st->elapsed_s = (double)st->c.elapsed_ms / 1000.0;
+	make_hint(st, state_dir);
+	limits_view_read(&st->limits, state_dir, &st->cfg);
+	return 0;
+}
+
+void print_status(const struct cli *cli, const struct status *st)
+{
+	if (cli->json)
+		print_json(st);
+	else if (cli->prometheus)
+		print_prometheus(st);
+	else
+		print_text(st);
+}
+
+void status_release(struct status *st)
+{
+	job_free(&st->job);
+	config_free(&st->cfg);
+}
+
 int status_cmd(const struct cli *cli)
 {
+	if (cli->nstates > 1)
+		return status_shards(cli);
 	struct status st;
-	memset(&st, 0, sizeof st);
 	char err[1024];
-	pid_t pid;
-	st.live = lock_probe(cli->state_dir, &pid, NULL);
-	if (load_status(cli->state_dir, &st, err, sizeof err)) {
+	if (status_one(cli->state_dir, &st, err, sizeof err)) {
 		die_msg("%s", err);
+		status_release(&st);
 		return EXIT_USAGE;
 	}
-	st.cost = st.job.legacy ? config_cost_usd(&st.cfg, st.c.prompt_tokens, st.c.completion_tokens)
-				: stages_cost(&st.job, &st.cfg, st.sc);
-	st.saved = st.job.legacy ? config_cost_usd(&st.cfg, st.c.saved_prompt_tokens,
-						    st.c.saved_completion_tokens)
-				 : stages_saved(&st.job, &st.cfg, st.sc);
-	st.elapsed_s = (double)st.c.elapsed_ms / 1000.0;
-	make_hint(&st, cli->state_dir);
-	limits_view_read(&st.limits, cli->state_dir, &st.cfg);
-	if (cli->json)
-		print_json(&st);
-	else if (cli->prometheus)
-		print_prometheus(&st);
-	else
-		print_text(&st);
-	job_free(&st.job);
-	config_free(&st.cfg);
+	print_status(cli, &st);
+	status_release(&st);
 	return EXIT_OK;
 }
