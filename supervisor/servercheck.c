@@ -5,23 +5,19 @@
  * (worker/check.c), once: the run's settings on its standard input, the user's one line on its
  * standard output, and its exit code saying what it means (check.c lists them). */
 #include "sup.h"
+#include "rolespawn.h"
 #include "../common/log.h"
 #include "../common/roles.h"
 #include "../common/sig.h"
 #include "../common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* The run's models, each once: every stage's (a stage without one has the run's). */
 static int run_models(const struct sup *s, char **argv, int max)
@@ -39,48 +35,6 @@ static int run_models(const struct sup *s, char **argv, int max)
 	if (n == 0)
 		argv[n++] = s->cfg.model;
 	return n;
-}
-
-/* Starts the look with its standard input and output on pipes; returns its pid or -1. */
-static pid_t spawn_check(const char *self, char **argv, int *to, int *from)
-{
-	int in[2], out[2];
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawnattr_init(&at);
-	sigset_t none, dfl;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE); /* the supervisor ignores it; the look need not */
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
-	fflush(NULL);
-	int rc = posix_spawn(&pid, self, &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	close(in[0]);
-	close(out[1]);
-	if (rc) {
-		close(in[1]);
-		close(out[0]);
-		errno = rc;
-		return -1;
-	}
-	*to = in[1];
-	*from = out[0];
-	return pid;
 }
 
 /* Reads the look's line until it exits (its own timeouts end it; a deadline kills it if they
@@ -114,23 +68,13 @@ static int read_line(pid_t pid, int from, char *line, size_t n, int64_t deadline
 	return 0;
 }
 
-static int wait_exit(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 int servercheck_run(struct sup *s, char *err, size_t errlen)
 {
-	char self[PATHS_MAX];
 	char *argv[JOB_MAX_STAGES + 3] = { "kgsup", "__check" };
 	int nmodels = run_models(s, argv + 2, JOB_MAX_STAGES);
 	argv[2 + nmodels] = NULL;
 	int to = -1, from = -1;
-	pid_t pid = readlink_self(self, sizeof self) < 0 ? -1 : spawn_check(self, argv, &to, &from);
+	pid_t pid = role_spawn(argv, &to, &from);
 	if (pid < 0) {
 		log_warn("cannot look at the server before the run (%s); going on", strerror(errno));
 		return 0;
@@ -155,7 +99,7 @@ int servercheck_run(struct sup *s, char *err, size_t errlen)
 		now_ms() + 2 * ((int64_t)(s->cfg.connect_timeout_s * 1000) + CHECK_TIMEOUT_MS) + 5000;
 	int stopped = read_line(pid, from, line, sizeof line, deadline);
 	close(from);
-	int code = wait_exit(pid);
+	int code = role_wait(pid);
 	if (stopped) {
 		snprintf(err, errlen, "stopped before the run began");
 		return EXIT_STOPPED;

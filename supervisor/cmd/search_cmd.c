@@ -8,6 +8,7 @@
 #include "results.h"
 #include "vectors.h"
 #include "../cli.h"
+#include "../rolespawn.h"
 #include "../vecsearch.h"
 #include "../vecstore.h"
 #include "../../common/log.h"
@@ -15,16 +16,11 @@
 #include "../../common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define TOP_DEFAULT 10
 #define LINE_MAX_BYTES 100
@@ -34,28 +30,13 @@ extern char **environ;
 static int run_embed(const struct config *cfg, const char *model, int64_t dims, const char *text,
 		     size_t len, buf *out)
 {
-	char self[PATHS_MAX], d[32];
+	char d[32];
 	snprintf(d, sizeof d, "%lld", (long long)dims);
 	char *argv[] = { "kgsup", "__embed", (char *)model, d, NULL };
-	int in[2] = { -1, -1 }, from[2] = { -1, -1 };
-	if (readlink_self(self, sizeof self) < 0 || pipe2(in, O_CLOEXEC) || pipe2(from, O_CLOEXEC)) {
+	int to, from;
+	pid_t pid = role_spawn(argv, &to, &from);
+	if (pid < 0) {
 		log_error("cannot start the query's embedding: %s", strerror(errno));
-		return EXIT_INTERNAL;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-	pid_t pid;
-	fflush(NULL);
-	int rc = posix_spawn(&pid, self, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(from[1]);
-	if (rc) {
-		close(in[1]);
-		close(from[0]);
-		log_error("cannot start the query's embedding: %s", strerror(rc));
 		return EXIT_INTERNAL;
 	}
 	buf req;
@@ -65,7 +46,7 @@ static int run_embed(const struct config *cfg, const char *model, int64_t dims, 
 	buf_put(&req, text, len);
 	void (*old)(int) = signal(SIGPIPE, SIG_IGN); /* one that died early: its exit code tells */
 	for (size_t off = 0; off < req.len;) {
-		ssize_t w = write(in[1], req.data + off, req.len - off);
+		ssize_t w = write(to, req.data + off, req.len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -74,22 +55,19 @@ static int run_embed(const struct config *cfg, const char *model, int64_t dims, 
 	}
 	signal(SIGPIPE, old);
 	buf_free(&req);
-	close(in[1]);
+	close(to);
 	char chunk[65536];
 	ssize_t got;
-	while ((got = read(from[0], chunk, sizeof chunk)) != 0) {
+	while ((got = read(from, chunk, sizeof chunk)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			break;
 		buf_put(out, chunk, (size_t)got);
 	}
-	close(from[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_INTERNAL;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_INTERNAL;
+	close(from);
+	int code = role_wait(pid);
+	return code < 0 ? EXIT_INTERNAL : code;
 }
 
 /* What a search keeps in DIR/search/ (NULL: nothing, it could not be opened). */
