@@ -28,6 +28,13 @@ enum cli_opt {
 	CO_STRICT = 1u << 13,      /* --strict */
 	CO_SLOWEST = 1u << 14,     /* --slowest N */
 	CO_ERRORS = 1u << 15,      /* --errors */
+	/* a shared broker (kgsup broker, keygen, status --broker) */
+	CO_LISTEN = 1u << 24,      /* --listen tcp://ADDR:PORT */
+	CO_KEY = 1u << 25,         /* --key FILE: a CURVE secret key */
+	CO_ALLOW = 1u << 26,       /* --allow DIR: the clients' public keys */
+	CO_BROKER = 1u << 27,      /* --broker tcp://HOST:PORT (status: -s is then not needed) */
+	CO_BROKER_PUB = 1u << 28,  /* --broker-public-key FILE */
+	CO_NAME = 1u << 29,        /* one NAME operand: kgsup keygen NAME */
 };
 
 struct cli;
@@ -65,6 +72,8 @@ struct cli {
 	int errors;   /* kgsup trace --errors */
 	const char *format;
 	const char *output;
+	const char *listen, *key, *allow, *broker, *broker_public_key; /* a shared broker's */
+	const char *name; /* CO_NAME's operand */
 };
 
 /* The handlers of the user commands. */
@@ -77,6 +86,9 @@ int report_cmd(const struct cli *cli); /* cmd/report_cmd.c */
 int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
 int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
 int trace_cmd(const struct cli *cli);  /* cmd/trace_cmd.c */
+int broker_cmd(const struct cli *cli); /* cmd/broker_cmd.c */
+int keygen_cmd(const struct cli *cli); /* cmd/keygen_cmd.c */
+int status_broker(const struct cli *cli); /* cmd/status_broker.c: status --broker */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */

@@ -2,6 +2,7 @@
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "../cli.h"
 #include "../lock.h"
+#include "../bwait.h"
 #include "../reach.h"
 #include "../rowstore.h"
 #include "../rowtally.h"
@@ -38,6 +39,8 @@ struct status {
 	char hint[PATHS_MAX + 128]; /* what to do next, or "" */
 	struct reach_view wait; /* a live run waiting for the server (reach.h) */
 	int waiting;
+	int64_t broker_since;   /* a live run waiting for its shared broker (bwait.h), */
+	char broker[512];       /*   that broker; "": not waiting */
 	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;
@@ -96,6 +99,22 @@ static void put_waiting(buf *b, const struct status *st)
 	buf_putc(b, '}');
 }
 
+/* ,"waiting_for_broker":{"broker":...,"since":...,"message":...} or null (bwait.h). */
+static void put_broker_wait(buf *b, const struct status *st)
+{
+	if (!st->broker[0]) {
+		buf_puts(b, ",\"waiting_for_broker\":null");
+		return;
+	}
+	char line[1024];
+	bwait_describe(line, sizeof line, st->broker_since, st->broker);
+	buf_puts(b, ",\"waiting_for_broker\":{\"broker\":");
+	buf_json_str(b, st->broker, strlen(st->broker));
+	buf_printf(b, ",\"since_ms\":%lld,\"message\":", (long long)st->broker_since);
+	buf_json_str(b, line, strlen(line));
+	buf_putc(b, '}');
+}
+
 static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -132,6 +151,7 @@ static void print_json(const struct status *st)
 	put_opt_str(&more, "reason", st->reason);
 	put_opt_str(&more, "hint", st->hint);
 	put_waiting(&more, st);
+	put_broker_wait(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -222,6 +242,11 @@ static void print_text(const struct status *st)
 	if (st->waiting) {
 		char line[1024];
 		reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
+		printf("           %s\n", line);
+	}
+	if (st->broker[0]) {
+		char line[1024];
+		bwait_describe(line, sizeof line, st->broker_since, st->broker);
 		printf("           %s\n", line);
 	}
 	if (st->reason[0])
@@ -333,6 +358,8 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	const void *v;
 	size_t vl;
 	st->waiting = st->live && reach_read(t, &st->wait);
+	if (!st->live || !bwait_read(t, &st->broker_since, st->broker, sizeof st->broker))
+		st->broker[0] = '\0';
 	if (st->c.state == RUN_ABORTED &&
 	    !store_get(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), &v, &vl))
 		snprintf(st->reason, sizeof st->reason, "%.*s", (int)vl, (const char *)v);
@@ -346,6 +373,8 @@ out:
 
 int status_cmd(const struct cli *cli)
 {
+	if (cli->broker)
+		return status_broker(cli);
 	struct status st;
 	memset(&st, 0, sizeof st);
 	char err[1024];
