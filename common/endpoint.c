@@ -14,7 +14,8 @@ int endpoint_tcp_split(const char *ep, char *host, size_t hn, int *port)
 	if (!colon || colon == h || (size_t)(colon - h) >= hn)
 		return -1;
 	/* an IPv6 address keeps its brackets: tcp://[::1]:7700 */
-	if (h[0] == '[' && colon[-1] != ']')
+	int bracketed = h[0] == '[' && colon[-1] == ']';
+	if ((h[0] == '[' && !bracketed) || (!bracketed && memchr(h, ':', (size_t)(colon - h))))
 		return -1;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
