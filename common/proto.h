@@ -152,7 +152,7 @@ PROTO_STRUCT(result, MSG_RESULT_FIELDS);
 PROTO_STRUCT(quit, MSG_QUIT_FIELDS);
 
 /* What one request cost and what the provider said. client names the supervisor whose worker
- * `slot` made it (a shared broker serves several: "HOST:STATE_DIR_NAME"). */
+ * `slot` made it (a shared broker serves several: "HOST:STATE_DIR_NAME@HASH"). */
 #define MSG_REPORT_FIELDS(F)                                                           \
 	F(u64, grant)         /* the number of the grant this request went out under */ \
 	F(bytes, client)                                                               \

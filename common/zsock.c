@@ -285,6 +285,15 @@ int zsock_send(zsock *s, const void *data, size_t len, int dontwait)
 	}
 }
 
+int zsock_send_timed(zsock *s, const void *data, size_t len, int timeout_ms)
+{
+	zmq_setsockopt(s->sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+	int rc = zmq_send(s->sock, data, len, 0);
+	if (rc < 0 && errno == EINTR)
+		errno = EAGAIN;
+	return rc < 0 ? -1 : 0;
+}
+
 static int send_part(void *sock, const void *data, size_t len, int flags)
 {
 	for (;;) {

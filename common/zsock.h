@@ -43,6 +43,9 @@ void zsock_term(void);
 
 /* Returns 0, or -1 with errno (EAGAIN when flags ask not to wait and nothing could be sent). */
 int zsock_send(zsock *s, const void *data, size_t len, int dontwait);
+/* Sends, waiting up to timeout_ms for a peer to take it (a REQ with none connected blocks);
+ * -1 with errno EAGAIN on timeout or when a signal ends the wait. */
+int zsock_send_timed(zsock *s, const void *data, size_t len, int timeout_ms);
 /* Multi-part send for ROUTER: identity frame, empty delimiter, body. */
 int zsock_send_routed(zsock *s, const void *id, size_t idlen, const void *data, size_t len);
 /* Receives one message into a malloc'd buffer; -1 with errno EAGAIN on timeout or nothing

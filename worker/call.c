@@ -46,10 +46,33 @@ static void broker_silent(struct worker *w, int silent)
 		log_info("broker %s answers again", w->cfg.broker);
 }
 
+/* The broker did not take our ask or did not answer it within BROKER_TIMEOUT_MS of `asked`, or
+ * a signal cut the wait short. Returns -1 if the worker must stop, else 0 to ask again. */
+static int broker_missed(struct worker *w, int64_t asked)
+{
+	worker_check_parent(w); /* a silent broker may mean a dead supervisor */
+	if (worker_orphaned(w) || worker_must_stop(w))
+		return -1;
+	/* a signal ends the wait early (SIGUSR1: the run is stopping): the broker is not to
+	 * blame, but the REQ lost its turn all the same */
+	if (!sig_usr1_seen() && now_ms() - asked >= BROKER_TIMEOUT_MS) {
+		/* a shared broker's silence is the run's news (status); our own broker is
+		 * restarted by the supervisor within a second or two */
+		if (w->cfg.broker)
+			broker_silent(w, 1);
+		else
+			log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
+	}
+	zsock_reopen(w->broker);
+	return 0;
+}
+
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
- * its reply is stuck). Only the first send carries the pending report: if that send reached a
- * broker that then died, or was answered WAIT, a copy must not be counted again. Returns the
- * verdict, or -1 if the worker must stop. */
+ * its reply is stuck). The send is timed too: a REQ with no peer connected (a shared broker
+ * down, or one whose ZAP handler refused our key) blocks in it, and a signal would not end it.
+ * Only the first send carries the pending report: if that send reached a broker that then
+ * died, or was answered WAIT, a copy must not be counted again. Returns the verdict, or -1 if
+ * the worker must stop. */
 static int broker_exchange(struct worker *w, struct msg_ask *ask, int64_t queued, uint64_t *seq)
 {
 	for (;;) {
@@ -60,29 +83,13 @@ static int broker_exchange(struct worker *w, struct msg_ask *ask, int64_t queued
 		ask->waited_ms = now_ms() - queued;
 		msg_encode_ask(&w->req, ask);
 		ask->has_report = 0;
-		if (zsock_send(w->broker, w->req.data, w->req.len, 0) < 0) {
-			zsock_reopen(w->broker);
-			continue;
-		}
 		char *rep;
 		size_t len;
 		int64_t asked = now_ms();
-		if (zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
-			worker_check_parent(w); /* a silent broker may mean a dead supervisor */
-			if (worker_orphaned(w) || worker_must_stop(w))
+		if (zsock_send_timed(w->broker, w->req.data, w->req.len, BROKER_TIMEOUT_MS) < 0 ||
+		    zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
+			if (broker_missed(w, asked) < 0)
 				return -1;
-			/* a signal ends the wait early (SIGUSR1: the run is stopping): the broker is
-			 * not to blame, but the REQ lost its turn all the same */
-			if (!sig_usr1_seen() && now_ms() - asked >= BROKER_TIMEOUT_MS) {
-				/* a shared broker's silence is the run's news (status); our own
-				 * broker is restarted by the supervisor within a second or two */
-				if (w->cfg.broker)
-					broker_silent(w, 1);
-				else
-					log_warn("broker did not answer in %d ms; reconnecting",
-						 BROKER_TIMEOUT_MS);
-			}
-			zsock_reopen(w->broker);
 			continue;
 		}
 		struct msg_grant g;

@@ -27,18 +27,22 @@ static int abort_transfer(void *arg)
 	return worker_must_stop(arg);
 }
 
-/* How a broker tells this worker's supervisor from others: HOST:STATE_DIR_NAME. */
+/* How a broker tells this worker's supervisor from others: HOST:STATE_DIR_NAME@HASH, the hash
+ * of the state directory's full path (two runs named alike on one host must not share slots;
+ * the sessions of one run must, so that a new session's asks settle the old one's grants). */
 static void client_name(struct worker *w)
 {
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
-	const char *dir = w->state_dir, *slash;
-	size_t n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	slash = memrchr(dir, '/', n);
-	const char *base = slash && (size_t)(slash - dir) + 1 < n ? slash + 1 : dir;
-	snprintf(w->client, sizeof w->client, "%s:%.*s", host, (int)(n - (size_t)(base - dir)), base);
+	char *real = realpath(w->state_dir, NULL);
+	const char *dir = real ? real : w->state_dir;
+	uint32_t h = 2166136261u;
+	for (const char *p = dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	const char *slash = strrchr(dir, '/');
+	const char *base = slash && slash[1] ? slash + 1 : dir;
+	snprintf(w->client, sizeof w->client, "%.24s:%.30s@%06x", host, base, h & 0xffffff);
+	free(real);
 }
 
 /* The broker's two sockets: the supervisor's own in its session directory, or a shared one

@@ -38,7 +38,7 @@ struct worker {
 	zsock *results; /* PUSH: to the supervisor */
 	zsock *broker;  /* REQ: asks */
 	zsock *reports; /* PUSH: to the broker, a report no ask carries */
-	char client[65]; /* how a broker knows this worker's supervisor: HOST:STATE_DIR_NAME */
+	char client[65]; /* how a broker knows this worker's supervisor (main.c) */
 	int64_t broker_silent_since; /* wall ms: a shared broker stopped answering (told to the
 				      * supervisor, BWAIT); 0: it answers */
 	uint64_t grant; /* number of the broker's last grant to us */

@@ -99,9 +99,15 @@ static void put_waiting(buf *b, const struct status *st)
 	buf_putc(b, '}');
 }
 
-/* ,"waiting_for_broker":{"broker":...,"since":...,"message":...} or null (bwait.h). */
+/* ,"broker":ENDPOINT or null (limits.broker), ,"waiting_for_broker":{"broker":...,"since_ms":...,
+ * "message":...} or null (bwait.h). */
 static void put_broker_wait(buf *b, const struct status *st)
 {
+	buf_puts(b, ",\"broker\":");
+	if (st->cfg.broker)
+		buf_json_str(b, st->cfg.broker, strlen(st->cfg.broker));
+	else
+		buf_puts(b, "null");
 	if (!st->broker[0]) {
 		buf_puts(b, ",\"waiting_for_broker\":null");
 		return;
@@ -287,7 +293,10 @@ static void print_text(const struct status *st)
 		printf("note       %llu batches were in flight when a session died (possibly billed "
 		       "twice)\n", (unsigned long long)c->possibly_billed);
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
-	limits_view_text(stdout, &st->limits, st->live);
+	if (st->cfg.broker) /* its limits are the shared broker's, not this config's */
+		printf("limits     the shared broker's at %s (kgsup status --broker)\n", st->cfg.broker);
+	else
+		limits_view_text(stdout, &st->limits, st->live);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
 	stages_text(stdout, &st->job, &st->cfg, st->sc);
 	if (st->job.rows)
