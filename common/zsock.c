@@ -172,6 +172,8 @@ int zsock_curve_public(char public_[ZSOCK_KEY_LEN + 1], const char *secret)
 
 zsock *zsock_zap_bind(void)
 {
+	/* a REP, which enum zsock_type does not offer to others: its type here is never used
+	 * (the handler is bound once, never reopened) */
 	zsock *s = zsock_new(ZS_ROUTER, "inproc://zeromq.zap.01", 1);
 	void *raw = open_raw(ZMQ_REP);
 	if (!raw || zmq_bind(raw, s->endpoint) < 0) {
