@@ -6,7 +6,7 @@
 # broker, and the broker logs its key once; the broker killed and restarted mid-run: the run
 # finishes with no burst of 429s.
 . "$(dirname "$0")/lib.sh"
-plan 25
+plan 27
 
 # a port P with P+1 free too (the broker takes reports on PORT+1)
 free_pair() {
@@ -116,7 +116,8 @@ kg status --broker "tcp://127.0.0.1:$BP" --key "$T/rogue.key" --broker-public-ke
 	>/dev/null 2>"$T/err"; rc=$?
 check "status --broker with a key not allowed gets no view (exit $rc)" [ $rc -ne 0 ]
 
-# ---- a client whose key is not allowed: no grant, no request, status says it waits
+# ---- a client whose key is not allowed: no grant, no request, status says it waits; a stop
+# is prompt; once its key is allowed (SIGHUP), it goes through
 stop_mock
 start_mock --latency-ms 20
 shard_config "$T/c3.json" rogue
@@ -129,6 +130,9 @@ for _ in $(seq 100); do
 done
 check "its status says: $(grep -o "waiting for broker.*" "$T/st3.txt")" \
 	grep -q "waiting for broker tcp://127.0.0.1:$BP since [0-9][0-9]:[0-9][0-9]:[0-9][0-9]" "$T/st3.txt"
+kg status -s "$T/s3" --json >"$T/st3.json"
+check "status --json says it too" \
+	[ "$(json_get "$T/st3.json" "j['waiting_for_broker']['broker']")" = "tcp://127.0.0.1:$BP" ]
 check "its run sent no request ($(mock_stat requests))" [ "$(mock_stat requests)" = 0 ]
 rogue=$(cat rogue.pub)
 n=$(grep -cF "client key $rogue refused" "$T/broker.log")
@@ -139,6 +143,12 @@ wait $p3; rc=$?
 took=$(/usr/bin/python3 -c "import time; print(round(time.time() - $t0, 1))")
 check "a run waiting for the broker stops at once: exit $rc in $took s (a worker blocked in its ask would take the stop deadline)" \
 	[ $rc -eq 75 -a "$(/usr/bin/python3 -c "print($took < 10)")" = True ]
+# its key allowed now: SIGHUP rereads the allow directory, and the run goes through
+cp rogue.pub allow/
+kill -HUP $BPID
+kg resume -s "$T/s3" -q 2>>"$T/s3.err"; rc=$?
+check "after SIGHUP with its key allowed, the same run finishes (exit $rc, $(mock_stat ok) answers)" \
+	[ $rc -eq 0 -a "$(mock_stat ok)" -gt 0 ]
 
 # ---- the broker killed mid-run and restarted on the same port: no burst, the run finishes
 stop_mock
