@@ -272,6 +272,14 @@ static void on_message(struct broker *b)
 			if (a.has_report)
 				on_report(b, &a.report);
 			on_ask(b, id, idlen, &a);
+		} else if (len >= 2 && (unsigned char)frame[0] != PROTO_VERSION) {
+			/* a shared broker's clients may run another kgsup: told once, not per ask
+			 * (they wait, and their status says they wait for the broker) */
+			if (!b->told_version)
+				log_error("asks of protocol version %d ignored (this broker speaks %d): "
+					  "run the same kgsup version here and on the clients",
+					  (unsigned char)frame[0], PROTO_VERSION);
+			b->told_version = 1;
 		} else {
 			log_error("malformed ask (%zu bytes) ignored", len);
 		}

@@ -53,6 +53,7 @@ struct broker {
 	buf msg;
 	uint64_t granted, reported;
 	int64_t started_wall;
+	int told_version; /* an ask of another protocol version was logged */
 };
 
 /* The view for `kgsup status --broker`: one JSON object into out. */
