@@ -53,6 +53,9 @@ static const struct setting settings[] = {
 	{ "limits", "max_in_flight", C_INT, OFF(max_in_flight), 0, 100000, 0, NULL },
 	{ "limits", "trust_announced", C_BOOL, OFF(trust_announced), 0, 1, 1, NULL },
 	{ "limits", "models", C_RAW, OFF(limits_models), 0, 0, 0, NULL },
+	{ "limits", "broker", C_STR_OR_NULL, OFF(broker), 1, 0, 0, NULL },
+	{ "limits", "broker_public_key", C_STR_OR_NULL, OFF(broker_public_key), 1, 0, 0, NULL },
+	{ "limits", "client_key", C_STR_OR_NULL, OFF(client_key), 1, 0, 0, NULL },
 	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
@@ -349,7 +352,7 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 	if (strncmp(c->base_url, "https://", 8) && !config_is_loopback_http(c->base_url))
 		FAIL("%s: api.base_url: must start with https:// (plain http:// only to 127.x, "
 		     "localhost or [::1])", name);
-	return 0;
+	return config_check_broker(c, name, err, errlen);
 }
 
 int config_is_loopback_host(const char *host)
@@ -410,6 +413,12 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	free(text);
 	free(c->config_file);
 	c->config_file = xstrdup(path);
+	/* the keys' paths are the config file's: made absolute, since the run's copy of the
+	 * settings (DIR/run/config.json) is read from elsewhere */
+	if (!rc)
+		config_absolute_path(&c->broker_public_key, path);
+	if (!rc)
+		config_absolute_path(&c->client_key, path);
 	return rc;
 }
 

@@ -31,6 +31,11 @@ struct config {
 	char *limits_models;   /* limits.models as compact JSON, or NULL: one limit for all models */
 	struct model_limit *model_limits; /* parsed from it */
 	size_t nmodel_limits;
+	/* a shared broker (kgsup broker): its tcp endpoint, or NULL: the supervisor starts its
+	 * own; its public key and this client's secret key, files (absolute once loaded) */
+	char *broker;
+	char *broker_public_key;
+	char *client_key;
 	/* retry */
 	int64_t max_attempts;
 	int64_t backoff_base_ms;
@@ -111,6 +116,9 @@ double config_cost_model(const struct config *c, const char *model, uint64_t pro
 /* The limits of model: its own (limits.models), else the top-level ones. Returns 1 when model
  * has its own entry, 0 when the top-level limits apply. */
 int config_model_limits(const struct config *c, const char *model, int64_t *rpm, int64_t *tpm);
+/* limits.broker and its keys, as a whole: the endpoint tcp://HOST:PORT, both keys or neither,
+ * and keys required off loopback. 0, or -1 with "NAME: limits.KEY: ..." in err. */
+int config_check_broker(const struct config *c, const char *name, char *err, size_t errlen);
 /* Non-zero for an http:// URL whose host is localhost or a literal loopback address (the only
  * plain HTTP kgsup talks to); userinfo, a port and [brackets] are parsed, not matched. */
 int config_is_loopback_http(const char *url);

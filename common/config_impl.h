@@ -14,5 +14,8 @@
 int config_set_model_limits(struct config *c, const json *v, const char *name, double rpm_max,
 			    double tpm_max, char *err, size_t errlen);
 void config_model_limits_free(struct config *c);
+/* *path, when relative, made relative to the directory of the config file `file`, and
+ * absolute. */
+void config_absolute_path(char **path, const char *file);
 
 #endif

@@ -1,8 +1,9 @@
 /* config_limits.c: limits.models, the limits of each model listed (config.h), read apart from
  * the settings table: a table keyed by model name, each entry checked as the top-level limits
- * are. */
+ * are; and limits.broker with its keys, checked together. */
 #include "config.h"
 #include "config_impl.h"
+#include "endpoint.h"
 #include "util.h"
 
 #include <math.h>
@@ -78,4 +79,45 @@ int config_model_limits(const struct config *c, const char *model, int64_t *rpm,
 			return 1;
 		}
 	return 0;
+}
+
+int config_check_broker(const struct config *c, const char *name, char *err, size_t errlen)
+{
+	int keys = (c->broker_public_key != NULL) + (c->client_key != NULL);
+	if (!c->broker && keys)
+		FAIL("%s: limits.%s: given without limits.broker", name,
+		     c->client_key ? "client_key" : "broker_public_key");
+	if (!c->broker)
+		return 0;
+	char host[256];
+	int port;
+	if (endpoint_tcp_split(c->broker, host, sizeof host, &port))
+		FAIL("%s: limits.broker: expected tcp://HOST:PORT (PORT 1-65534: the broker takes "
+		     "reports on PORT+1), got \"%s\"", name, c->broker);
+	if (keys == 1)
+		FAIL("%s: limits.%s: needed with limits.%s (CURVE needs both)", name,
+		     c->client_key ? "broker_public_key" : "client_key",
+		     c->client_key ? "client_key" : "broker_public_key");
+	if (!keys && !endpoint_is_loopback(c->broker))
+		FAIL("%s: limits.broker: %s is not loopback: name limits.broker_public_key and "
+		     "limits.client_key (kgsup keygen)", name, c->broker);
+	return 0;
+}
+
+void config_absolute_path(char **path, const char *file)
+{
+	if (!*path || (*path)[0] == '/')
+		return;
+	char dir[4096];
+	const char *slash = strrchr(file, '/');
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
+	else
+		snprintf(dir, sizeof dir, ".");
+	char *real = realpath(dir, NULL); /* NULL: left as it is, the error comes on reading */
+	char full[8192];
+	snprintf(full, sizeof full, "%s/%s", real ? real : dir, *path);
+	free(real);
+	free(*path);
+	*path = xstrdup(full);
 }

@@ -11,6 +11,10 @@
  *   broker  -> worker                                GRANT
  *   worker  -> broker     (PUSH -> PULL "reports")   REPORT (when no ask follows at once;
  *                                                    nothing waits for an answer)
+ *   worker  -> supervisor (PUSH -> PULL "results")   BWAIT (a shared broker does not answer)
+ *   kgsup status --broker -> broker (REQ -> ROUTER)  BSTATUS, answered BVIEW
+ * A shared broker (kgsup broker --listen tcp://HOST:PORT) takes asks on PORT and reports on
+ * PORT+1, the same sockets as the supervisor's own broker over ipc://.
  *
  * Each message's fields are listed once, in MSG_<NAME>_FIELDS below: its struct, its encoder
  * and its decoder (proto.c) and the unit test's round trip (tests/unit/test_wire.c) are all
@@ -40,7 +44,7 @@
 #include "hash.h"
 #include "ratehdr.h"
 
-#define PROTO_VERSION 12
+#define PROTO_VERSION 13
 
 /* Every message, in the order of its type number (from 1). */
 #define PROTO_MESSAGES(M)                                                              \
@@ -52,7 +56,10 @@
 	M(GRANT, grant)                                                                \
 	M(REPORT, report)                                                              \
 	M(INVALID, invalid)                                                            \
-	M(TRACE, trace)
+	M(TRACE, trace)                                                                \
+	M(BWAIT, bwait)                                                                \
+	M(BSTATUS, bstatus)                                                            \
+	M(BVIEW, bview)
 
 #define PROTO_TYPE_ENUM(NAME, name) MSG_##NAME,
 enum msg_type {
@@ -144,9 +151,11 @@ PROTO_STRUCT(result, MSG_RESULT_FIELDS);
 #define MSG_QUIT_FIELDS(F) F(u32, acked)
 PROTO_STRUCT(quit, MSG_QUIT_FIELDS);
 
-/* What one request cost and what the provider said. */
+/* What one request cost and what the provider said. client names the supervisor whose worker
+ * `slot` made it (a shared broker serves several: "HOST:STATE_DIR_NAME@HASH"). */
 #define MSG_REPORT_FIELDS(F)                                                           \
 	F(u64, grant)         /* the number of the grant this request went out under */ \
+	F(bytes, client)                                                               \
 	F(u32, slot)                                                                   \
 	F(u32, est_tokens)                                                             \
 	F(u32, http_status)                                                            \
@@ -157,15 +166,18 @@ PROTO_STRUCT(quit, MSG_QUIT_FIELDS);
 PROTO_STRUCT(report, MSG_REPORT_FIELDS);
 
 /* "May I send a request of about est_tokens to model?" Providers limit each model apart, so
- * the broker keeps a budget per model (limits.models). queued_since keeps the worker's place
- * in the broker's queue across re-asks and broker restarts (CLOCK_MONOTONIC ms). The report of the
+ * the broker keeps a budget per model (limits.models). waited_ms (how long the worker has
+ * waited for this grant, re-asks and broker restarts included) keeps its place in the broker's
+ * queue: an age, not a time, since a shared broker's clients are machines whose clocks need not
+ * agree. client and slot name the worker (see REPORT). The report of the
  * worker's previous request rides on its next ask (has_report), which saves a message and
  * two wake-ups per request; a worker with no next ask sends it alone on its way to idle. Only
  * the first send of an ask carries it, so a re-ask never counts a report twice. */
 #define MSG_ASK_FIELDS(F)                                                              \
+	F(bytes, client)                                                               \
 	F(u32, slot)                                                                   \
 	F(u32, est_tokens)                                                             \
-	F(i64, queued_since)                                                           \
+	F(i64, waited_ms)                                                              \
 	F(bytes, model)                                                                \
 	F(report, report)
 PROTO_STRUCT(ask, MSG_ASK_FIELDS);
@@ -207,6 +219,22 @@ PROTO_STRUCT(invalid, MSG_INVALID_FIELDS);
 	F(bytes, cause)          /* a word for what went wrong; empty when ok */       \
 	F(bytes, error)          /* the error as logged, the server's message in it */
 PROTO_STRUCT(trace, MSG_TRACE_FIELDS);
+
+/* A worker's asks to a shared broker go unanswered (waiting 1, since: the wall clock in ms
+ * when it began), or are answered again (waiting 0): the supervisor shows it in status. */
+#define MSG_BWAIT_FIELDS(F)                                                            \
+	F(u32, slot)                                                                   \
+	F(u32, waiting)                                                                \
+	F(i64, since)
+PROTO_STRUCT(bwait, MSG_BWAIT_FIELDS);
+
+/* `kgsup status --broker`: the broker's view, asked (BSTATUS; detail reserved, 0) and given
+ * (BVIEW: one JSON object, the document `status --broker --json` prints). */
+#define MSG_BSTATUS_FIELDS(F) F(u32, detail)
+PROTO_STRUCT(bstatus, MSG_BSTATUS_FIELDS);
+
+#define MSG_BVIEW_FIELDS(F) F(bytes, json)
+PROTO_STRUCT(bview, MSG_BVIEW_FIELDS);
 
 /* Returns the message type, or -1 when the frame is not a message of this version. */
 int msg_type(const void *frame, size_t len);

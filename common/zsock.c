@@ -8,14 +8,21 @@
 #include <string.h>
 #include <zmq.h>
 
+enum curve_role { CURVE_NONE, CURVE_SERVER, CURVE_CLIENT };
+
 struct zsock {
 	void *sock;
 	int type;
 	char *endpoint;
 	int bound;
+	enum curve_role curve;
+	char server_public[ZSOCK_KEY_LEN + 1], public_[ZSOCK_KEY_LEN + 1],
+		secret[ZSOCK_KEY_LEN + 1];
 };
 
 static void *zctx;
+
+static int recv_frame(void *sock, zmq_msg_t *msg, int flags);
 
 static int zmq_type(enum zsock_type t)
 {
@@ -48,11 +55,33 @@ static void *open_raw(int type)
 	return s;
 }
 
+/* The socket's CURVE keys, set before it binds or connects (libzmq reads them then). */
+static int apply_curve(void *raw, const zsock *s)
+{
+	int one = 1;
+	switch (s->curve) {
+	case CURVE_NONE: return 0;
+	case CURVE_SERVER:
+		return zmq_setsockopt(raw, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+		       zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, s->secret, ZSOCK_KEY_LEN) ? -1 : 0;
+	case CURVE_CLIENT:
+		return zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, s->server_public, ZSOCK_KEY_LEN) ||
+		       zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, s->public_, ZSOCK_KEY_LEN) ||
+		       zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, s->secret, ZSOCK_KEY_LEN) ? -1 : 0;
+	}
+	return -1;
+}
+
 /* Binds or connects. A connecting socket retries a peer that is still starting (the broker,
  * also after a restart) every 10 ms, not libzmq's default 100 ms, which every worker's first
  * request would otherwise wait out. */
 static int attach(void *raw, const char *endpoint, int bind)
 {
+	/* a tcp endpoint may be an IPv6 address in brackets: libzmq speaks IPv4 only by default */
+	if (!strncmp(endpoint, "tcp://[", 7)) {
+		int one = 1;
+		zmq_setsockopt(raw, ZMQ_IPV6, &one, sizeof one);
+	}
 	if (bind)
 		return zmq_bind(raw, endpoint);
 	int ivl = 10, max = 500;
@@ -61,33 +90,158 @@ static int attach(void *raw, const char *endpoint, int bind)
 	return zmq_connect(raw, endpoint);
 }
 
-static zsock *zsock_open(enum zsock_type type, const char *endpoint, int bind)
+static void zsock_free(zsock *s)
 {
-	void *raw = open_raw(zmq_type(type));
-	if (!raw)
-		return NULL;
-	if (attach(raw, endpoint, bind) < 0) {
+	free(s->endpoint);
+	explicit_bzero(s, sizeof *s);
+	free(s);
+}
+
+static zsock *zsock_open(zsock *s)
+{
+	void *raw = open_raw(zmq_type(s->type));
+	if (!raw || apply_curve(raw, s) < 0 || attach(raw, s->endpoint, s->bound) < 0) {
 		int e = errno;
-		zmq_close(raw);
+		if (raw)
+			zmq_close(raw);
+		zsock_free(s);
 		errno = e;
 		return NULL;
 	}
-	zsock *s = xcalloc(1, sizeof *s);
 	s->sock = raw;
+	return s;
+}
+
+static zsock *zsock_new(enum zsock_type type, const char *endpoint, int bind)
+{
+	zsock *s = xcalloc(1, sizeof *s);
 	s->type = type;
 	s->endpoint = xstrdup(endpoint);
 	s->bound = bind;
 	return s;
 }
 
+/* Copies a key, which must be ZSOCK_KEY_LEN characters: 0, or -1 (EINVAL). */
+static int take_key(char *out, const char *key)
+{
+	if (!key || strlen(key) != ZSOCK_KEY_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(out, key, ZSOCK_KEY_LEN + 1);
+	return 0;
+}
+
+zsock *zsock_bind_curve(enum zsock_type type, const char *endpoint, const char *secret)
+{
+	zsock *s = zsock_new(type, endpoint, 1);
+	s->curve = CURVE_SERVER;
+	if (take_key(s->secret, secret) < 0) {
+		zsock_free(s);
+		return NULL;
+	}
+	return zsock_open(s);
+}
+
+zsock *zsock_connect_curve(enum zsock_type type, const char *endpoint, const char *server_public,
+			   const char *public_, const char *secret)
+{
+	zsock *s = zsock_new(type, endpoint, 0);
+	s->curve = CURVE_CLIENT;
+	if (take_key(s->server_public, server_public) < 0 || take_key(s->public_, public_) < 0 ||
+	    take_key(s->secret, secret) < 0) {
+		zsock_free(s);
+		return NULL;
+	}
+	return zsock_open(s);
+}
+
+int zsock_curve_keypair(char public_[ZSOCK_KEY_LEN + 1], char secret[ZSOCK_KEY_LEN + 1])
+{
+	return zmq_curve_keypair(public_, secret) == 0 ? 0 : -1;
+}
+
+int zsock_curve_public(char public_[ZSOCK_KEY_LEN + 1], const char *secret)
+{
+	uint8_t raw[32];
+	if (!secret || strlen(secret) != ZSOCK_KEY_LEN || !zmq_z85_decode(raw, secret))
+		return -1;
+	explicit_bzero(raw, sizeof raw);
+	return zmq_curve_public(public_, secret) == 0 ? 0 : -1;
+}
+
+zsock *zsock_zap_bind(void)
+{
+	/* a REP, which enum zsock_type does not offer to others: its type here is never used
+	 * (the handler is bound once, never reopened) */
+	zsock *s = zsock_new(ZS_ROUTER, "inproc://zeromq.zap.01", 1);
+	void *raw = open_raw(ZMQ_REP);
+	if (!raw || zmq_bind(raw, s->endpoint) < 0) {
+		int e = errno;
+		if (raw)
+			zmq_close(raw);
+		zsock_free(s);
+		errno = e;
+		return NULL;
+	}
+	s->sock = raw;
+	return s;
+}
+
+#define ZAP_PARTS 7 /* version, request id, domain, address, identity, mechanism, a credential */
+
+static void zap_reply(void *sock, const zmq_msg_t *id, const char *code)
+{
+	zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
+	zmq_send(sock, zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id), ZMQ_SNDMORE);
+	zmq_send(sock, code, 3, ZMQ_SNDMORE);
+	zmq_send(sock, "", 0, ZMQ_SNDMORE); /* status text */
+	zmq_send(sock, "", 0, ZMQ_SNDMORE); /* user id */
+	zmq_send(sock, "", 0, 0);           /* metadata */
+}
+
+void zsock_zap_answer(zsock *zap, int (*admit)(const char *public_, void *arg), void *arg)
+{
+	for (;;) {
+		zmq_msg_t part[ZAP_PARTS + 1];
+		int n = 0;
+		for (;;) {
+			zmq_msg_t m;
+			zmq_msg_init(&m);
+			if (recv_frame(zap->sock, &m, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&m);
+				break;
+			}
+			int more = zmq_msg_more(&m);
+			if (n < ZAP_PARTS + 1)
+				part[n++] = m;
+			else
+				zmq_msg_close(&m);
+			if (!more)
+				break;
+		}
+		if (n == 0)
+			return;
+		/* only CURVE asks come here (the broker's sockets are CURVE servers): the key is
+		 * the seventh part, 32 bytes */
+		char key[ZSOCK_KEY_LEN + 1] = "";
+		int ok = n == ZAP_PARTS && zmq_msg_size(&part[5]) == 5 &&
+			 !memcmp(zmq_msg_data(&part[5]), "CURVE", 5) && zmq_msg_size(&part[6]) == 32 &&
+			 zmq_z85_encode(key, zmq_msg_data(&part[6]), 32);
+		zap_reply(zap->sock, &part[n > 1 ? 1 : 0], ok && admit(key, arg) ? "200" : "400");
+		for (int i = 0; i < n; i++)
+			zmq_msg_close(&part[i]);
+	}
+}
+
 zsock *zsock_bind(enum zsock_type type, const char *endpoint)
 {
-	return zsock_open(type, endpoint, 1);
+	return zsock_open(zsock_new(type, endpoint, 1));
 }
 
 zsock *zsock_connect(enum zsock_type type, const char *endpoint)
 {
-	return zsock_open(type, endpoint, 0);
+	return zsock_open(zsock_new(type, endpoint, 0));
 }
 
 void zsock_close(zsock *s)
@@ -95,8 +249,7 @@ void zsock_close(zsock *s)
 	if (!s)
 		return;
 	zmq_close(s->sock);
-	free(s->endpoint);
-	free(s);
+	zsock_free(s);
 }
 
 void zsock_linger(zsock *s, int ms)
@@ -110,6 +263,8 @@ int zsock_reopen(zsock *s)
 	zmq_close(s->sock);
 	s->sock = open_raw(zmq_type(s->type));
 	if (!s->sock)
+		return -1;
+	if (apply_curve(s->sock, s) < 0)
 		return -1;
 	return attach(s->sock, s->endpoint, s->bound);
 }
@@ -130,6 +285,15 @@ int zsock_send(zsock *s, const void *data, size_t len, int dontwait)
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+int zsock_send_timed(zsock *s, const void *data, size_t len, int timeout_ms)
+{
+	zmq_setsockopt(s->sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+	int rc = zmq_send(s->sock, data, len, 0);
+	if (rc < 0 && errno == EINTR)
+		errno = EAGAIN;
+	return rc < 0 ? -1 : 0;
 }
 
 static int send_part(void *sock, const void *data, size_t len, int flags)

@@ -14,6 +14,24 @@ enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
 /* Creates the process's context on first use. */
 zsock *zsock_bind(enum zsock_type type, const char *endpoint);
 zsock *zsock_connect(enum zsock_type type, const char *endpoint);
+
+/* CURVE (a shared broker over tcp): keys are Z85 text, ZSOCK_KEY_LEN characters. A server
+ * socket is bound with its secret key; a client connects with the server's public key and its
+ * own pair. The keys are kept with the socket (a reopen needs them) and wiped when it closes. */
+#define ZSOCK_KEY_LEN 40
+zsock *zsock_bind_curve(enum zsock_type type, const char *endpoint, const char *secret);
+zsock *zsock_connect_curve(enum zsock_type type, const char *endpoint, const char *server_public,
+			   const char *public_, const char *secret);
+/* A new key pair; 0, or -1 (libzmq built without CURVE). */
+int zsock_curve_keypair(char public_[ZSOCK_KEY_LEN + 1], char secret[ZSOCK_KEY_LEN + 1]);
+/* The public key of a secret one; 0, or -1 when secret is not a key. */
+int zsock_curve_public(char public_[ZSOCK_KEY_LEN + 1], const char *secret);
+/* The ZAP handler (RFC 27) of this process's context: a REP socket on inproc://zeromq.zap.01,
+ * bound before any CURVE server socket, polled by the caller's loop (no thread). Each request
+ * waiting is answered 200 when admit(the client's public key in Z85, arg) says non-zero, else
+ * 400 (the connection is refused: the client gets nothing). */
+zsock *zsock_zap_bind(void);
+void zsock_zap_answer(zsock *zap, int (*admit)(const char *public_, void *arg), void *arg);
 void zsock_close(zsock *s);
 /* Lets the context's end (zsock_term) wait up to ms for what s has not sent yet (a peer that
  * is alive gets a process's last messages; LINGER 0 would drop them). */
@@ -25,6 +43,9 @@ void zsock_term(void);
 
 /* Returns 0, or -1 with errno (EAGAIN when flags ask not to wait and nothing could be sent). */
 int zsock_send(zsock *s, const void *data, size_t len, int dontwait);
+/* Sends, waiting up to timeout_ms for a peer to take it (a REQ with none connected blocks);
+ * -1 with errno EAGAIN on timeout or when a signal ends the wait. */
+int zsock_send_timed(zsock *s, const void *data, size_t len, int timeout_ms);
 /* Multi-part send for ROUTER: identity frame, empty delimiter, body. */
 int zsock_send_routed(zsock *s, const void *id, size_t idlen, const void *data, size_t len);
 /* Receives one message into a malloc'd buffer; -1 with errno EAGAIN on timeout or nothing

@@ -51,11 +51,31 @@ static const struct cli_command commands[] = {
 	  "  Continues the run in DIR with the settings it was started with.\n"
 	  "  --retry-failed  give batches that failed for good another round\n"
 	  "  --shard   refuse unless DIR holds that shard (it keeps the one it was started as)\n" },
-	{ "status", status_cmd, NULL, CO_STATE | CO_STATES | CO_JSON | CO_PROMETHEUS, 0,
-	  "progress of a run, live or finished (--json)",
+	{ "status", status_cmd, NULL,
+	  CO_STATE | CO_STATES | CO_JSON | CO_PROMETHEUS | CO_BROKER | CO_KEY | CO_BROKER_PUB, 0,
+	  "progress of a run, live or finished (--json); a shared broker's view (--broker)",
 	  "kgsup status -s DIR [-s DIR...] [--json | --prometheus]\n"
+	  "kgsup status --broker tcp://HOST:PORT [--json] [--key CLIENT.key\n"
+	  "             --broker-public-key BROKER.pub]\n"
 	  "  Shows the progress of the run in DIR, live or finished; --prometheus prints the\n"
-	  "  counters in Prometheus text format. Several -s (the shards of a run): their sum.\n" },
+	  "  counters in Prometheus text format. Several -s (the shards of a run): their sum.\n"
+	  "  --broker: the view of a shared broker (kgsup broker): its clients, each one's\n"
+	  "  rate over the last minute, each model's total against its limit, 429s. A broker\n"
+	  "  with CURVE needs an allowed client key and the broker's public key.\n" },
+	{ "broker", broker_cmd, NULL, CO_LISTEN | CO_CONFIG | CO_KEY | CO_ALLOW, 0,
+	  "a rate-limit broker shared by several supervisors (other machines)",
+	  "kgsup broker --listen tcp://ADDR:PORT -c FILE [--key BROKER.key --allow DIR]\n"
+	  "  Paces the requests of every supervisor whose config names it (limits.broker) to\n"
+	  "  the limits of FILE (limits.*). Asks come to PORT, reports to PORT+1.\n"
+	  "  --key FILE  speak CURVE with this secret key (kgsup keygen); then\n"
+	  "  --allow DIR admit only clients whose public key is a *.pub file in DIR (read\n"
+	  "              again on SIGHUP). Without --key, ADDR must be loopback.\n"
+	  "  Runs until SIGTERM or SIGINT.\n" },
+	{ "keygen", keygen_cmd, NULL, CO_NAME, 0,
+	  "a CURVE key pair for a shared broker or its clients",
+	  "kgsup keygen NAME\n"
+	  "  Writes NAME.key (the secret key, mode 0600) and NAME.pub (the public key); an\n"
+	  "  existing file is never overwritten.\n" },
 	{ "export", export_cmd, NULL, CO_STATE | CO_STATES | CO_FORMAT | CO_OUTPUT | CO_STAGE, 0,
 	  "write the knowledge graph, the answers, the invalid answers, a table's rows, or vectors",
 	  "kgsup export -s DIR [-s DIR...] [-f jsonl|csv|cypher|graphml|kuzu|invalid|results|tree|\n"
@@ -145,6 +165,11 @@ static const struct cli_option {
 	{ "top", 'k', 1, CO_TOP },
 	{ "shard", 0, 1, CO_SHARD },
 	{ "shards", 0, 1, CO_SHARD },
+	{ "listen", 0, 1, CO_LISTEN },
+	{ "key", 0, 1, CO_KEY },
+	{ "allow", 0, 1, CO_ALLOW },
+	{ "broker", 0, 1, CO_BROKER },
+	{ "broker-public-key", 0, 1, CO_BROKER_PUB },
 	{ "verbose", 'v', 0, 0 },
 	{ "quiet", 'q', 0, 0 },
 	{ "help", 'h', 0, 0 },
@@ -354,6 +379,11 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 		else if (count_of(arg, SHARD_MAX, &cli->shards))
 			return usage_error(cli->cmd, "--shards takes a number from 1 to %d", SHARD_MAX);
 		break;
+	case CO_LISTEN: cli->listen = arg; break;
+	case CO_KEY: cli->key = arg; break;
+	case CO_ALLOW: cli->allow = arg; break;
+	case CO_BROKER: cli->broker = arg; break;
+	case CO_BROKER_PUB: cli->broker_public_key = arg; break;
 	default:
 		if (o->letter == 'v')
 			log_set_level(log_get_level() + 1);
@@ -404,9 +434,13 @@ static int check_rest(struct cli *cli, int argc, char **argv)
 		cli->scale_to = (int)n;
 		optind++;
 	}
+	if ((cmd->opts & CO_NAME) && optind < argc)
+		cli->name = argv[optind++];
+	else if (cmd->opts & CO_NAME)
+		return usage_error(cmd, "needs a NAME");
 	if (optind < argc)
 		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-	if ((cmd->opts & CO_STATE) && !cli->state_dir)
+	if ((cmd->opts & CO_STATE) && !cli->state_dir && !cli->broker)
 		return usage_error(cmd, "needs a state directory (-s DIR)");
 	for (int i = 0; i < cli->nstates; i++)
 		if (!*cli->state_dirs[i])

@@ -33,6 +33,13 @@ enum cli_opt {
 	CO_TOP = 1u << 17,         /* -k N */
 	CO_SHARD = 1u << 18,       /* --shard I/N|auto, --shards N */
 	CO_STATES = 1u << 19,      /* -s DIR may be repeated: several shards' runs together */
+	/* a shared broker (kgsup broker, keygen, status --broker) */
+	CO_LISTEN = 1u << 24,      /* --listen tcp://ADDR:PORT */
+	CO_KEY = 1u << 25,         /* --key FILE: a CURVE secret key */
+	CO_ALLOW = 1u << 26,       /* --allow DIR: the clients' public keys */
+	CO_BROKER = 1u << 27,      /* --broker tcp://HOST:PORT (status: -s is then not needed) */
+	CO_BROKER_PUB = 1u << 28,  /* --broker-public-key FILE */
+	CO_NAME = 1u << 29,        /* one NAME operand: kgsup keygen NAME */
 };
 
 /* What a command takes after its options. */
@@ -85,6 +92,8 @@ struct cli {
 	const char *shard_spec; /* --shard as given */
 	int shards;             /* --shards N (0: not given) */
 	struct shard shard;     /* --shard resolved (count 0: none given) */
+	const char *listen, *key, *allow, *broker, *broker_public_key; /* a shared broker's */
+	const char *name; /* CO_NAME's operand */
 };
 
 /* The handlers of the user commands. */
@@ -98,6 +107,9 @@ int stop_cmd(const struct cli *cli);   /* cmd/stop_scale_cmd.c */
 int scale_cmd(const struct cli *cli);  /* cmd/stop_scale_cmd.c */
 int trace_cmd(const struct cli *cli);  /* cmd/trace_cmd.c */
 int search_cmd(const struct cli *cli); /* cmd/search_cmd.c */
+int broker_cmd(const struct cli *cli); /* cmd/broker_cmd.c */
+int keygen_cmd(const struct cli *cli); /* cmd/keygen_cmd.c */
+int status_broker(const struct cli *cli); /* cmd/status_broker.c: status --broker */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */
 /* The command called name, or NULL. */

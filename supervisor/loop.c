@@ -189,6 +189,7 @@ static int finish(struct sup *s, int loop_failed)
 		code = EXIT_STOPPED;
 	}
 	reach_end(&s->reach);
+	bwait_init(&s->bwait); /* the run is over: it waits for nothing */
 	if (round_run(s, 0) < 0)
 		code = EXIT_STOPPED;
 	progress_end(s);
@@ -245,6 +246,7 @@ int loop_run(struct sup *s)
 	s->last_progress = s->session_start;
 	s->run_state = RUN_RUNNING;
 	reach_init(&s->reach);
+	bwait_init(&s->bwait);
 	log_info("run: %u batches (%u chunks from %u sources), %llu done already, %d workers",
 		 (uint32_t)ledger_total(&s->led), s->plan.nchunks, s->plan.nsources,
 		 (unsigned long long)s->led.ctr.batches_done, s->want);

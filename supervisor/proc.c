@@ -202,7 +202,8 @@ void proc_spawn_due(struct sup *s)
 	int64_t now = now_ms();
 	if (s->shutting_down)
 		return;
-	if (s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
+	/* with a shared broker (limits.broker) the workers ask it: none of our own */
+	if (!s->cfg.broker && s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
 		spawn_broker(s);
 	/* once the work ran out, batches that come back (halves of a split, a retry) go to the
 	 * workers still there: a worker started for them would mostly be stopped while loading */
@@ -266,6 +267,7 @@ static void worker_died(struct sup *s, int i, int status)
 				 : s->shutting_down || s->stop_now ? LOST_STOPPING : LOST_KILLED;
 	ledger_worker_lost(&s->led, held, sl->nheld, lost);
 	sl->nheld = 0;
+	bwait_slot_gone(&s->bwait, i);
 	/* The slot's PUSH socket stays bound: libzmq queued the batch in the dead worker's own
 	 * pipe, which died with its connection, so nothing stale reaches the successor. (Closing
 	 * and rebinding an ipc endpoint would race with libzmq unlinking the old socket file.) */
@@ -342,7 +344,10 @@ void proc_watch_held(struct sup *s)
 	s->held_watched_at = now;
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = &s->slots[i];
-		if (sl->nheld == 0 || sl->proc.pid <= 0 || gap) {
+		/* a worker waiting for a shared broker's grant is not stuck: its time counts
+		 * from when the broker answers again */
+		int for_broker = i < BWAIT_SLOTS && s->bwait.since[i];
+		if (sl->nheld == 0 || sl->proc.pid <= 0 || gap || for_broker) {
 			sl->watched_since = 0;
 		} else if (!sl->watched_since || sl->held[0].seq != sl->watched_seq) {
 			sl->watched_seq = sl->held[0].seq;

@@ -309,6 +309,8 @@ static int round_txn(store_txn *t, void *arg)
 		}
 	if (reach_record(&s->reach, t, s->cfg.base_url))
 		return STORE_FULL;
+	if (bwait_record(&s->bwait, t, s->cfg.broker))
+		return STORE_FULL;
 	/* status reads why a run was aborted from the store (only when its state says aborted) */
 	if (s->run_state == RUN_ABORTED &&
 	    store_put(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), s->abort_msg,
@@ -445,6 +447,7 @@ int round_run(struct sup *s, int dispatch)
 	ledger_commit(&s->led);
 	rows_commit(&s->rows);
 	reach_committed(&s->reach);
+	bwait_committed(&s->bwait);
 	settle_results(s);
 	s->last_commit = now_ms();
 	send_assigned(s);

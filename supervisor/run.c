@@ -7,6 +7,7 @@
 #include "control.h"
 #include "lock.h"
 #include "shard.h"
+#include "../common/curvekey.h"
 #include "../common/log.h"
 #include "../common/names.h"
 #include "../common/sig.h"
@@ -286,6 +287,23 @@ static int check_key(const struct config *cfg, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
+/* A shared broker's keys are read by every worker: files that are missing, not keys, or (the
+ * secret) readable by others are refused here, once. The secret is wiped at once. */
+static int check_broker_keys(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->client_key)
+		return 0;
+	char pub[ZSOCK_KEY_LEN + 1], sec[ZSOCK_KEY_LEN + 1];
+	int rc = curvekey_read(cfg->broker_public_key, 0, pub, err, errlen) ||
+		 curvekey_read(cfg->client_key, 1, sec, err, errlen) ? -1 : 0;
+	if (!rc && zsock_curve_public(pub, sec) < 0) {
+		snprintf(err, errlen, "%s: not a CURVE secret key (limits.client_key)", cfg->client_key);
+		rc = -1;
+	}
+	explicit_bzero(sec, sizeof sec);
+	return rc;
+}
+
 /* The alias file is read by every worker and by export: a bad one is refused here, once. */
 static int check_names(const struct config *cfg, char *err, size_t errlen)
 {
@@ -468,7 +486,8 @@ static int run_command(const struct cli *cli, int resume)
 		return EXIT_INTERNAL;
 	}
 	code = load_settings(&s, cli, resume, err, sizeof err);
-	if (!code && (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err)))
+	if (!code && (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err) ||
+		      check_broker_keys(&s.cfg, err, sizeof err)))
 		code = EXIT_USAGE;
 	if (!code && !resume)
 		code = open_run(&s, cli, err, sizeof err);

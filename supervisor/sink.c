@@ -108,6 +108,14 @@ static int on_invalid(struct sup *s, char *frame, size_t len)
 	return 1;
 }
 
+/* A worker's asks to the shared broker go unanswered, or are answered again (bwait.h). */
+static void on_bwait(struct sup *s, const char *frame, size_t len)
+{
+	struct msg_bwait m;
+	if (!msg_decode_bwait(frame, len, &m))
+		bwait_take(&s->bwait, &m);
+}
+
 void sink_receive(struct sup *s)
 {
 	for (;;) {
@@ -125,6 +133,8 @@ void sink_receive(struct sup *s)
 			kept = on_invalid(s, frame, len);
 		else if (type == MSG_TRACE)
 			on_trace(s, frame, len);
+		else if (type == MSG_BWAIT)
+			on_bwait(s, frame, len);
 		else
 			log_error("unexpected message type %d on the results socket", type);
 		if (!kept)

@@ -14,6 +14,7 @@
 #include "../common/proto.h"
 #include "../common/store.h"
 #include "../common/zsock.h"
+#include "bwait.h"
 #include "cache.h"
 #include "ledger.h"
 #include "plan.h"
@@ -84,13 +85,14 @@ struct sup {
 	struct rows rows;  /* a job over rows: per-row answers and their counters */
 	struct vecs vecs;  /* embedding stages: their inputs and vectors */
 	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
+	struct bwait bwait; /* a shared broker does not answer: the run waits (bwait.h) */
 	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
 	zsock *results;
 	struct slot *slots;
 	int nslots; /* allocated */
 	int want;   /* workers wanted */
 	int max_starting; /* workers loading at once: one per CPU */
-	struct child broker;
+	struct child broker; /* none with a shared broker (limits.broker) */
 	int64_t held_watched_at; /* proc_watch_held's last look (a gap: we were stopped, not them) */
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;

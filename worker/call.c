@@ -26,41 +26,77 @@
 
 enum outcome { OUT_OK, OUT_RETRY, OUT_FAILED, OUT_ABORT, OUT_SPLIT, OUT_NOCONN };
 
+/* Tells the supervisor whether the broker answers (a shared one may be down, or refuse this
+ * machine's key): it says so in status. Only a change is told. */
+static void broker_silent(struct worker *w, int silent)
+{
+	if (!silent == !w->broker_silent_since)
+		return;
+	w->broker_silent_since = silent ? wall_ms() : 0;
+	struct msg_bwait m = { .slot = w->slot, .waiting = (uint32_t)silent,
+			       .since = w->broker_silent_since };
+	buf b;
+	buf_init(&b);
+	msg_encode_bwait(&b, &m);
+	zsock_send(w->results, b.data, b.len, 1);
+	buf_free(&b);
+	if (silent)
+		log_warn("broker %s does not answer: waiting for it", w->cfg.broker);
+	else
+		log_info("broker %s answers again", w->cfg.broker);
+}
+
+/* The broker did not take our ask or did not answer it within BROKER_TIMEOUT_MS of `asked`, or
+ * a signal cut the wait short. Returns -1 if the worker must stop, else 0 to ask again. */
+static int broker_missed(struct worker *w, int64_t asked)
+{
+	worker_check_parent(w); /* a silent broker may mean a dead supervisor */
+	if (worker_orphaned(w) || worker_must_stop(w))
+		return -1;
+	/* a signal ends the wait early (SIGUSR1: the run is stopping): the broker is not to
+	 * blame, but the REQ lost its turn all the same */
+	if (!sig_usr1_seen() && now_ms() - asked >= BROKER_TIMEOUT_MS) {
+		/* a shared broker's silence is the run's news (status); our own broker is
+		 * restarted by the supervisor within a second or two */
+		if (w->cfg.broker)
+			broker_silent(w, 1);
+		else
+			log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
+	}
+	zsock_reopen(w->broker);
+	return 0;
+}
+
 /* One REQ/REP exchange with the broker, reopening the socket after a timeout (a REQ that missed
- * its reply is stuck). Only the first send carries the pending report: if that send reached a
- * broker that then died, or was answered WAIT, a copy must not be counted again. Returns the
- * verdict, or -1 if the worker must stop. */
-static int broker_exchange(struct worker *w, struct msg_ask *ask, uint64_t *seq)
+ * its reply is stuck). The send is timed too: a REQ with no peer connected (a shared broker
+ * down, or one whose ZAP handler refused our key) blocks in it, and a signal would not end it.
+ * Only the first send carries the pending report: if that send reached a broker that then
+ * died, or was answered WAIT, a copy must not be counted again. Returns the verdict, or -1 if
+ * the worker must stop. */
+static int broker_exchange(struct worker *w, struct msg_ask *ask, int64_t queued, uint64_t *seq)
 {
 	for (;;) {
 		/* the run is stopping (SIGUSR1): a batch still waiting for its grant has not started
 		 * and goes back, however long the broker would have held it (a quota's pause) */
 		if (worker_must_stop(w) || worker_orphaned(w) || sig_usr1_seen())
 			return -1;
+		ask->waited_ms = now_ms() - queued;
 		msg_encode_ask(&w->req, ask);
 		ask->has_report = 0;
-		if (zsock_send(w->broker, w->req.data, w->req.len, 0) < 0) {
-			zsock_reopen(w->broker);
-			continue;
-		}
 		char *rep;
 		size_t len;
 		int64_t asked = now_ms();
-		if (zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
-			worker_check_parent(w); /* a silent broker may mean a dead supervisor */
-			if (worker_orphaned(w) || worker_must_stop(w))
+		if (zsock_send_timed(w->broker, w->req.data, w->req.len, BROKER_TIMEOUT_MS) < 0 ||
+		    zsock_recv(w->broker, &rep, &len, BROKER_TIMEOUT_MS) < 0) {
+			if (broker_missed(w, asked) < 0)
 				return -1;
-			/* a signal ends the wait early (SIGUSR1: the run is stopping): the broker is
-			 * not to blame, but the REQ lost its turn all the same */
-			if (!sig_usr1_seen() && now_ms() - asked >= BROKER_TIMEOUT_MS)
-				log_warn("broker did not answer in %d ms; reconnecting", BROKER_TIMEOUT_MS);
-			zsock_reopen(w->broker);
 			continue;
 		}
 		struct msg_grant g;
 		int ok = msg_decode_grant(rep, len, &g);
 		free(rep);
 		if (ok == 0) {
+			broker_silent(w, 0);
 			if (seq)
 				*seq = g.seq;
 			return (int)g.verdict;
@@ -83,12 +119,14 @@ static const char *batch_model(const struct worker *w, const struct msg_batch *b
 static int broker_ask(struct worker *w, const struct msg_batch *b)
 {
 	const char *model = batch_model(w, b);
-	struct msg_ask ask = { .slot = w->slot, .est_tokens = b->est_tokens,
-			       .queued_since = now_ms(), .model = model, .model_len = strlen(model),
+	struct msg_ask ask = { .client = w->client, .client_len = strlen(w->client),
+			       .slot = w->slot, .est_tokens = b->est_tokens,
+			       .model = model, .model_len = strlen(model),
 			       .has_report = (uint32_t)w->has_report, .report = w->report };
 	w->has_report = 0;
 	int v;
-	while ((v = broker_exchange(w, &ask, &w->grant)) == GRANT_WAIT)
+	int64_t queued = now_ms();
+	while ((v = broker_exchange(w, &ask, queued, &w->grant)) == GRANT_WAIT)
 		;
 	return v == GRANT_GO ? 0 : -1;
 }
@@ -99,6 +137,8 @@ static void keep_report(struct worker *w, const struct msg_batch *b, uint64_t pr
 {
 	const char *model = batch_model(w, b);
 	w->report = (struct msg_report){ .grant = w->grant,
+					 .client = w->client,
+					 .client_len = strlen(w->client),
 					 .slot = w->slot,
 					 .est_tokens = b->est_tokens,
 					 .http_status = (uint32_t)w->resp.status,

@@ -4,6 +4,8 @@
  * HELLO and then serves batches one at a time (the next may already wait in its socket) until
  * told to quit, signalled, or orphaned. */
 #include "worker.h"
+#include "../common/curvekey.h"
+#include "../common/endpoint.h"
 #include "../common/log.h"
 #include "../common/paths.h"
 #include "../common/roles.h"
@@ -25,17 +27,73 @@ static int abort_transfer(void *arg)
 	return worker_must_stop(arg);
 }
 
+/* How a broker tells this worker's supervisor from others: HOST:STATE_DIR_NAME@HASH, the hash
+ * of the state directory's full path (two runs named alike on one host must not share slots;
+ * the sessions of one run must, so that a new session's asks settle the old one's grants). */
+static void client_name(struct worker *w)
+{
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	char *real = realpath(w->state_dir, NULL);
+	const char *dir = real ? real : w->state_dir;
+	uint32_t h = 2166136261u;
+	for (const char *p = dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	const char *slash = strrchr(dir, '/');
+	const char *base = slash && slash[1] ? slash + 1 : dir;
+	snprintf(w->client, sizeof w->client, "%.24s:%.30s@%06x", host, base, h & 0xffffff);
+	free(real);
+}
+
+/* The broker's two sockets: the supervisor's own in its session directory, or a shared one
+ * (limits.broker): asks on its PORT, reports on PORT+1 (endpoint.h), as a CURVE client when
+ * keys are named. The secret key is read here, from its file, and lives only in the sockets. */
+static int connect_broker(struct worker *w, char *err, size_t errlen)
+{
+	char asks[PATHS_MAX], reports[PATHS_MAX];
+	if (!w->cfg.broker) {
+		paths_endpoint(asks, sizeof asks, w->state_dir, w->session, "broker", -1);
+		paths_endpoint(reports, sizeof reports, w->state_dir, w->session, "reports", -1);
+		w->broker = zsock_connect(ZS_REQ, asks);
+		w->reports = zsock_connect(ZS_PUSH, reports);
+		return 0;
+	}
+	snprintf(asks, sizeof asks, "%s", w->cfg.broker);
+	if (endpoint_reports(reports, sizeof reports, asks)) {
+		snprintf(err, errlen, "limits.broker: not tcp://HOST:PORT: %s", asks);
+		return -1;
+	}
+	if (!w->cfg.client_key) {
+		w->broker = zsock_connect(ZS_REQ, asks);
+		w->reports = zsock_connect(ZS_PUSH, reports);
+		return 0;
+	}
+	char server[ZSOCK_KEY_LEN + 1], secret[ZSOCK_KEY_LEN + 1], public_[ZSOCK_KEY_LEN + 1];
+	int rc = -1;
+	if (!curvekey_read(w->cfg.broker_public_key, 0, server, err, errlen) &&
+	    !curvekey_read(w->cfg.client_key, 1, secret, err, errlen)) {
+		if (zsock_curve_public(public_, secret) < 0) {
+			snprintf(err, errlen, "%s: not a CURVE secret key", w->cfg.client_key);
+		} else {
+			w->broker = zsock_connect_curve(ZS_REQ, asks, server, public_, secret);
+			w->reports = zsock_connect_curve(ZS_PUSH, reports, server, public_, secret);
+			rc = 0;
+		}
+	}
+	explicit_bzero(secret, sizeof secret);
+	return rc;
+}
+
 static int connect_sockets(struct worker *w, char *err, size_t errlen)
 {
 	char ep[PATHS_MAX];
+	client_name(w);
 	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "w", (int)w->slot);
 	w->batches = zsock_connect(ZS_PULL, ep);
 	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "results", -1);
 	w->results = zsock_connect(ZS_PUSH, ep);
-	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "broker", -1);
-	w->broker = zsock_connect(ZS_REQ, ep);
-	paths_endpoint(ep, sizeof ep, w->state_dir, w->session, "reports", -1);
-	w->reports = zsock_connect(ZS_PUSH, ep);
+	if (connect_broker(w, err, errlen))
+		return -1;
 	if (!w->batches || !w->results || !w->broker || !w->reports) {
 		snprintf(err, errlen, "cannot connect sockets: %s", strerror(errno));
 		return -1;

@@ -38,6 +38,9 @@ struct worker {
 	zsock *results; /* PUSH: to the supervisor */
 	zsock *broker;  /* REQ: asks */
 	zsock *reports; /* PUSH: to the broker, a report no ask carries */
+	char client[65]; /* how a broker knows this worker's supervisor (main.c) */
+	int64_t broker_silent_since; /* wall ms: a shared broker stopped answering (told to the
+				      * supervisor, BWAIT); 0: it answers */
 	uint64_t grant; /* number of the broker's last grant to us */
 	struct msg_report report; /* the last request's, until it rides on the next ask */
 	int has_report;

@@ -16,7 +16,20 @@
  * Providers limit each model apart: every model listed in limits.models has a lane of its own
  * (its pace, limits, grant log, provider figures and queue), and the models not listed share
  * one at the top-level limits, so a 429 on one model holds back only that model's asks. Only
- * max_in_flight is counted over all. An ask finds its lane by the model it names (a hash). */
+ * max_in_flight is counted over all. An ask finds its lane by the model it names (a hash).
+ * The same code runs as a supervisor's own broker (`kgsup __broker DIR SESSION`, ipc:// in the
+ * session's directory, limits published in DIR/run/limits.json) and as a shared one (`kgsup
+ * broker --listen tcp://HOST:PORT`, broker_cmd.c: asks on PORT, reports on PORT+1, CURVE with
+ * a ZAP handler polled here, its view in memory for `kgsup status --broker`). A worker is
+ * known by its client (its supervisor) and its slot: see clients.h.
+ * A broker restarted (killed, then started again) knows nothing of the grants its previous
+ * life made. It does not burst for that: its buckets start all but empty (one request, and
+ * a second's tokens under the margin) and its rate at PACE_START_FACTOR, so across the restart
+ * the grants keep to the pace, and within its first window it grants less than the limit.
+ * What it forgets: the grants still in flight (max_in_flight may be passed by as many, once),
+ * a 429's pause (the next report of a 429 sets it again) and the provider's remaining figures
+ * (the next reports bring them). Its grant numbers start from the wall clock, so that a report
+ * of a grant of its previous life never settles one of its own. */
 #include "../../common/config.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
@@ -26,57 +39,18 @@
 #include "../../common/strmap.h"
 #include "../../common/util.h"
 #include "../../common/zsock.h"
+#include "broker.h"
+#include "broker_impl.h"
 #include "limits.h"
 #include "pace.h"
 #include "window.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WAIT_REPLY_MS 1000    /* a waiting ask is answered WAIT after this (proof of life) */
-#define MAX_IDENTITY 256
-
-struct waiter {
-	char id[MAX_IDENTITY];
-	size_t idlen;
-	uint32_t slot;
-	uint32_t est_tokens;
-	int64_t queued_since;
-	int64_t asked_at;
-};
-
-/* One model's budget (or that of the models not listed in limits.models). */
-struct lane {
-	struct waiter *q;
-	size_t nq, capq;
-	struct pace pace;            /* the buckets and the rate */
-	struct limits limits;        /* where the rate's limits come from, published */
-	/* our grants, and what the provider last said remains of each budget (window.c) */
-	struct grant_log grants;
-	struct provider_figure prov_requests, prov_tokens;
-};
-
-/* The grant a slot holds: its lane and its number there (seq 0: none). */
-struct held {
-	uint32_t lane;
-	uint64_t seq;
-};
-
-struct broker {
-	struct config cfg;
-	zsock *sock;    /* ROUTER: asks, answered by grants */
-	zsock *reports; /* PULL: what each request cost */
-	struct lane *lanes; /* [0]: the models not listed; then limits.models, in its order */
-	size_t nlanes;
-	struct strmap lane_of; /* model name -> lane */
-	struct limits_board board;
-	int64_t in_flight;
-	struct held *slot_grant;     /* per slot, the grant it holds not yet reported */
-	uint32_t nslots;
-	buf msg;
-	uint64_t granted, reported;
-};
+#include <unistd.h>
 
 /* The lane of a model named in an ask or a report: its own, or the shared one. */
 static uint32_t lane_index(const struct broker *b, const char *model, size_t len)
@@ -142,8 +116,12 @@ static void grant_lane(struct broker *b, uint32_t li, int64_t now)
 		b->in_flight++;
 		b->granted++;
 		uint64_t seq = grant_log_add(&l->grants, now, w->est_tokens);
-		if (w->slot < b->nslots)
-			b->slot_grant[w->slot] = (struct held){ li, seq };
+		struct held *h = &b->clients.held[w->worker];
+		*h = (struct held){ li, seq, h->client };
+		struct client *c = &b->clients.c[h->client];
+		c->granted++;
+		minute_add(&c->grants, now);
+		minute_add(&l->minute, now);
 		reply(b, l, w, GRANT_GO);
 		pop_head(l);
 	}
@@ -165,26 +143,15 @@ static void grant_what_we_can(struct broker *b)
 		grant_lane(b, i, now);
 }
 
-static void grow_slots(struct broker *b, uint32_t slot)
-{
-	if (slot < b->nslots)
-		return;
-	uint32_t n = slot + 64;
-	b->slot_grant = xrealloc(b->slot_grant, n * sizeof *b->slot_grant);
-	memset(b->slot_grant + b->nslots, 0, (n - b->nslots) * sizeof *b->slot_grant);
-	b->nslots = n;
-}
-
-/* The grant a slot holds is over: when its report comes (grant = its number), or when the slot
+/* The grant a worker holds is over: when its report comes (grant = its number), or when the slot
  * asks again (grant = 0: a worker holds one request at a time, so whatever it held is over;
  * this also frees the grants of workers that died before reporting). Reports travel on their
  * own socket and may overtake or trail the next ask, hence the number. */
-static void settle_slot(struct broker *b, uint32_t slot, uint32_t lane, uint64_t grant)
+static void settle_worker(struct broker *b, uint32_t worker, uint32_t lane, uint64_t grant)
 {
-	grow_slots(b, slot);
-	struct held held = b->slot_grant[slot];
-	if (held.seq && (grant == 0 || (grant == held.seq && lane == held.lane))) {
-		b->slot_grant[slot] = (struct held){ 0, 0 };
+	struct held *held = &b->clients.held[worker];
+	if (held->seq && (grant == 0 || (grant == held->seq && lane == held->lane))) {
+		held->seq = 0;
 		if (b->in_flight > 0)
 			b->in_flight--;
 	}
@@ -192,20 +159,23 @@ static void settle_slot(struct broker *b, uint32_t slot, uint32_t lane, uint64_t
 
 static void on_ask(struct broker *b, const char *id, size_t idlen, const struct msg_ask *a)
 {
-	settle_slot(b, a->slot, 0, 0);
+	uint32_t client;
+	uint32_t worker = clients_worker(&b->clients, a->client, a->client_len, a->slot, &client);
+	settle_worker(b, worker, 0, 0);
+	int64_t since = now_ms() - (a->waited_ms > 0 ? a->waited_ms : 0);
 	struct lane *l = &b->lanes[lane_index(b, a->model, a->model_len)];
 	l->q = xgrow(l->q, &l->capq, l->nq, sizeof *l->q, 64);
 	/* keep the queue ordered by when each worker first asked */
 	size_t pos = l->nq;
-	while (pos > 0 && l->q[pos - 1].queued_since > a->queued_since)
+	while (pos > 0 && l->q[pos - 1].queued_since > since)
 		pos--;
 	memmove(l->q + pos + 1, l->q + pos, (l->nq - pos) * sizeof *l->q);
 	struct waiter *w = &l->q[pos];
 	memcpy(w->id, id, idlen);
 	w->idlen = idlen;
-	w->slot = a->slot;
+	w->worker = worker;
 	w->est_tokens = a->est_tokens;
-	w->queued_since = a->queued_since;
+	w->queued_since = since;
 	w->asked_at = now_ms();
 	l->nq++;
 }
@@ -238,7 +208,11 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	const struct ratelimit_info heard = heeded(b, r), *l = &heard;
 	uint32_t li = lane_index(b, r->model, r->model_len);
 	struct lane *ln = &b->lanes[li];
-	settle_slot(b, r->slot, li, r->grant);
+	uint32_t client;
+	settle_worker(b, clients_worker(&b->clients, r->client, r->client_len, r->slot, &client), li,
+		      r->grant);
+	b->clients.c[client].reports++;
+	b->clients.c[client].http_429 += r->http_status == 429;
 	b->reported++;
 	int64_t now = now_ms();
 	/* Correct the part of the charge that was a guess, the prompt (bytes / 4), with the real
@@ -286,10 +260,26 @@ static void on_message(struct broker *b)
 		if (zsock_recv_routed(b->sock, id, &idlen, &frame, &len) < 0)
 			return;
 		struct msg_ask a;
-		if (!msg_decode_ask(frame, len, &a)) {
+		if (msg_type(frame, len) == MSG_BSTATUS) {
+			buf view;
+			buf_init(&view);
+			broker_view(b, &view);
+			struct msg_bview v = { .json = view.data, .json_len = view.len };
+			msg_encode_bview(&b->msg, &v);
+			zsock_send_routed(b->sock, id, idlen, b->msg.data, b->msg.len);
+			buf_free(&view);
+		} else if (!msg_decode_ask(frame, len, &a)) {
 			if (a.has_report)
 				on_report(b, &a.report);
 			on_ask(b, id, idlen, &a);
+		} else if (len >= 2 && (unsigned char)frame[0] != PROTO_VERSION) {
+			/* a shared broker's clients may run another kgsup: told once, not per ask
+			 * (they wait, and their status says they wait for the broker) */
+			if (!b->told_version)
+				log_error("asks of protocol version %d ignored (this broker speaks %d): "
+					  "run the same kgsup version here and on the clients",
+					  (unsigned char)frame[0], PROTO_VERSION);
+			b->told_version = 1;
 		} else {
 			log_error("malformed ask (%zu bytes) ignored", len);
 		}
@@ -311,29 +301,51 @@ static void on_reports(struct broker *b)
 	}
 }
 
-/* Config, sockets and buckets; 0, or -1 (logged). */
-static int broker_open(struct broker *b, const char *dir, const char *session)
+/* The sockets: plain, or CURVE servers behind the ZAP handler, which must be bound before
+ * them (libzmq asks it for every connection they take). EXIT_OK, or an exit code (logged). */
+static int open_sockets(struct broker *b, const struct broker_start *st)
 {
-	char path[PATHS_MAX], err[512];
-	paths_file(path, sizeof path, dir, "run/config.json");
-	config_defaults(&b->cfg);
-	if (sig_init_child() < 0 || config_load(&b->cfg, path, err, sizeof err)) {
-		log_error("%s", err);
-		return -1;
+	char err[512];
+	if (st->secret) {
+		if (allow_load(&b->allow, st->allow_dir, err, sizeof err)) {
+			log_error("%s", err);
+			return EXIT_USAGE;
+		}
+		b->zap = zsock_zap_bind();
+		b->sock = b->zap ? zsock_bind_curve(ZS_ROUTER, st->asks, st->secret) : NULL;
+		b->reports = b->sock ? zsock_bind_curve(ZS_PULL, st->reports, st->secret) : NULL;
+	} else {
+		b->sock = zsock_bind(ZS_ROUTER, st->asks);
+		b->reports = b->sock ? zsock_bind(ZS_PULL, st->reports) : NULL;
 	}
-	paths_endpoint(path, sizeof path, dir, session, "broker", -1);
-	b->sock = zsock_bind(ZS_ROUTER, path);
-	paths_endpoint(path, sizeof path, dir, session, "reports", -1);
-	b->reports = zsock_bind(ZS_PULL, path);
 	if (!b->sock || !b->reports) {
-		log_error("cannot bind the broker's sockets in %s/sock/%s", dir, session);
-		return -1;
+		log_error("cannot bind the broker's sockets (%s, %s): %s", st->asks, st->reports,
+			  strerror(errno));
+		/* a shared broker's address is the user's (in use, not this machine's) */
+		return st->state_dir ? EXIT_INTERNAL : EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+/* Config, sockets and buckets; EXIT_OK, or an exit code (logged). */
+static int broker_open(struct broker *b, const struct broker_start *st)
+{
+	char err[512];
+	config_defaults(&b->cfg);
+	if (config_load(&b->cfg, st->config, err, sizeof err)) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	b->endpoint = st->asks;
+	b->started_wall = wall_ms();
+	int rc = open_sockets(b, st);
+	if (rc != EXIT_OK)
+		return rc;
 	buf_init(&b->msg);
 	/* tests shorten the minute by which announced limits are judged (announce.h), so that a
 	 * daily quota may end in seconds */
 	const char *minute = getenv("KGSUP_MINUTE_MS");
-	limits_board_init(&b->board, dir, b->cfg.trust_announced,
+	limits_board_init(&b->board, st->state_dir, b->cfg.trust_announced,
 			  minute && atoll(minute) > 0 ? atoll(minute) : ANNOUNCE_MINUTE_MS);
 	/* allocated once: the board points at the lanes' limits and paces */
 	b->nlanes = 1 + b->cfg.nmodel_limits;
@@ -347,30 +359,38 @@ static int broker_open(struct broker *b, const char *dir, const char *session)
 		limits_init(&l->limits, &b->board, model, &l->pace);
 		figure_init(&l->prov_requests);
 		figure_init(&l->prov_tokens);
+		/* numbers no earlier life of this broker gave (see the top of this file) */
+		l->grants.seq = (uint64_t)wall_ms() * 1000;
 		if (model)
 			map_put(&b->lane_of, model, strlen(model), (uint32_t)i);
 	}
-	return 0;
+	return EXIT_OK;
 }
 
-/* Until told to stop, or the supervisor's pipe (fd 3) ends: its EOF means it died. */
-static void serve(struct broker *b)
+/* Until told to stop, or the parent's pipe ends (its EOF: the supervisor died). SIGHUP
+ * rereads the allow directory. */
+static void serve(struct broker *b, int parent_fd)
 {
-	int parent_fd = fcntl_is_open(3) ? 3 : -1;
 	zpoll p;
 	zpoll_init(&p);
 	int asks = zpoll_add_sock(&p, b->sock);
 	int reports = zpoll_add_sock(&p, b->reports);
 	int sig = zpoll_add_fd(&p, sig_fd());
 	int parent = parent_fd >= 0 ? zpoll_add_fd(&p, parent_fd) : -1;
+	int zap = b->zap ? zpoll_add_sock(&p, b->zap) : -1;
 	while (!sig_stop_requested()) {
 		int64_t wait = wait_for_head(b, now_ms());
 		long timeout = wait < 0 || wait > 200 ? 200 : (long)wait;
 		if (zpoll_wait(&p, timeout) > 0) {
 			if (parent >= 0 && zpoll_ready(&p, parent))
 				break;
-			if (zpoll_ready(&p, sig))
-				sig_take();
+			if (zpoll_ready(&p, sig) && (sig_take() & (1ul << SIGHUP)) && b->zap) {
+				char err[512];
+				if (allow_load(&b->allow, b->allow.dir, err, sizeof err))
+					log_error("%s (the keys read before stay)", err);
+			}
+			if (zap >= 0 && zpoll_ready(&p, zap))
+				zsock_zap_answer(b->zap, allow_admit, &b->allow);
 			/* only the sockets that have something: each receive that finds nothing costs
 			 * libzmq two system calls */
 			if (zpoll_ready(&p, reports))
@@ -385,18 +405,15 @@ static void serve(struct broker *b)
 	zpoll_free(&p);
 }
 
-int broker_main(int argc, char **argv)
+int broker_run(const struct broker_start *st)
 {
-	if (argc != 3 || !paths_session_ok(argv[2])) {
-		die_msg("__broker is internal: started by the supervisor");
-		return EXIT_USAGE;
-	}
-	log_set_tag("broker");
-	log_level_from_env();
 	static struct broker b;
-	int rc = broker_open(&b, argv[1], argv[2]) ? EXIT_INTERNAL : EXIT_OK;
+	int rc = broker_open(&b, st);
 	if (rc == EXIT_OK) {
-		serve(&b);
+		if (!st->state_dir) /* a supervisor's own broker says nothing of itself */
+			log_info("pid %d serving %s (reports on %s)%s", (int)getpid(), st->asks,
+				 st->reports, st->secret ? ", CURVE" : "");
+		serve(&b, st->parent_fd);
 		uint64_t throttled = 0;
 		for (size_t i = 0; i < b.nlanes; i++)
 			throttled += b.lanes[i].pace.throttled;
@@ -405,13 +422,38 @@ int broker_main(int argc, char **argv)
 	}
 	zsock_close(b.sock);
 	zsock_close(b.reports);
+	zsock_close(b.zap);
 	zsock_term();
 	buf_free(&b.msg);
 	for (size_t i = 0; i < b.nlanes; i++)
 		free(b.lanes[i].q);
 	free(b.lanes);
 	map_free(&b.lane_of);
-	free(b.slot_grant);
+	clients_free(&b.clients);
+	allow_free(&b.allow);
 	config_free(&b.cfg);
 	return rc;
+}
+
+/* kgsup __broker DIR SESSION: the supervisor's own, on ipc:// in the session's directory. */
+int broker_main(int argc, char **argv)
+{
+	if (argc != 3 || !paths_session_ok(argv[2])) {
+		die_msg("__broker is internal: started by the supervisor");
+		return EXIT_USAGE;
+	}
+	log_set_tag("broker");
+	log_level_from_env();
+	if (sig_init_child() < 0) {
+		log_error("cannot install signal handlers");
+		return EXIT_INTERNAL;
+	}
+	char config[PATHS_MAX], asks[PATHS_MAX], reports[PATHS_MAX];
+	paths_file(config, sizeof config, argv[1], "run/config.json");
+	paths_endpoint(asks, sizeof asks, argv[1], argv[2], "broker", -1);
+	paths_endpoint(reports, sizeof reports, argv[1], argv[2], "reports", -1);
+	struct broker_start st = { .config = config, .state_dir = argv[1], .asks = asks,
+				   .reports = reports, .parent_fd = fcntl_is_open(3) ? 3 : -1 };
+	int rc = broker_run(&st);
+	return rc == EXIT_OK ? EXIT_OK : EXIT_INTERNAL;
 }

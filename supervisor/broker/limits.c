@@ -39,17 +39,18 @@ static void fill_lane(struct limits_view *v, struct model_limits_view *m, const 
 /* The whole board: a change of one model's limits rewrites the file with them all. */
 static void publish(struct limits *L, int64_t now)
 {
-	static struct limits_view v; /* the broker's one board; too big for its stack */
-	const struct limits_board *B = L->board;
-	memset(&v, 0, sizeof v);
-	v.trust = B->trust;
+	struct limits_board *B = L->board;
+	struct limits_view *v = &B->view;
+	memset(v, 0, sizeof *v);
+	v->trust = B->trust;
 	for (size_t i = 0; i < B->n; i++) {
 		int listed = B->all[i]->model != NULL;
-		fill_lane(&v, listed ? &v.models[v.nmodels++] : NULL, B->all[i]);
+		fill_lane(v, listed ? &v->models[v->nmodels++] : NULL, B->all[i]);
 		B->all[i]->dirty = 0;
 		B->all[i]->published_at = now;
 	}
-	if (limits_view_write(B->state_dir, &v))
+	/* a shared broker has no state directory: its view stays in memory, for status --broker */
+	if (B->state_dir && limits_view_write(B->state_dir, v))
 		log_debug("cannot write %s/%s", B->state_dir, LIMITS_FILE);
 }
 

@@ -39,7 +39,8 @@ struct limits {
 
 /* Every model's limits, published together. */
 struct limits_board {
-	const char *state_dir;
+	const char *state_dir; /* NULL: a shared broker's, published in memory only (view) */
+	struct limits_view view; /* as last published */
 	int trust;          /* limits.trust_announced (the broker drops the headers when false) */
 	int64_t minute_ms;  /* how long a minute is taken to be (announce.h) */
 	struct limits *all[LIMITS_VIEW_MODELS + 1]; /* the first: the models not listed */

@@ -32,6 +32,8 @@ struct status {
 	char hint[PATHS_MAX + 128]; /* what to do next, or "" */
 	struct reach_view wait; /* a live run waiting for the server (reach.h) */
 	int waiting;
+	int64_t broker_since;   /* a live run waiting for its shared broker (bwait.h), */
+	char broker[512];       /*   that broker; "": not waiting */
 	uint64_t invalid_kept;
 	double cost, saved;
 	double elapsed_s;

@@ -2,6 +2,7 @@
  * blocks the live supervisor) and tells whether the run is live from its lock. */
 #include "status.h"
 #include "../lock.h"
+#include "../bwait.h"
 #include "../stageview.h"
 #include "../../common/log.h"
 #include "../../common/util.h"
@@ -97,6 +98,28 @@ static void print_shard_text(const struct status *st)
 	putchar('\n');
 }
 
+/* ,"broker":ENDPOINT or null (limits.broker), ,"waiting_for_broker":{"broker":...,"since_ms":...,
+ * "message":...} or null (bwait.h). */
+static void put_broker_wait(buf *b, const struct status *st)
+{
+	buf_puts(b, ",\"broker\":");
+	if (st->cfg.broker)
+		buf_json_str(b, st->cfg.broker, strlen(st->cfg.broker));
+	else
+		buf_puts(b, "null");
+	if (!st->broker[0]) {
+		buf_puts(b, ",\"waiting_for_broker\":null");
+		return;
+	}
+	char line[1024];
+	bwait_describe(line, sizeof line, st->broker_since, st->broker);
+	buf_puts(b, ",\"waiting_for_broker\":{\"broker\":");
+	buf_json_str(b, st->broker, strlen(st->broker));
+	buf_printf(b, ",\"since_ms\":%lld,\"message\":", (long long)st->broker_since);
+	buf_json_str(b, line, strlen(line));
+	buf_putc(b, '}');
+}
+
 static void print_json(const struct status *st)
 {
 	const struct counters *c = &st->c;
@@ -134,6 +157,7 @@ static void print_json(const struct status *st)
 	put_opt_str(&more, "hint", st->hint);
 	put_waiting(&more, st);
 	put_shard_json(&more, st);
+	put_broker_wait(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
@@ -227,6 +251,11 @@ static void print_text(const struct status *st)
 		reach_describe(line, sizeof line, st->wait.since_wall, st->wait.url, st->wait.reason);
 		printf("           %s\n", line);
 	}
+	if (st->broker[0]) {
+		char line[1024];
+		bwait_describe(line, sizeof line, st->broker_since, st->broker);
+		printf("           %s\n", line);
+	}
 	if (st->reason[0])
 		printf("reason     %s\n", st->reason);
 	printf("batches    %llu/%llu done (%.1f%%), %llu from cache, %llu failed, %llu pending\n",
@@ -265,7 +294,10 @@ static void print_text(const struct status *st)
 		printf("note       %llu batches were in flight when a session died (possibly billed "
 		       "twice)\n", (unsigned long long)c->possibly_billed);
 	printf("workers    %u\n", st->live ? c->workers_live : 0);
-	limits_view_text(stdout, &st->limits, st->live);
+	if (st->cfg.broker) /* its limits are the shared broker's, not this config's */
+		printf("limits     the shared broker's at %s (kgsup status --broker)\n", st->cfg.broker);
+	else
+		limits_view_text(stdout, &st->limits, st->live);
 	printf("elapsed    %.1f s\n", st->elapsed_s);
 	stages_text(stdout, &st->job, &st->cfg, st->sc);
 	if (st->job.rows)
@@ -340,6 +372,8 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	const void *v;
 	size_t vl;
 	st->waiting = st->live && reach_read(t, &st->wait);
+	if (!st->live || !bwait_read(t, &st->broker_since, st->broker, sizeof st->broker))
+		st->broker[0] = '\0';
 	if (st->c.state == RUN_ABORTED &&
 	    !store_get(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), &v, &vl))
 		snprintf(st->reason, sizeof st->reason, "%.*s", (int)vl, (const char *)v);
@@ -389,6 +423,8 @@ void status_release(struct status *st)
 
 int status_cmd(const struct cli *cli)
 {
+	if (cli->broker)
+		return status_broker(cli);
 	if (cli->nstates > 1)
 		return status_shards(cli);
 	struct status st;

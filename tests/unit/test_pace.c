@@ -44,6 +44,50 @@ static void holds_just_under_the_limit_without_a_burst(void **state)
 	assert_true(burst <= 50);
 }
 
+/* Grants as run() does, noting each grant's time in at[] (from *n on). */
+static void run_log(struct pace *p, int64_t t0, int64_t t1, int64_t *at, long *n, long max)
+{
+	for (int64_t t = t0; t < t1; t++) {
+		pace_refill(p, (double)t);
+		while (pace_wait(p, 10, t) == 0 && *n < max) {
+			pace_take(p, 10);
+			at[(*n)++] = t;
+		}
+	}
+}
+
+/* The most grants in any `window` ms of at[0..n) (in order). */
+static long most_in(const int64_t *at, long n, int64_t window)
+{
+	long best = 0;
+	for (long i = 0, j = 0; i < n; i++) {
+		while (at[i] - at[j] >= window)
+			j++;
+		if (i - j + 1 > best)
+			best = i - j + 1;
+	}
+	return best;
+}
+
+/* A broker killed and started again (a shared one, or a supervisor's own) knows nothing of the
+ * grants it made before: its new pace must not burst for that. Across the restart, no second
+ * and no minute holds more than the limit, and its own first minute grants less than it. */
+static void a_restarted_broker_does_not_burst(void **state)
+{
+	(void)state;
+	static int64_t at[20000];
+	long n = 0;
+	struct pace p;
+	pace_init(&p, 3000, 1e9, 0); /* 50 requests a second */
+	run_log(&p, 0, 30000, at, &n, 20000);
+	long before = n;
+	pace_init(&p, 3000, 1e9, 30200); /* killed at 30 s, back 200 ms later */
+	run_log(&p, 30200, 90200, at, &n, 20000);
+	assert_true(n - before < 3000);
+	assert_true(most_in(at, n, 1000) <= 50);
+	assert_true(most_in(at, n, 60000) <= 3000);
+}
+
 static void a_429_pauses_everyone_and_halves_the_rate(void **state)
 {
 	(void)state;
@@ -216,6 +260,7 @@ int main(void)
 		cmocka_unit_test(the_unit_needs_a_reset_and_follows_the_minute),
 		cmocka_unit_test(tokens_bound_the_rate_and_refunds_cap),
 		cmocka_unit_test(a_request_that_never_went_out_comes_back),
+		cmocka_unit_test(a_restarted_broker_does_not_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,7 +246,7 @@ static void ask_without_report_round_trips(void **state)
 	assert_int_equal(msg_decode_ask(without.data, without.len, &got.ask), 0);
 	assert_int_equal(got.ask.has_report, 0);
 	assert_int_equal(got.ask.slot, sent.ask.slot);
-	assert_int_equal(got.ask.queued_since, sent.ask.queued_since);
+	assert_int_equal(got.ask.waited_ms, sent.ask.waited_ms);
 	assert_int_equal(got.ask.model_len, sent.ask.model_len);
 	assert_memory_equal(got.ask.model, sent.ask.model, sent.ask.model_len);
 	struct msg_report zero;
