@@ -1,0 +1,43 @@
+#!/bin/bash
+# embed_edge.t: embedding stages at their edges, against the mock. An answer larger than
+# api.max_response_bytes is asked again in halves (asked whole again it is as large, and billed
+# again), and a single input's answer too large fails its batch naming the key.
+. "$(dirname "$0")/lib.sh"
+plan 4
+
+/usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
+stat() { mock_stat "$1"; }
+# embed_config FILE EXTRA STAGES: the test config with its stages
+embed_config() {
+	write_config "$1" "$2"
+	/usr/bin/python3 - "$1" "$3" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["stages"] = json.loads(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+}
+
+# --- 1. an answer over api.max_response_bytes: halves, until they fit
+start_mock
+# 40 texts of the mock's 1536 dimensions as floats: over 200 kB at once, under it by ten
+embed_config "$T/big.json" '{"api": {"embeddings_base64": false, "max_response_bytes": 200000},
+	"retry": {"max_attempts": 3}}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 64}]'
+kg start -c "$T/big.json" -i "$T/in" -s "$T/run-big" >"$T/out1" 2>&1
+rc=$?
+check "a call whose answer is over api.max_response_bytes is split until it fits; the run finishes (rc $rc, $(stat embed_requests) calls)" \
+	[ $rc = 0 ]
+check "the split says why" grep -q "batch 0: its answer is larger than api.max_response_bytes (200000); split into batches" "$T/out1"
+n=$(kg export -s "$T/run-big" -f vectors 2>/dev/null | grep -c '"kind":"chunk"')
+check "every chunk has its vector ($n)" [ "$n" = 40 ]
+
+# --- 2. one input's answer over it: failed at once, saying what to raise
+embed_config "$T/one.json" '{"api": {"embeddings_base64": false, "max_response_bytes": 2000},
+	"retry": {"max_attempts": 3}}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 1}]'
+calls=$(stat embed_requests)
+kg start -c "$T/one.json" -i "$T/in" -s "$T/run-one" >"$T/out2" 2>&1
+rc=$?
+calls=$(( $(stat embed_requests) - calls ))
+check "a single input's answer over it fails its batch, once each (rc $rc, $calls calls), naming the key" \
+	eval '[ $rc = 3 ] && [ $calls = 40 ] && grep -q "failed: the answer for a single input is larger than api.max_response_bytes (2000); raise it" "$T/out2"'
+stop_mock
+finish
