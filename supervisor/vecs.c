@@ -96,14 +96,13 @@ static int answered(struct cache *c, store_txn *t, const unsigned char key[HASH_
 	return vecstore_put(t, key, f, dims) ? STORE_FULL : 1;
 }
 
-/* Listed already in this plan (or now, for the first time). */
-static int listed(struct vecs *v, uint32_t stage, const unsigned char key[HASH_LEN])
+/* Listed already in this plan, by any stage (or now, for the first time): two stages of one
+ * model and dimensions share their vectors, and asked by both a text would be bought twice
+ * (their batches are out at once). */
+static int listed(struct vecs *v, const unsigned char key[HASH_LEN])
 {
-	unsigned char k[HASH_LEN + 1];
-	k[0] = (unsigned char)stage;
-	memcpy(k + 1, key, HASH_LEN);
 	uint32_t n = (uint32_t)v->seen.n;
-	return map_put(&v->seen, k, sizeof k, n) != n;
+	return map_put(&v->seen, key, HASH_LEN, n) != n;
 }
 
 int vecs_new_batch(const struct stage *st, uint32_t count, uint64_t batch_tokens, uint32_t tokens)
@@ -134,7 +133,7 @@ int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stag
 	int got = answered(c, t, key);
 	if (got)
 		return got;
-	if (listed(v, stage, key))
+	if (listed(v, key))
 		return 1;
 	unsigned char ref[4];
 	wr_u32be(ref, chunk);
@@ -273,7 +272,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		int got = answered(c, t, key);
 		if (got == STORE_FULL)
 			rc = STORE_FULL;
-		if (got || listed(v, stage, key))
+		if (got || listed(v, key))
 			continue;
 		uint32_t tk = input_tokens(len);
 		if (vecs_new_batch(st, count, tokens, tk)) {

@@ -1,8 +1,8 @@
 /* vecs.h: the one owner of an embedding stage's inputs and of how its answers are kept. An
  * input (a chunk's text, cut to the stage's max_input_tokens, or an entity's text) is answered
  * once a vector is kept under its key (vec.h) in the run's store; the shared cache (cache.path)
- * answers it too, copied in. Planning puts each distinct input not answered yet in the stage's
- * ask list once; a batch of the stage stands for a range of that list, and asks only the
+ * answers it too, copied in. Planning puts each distinct input not answered yet in one ask
+ * list, of the first stage that has it (stages of one model and dimensions share it); a batch of the stage stands for a range of that list, and asks only the
  * inputs of its range still unanswered when it is taken, so an input is bought once even when
  * another stage, run or batch embedded the same text meanwhile.
  *
@@ -24,7 +24,7 @@
 struct vecs {
 	const struct job *job;
 	const struct config *cfg;
-	struct strmap seen; /* planning: stage + key of the inputs listed so far */
+	struct strmap seen; /* planning: keys of the inputs listed so far, by any stage */
 	buf text, scratch;
 	uint32_t *sizes; /* vecs_expand's batches */
 	size_t capsizes;

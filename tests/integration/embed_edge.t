@@ -1,9 +1,10 @@
 #!/bin/bash
 # embed_edge.t: embedding stages at their edges, against the mock. An answer larger than
 # api.max_response_bytes is asked again in halves (asked whole again it is as large, and billed
-# again), and a single input's answer too large fails its batch naming the key.
+# again), and a single input's answer too large fails its batch naming the key. Two stages of
+# one model and dimensions share their vectors: each text is bought once.
 . "$(dirname "$0")/lib.sh"
-plan 4
+plan 6
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -39,5 +40,17 @@ rc=$?
 calls=$(( $(stat embed_requests) - calls ))
 check "a single input's answer over it fails its batch, once each (rc $rc, $calls calls), naming the key" \
 	eval '[ $rc = 3 ] && [ $calls = 40 ] && grep -q "failed: the answer for a single input is larger than api.max_response_bytes (2000); raise it" "$T/out2"'
+
+# --- 3. two stages of one model and dimensions: each text bought once, both stages' vectors there
+embed_config "$T/two.json" '{"run": {"workers": 4}}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 4, "dimensions": 64},
+	{"name": "cv2", "endpoint": "embeddings", "over": "chunks", "per_call": 3, "dimensions": 64}]'
+before=$(stat embed_inputs)
+kg start -c "$T/two.json" -i "$T/in" -s "$T/run-two" >"$T/out3" 2>&1
+rc=$?
+inputs=$(( $(stat embed_inputs) - before ))
+check "two stages of one model and dimensions buy each of the 40 texts once (rc $rc, $inputs inputs)" \
+	[ $rc = 0 -a $inputs = 40 ]
+n=$(kg export -s "$T/run-two" -f vectors 2>/dev/null | grep -c '"kind":"chunk"')
+check "both stages have every chunk's vector ($n of 80)" [ "$n" = 80 ]
 stop_mock
 finish
