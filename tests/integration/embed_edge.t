@@ -2,9 +2,11 @@
 # embed_edge.t: embedding stages at their edges, against the mock. An answer larger than
 # api.max_response_bytes is asked again in halves (asked whole again it is as large, and billed
 # again), and a single input's answer too large fails its batch naming the key. Two stages of
-# one model and dimensions share their vectors: each text is bought once.
+# one model and dimensions share their vectors: each text is bought once. Entities the graph
+# gains after the entity stage embedded it (resume --retry-failed) are left out of the export
+# with a line that does not send the user to resume a finished run.
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 8
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -52,5 +54,30 @@ check "two stages of one model and dimensions buy each of the 40 texts once (rc 
 	[ $rc = 0 -a $inputs = 40 ]
 n=$(kg export -s "$T/run-two" -f vectors 2>/dev/null | grep -c '"kind":"chunk"')
 check "both stages have every chunk's vector ($n of 80)" [ "$n" = 80 ]
+stop_mock
+
+# --- 4. graph batches failed, the entity stage embedded what there was; --retry-failed
+# answers them, and their new entities have no vector: export says why, truly
+mkdir -p "$T/people"
+echo 'Host: [[Ada Lovelace|person]] met [[Charles Babbage|person]].' >"$T/people/a.txt"
+echo 'Guest: [[Grace Hopper|person]] wrote about [[Alan Turing|person]] and zebrafish.' >"$T/people/b.txt"
+start_mock --fail-stage kg=zebrafish
+embed_config "$T/grow.json" '{"api": {"structured_outputs": true}, "retry": {"max_attempts": 2}}' \
+	'[{"name": "kg", "over": "chunks", "per_call": 1, "graph": true},
+	{"name": "ev", "endpoint": "embeddings", "over": "entities", "dimensions": 64}]'
+kg start -c "$T/grow.json" -i "$T/people" -s "$T/run-grow" >"$T/out4" 2>&1
+rc1=$?
+# the same mock, failing nothing now (same port and certificate)
+stop_mock
+/usr/bin/python3 "$TOP/scripts/mock_llm.py" --dir "$T/mock" --port "$PORT" 2>>"$T/mock.log" &
+MOCK_PID=$!
+for _ in $(seq 50); do mock_stat embed_requests >/dev/null 2>&1 && break; sleep 0.1; done
+kg resume --retry-failed -s "$T/run-grow" >"$T/out5" 2>&1
+rc2=$?
+kg export -s "$T/run-grow" -f vectors -o "$T/grow.jsonl" 2>"$T/grow.err"
+check "a graph batch failed (rc $rc1), then answered by resume --retry-failed (rc $rc2)" \
+	[ $rc1 = 3 -a $rc2 = 0 ]
+check "export counts the new entities without a vector, not as a run unfinished ($(tail -1 "$T/grow.err"))" \
+	eval 'grep -q "2 items have no vector (the run is done: entities its graph gained by resume --retry-failed" "$T/grow.err"'
 stop_mock
 finish
