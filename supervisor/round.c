@@ -69,6 +69,18 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 		m->payload_len = s->rows_msg.len;
 		return 0;
 	}
+	if (m->status == RES_FAILED && m->http_status == 400) {
+		/* most often a text longer than the model takes: say which key cuts them */
+		const struct stage *st = &s->job.st[deps_stage(s->led.deps, m->batch)];
+		buf_reset(&s->rows_msg);
+		buf_printf(&s->rows_msg, "%.*s (a text over the model's input limit? stage %s cuts "
+			   "texts at max_input_tokens, %lld tokens counted as bytes / %d)",
+			   (int)m->payload_len, m->payload, st->name, (long long)st->max_input_tokens,
+			   BYTES_PER_TOKEN);
+		m->payload = s->rows_msg.data;
+		m->payload_len = s->rows_msg.len;
+		return 0;
+	}
 	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
 	    !m->key || memcmp(b.key, m->key, HASH_LEN) || b.state == B_DONE || b.state == B_SPLIT)
 		return 0;

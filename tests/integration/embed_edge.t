@@ -4,9 +4,10 @@
 # again), and a single input's answer too large fails its batch naming the key. Two stages of
 # one model and dimensions share their vectors: each text is bought once. Entities the graph
 # gains after the entity stage embedded it (resume --retry-failed) are left out of the export
-# with a line that does not send the user to resume a finished run.
+# with a line that does not send the user to resume a finished run. A 400 to an embedding
+# batch (a text over the model's limit) names the key that cuts texts.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 9
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -79,5 +80,14 @@ check "a graph batch failed (rc $rc1), then answered by resume --retry-failed (r
 	[ $rc1 = 3 -a $rc2 = 0 ]
 check "export counts the new entities without a vector, not as a run unfinished ($(tail -1 "$T/grow.err"))" \
 	eval 'grep -q "2 items have no vector (the run is done: entities its graph gained by resume --retry-failed" "$T/grow.err"'
+stop_mock
+
+# --- 5. a text over the server's input limit: the batch's 400 says which key cuts texts
+start_mock --embed-max-tokens 50
+embed_config "$T/long.json" '{}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 64}]'
+kg start -c "$T/long.json" -i "$T/in" -s "$T/run-long2" >"$T/out6" 2>&1
+rc=$?
+check "a 400 for a text over the model's limit fails the batch naming max_input_tokens (rc $rc)" \
+	eval '[ $rc = 3 ] && grep -q "batch 0 failed: HTTP 400: This model.s maximum context length is 50 tokens.* (a text over the model.s input limit? stage cv cuts texts at max_input_tokens, 8191 tokens counted as bytes / 4)" "$T/out6"'
 stop_mock
 finish
