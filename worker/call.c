@@ -328,6 +328,9 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		snprintf(w->error, sizeof w->error, "stopped during the call");
 		o = OUT_RETRY;
 	} else if (w->resp.transport_error && w->resp.too_large && embed) {
+		/* answered (and billed) but not read: its prompt tokens are the request's guess */
+		res->prompt_tokens += b->body_len / BYTES_PER_TOKEN;
+		res->tokens_estimated++;
 		/* an embedding answer's size follows from its inputs: asked again whole it is as
 		 * large again (and billed again); in halves it fits */
 		snprintf(w->error, sizeof w->error, "its answer is larger than "

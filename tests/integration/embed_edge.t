@@ -7,7 +7,7 @@
 # with a line that does not send the user to resume a finished run. A 400 to an embedding
 # batch (a text over the model's limit) names the key that cuts texts.
 . "$(dirname "$0")/lib.sh"
-plan 9
+plan 10
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -33,6 +33,10 @@ check "a call whose answer is over api.max_response_bytes is split until it fits
 check "the split says why" grep -q "batch 0: its answer is larger than api.max_response_bytes (200000); split into batches" "$T/out1"
 n=$(kg export -s "$T/run-big" -f vectors 2>/dev/null | grep -c '"kind":"chunk"')
 check "every chunk has its vector ($n)" [ "$n" = 40 ]
+# the answers too large were billed: their tokens are counted (guessed from the request)
+ours=$(json_get "$T/run-big/report.json" 'j["tokens"]["prompt"]')
+check "the tokens of answers too large to read count too ($ours, the server's $(stat embed_tokens))" \
+	[ "$ours" -ge "$(stat embed_tokens)" ]
 
 # --- 2. one input's answer over it: failed at once, saying what to raise
 embed_config "$T/one.json" '{"api": {"embeddings_base64": false, "max_response_bytes": 2000},
