@@ -92,7 +92,10 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 	buf_reset(&s->rows_msg);
 	if (rc || missing) {
 		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
-		if (rc)
+		if (rc == VECS_OTHER_DIMS)
+			buf_printf(&s->rows_msg, "its vectors have %u dimensions, unlike the stage's "
+				   "first (the server picks them: set the stage's dimensions)", missing);
+		else if (rc)
 			buf_puts(&s->rows_msg, "its answer is not a list of vectors");
 		else
 			buf_printf(&s->rows_msg, "%u input%s without a vector after its answer", missing,

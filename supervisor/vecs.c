@@ -234,6 +234,19 @@ static int count_one(void *arg, const char *text, size_t len, const unsigned cha
 	return 0;
 }
 
+/* The dimensions of the vector of stage's first input, 0 when it has none yet. */
+static size_t first_dims(const struct job *job, store_txn *t, uint32_t stage)
+{
+	const struct stage *st = &job->st[stage];
+	const char *text;
+	size_t len, dims;
+	unsigned char key[HASH_LEN];
+	if (ask_text(job, t, stage, 0, &text, &len))
+		return 0;
+	vec_key(st->model, st->dimensions, text, len, key);
+	return vecstore_get(t, key, NULL, 0, &dims) ? 0 : dims;
+}
+
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing)
 {
@@ -241,6 +254,13 @@ int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	*missing = 0;
 	if (vec_payload_read(payload, len, &n, &dims))
 		return -1;
+	/* without "dimensions" the server picks them: a stage's vectors of two lengths (a
+	 * proxy over two models) would not compare, and search and resolution would skip some */
+	size_t want = v->job->st[stage].dimensions ? 0 : first_dims(v->job, t, stage);
+	if (want && want != dims) {
+		*missing = dims;
+		return VECS_OTHER_DIMS;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const void *f;
 		const unsigned char *key = vec_payload_item(payload, i, dims, &f);

@@ -51,8 +51,10 @@ int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, uint32_t stage,
 		const struct batch_rec *b, buf *body, uint32_t *est_tokens);
 /* A worker's answer (vec.h's payload): each vector kept under its key, here and in the shared
- * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload) or
- * STORE_FULL. */
+ * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload),
+ * VECS_OTHER_DIMS (nothing kept: its vectors' length, in *missing, is not that of the stage's
+ * first vector, for a stage without "dimensions") or STORE_FULL. */
+#define VECS_OTHER_DIMS 3
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing);
 /* The seed of a stage over entities: the graph's entities still without a vector go in the

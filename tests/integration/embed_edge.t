@@ -5,9 +5,10 @@
 # one model and dimensions share their vectors: each text is bought once. Entities the graph
 # gains after the entity stage embedded it (resume --retry-failed) are left out of the export
 # with a line that does not send the user to resume a finished run. A 400 to an embedding
-# batch (a text over the model's limit) names the key that cuts texts.
+# batch (a text over the model's limit) names the key that cuts texts. A stage without
+# "dimensions" whose server changes the vectors' length midway keeps one length.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 11
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -93,5 +94,16 @@ kg start -c "$T/long.json" -i "$T/in" -s "$T/run-long2" >"$T/out6" 2>&1
 rc=$?
 check "a 400 for a text over the model's limit fails the batch naming max_input_tokens (rc $rc)" \
 	eval '[ $rc = 3 ] && grep -q "batch 0 failed: HTTP 400: This model.s maximum context length is 50 tokens.* (a text over the model.s input limit? stage cv cuts texts at max_input_tokens, 8191 tokens counted as bytes / 4)" "$T/out6"'
+stop_mock
+
+# --- 6. no "dimensions": a server whose vectors change length midway (a proxy over two models)
+start_mock --embed-dims 64 --embed-dims-after 3:32
+embed_config "$T/dims.json" '{"run": {"workers": 1}, "retry": {"max_attempts": 2}}' \
+	'[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 4}]'
+kg start -c "$T/dims.json" -i "$T/in" -s "$T/run-dims" >"$T/out7" 2>&1
+rc=$?
+lens=$(kg export -s "$T/run-dims" -f vectors 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(sorted({len(json.loads(l)["vector"]) for l in sys.stdin}))')
+check "vectors of another length fail their batches, named; the stage keeps one length (rc $rc, $lens)" \
+	eval '[ $rc = 3 ] && [ "$lens" = "[64]" ] && grep -q "its vectors have 32 dimensions, unlike the stage.s first (the server picks them: set the stage.s dimensions)" "$T/out7"'
 stop_mock
 finish
