@@ -16,7 +16,8 @@ inputs, an item not a string, an input over --embed-max-tokens (tokens counted a
 server without base64, as several local servers are: encoding_format is ignored and floats are
 sent. Limits: the model's own --model-limit window, else the mock's global --rpm/--tpm;
 --embed-429-every N answers every Nth embeddings request 429 (Retry-After 1) on top of them.
---embed-latency-ms delays each answer from the request's arrival. The API key is checked as for
+--embed-latency-ms delays each answer from the request's arrival; --embed-dims-after N:D gives
+vectors of D dimensions from the Nth request on (where "dimensions" is not asked). The API key is checked as for
 chat; --embed-model, when given, is the only embedding model accepted.
 
 /stats: embed_requests (every POST to .../embeddings), embed_ok, embed_inputs (inputs in 200
@@ -51,6 +52,9 @@ def add_options(p):
     p.add_argument("--embed-429-every", type=int, default=0, metavar="N",
                    help="answer every Nth embeddings request 429 (Retry-After 1)")
     p.add_argument("--embed-latency-ms", type=float, default=0, help="latency of embedding answers")
+    p.add_argument("--embed-dims-after", default="", metavar="N:D",
+                   help="from the Nth embeddings request on, vectors without \"dimensions\" have D"
+                        " (a proxy switching models)")
 
 
 class Counters:
@@ -107,7 +111,7 @@ def refuse(message, param=None):
                            "code": None}}
 
 
-def check(req, a):
+def check(req, a, nth=0):
     """(inputs, dims, encoding) of a valid request, or (status, error body) as OpenAI answers."""
     if not isinstance(req, dict):
         return refuse("We could not parse the JSON body of your request.")
@@ -138,6 +142,9 @@ def check(req, a):
         return refuse("Invalid value for 'encoding_format': %r; expected 'float' or 'base64'."
                       % (enc,), "encoding_format")
     dims = req.get("dimensions", a.embed_dims)
+    if a.embed_dims_after and "dimensions" not in req:
+        after, other = map(int, a.embed_dims_after.split(":"))
+        dims = other if nth >= after else dims
     if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= a.embed_dims:
         return refuse("Invalid value for 'dimensions' = %s. Must be between 1 and %d."
                       % (json.dumps(dims), a.embed_dims), "dimensions")
@@ -178,7 +185,7 @@ def handle(handler, st):
         req = json.loads(raw)
     except ValueError:
         req = None
-    checked = check(req, a)
+    checked = check(req, a, nth)
     if checked[0] == 400:
         return send(handler, *checked)
     inputs, dims, enc = checked

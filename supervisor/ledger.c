@@ -386,7 +386,12 @@ int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,
 		if (put_result(t, m->batch, m->payload, m->payload_len))
 			return STORE_FULL;
 	} else if (m->status == RES_SPLIT && open) {
-		return ledger_split(l, t, plan, m->batch, b, "answer cut off at max_tokens");
+		char why[200] = "answer cut off at max_tokens"; /* else the worker's reason */
+		if (m->payload_len)
+			snprintf(why, sizeof why, "%.*s",
+				 (int)(m->payload_len < sizeof why ? m->payload_len : sizeof why - 1),
+				 m->payload);
+		return ledger_split(l, t, plan, m->batch, b, why);
 	} else if ((m->status == RES_RETRY || m->status == RES_NOCONN) && open) {
 		/* (a call that could not connect sent nothing: requests_sent 0, no attempt used) */
 		ledger_set_state(l, c, m->batch, b, B_PENDING);

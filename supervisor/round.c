@@ -53,10 +53,34 @@ static int apply_rows(store_txn *t, struct sup *s, struct msg_result *m)
 /* An answer to a batch of an embedding stage: its vectors are kept (vecs.h), and what the
  * ledger and the request cache keep of it is an empty object (the vectors are found by their
  * texts). Inputs it leaves without a vector make the batch go back to ask them, once its
- * attempts allow, else fail; m (a copy) then says so to the ledger. */
+ * attempts allow, else fail; m (a copy) then says so to the ledger. An answer too large
+ * (RES_SPLIT) splits the batch, unless it has one input. */
 static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 {
 	struct batch_rec b;
+	if (m->status == RES_SPLIT && m->batch < s->led.nbatches && !batch_read(t, m->batch, &b) &&
+	    b.nchunks < 2) {
+		/* an answer too large for a single input: halves would not help */
+		buf_reset(&s->rows_msg);
+		buf_printf(&s->rows_msg, "the answer for a single input is larger than "
+			   "api.max_response_bytes (%lld); raise it", (long long)s->cfg.max_response_bytes);
+		m->status = RES_FAILED;
+		m->payload = s->rows_msg.data;
+		m->payload_len = s->rows_msg.len;
+		return 0;
+	}
+	if (m->status == RES_FAILED && m->http_status == 400) {
+		/* most often a text longer than the model takes: say which key cuts them */
+		const struct stage *st = &s->job.st[deps_stage(s->led.deps, m->batch)];
+		buf_reset(&s->rows_msg);
+		buf_printf(&s->rows_msg, "%.*s (a text over the model's input limit? stage %s cuts "
+			   "texts at max_input_tokens, %lld tokens counted as bytes / %d)",
+			   (int)m->payload_len, m->payload, st->name, (long long)st->max_input_tokens,
+			   BYTES_PER_TOKEN);
+		m->payload = s->rows_msg.data;
+		m->payload_len = s->rows_msg.len;
+		return 0;
+	}
 	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
 	    !m->key || memcmp(b.key, m->key, HASH_LEN) || b.state == B_DONE || b.state == B_SPLIT)
 		return 0;
@@ -68,7 +92,10 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 	buf_reset(&s->rows_msg);
 	if (rc || missing) {
 		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
-		if (rc)
+		if (rc == VECS_OTHER_DIMS)
+			buf_printf(&s->rows_msg, "its vectors have %u dimensions, unlike the stage's "
+				   "first (the server picks them: set the stage's dimensions)", missing);
+		else if (rc)
 			buf_puts(&s->rows_msg, "its answer is not a list of vectors");
 		else
 			buf_printf(&s->rows_msg, "%u input%s without a vector after its answer", missing,

@@ -96,14 +96,13 @@ static int answered(struct cache *c, store_txn *t, const unsigned char key[HASH_
 	return vecstore_put(t, key, f, dims) ? STORE_FULL : 1;
 }
 
-/* Listed already in this plan (or now, for the first time). */
-static int listed(struct vecs *v, uint32_t stage, const unsigned char key[HASH_LEN])
+/* Listed already in this plan, by any stage (or now, for the first time): two stages of one
+ * model and dimensions share their vectors, and asked by both a text would be bought twice
+ * (their batches are out at once). */
+static int listed(struct vecs *v, const unsigned char key[HASH_LEN])
 {
-	unsigned char k[HASH_LEN + 1];
-	k[0] = (unsigned char)stage;
-	memcpy(k + 1, key, HASH_LEN);
 	uint32_t n = (uint32_t)v->seen.n;
-	return map_put(&v->seen, k, sizeof k, n) != n;
+	return map_put(&v->seen, key, HASH_LEN, n) != n;
 }
 
 int vecs_new_batch(const struct stage *st, uint32_t count, uint64_t batch_tokens, uint32_t tokens)
@@ -134,7 +133,7 @@ int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stag
 	int got = answered(c, t, key);
 	if (got)
 		return got;
-	if (listed(v, stage, key))
+	if (listed(v, key))
 		return 1;
 	unsigned char ref[4];
 	wr_u32be(ref, chunk);
@@ -235,6 +234,19 @@ static int count_one(void *arg, const char *text, size_t len, const unsigned cha
 	return 0;
 }
 
+/* The dimensions of the vector of stage's first input, 0 when it has none yet. */
+static size_t first_dims(const struct job *job, store_txn *t, uint32_t stage)
+{
+	const struct stage *st = &job->st[stage];
+	const char *text;
+	size_t len, dims;
+	unsigned char key[HASH_LEN];
+	if (ask_text(job, t, stage, 0, &text, &len))
+		return 0;
+	vec_key(st->model, st->dimensions, text, len, key);
+	return vecstore_get(t, key, NULL, 0, &dims) ? 0 : dims;
+}
+
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing)
 {
@@ -242,6 +254,13 @@ int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	*missing = 0;
 	if (vec_payload_read(payload, len, &n, &dims))
 		return -1;
+	/* without "dimensions" the server picks them: a stage's vectors of two lengths (a
+	 * proxy over two models) would not compare, and search and resolution would skip some */
+	size_t want = v->job->st[stage].dimensions ? 0 : first_dims(v->job, t, stage);
+	if (want && want != dims) {
+		*missing = dims;
+		return VECS_OTHER_DIMS;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const void *f;
 		const unsigned char *key = vec_payload_item(payload, i, dims, &f);
@@ -273,7 +292,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		int got = answered(c, t, key);
 		if (got == STORE_FULL)
 			rc = STORE_FULL;
-		if (got || listed(v, stage, key))
+		if (got || listed(v, key))
 			continue;
 		uint32_t tk = input_tokens(len);
 		if (vecs_new_batch(st, count, tokens, tk)) {

@@ -1,8 +1,8 @@
 /* vecs.h: the one owner of an embedding stage's inputs and of how its answers are kept. An
  * input (a chunk's text, cut to the stage's max_input_tokens, or an entity's text) is answered
  * once a vector is kept under its key (vec.h) in the run's store; the shared cache (cache.path)
- * answers it too, copied in. Planning puts each distinct input not answered yet in the stage's
- * ask list once; a batch of the stage stands for a range of that list, and asks only the
+ * answers it too, copied in. Planning puts each distinct input not answered yet in one ask
+ * list, of the first stage that has it (stages of one model and dimensions share it); a batch of the stage stands for a range of that list, and asks only the
  * inputs of its range still unanswered when it is taken, so an input is bought once even when
  * another stage, run or batch embedded the same text meanwhile.
  *
@@ -24,7 +24,7 @@
 struct vecs {
 	const struct job *job;
 	const struct config *cfg;
-	struct strmap seen; /* planning: stage + key of the inputs listed so far */
+	struct strmap seen; /* planning: keys of the inputs listed so far, by any stage */
 	buf text, scratch;
 	uint32_t *sizes; /* vecs_expand's batches */
 	size_t capsizes;
@@ -51,8 +51,10 @@ int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, uint32_t stage,
 		const struct batch_rec *b, buf *body, uint32_t *est_tokens);
 /* A worker's answer (vec.h's payload): each vector kept under its key, here and in the shared
- * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload) or
- * STORE_FULL. */
+ * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload),
+ * VECS_OTHER_DIMS (nothing kept: its vectors' length, in *missing, is not that of the stage's
+ * first vector, for a stage without "dimensions") or STORE_FULL. */
+#define VECS_OTHER_DIMS 3
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing);
 /* The seed of a stage over entities: the graph's entities still without a vector go in the

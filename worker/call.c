@@ -309,7 +309,8 @@ static enum outcome read_answer(struct worker *w, const struct msg_batch *b, str
 		report_invalid(w, b->batch, env.content);
 		o = OUT_RETRY;
 		if (cut && memchr(b->chunk_ids, '\n', b->chunk_ids_len)) {
-			o = OUT_SPLIT;
+			o = OUT_SPLIT; /* the supervisor logs this as the split's reason */
+			snprintf(w->error, sizeof w->error, "answer cut off at max_tokens");
 		} else if (cut) {
 			snprintf(w->error, sizeof w->error,
 				 "the answer for %s is cut off at max_tokens; raise it (api.max_tokens, "
@@ -348,7 +349,8 @@ static int64_t backoff_ms(const struct worker *w, uint32_t attempt)
 
 static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
 {
-	if (b->stage < w->nstages && w->stages[b->stage].embed)
+	int embed = b->stage < w->nstages && w->stages[b->stage].embed;
+	if (embed)
 		http_post_to(w->http, "/embeddings", b->body, b->body_len, &w->resp);
 	else
 		http_post(w->http, b->body, b->body_len, &w->resp);
@@ -365,6 +367,15 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 	if (w->resp.aborted) {
 		snprintf(w->error, sizeof w->error, "stopped during the call");
 		o = OUT_RETRY;
+	} else if (w->resp.transport_error && w->resp.too_large && embed) {
+		/* answered (and billed) but not read: its prompt tokens are the request's guess */
+		res->prompt_tokens += b->body_len / BYTES_PER_TOKEN;
+		res->tokens_estimated++;
+		/* an embedding answer's size follows from its inputs: asked again whole it is as
+		 * large again (and billed again); in halves it fits */
+		snprintf(w->error, sizeof w->error, "its answer is larger than "
+			 "api.max_response_bytes (%lld)", (long long)w->cfg.max_response_bytes);
+		o = OUT_SPLIT;
 	} else if (w->resp.transport_error) {
 		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
 		o = OUT_RETRY;

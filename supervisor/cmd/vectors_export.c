@@ -57,12 +57,27 @@ static int jsonl_item(const struct vitem *it, const float *vec, size_t dims, voi
 	return fwrite(b->data, 1, b->len, j->out) == b->len ? 0 : -1;
 }
 
+/* Why items have no vector, as the run's state tells: a finished run will not give them
+ * (resumed it has nothing left to do), so "not finished" would send the user the wrong way. */
+static const char *missing_why(const struct vectors *v)
+{
+	struct counters c;
+	if (counters_read(v->t, &c) || c.state == RUN_RUNNING || c.state == RUN_STOPPED)
+		return "the run is not finished";
+	if (c.state == RUN_DONE)
+		return "the run is done: entities its graph gained by resume --retry-failed after "
+		       "its entities were embedded; a new run embeds them (sharing its cache.path, "
+		       "buying only those)";
+	return "the run did not finish: kgsup status lists its failed batches";
+}
+
 static void note_missing(const struct vectors *v, uint64_t written, const char *what)
 {
 	fprintf(stderr, "kgsup: exported %llu vectors%s\n", (unsigned long long)written, what);
 	if (v->missing)
-		fprintf(stderr, "kgsup: %llu item%s no vector yet (the run is not finished): left "
-			"out\n", (unsigned long long)v->missing, v->missing == 1 ? " has" : "s have");
+		fprintf(stderr, "kgsup: %llu item%s no vector (%s): left out\n",
+			(unsigned long long)v->missing, v->missing == 1 ? " has" : "s have",
+			missing_why(v));
 }
 
 /* Flushes and closes out (unless stdout): 0, or -1 with err set. */
