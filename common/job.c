@@ -325,7 +325,8 @@ static int stage_name_over(struct job *j, struct stage *st, const json *v, const
 			j->rows = rows;
 			return 0;
 		}
-	FAIL("%s.over: expected \"chunks\", \"documents\" or \"rows\"", where);
+	FAIL("%s.over: expected \"chunks\", \"documents\", \"rows\" or (embedding stages) \"entities\"",
+	     where);
 }
 
 /* The stage's endpoint, and for embeddings its whole reading (job_embed.c): 1 when done. */

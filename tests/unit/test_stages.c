@@ -117,7 +117,7 @@ static void config_mistakes_are_named(void **state)
 	expect_error("[{\"name\":\"a\",\"over\":\"documents\",\"prompt\":{\"system\":\"sys.txt\","
 		     "\"user\":\"rows.txt\"}}]", "{{rows}} is for stages over rows");
 	expect_error("[{\"name\":\"a\",\"over\":\"lines\"}]",
-		     "stages[0].over: expected \"chunks\", \"documents\" or \"rows\"");
+		     "stages[0].over: expected \"chunks\", \"documents\", \"rows\" or (embedding stages) \"entities\"");
 	struct job j;
 	char err[512];
 	assert_int_equal(load("[" ROW_STAGE("r", "rows.json", "") "]", &j, err, sizeof err), 0);
