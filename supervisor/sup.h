@@ -191,6 +191,10 @@ size_t sink_ingest_spool(struct sup *s);
  * run; base_url lacks /v1). */
 int servercheck_run(struct sup *s, char *err, size_t errlen);
 
+/* detach.c: --detach: the parent waits until the child has planned and started its loop (or
+ * died) and returns its exit code; the child gets -1, and *ready_fd to say it started. */
+int run_detach(const char *state_dir, int *ready_fd);
+
 /* round.c: results in and batches out, in one group transaction */
 int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
