@@ -33,14 +33,14 @@ static int apply_rows(store_txn *t, struct sup *s, struct msg_result *m)
 			     &missing, &ids);
 	if (!rc && missing) {
 		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
-		buf_reset(&s->rows_msg);
-		buf_printf(&s->rows_msg, "%u row%s missing from its answer (%s%s)%s", missing,
+		buf_reset(&s->result_msg);
+		buf_printf(&s->result_msg, "%u row%s missing from its answer (%s%s)%s", missing,
 			   missing == 1 ? "" : "s", buf_cstr(&ids), missing > 5 ? ", ..." : "",
 			   last ? " after retry.max_attempts requests" : "; asked again");
 		m->status = last ? RES_FAILED : RES_RETRY;
 		m->retry_in_ms = 0;
-		m->payload = s->rows_msg.data;
-		m->payload_len = s->rows_msg.len;
+		m->payload = s->result_msg.data;
+		m->payload_len = s->result_msg.len;
 		if (!last) {
 			rows_reasked(&s->rows, stage, missing);
 			log_info("batch %u: %.*s", m->batch, (int)m->payload_len, m->payload);
@@ -61,24 +61,24 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 	if (m->status == RES_SPLIT && m->batch < s->led.nbatches && !batch_read(t, m->batch, &b) &&
 	    b.nchunks < 2) {
 		/* an answer too large for a single input: halves would not help */
-		buf_reset(&s->rows_msg);
-		buf_printf(&s->rows_msg, "the answer for a single input is larger than "
+		buf_reset(&s->result_msg);
+		buf_printf(&s->result_msg, "the answer for a single input is larger than "
 			   "api.max_response_bytes (%lld); raise it", (long long)s->cfg.max_response_bytes);
 		m->status = RES_FAILED;
-		m->payload = s->rows_msg.data;
-		m->payload_len = s->rows_msg.len;
+		m->payload = s->result_msg.data;
+		m->payload_len = s->result_msg.len;
 		return 0;
 	}
 	if (m->status == RES_FAILED && m->http_status == 400) {
 		/* most often a text longer than the model takes: say which key cuts them */
 		const struct stage *st = &s->job.st[deps_stage(s->led.deps, m->batch)];
-		buf_reset(&s->rows_msg);
-		buf_printf(&s->rows_msg, "%.*s (a text over the model's input limit? stage %s cuts "
+		buf_reset(&s->result_msg);
+		buf_printf(&s->result_msg, "%.*s (a text over the model's input limit? stage %s cuts "
 			   "texts at max_input_tokens, %lld tokens counted as bytes / %d)",
 			   (int)m->payload_len, m->payload, st->name, (long long)st->max_input_tokens,
 			   BYTES_PER_TOKEN);
-		m->payload = s->rows_msg.data;
-		m->payload_len = s->rows_msg.len;
+		m->payload = s->result_msg.data;
+		m->payload_len = s->result_msg.len;
 		return 0;
 	}
 	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
@@ -89,26 +89,26 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 			     m->payload, m->payload_len, &missing);
 	if (rc == STORE_FULL)
 		return rc;
-	buf_reset(&s->rows_msg);
+	buf_reset(&s->result_msg);
 	if (rc || missing) {
 		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
 		if (rc == VECS_OTHER_DIMS)
-			buf_printf(&s->rows_msg, "its vectors have %u dimensions, unlike the stage's "
+			buf_printf(&s->result_msg, "its vectors have %u dimensions, unlike the stage's "
 				   "first (the server picks them: set the stage's dimensions)", missing);
 		else if (rc)
-			buf_puts(&s->rows_msg, "its answer is not a list of vectors");
+			buf_puts(&s->result_msg, "its answer is not a list of vectors");
 		else
-			buf_printf(&s->rows_msg, "%u input%s without a vector after its answer", missing,
+			buf_printf(&s->result_msg, "%u input%s without a vector after its answer", missing,
 				   missing == 1 ? "" : "s");
-		buf_puts(&s->rows_msg, last ? " after retry.max_attempts requests" : "; asked again");
+		buf_puts(&s->result_msg, last ? " after retry.max_attempts requests" : "; asked again");
 		m->status = last ? RES_FAILED : RES_RETRY;
 		m->retry_in_ms = 0;
-		log_info("batch %u: %s", m->batch, buf_cstr(&s->rows_msg));
+		log_info("batch %u: %s", m->batch, buf_cstr(&s->result_msg));
 	} else {
-		buf_puts(&s->rows_msg, "{}");
+		buf_puts(&s->result_msg, "{}");
 	}
-	m->payload = s->rows_msg.data;
-	m->payload_len = s->rows_msg.len;
+	m->payload = s->result_msg.data;
+	m->payload_len = s->result_msg.len;
 	return 0;
 }
 

@@ -400,7 +400,7 @@ static void release(struct sup *s, const struct cli *cli)
 	ledger_free(&s->led);
 	rows_free(&s->rows);
 	vecs_free(&s->vecs);
-	buf_free(&s->rows_msg);
+	buf_free(&s->result_msg);
 	free(s->before.acked);
 	free(s->now.acked);
 	buf_free(&s->delivered_rec);

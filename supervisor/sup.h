@@ -86,7 +86,7 @@ struct sup {
 	struct vecs vecs;  /* embedding stages: their inputs and vectors */
 	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
 	struct bwait bwait; /* a shared broker does not answer: the run waits (bwait.h) */
-	buf rows_msg;      /* why a rows batch is asked again (a result's payload, rebuilt) */
+	buf result_msg;    /* a result's payload rebuilt: why a rows or vectors batch is asked again */
 	zsock *results;
 	struct slot *slots;
 	int nslots; /* allocated */
