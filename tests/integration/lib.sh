@@ -52,6 +52,30 @@ start_mock() {
 
 stop_mock() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=; }
 
+# free_port_pair: a loopback port P with P+1 free too (a shared broker takes reports on P+1)
+free_port_pair() {
+	/usr/bin/python3 - <<'PY'
+import socket
+for _ in range(50):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        a.close(); continue
+    a.close(); b.close(); print(p); break
+PY
+}
+
+# start_broker: `kgsup broker` on 127.0.0.1:$BP with CURVE ($T/broker.key), the clients'
+# keys allowed from $T/allow, its limits from $T/bcfg.json, its log in $T/broker.log; sets BPID
+start_broker() {
+	"$KGSUP" broker --listen "tcp://127.0.0.1:$BP" -c "$T/bcfg.json" --key "$T/broker.key" \
+		--allow "$T/allow" 2>>"$T/broker.log" &
+	BPID=$!
+	for _ in $(seq 50); do grep -q "pid $BPID serving" "$T/broker.log" && break; sleep 0.1; done
+}
+
 # mock_stat FIELD: a number from the mock's /stats
 mock_stat() {
 	curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" |
