@@ -221,8 +221,8 @@ static void spool_unacked(struct worker *w)
 		log_error("%s: cannot fsync: %s", dir, nofollow_strerror(errno));
 }
 
-/* The run is stopping (SIGUSR1, SIGTERM) or orphaned: a batch not started yet goes back
- * untouched. */
+/* The run is stopping (SIGUSR1, SIGTERM), orphaned, or the API refused it: a batch not started
+ * yet goes back untouched. */
 static void hand_back(struct worker *w, const struct msg_batch *b)
 {
 	struct msg_result res;
@@ -256,12 +256,15 @@ static void serve_batch(struct worker *w, const char *frame, size_t len)
 		return;
 	}
 	forget_acked(w, b.acked);
-	if (sig_usr1_seen()) {
+	/* after a refusal that stops the run (a bad key, an unknown model), the batch that waited
+	 * in the socket would be refused the same way: the supervisor's stop is on its way */
+	if (sig_usr1_seen() || w->refused) {
 		hand_back(w, &b);
 		return;
 	}
 	struct msg_result res;
 	call_batch(w, &b, &res);
+	w->refused |= res.status == RES_ABORT;
 	if (res.status == RES_NOCONN) /* the supervisor says it once for the run */
 		log_debug("batch %u: cannot connect: %s", b.batch, w->error);
 	else if (res.status != RES_OK)

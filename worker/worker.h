@@ -21,6 +21,7 @@
 
 struct worker {
 	uint32_t slot;
+	int refused; /* the API refused the run (RES_ABORT): no further batch is started */
 	const char *state_dir;
 	const char *session;   /* its supervisor's socket directory, DIR/sock/SESSION */
 	struct config cfg;

@@ -8,7 +8,9 @@
 plan 25
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 12 --words 1000
-start_mock --latency-ms 150
+# long enough calls that the run is still live under a sanitizer on loaded cores (make check
+# runs three scripts at once) while status, a second start and the SIGTERM are tried
+start_mock --latency-ms 400
 write_config "$T/cfg.json" '{"chunking": {"chunks_per_batch": 1}}'
 
 "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/state" -w 4 -q 2>"$T/start.err" &
