@@ -368,6 +368,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_json(self, code, obj, headers=None, raw=None):
         body = raw if raw is not None else json.dumps(obj).encode()
+        self.call_done(self.server.state)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -453,9 +454,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        self.in_flight = True
         try:
             self.handle_completion(st)
         finally:
+            self.call_done(st)
+
+    def call_done(self, st):
+        """The call is no longer in flight: from the moment its answer starts to go out (a
+        client may send its next call as soon as it has read it, before this thread gets back
+        here), or when it ends without one."""
+        if getattr(self, "in_flight", False):
+            self.in_flight = False
             with st.lock:
                 st.in_flight -= 1
 
