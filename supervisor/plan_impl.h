@@ -67,6 +67,10 @@ int planner_txn(struct planner *pl);
 int planner_commit(struct planner *pl);
 /* An input that cannot be read is skipped and counted, unless strict (err says why). */
 int skip_input(struct planner *pl, const char *why);
+/* One file read and planned (plan.c); a path, file or directory, walked (plan_walk.c):
+ * explicit when given to -i (then a path that cannot be read is an error, not a skip). */
+int plan_file(struct planner *pl, const char *path);
+int plan_path(struct planner *pl, const char *path, int explicit);
 /* A table's rows (plan_rows.c): each row recorded, each distinct text a chunk. 0, or -1 with
  * pl->err set. */
 int plan_table(struct planner *pl, const char *path);
