@@ -56,11 +56,18 @@ static const struct setting settings[] = {
 	{ "limits", "broker", C_STR_OR_NULL, OFF(broker), 1, 0, 0, NULL },
 	{ "limits", "broker_public_key", C_STR_OR_NULL, OFF(broker_public_key), 1, 0, 0, NULL },
 	{ "limits", "client_key", C_STR_OR_NULL, OFF(client_key), 1, 0, 0, NULL },
+	{ "limits", "batch_queue_tokens", C_INT, OFF(batch_queue_tokens), 0, 1e13, 0, NULL },
 	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
 	{ "run", "workers", C_INT, OFF(workers), 1, 1024, 16, NULL },
 	{ "run", "stop_deadline_s", C_INT, OFF(stop_deadline_s), 0, 3600, 30, NULL },
+	{ "run", "mode", C_STR, OFF(run_mode), 1, 0, 0, "live" },
+	{ "batch", "max_requests", C_INT, OFF(batch_max_requests), 1, 50000, 50000, NULL },
+	{ "batch", "max_file_mb", C_NUM, OFF(batch_max_file_mb), 0.001, 200, 200, NULL },
+	{ "batch", "poll_s", C_NUM, OFF(batch_poll_s), 0.05, 3600, 15, NULL },
+	{ "batch", "fallback", C_STR, OFF(batch_fallback), 1, 0, 0, "live" },
+	{ "batch", "completion_window", C_STR, OFF(batch_window), 1, 0, 0, "24h" },
 	{ "chunking", "chunk_tokens", C_INT, OFF(chunk_tokens), 16, 1000000, 600, NULL },
 	{ "chunking", "overlap_tokens", C_INT, OFF(overlap_tokens), 0, 1000000, 60, NULL },
 	{ "chunking", "chunks_per_batch", C_INT, OFF(chunks_per_batch), 1, 1000, 10, NULL },
@@ -71,6 +78,7 @@ static const struct setting settings[] = {
 	{ "pricing", "input_per_mtok", C_NUM, OFF(input_per_mtok), 0, 1e6, 0.15, NULL },
 	{ "pricing", "output_per_mtok", C_NUM, OFF(output_per_mtok), 0, 1e6, 0.60, NULL },
 	{ "pricing", "models", C_RAW, OFF(pricing_models), 0, 0, 0, NULL },
+	{ "pricing", "batch_discount", C_NUM, OFF(batch_discount), 0, 1, 0.5, NULL },
 	{ "cache", "path", C_STR_OR_NULL, OFF(cache_path), 1, 0, 0, NULL },
 	{ "cache", "ttl_days", C_INT, OFF(cache_ttl_days), 0, 100000, 0, NULL },
 	{ "graph", "titles", C_STR, OFF(graph_titles), 0, 0, 0,
@@ -352,6 +360,11 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 	if (strncmp(c->base_url, "https://", 8) && !config_is_loopback_http(c->base_url))
 		FAIL("%s: api.base_url: must start with https:// (plain http:// only to 127.x, "
 		     "localhost or [::1])", name);
+	if (strcmp(c->run_mode, "live") && strcmp(c->run_mode, "batch"))
+		FAIL("%s: run.mode: \"%.40s\" is not \"live\" or \"batch\"", name, c->run_mode);
+	if (strcmp(c->batch_fallback, "live") && strcmp(c->batch_fallback, "batch"))
+		FAIL("%s: batch.fallback: \"%.40s\" is not \"live\" or \"batch\"", name,
+		     c->batch_fallback);
 	return config_check_broker(c, name, err, errlen);
 }
 

@@ -36,6 +36,7 @@ struct config {
 	char *broker;
 	char *broker_public_key;
 	char *client_key;
+	int64_t batch_queue_tokens; /* the provider's enqueued-token limit per model; 0: none known */
 	/* retry */
 	int64_t max_attempts;
 	int64_t backoff_base_ms;
@@ -43,6 +44,13 @@ struct config {
 	/* run */
 	int64_t workers;
 	int64_t stop_deadline_s;
+	char *run_mode; /* "live", "batch" (the Batch API, pbatch.h) or "auto" */
+	/* batch: the OpenAI Batch API */
+	int64_t batch_max_requests; /* lines in one file */
+	double batch_max_file_mb;
+	double batch_poll_s;        /* the first wait between looks at a batch; it grows */
+	char *batch_fallback;       /* "live" or "batch": where a line the API failed is asked again */
+	char *batch_window;         /* completion_window */
 	/* chunking */
 	int64_t chunk_tokens;
 	int64_t overlap_tokens;
@@ -55,6 +63,7 @@ struct config {
 	double input_per_mtok;
 	double output_per_mtok;
 	char *pricing_models; /* pricing.models as compact JSON, or NULL: prices per model */
+	double batch_discount; /* the share of the price the Batch API takes off */
 	struct model_price *prices; /* parsed from it */
 	size_t nprices;
 	/* cache */

@@ -82,6 +82,9 @@ enum result_status {
 
 enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 
+/* RESULT.slot of the answers of a provider's batch (the Batch API), which no worker slot has. */
+#define SLOT_BATCH_API 0xfffffff0u
+
 /* The struct members of each kind. */
 #define PROTO_MEMBER(kind, name) PROTO_MEMBER_##kind(name)
 #define PROTO_MEMBER_u32(name) uint32_t name;

@@ -20,7 +20,8 @@
 static const char *db_names[DB_COUNT] = { "meta",    "sources", "chunks", "batches",
 					  "results", "cache",   "invalid", "texts",
 					  "docs",    "batchx",  "rows",   "rowans",
-					  "rowcache", "rowask", "vectors", "vecask" };
+					  "rowcache", "rowask", "vectors", "vecask",
+					  "parts", "partbatch" };
 
 struct store {
 	MDB_env *env;

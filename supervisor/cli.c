@@ -17,17 +17,19 @@
 #define DEFAULT_CONFIG "etc/kgsup.json"
 
 static const struct cli_command commands[] = {
-	{ "plan", plan_cmd, NULL, CO_INPUT | CO_CONFIG | CO_JSON | CO_OUTPUT | CO_STRICT, 0,
-	  "what a run would send and cost, without sending anything",
-	  "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE] [--strict]\n"
+	{ "plan", plan_cmd, NULL, CO_INPUT | CO_CONFIG | CO_JSON | CO_OUTPUT | CO_STRICT | CO_BATCH_API,
+	  0, "what a run would send and cost, without sending anything",
+	  "kgsup plan -i PATH [-i PATH...] [-c FILE] [--json] [-o FILE] [--strict] [--batch-api]\n"
 	  "  Plans the inputs as start would and prints chunks, batches, estimated tokens and\n"
-	  "  cost, sending nothing. -o FILE writes each request body as one line.\n" },
+	  "  cost, sending nothing. -o FILE writes each request body as one line. --batch-api\n"
+	  "  also prices it through the Batch API (pricing.batch_discount off).\n" },
 	{ "start", start_cmd, NULL,
 	  CO_INPUT | CO_STATE | CO_CONFIG | CO_WORKERS | CO_FRESH | CO_NO_PROGRESS | CO_DETACH |
-		  CO_STRICT | CO_SHARD, 0,
+		  CO_STRICT | CO_SHARD | CO_BATCH_API, 0,
 	  "plan the transcripts and run them through the API",
 	  "kgsup start -i PATH [-i PATH...] -s DIR [-c FILE] [-w N] [--fresh] [-v|-q]\n"
 	  "            [--no-progress] [--detach] [--strict] [--shard I/N | --shard auto [--shards N]]\n"
+	  "            [--batch-api]\n"
 	  "  Plans the transcripts under PATH and runs them through the API; continues the\n"
 	  "  run in DIR if it holds the same inputs and settings.\n"
 	  "  -i PATH   file or directory (recursive; .txt .md .vtt .srt .jsonl), repeatable\n"
@@ -42,7 +44,9 @@ static const struct cli_command commands[] = {
 	  "  --shard I/N  run shard I (from 0) of N: the documents whose text hashes to I;\n"
 	  "            each shard in a state directory of its own, merged by export -s ... -s ...\n"
 	  "  --shard auto  I and N from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, or from\n"
-	  "            JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) with --shards N\n" },
+	  "            JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) with --shards N\n"
+	  "  --batch-api  send through the provider's Batch API (run.mode \"batch\"): half the\n"
+	  "            price, answers within batch.completion_window; resume picks it up\n" },
 	{ "resume", resume_cmd, NULL,
 	  CO_STATE | CO_WORKERS | CO_RETRY_FAILED | CO_NO_PROGRESS | CO_DETACH | CO_SHARD, 0,
 	  "continue a run with its recorded settings",
@@ -120,6 +124,12 @@ static const struct cli_command commands[] = {
 	  "  --slowest N  the N slowest requests, with where their time went\n"
 	  "  --errors     every request that failed, with its cause and the server's message\n"
 	  "  --json       the chosen lines as they are in the file (all of them alone)\n" },
+	{ "batches", batches_cmd, NULL, CO_STATE | CO_JSON | CO_CANCEL, 0,
+	  "a run's Batch API parts and provider batches; --cancel cancels them",
+	  "kgsup batches -s DIR [--json] [--cancel]\n"
+	  "  Lists the parts of a run sent through the Batch API (start --batch-api): each\n"
+	  "  file, its provider batch, status and counts. --cancel cancels the provider\n"
+	  "  batches still running (stop leaves them at the provider; resume picks them up).\n" },
 	{ "search", search_cmd, NULL, CO_STATE | CO_JSON | CO_TOP | CO_STAGE, OPERAND_TEXT,
 	  "the chunks and entities nearest to a text, by their embedding vectors",
 	  "kgsup search -s DIR [-k N] [--stage NAME] [--json] \"QUERY\"\n"
@@ -152,6 +162,8 @@ static const struct cli_option {
 	{ "format", 'f', 1, CO_FORMAT },
 	{ "output", 'o', 1, CO_OUTPUT },
 	{ "fresh", 0, 0, CO_FRESH },
+	{ "batch-api", 0, 0, CO_BATCH_API },
+	{ "cancel", 0, 0, CO_CANCEL },
 	{ "retry-failed", 0, 0, CO_RETRY_FAILED },
 	{ "json", 0, 0, CO_JSON },
 	{ "prometheus", 0, 0, CO_PROMETHEUS },
@@ -356,6 +368,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 	case CO_FORMAT: cli->format = arg; break;
 	case CO_OUTPUT: cli->output = arg; break;
 	case CO_FRESH: cli->fresh = 1; break;
+	case CO_BATCH_API: cli->batch_api = 1; break;
+	case CO_CANCEL: cli->cancel = 1; break;
 	case CO_RETRY_FAILED: cli->retry_failed = 1; break;
 	case CO_JSON: cli->json = 1; break;
 	case CO_PROMETHEUS: cli->prometheus = 1; break;

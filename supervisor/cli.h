@@ -33,6 +33,8 @@ enum cli_opt {
 	CO_TOP = 1u << 17,         /* -k N */
 	CO_SHARD = 1u << 18,       /* --shard I/N|auto, --shards N */
 	CO_STATES = 1u << 19,      /* -s DIR may be repeated: several shards' runs together */
+	CO_BATCH_API = 1u << 20,   /* --batch-api: through the provider's Batch API */
+	CO_CANCEL = 1u << 21,      /* --cancel */
 	/* a shared broker (kgsup broker, keygen, status --broker) */
 	CO_LISTEN = 1u << 24,      /* --listen tcp://ADDR:PORT */
 	CO_KEY = 1u << 25,         /* --key FILE: a CURVE secret key */
@@ -74,6 +76,8 @@ struct cli {
 	int ninputs;
 	int workers; /* 0: from the config */
 	int fresh;
+	int batch_api; /* --batch-api */
+	int cancel;    /* --cancel */
 	int retry_failed;
 	int json;
 	int prometheus;
@@ -109,6 +113,7 @@ int trace_cmd(const struct cli *cli);  /* cmd/trace_cmd.c */
 int search_cmd(const struct cli *cli); /* cmd/search_cmd.c */
 int broker_cmd(const struct cli *cli); /* cmd/broker_cmd.c */
 int keygen_cmd(const struct cli *cli); /* cmd/keygen_cmd.c */
+int batches_cmd(const struct cli *cli); /* cmd/batches_cmd.c */
 int status_broker(const struct cli *cli); /* cmd/status_broker.c: status --broker */
 
 /* cli_main (roles.h), kgsup's main: picks the command of argv[1] and runs it. */

@@ -217,6 +217,12 @@ int ledger_write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const 
 int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
 		uint32_t *attempt)
 {
+	return ledger_take_where(l, t, now, n, b, attempt, NULL);
+}
+
+int ledger_take_where(struct ledger *l, store_txn *t, int64_t now, uint32_t *n,
+		      struct batch_rec *b, uint32_t *attempt, const struct take_filter *f)
+{
 	*attempt = 0;
 	for (size_t i = 0; i < l->nqueue; i++) {
 		struct requeued *q = &l->queue[i];
@@ -227,6 +233,8 @@ int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct
 			q->taken = 1;
 			continue;
 		}
+		if (f && !f->ok(f->arg, q->batch, b))
+			continue; /* the other taker's */
 		if (!ledger_ready(l, t, q->batch, b, 0)) {
 			q->taken = b->state == B_BLOCKED;
 			continue;
@@ -236,6 +244,8 @@ int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct
 		*attempt = q->attempt;
 		return 1;
 	}
+	if (f && f->queue_only)
+		return 0;
 	return ledger_take_cursor(l, t, n, b, 1) || (l->deps && ledger_take_waiting(l, t, n, b)) ||
 	       ledger_take_cursor(l, t, n, b, 0);
 }
@@ -359,6 +369,12 @@ static void give_back_later(struct ledger *l, const struct msg_result *m, int64_
 {
 	l->given = xgrow(l->given, &l->capgiven, l->ngiven, sizeof *l->given, 16);
 	l->given[l->ngiven++] = (struct requeued){ m->batch, m->attempt, now + m->retry_in_ms, 0 };
+}
+
+void ledger_defer(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due)
+{
+	struct msg_result m = { .batch = n, .attempt = attempt };
+	give_back_later(l, &m, due);
 }
 
 int ledger_result(struct ledger *l, store_txn *t, const struct plan_rec *plan,

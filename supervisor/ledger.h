@@ -95,6 +95,19 @@ void ledger_round_begin(struct ledger *l);
  * the cursor; never one that is out. Returns 1 with *n, *b and *attempt set, or 0. */
 int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
 		uint32_t *attempt);
+/* Two takers share the work (live workers and the Batch API, pbatch.h): ok says whether a
+ * batch handed back is this taker's (one it declines stays queued for the other); with
+ * queue_only, batches never handed out yet are not this taker's at all. */
+struct take_filter {
+	int (*ok)(void *arg, uint32_t n, const struct batch_rec *b);
+	void *arg;
+	int queue_only;
+};
+int ledger_take_where(struct ledger *l, store_txn *t, int64_t now, uint32_t *n,
+		      struct batch_rec *b, uint32_t *attempt, const struct take_filter *f);
+/* Batch n, taken, is not sent in this round after all: it is queued again (due: now_ms()
+ * from which it may go) when the round commits. */
+void ledger_defer(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due);
 /* Batch n (taken) goes to a worker: in flight from this commit on. 0 or STORE_FULL. */
 int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b);
 /* Batch n is answered without a request (the cache). 0 or STORE_FULL. */
@@ -135,7 +148,10 @@ int ledger_settled(const struct msg_result *m);
 
 /* After a crash: batches that were in flight go back to pending (possibly billed unless
  * recovered(arg, n, key) says a spooled result settles that request, ledger_settled), and with
- * retry_failed the failed ones too. One write transaction of its own. */
+ * retry_failed the failed ones too. recovered returns LEDGER_HELD for a batch whose request is
+ * in a provider's batch (pbatch.h): it stays in flight, its answer still to come. One write
+ * transaction of its own. */
+enum { LEDGER_HELD = 2 };
 typedef int (*ledger_recovered_fn)(void *arg, uint32_t n, const unsigned char key[HASH_LEN]);
 int ledger_recover(struct ledger *l, store *db, int retry_failed, ledger_recovered_fn recovered,
 		   void *arg);

@@ -34,8 +34,11 @@ static int recover_txn(store_txn *t, void *argp)
 			continue;
 		memcpy(&b, v, sizeof b);
 		if (b.state == B_INFLIGHT) {
+			int settled = ra->recovered(ra->arg, n, b.key);
+			if (settled == LEDGER_HELD)
+				continue;
 			ledger_set_state(ra->l, &c, n, &b, B_PENDING);
-			if (!ra->recovered(ra->arg, n, b.key)) {
+			if (!settled) {
 				b.possibly_billed = 1;
 				c.possibly_billed++;
 			}

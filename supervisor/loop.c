@@ -54,6 +54,7 @@ static void begin_stop(struct sup *s, int now)
 	if (!s->stopping) {
 		s->stopping = 1;
 		proc_hand_back(s);
+		pbatch_stop(s); /* the provider keeps its batches: the next session picks them up */
 		s->stop_deadline = now_ms() + s->cfg.stop_deadline_s * 1000;
 		if (!now)
 			log_info("stopping: no new batches; waiting up to %lld s for %d calls in flight "
@@ -94,9 +95,9 @@ static int loop_once(struct sup *s, zpoll *p)
 {
 	/* batches due while the run waits for its server are not sent: no reason to wake for them */
 	int64_t t = now_ms();
-	zpoll_wait(p, reach_quota(&s->reach, proc_busy_workers(s), t)
-			      ? ledger_next_due_ms(&s->led, t, POLL_MS)
-			      : reach_sleep_ms(&s->reach, t, POLL_MS));
+	zpoll_wait(p, pbatch_sleep_ms(&s->pb, reach_quota(&s->reach, proc_busy_workers(s), t)
+						       ? ledger_next_due_ms(&s->led, t, POLL_MS)
+						       : reach_sleep_ms(&s->reach, t, POLL_MS)));
 	handle_signals(s);
 	sink_receive(s);
 	look_at_spool(s, 0);
@@ -109,6 +110,7 @@ static int loop_once(struct sup *s, zpoll *p)
 		begin_stop(s, 1);
 	}
 	proc_spawn_due(s);
+	pbatch_tick(s);
 	int dispatch = !s->stopping;
 	int64_t now = now_ms();
 	if (s->nqueue || s->ninvalid || (dispatch && any_slot_wants(s) && round_dispatchable(s)) ||
@@ -125,7 +127,7 @@ static int loop_once(struct sup *s, zpoll *p)
 	}
 	progress_tick(s);
 	int busy = proc_busy_workers(s);
-	if (!ledger_work_left(&s->led) && busy == 0 && s->nqueue == 0)
+	if (!ledger_work_left(&s->led) && busy == 0 && s->nqueue == 0 && !pbatch_busy(&s->pb))
 		return 1;
 	if (s->stopping) {
 		if (busy == 0)

@@ -298,6 +298,8 @@ void proc_reap(struct sup *s)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pbatch_reaped(s, pid, status))
+			continue;
 		if (pid == s->broker.pid) {
 			char how[64];
 			describe_exit(how, sizeof how, status);

@@ -3,6 +3,7 @@
  * spent and saved by the cache, latency percentiles of the calls and throughput. Totals are
  * over the whole run (every session); latency and throughput are this session's. */
 #include "sup.h"
+#include "pbatch_view.h"
 #include "rowreport.h"
 #include "stageview.h"
 #include "../common/log.h"
@@ -84,14 +85,24 @@ static void put_failures(struct sup *s, buf *b)
 	buf_putc(b, ']');
 }
 
+/* What the Batch API took off: pricing.batch_discount of its tokens' live price. */
+static double batch_saved(const struct sup *s)
+{
+	double full = 0;
+	for (size_t i = 0; i < s->pb.nparts; i++)
+		full += s->pb.parts[i].r.cost_usd;
+	return full * s->cfg.batch_discount;
+}
+
 double run_cost(const struct sup *s)
 {
 	const struct counters *c = &s->led.ctr;
+	double saved = batch_saved(s);
 	if (s->job.legacy || !s->led.deps)
-		return config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens);
+		return config_cost_usd(&s->cfg, c->prompt_tokens, c->completion_tokens) - saved;
 	struct stage_counters sc[JOB_MAX_STAGES];
 	ledger_stage_counters(&s->led, sc);
-	return stages_cost(&s->job, &s->cfg, sc);
+	return stages_cost(&s->job, &s->cfg, sc) - saved;
 }
 
 static double run_saved(const struct sup *s)
@@ -188,6 +199,13 @@ void report_write(struct sup *s, int exit_code)
 		   saved, (unsigned long long)s->nlatency, p50, p95, p99,
 		   wall > 0 ? (double)done_now / wall : 0, wall > 0 ? (double)s->nlatency / wall : 0);
 	put_stages(s, &b);
+	store_txn *t = s->pb.nparts ? store_begin(s->db, 0) : NULL;
+	struct pbatch_view pv;
+	if (t && !pbatch_view_read(t, &s->cfg, &pv)) {
+		pbatch_view_json(&pv, &b);
+		pbatch_view_free(&pv);
+	}
+	store_abort(t);
 	rowreport_member(s->db, &s->job, &s->cfg, &b);
 	buf_puts(&b, "}\n");
 	char path[PATHS_MAX];
@@ -196,13 +214,13 @@ void report_write(struct sup *s, int exit_code)
 		log_warn("%s: cannot write the report", path);
 	log_info("report: %llu/%llu batches done (%llu cached, %llu failed), %llu requests "
 		 "(%llu 429, %llu server, %llu transport, %llu invalid errors), %llu+%llu tokens, "
-		 "$%.4f spent, $%.4f saved by the cache, latency p50 %.0f ms p95 %.0f ms p99 %.0f ms; "
+		 "$%.4f spent (%.4f saved by the Batch API), $%.4f saved by the cache, latency p50 %.0f ms p95 %.0f ms p99 %.0f ms; "
 		 "%s", (unsigned long long)c->batches_done,
 		 (unsigned long long)ledger_total(&s->led), (unsigned long long)c->batches_cached,
 		 (unsigned long long)c->batches_failed, (unsigned long long)c->requests_sent,
 		 (unsigned long long)c->http_429, (unsigned long long)c->err_server,
 		 (unsigned long long)c->err_transport, (unsigned long long)c->err_invalid,
 		 (unsigned long long)c->prompt_tokens, (unsigned long long)c->completion_tokens, cost,
-		 saved, p50, p95, p99, path);
+		 batch_saved(s), saved, p50, p95, p99, path);
 	buf_free(&b);
 }

@@ -133,6 +133,8 @@ static int apply_result(store_txn *t, struct sup *s, const struct queued_result 
 			return STORE_FULL;
 		m = &rows_m;
 	}
+	if (m->slot == SLOT_BATCH_API)
+		pbatch_round_result(s, m);
 	struct batch_rec b;
 	int rc = ledger_result(&s->led, t, &s->plan, m, now_ms(), &b);
 	if (rc == LEDGER_DONE)
@@ -185,8 +187,8 @@ static int try_cache(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *
 
 /* Batch n of an embedding stage, taken: a seed is replaced by the batches of its stage's
  * inputs; a batch whose inputs all have vectors now is done without a call; else its request
- * is rendered into sl->req. 1 when it is to be sent, 0 when it was settled here, STORE_FULL. */
-static int take_vectors(store_txn *t, struct sup *s, struct slot *sl, uint32_t n,
+ * is rendered into r. 1 when it is to be sent, 0 when it was settled here, STORE_FULL. */
+static int take_vectors(store_txn *t, struct sup *s, struct rendered *r, uint32_t n,
 			struct batch_rec *b)
 {
 	uint32_t stage = deps_stage(s->led.deps, n), left = 0, nb;
@@ -210,7 +212,6 @@ static int take_vectors(store_txn *t, struct sup *s, struct slot *sl, uint32_t n
 		trace_cache_hit(&s->trace, &s->job, n, stage, 0, 0);
 		return ledger_cache_hit(&s->led, t, n, b, "{}", 2, 0, 0) ? STORE_FULL : 0;
 	}
-	struct rendered *r = &sl->req;
 	struct render_src src = { &s->cfg, &s->job, s->led.deps };
 	if (render_batch(t, &src, n, b, r))
 		return ledger_fail(&s->led, t, n, b, "an input is missing from the store") ? STORE_FULL
@@ -219,51 +220,51 @@ static int take_vectors(store_txn *t, struct sup *s, struct slot *sl, uint32_t n
 	return 1;
 }
 
+int round_prepare(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
+		  struct rendered *r)
+{
+	uint32_t left = 1;
+	if (s->led.deps && vecs_stage(&s->job, deps_stage(s->led.deps, n)))
+		return take_vectors(t, s, r, n, b);
+	if (s->job.rows && rows_prepare(&s->rows, &s->cache, t, deps_stage(s->led.deps, n), b, &left))
+		return STORE_FULL;
+	if (!left) { /* every text of it is answered (the per-row cache) */
+		trace_cache_hit(&s->trace, &s->job, n, batch_stage(s, n), 0, 0);
+		return ledger_cache_hit(&s->led, t, n, b, "{}", 2, 0, 0) ? STORE_FULL : 0;
+	}
+	struct render_src src = { &s->cfg, &s->job, s->led.deps };
+	if (render_batch(t, &src, n, b, r))
+		return ledger_fail(&s->led, t, n, b, "what it is asked about is missing from the store")
+			       ? STORE_FULL : 0;
+	memcpy(b->key, r->key, HASH_LEN);
+	int hit = try_cache(t, s, n, b);
+	return hit == STORE_FULL ? STORE_FULL : !hit;
+}
+
+/* Live workers take what the Batch API gave back (batch.fallback "live"), and nothing else. */
+static int live_wants(void *arg, uint32_t n, const struct batch_rec *b)
+{
+	(void)b;
+	return !pbatch_wants(arg, n);
+}
+
 /* Picks the batch slot i will get in this round (or none left). */
 static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 {
 	struct slot *sl = &s->slots[i];
 	uint32_t n, attempt;
 	struct batch_rec b;
+	struct take_filter live = { live_wants, &s->pb, 1 };
 	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
-	       ledger_take(&s->led, t, now_ms(), &n, &b, &attempt)) {
-		uint32_t left = 1;
-		if (s->led.deps && vecs_stage(&s->job, deps_stage(s->led.deps, n))) {
-			int go = take_vectors(t, s, sl, n, &b);
-			if (go == STORE_FULL)
-				return STORE_FULL;
-			if (!go) {
-				(*cache_hits)++;
-				continue;
-			}
-			goto send;
-		}
-		if (s->job.rows &&
-		    rows_prepare(&s->rows, &s->cache, t, deps_stage(s->led.deps, n), &b, &left))
+	       ledger_take_where(&s->led, t, now_ms(), &n, &b, &attempt, s->pb.on ? &live : NULL)) {
+		int go = round_prepare(t, s, n, &b, &sl->req);
+		if (go == STORE_FULL)
 			return STORE_FULL;
-		if (!left) { /* every text of it is answered (the per-row cache) */
-			trace_cache_hit(&s->trace, &s->job, n, batch_stage(s, n), 0, 0);
-			if (ledger_cache_hit(&s->led, t, n, &b, "{}", 2, 0, 0))
-				return STORE_FULL;
+		if (!go) {
 			(*cache_hits)++;
 			continue;
 		}
-		struct render_src src = { &s->cfg, &s->job, s->led.deps };
-		if (render_batch(t, &src, n, &b, &sl->req)) {
-			if (ledger_fail(&s->led, t, n, &b, "what it is asked about is missing from the store"))
-				return STORE_FULL;
-			continue;
-		}
-		memcpy(b.key, sl->req.key, HASH_LEN);
-		int hit = try_cache(t, s, n, &b);
-		if (hit == STORE_FULL)
-			return STORE_FULL;
-		if (hit) {
-			(*cache_hits)++;
-			continue;
-		}
-	send:
 		if (ledger_send(&s->led, t, n, &b) ||
 		    (sl->req.ctx.tokens &&
 		     ledger_context(&s->led, t, n, sl->req.ctx.tokens, sl->req.ctx.trimmed)))
@@ -308,6 +309,7 @@ static int round_txn(store_txn *t, void *arg)
 	/* everything decided here is tentative: a retried transaction starts from scratch */
 	ledger_round_begin(&s->led);
 	rows_round_begin(&s->rows);
+	pbatch_round_begin(&s->pb);
 	trace_round_begin(&s->trace);
 	for (int i = 0; i < s->nslots; i++)
 		s->slots[i].assigned = 0;
@@ -323,6 +325,8 @@ static int round_txn(store_txn *t, void *arg)
 			return STORE_FULL;
 	/* idle workers first; then a next batch for busy ones (while the server cannot be
 	 * reached, one batch at a time) */
+	if (ra->dispatch && pbatch_fill(t, s))
+		return STORE_FULL;
 	int cache_hits = 0;
 	int quota = reach_quota(&s->reach, proc_busy_workers(s), now_ms());
 	for (int depth = 0; depth < SLOT_DEPTH; depth++)
@@ -344,6 +348,8 @@ static int round_txn(store_txn *t, void *arg)
 		      strlen(s->abort_msg)))
 		return STORE_FULL;
 	if (s->job.rows && rows_round_end(&s->rows, t))
+		return STORE_FULL;
+	if (pbatch_round_end(t, s))
 		return STORE_FULL;
 	return ledger_round_end(&s->led, t, (uint32_t)proc_live_workers(s), s->run_state,
 				s->elapsed_base + (uint64_t)(now_ms() - s->session_start));
@@ -473,6 +479,7 @@ int round_run(struct sup *s, int dispatch)
 	}
 	ledger_commit(&s->led);
 	rows_commit(&s->rows);
+	pbatch_commit(s);
 	reach_committed(&s->reach);
 	bwait_committed(&s->bwait);
 	settle_results(s);

@@ -146,6 +146,8 @@ static int clear_plan(store_txn *t, void *arg)
 static int recovered(void *arg, uint32_t batch, const unsigned char key[HASH_LEN])
 {
 	const struct sup *s = arg;
+	if (pbatch_holds(&s->pb, batch))
+		return LEDGER_HELD;
 	for (size_t i = 0; i < s->nqueue; i++) {
 		const struct msg_result *m = &s->queue[i].m;
 		if (m->batch == batch && m->key && !memcmp(m->key, key, HASH_LEN) &&
@@ -326,7 +328,9 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 	if (spooled)
 		log_info("%zu answers saved by workers of an earlier session recovered", spooled);
 	uint64_t billed_before = s->led.ctr.possibly_billed;
-	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s)) {
+	if (pbatch_open(s, err, errlen))
+		return EXIT_INTERNAL;
+	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s) || pbatch_adopt(s)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
@@ -353,6 +357,10 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 	if (!resume) {
 		if (cli_load_config(cli, &s->cfg, err, errlen))
 			return EXIT_USAGE;
+		if (cli->batch_api) {
+			free(s->cfg.run_mode);
+			s->cfg.run_mode = xstrdup("batch");
+		}
 		if (cli->ninputs == 0) {
 			snprintf(err, errlen, "start needs at least one input (-i PATH)");
 			return EXIT_USAGE;
@@ -398,6 +406,7 @@ static void release(struct sup *s, const struct cli *cli)
 	for (size_t i = 0; i < s->nspooled; i++)
 		free(s->spooled[i]);
 	ledger_free(&s->led);
+	pbatch_free(&s->pb);
 	rows_free(&s->rows);
 	vecs_free(&s->vecs);
 	buf_free(&s->result_msg);

@@ -66,6 +66,8 @@ static int on_result(struct sup *s, char *frame, size_t len)
 		log_error("malformed result message (%zu bytes) ignored", len);
 		return 0;
 	}
+	if (m.slot == SLOT_BATCH_API && !pbatch_result_in(s, &m))
+		return 0; /* a line committed already, collected again after a crash */
 	if (m.slot < (uint32_t)s->nslots && slot_result(&s->slots[m.slot], (int)m.slot, m.batch, m.seq))
 		ledger_back(&s->led, m.batch);
 	if (m.status == RES_OK && m.latency_us)

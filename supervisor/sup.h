@@ -17,6 +17,7 @@
 #include "bwait.h"
 #include "cache.h"
 #include "ledger.h"
+#include "pbatch.h"
 #include "plan.h"
 #include "reach.h"
 #include "render.h"
@@ -86,6 +87,7 @@ struct sup {
 	struct vecs vecs;  /* embedding stages: their inputs and vectors */
 	struct reach reach; /* the server cannot be reached: the run waits (reach.h) */
 	struct bwait bwait; /* a shared broker does not answer: the run waits (bwait.h) */
+	struct pbatch pb;   /* the Batch API's parts (pbatch.h) */
 	buf result_msg;    /* a result's payload rebuilt: why a rows or vectors batch is asked again */
 	zsock *results;
 	struct slot *slots;
@@ -200,5 +202,9 @@ int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
 int round_dispatchable(const struct sup *s);
 int round_slot_wants(const struct sup *s, int i);
+/* Batch n, taken, made ready to send: answered from the cache (or split, expanded, failed)
+ * where it can be, else its request rendered into r. 1: send it; 0: settled; STORE_FULL. */
+int round_prepare(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
+		  struct rendered *r);
 
 #endif

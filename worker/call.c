@@ -347,22 +347,11 @@ static int64_t backoff_ms(const struct worker *w, uint32_t attempt)
 	return d;
 }
 
-static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+/* What the response in w->resp comes to, the request having gone out: counted in res. */
+static enum outcome judge(struct worker *w, const struct msg_batch *b, struct msg_result *res,
+			  int embed, uint64_t *prompt)
 {
-	int embed = b->stage < w->nstages && w->stages[b->stage].embed;
-	if (embed)
-		http_post_to(w->http, "/embeddings", b->body, b->body_len, &w->resp);
-	else
-		http_post(w->http, b->body, b->body_len, &w->resp);
-	uint64_t prompt = 0;
 	enum outcome o;
-	if (w->resp.connect_failed) {
-		/* not a request: nothing is counted, and the broker's report says it never went
-		 * out (sent_at 0), so it gives the grant back */
-		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
-		keep_report(w, b, 0);
-		return OUT_NOCONN;
-	}
 	res->requests_sent++;
 	if (w->resp.aborted) {
 		snprintf(w->error, sizeof w->error, "stopped during the call");
@@ -386,7 +375,7 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 	} else {
 		uint64_t prompt_before = res->prompt_tokens;
 		o = read_answer(w, b, res);
-		prompt = res->prompt_tokens - prompt_before;
+		*prompt = res->prompt_tokens - prompt_before;
 		res->http_status = 200;
 		if (o == OUT_OK) {
 			res->requests_ok++;
@@ -404,8 +393,69 @@ static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, st
 		else if (w->resp.status == 200)
 			res->err_invalid++;
 	}
+	return o;
+}
+
+static enum outcome attempt_once(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	int embed = b->stage < w->nstages && w->stages[b->stage].embed;
+	if (embed)
+		http_post_to(w->http, "/embeddings", b->body, b->body_len, &w->resp);
+	else
+		http_post(w->http, b->body, b->body_len, &w->resp);
+	if (w->resp.connect_failed) {
+		/* not a request: nothing is counted, and the broker's report says it never went
+		 * out (sent_at 0), so it gives the grant back */
+		snprintf(w->error, sizeof w->error, "%s", w->resp.error);
+		keep_report(w, b, 0);
+		return OUT_NOCONN;
+	}
+	uint64_t prompt = 0;
+	enum outcome o = judge(w, b, res, embed, &prompt);
 	keep_report(w, b, prompt);
 	return o;
+}
+
+/* A final outcome's status in res; 0 when the outcome is a retry (res untouched). */
+static int settle(struct worker *w, const struct msg_batch *b, enum outcome o, uint32_t attempt,
+		  struct msg_result *res)
+{
+	if (o == OUT_OK) {
+		res->status = RES_OK;
+		return 1;
+	}
+	if (o == OUT_NOCONN) { /* back as it came: its attempts as they were */
+		res->status = RES_NOCONN;
+		res->attempt = b->attempt;
+		return 1;
+	}
+	if (o == OUT_ABORT || o == OUT_FAILED || o == OUT_SPLIT) {
+		res->status = o == OUT_ABORT ? RES_ABORT : o == OUT_SPLIT ? RES_SPLIT : RES_FAILED;
+		return 1;
+	}
+	if (attempt >= (uint32_t)w->cfg.max_attempts) {
+		res->status = RES_FAILED;
+		char last[sizeof w->error];
+		snprintf(last, sizeof last, "%s", w->error);
+		snprintf(w->error, sizeof w->error, "gave up after %u attempts; last: %s", attempt, last);
+		return 1;
+	}
+	return 0;
+}
+
+void call_answered(struct worker *w, const struct msg_batch *b, struct msg_result *res)
+{
+	worker_result_for(w, b, res);
+	w->error[0] = '\0';
+	int embed = b->stage < w->nstages && w->stages[b->stage].embed;
+	uint64_t prompt = 0;
+	uint32_t attempt = b->attempt + 1;
+	enum outcome o = judge(w, b, res, embed, &prompt);
+	if (settle(w, b, o, attempt, res))
+		return;
+	res->status = RES_RETRY;
+	res->attempt = attempt;
+	res->retry_in_ms = 0;
 }
 
 void worker_result_for(const struct worker *w, const struct msg_batch *b, struct msg_result *res)
@@ -427,28 +477,9 @@ void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *
 		struct msg_result before = *res;
 		enum outcome o = attempt_once(w, b, res);
 		trace_attempt(w, b, attempt, &before, res, o == OUT_OK);
-		if (o == OUT_OK) {
-			res->status = RES_OK;
+		if (settle(w, b, o, attempt, res))
 			return;
-		}
-		if (o == OUT_NOCONN) { /* back as it came: its attempts as they were */
-			res->status = RES_NOCONN;
-			res->attempt = b->attempt;
-			return;
-		}
-		if (o == OUT_ABORT || o == OUT_FAILED || o == OUT_SPLIT) {
-			res->status = o == OUT_ABORT ? RES_ABORT : o == OUT_SPLIT ? RES_SPLIT : RES_FAILED;
-			return;
-		}
 		log_debug("batch %u attempt %u: %s", b->batch, attempt, w->error);
-		if (attempt >= (uint32_t)w->cfg.max_attempts) {
-			res->status = RES_FAILED;
-			char last[sizeof w->error];
-			snprintf(last, sizeof last, "%s", w->error);
-			snprintf(w->error, sizeof w->error, "gave up after %u attempts; last: %s", attempt,
-				 last);
-			return;
-		}
 		res->retries++;
 		/* the backoff is this batch's, not this worker's: hand the batch back with its delay
 		 * and take another meanwhile (a worker sleeping out a 60 s backoff would be a slot

@@ -131,18 +131,22 @@ static int load_job(struct worker *w, char *err, size_t errlen)
 	return rc;
 }
 
-static int load_settings(struct worker *w, char *err, size_t errlen)
+int worker_load(struct worker *w, int with_http, char *err, size_t errlen)
 {
 	char path[PATHS_MAX];
 	paths_file(path, sizeof path, w->state_dir, "run/config.json");
 	config_defaults(&w->cfg);
 	if (config_load(&w->cfg, path, err, errlen) || load_job(w, err, errlen))
 		return -1;
+	w->names = names_new(w->cfg.graph_titles, w->cfg.graph_aliases_file, err, errlen);
+	if (!w->names)
+		return -1;
+	if (!with_http)
+		return 0;
 	char *key = config_api_key(&w->cfg, err, errlen);
 	if (!key)
 		return -1;
-	w->names = names_new(w->cfg.graph_titles, w->cfg.graph_aliases_file, err, errlen);
-	if (!w->names || http_global_init(err, errlen)) {
+	if (http_global_init(err, errlen)) {
 		config_forget_key(key);
 		return -1;
 	}
@@ -351,7 +355,7 @@ int worker_main(int argc, char **argv)
 	log_level_from_env();
 	srandom((unsigned)(getpid() ^ now_us()));
 	char err[512];
-	if (sig_init_child() < 0 || load_settings(&w, err, sizeof err) ||
+	if (sig_init_child() < 0 || worker_load(&w, 1, err, sizeof err) ||
 	    connect_sockets(&w, err, sizeof err)) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;

@@ -76,6 +76,15 @@ struct worker {
  * another), or RES_NOCONN when the call could not connect (no attempt used). Payload in
  * w->answer for RES_OK, in w->error otherwise. */
 void call_batch(struct worker *w, const struct msg_batch *b, struct msg_result *res);
+/* The answer to batch b is in w->resp already (a line of a provider's batch, the Batch API):
+ * checked exactly as a live call's answer, without a broker or a call. A retry comes back as
+ * RES_RETRY at once (attempt counted), or RES_FAILED past retry.max_attempts. */
+void call_answered(struct worker *w, const struct msg_batch *b, struct msg_result *res);
+/* main.c: the run's settings and stages from STATE_DIR/run/ (w->state_dir), the names and,
+ * with_http, the key and the HTTP client. 0, or -1 with err set. */
+int worker_load(struct worker *w, int with_http, char *err, size_t errlen);
+/* collect.c: `kgsup __batchop collect`: a provider batch's lines as results (batchop.c) */
+int batchop_collect(const char *state_dir, const char *args, size_t len);
 /* Starts the result for batch b: the slot, and the batch's number, seq, request key and
  * session, which every result carries back; everything else zero. res->key points where
  * b->key does (into b's frame). */

@@ -74,17 +74,22 @@ static int render_all(store *db, const struct config *cfg, const struct job *job
 	return rc;
 }
 
-static void print_estimate(const struct estimate *e, const struct config *cfg, int json)
+static void print_estimate(const struct estimate *e, const struct config *cfg, int json,
+			   int batch_api)
 {
-	double in = e->cost_in, out = e->cost_out;
+	double in = e->cost_in, out = e->cost_out, keep = 1 - cfg->batch_discount;
 	if (json) {
+		char batch[160] = "";
+		if (batch_api)
+			snprintf(batch, sizeof batch, ",\"batch_api_cost_usd\":{\"prompt\":%.6f,"
+				 "\"completion_at_most\":%.6f}", in * keep, out * keep);
 		printf("{\"sources\":%u,\"skipped_inputs\":%llu,\"chunks\":%u,\"batches\":%u,"
 		       "\"prompt_tokens\":%llu,\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
-		       "\"completion_at_most\":%.6f},\"rows\":%llu,\"rows_skipped\":%llu,"
+		       "\"completion_at_most\":%.6f}%s,\"rows\":%llu,\"rows_skipped\":%llu,"
 		       "\"rows_duplicates\":%llu}\n",
 		       e->plan.nsources, (unsigned long long)e->skipped, e->plan.nchunks, e->plan.nbatches,
 		       (unsigned long long)e->prompt_tokens, (unsigned long long)e->max_completion, in, out,
-		       (unsigned long long)e->rows.rows, (unsigned long long)e->rows.skipped,
+		       batch, (unsigned long long)e->rows.rows, (unsigned long long)e->rows.skipped,
 		       (unsigned long long)e->rows.duplicates);
 		return;
 	}
@@ -107,6 +112,10 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 	       (unsigned long long)e->max_completion);
 	printf("cost         $%.4f for prompts + at most $%.4f for completions (model %s)\n", in, out,
 	       cfg->model);
+	if (batch_api)
+		printf("batch api    $%.4f for prompts + at most $%.4f for completions (%.0f%% off, "
+		       "pricing.batch_discount; answers within %s)\n", in * keep, out * keep,
+		       cfg->batch_discount * 100, cfg->batch_window);
 }
 
 int plan_cmd(const struct cli *cli)
@@ -150,7 +159,7 @@ int plan_cmd(const struct cli *cli)
 		rc = EXIT_INTERNAL;
 		goto done;
 	}
-	print_estimate(&e, &cfg, cli->json);
+	print_estimate(&e, &cfg, cli->json, cli->batch_api);
 	rc = EXIT_OK;
 done:
 	if (err[0])

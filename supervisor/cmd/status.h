@@ -8,6 +8,7 @@
 #include "../rowstore.h"
 #include "../rowtally.h"
 #include "../runstate.h"
+#include "../pbatch_view.h"
 #include "../shard.h"
 #include "../broker/limits_view.h"
 #include "../../common/job.h"
@@ -39,6 +40,7 @@ struct status {
 	double elapsed_s;
 	struct limits_view limits; /* as the broker last published them */
 	struct shard_rec shard;    /* start --shard: which (count 0: a whole run) */
+	struct pbatch_view pb;     /* its Batch API parts */
 	uint32_t *given;           /* status -s A -s B: the shards summed (ngiven) */
 	size_t ngiven;
 };

@@ -160,6 +160,7 @@ static void print_json(const struct status *st)
 	put_broker_wait(&more, st);
 	buf_puts(&more, ",\"limits\":");
 	limits_view_json(&more, &st->limits);
+	pbatch_view_json(&st->pb, &more);
 	printf("{\"state\":\"%s\",\"chunks\":%u,\"sources\":%u,\"skipped_inputs\":%llu,"
 	       "\"batches\":{\"total\":%llu,\"done\":%llu,\"cached\":%llu,\"failed\":%llu,"
 	       "\"blocked\":%llu,\"pending\":%llu,\"possibly_billed\":%llu,\"split\":%llu},"
@@ -290,6 +291,7 @@ static void print_text(const struct status *st)
 		       (unsigned long long)c->tokens_estimated);
 	putchar('\n');
 	printf("cost       $%.4f (cache saved $%.4f)\n", st->cost, st->saved);
+	pbatch_view_print(&st->pb, st->pb.n <= 8);
 	if (c->possibly_billed)
 		printf("note       %llu batches were in flight when a session died (possibly billed "
 		       "twice)\n", (unsigned long long)c->possibly_billed);
@@ -360,6 +362,7 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 		job_from_config(&st->job, &st->cfg, "", "", err, errlen);
 	stage_counters_read(t, st->sc, st->job.n);
 	read_reasons(t, st);
+	pbatch_view_read(t, &st->cfg, &st->pb);
 	if (!shard_rec_read(t, &st->shard) && st->shard.count) { /* its own, not the whole run's */
 		st->plan.nchunks = st->shard.chunks;
 		st->plan.nsources = st->shard.sources;
@@ -399,6 +402,7 @@ int status_one(const char *state_dir, struct status *st, char *err, size_t errle
 	st->saved = st->job.legacy ? config_cost_usd(&st->cfg, st->c.saved_prompt_tokens,
 						     st->c.saved_completion_tokens)
 				   : stages_saved(&st->job, &st->cfg, st->sc);
+	st->cost -= st->pb.saved_usd;
 	st->elapsed_s = (double)st->c.elapsed_ms / 1000.0;
 	make_hint(st, state_dir);
 	limits_view_read(&st->limits, state_dir, &st->cfg);
@@ -417,6 +421,7 @@ void print_status(const struct cli *cli, const struct status *st)
 
 void status_release(struct status *st)
 {
+	pbatch_view_free(&st->pb);
 	job_free(&st->job);
 	config_free(&st->cfg);
 }
