@@ -11,8 +11,8 @@ plan 25
 
 export MOCK_API_KEY=mock-key-$$
 export OPENAI_API_KEY=$MOCK_API_KEY
-# the mock's batches take a second, so a cancel finds one still running
-start_mock --batch-delay-s 1
+# the mock's batches take 2 s, so a cancel right after a create finds it still running
+start_mock --batch-delay-s 2
 mkdir -p "$T/st/run"
 write_config "$T/st/run/config.json" '{"retry": {"max_attempts": 3, "backoff_base_ms": 50}}'
 
@@ -72,28 +72,27 @@ check "every line is answered, 200 with its chunk's entities ($answered)" \
 	[ "$answered" = row-0,row-1,row-2,row-3,row-4 ]
 check "no temporary file is left" eval '[ -z "$(ls "$T" | grep "\.tmp$")" ]'
 
-# --- 3. list and after: newest first, after skips up to the id given
+# --- 3. cancel a second batch while it runs; list and after: newest first, after skips up to
+# the id given
 op create '{"input_file_id": "'"$fid"'", "endpoint": "/v1/chat/completions", "completion_window": "24h"}'
 bid2=$(field 'j["id"]')
+op cancel '{"id": "'"$bid2"'"}'
+check "cancel answers it cancelling (rc $rc, $(field 'j["status"]' 2>&1))" \
+	eval '[ $rc = 0 ] && [ "$(field "j[\"status\"]")" = cancelling ]'
 op list '{"limit": 1}'
 check "list limit 1 gives the newest batch (rc $rc)" \
 	eval '[ $rc = 0 ] && [ "$(field "[b[\"id\"] for b in j[\"data\"]]")" = "['"'$bid2'"']" ]'
 op list '{"after": "'"$bid2"'"}'
 check "list after it gives the older one next (rc $rc)" \
 	eval '[ $rc = 0 ] && [ "$(field "[b[\"id\"] for b in j[\"data\"]]")" = "['"'$bid'"']" ]'
-
-# --- 4. cancel: the second batch is still at work
-op cancel '{"id": "'"$bid2"'"}'
-check "cancel answers it cancelling (rc $rc, $(field 'j["status"]' 2>&1))" \
-	eval '[ $rc = 0 ] && [ "$(field "j[\"status\"]")" = cancelling ]'
 for _ in $(seq 50); do
 	op get '{"id": "'"$bid2"'"}'
 	[ "$(field 'j["status"]')" = cancelled ] && break
 	sleep 0.1
 done
-check "it ends cancelled ($(field 'j["status"]' 2>&1))" [ "$(field 'j["status"]')" = cancelled ]
+check "the cancelled batch ends cancelled ($(field 'j["status"]' 2>&1))" [ "$(field 'j["status"]')" = cancelled ]
 
-# --- 5. the server refuses: a wrong key, an unknown file
+# --- 4. the server refuses: a wrong key, an unknown file
 OPENAI_API_KEY=sk-wrong op get '{"id": "'"$bid"'"}'
 check "a wrong key: refused, rc 4 (rc $rc)" [ $rc = 4 ]
 check "its one line names the call and says the server's message" \
@@ -103,7 +102,7 @@ op download '{"file_id": "file-nosuch", "path": "'"$T/nosuch.jsonl"'"}'
 check "an unknown file: rc 4, HTTP 404, no file (rc $rc)" \
 	eval '[ $rc = 4 ] && grep -q "HTTP 404" "$T/err" && [ ! -e "$T/nosuch.jsonl" -a ! -e "$T/nosuch.jsonl.tmp" ]'
 
-# --- 6. usage: bad arguments name their key; no server at the port; no key
+# --- 5. usage: bad arguments name their key; no server at the port; no key
 op get '{"id": "../files/x"}'
 check "an id that is no id: rc 2, the key named (rc $rc: $(cat "$T/err"))" \
 	eval '[ $rc = 2 ] && grep -q "get: id: not an id" "$T/err"'
@@ -126,7 +125,7 @@ op get '{"id": "'"$bid"'"}'
 check "a port nobody listens on: rc 2, cannot connect (rc $rc: $(cat "$T/err"))" \
 	eval '[ $rc = 2 ] && grep -q "cannot connect: Connection refused" "$T/err"'
 
-# --- 7. a stub over plain HTTP: a 429 with Retry-After, downloads cut off and stalled
+# --- 6. a stub over plain HTTP: a 429 with Retry-After, downloads cut off and stalled
 /usr/bin/python3 - "$T/stub.port" >"$T/stub.log" 2>&1 <<'PY' &
 import http.server, sys, time
 seen = {}
