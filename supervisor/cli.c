@@ -144,6 +144,7 @@ static const struct cli_command commands[] = {
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
 	{ "__check", NULL, check_main, 0, 0, NULL, NULL },   /* kgsup __check MODEL... */
 	{ "__embed", NULL, embed_main, 0, 0, NULL, NULL },   /* kgsup __embed MODEL DIMS */
+	{ "__batchop", NULL, batchop_main, 0, 0, NULL, NULL }, /* kgsup __batchop OP DIR */
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

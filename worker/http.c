@@ -1,5 +1,6 @@
-/* http.c: POST {base_url}/chat/completions (or /embeddings), and GET {base_url}/models for the
- * check before a run, with libcurl (the only file with curl/curl.h). */
+/* http.c: POST {base_url}/chat/completions (or /embeddings), GET {base_url}/models for the
+ * check before a run, and the Batch API's calls (a file posted as multipart, a file's content
+ * streamed to a descriptor), with libcurl (the only file with curl/curl.h). */
 #include "http.h"
 #include "../common/util.h"
 
@@ -11,13 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct http_client {
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *bare_headers; /* the key alone: a multipart body sets its Content-Type */
 	char *base; /* base_url without its trailing slashes */
 	char *url;  /* base + "/chat/completions" */
 	long timeout_ms;
+	long stall_s; /* a JSON call that receives nothing for this long is cut off */
+	int out_fd;   /* a 2xx answer's body goes here, not into the response (-1: none) */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's own words on the last failure */
 	size_t max_body;
 	http_abort_fn abort_fn;
@@ -43,10 +48,32 @@ void http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+/* A download's bytes to its descriptor, all of them or the transfer stops. */
+static size_t to_fd(http_client *c, const char *p, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(c->out_fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			c->cur->write_errno = errno;
+			return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+		}
+		done += (size_t)w;
+	}
+	c->cur->written += (int64_t)len;
+	return len;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	http_client *c = arg;
 	size_t len = size * n;
+	long status = 0;
+	/* only a success is the file: an error's body is the server's JSON message, kept below */
+	if (c->out_fd >= 0 && curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status / 100 == 2)
+		return to_fd(c, p, len);
 	if (c->cur->body.len + len > c->max_body) {
 		c->cur->too_large = 1;
 		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
@@ -165,9 +192,10 @@ static int url_check(const char *url, char *err, size_t errlen)
 	return rc;
 }
 
-/* The request's headers: the key (our copy wiped; curl keeps its own in the list), JSON, and
- * no "Expect: 100-continue" round trip. */
-static struct curl_slist *request_headers(const char *api_key)
+/* The request's headers: the key (our copy wiped; curl keeps its own in the list), then with
+ * json JSON and no "Expect: 100-continue" round trip. An upload keeps the round trip: a key the
+ * server refuses costs no file sent for nothing. */
+static struct curl_slist *request_headers(const char *api_key, int json)
 {
 	buf auth;
 	buf_init(&auth);
@@ -175,6 +203,8 @@ static struct curl_slist *request_headers(const char *api_key)
 	struct curl_slist *l = curl_slist_append(NULL, buf_cstr(&auth));
 	memset(auth.data, 0, auth.len);
 	buf_free(&auth);
+	if (!json)
+		return l;
 	l = curl_slist_append(l, "Content-Type: application/json");
 	return curl_slist_append(l, "Expect:");
 }
@@ -209,7 +239,7 @@ static void set_options(http_client *c, const struct config *cfg, int plain)
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "kgsup/" KGSUP_VERSION);
 	/* headers have no size limit of their own in curl; bound how long they may trickle */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)cfg->timeout_s);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
 	if (plain) {
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -240,11 +270,14 @@ http_client *http_new(const struct config *cfg, const char *api_key, http_abort_
 	c->url = xstrdup(buf_cstr(&url));
 	buf_free(&url);
 	c->timeout_ms = (long)(cfg->timeout_s * 1000);
+	c->stall_s = (long)cfg->timeout_s;
+	c->out_fd = -1;
 	c->max_body = (size_t)cfg->max_response_bytes;
 	c->abort_fn = abort_fn;
 	c->abort_arg = abort_arg;
 
-	c->headers = request_headers(api_key);
+	c->headers = request_headers(api_key, 1);
+	c->bare_headers = request_headers(api_key, 0);
 	set_options(c, cfg, plain);
 	return c;
 }
@@ -287,6 +320,8 @@ static void describe_failure(http_client *c, CURLcode rc, struct http_response *
 	else if (r->headers_too_large)
 		snprintf(r->error, sizeof r->error, "response headers larger than %d KiB",
 			 HTTP_MAX_HEADER_BYTES / 1024);
+	else if (r->write_errno)
+		snprintf(r->error, sizeof r->error, "cannot write the answer: %s", strerror(r->write_errno));
 	else if (r->resend_refused)
 		snprintf(r->error, sizeof r->error, "the connection closed before any answer");
 	else if (c->refused[0])
@@ -297,7 +332,7 @@ static void describe_failure(http_client *c, CURLcode rc, struct http_response *
 	else
 		snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
 	r->connect_failed = !r->aborted && !r->too_large && !r->headers_too_large &&
-			    !r->resend_refused && r->sent_us == 0;
+			    !r->resend_refused && !r->write_errno && r->sent_us == 0;
 }
 
 /* One transfer with the options set, into r. */
@@ -306,7 +341,8 @@ static int perform(http_client *c, struct http_response *r)
 	buf_reset(&r->body);
 	r->status = 0;
 	r->transport_error = r->connect_failed = r->too_large = r->headers_too_large = 0;
-	r->aborted = r->resend_refused = 0;
+	r->aborted = r->resend_refused = r->write_errno = 0;
+	r->written = 0;
 	r->first_byte_us = 0;
 	c->refused[0] = '\0';
 	c->errbuf[0] = '\0';
@@ -335,42 +371,102 @@ static int perform(http_client *c, struct http_response *r)
 	return -1;
 }
 
-int http_post_to(http_client *c, const char *path, const char *body, size_t len,
-		 struct http_response *r)
+/* One transfer to {base}PATH; the handle posts to c->url again after. */
+static int perform_at(http_client *c, const char *path, struct http_response *r)
 {
 	buf url;
 	buf_init(&url);
 	buf_printf(&url, "%s%s", c->base, path);
 	curl_easy_setopt(c->curl, CURLOPT_URL, buf_cstr(&url));
-	int rc = http_post(c, body, len, r);
+	int rc = perform(c, r);
 	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
 	buf_free(&url);
 	return rc;
 }
 
-int http_post(http_client *c, const char *body, size_t len, struct http_response *r)
+static void set_body(http_client *c, const char *body, size_t len)
 {
 	c->body = body;
 	c->body_len = len;
 	c->body_read = 0;
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+}
+
+int http_post_to(http_client *c, const char *path, const char *body, size_t len,
+		 struct http_response *r)
+{
+	set_body(c, body, len);
+	return perform_at(c, path, r);
+}
+
+int http_post(http_client *c, const char *body, size_t len, struct http_response *r)
+{
+	set_body(c, body, len);
 	return perform(c, r);
 }
 
 int http_get(http_client *c, const char *path, long timeout_ms, struct http_response *r)
 {
-	buf url;
-	buf_init(&url);
-	buf_printf(&url, "%s%s", c->base, path);
-	curl_easy_setopt(c->curl, CURLOPT_URL, buf_cstr(&url));
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	int rc = perform(c, r);
+	int rc = perform_at(c, path, r);
 	/* back to what the client is for */
-	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
 	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	buf_free(&url);
+	return rc;
+}
+
+/* A file's transfer may take long: no total timeout, only a stall is cut off (on) or back to a
+ * JSON call's bounds (off). */
+static void long_transfer(http_client *c, int on)
+{
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, on ? 0L : c->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, on ? (long)HTTP_STALL_BYTES_PER_S : 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, on ? (long)HTTP_STALL_S : c->stall_s);
+}
+
+int http_post_file(http_client *c, const char *path, const char *const *fields,
+		   const char *file_field, const char *file_path, struct http_response *r)
+{
+	curl_mime *m = curl_mime_init(c->curl);
+	curl_mimepart *part;
+	for (; fields && fields[0]; fields += 2) {
+		part = curl_mime_addpart(m);
+		curl_mime_name(part, fields[0]);
+		curl_mime_data(part, fields[1], CURL_ZERO_TERMINATED);
+	}
+	part = curl_mime_addpart(m);
+	curl_mime_name(part, file_field);
+	/* read from disk as it goes out, named by its base name */
+	CURLcode set = curl_mime_filedata(part, file_path);
+	if (set) {
+		r->transport_error = 1;
+		r->status = 0;
+		snprintf(r->error, sizeof r->error, "%s: %s", file_path, curl_easy_strerror(set));
+		curl_mime_free(m);
+		return -1;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->bare_headers);
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, m);
+	long_transfer(c, 1);
+	int rc = perform_at(c, path, r);
+	long_transfer(c, 0);
+	curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, NULL); /* detached before it is freed */
+	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+	curl_mime_free(m);
+	return rc;
+}
+
+int http_get_to_fd(http_client *c, const char *path, int fd, struct http_response *r)
+{
+	c->out_fd = fd;
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	long_transfer(c, 1);
+	int rc = perform_at(c, path, r);
+	long_transfer(c, 0);
+	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+	c->out_fd = -1;
 	return rc;
 }
 
@@ -380,6 +476,7 @@ void http_free(http_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->headers);
+	curl_slist_free_all(c->bare_headers);
 	free(c->base);
 	free(c->url);
 	free(c);

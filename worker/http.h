@@ -1,6 +1,7 @@
-/* http.h: the worker's HTTPS client (and the check's before a run), one kept-alive libcurl handle per worker (connection and
- * TLS session reuse), with connect and total timeouts, TLS verification always on, a cap on
- * the response size and an abort hook for shutdown. */
+/* http.h: kgsup's HTTPS client: the worker's, the check's before a run and the Batch API
+ * role's. One kept-alive libcurl handle per process (connection and TLS session reuse), with
+ * connect and total timeouts, TLS verification always on, a cap on the response size and an
+ * abort hook for shutdown. */
 #ifndef KGSUP_HTTP_H
 #define KGSUP_HTTP_H
 
@@ -23,6 +24,8 @@ struct http_response {
 	size_t header_bytes;
 	int aborted;            /* abort hook said stop */
 	int resend_refused;     /* the connection died after the request went: not sent again */
+	int write_errno;        /* http_get_to_fd: writing to the descriptor failed (errno) */
+	int64_t written;        /* http_get_to_fd: bytes of the answer written to the descriptor */
 	char error[256];
 	int64_t latency_us;
 	int64_t sent_us;        /* when the request went out (CLOCK_MONOTONIC), 0: it never did */
@@ -34,6 +37,11 @@ struct http_response {
 
 /* A server that sends headers forever is cut off here (the body has its own bound). */
 #define HTTP_MAX_HEADER_BYTES (256 * 1024)
+
+/* A file's upload or download has no total timeout (they are up to hundreds of MB); one that
+ * moves fewer than HTTP_STALL_BYTES_PER_S for HTTP_STALL_S seconds is cut off as a timeout. */
+#define HTTP_STALL_BYTES_PER_S 1024
+#define HTTP_STALL_S 60
 
 typedef struct http_client http_client;
 
@@ -51,6 +59,17 @@ int http_post_to(http_client *c, const char *path, const char *body, size_t len,
 /* GET {base_url}PATH (PATH starts with '/') within timeout_ms; the client posts as before
  * afterwards. */
 int http_get(http_client *c, const char *path, long timeout_ms, struct http_response *r);
+/* POST {base_url}PATH as multipart/form-data: the text fields (name, value pairs, then NULL;
+ * fields may be NULL), then file_field with the file at file_path, read from disk as it is sent
+ * and named by its base name. Long-transfer timeouts (HTTP_STALL_*), connect timeout as
+ * configured, "Expect: 100-continue" kept; the answer is bounded by api.max_response_bytes. */
+int http_post_file(http_client *c, const char *path, const char *const *fields,
+		   const char *file_field, const char *file_path, struct http_response *r);
+/* GET {base_url}PATH with long-transfer timeouts; a 2xx answer's body is written to fd as it
+ * arrives (r->written bytes, no size cap; r->write_errno when a write failed, which stops the
+ * transfer), any other answer's body goes to r->body as usual. The caller owns fd: it is
+ * neither truncated, synced nor closed here. */
+int http_get_to_fd(http_client *c, const char *path, int fd, struct http_response *r);
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 void http_free(http_client *c);
