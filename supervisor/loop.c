@@ -177,7 +177,8 @@ static void shutdown_children(struct sup *s, zpoll *p)
 
 static int finish(struct sup *s, int loop_failed)
 {
-	int finished = !ledger_work_left(&s->led) && proc_busy_workers(s) == 0;
+	int finished = !ledger_work_left(&s->led) && proc_busy_workers(s) == 0 &&
+		       !pbatch_busy(&s->pb);
 	int code;
 	if (s->aborted) {
 		s->run_state = RUN_ABORTED;

@@ -14,6 +14,8 @@
  *   download  {"file_id", "path": "/abs/out.jsonl"}  GET /files/ID/content, streamed to
  *             PATH.tmp, fsync'd, renamed to PATH, the directory fsync'd. Out: {"bytes": N}.
  *             A failed download leaves neither PATH nor PATH.tmp.
+ *   collect   {"session", "input", "index", "output", "errors", ...}  no call: the lines of a
+ *             part's files downloaded become results sent to the supervisor (collect.c).
  * "The answer" is the server's JSON object as it sent it (trailing white space cut), then a
  * newline. Ids go into URLs only when made of letters, digits, '-' and '_'; an argument of the
  * wrong type, a missing one or one the op does not take is a usage error naming it. JSON calls
@@ -29,7 +31,7 @@
  *                 or a 2xx answer that is not a JSON object
  *   EXIT_INTERNAL a local failure: writing the download or standard output
  *   EXIT_STOPPED  SIGTERM arrived (the call is abandoned, a download's PATH.tmp removed) */
-#include "http.h"
+#include "worker.h"
 #include "../common/answer.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -342,7 +344,7 @@ static const struct op {
 	const char *name;
 	struct arg needs[OP_ARGS_MAX];
 	int open; /* keys beyond needs go to the server as they are (create's body) */
-	int (*run)(struct batchop *b);
+	int (*run)(struct batchop *b); /* NULL: collect, which makes no call */
 } ops[] = {
 	{ "upload", { { "path", A_PATH, 1 } }, 0, op_upload },
 	{ "create", { { "input_file_id", A_ID, 1 }, { "endpoint", A_STRING, 1 },
@@ -352,7 +354,9 @@ static const struct op {
 	{ "list", { { "after", A_ID, 0 }, { "limit", A_LIMIT, 0 } }, 0, op_list },
 	{ "cancel", { { "id", A_ID, 1 } }, 0, op_cancel },
 	{ "download", { { "file_id", A_ID, 1 }, { "path", A_PATH, 1 } }, 0, op_download },
-	/* "collect" goes here (the supervisor's side writes it) */
+	/* no call: the lines of the files downloaded become results (collect.c) */
+	{ "collect", { { "session", A_STRING, 1 }, { "input", A_PATH, 1 }, { "index", A_PATH, 1 } },
+	  1, NULL },
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])
@@ -483,7 +487,9 @@ int batchop_main(int argc, char **argv)
 	struct batchop b = { .op = op->name, .cfg = &cfg, .out_fd = -1 };
 	int rc = EXIT_USAGE;
 	json *args = read_args(op->name, &in);
-	if (args && !check_args(op, args) && (b.http = connect_client(&cfg, argv[2]))) {
+	if (args && !op->run && !check_args(op, args)) {
+		rc = batchop_collect(argv[2], in.data, in.len);
+	} else if (args && !check_args(op, args) && (b.http = connect_client(&cfg, argv[2]))) {
 		b.args = args;
 		b.base_len = (int)strlen(cfg.base_url);
 		while (b.base_len && cfg.base_url[b.base_len - 1] == '/')
