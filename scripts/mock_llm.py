@@ -53,6 +53,12 @@ vectors, similar texts similar, in float or base64, with OpenAI's 400s; its opti
 /stats fields are in scripts/mock_embed.py. --model-limit MODEL=RPM:TPM (repeatable) gives a
 model its own sliding window and headers, for chat and embeddings alike (scripts/mock_window.py);
 /stats model_limits says what each window admitted and refused.
+
+Batch API (issue 23): POST /v1/files, GET /v1/files/ID[/content], POST /v1/batches, GET
+/v1/batches[/ID], POST /v1/batches/ID/cancel (any path ending so), in OpenAI's shape; a batch's
+lines are answered in a background thread by the code answering live calls (chat_answer,
+mock_embed.answer), counted alike, outside the live limits. Its options (--batch-*), states,
+files and /stats fields are in scripts/mock_batch.py and scripts/mock_files.py.
 """
 import argparse
 import collections
@@ -62,6 +68,7 @@ import json
 import os
 import random
 import re
+import signal
 import socketserver
 import ssl
 import subprocess
@@ -72,6 +79,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mock_schema  # noqa: E402  (the script's own directory, whatever the caller's cwd)
 import mock_embed  # noqa: E402
+import mock_batch  # noqa: E402
 import mock_window  # noqa: E402
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
@@ -412,6 +420,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "entities": sorted(st.entities), "bad_entities": st.bad_entities,
                        "model_limits": mock_window.stats(st.windows)}
                 obj.update(mock_embed.stats(st, self.path.endswith("bodies=1")))
+                obj.update(st.batches.stats())
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
@@ -424,7 +433,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path.endswith("/models"):
             return self.models(st)
+        if st.batches.route(self, "GET"):
+            return
         self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_DELETE(self):
+        if not self.server.state.batches.route(self, "DELETE"):
+            self.send_json(404, {"error": {"message": "not found"}})
 
     def models(self, st):
         """GET .../models, counted in models_asked only (status counts completion answers)."""
@@ -450,6 +465,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if self.path.endswith("/embeddings"):
             return mock_embed.handle(self, st)
+        if st.batches.route(self, "POST"):
+            return
         self.log_entry = None
         with st.lock:
             st.in_flight += 1
@@ -736,6 +753,7 @@ def main():
     p.add_argument("--foreign-row", action="store_true",
                    help="add to every row answer an object with an id its prompt did not hold")
     mock_embed.add_options(p)
+    mock_batch.add_options(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
@@ -748,6 +766,11 @@ def main():
     os.makedirs(args.dir, exist_ok=True)
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)
+    # a batch's lines are answered by the code answering live calls, without the connection
+    srv.state.batches = mock_batch.Batches(srv.state, {
+        "/v1/chat/completions": lambda raw: chat_answer(srv.state, raw)[:2],
+        "/v1/embeddings": lambda raw: mock_embed.answer(srv.state, raw, srv.state.embed.requests)[:2]})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit's cleanups run (--batch-dir)
     srv.tls = None
     if not args.plain:
         cert, key = make_cert(args.dir)
