@@ -181,36 +181,67 @@ def handle(handler, st):
     if expected and handler.headers.get("Authorization") != "Bearer " + expected:
         return send(handler, 401, {"error": {"message": "Incorrect API key provided",
                                              "type": "invalid_request_error", "code": "invalid_api_key"}})
+    send(handler, *answer(st, raw, nth, Live(st, arrived, nth)))
+
+
+class Live:
+    """What a live call adds to its answer: the live limits (the model's --model-limit window,
+    else --rpm/--tpm), --embed-429-every, --embed-latency-ms."""
+
+    def __init__(self, st, arrived, nth):
+        self.st, self.arrived, self.nth = st, arrived, nth
+
+    def limit(self, model, ntok):
+        """(None, headers to answer with) or (the 429 as (status, body, headers), None)."""
+        st, a = self.st, self.st.args
+        win = st.windows.get(model)
+        ok, retry, hdr = win.admit(ntok) if win else st.admit(ntok)
+        if ok and a.embed_429_every and self.nth % a.embed_429_every == 0:
+            ok, retry = False, 1
+        if ok:
+            return None, hdr
+        with st.lock:
+            st.embed.limited += 1
+        hdr["Retry-After"] = str(retry)
+        return (429, {"error": {"message": "Rate limit reached for %s" % model,
+                                "type": "requests", "code": "rate_limit_exceeded"}}, hdr), None
+
+    def wait(self):
+        if self.st.args.embed_latency_ms:
+            time.sleep(max(0.0, self.arrived + self.st.args.embed_latency_ms / 1000.0 - time.monotonic()))
+
+
+def answer(st, raw, nth, live=None):
+    """(status, body, headers) for the body of an embeddings request, counted in the embed_*
+    stats of answers (200s); live (a Live) for a live call, None for a line of a batch
+    (scripts/mock_batch.py), answered by this same code. nth: the embeddings request it is
+    (--embed-dims-after)."""
+    a, c = st.args, st.embed
     try:
         req = json.loads(raw)
     except ValueError:
         req = None
     checked = check(req, a, nth)
     if checked[0] == 400:
-        return send(handler, *checked)
+        return checked + ({},)
     inputs, dims, enc = checked
     model = req["model"]
     if a.embed_model and model != a.embed_model:
-        return send(handler, 404, {"error": {"message": "The model `%s` does not exist" % model,
-                                             "type": "invalid_request_error", "code": "model_not_found"}})
+        return 404, {"error": {"message": "The model `%s` does not exist" % model,
+                               "type": "invalid_request_error", "code": "model_not_found"}}, {}
     ntok = sum(tokens_of(x) for x in inputs)
-    win = st.windows.get(model)
-    ok, retry, hdr = win.admit(ntok) if win else st.admit(ntok)
-    if ok and a.embed_429_every and nth % a.embed_429_every == 0:
-        ok, retry = False, 1
-    if not ok:
-        with st.lock:
-            c.limited += 1
-        hdr["Retry-After"] = str(retry)
-        return send(handler, 429, {"error": {"message": "Rate limit reached for %s" % model,
-                                             "type": "requests", "code": "rate_limit_exceeded"}}, hdr)
+    hdr = {}
+    if live:
+        refused, hdr = live.limit(model, ntok)
+        if refused:
+            return refused
     data = []
     for i, x in enumerate(inputs):
         v = vector(x, dims)
         emb = base64.b64encode(v.tobytes()).decode() if enc == "base64" else v.tolist()
         data.append({"object": "embedding", "index": i, "embedding": emb})
-    if a.embed_latency_ms:
-        time.sleep(max(0.0, arrived + a.embed_latency_ms / 1000.0 - time.monotonic()))
+    if live:
+        live.wait()
     with st.lock:
         c.ok += 1
         c.inputs += len(inputs)
@@ -218,8 +249,8 @@ def handle(handler, st):
         c.models[model] += len(inputs)
         for x in inputs:
             c.by_digest[hashlib.sha256(("%s\0%d\0%s" % (model, dims, x)).encode()).hexdigest()] += 1
-    send(handler, 200, {"object": "list", "data": data, "model": model,
-                        "usage": {"prompt_tokens": ntok, "total_tokens": ntok}}, hdr)
+    return 200, {"object": "list", "data": data, "model": model,
+                 "usage": {"prompt_tokens": ntok, "total_tokens": ntok}}, hdr
 
 
 def stats(st, bodies):

@@ -53,6 +53,12 @@ vectors, similar texts similar, in float or base64, with OpenAI's 400s; its opti
 /stats fields are in scripts/mock_embed.py. --model-limit MODEL=RPM:TPM (repeatable) gives a
 model its own sliding window and headers, for chat and embeddings alike (scripts/mock_window.py);
 /stats model_limits says what each window admitted and refused.
+
+Batch API (issue 23): POST /v1/files, GET /v1/files/ID[/content], POST /v1/batches, GET
+/v1/batches[/ID], POST /v1/batches/ID/cancel (any path ending so), in OpenAI's shape; a batch's
+lines are answered in a background thread by the code answering live calls (chat_answer,
+mock_embed.answer), counted alike, outside the live limits. Its options (--batch-*), states,
+files and /stats fields are in scripts/mock_batch.py and scripts/mock_files.py.
 """
 import argparse
 import collections
@@ -62,6 +68,7 @@ import json
 import os
 import random
 import re
+import signal
 import socketserver
 import ssl
 import subprocess
@@ -72,6 +79,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mock_schema  # noqa: E402  (the script's own directory, whatever the caller's cwd)
 import mock_embed  # noqa: E402
+import mock_batch  # noqa: E402
 import mock_window  # noqa: E402
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
@@ -412,6 +420,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "entities": sorted(st.entities), "bad_entities": st.bad_entities,
                        "model_limits": mock_window.stats(st.windows)}
                 obj.update(mock_embed.stats(st, self.path.endswith("bodies=1")))
+                obj.update(st.batches.stats())
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
@@ -424,7 +433,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path.endswith("/models"):
             return self.models(st)
+        if st.batches.route(self, "GET"):
+            return
         self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_DELETE(self):
+        if not self.server.state.batches.route(self, "DELETE"):
+            self.send_json(404, {"error": {"message": "not found"}})
 
     def models(self, st):
         """GET .../models, counted in models_asked only (status counts completion answers)."""
@@ -450,6 +465,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if self.path.endswith("/embeddings"):
             return mock_embed.handle(self, st)
+        if st.batches.route(self, "POST"):
+            return
         self.log_entry = None
         with st.lock:
             st.in_flight += 1
@@ -473,10 +490,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         a = st.args
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n)
-        arrived = time.monotonic()
+        self.arrived = time.monotonic()
         with st.lock:
             st.requests += 1
-            nth = st.requests
+            self.nth = st.requests
             if len(st.times) < 100000:
                 st.times.append(round(time.monotonic() - st.t0, 4))
         if a.strict_path and self.path != "/v1/chat/completions":
@@ -487,21 +504,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if expected and self.headers.get("Authorization") != "Bearer " + expected:
             return self.send_json(401, {"error": {"message": "Incorrect API key provided",
                                                   "code": "invalid_api_key"}})
-        try:
-            req = json.loads(raw)
-            messages = req["messages"]
-            user = next(m["content"] for m in messages if m["role"] == "user")
-        except (ValueError, KeyError, StopIteration, TypeError):
-            return self.send_json(400, {"error": {"message": "malformed request"}})
-        digest = hashlib.sha256(raw).hexdigest()
-        stage, schema = response_schema(req)
-        self.log_entry = {"stage": stage, "model": req.get("model"), "t_in": round(arrived - st.t0, 4), "body": digest,
-                          "user_bytes": len(user.encode()), "user": user}
-        if a.model and req.get("model") != a.model:
-            return self.send_json(404, {"error": {"message": "The model `%s` does not exist"
-                                                  % req.get("model"), "code": "model_not_found"}})
-        if a.error_status and nth > a.error_after:
-            return self.send_json(a.error_status, None, raw=a.error_body.encode())
+        out = chat_answer(st, raw, self)
+        if out is not None:
+            self.send_json(*out)
+
+    def gate(self, st, req, raw):
+        """A live call's refusals before it is answered: --error-status, the live limits
+        (--rpm/--tpm, --rps, --daily, --model-limit) and the injected 429s. Returns (None, the
+        headers to answer with) or (the refusal as send_json's arguments, None)."""
+        a = st.args
+        if a.error_status and self.nth > a.error_after:
+            return (a.error_status, None, None, a.error_body.encode()), None
         tokens = len(raw) // 4 + int(req.get("max_tokens") or 0)
         admit = st.admit_per_second if a.rps else st.admit_daily if a.daily else st.admit
         win = st.windows.get(req.get("model"))  # --model-limit: the model's own window instead
@@ -510,29 +523,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 st.limited += 1
                 st.limited_at.append(round(time.monotonic() - st.t0, 4))
-        if not ok:
             hdr["Retry-After"] = str(retry)
-            return self.send_json(429, {"error": {"message": "Rate limit reached"}}, hdr)
-        if nth <= a.first_429:
-            return self.send_json(429, {"error": {"message": "Rate limit reached"}},
-                                  {"Retry-After": str(a.retry_after)})
+            return (429, {"error": {"message": "Rate limit reached"}}, hdr), None
+        if self.nth <= a.first_429:
+            return (429, {"error": {"message": "Rate limit reached"}},
+                    {"Retry-After": str(a.retry_after)}), None
         if st.roll(a.p_429):
-            return self.send_json(429, {"error": {"message": "Rate limit reached"}},
-                                  {"Retry-After": "1"})
-        # the answer is worked out first and the latency counts from the request's arrival: a
-        # server of 500 ms answers 500 ms after a request came in, not after this script has
-        # parsed it (the benchmarks' bound counts the latency alone)
-        rows = ROW_RE.findall(user)
-        answer, row_objs = rows_answer(schema, messages, user, rows, digest, a) if rows else (None, None)
-        if row_objs is None:
-            answer, kg = answer_for(user, schema, digest, a.per_chunk)
-        else:
-            kg = None
-        if a.bad_entity and kg and len(kg["entities"]) > 1:  # a model nearly right
-            kg = answer = dict(kg, entities=[dict(kg["entities"][0], type="")] + kg["entities"][1:])
+            return (429, {"error": {"message": "Rate limit reached"}}, {"Retry-After": "1"}), None
+        return None, hdr
+
+    def deliver(self, st, stage):
+        """A live call's latency, counted from its arrival (a server of 500 ms answers 500 ms
+        after a request came in, not after this script has worked out its answer: the
+        benchmarks' bound counts the latency alone), and the faults of the connection: endless
+        headers, a hang, a drop. False when the call was dealt with here."""
+        a = st.args
         latency_ms = st.stage_latency.get(stage, a.latency_ms)
         if latency_ms:
-            time.sleep(max(0.0, arrived + latency_ms / 1000.0 - time.monotonic()))
+            time.sleep(max(0.0, self.arrived + latency_ms / 1000.0 - time.monotonic()))
         if a.headers_forever:
             # a status line, then header lines until the client gives up
             try:
@@ -543,79 +551,123 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     i += 1
             except OSError:
                 self.close_connection = True
-                return
+                return False
         if st.roll(a.p_hang):
             time.sleep(3600)
-            return
+            return False
         if st.roll(a.p_drop):
             self.close_connection = True
             self.connection.shutdown(2)
-            return
-        if any(name == stage and sub in user for name, sub in st.fail_stage):
-            return self.send_json(400, {"error": {"message": "mock: failing stage " + stage}})
-        if st.roll(a.p_400):
-            return self.send_json(400, {"error": {"message": "context too long (injected)"}})
-        if st.roll(a.p_500):
-            return self.send_json(500, {"error": {"message": "internal error"}})
-        if st.roll(a.p_malformed):
-            return self.send_json(200, None, hdr, raw=b'{"choices": [{"message": {"content"')
-        with st.lock:
-            for cid in CHUNK_RE.findall(user):
-                st.chunk_sent[cid[0]] = st.chunk_sent.get(cid[0], 0) + 1
-            st.rows_asked += len(rows)
-            st.row_ids.update(rid for rid, _ in rows)
-            if row_objs is not None:
-                # --omit-row: the first answer holding the row leaves it out
-                asked = {rid for rid, _ in rows}
-                drop = st.omit_left & asked
-                st.omit_left -= drop
-                st.rows_omitted += len(drop)
-                st.rows_foreign += a.foreign_row
-                row_objs[:] = [o for o in row_objs if str(o[a.item_key]) not in drop]
-        valid = not st.roll(a.p_nonjson)
-        if not valid:
-            content = "Sure! Here are the entities you asked for: " + ", ".join(
-                e["name"] for e in kg["entities"]) if kg else "Sure! Here it is: " + str(answer)
+            return False
+        return True
+
+
+def chat_answer(st, raw, live=None):
+    """send_json's arguments (status, body, headers, raw bytes) for the body of a chat
+    completion request: parsed, answered with the faults that shape an answer (--model,
+    --fail-stage, --p-400, --p-500, --p-nonjson, --bad-entity, --fence, max_tokens, rows'
+    --omit-row and --foreign-row, --no-usage, --answer-bytes) and counted (ok, invalid,
+    ok_per_body, tokens, entities, chunks, rows). live is the Handler of a live call, which adds
+    what belongs to the connection: the log entry, its refusals (Handler.gate), latency and the
+    connection's faults (Handler.deliver), --p-malformed; None for a line of a batch
+    (scripts/mock_batch.py), answered by this same code. None: the live call was dealt with."""
+    a = st.args
+    try:
+        req = json.loads(raw)
+        messages = req["messages"]
+        user = next(m["content"] for m in messages if m["role"] == "user")
+    except (ValueError, KeyError, StopIteration, TypeError):
+        return 400, {"error": {"message": "malformed request"}}, None, None
+    digest = hashlib.sha256(raw).hexdigest()
+    stage, schema = response_schema(req)
+    if live:
+        live.log_entry = {"stage": stage, "model": req.get("model"),
+                          "t_in": round(live.arrived - st.t0, 4), "body": digest,
+                          "user_bytes": len(user.encode()), "user": user}
+    if a.model and req.get("model") != a.model:
+        return 404, {"error": {"message": "The model `%s` does not exist" % req.get("model"),
+                               "code": "model_not_found"}}, None, None
+    hdr = {}
+    if live:
+        refused, hdr = live.gate(st, req, raw)
+        if refused:
+            return refused
+    # the answer is worked out before the live call's latency, which counts from its arrival
+    rows = ROW_RE.findall(user)
+    answer, row_objs = rows_answer(schema, messages, user, rows, digest, a) if rows else (None, None)
+    if row_objs is None:
+        answer, kg = answer_for(user, schema, digest, a.per_chunk)
+    else:
+        kg = None
+    if a.bad_entity and kg and len(kg["entities"]) > 1:  # a model nearly right
+        kg = answer = dict(kg, entities=[dict(kg["entities"][0], type="")] + kg["entities"][1:])
+    if live and not live.deliver(st, stage):
+        return None
+    if any(name == stage and sub in user for name, sub in st.fail_stage):
+        return 400, {"error": {"message": "mock: failing stage " + stage}}, None, None
+    if st.roll(a.p_400):
+        return 400, {"error": {"message": "context too long (injected)"}}, None, None
+    if st.roll(a.p_500):
+        return 500, {"error": {"message": "internal error"}}, None, None
+    if live and st.roll(a.p_malformed):
+        return 200, None, hdr, b'{"choices": [{"message": {"content"'
+    with st.lock:
+        for cid in CHUNK_RE.findall(user):
+            st.chunk_sent[cid[0]] = st.chunk_sent.get(cid[0], 0) + 1
+        st.rows_asked += len(rows)
+        st.row_ids.update(rid for rid, _ in rows)
+        if row_objs is not None:
+            # --omit-row: the first answer holding the row leaves it out
+            asked = {rid for rid, _ in rows}
+            drop = st.omit_left & asked
+            st.omit_left -= drop
+            st.rows_omitted += len(drop)
+            st.rows_foreign += a.foreign_row
+            row_objs[:] = [o for o in row_objs if str(o[a.item_key]) not in drop]
+    valid = not st.roll(a.p_nonjson)
+    if not valid:
+        content = "Sure! Here are the entities you asked for: " + ", ".join(
+            e["name"] for e in kg["entities"]) if kg else "Sure! Here it is: " + str(answer)
+    else:
+        content = json.dumps(answer)
+        if a.fence:
+            content = "Here is the graph:\n```json\n" + content + "\n```\n"
+    prompt_tokens = len(raw) // 4
+    completion_tokens = max(1, len(content) // 4)
+    finish = "stop"
+    limit = int(req.get("max_tokens") or 0)
+    if limit and completion_tokens > limit:
+        # like a real model: the answer is cut off at max_tokens
+        content = content[:limit * 4]
+        completion_tokens = limit
+        finish = "length"
+        valid = False
+    if a.answer_bytes and valid:
+        # a server gone wrong: an answer far larger than max_tokens allows
+        content += " " * a.answer_bytes
+    with st.lock:
+        # tokens are billed for every 200; "ok" counts only answers a client can use
+        st.prompt_tokens += prompt_tokens
+        st.completion_tokens += completion_tokens
+        if valid:
+            st.ok += 1
+            st.ok_per_body[digest] += 1
+            for e in (kg or {}).get("entities", []):
+                if not e["type"]:  # --bad-entity's: kept apart, not one of the entities
+                    st.bad_entities.append(e["name"])
+                    continue
+                st.entity_records += 1
+                st.entities.add(e["name"])
         else:
-            content = json.dumps(answer)
-            if a.fence:
-                content = "Here is the graph:\n```json\n" + content + "\n```\n"
-        prompt_tokens = len(raw) // 4
-        completion_tokens = max(1, len(content) // 4)
-        finish = "stop"
-        limit = int(req.get("max_tokens") or 0)
-        if limit and completion_tokens > limit:
-            # like a real model: the answer is cut off at max_tokens
-            content = content[:limit * 4]
-            completion_tokens = limit
-            finish = "length"
-            valid = False
-        if a.answer_bytes and valid:
-            # a server gone wrong: an answer far larger than max_tokens allows
-            content += " " * a.answer_bytes
-        with st.lock:
-            # tokens are billed for every 200; "ok" counts only answers a client can use
-            st.prompt_tokens += prompt_tokens
-            st.completion_tokens += completion_tokens
-            if valid:
-                st.ok += 1
-                st.ok_per_body[digest] += 1
-                for e in (kg or {}).get("entities", []):
-                    if not e["type"]:  # --bad-entity's: kept apart, not one of the entities
-                        st.bad_entities.append(e["name"])
-                        continue
-                    st.entity_records += 1
-                    st.entities.add(e["name"])
-            else:
-                st.invalid += 1
-        body = {"id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
-                "choices": [{"index": 0, "finish_reason": finish,
-                             "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}}
-        if a.no_usage:  # as many local servers: no usage at all
-            del body["usage"]
-        self.send_json(200, body, hdr)
+            st.invalid += 1
+    body = {"id": "chatcmpl-mock", "object": "chat.completion", "model": req.get("model"),
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+    if a.no_usage:  # as many local servers: no usage at all
+        del body["usage"]
+    return 200, body, hdr, None
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -701,6 +753,7 @@ def main():
     p.add_argument("--foreign-row", action="store_true",
                    help="add to every row answer an object with an id its prompt did not hold")
     mock_embed.add_options(p)
+    mock_batch.add_options(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
@@ -713,6 +766,11 @@ def main():
     os.makedirs(args.dir, exist_ok=True)
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)
+    # a batch's lines are answered by the code answering live calls, without the connection
+    srv.state.batches = mock_batch.Batches(srv.state, {
+        "/v1/chat/completions": lambda raw: chat_answer(srv.state, raw)[:2],
+        "/v1/embeddings": lambda raw: mock_embed.answer(srv.state, raw, srv.state.embed.requests)[:2]})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit's cleanups run (--batch-dir)
     srv.tls = None
     if not args.plain:
         cert, key = make_cert(args.dir)
