@@ -52,7 +52,10 @@ int pbatch_open(struct sup *s, char *err, size_t errlen)
 	struct pbatch *pb = &s->pb;
 	pb->on = !strcmp(s->cfg.run_mode, "batch");
 	pb->fallback_live = !strcmp(s->cfg.batch_fallback, "live");
-	pb->state_dir = s->state_dir;
+	if (!realpath(s->state_dir, pb->dir)) {
+		snprintf(err, errlen, "%s: %s", s->state_dir, strerror(errno));
+		return -1;
+	}
 	pb->op.from = -1;
 	for (int e = 0; e < 2; e++)
 		pb->fill[e].fd = pb->fill[e].idx_fd = -1;
@@ -92,7 +95,7 @@ int pbatch_open(struct sup *s, char *err, size_t errlen)
 
 void pbatch_free(struct pbatch *pb)
 {
-	if (!pb->state_dir) /* never opened */
+	if (!pb->dir[0]) /* never opened */
 		return;
 	if (pb->op.pid > 0) {
 		kill(pb->op.pid, SIGTERM);
@@ -327,7 +330,7 @@ static int queue_room(const struct sup *s, const struct part *p)
 static int on_disk(const struct sup *s, uint32_t part, const char *suffix)
 {
 	char path[PATHS_MAX];
-	part_path(path, sizeof path, s->state_dir, part, suffix);
+	part_path(path, sizeof path, s->pb.dir, part, suffix);
 	return access(path, F_OK) == 0;
 }
 
@@ -372,7 +375,7 @@ static int next_op(struct sup *s)
 			{ "input", ".jsonl" }, { "index", ".idx" }, { "output", ".out.jsonl" },
 			{ "errors", ".err.jsonl" } };
 		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-			part_path(path, sizeof path, s->state_dir, (uint32_t)c, files[i].suffix);
+			part_path(path, sizeof path, s->pb.dir, (uint32_t)c, files[i].suffix);
 			buf_printf(&a, ",\"%s\":", files[i].key);
 			buf_json_str(&a, path, strlen(path));
 		}
@@ -383,7 +386,7 @@ static int next_op(struct sup *s)
 		struct part *p = &pb->parts[i];
 		if (p->r.state != P_WRITTEN)
 			continue;
-		part_path(path, sizeof path, s->state_dir, (uint32_t)i, ".jsonl");
+		part_path(path, sizeof path, s->pb.dir, (uint32_t)i, ".jsonl");
 		buf_puts(&a, "{\"path\":");
 		buf_json_str(&a, path, strlen(path));
 		buf_putc(&a, '}');
@@ -414,7 +417,7 @@ static int next_op(struct sup *s)
 					return 0;
 				return next_op(s);
 			}
-			part_path(path, sizeof path, s->state_dir, (uint32_t)i,
+			part_path(path, sizeof path, s->pb.dir, (uint32_t)i,
 				  out ? ".out.jsonl" : ".err.jsonl");
 			buf_printf(&a, "{\"file_id\":\"%s\",\"path\":", out ? p->r.output_id : p->r.error_id);
 			buf_json_str(&a, path, strlen(path));

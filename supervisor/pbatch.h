@@ -32,6 +32,7 @@
 
 #include "../common/buf.h"
 #include "../common/config.h"
+#include "../common/paths.h"
 #include "../common/proto.h"
 #include "../common/store.h"
 #include "../common/strmap.h"
@@ -74,7 +75,7 @@ struct pbatch {
 	int on;            /* the run sends through the Batch API */
 	int fallback_live; /* batch.fallback "live" */
 	char run_id[40];   /* metadata.kgsup_run of its provider batches */
-	const char *state_dir;
+	char dir[PATHS_MAX]; /* the state directory, absolute: ops get their paths from it */
 	struct part *parts;
 	size_t nparts, capparts; /* as committed */
 	/* the round being built: the parts it writes, one per endpoint */

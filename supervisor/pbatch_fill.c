@@ -81,7 +81,7 @@ static int open_fill(struct sup *s, struct fill *f, unsigned endpoint, const cha
 {
 	struct pbatch *pb = &s->pb;
 	char path[PATHS_MAX], dir[PATHS_MAX];
-	paths_file(dir, sizeof dir, s->state_dir, "batchapi");
+	paths_file(dir, sizeof dir, s->pb.dir, "batchapi");
 	if (mkdir_p(dir, 0700) < 0)
 		return -1;
 	f->part = (uint32_t)(pb->nparts + pb->nround_parts++);
@@ -89,12 +89,12 @@ static int open_fill(struct sup *s, struct fill *f, unsigned endpoint, const cha
 	f->fd = f->idx_fd = -1;
 	static const char *const stale[] = { ".out.jsonl", ".err.jsonl" };
 	for (size_t i = 0; i < 2; i++) { /* an earlier plan's, of the same number */
-		part_path(path, sizeof path, s->state_dir, f->part, stale[i]);
+		part_path(path, sizeof path, s->pb.dir, f->part, stale[i]);
 		unlink(path);
 	}
-	part_path(path, sizeof path, s->state_dir, f->part, ".jsonl");
+	part_path(path, sizeof path, s->pb.dir, f->part, ".jsonl");
 	f->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	part_path(path, sizeof path, s->state_dir, f->part, ".idx");
+	part_path(path, sizeof path, s->pb.dir, f->part, ".idx");
 	f->idx_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (f->fd < 0 || f->idx_fd < 0)
 		return -1;
@@ -120,7 +120,8 @@ static int add_line(store_txn *t, struct sup *s, struct fill *f, uint32_t n, uin
 	buf_printf(&f->lines, "{\"custom_id\":\"%s\",\"method\":\"POST\",\"url\":", hex);
 	buf_json_str(&f->lines, url, strlen(url));
 	buf_puts(&f->lines, ",\"body\":");
-	uint64_t body_off = f->r.bytes + f->lines.len;
+	/* r.bytes counts the lines still in the buffer too */
+	uint64_t body_off = f->r.bytes - before + f->lines.len;
 	buf_put(&f->lines, r->body.data, r->body.len);
 	buf_puts(&f->lines, "}\n");
 	buf_printf(&f->idx, "%s\t%u\t%u\t%u\t%llu\t%zu\t", hex, n, r->stage, attempt,
@@ -146,7 +147,7 @@ static int add_line(store_txn *t, struct sup *s, struct fill *f, uint32_t n, uin
 static int full(const struct sup *s, const struct fill *f, size_t more)
 {
 	return f->r.nlines >= (uint64_t)s->cfg.batch_max_requests ||
-	       (double)(f->r.bytes + f->lines.len + more) > s->cfg.batch_max_file_mb * 1e6;
+	       (double)(f->r.bytes + more) > s->cfg.batch_max_file_mb * 1e6;
 }
 
 static const char *stage_model(const struct sup *s, uint32_t stage)

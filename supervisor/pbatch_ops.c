@@ -35,7 +35,7 @@ int pbatch_id_ok(const char *id)
 int pbatch_op_start(struct sup *s, enum pb_op op, uint32_t part, const char *args)
 {
 	struct pbatch *pb = &s->pb;
-	char *argv[] = { "kgsup", "__batchop", (char *)op_names[op], (char *)s->state_dir, NULL };
+	char *argv[] = { "kgsup", "__batchop", (char *)op_names[op], s->pb.dir, NULL };
 	int to, from;
 	pid_t pid = role_spawn(argv, &to, &from);
 	if (pid < 0) {

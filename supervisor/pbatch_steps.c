@@ -152,6 +152,13 @@ static void got_list(struct sup *s, const json *o)
 static void failed(struct sup *s, enum pb_op op, uint32_t n, int code)
 {
 	struct pbatch *pb = &s->pb;
+	if (code == EXIT_USAGE) { /* kgsup asked its own role wrongly: trying again cannot help */
+		s->aborted = 1;
+		snprintf(s->abort_msg, sizeof s->abort_msg,
+			 "the %s of part %u was refused by kgsup's own Batch API role (the log above "
+			 "says why)", pbatch_op_name(op), n);
+		return;
+	}
 	if (code == EXIT_ABORTED && op != PB_COLLECT) {
 		s->aborted = 1;
 		snprintf(s->abort_msg, sizeof s->abort_msg,
