@@ -42,7 +42,9 @@ batch created fails validation (code invalid_request, line null); --batch-queue-
 model (the bodies' "model"), a batch's tokens are the sum over its lines of the bytes of the
 line's body (as they stand in the line) / 4, rounded up; a batch whose tokens for a model plus
 those of the model's batches enqueued (past this check and not ended) exceed T goes "failed"
-with token_limit_exceeded, no line answered; room frees as batches end.
+with token_limit_exceeded, no line answered; room frees as batches end. --batch-stall-s S: an
+upload or a create is made (and counted), then its answer held S seconds: a client killed then
+has made a file or a batch it never heard of.
 
 /stats: batches_created, batch_statuses (batches by final status), batch_lines_submitted (lines
 of batches past validation and the queue check), batch_lines_ok (answered 200),
@@ -81,6 +83,8 @@ def add_options(p):
                    help="a batch answers its first N lines, then expires")
     p.add_argument("--batch-fail-validation-every", type=int, default=0, metavar="N",
                    help="every Nth batch created fails validation")
+    p.add_argument("--batch-stall-s", type=float, default=0, metavar="S",
+                   help="an upload or a create is made, then its answer held S seconds")
     p.add_argument("--batch-queue-tokens", type=int, default=0, metavar="T",
                    help="enqueued token limit per model (body bytes / 4)")
 
@@ -184,6 +188,7 @@ class Batches:
             self.order.append(obj["id"])
             shown = json.loads(json.dumps(obj))
         threading.Thread(target=self.run, args=(b, f["path"]), daemon=True).start()
+        time.sleep(self.args.batch_stall_s)
         return 200, shown
 
     def retrieve(self, handler, bid, q):

@@ -213,6 +213,7 @@ class Files:
         obj = self.add(fid, path, name, "batch", size)
         with self.lock:
             self.uploaded += 1
+        time.sleep(getattr(self.args, "batch_stall_s", 0))
         return 200, obj
 
     def add(self, fid, path, name, purpose, size):
