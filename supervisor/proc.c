@@ -159,6 +159,7 @@ void proc_spawn_due(struct sup *s)
 	 * workers still there: a worker started for them would mostly be stopped while loading */
 	if (s->stopping || s->draining || (s->drained && proc_live_workers(s) > 0))
 		return;
+	spawn_zygote_due(s); /* (ready before the workers it forks are due) */
 	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
 	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
 	 * same late moment. A few at a time, the first ones are already sending while the last
@@ -169,7 +170,6 @@ void proc_spawn_due(struct sup *s)
 	for (int i = 0; i < s->nslots && i < s->want && starting < s->max_starting; i++) {
 		struct slot *sl = &s->slots[i];
 		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at)) {
-			spawn_zygote_due(s);
 			start_worker(s, i);
 			starting += sl->state == SLOT_STARTING;
 		}
