@@ -13,6 +13,9 @@
  *                                                    nothing waits for an answer)
  *   worker  -> supervisor (PUSH -> PULL "results")   BWAIT (a shared broker does not answer)
  *   kgsup status --broker -> broker (REQ -> ROUTER)  BSTATUS, answered BVIEW
+ *   supervisor -> zygote  (a pipe: the zygote's fd 4) ZFORK
+ *   zygote -> supervisor  (a pipe: the zygote's fd 5) ZREADY, ZFORKED (written by the worker
+ *                                                    it forked, or on failure by the zygote)
  * A shared broker (kgsup broker --listen tcp://HOST:PORT) takes asks on PORT and reports on
  * PORT+1, the same sockets as the supervisor's own broker over ipc://.
  *
@@ -59,7 +62,10 @@
 	M(TRACE, trace)                                                                \
 	M(BWAIT, bwait)                                                                \
 	M(BSTATUS, bstatus)                                                            \
-	M(BVIEW, bview)
+	M(BVIEW, bview)                                                                \
+	M(ZFORK, zfork)                                                                \
+	M(ZFORKED, zforked)                                                            \
+	M(ZREADY, zready)
 
 #define PROTO_TYPE_ENUM(NAME, name) MSG_##NAME,
 enum msg_type {
@@ -238,6 +244,29 @@ PROTO_STRUCT(bstatus, MSG_BSTATUS_FIELDS);
 
 #define MSG_BVIEW_FIELDS(F) F(bytes, json)
 PROTO_STRUCT(bview, MSG_BVIEW_FIELDS);
+
+/* The zygote (kgsup __zygote, worker/zygote.c) forks workers on the supervisor's request over
+ * two pipes, not ZeroMQ: it must stay free of threads to fork. Each message is one write of a
+ * few bytes (atomic on a pipe), and there is at most one request out at a time. */
+#define ZYGOTE_REQUEST_FD 4 /* the zygote reads ZFORK here */
+#define ZYGOTE_REPLY_FD 5   /* and ZREADY, ZFORKED are written here */
+
+/* The zygote has loaded and initialised what its children share, and waits for requests. */
+#define MSG_ZREADY_FIELDS(F) F(u32, pid)
+PROTO_STRUCT(zready, MSG_ZREADY_FIELDS);
+
+/* "Start the worker of slot `slot`." */
+#define MSG_ZFORK_FIELDS(F) F(u32, slot)
+PROTO_STRUCT(zfork, MSG_ZFORK_FIELDS);
+
+/* The worker of `slot` runs as `pid` (written by the worker itself, first thing, so that no
+ * worker exists that the supervisor was not told of), or pid 0: it could not be forked (errno
+ * `err`). */
+#define MSG_ZFORKED_FIELDS(F)                                                          \
+	F(u32, slot)                                                                   \
+	F(u32, pid)                                                                    \
+	F(u32, err)
+PROTO_STRUCT(zforked, MSG_ZFORKED_FIELDS);
 
 /* Returns the message type, or -1 when the frame is not a message of this version. */
 int msg_type(const void *frame, size_t len);

@@ -61,6 +61,16 @@ int sig_init_child(void)
 	return install(caught, sizeof caught / sizeof caught[0]);
 }
 
+void sig_child_defaults(void)
+{
+	static const int dfl[] = { SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGPIPE };
+	static const int ign[] = { SIGINT, SIGHUP, SIGTTOU };
+	for (size_t i = 0; i < sizeof dfl / sizeof dfl[0]; i++)
+		signal(dfl[i], SIG_DFL);
+	for (size_t i = 0; i < sizeof ign / sizeof ign[0]; i++)
+		signal(ign[i], SIG_IGN);
+}
+
 int sig_fd(void)
 {
 	return sig_pipe[0];

@@ -13,6 +13,11 @@ int sig_init(void);
  * only the supervisor decides what it means (one Ctrl-C: calls in flight finish; SIGHUP: stop
  * gracefully), so a child acting on it too would abandon calls the provider bills. */
 int sig_init_child(void);
+/* A child of the supervisor, started (vfork and exec, or forked by the zygote): the signals the
+ * supervisor catches back to their default, SIGINT, SIGHUP and SIGTTOU ignored (sig_init_child
+ * says why; SIGTTOU: a log line to the terminal from a background group must not stop it). Only
+ * system calls: safe between vfork and exec. */
+void sig_child_defaults(void);
 /* The read end to poll. */
 int sig_fd(void);
 /* Drains the pipe; returns a bit set of the signals seen since the last call (1 << signo). */

@@ -142,6 +142,7 @@ static const struct cli_command commands[] = {
 	  "  --json        one JSON array of the hits, for scripts\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */
 	{ "__broker", NULL, broker_main, 0, 0, NULL, NULL }, /* kgsup __broker DIR SESSION */
+	{ "__zygote", NULL, zygote_main, 0, 0, NULL, NULL }, /* kgsup __zygote DIR SESSION PAD */
 	{ "__check", NULL, check_main, 0, 0, NULL, NULL },   /* kgsup __check MODEL... */
 	{ "__embed", NULL, embed_main, 0, 0, NULL, NULL },   /* kgsup __embed MODEL DIMS */
 	{ "__batchop", NULL, batchop_main, 0, 0, NULL, NULL }, /* kgsup __batchop OP DIR */

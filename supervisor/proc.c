@@ -1,11 +1,13 @@
-/* proc.c: the supervisor's children. Each is vforked and immediately re-execs kgsup in its
- * role (so no ZeroMQ context, LMDB environment or libcurl state crosses the fork), gets
+/* proc.c: the supervisor's children: when each is started and what its death means. Each is
+ * started in its role by spawn.c (the broker exec'd; a worker forked by the zygote, or exec'd;
+ * either way no ZeroMQ context, LMDB environment or libcurl state crosses a fork), gets
  * PR_SET_PDEATHSIG and the read end of a pipe whose EOF means the supervisor died, and is
  * reaped from the main loop with waitpid(WNOHANG). Each is in a process group of its own and
  * ignores the terminal's SIGINT and SIGHUP: the supervisor alone decides on a stop. Restarts
  * are throttled: at least a second between spawns of a slot, doubling for a slot that keeps
  * dying without finishing a batch, given up after a few such deaths in a row. */
 #include "sup.h"
+#include "nofile.h"
 #include "broker/limits_view.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	spawn_init(s);
 	s->nslots = s->want;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->max_starting = ncpu < 2 ? 2 : ncpu > 64 ? 64 : (int)ncpu;
@@ -119,66 +121,12 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* In the child between vfork and exec, sharing the supervisor's memory: only system calls,
- * no stdio, no malloc, nothing that writes a variable. The signals the supervisor catches go
- * back to their default first, so a signal before exec cannot run the supervisor's handler
- * here.
- * A terminal signals its whole foreground process group (Ctrl-C, Ctrl-\, hangup): the child
- * leaves it for a group of its own, and ignores SIGINT and SIGHUP besides (a `kill -INT -PGID`
- * by hand, or a signal before the setpgid): only the supervisor decides, and tells the children
- * (SIGUSR1 hand back, SIGTERM abandon the call). SIGTTOU is ignored so that a log line written
- * to the terminal from this background group cannot stop the child (`stty tostop`).
- * The supervisor's death is told by `deathsig` (and the pipe on fd 3): SIGUSR2 for a worker
- * (finish the paid call, spool its answer, exit), SIGTERM for the broker (nothing to save). */
-static void exec_child(const struct sup *s, char *const argv[], pid_t parent, int deathsig)
+static void start_worker(struct sup *s, int i)
 {
-	static const int caught[] = { SIGTERM, SIGCHLD, SIGUSR1 };
-	for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-		signal(caught[i], SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTTOU, SIG_IGN);
-	setpgid(0, 0); /* cannot fail here: not a session leader, a child of its own */
-	prctl(PR_SET_PDEATHSIG, deathsig);
-	if (getppid() != parent)
-		_exit(EXIT_STOPPED); /* the supervisor died before we could watch it */
-	if (dup2(s->parent_pipe[0], 3) < 0)
-		_exit(EXIT_INTERNAL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execv(s->self_exe, argv);
-	_exit(127);
-}
-
-/* vfork, not fork: the supervisor has a ZeroMQ I/O thread and a heap; copying its page tables
- * and then taking copy-on-write faults (with TLB shootdowns to the other thread's CPU) cost
- * more than the exec that follows. Signals stay blocked until the child has reset them. */
-static pid_t spawn(struct sup *s, char *const argv[], int deathsig)
-{
-	pid_t parent = getpid();
-	sigset_t all, old;
-	sigfillset(&all);
-	fflush(NULL);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t pid = vfork();
-	if (pid == 0)
-		exec_child(s, argv, parent, deathsig);
-	int err = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
-		log_error("vfork: %s", strerror(err));
-	return pid;
-}
-
-static void spawn_worker(struct sup *s, int i)
-{
-	char slot[16];
-	snprintf(slot, sizeof slot, "%d", i);
-	char *argv[] = { "kgsup", "__worker", slot, (char *)s->state_dir, s->session, NULL };
 	struct slot *sl = &s->slots[i];
-	sl->proc.pid = spawn(s, argv, SIGUSR2);
+	int64_t t0 = now_us();
+	int forked;
+	sl->proc.pid = spawn_worker(s, i, &forked);
 	sl->proc.spawned_at = now_ms();
 	sl->nheld = 0;
 	sl->acked = 0;
@@ -186,12 +134,14 @@ static void spawn_worker(struct sup *s, int i)
 	slot_set(sl, i, sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF);
 	if (sl->proc.pid <= 0)
 		sl->proc.restart_at = now_ms() + RESPAWN_MIN_MS;
+	else /* (the time: for scripts/bench-spawn.sh, with the worker's "ready at") */
+		log_debug("worker %d: pid %d %s at %lld us", i, (int)sl->proc.pid,
+			  forked ? "forked" : "exec'd", (long long)t0);
 }
 
-static void spawn_broker(struct sup *s)
+static void start_broker(struct sup *s)
 {
-	char *argv[] = { "kgsup", "__broker", (char *)s->state_dir, s->session, NULL };
-	s->broker.pid = spawn(s, argv, SIGTERM);
+	s->broker.pid = spawn_broker(s);
 	s->broker.spawned_at = now_ms();
 	if (s->broker.pid <= 0)
 		s->broker.restart_at = now_ms() + RESPAWN_MIN_MS;
@@ -204,11 +154,12 @@ void proc_spawn_due(struct sup *s)
 		return;
 	/* with a shared broker (limits.broker) the workers ask it: none of our own */
 	if (!s->cfg.broker && s->broker.pid <= 0 && now >= s->broker.restart_at && !s->stop_now)
-		spawn_broker(s);
+		start_broker(s);
 	/* once the work ran out, batches that come back (halves of a split, a retry) go to the
 	 * workers still there: a worker started for them would mostly be stopped while loading */
 	if (s->stopping || s->draining || (s->drained && proc_live_workers(s) > 0))
 		return;
+	spawn_zygote_due(s); /* (ready before the workers it forks are due) */
 	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
 	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
 	 * same late moment. A few at a time, the first ones are already sending while the last
@@ -219,14 +170,13 @@ void proc_spawn_due(struct sup *s)
 	for (int i = 0; i < s->nslots && i < s->want && starting < s->max_starting; i++) {
 		struct slot *sl = &s->slots[i];
 		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at)) {
-			spawn_worker(s, i);
+			start_worker(s, i);
 			starting += sl->state == SLOT_STARTING;
 		}
 	}
 }
 
-/* When a child may be started again after it died. */
-static void throttle(struct child *c, int64_t now)
+void proc_throttle(struct child *c, int64_t now)
 {
 	if (now - c->spawned_at >= HEALTHY_AFTER_MS)
 		c->rapid_deaths = 0;
@@ -281,7 +231,7 @@ static void worker_died(struct sup *s, int i, int status)
 	/* a worker that finished batches was killed from outside, not broken: no backoff build-up */
 	if (sl->done_since_spawn)
 		sl->proc.rapid_deaths = 0;
-	throttle(&sl->proc, now);
+	proc_throttle(&sl->proc, now);
 	if (sl->proc.rapid_deaths > MAX_RAPID_DEATHS) {
 		log_error("worker %d keeps dying (%s, %d times in a row): slot given up", i, how,
 			  sl->proc.rapid_deaths);
@@ -305,9 +255,11 @@ void proc_reap(struct sup *s)
 			describe_exit(how, sizeof how, status);
 			if (!s->shutting_down)
 				log_warn("broker %s; restarting", how);
-			throttle(&s->broker, now_ms());
+			proc_throttle(&s->broker, now_ms());
 			continue;
 		}
+		if (spawn_reaped(s, pid, status))
+			continue;
 		for (int i = 0; i < s->nslots; i++)
 			if (s->slots[i].proc.pid == pid) {
 				worker_died(s, i, status);
@@ -385,7 +337,7 @@ int proc_busy_workers(const struct sup *s)
 
 int proc_any_alive(const struct sup *s)
 {
-	if (s->broker.pid > 0)
+	if (s->broker.pid > 0 || spawn_alive(s))
 		return 1;
 	for (int i = 0; i < s->nslots; i++)
 		if (s->slots[i].proc.pid > 0)
@@ -411,6 +363,7 @@ static void quit_slot(struct sup *s, int i)
 
 void proc_quit_all(struct sup *s)
 {
+	spawn_stop(s); /* no more workers: the zygote goes */
 	for (int i = 0; i < s->nslots; i++)
 		quit_slot(s, i);
 }
@@ -433,6 +386,13 @@ void proc_drain(struct sup *s, int draining)
 
 void proc_scale(struct sup *s, int n)
 {
+	char err[300];
+	if (nofile_fit(n, err, sizeof err)) {
+		int most = nofile_max_workers();
+		log_warn("scale: %s; %d workers instead", err, most > 0 ? most : 1);
+		n = most > 0 ? most : 1;
+		nofile_fit(n, err, sizeof err);
+	}
 	if (n > s->nslots) {
 		s->slots = xrealloc(s->slots, (size_t)n * sizeof *s->slots);
 		memset(&s->slots[s->nslots], 0, (size_t)(n - s->nslots) * sizeof *s->slots);
@@ -474,6 +434,7 @@ void proc_signal_all(struct sup *s, int signo)
 {
 	if (s->broker.pid > 0)
 		kill(s->broker.pid, signo);
+	spawn_signal(s, signo);
 	proc_signal_workers(s, signo);
 }
 
@@ -485,6 +446,7 @@ void proc_close(struct sup *s)
 	}
 	free(s->slots);
 	s->slots = NULL;
+	spawn_close(s);
 	close(s->parent_pipe[0]);
 	close(s->parent_pipe[1]);
 }

@@ -3,6 +3,7 @@
  * batches in flight), record the settings the children read, then hand over to the loop
  * (loop.c). */
 #include "sup.h"
+#include "nofile.h"
 #include "cli.h"
 #include "control.h"
 #include "lock.h"
@@ -439,6 +440,10 @@ static int run_command(const struct cli *cli, int resume)
 	code = load_settings(&s, cli, resume, err, sizeof err);
 	if (!code && (check_key(&s.cfg, err, sizeof err) || check_names(&s.cfg, err, sizeof err) ||
 		      check_broker_keys(&s.cfg, err, sizeof err)))
+		code = EXIT_USAGE;
+	/* before anything is opened or planned: a run that cannot have its workers stops now */
+	if (!code && (nofile_fit((int)s.cfg.workers, err, sizeof err) ||
+		      spawn_choose(&s, err, sizeof err)))
 		code = EXIT_USAGE;
 	if (!code && !resume)
 		code = open_run(&s, cli, err, sizeof err);

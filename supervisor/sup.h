@@ -25,6 +25,7 @@
 #include "vecs.h"
 #include "runstate.h"
 #include "slot.h"
+#include "spawn.h"
 #include "trace.h"
 
 struct child {
@@ -32,6 +33,13 @@ struct child {
 	int64_t spawned_at;
 	int64_t restart_at;
 	int rapid_deaths;
+};
+
+/* The zygote (spawn.h): restarted like the broker; only spawn.c changes it. */
+struct zygote {
+	struct child proc; /* pid 0: not running (to be restarted, or KGSUP_SPAWN=exec) */
+	int req, reply;    /* our ends of its pipes; -1: closed */
+	int off;           /* KGSUP_SPAWN=exec: every worker is exec'd */
 };
 
 /* A worker is sent its next batch while it is still on one, so that it goes on to it at
@@ -95,6 +103,7 @@ struct sup {
 	int want;   /* workers wanted */
 	int max_starting; /* workers loading at once: one per CPU */
 	struct child broker; /* none with a shared broker (limits.broker) */
+	struct zygote zygote;
 	int64_t held_watched_at; /* proc_watch_held's last look (a gap: we were stopped, not them) */
 	int parent_pipe[2]; /* children hold the read end; its EOF tells them we died */
 	int lock_fd;
@@ -178,6 +187,8 @@ void proc_signal_workers(struct sup *s, int signo);
 void proc_hand_back(struct sup *s);
 int proc_any_alive(const struct sup *s);
 void proc_close(struct sup *s);
+/* When a child that died (c) may be started again: throttled, backing off when it keeps dying. */
+void proc_throttle(struct child *c, int64_t now);
 /* Slot i was sent batch n as dispatch seq. */
 void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq);
 /* Removes this session's socket directory: after the last socket in it is closed. */

@@ -1,8 +1,9 @@
-/* main.c: the worker process. Started by the supervisor as
- * `kgsup __worker SLOT STATE_DIR SESSION` (after exec, so nothing of the parent's ZeroMQ, LMDB
- * or libcurl state is here). It reads the run's settings, connects its four sockets, says
- * HELLO and then serves batches one at a time (the next may already wait in its socket) until
- * told to quit, signalled, or orphaned. */
+/* main.c: the worker process, `kgsup __worker SLOT STATE_DIR SESSION`: forked by the zygote
+ * (zygote.c, which holds no ZeroMQ context, LMDB environment or libcurl handle) or exec'd by
+ * the supervisor, so nothing of the supervisor's ZeroMQ, LMDB or libcurl state is here. It
+ * reads the run's settings, connects its four sockets, says HELLO and then serves batches one
+ * at a time (the next may already wait in its socket) until told to quit, signalled, or
+ * orphaned. */
 #include "worker.h"
 #include "../common/curvekey.h"
 #include "../common/endpoint.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define RESULTS_LINGER_MS 2000
@@ -367,7 +369,13 @@ int worker_main(int argc, char **argv)
 	struct msg_hello hello = { .slot = w.slot, .pid = (uint32_t)getpid() };
 	msg_encode_hello(&w.msg, &hello);
 	zsock_send(w.results, w.msg.data, w.msg.len, 0);
-	log_debug("ready");
+	/* the time and the CPU it took to get here (since the fork: for an exec'd worker the
+	 * exec and the dynamic loader too), for scripts/bench-spawn.sh */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	log_debug("ready at %lld us, after %.3f ms of CPU", (long long)now_us(),
+		  (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 
 	int rc = serve(&w);
 	/* the results of the last moments (batches handed back on a stop) reach a supervisor
