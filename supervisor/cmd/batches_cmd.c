@@ -81,7 +81,7 @@ int batches_cmd(const struct cli *cli)
 		buf b;
 		buf_init(&b);
 		pbatch_view_json(&v, &b);
-		printf("{%s}\n", v.n ? b.data + 1 : "\"batch_api\":null");
+		printf("{%s}\n", v.n ? buf_cstr(&b) + 1 : "\"batch_api\":null");
 		buf_free(&b);
 	} else {
 		pbatch_view_print(&v, 1);
