@@ -121,7 +121,7 @@ kg export -s "$T/s10" -o "$T/c10.jsonl" 2>/dev/null
 kg start --fresh -c "$T/c7.json" -i "$T/corpus" -s "$T/s10" -q 2>/dev/null; rc=$?
 after=$(mock_stat requests)
 check "chunks_per_batch 10 -> 7 on a finished run: exit $rc, no API call ($before then $after)" \
-	[ "$rc" = 0 ] && [ "$before" = "$after" ] || false
+	[ "$rc:$before" = "0:$after" ]
 kg export -s "$T/s10" -o "$T/c7.jsonl" 2>/dev/null
 check "and the same graph, byte for byte" cmp -s "$T/c10.jsonl" "$T/c7.jsonl"
 # a new transcript: only its chunks are sent, none of the known ones again

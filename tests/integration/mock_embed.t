@@ -76,7 +76,7 @@ for body in '{"model": "m-emb", "input": []}' '{"model": "m-emb", "input": ""}' 
 done
 emb "{\"model\": \"m-emb\", \"input\": [\"$(printf 'word %.0s' $(seq 80))\"]}" >/dev/null
 check "400 invalid_request_error: empty input, an empty string, a number, 2049 inputs, over --embed-max-tokens, bad encoding or dimensions, no model, not JSON (${bad:-all 10}); at the limit, 200" \
-	[ -z "$bad" ] && [ "$(cat "$T/hdr" | head -1 | cut -d' ' -f2)" = 200 ]
+	[ "${bad:-none}:$(head -1 "$T/hdr" | cut -d' ' -f2)" = none:200 ]
 
 # --model-limit: emb-lim 2 requests in the window of 1 s, chat-lim 10, others unlimited
 codes=
