@@ -9,7 +9,9 @@ another endpoint or window, metadata not 16 string values at most), "validating"
 thread then checks every line (JSON, a unique string custom_id, method POST, url the batch's
 endpoint, a body object; else "failed" with errors {"object": "list", "data": [{code, message,
 param: null, line}]}, the first 100, codes invalid_json_line, missing_custom_id,
-duplicate_custom_id, invalid_method, mismatched_endpoint, invalid_body, empty_file), checks the
+duplicate_custom_id, invalid_method, mismatched_endpoint, invalid_body, empty_file; and
+mixed_models for a file whose bodies name more than one model, as OpenAI's batches hold one
+model's requests), checks the
 enqueued tokens (below), goes "in_progress" and answers each line's body with the code
 answering live calls (mock_llm.chat_answer, mock_embed.answer): the same answer, counted alike
 (ok, invalid, ok_per_body, tokens, entities, chunks, rows; the embed_* of answers), so an answer
@@ -292,6 +294,10 @@ class Batches:
                     b.tokens[str(body.get("model") or "")] += (end - at + 3) // 4
         if not errors and not b.ids:
             bad("empty_file", "The batch input file is empty.", None)
+        if not errors and len(b.tokens) > 1:
+            bad("mixed_models", "The batch input file holds requests for more than one model (%s);"
+                " a batch's requests must all name the same model."
+                % ", ".join(sorted(b.tokens)), None)
         return errors
 
     def enqueue(self, b):

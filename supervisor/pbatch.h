@@ -55,7 +55,7 @@ struct part_rec {
 	uint64_t prompt_tokens, completion_tokens; /* bought through it (answers committed) */
 	double cost_usd;                           /* those tokens at the full price */
 	char status[24];                           /* the provider's last word */
-	char model[64];                            /* the first line's (enqueued tokens) */
+	char model[64];                            /* its lines' model (enqueued tokens) */
 	char file_id[PART_ID_LEN], batch_id[PART_ID_LEN], output_id[PART_ID_LEN],
 		error_id[PART_ID_LEN];
 	char error[160]; /* the provider's or ours: why it is not moving */

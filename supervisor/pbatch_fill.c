@@ -193,14 +193,19 @@ int pbatch_fill(store_txn *t, struct sup *s)
 		uint32_t holder = map_get(&pb->keys, r->key, HASH_LEN);
 		if (holder == UINT32_MAX)
 			holder = map_get(&pb->rkeys, r->key, HASH_LEN);
-		if (holder != UINT32_MAX || (fl->open && full(s, fl, r->body.len + 200))) {
-			/* asked already (it waits for that answer) or no room: a later part's */
-			ledger_defer(&s->led, n, attempt, holder != UINT32_MAX ? now + 1000 : now);
-			if (holder == UINT32_MAX)
+		const char *model = stage_model(s, r->stage);
+		/* a provider batch holds one model's requests (its queue limit is the model's) */
+		int other = fl->open && strncmp(fl->r.model, model, sizeof fl->r.model - 1);
+		if (holder != UINT32_MAX || other || (fl->open && full(s, fl, r->body.len + 200))) {
+			/* asked already (it waits for that answer), another model's, or no room: a
+			 * later part's */
+			int wait = holder != UINT32_MAX || other;
+			ledger_defer(&s->led, n, attempt, wait ? now + 1000 : now);
+			if (!wait)
 				break;
 			continue;
 		}
-		if (!fl->open && open_fill(s, fl, ep, stage_model(s, r->stage))) {
+		if (!fl->open && open_fill(s, fl, ep, model)) {
 			log_error("cannot write the Batch API's file in %s/batchapi: %s", s->state_dir,
 				  strerror(errno));
 			return STORE_ERROR;

@@ -15,9 +15,15 @@ extern char **environ;
 
 pid_t role_spawn(char **argv, int *to, int *from)
 {
-	char self[PATHS_MAX];
+	/* read once, as spawn.c's self_exe: a binary replaced under a live run (an upgrade, a
+	 * rebuild) leaves /proc/self/exe naming "... (deleted)", which no exec finds */
+	static char self[PATHS_MAX];
 	int in[2], out[2];
-	if (readlink_self(self, sizeof self) < 0 || pipe2(in, O_CLOEXEC) < 0)
+	if (!self[0] && readlink_self(self, sizeof self) < 0) {
+		self[0] = '\0';
+		return -1;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
 	if (pipe2(out, O_CLOEXEC) < 0) {
 		close(in[0]);
