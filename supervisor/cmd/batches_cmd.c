@@ -6,6 +6,7 @@
 #include "../pbatch_impl.h"
 #include "../pbatch_view.h"
 #include "../rolespawn.h"
+#include "../runstate.h"
 #include "../../common/log.h"
 #include "../../common/util.h"
 
@@ -52,6 +53,11 @@ int batches_cmd(const struct cli *cli)
 	config_defaults(&cfg);
 	store_txn *t = store_begin(db, 0);
 	struct pbatch_view v;
+	char serr[256];
+	/* the run's own settings: its pricing.batch_discount prices the saving (without
+	 * readable settings the defaults do, as in status) */
+	if (t)
+		run_settings_read(t, &cfg, serr, sizeof serr);
 	int rc = !t || pbatch_view_read(t, &cfg, &v) ? -1 : 0;
 	store_abort(t);
 	store_close(db);
