@@ -80,6 +80,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mock_schema  # noqa: E402  (the script's own directory, whatever the caller's cwd)
 import mock_embed  # noqa: E402
 import mock_batch  # noqa: E402
+import mock_files  # noqa: E402
 import mock_window  # noqa: E402
 
 CHUNK_RE = re.compile(r"^\[chunk ([^\]\n]+)\]\n(.*?)(?=^\[chunk |\Z)", re.S | re.M)
@@ -452,12 +453,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             code, obj = 200, {"object": "list", "data": [
                 {"id": a.model, "object": "model", "created": 0, "owned_by": "mock"}]}
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        mock_files.send(self, code, obj)
 
     log_entry = None  # the request being answered, recorded once its answer is sent
 
