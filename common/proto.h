@@ -91,6 +91,12 @@ enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
 /* RESULT.slot of the answers of a provider's batch (the Batch API), which no worker slot has. */
 #define SLOT_BATCH_API 0xfffffff0u
 
+/* The results socket's high-water mark, per sender: the supervisor holds at most this many
+ * unread messages of one. Workers send without waiting from sockets without a mark (what they
+ * send, a few messages a batch, queues at their end); a Batch API collect, the results of a
+ * whole part, sends waiting from a socket with it, so the part never sits in memory. */
+#define RESULTS_HWM 1000
+
 /* The struct members of each kind. */
 #define PROTO_MEMBER(kind, name) PROTO_MEMBER_##kind(name)
 #define PROTO_MEMBER_u32(name) uint32_t name;

@@ -15,6 +15,7 @@ struct zsock {
 	int type;
 	char *endpoint;
 	int bound;
+	int hwm; /* messages per peer each way; 0: no limit */
 	enum curve_role curve;
 	char server_public[ZSOCK_KEY_LEN + 1], public_[ZSOCK_KEY_LEN + 1],
 		secret[ZSOCK_KEY_LEN + 1];
@@ -35,7 +36,7 @@ static int zmq_type(enum zsock_type t)
 	return -1;
 }
 
-static void *open_raw(int type)
+static void *open_raw(int type, int hwm)
 {
 	if (!zctx) {
 		zctx = zmq_ctx_new();
@@ -49,9 +50,11 @@ static void *open_raw(int type)
 		return NULL;
 	int zero = 0;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-	/* no high-water-mark drops: every message here carries work or money */
-	zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-	zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+	/* no high-water-mark drops: every message here carries work or money. A socket with a
+	 * mark (zsock_bind_hwm) makes a blocking sender wait instead; its other senders send
+	 * without waiting from sockets of their own without one, so theirs queue at their end */
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
 	return s;
 }
 
@@ -99,7 +102,7 @@ static void zsock_free(zsock *s)
 
 static zsock *zsock_open(zsock *s)
 {
-	void *raw = open_raw(zmq_type(s->type));
+	void *raw = open_raw(zmq_type(s->type), s->hwm);
 	if (!raw || apply_curve(raw, s) < 0 || attach(raw, s->endpoint, s->bound) < 0) {
 		int e = errno;
 		if (raw)
@@ -175,7 +178,7 @@ zsock *zsock_zap_bind(void)
 	/* a REP, which enum zsock_type does not offer to others: its type here is never used
 	 * (the handler is bound once, never reopened) */
 	zsock *s = zsock_new(ZS_ROUTER, "inproc://zeromq.zap.01", 1);
-	void *raw = open_raw(ZMQ_REP);
+	void *raw = open_raw(ZMQ_REP, 0);
 	if (!raw || zmq_bind(raw, s->endpoint) < 0) {
 		int e = errno;
 		if (raw)
@@ -244,6 +247,20 @@ zsock *zsock_connect(enum zsock_type type, const char *endpoint)
 	return zsock_open(zsock_new(type, endpoint, 0));
 }
 
+zsock *zsock_bind_hwm(enum zsock_type type, const char *endpoint, int hwm)
+{
+	zsock *s = zsock_new(type, endpoint, 1);
+	s->hwm = hwm;
+	return zsock_open(s);
+}
+
+zsock *zsock_connect_hwm(enum zsock_type type, const char *endpoint, int hwm)
+{
+	zsock *s = zsock_new(type, endpoint, 0);
+	s->hwm = hwm;
+	return zsock_open(s);
+}
+
 void zsock_close(zsock *s)
 {
 	if (!s)
@@ -261,7 +278,7 @@ void zsock_linger(zsock *s, int ms)
 int zsock_reopen(zsock *s)
 {
 	zmq_close(s->sock);
-	s->sock = open_raw(zmq_type(s->type));
+	s->sock = open_raw(zmq_type(s->type), s->hwm);
 	if (!s->sock)
 		return -1;
 	if (apply_curve(s->sock, s) < 0)

@@ -14,6 +14,11 @@ enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
 /* Creates the process's context on first use. */
 zsock *zsock_bind(enum zsock_type type, const char *endpoint);
 zsock *zsock_connect(enum zsock_type type, const char *endpoint);
+/* The same with a high-water mark of hwm messages per peer each way instead of none: a
+ * blocking send on it waits for the other side rather than queueing without bound (a peer
+ * without one queues what it sends at its own end). */
+zsock *zsock_bind_hwm(enum zsock_type type, const char *endpoint, int hwm);
+zsock *zsock_connect_hwm(enum zsock_type type, const char *endpoint, int hwm);
 
 /* CURVE (a shared broker over tcp): keys are Z85 text, ZSOCK_KEY_LEN characters. A server
  * socket is bound with its secret key; a client connects with the server's public key and its

@@ -226,7 +226,7 @@ int loop_run(struct sup *s)
 		return EXIT_INTERNAL;
 	}
 	paths_endpoint(ep, sizeof ep, s->state_dir, s->session, "results", -1);
-	s->results = zsock_bind(ZS_PULL, ep);
+	s->results = zsock_bind_hwm(ZS_PULL, ep, RESULTS_HWM);
 	if (!s->results) {
 		die_msg("cannot bind the results socket %s: %s", ep, strerror(errno));
 		return EXIT_INTERNAL;

@@ -14,6 +14,7 @@
 #include "../common/json.h"
 #include "../common/log.h"
 #include "../common/paths.h"
+#include "../common/sig.h"
 #include "../common/strmap.h"
 #include "../common/util.h"
 
@@ -44,6 +45,7 @@ struct collect {
 	buf body, msg, tmp;
 	const char *status, *error;
 	size_t sent, answered;
+	int gone; /* the supervisor stopped taking results: nothing more is sent */
 };
 
 static int unhex(const char *hex, unsigned char *out, size_t n)
@@ -109,8 +111,15 @@ static void send_result(struct collect *c, struct msg_result *res)
 		res->payload_len = strlen(w->error);
 	}
 	msg_encode_result(&c->msg, res);
-	zsock_send(w->results, c->msg.data, c->msg.len, 0);
-	c->sent++;
+	/* the send waits while the supervisor holds RESULTS_HWM of ours unread; a second at a
+	 * time, so that a stop or the supervisor's death (PR_SET_PDEATHSIG) ends the wait */
+	while (!c->gone && zsock_send_timed(w->results, c->msg.data, c->msg.len, 1000) < 0)
+		if (errno != EAGAIN || sig_stop_requested()) {
+			log_warn("collect: the supervisor takes no more results (%zu sent); the part "
+				 "is collected again by the next session", c->sent);
+			c->gone = 1;
+		}
+	c->sent += !c->gone;
 }
 
 /* The BATCH message line l would have been sent as, its body read from the input file. */
@@ -204,7 +213,7 @@ static int read_lines(struct collect *c, const char *path)
 	char *line = NULL;
 	size_t cap = 0, no = 0;
 	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while (!c->gone && (len = getline(&line, &cap, f)) > 0) {
 		no++;
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
@@ -250,7 +259,7 @@ int batchop_collect(const char *state_dir, const char *args, size_t len)
 		log_error("collect: %s", err);
 	} else if ((c.input_fd = open(arg(a, "input"), O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("collect: %s: %s", arg(a, "input"), strerror(errno));
-	} else if (!(w.results = zsock_connect(ZS_PUSH, ep))) {
+	} else if (!(w.results = zsock_connect_hwm(ZS_PUSH, ep, RESULTS_HWM))) {
 		log_error("collect: cannot connect to %s: %s", ep, strerror(errno));
 		rc = EXIT_INTERNAL;
 	} else if (read_lines(&c, arg(a, "output")) || read_lines(&c, arg(a, "errors"))) {
@@ -265,7 +274,7 @@ int batchop_collect(const char *state_dir, const char *args, size_t len)
 				unanswered(&c, &c.lines[i], buf_cstr(&c.tmp));
 		log_info("part %.0f: %zu lines, %zu answered", json_number(json_get(a, "part")), c.n,
 			 c.answered);
-		rc = EXIT_OK;
+		rc = c.gone ? EXIT_STOPPED : EXIT_OK;
 	}
 	if (w.results) {
 		zsock_linger(w.results, COLLECT_LINGER_MS);
