@@ -117,6 +117,7 @@ void pbatch_free(struct pbatch *pb)
 	free(pb->tally);
 	free(pb->tried);
 	free(pb->held);
+	free(pb->got);
 	free(pb->written);
 	map_free(&pb->keys);
 	map_free(&pb->rkeys);
@@ -224,10 +225,13 @@ int pbatch_result_in(struct sup *s, const struct msg_result *m)
 {
 	struct pbatch *pb = &s->pb;
 	int64_t p = collecting(pb);
-	if (p < 0 || m->batch >= s->led.nbatches || !ledger_is_out(&s->led, m->batch))
+	if (p < 0)
+		return 0;
+	pb->parts[p].received++; /* every result the collect sent, to match its count */
+	if (m->batch >= s->led.nbatches || !ledger_is_out(&s->led, m->batch))
 		return 0;
 	ledger_back(&s->led, m->batch);
-	pb->parts[p].received++;
+	bit_set(&pb->got, &pb->capgot, m->batch);
 	if (m->status != RES_OK)
 		set_tried(pb, m->batch);
 	return 1;
@@ -280,7 +284,7 @@ static void give_back_rest(struct sup *s, uint32_t part)
 		if (store_get(t, DB_PARTBATCH, k, 8, &v, &len) || len != 4)
 			continue;
 		uint32_t b = rd_u32be(v);
-		if (ledger_is_out(&s->led, b)) {
+		if (ledger_is_out(&s->led, b) && !bit_get(s->pb.got, s->pb.capgot, b)) {
 			ledger_back(&s->led, b);
 			ledger_give_back(&s->led, b, 0, 0);
 			set_tried(&s->pb, b);
@@ -299,8 +303,10 @@ static int collect_finished(struct sup *s, uint32_t part)
 	int64_t now = now_ms();
 	if (!s->pb.collect_ok || s->nqueue)
 		return 0;
-	/* the last results may still be on their way through the socket */
-	if (p->received < p->r.nlines && now - s->pb.collect_ended < 3000)
+	/* the last results may still be on their way through the socket (on a loaded machine,
+	 * seconds after the collect's end: asked again then, a line answered in its batch was
+	 * bought again live); only what never comes is asked again */
+	if (p->received < s->pb.collect_sent && now - s->pb.collect_ended < COLLECT_WAIT_MS)
 		return 0;
 	give_back_rest(s, part);
 	p->r.ended_ms = wall_ms();
@@ -367,6 +373,8 @@ static int next_op(struct sup *s)
 		if (p->next_look > now)
 			return 0;
 		p->received = 0;
+		if (pb->got)
+			memset(pb->got, 0, pb->capgot);
 		buf_printf(&a, "{\"session\":\"%s\",\"part\":%u,\"status\":", s->session, (unsigned)c);
 		buf_json_str(&a, p->r.status, strlen(p->r.status));
 		buf_puts(&a, ",\"error\":");

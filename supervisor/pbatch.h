@@ -66,7 +66,7 @@ struct part {
 	struct part_rec r;
 	int64_t next_look; /* now_ms() of the next poll or retry */
 	int64_t wait_ms;   /* the poll interval, growing to PBATCH_POLL_MAX_MS */
-	uint32_t received; /* results of its lines received in this collect */
+	uint32_t received; /* results of this collect received (committed already or not) */
 };
 
 enum pb_op { PB_NONE, PB_UPLOAD, PB_CREATE, PB_GET, PB_LIST, PB_DOWNLOAD, PB_COLLECT, PB_CANCEL };
@@ -107,6 +107,9 @@ struct pbatch {
 	size_t capheld;
 	unsigned char *tried; /* bit per batch: the API gave it back (fallback) */
 	size_t captried;
+	unsigned char *got; /* bit per batch: its result came in the collect under way (it may
+			     * be out again since, asked live: not a line without a result) */
+	size_t capgot;
 	struct strmap keys;  /* request key -> part, of the parts not collected */
 	struct strmap rkeys; /* the same, of the parts the round writes */
 	uint32_t *written;  /* batches the round put in parts: held once it commits */
@@ -114,6 +117,7 @@ struct pbatch {
 	struct rendered *req; /* the request being written (reused) */
 	int collect_ok;     /* the collect of the part being collected has ended well */
 	int64_t collect_ended;
+	uint32_t collect_sent; /* the results it says it sent (the part's lines, unless cut short) */
 	int64_t backoff_ms; /* after an op failed */
 	int64_t next_op;    /* now_ms() before which no op starts (backoff) */
 };

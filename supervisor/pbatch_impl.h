@@ -8,6 +8,9 @@
 struct sup;
 
 #define PBATCH_POLL_MAX_MS 300000 /* polls grow to 5 min */
+/* How long the results a collect sent may take to arrive once it has ended: it ends only after
+ * they left it (its socket's linger), so this is a loaded machine's delay, not a loss's. */
+#define COLLECT_WAIT_MS 120000
 #define PBATCH_BACKOFF_MAX_MS 60000
 
 int part_rec_put(store_txn *t, uint32_t n, const struct part_rec *r);

@@ -281,6 +281,12 @@ int batchop_collect(const char *state_dir, const char *args, size_t len)
 		zsock_close(w.results);
 		zsock_term();
 	}
+	/* how many results the supervisor is to wait for before it deems the part collected
+	 * (they travel apart from this answer, on the results socket) */
+	if (rc == EXIT_OK) {
+		printf("{\"sent\":%zu}\n", c.sent);
+		fflush(stdout);
+	}
 	if (c.input_fd >= 0)
 		close(c.input_fd);
 	for (size_t i = 0; i < c.n; i++)
