@@ -60,7 +60,7 @@ static const struct setting settings[] = {
 	{ "retry", "max_attempts", C_INT, OFF(max_attempts), 1, 100, 6, NULL },
 	{ "retry", "backoff_base_ms", C_INT, OFF(backoff_base_ms), 1, 600000, 500, NULL },
 	{ "retry", "backoff_cap_ms", C_INT, OFF(backoff_cap_ms), 1, 3600000, 60000, NULL },
-	{ "run", "workers", C_INT, OFF(workers), 1, 1024, 16, NULL },
+	{ "run", "workers", C_INT, OFF(workers), 1, WORKERS_MAX, 16, NULL },
 	{ "run", "stop_deadline_s", C_INT, OFF(stop_deadline_s), 0, 3600, 30, NULL },
 	{ "run", "mode", C_STR, OFF(run_mode), 1, 0, 0, "live" },
 	{ "batch", "max_requests", C_INT, OFF(batch_max_requests), 1, 50000, 50000, NULL },

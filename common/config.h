@@ -3,6 +3,10 @@
 #ifndef KGSUP_CONFIG_H
 #define KGSUP_CONFIG_H
 
+/* The most workers one supervisor runs (run.workers, -w, scale): each slot is a ZeroMQ socket
+ * in its context (zsock.c sizes the context for it) and NOFILE_PER_SLOT descriptors. */
+#define WORKERS_MAX 4096
+
 #include <stdint.h>
 
 #include "buf.h"
@@ -42,9 +46,9 @@ struct config {
 	int64_t backoff_base_ms;
 	int64_t backoff_cap_ms;
 	/* run */
-	int64_t workers;
+	int64_t workers; /* 1 to WORKERS_MAX */
 	int64_t stop_deadline_s;
-	char *run_mode; /* "live", "batch" (the Batch API, pbatch.h) or "auto" */
+	char *run_mode; /* "live" or "batch" (the Batch API, pbatch.h) */
 	/* batch: the OpenAI Batch API */
 	int64_t batch_max_requests; /* lines in one file */
 	double batch_max_file_mb;

@@ -21,6 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A macro's value as a string literal (a limit in a usage line). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Documented exit codes (README, kgsup(1)). */
 enum {
 	EXIT_OK = 0,

@@ -44,6 +44,9 @@ static void *open_raw(int type, int hwm)
 			return NULL;
 		/* one I/O thread is plenty for ipc:// and keeps every process small */
 		zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
+		/* a supervisor has a socket per worker slot, more than libzmq's default of 1,023;
+		 * the cap costs a pointer a socket, and descriptors are RLIMIT_NOFILE's to limit */
+		zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, ZSOCK_MAX_SOCKETS);
 	}
 	void *s = zmq_socket(zctx, type);
 	if (!s)

@@ -11,6 +11,9 @@ typedef struct zsock zsock;
 
 enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
 
+/* Sockets one process may have: a supervisor's worker slots (WORKERS_MAX) and its others. */
+#define ZSOCK_MAX_SOCKETS (4096 + 64)
+
 /* Creates the process's context on first use. */
 zsock *zsock_bind(enum zsock_type type, const char *endpoint);
 zsock *zsock_connect(enum zsock_type type, const char *endpoint);

@@ -114,7 +114,7 @@ static const struct cli_command commands[] = {
 	{ "scale", scale_cmd, NULL, CO_STATE, OPERAND_WORKERS,
 	  "change the number of workers of a live run",
 	  "kgsup scale N -s DIR\n"
-	  "  Sets the number of workers of the live run in DIR to N (1-1024): new workers\n"
+	  "  Sets the number of workers of the live run in DIR to N (1-" STR(WORKERS_MAX) "): new workers\n"
 	  "  start, surplus ones finish their batch and exit.\n" },
 	{ "trace", trace_cmd, NULL, CO_STATE | CO_JSON | CO_SLOWEST | CO_ERRORS, 0,
 	  "the requests of a run, one by one: the slowest, the failed",
@@ -364,8 +364,8 @@ static int apply(struct cli *cli, const struct cli_option *o, char *arg)
 			cli->state_dir = arg;
 		break;
 	case CO_WORKERS:
-		if (count_of(arg, 1024, &cli->workers))
-			return usage_error(cli->cmd, "-w takes a number from 1 to 1024");
+		if (count_of(arg, WORKERS_MAX, &cli->workers))
+			return usage_error(cli->cmd, "-w takes a number from 1 to " STR(WORKERS_MAX));
 		break;
 	case CO_FORMAT: cli->format = arg; break;
 	case CO_OUTPUT: cli->output = arg; break;
@@ -445,8 +445,8 @@ static int check_rest(struct cli *cli, int argc, char **argv)
 	} else if (cmd->operand == OPERAND_WORKERS) {
 		char *end = NULL;
 		long n = optind < argc ? strtol(argv[optind], &end, 10) : 0;
-		if (optind >= argc || *end || n < 1 || n > 1024)
-			return usage_error(cmd, "takes a number of workers from 1 to 1024");
+		if (optind >= argc || *end || n < 1 || n > WORKERS_MAX)
+			return usage_error(cmd, "takes a number of workers from 1 to " STR(WORKERS_MAX));
 		cli->scale_to = (int)n;
 		optind++;
 	}

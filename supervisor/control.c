@@ -3,6 +3,7 @@
  * is obeyed. One request a connection: "scale N\n", answered "ok N\n" or "error ...\n".
  * The client, `kgsup scale`, is in cmd/stop_scale_cmd.c. */
 #include "control.h"
+#include "../common/config.h"
 #include "../common/paths.h"
 #include "../common/util.h"
 
@@ -130,7 +131,7 @@ static void serve_one(struct pending *c, control_scale_fn scale, void *arg, int6
 	int n;
 	char answer[160];
 	if (memchr(c->line, '\n', c->got)) {
-		if (sscanf(c->line, "scale %d", &n) == 1 && n >= 1 && n <= 1024) {
+		if (sscanf(c->line, "scale %d", &n) == 1 && n >= 1 && n <= WORKERS_MAX) {
 			snprintf(answer, sizeof answer, "ok %d\n", scale(arg, n));
 			pending_end(c, answer);
 		} else {
