@@ -225,10 +225,11 @@ int pbatch_result_in(struct sup *s, const struct msg_result *m)
 {
 	struct pbatch *pb = &s->pb;
 	int64_t p = collecting(pb);
-	if (p < 0)
+	if (p < 0 || m->seq != pb->collect_gen)
 		return 0;
-	pb->parts[p].received++; /* every result the collect sent, to match its count */
-	if (m->batch >= s->led.nbatches || !ledger_is_out(&s->led, m->batch))
+	pb->parts[p].received++; /* of this collect's: all come, one a line */
+	if (m->batch >= s->led.nbatches || !ledger_is_out(&s->led, m->batch) ||
+	    bit_get(pb->got, pb->capgot, m->batch))
 		return 0;
 	ledger_back(&s->led, m->batch);
 	bit_set(&pb->got, &pb->capgot, m->batch);
@@ -306,9 +307,11 @@ static int collect_finished(struct sup *s, uint32_t part)
 	/* the last results may still be on their way through the socket (on a loaded machine,
 	 * seconds after the collect's end: asked again then, a line answered in its batch was
 	 * bought again live); only what never comes is asked again */
-	if (p->received < s->pb.collect_sent && now - s->pb.collect_ended < COLLECT_WAIT_MS)
+	if (p->received < p->r.nlines && now - s->pb.collect_ended < COLLECT_WAIT_MS)
 		return 0;
 	give_back_rest(s, part);
+	if (s->pb.got)
+		memset(s->pb.got, 0, s->pb.capgot);
 	p->r.ended_ms = wall_ms();
 	s->pb.collect_ok = 0;
 	if (part_move(s, part, P_COLLECTED) || pbatch_keys_rebuild(s)) {
@@ -373,9 +376,9 @@ static int next_op(struct sup *s)
 		if (p->next_look > now)
 			return 0;
 		p->received = 0;
-		if (pb->got)
-			memset(pb->got, 0, pb->capgot);
-		buf_printf(&a, "{\"session\":\"%s\",\"part\":%u,\"status\":", s->session, (unsigned)c);
+		pb->collect_gen++;
+		buf_printf(&a, "{\"session\":\"%s\",\"part\":%u,\"gen\":%u,\"status\":", s->session,
+			   (unsigned)c, pb->collect_gen);
 		buf_json_str(&a, p->r.status, strlen(p->r.status));
 		buf_puts(&a, ",\"error\":");
 		buf_json_str(&a, p->r.error, strlen(p->r.error));

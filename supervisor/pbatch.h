@@ -107,8 +107,9 @@ struct pbatch {
 	size_t capheld;
 	unsigned char *tried; /* bit per batch: the API gave it back (fallback) */
 	size_t captried;
-	unsigned char *got; /* bit per batch: its result came in the collect under way (it may
-			     * be out again since, asked live: not a line without a result) */
+	unsigned char *got; /* bit per batch: its result came in a collect of the part being
+			     * collected; it may be out again since, asked live: neither a line
+			     * without a result nor one a collect run again takes back */
 	size_t capgot;
 	struct strmap keys;  /* request key -> part, of the parts not collected */
 	struct strmap rkeys; /* the same, of the parts the round writes */
@@ -117,7 +118,8 @@ struct pbatch {
 	struct rendered *req; /* the request being written (reused) */
 	int collect_ok;     /* the collect of the part being collected has ended well */
 	int64_t collect_ended;
-	uint32_t collect_sent; /* the results it says it sent (the part's lines, unless cut short) */
+	uint32_t collect_gen; /* the collect under way's number, in its results' seq: a result of
+			       * an earlier collect (of this part or another) is not counted */
 	int64_t backoff_ms; /* after an op failed */
 	int64_t next_op;    /* now_ms() before which no op starts (backoff) */
 };

@@ -184,18 +184,14 @@ void pbatch_step_done(struct sup *s, enum pb_op op, uint32_t n, int code, const 
 		failed(s, op, n, code);
 		return;
 	}
-	char err[200];
-	json *o = json_parse(out, len, err, sizeof err);
 	if (op == PB_COLLECT) {
-		const json *sent = o ? json_get(o, "sent") : NULL;
-		pb->collect_sent = sent && json_kind(sent) == J_NUMBER ? (uint32_t)json_number(sent)
-					: pb->parts[n].r.nlines;
-		json_free(o);
 		pb->collect_ok = 1;
 		pb->collect_ended = now_ms();
 		pb->backoff_ms = 0;
 		return;
 	}
+	char err[200];
+	json *o = json_parse(out, len, err, sizeof err);
 	if (!o || json_kind(o) != J_OBJECT) {
 		log_warn("part %u: %s: the answer is not a JSON object: %s", n, pbatch_op_name(op),
 			 o ? "another value" : err);

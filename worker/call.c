@@ -38,7 +38,7 @@ static void broker_silent(struct worker *w, int silent)
 	buf b;
 	buf_init(&b);
 	msg_encode_bwait(&b, &m);
-	zsock_send(w->results, b.data, b.len, 1);
+	worker_send(w, b.data, b.len);
 	buf_free(&b);
 	if (silent)
 		log_warn("broker %s does not answer: waiting for it", w->cfg.broker);
@@ -220,7 +220,7 @@ static void report_invalid(struct worker *w, uint32_t batch, const char *content
 				 .content = content,
 				 .content_len = strlen(content) };
 	msg_encode_invalid(&w->req, &m);
-	zsock_send(w->results, w->req.data, w->req.len, 1);
+	worker_send(w, w->req.data, w->req.len);
 }
 
 /* Sends the items left out of an answer that is kept (w->invalid) to the supervisor, which
@@ -236,7 +236,7 @@ static void report_dropped(struct worker *w, uint32_t batch)
 				 .content = w->invalid.items.data,
 				 .content_len = w->invalid.items.len };
 	msg_encode_invalid(&w->req, &m);
-	zsock_send(w->results, w->req.data, w->req.len, 1);
+	worker_send(w, w->req.data, w->req.len);
 }
 
 /* The request's tokens: the server's usage, or where it sent none (many local servers) a

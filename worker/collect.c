@@ -2,14 +2,15 @@
  * error files become results, exactly as a live call's answer would (call_answered: the same
  * envelope, schema and normalisation checks, the same invalid answers kept, the same splits
  * on finish_reason "length"), sent over the supervisor's results socket as slot SLOT_BATCH_API.
- * Standard input: {"session", "part", "status", "error", "input", "index", "output", "errors"}:
- * the supervisor's socket directory, the part, the batch's final status and first error, and
+ * Standard input: {"session", "part", "gen", "status", "error", "input", "index", "output",
+ * "errors"}: the supervisor's socket directory, the part, the collect's number (each result's
+ * seq: the supervisor counts only this collect's), the batch's final status and first error, and
  * the part's files (pbatch.h). The index holds what a BATCH message would carry for each line
  * (batch, stage, attempt, where the body is in the input file, chunk ids). A line the provider
  * did not answer (expired, cancelled, failed, missing) comes back RES_RETRY (RES_FAILED past
  * retry.max_attempts) with what the provider said. The files are streamed, a line at a time;
- * sends wait for the supervisor (its socket's high-water mark), so neither side holds a
- * whole file. */
+ * sends wait for the supervisor (its socket's high-water mark, worker_send), so neither side
+ * holds a whole file. */
 #include "worker.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -45,7 +46,7 @@ struct collect {
 	buf body, msg, tmp;
 	const char *status, *error;
 	size_t sent, answered;
-	int gone; /* the supervisor stopped taking results: nothing more is sent */
+	uint32_t gen; /* this collect's number, in each result's seq (the supervisor's count) */
 };
 
 static int unhex(const char *hex, unsigned char *out, size_t n)
@@ -111,15 +112,8 @@ static void send_result(struct collect *c, struct msg_result *res)
 		res->payload_len = strlen(w->error);
 	}
 	msg_encode_result(&c->msg, res);
-	/* the send waits while the supervisor holds RESULTS_HWM of ours unread; a second at a
-	 * time, so that a stop or the supervisor's death (PR_SET_PDEATHSIG) ends the wait */
-	while (!c->gone && zsock_send_timed(w->results, c->msg.data, c->msg.len, 1000) < 0)
-		if (errno != EAGAIN || sig_stop_requested()) {
-			log_warn("collect: the supervisor takes no more results (%zu sent); the part "
-				 "is collected again by the next session", c->sent);
-			c->gone = 1;
-		}
-	c->sent += !c->gone;
+	if (worker_send(w, c->msg.data, c->msg.len) == 0)
+		c->sent++;
 }
 
 /* The BATCH message line l would have been sent as, its body read from the input file. */
@@ -131,7 +125,7 @@ static int batch_of(struct collect *c, struct line *l, struct msg_batch *b)
 	if (r != (ssize_t)l->len)
 		return -1;
 	c->body.len = l->len;
-	*b = (struct msg_batch){ .batch = l->batch, .attempt = l->attempt, .stage = l->stage,
+	*b = (struct msg_batch){ .batch = l->batch, .seq = c->gen, .attempt = l->attempt, .stage = l->stage,
 				 .key = l->key, .chunk_ids = l->chunks, .chunk_ids_len = strlen(l->chunks),
 				 .body = c->body.data, .body_len = c->body.len };
 	return 0;
@@ -141,7 +135,7 @@ static int batch_of(struct collect *c, struct line *l, struct msg_batch *b)
 static void unanswered(struct collect *c, struct line *l, const char *why)
 {
 	struct worker *w = c->w;
-	struct msg_batch b = { .batch = l->batch, .key = l->key, .attempt = l->attempt };
+	struct msg_batch b = { .batch = l->batch, .seq = c->gen, .key = l->key, .attempt = l->attempt };
 	struct msg_result res;
 	worker_result_for(w, &b, &res);
 	uint32_t attempt = l->attempt + 1;
@@ -213,7 +207,7 @@ static int read_lines(struct collect *c, const char *path)
 	char *line = NULL;
 	size_t cap = 0, no = 0;
 	ssize_t len;
-	while (!c->gone && (len = getline(&line, &cap, f)) > 0) {
+	while (!c->w->results_gone && !sig_stop_requested() && (len = getline(&line, &cap, f)) > 0) {
 		no++;
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
@@ -248,6 +242,8 @@ int batchop_collect(const char *state_dir, const char *args, size_t len)
 	w.slot = SLOT_BATCH_API;
 	w.state_dir = state_dir;
 	w.session = session;
+	w.results_wait = 1;
+	c.gen = (uint32_t)json_number(json_get(a, "gen"));
 	http_response_init(&w.resp);
 	buf_init(&w.answer);
 	buf_init(&c.body);
@@ -274,18 +270,18 @@ int batchop_collect(const char *state_dir, const char *args, size_t len)
 				unanswered(&c, &c.lines[i], buf_cstr(&c.tmp));
 		log_info("part %.0f: %zu lines, %zu answered", json_number(json_get(a, "part")), c.n,
 			 c.answered);
-		rc = c.gone ? EXIT_STOPPED : EXIT_OK;
+		rc = EXIT_OK;
+		if (w.results_gone || sig_stop_requested()) {
+			log_warn("collect: the supervisor takes no more results (%zu sent); the part is "
+				 "collected again", c.sent);
+			rc = EXIT_STOPPED;
+		}
 	}
 	if (w.results) {
-		zsock_linger(w.results, COLLECT_LINGER_MS);
+		/* what it sent leaves before it exits; unless nobody takes it any more */
+		zsock_linger(w.results, rc == EXIT_STOPPED ? 0 : COLLECT_LINGER_MS);
 		zsock_close(w.results);
 		zsock_term();
-	}
-	/* how many results the supervisor is to wait for before it deems the part collected
-	 * (they travel apart from this answer, on the results socket) */
-	if (rc == EXIT_OK) {
-		printf("{\"sent\":%zu}\n", c.sent);
-		fflush(stdout);
 	}
 	if (c.input_fd >= 0)
 		close(c.input_fd);

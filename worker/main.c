@@ -133,6 +133,16 @@ static int load_job(struct worker *w, char *err, size_t errlen)
 	return rc;
 }
 
+int worker_send(struct worker *w, const void *data, size_t len)
+{
+	if (!w->results_wait)
+		return zsock_send(w->results, data, len, 1);
+	while (!w->results_gone && zsock_send_timed(w->results, data, len, 1000) < 0)
+		if (errno != EAGAIN || sig_stop_requested())
+			w->results_gone = 1;
+	return w->results_gone ? -1 : 0;
+}
+
 int worker_load(struct worker *w, int with_http, char *err, size_t errlen)
 {
 	char path[PATHS_MAX];
@@ -181,7 +191,7 @@ static void send_result(struct worker *w, struct msg_result *res)
 		res->payload_len = strlen(w->error);
 	}
 	msg_encode_result(&w->msg, res);
-	zsock_send(w->results, w->msg.data, w->msg.len, 1);
+	worker_send(w, w->msg.data, w->msg.len);
 	trace_send(w);
 	/* every result is kept until acknowledged: spooled, an answer is not bought twice, and a
 	 * refusal or a batch never sent is not counted possibly billed by the next session */

@@ -91,6 +91,6 @@ void trace_send(struct worker *w)
 {
 	/* a record lost to a full socket loses a line of the trace, nothing of the run */
 	for (int i = 0; i < w->ntrace; i++)
-		zsock_send(w->results, w->trace_out[i].data, w->trace_out[i].len, 1);
+		worker_send(w, w->trace_out[i].data, w->trace_out[i].len);
 	w->ntrace = 0;
 }

@@ -36,7 +36,9 @@ struct worker {
 	size_t nstages;
 	http_client *http;
 	zsock *batches; /* PULL: this slot's own pipe from the supervisor */
-	zsock *results; /* PUSH: to the supervisor */
+	zsock *results; /* PUSH: to the supervisor (worker_send) */
+	int results_wait; /* a collect: its socket has RESULTS_HWM and its sends wait for room */
+	int results_gone; /* ... and the supervisor stopped taking them: nothing more is sent */
 	zsock *broker;  /* REQ: asks */
 	zsock *reports; /* PUSH: to the broker, a report no ask carries */
 	char client[65]; /* how a broker knows this worker's supervisor (main.c) */
@@ -83,6 +85,11 @@ void call_answered(struct worker *w, const struct msg_batch *b, struct msg_resul
 /* main.c: the run's settings and stages from STATE_DIR/run/ (w->state_dir), the names and,
  * with_http, the key and the HTTP client. 0, or -1 with err set. */
 int worker_load(struct worker *w, int with_http, char *err, size_t errlen);
+/* Sends one message to the supervisor's results socket. A worker's socket has no high-water
+ * mark, so the send never waits (what it sends queues at its end); a collect's (results_wait)
+ * waits while the supervisor holds RESULTS_HWM of its messages unread, a second at a time, so
+ * that a stop or the supervisor's death ends the wait (results_gone). 0, or -1 when gone. */
+int worker_send(struct worker *w, const void *data, size_t len);
 /* collect.c: `kgsup __batchop collect`: a provider batch's lines as results (batchop.c) */
 int batchop_collect(const char *state_dir, const char *args, size_t len);
 /* Starts the result for batch b: the slot, and the batch's number, seq, request key and
