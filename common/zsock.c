@@ -22,6 +22,7 @@ struct zsock {
 };
 
 static void *zctx;
+static int zmax_sockets; /* zsock_size; 0: libzmq's default */
 
 static int recv_frame(void *sock, zmq_msg_t *msg, int flags);
 
@@ -44,9 +45,8 @@ static void *open_raw(int type, int hwm)
 			return NULL;
 		/* one I/O thread is plenty for ipc:// and keeps every process small */
 		zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
-		/* a supervisor has a socket per worker slot, more than libzmq's default of 1,023;
-		 * the cap costs a pointer a socket, and descriptors are RLIMIT_NOFILE's to limit */
-		zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, ZSOCK_MAX_SOCKETS);
+		if (zmax_sockets)
+			zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, zmax_sockets);
 	}
 	void *s = zmq_socket(zctx, type);
 	if (!s)
@@ -240,14 +240,19 @@ void zsock_zap_answer(zsock *zap, int (*admit)(const char *public_, void *arg), 
 	}
 }
 
+void zsock_size(int sockets)
+{
+	zmax_sockets = sockets;
+}
+
 zsock *zsock_bind(enum zsock_type type, const char *endpoint)
 {
-	return zsock_open(zsock_new(type, endpoint, 1));
+	return zsock_bind_hwm(type, endpoint, 0);
 }
 
 zsock *zsock_connect(enum zsock_type type, const char *endpoint)
 {
-	return zsock_open(zsock_new(type, endpoint, 0));
+	return zsock_connect_hwm(type, endpoint, 0);
 }
 
 zsock *zsock_bind_hwm(enum zsock_type type, const char *endpoint, int hwm)

@@ -11,15 +11,17 @@ typedef struct zsock zsock;
 
 enum zsock_type { ZS_PUSH, ZS_PULL, ZS_REQ, ZS_ROUTER };
 
-/* Sockets one process may have: a supervisor's worker slots (WORKERS_MAX) and its others. */
-#define ZSOCK_MAX_SOCKETS (4096 + 64)
-
+/* Before the process's first socket: the most sockets its context may hold (a supervisor has
+ * one per worker slot); libzmq's default of 1,023 otherwise, as each slot of the cap costs
+ * every process's context memory. */
+void zsock_size(int sockets);
 /* Creates the process's context on first use. */
 zsock *zsock_bind(enum zsock_type type, const char *endpoint);
 zsock *zsock_connect(enum zsock_type type, const char *endpoint);
 /* The same with a high-water mark of hwm messages per peer each way instead of none: a
  * blocking send on it waits for the other side rather than queueing without bound (a peer
- * without one queues what it sends at its own end). */
+ * without one queues what it sends at its own end). For PUSH and PULL only: a ROUTER at its
+ * mark drops what it would send. */
 zsock *zsock_bind_hwm(enum zsock_type type, const char *endpoint, int hwm);
 zsock *zsock_connect_hwm(enum zsock_type type, const char *endpoint, int hwm);
 

@@ -10,11 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/config.h"
 #include "../common/proto.h"
 #include "../common/store.h"
 
 #define META_BROKER_WAIT "broker_wait"
-#define BWAIT_SLOTS 1024 /* run.workers' bound */
+#define BWAIT_SLOTS WORKERS_MAX /* run.workers' bound */
 
 struct bwait {
 	int64_t since[BWAIT_SLOTS]; /* per slot: wall ms its asks went unanswered from; 0: not */

@@ -47,7 +47,7 @@ enum cli_opt {
 /* What a command takes after its options. */
 enum cli_operand {
 	OPERAND_NONE = 0,
-	OPERAND_WORKERS, /* a worker count N (1-1024): kgsup scale N */
+	OPERAND_WORKERS, /* a worker count N (1-WORKERS_MAX): kgsup scale N */
 	OPERAND_TEXT,    /* one text: kgsup search "query" */
 };
 

@@ -221,6 +221,8 @@ int loop_run(struct sup *s)
 {
 	char err[512];
 	char ep[PATHS_MAX];
+	/* a socket a worker slot, more than libzmq's default of 1,023 (scale may add slots) */
+	zsock_size(WORKERS_MAX + 64);
 	if (proc_init(s, err, sizeof err)) { /* first: it makes the session's socket directory */
 		die_msg("%s", err);
 		return EXIT_INTERNAL;

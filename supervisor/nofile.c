@@ -14,16 +14,12 @@
  * so it never comes near; with the usual soft limit of 1024, a leak in one would end in EMFILE,
  * an error, rather than in an abort. */
 #include "nofile.h"
-#include "../common/config.h"
-#include "../common/zsock.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
 
 #define NOFILE_BASE 64
 #define NOFILE_PER_SLOT 4
-
-_Static_assert(ZSOCK_MAX_SOCKETS >= WORKERS_MAX + 32, "a context holds every slot's socket");
 
 static struct rlimit started_with; /* the supervisor's limits before it raised them */
 static int raised;
