@@ -32,6 +32,7 @@
  *   EXIT_INTERNAL a local failure: writing the download or standard output
  *   EXIT_STOPPED  SIGTERM arrived (the call is abandoned, a download's PATH.tmp removed) */
 #include "worker.h"
+#include "batchop_impl.h"
 #include "../common/answer.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -41,8 +42,6 @@
 #include "../common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,30 +51,7 @@
 #include <unistd.h>
 
 #define ARGS_MAX (1 << 20) /* standard input: metadata is small; a runaway writer is not */
-#define ID_MAX 256
 #define LIST_LIMIT_MAX 100 /* the most the API lists at once */
-
-/* One run of the role. */
-struct batchop {
-	const char *op;
-	const struct config *cfg;
-	int base_len; /* api.base_url without its trailing slashes, for messages */
-	http_client *http;
-	const json *args;
-	const char *in; /* standard input's text (create sends it as it is) */
-	size_t in_len;
-	int out_fd; /* a download's PATH.tmp, or -1 */
-};
-
-/* One request, sent once per attempt by its send function. */
-struct request {
-	const char *method; /* for messages */
-	char path[ID_MAX * 2 + 64];
-	int (*send)(struct batchop *b, const struct request *q, struct http_response *r);
-	const char *body;      /* a POST's JSON */
-	size_t body_len;
-	const char *file;      /* an upload's file */
-};
 
 static int send_get(struct batchop *b, const struct request *q, struct http_response *r)
 {
@@ -91,17 +67,6 @@ static int send_file(struct batchop *b, const struct request *q, struct http_res
 {
 	static const char *const fields[] = { "purpose", "batch", NULL };
 	return http_post_file(b->http, q->path, fields, "file", q->file, r);
-}
-
-/* Each attempt writes the file from its start. */
-static int send_download(struct batchop *b, const struct request *q, struct http_response *r)
-{
-	if (ftruncate(b->out_fd, 0) < 0 || lseek(b->out_fd, 0, SEEK_SET) < 0) {
-		r->write_errno = errno;
-		snprintf(r->error, sizeof r->error, "cannot write the answer: %s", strerror(errno));
-		return -1;
-	}
-	return http_get_to_fd(b->http, q->path, b->out_fd, r);
 }
 
 static int stop_requested(void *arg)
@@ -126,7 +91,7 @@ static int transient(const struct http_response *r)
 }
 
 /* The request, retried: EXIT_OK with a 2xx answer in r, or an exit code with its line logged. */
-static int call(struct batchop *b, const struct request *q, struct http_response *r)
+int batchop_call(struct batchop *b, const struct request *q, struct http_response *r)
 {
 	const struct config *cfg = b->cfg;
 	int blen = b->base_len;
@@ -194,21 +159,21 @@ static int json_call(struct batchop *b, struct request *q)
 {
 	struct http_response r;
 	http_response_init(&r);
-	int rc = call(b, q, &r);
+	int rc = batchop_call(b, q, &r);
 	if (rc == EXIT_OK)
 		rc = print_answer(b, q, &r);
 	http_response_free(&r);
 	return rc;
 }
 
-static const char *arg_str(const struct batchop *b, const char *key)
+const char *batchop_arg(const struct batchop *b, const char *key)
 {
 	return json_string(json_get(b->args, key));
 }
 
 static int op_upload(struct batchop *b)
 {
-	const char *path = arg_str(b, "path");
+	const char *path = batchop_arg(b, "path");
 	struct stat st;
 	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
 		log_error("upload: path: %s: %s", path, strerror(errno));
@@ -232,14 +197,14 @@ static int op_create(struct batchop *b)
 static int op_get(struct batchop *b)
 {
 	struct request q = { .method = "GET", .send = send_get };
-	snprintf(q.path, sizeof q.path, "/batches/%s", arg_str(b, "id"));
+	snprintf(q.path, sizeof q.path, "/batches/%s", batchop_arg(b, "id"));
 	return json_call(b, &q);
 }
 
 static int op_list(struct batchop *b)
 {
 	const json *limit = json_get(b->args, "limit");
-	const char *after = arg_str(b, "after");
+	const char *after = batchop_arg(b, "after");
 	struct request q = { .method = "GET", .send = send_get };
 	snprintf(q.path, sizeof q.path, "/batches?limit=%d%s%s",
 		 limit ? (int)json_number(limit) : LIST_LIMIT_MAX, after ? "&after=" : "",
@@ -250,67 +215,8 @@ static int op_list(struct batchop *b)
 static int op_cancel(struct batchop *b)
 {
 	struct request q = { .method = "POST", .send = send_post, .body = "{}", .body_len = 2 };
-	snprintf(q.path, sizeof q.path, "/batches/%s/cancel", arg_str(b, "id"));
+	snprintf(q.path, sizeof q.path, "/batches/%s/cancel", batchop_arg(b, "id"));
 	return json_call(b, &q);
-}
-
-/* PATH.tmp made durable under PATH: fsync'd, renamed, its directory fsync'd. */
-static int commit_download(const char *tmp, const char *path)
-{
-	char dir[PATHS_MAX];
-	snprintf(dir, sizeof dir, "%s", path);
-	if (rename(tmp, path) < 0 || fsync_dir(dirname(dir)) < 0) {
-		log_error("download: %s: %s", path, strerror(errno));
-		return EXIT_INTERNAL;
-	}
-	return EXIT_OK;
-}
-
-static int op_download(struct batchop *b)
-{
-	const char *path = arg_str(b, "path");
-	char tmp[PATHS_MAX], dir[PATHS_MAX];
-	struct stat st;
-	snprintf(dir, sizeof dir, "%s", path);
-	int found = stat(dirname(dir), &st);
-	if (found < 0 || !S_ISDIR(st.st_mode)) {
-		log_error("download: path: %s: %s", dir, found < 0 ? strerror(errno) : "not a directory");
-		return EXIT_USAGE;
-	}
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		log_error("download: path: too long");
-		return EXIT_USAGE;
-	}
-	b->out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (b->out_fd < 0) {
-		log_error("download: %s: %s", tmp, nofollow_strerror(errno));
-		return EXIT_INTERNAL;
-	}
-	struct request q = { .method = "GET", .send = send_download };
-	snprintf(q.path, sizeof q.path, "/files/%s/content", arg_str(b, "file_id"));
-	struct http_response r;
-	http_response_init(&r);
-	int rc = call(b, &q, &r);
-	if (rc == EXIT_OK && fsync(b->out_fd) < 0) {
-		log_error("download: %s: %s", tmp, strerror(errno));
-		rc = EXIT_INTERNAL;
-	}
-	int closed = close(b->out_fd);
-	b->out_fd = -1;
-	if (rc == EXIT_OK && closed < 0) {
-		log_error("download: %s: %s", tmp, strerror(errno));
-		rc = EXIT_INTERNAL;
-	}
-	if (rc == EXIT_OK)
-		rc = commit_download(tmp, path);
-	if (rc != EXIT_OK)
-		unlink(tmp);
-	else if (printf("{\"bytes\":%lld}\n", (long long)r.written) < 0 || fflush(stdout)) {
-		log_error("download: cannot write standard output: %s", strerror(errno));
-		rc = EXIT_INTERNAL;
-	}
-	http_response_free(&r);
-	return rc;
 }
 
 /* What an argument must be. */
@@ -353,7 +259,7 @@ static const struct op {
 	{ "get", { { "id", A_ID, 1 } }, 0, op_get },
 	{ "list", { { "after", A_ID, 0 }, { "limit", A_LIMIT, 0 } }, 0, op_list },
 	{ "cancel", { { "id", A_ID, 1 } }, 0, op_cancel },
-	{ "download", { { "file_id", A_ID, 1 }, { "path", A_PATH, 1 } }, 0, op_download },
+	{ "download", { { "file_id", A_ID, 1 }, { "path", A_PATH, 1 } }, 0, batchop_download },
 	/* no call: the lines of the files downloaded become results (collect.c) */
 	{ "collect", { { "session", A_STRING, 1 }, { "input", A_PATH, 1 }, { "index", A_PATH, 1 } },
 	  1, NULL },
