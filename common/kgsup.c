@@ -1,5 +1,5 @@
-/* kgsup.c: main(). One binary, many roles: the first argument picks an entry of the command
- * table (supervisor/cli.c), a user-facing command or an internal role the supervisor re-execs
+/* kgsup.c: main(). One binary, many roles: the first argument picks an entry of the command table
+ * (supervisor/cli_commands.c), a user-facing command or an internal role the supervisor re-execs
  * its children into. main stays out of the library so unit tests can link the rest. */
 #include "roles.h"
 

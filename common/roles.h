@@ -1,8 +1,8 @@
 /* roles.h: the entry points of kgsup's processes. kgsup.c's main hands the command line to
- * cli_main, which dispatches on the first argument through the command table (supervisor/cli.c);
- * the internal roles (__worker, __broker, __check, __embed, __batchop, __zygote) are how the
- * supervisor's children come back to life after exec; a worker is also forked by the zygote,
- * which calls worker_main itself. */
+ * cli_main, which dispatches on the first argument through the command table
+ * (supervisor/cli_commands.c); the internal roles (__worker, __broker, __check, __embed,
+ * __batchop, __zygote) are how the supervisor's children come back to life after exec; a worker is
+ * also forked by the zygote, which calls worker_main itself. */
 #ifndef KGSUP_ROLES_H
 #define KGSUP_ROLES_H
 

@@ -9,8 +9,8 @@
  * - Macros: FAIL(...) writes err and returns -1; FAIL_OUT(...) writes err and jumps to the
  *   function's `out:` label, where it frees what it holds.
  * - A failure becomes an exit code only on a command's own path (the *_cmd handlers of the
- *   command table in cli.c, and what they call to run the command): one of the enum below,
- *   never a bare number. The user's one line is printed with die_msg ("kgsup: ..."), which
+ *   command table in cli_commands.c, and what they call to run the command): one of the enum
+ *   below, never a bare number. The user's one line is printed with die_msg ("kgsup: ..."), which
  *   does not exit: the code is returned up to main, so everything is freed and every store
  *   closed on the way out. Library code (common/) never exits.
  * - Running processes log (log.h) what the user may want to know later; die_msg is only for

@@ -1,7 +1,7 @@
-/* cli.h: kgsup's commands, in one table (cli.c): each command's name, handler, usage text and
- * the options it takes. Dispatch, the usage text and the option parsing all come from it, so an
- * option a command does not take is refused naming it. Where the config comes from: -c FILE,
- * else ./etc/kgsup.json when present, else the built-in defaults; flags override. */
+/* cli.h: kgsup's commands, in one table (cli_commands.c): each command's name, handler, usage text
+ * and the options it takes. Dispatch, the usage text and the option parsing (cli.c) all come from
+ * it, so an option a command does not take is refused naming it. Where the config comes from:
+ * -c FILE, else ./etc/kgsup.json when present, else the built-in defaults; flags override. */
 #ifndef KGSUP_CLI_H
 #define KGSUP_CLI_H
 
