@@ -8,7 +8,14 @@
 #   memory    RSS and PSS (/proc/PID/smaps_rollup) of supervisor, broker and workers, 16 and 128
 #   state     1,000,000 chunks: plan time, status time, resume's first request, LMDB size,
 #             supervisor peak RSS against a run ten times smaller
-# BENCH_PARTS="overhead scaling memory state" picks parts. Everything runs on 127.0.0.1.
+#   thousand  nginx answering after 2 s, 1,024, 2,048 and 4,096 workers (THOUSAND_WORKERS), 25
+#             rounds: the rate once all are up, the whole run, when the last worker first sent,
+#             worker PSS, supervisor and broker CPU (issue 24's targets)
+#   seed      8,834 chunks in batches of 10 (884 calls), mock at 2.5 s, 20 and 200 workers
+#             (SEED_WORKERS) against the Python client with a semaphore of as many: wall time
+#             against the bound
+# BENCH_PARTS="overhead scaling memory state thousand seed" picks parts (all of them by default).
+# Everything runs on 127.0.0.1.
 set -uo pipefail
 KGSUP=${1:?usage: bench-perf.sh path/to/kgsup}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,8 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 export OPENAI_API_KEY=bench-key
-PARTS=${BENCH_PARTS:-overhead scaling memory state}
+PARTS=${BENCH_PARTS:-overhead scaling memory state thousand seed}
 PY=/usr/bin/python3
+# what nginx answers: one fixed chat completion, a graph of one entity
+ANSWER='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u +%F)"
 
 # config FILE URL CA WORKERS CHUNK_TOKENS CHUNKS_PER_BATCH
@@ -69,7 +78,8 @@ load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/error.log;
-events { worker_connections 4096; }
+worker_rlimit_nofile 20000;
+events { worker_connections 10000; }
 http {
 	log_format arrival '\$msec \$request_time \$remote_port';
 	access_log $dir/access.log arrival;
@@ -81,6 +91,13 @@ http {
 		ssl_certificate $dir/cert.pem;
 		ssl_certificate_key $dir/key.pem;
 		client_max_body_size 1m;
+		# the check before a run lists the models: answered at once, as providers do, and
+		# left out of the log of arrivals
+		location = /v1/models {
+			access_log off;
+			default_type application/json;
+			return 200 '{"object":"list","data":[{"id":"m","object":"model"}]}';
+		}
 		location / {
 			default_type application/json;
 			$2
@@ -110,8 +127,7 @@ part_overhead() {
 	echo
 	echo "## overhead: nginx (1 worker process), 20,000 batches of one tiny chunk"
 	mkdir -p "$D/ov"
-	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
-	start_nginx nginx "access_log off; return 200 '$answer';" || return
+	start_nginx nginx "access_log off; return 200 '$ANSWER';" || return
 	local url="https://127.0.0.1:$NGINX_PORT/v1" ca="$D/nginx/cert.pem"
 	# 20,000 batches: one chunk of ~16 tokens each
 	$PY - "$D/ov/in" <<'PY'
@@ -180,50 +196,22 @@ for f in range((n + per - 1) // per):
 PY
 }
 
-# The mock is Python: over TLS it spends ~2.5 ms of CPU a request, which on a small machine
-# caps the server before kgsup (128 workers at 200 ms = 640 requests/s). So each row is run
-# against the mock over https, over plain http to the loopback (which kgsup allows), where the
-# mock costs less, and against nginx over https (echo_sleep: 200 ms, then a fixed answer),
-# which costs least; SCALING_WORKERS and SCALING_SERVERS pick the rows.
-part_scaling() {
-	echo
-	echo "## scaling: server at 200 ms, 25 rounds of batches per worker"
-	printf '%8s %6s %8s %9s %10s %10s %9s %10s %7s %9s\n' workers server batches wall_s "req/s" ideal \
-		"whole %" "steady %" "all up" "after %"
-	local answer='{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\\"entities\\":[{\\"name\\":\\"Ada\\",\\"type\\":\\"person\\"}],\\"relations\\":[]}"}}],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70}}'
-	local w server url ca
-	for w in ${SCALING_WORKERS:-1 2 4 8 16 32 64 128}; do
-	for server in ${SCALING_SERVERS:-https http nginx}; do
-		local n=$((w * 25))
-		rm -rf "$D/sc"
-		corpus "$D/sc/in" "$n"
-		case $server in
-		http) start_mock --latency-ms 200 --plain; url="http://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
-		https) start_mock --latency-ms 200; url="https://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
-		nginx) start_nginx ngx "echo_sleep 0.2; echo '$answer';" || continue
-			url="https://127.0.0.1:$NGINX_PORT/v1"; ca="$D/ngx/cert.pem" ;;
-		esac
-		config "$D/sc/cfg.json" "$url" "$ca" "$w" 16 1
-		local t0 t1
-		t0=$(date +%s.%N)
-		"$KGSUP" start -c "$D/sc/cfg.json" -i "$D/sc/in" -s "$D/sc/state" -w "$w" -q 2>/dev/null
-		t1=$(date +%s.%N)
-		case $server in
-		http) curl -s "http://127.0.0.1:$PORT/stats" >"$D/sc/stats.json"; stop_mock ;;
-		https) mock_stats >"$D/sc/stats.json"; stop_mock ;;
-		nginx) stop_nginx ngx
-			# arrival = when the answer was logged less the request's time
-			# arrival = when the answer was logged less the request's time; the port tells
-			# the workers apart (one kept-alive connection each)
-			awk 'BEGIN {printf "{\"times\": ["} {printf "%s%.3f", (NR > 1 ? "," : ""), $1 - $2}
-				END {printf "], \"ports\": ["} ' "$D/ngx/access.log" >"$D/sc/stats.json"
-			awk '{printf "%s%s", (NR > 1 ? "," : ""), $3} END {print "]}"}' "$D/ngx/access.log" >>"$D/sc/stats.json"
-			rm -rf "$D/ngx" ;;
-		esac
-		$PY - "$D/sc/stats.json" "$w" "$t0" "$t1" "$server" <<'PY'
+# nginx_arrivals ACCESS_LOG: the log as the mock's /stats JSON: arrival = when the answer was
+# logged less the request's time; the port tells the workers apart (one kept-alive connection
+# each)
+nginx_arrivals() {
+	awk 'BEGIN {printf "{\"times\": ["} {printf "%s%.3f", (NR > 1 ? "," : ""), $1 - $2}
+		END {printf "], \"ports\": ["} ' "$1"
+	awk '{printf "%s%s", (NR > 1 ? "," : ""), $3} END {print "]}"}' "$1"
+}
+
+# rates STATS WORKERS LATENCY_S T0 T1 SERVER: one row of the scaling table from the arrivals
+rates() {
+	$PY - "$@" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); w = int(sys.argv[2]); t0, t1 = float(sys.argv[3]), float(sys.argv[4])
-t = sorted(s["times"]); n = len(t); wall = t1 - t0; ideal = w / 0.2
+s = json.load(open(sys.argv[1])); w = int(sys.argv[2]); lat = float(sys.argv[3])
+t0, t1 = float(sys.argv[4]), float(sys.argv[5])
+t = sorted(s["times"]); n = len(t); wall = t1 - t0; ideal = w / lat
 # steady state: the arrival rate between the 10th and 90th percentile of requests
 a, b = t[n // 10], t[n * 9 // 10]
 steady = (n * 8 // 10) / (b - a) if b > a else 0
@@ -239,9 +227,47 @@ if "ports" in s:
     k = sum(1 for x in t if r <= x < b)
     if b - r > 1:
         all_up = "%.1f%%" % (100 * k / (b - r) / ideal)
-print("%8d %6s %8d %9.2f %10.1f %10.1f %8.1f%% %9.1f%% %7s %9s" % (w, sys.argv[5], n, wall,
-      n / wall, ideal, 100 * n / wall / ideal, 100 * steady / ideal, up, all_up))
+print("%8d %6s %8d %9.2f %10.1f %10.1f %8.1f%% %9.1f%% %7s %9s" % (w, sys.argv[6], n, wall,
+      n / wall, ideal, 100 * n / wall / ideal, 100 * steady / ideal, up, all_up), end="")
 PY
+}
+
+# The mock is Python: over TLS it spends ~2.5 ms of CPU a request, which on a small machine
+# caps the server before kgsup (128 workers at 200 ms = 640 requests/s). So each row is run
+# against the mock over https, over plain http to the loopback (which kgsup allows), where the
+# mock costs less, and against nginx over https (echo_sleep: 200 ms, then a fixed answer),
+# which costs least; SCALING_WORKERS and SCALING_SERVERS pick the rows.
+part_scaling() {
+	echo
+	echo "## scaling: server at 200 ms, 25 rounds of batches per worker"
+	printf '%8s %6s %8s %9s %10s %10s %9s %10s %7s %9s\n' workers server batches wall_s "req/s" ideal \
+		"whole %" "steady %" "all up" "after %"
+	local w server url ca
+	for w in ${SCALING_WORKERS:-1 2 4 8 16 32 64 128}; do
+	for server in ${SCALING_SERVERS:-https http nginx}; do
+		local n=$((w * 25))
+		rm -rf "$D/sc"
+		corpus "$D/sc/in" "$n"
+		case $server in
+		http) start_mock --latency-ms 200 --plain; url="http://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
+		https) start_mock --latency-ms 200; url="https://127.0.0.1:$PORT/v1"; ca="$D/mock/cert.pem" ;;
+		nginx) start_nginx ngx "echo_sleep 0.2; echo '$ANSWER';" || continue
+			url="https://127.0.0.1:$NGINX_PORT/v1"; ca="$D/ngx/cert.pem" ;;
+		esac
+		config "$D/sc/cfg.json" "$url" "$ca" "$w" 16 1
+		local t0 t1
+		t0=$(date +%s.%N)
+		"$KGSUP" start -c "$D/sc/cfg.json" -i "$D/sc/in" -s "$D/sc/state" -w "$w" -q 2>/dev/null
+		t1=$(date +%s.%N)
+		case $server in
+		http) curl -s "http://127.0.0.1:$PORT/stats" >"$D/sc/stats.json"; stop_mock ;;
+		https) mock_stats >"$D/sc/stats.json"; stop_mock ;;
+		nginx) stop_nginx ngx
+			nginx_arrivals "$D/ngx/access.log" >"$D/sc/stats.json"
+			rm -rf "$D/ngx" ;;
+		esac
+		rates "$D/sc/stats.json" "$w" 0.2 "$t0" "$t1" "$server"
+		echo
 	done
 	done
 }
@@ -338,6 +364,90 @@ part_state() {
 		"sup peak kB" "sup anon kB"
 	state_run 100000
 	state_run 1000000
+}
+
+# ---------------------------------------------------------------------------------------------
+# cpu_ticks PID: user + system clock ticks of the process (all its threads); 0 if it is gone
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+part_thousand() {
+	echo
+	echo "## thousand: nginx at 2 s (echo_sleep, HTTPS), 25 rounds of batches per worker"
+	echo "## (PSS: a worker's, in the middle of the run; CPU: cores the supervisor and the broker"
+	echo "## used over 10 s once all workers were forked)"
+	printf '%8s %6s %8s %9s %10s %10s %9s %10s %7s %9s %8s %7s %7s %4s\n' workers server batches \
+		wall_s "req/s" ideal "whole %" "steady %" "all up" "after %" "PSS kB" "sup" "broker" rc
+	local w hz
+	hz=$(getconf CLK_TCK)
+	for w in ${THOUSAND_WORKERS:-1024 2048 4096}; do
+		local n=$((w * 25))
+		rm -rf "$D/th"
+		corpus "$D/th/in" "$n"
+		start_nginx ngx "echo_sleep 2; echo '$ANSWER';" || continue
+		config "$D/th/cfg.json" "https://127.0.0.1:$NGINX_PORT/v1" "$D/ngx/cert.pem" "$w" 16 1
+		local t0 t1 sup broker rc
+		t0=$(date +%s.%N)
+		"$KGSUP" start -c "$D/th/cfg.json" -i "$D/th/in" -s "$D/th/state" -w "$w" -q \
+			2>"$D/th/err" &
+		sup=$!
+		for _ in $(seq 1200); do
+			[ "$(pgrep -c -P "$sup" -f '__worker')" -ge "$w" ] && break
+			kill -0 "$sup" 2>/dev/null || break
+			sleep 0.1
+		done
+		sleep 2
+		broker=$(pgrep -P "$sup" -f '__broker' | head -1)
+		local a b s1 s2 b1 b2
+		a=$(date +%s.%N)
+		s1=$(cpu_ticks "$sup")
+		b1=$(cpu_ticks ${broker:-0})
+		sleep 10
+		b=$(date +%s.%N)
+		s2=$(cpu_ticks "$sup")
+		b2=$(cpu_ticks ${broker:-0})
+		local pss
+		pss=$(for p in $(pgrep -P "$sup" -f '__worker'); do pss_of "$p"; done |
+			awk '{p += $2; k++} END {printf "%.0f", k ? p / k : 0}')
+		wait "$sup"
+		rc=$?
+		t1=$(date +%s.%N)
+		stop_nginx ngx
+		nginx_arrivals "$D/ngx/access.log" >"$D/th/stats.json"
+		rm -rf "$D/ngx"
+		rates "$D/th/stats.json" "$w" 2 "$t0" "$t1" nginx
+		printf ' %8s %7.2f %7.2f %4d\n' "$pss" \
+			"$(echo "($s2 - $s1) / $hz / ($b - $a)" | bc -l)" \
+			"$(echo "($b2 - $b1) / $hz / ($b - $a)" | bc -l)" "$rc"
+		[ "$rc" = 0 ] || tail -3 "$D/th/err"
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+part_seed() {
+	echo
+	echo "## seed: 8,834 chunks in batches of 10, mock at 2.5 s (HTTPS); bound: ceil(calls /"
+	echo "## at once) rounds of 2.5 s"
+	printf '%-40s %6s %9s %9s %8s\n' client calls wall_s bound_s "over"
+	rm -rf "$D/sd"
+	corpus "$D/sd/in" 8834
+	start_mock --latency-ms 2500
+	local url="https://127.0.0.1:$PORT/v1" ca="$D/mock/cert.pem" w n
+	config "$D/sd/cfg.json" "$url" "$ca" 20 16 10
+	"$KGSUP" plan -c "$D/sd/cfg.json" -i "$D/sd/in" -o "$D/sd/req.jsonl" >/dev/null 2>&1
+	n=$(wc -l <"$D/sd/req.jsonl")
+	for w in ${SEED_WORKERS:-20 200}; do
+		local bound
+		bound=$(echo "($n + $w - 1) / $w * 2.5" | bc)
+		rm -rf "$D/sd/state"
+		read -r wall _ < <(timed "$KGSUP" start -c "$D/sd/cfg.json" -i "$D/sd/in" -s "$D/sd/state" -w "$w" -q)
+		printf '%-40s %6d %9.2f %9.2f %7.1f%%\n' "kgsup, $w workers" "$n" "$wall" "$bound" \
+			"$(echo "100 * ($wall - $bound) / $bound" | bc -l)"
+		read -r wall _ < <(timed $PY "$TOP/scripts/pyclient.py" "$url" "$ca" "$D/sd/req.jsonl" \
+			--rpm 100000000 --tpm 1000000000000 --concurrency "$w")
+		printf '%-40s %6d %9.2f %9.2f %7.1f%%\n' "python asyncio+aiohttp, $w at once" "$n" "$wall" \
+			"$bound" "$(echo "100 * ($wall - $bound) / $bound" | bc -l)"
+	done
+	stop_mock
 }
 
 for part in $PARTS; do "part_$part"; done
