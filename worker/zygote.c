@@ -130,6 +130,11 @@ static void become_worker(char **zargv, uint32_t slot, pid_t supervisor, pid_t m
 	if (getppid() == middle &&
 	    sigtimedwait(&usr2, NULL, &(struct timespec){ REPARENT_WAIT_S, 0 }) < 0)
 		_exit(EXIT_INTERNAL); /* the middle process was not even scheduled to exit */
+	/* It may have exited between the prctl and the getppid: its signal is pending, and once
+	 * unblocked it would kill us as if the supervisor had died. Taken here; from now on the
+	 * signal tells only the supervisor's death, which the getppid below sees if it came
+	 * already. */
+	sigtimedwait(&usr2, NULL, &(struct timespec){ 0, 0 });
 	if (getppid() != supervisor)
 		_exit(EXIT_STOPPED); /* the supervisor died meanwhile (or is no subreaper) */
 	setpgid(0, 0);
