@@ -38,6 +38,7 @@ static const struct setting settings[] = {
 	{ "api", "api_key_env", C_STR, OFF(api_key_env), 1, 0, 0, "OPENAI_API_KEY" },
 	{ "api", "api_key_file", C_STR_OR_NULL, OFF(api_key_file), 1, 0, 0, NULL },
 	{ "api", "ca_file", C_STR_OR_NULL, OFF(ca_file), 1, 0, 0, NULL },
+	{ "api", "ca_path", C_STR_OR_NULL, OFF(ca_path), 1, 0, 0, NULL },
 	{ "api", "timeout_s", C_NUM, OFF(timeout_s), 1, 3600, 120, NULL },
 	{ "api", "connect_timeout_s", C_NUM, OFF(connect_timeout_s), 0.1, 600, 10, NULL },
 	{ "api", "temperature", C_NUM, OFF(temperature), 0, 2, 0, NULL },

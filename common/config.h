@@ -18,6 +18,7 @@ struct config {
 	char *api_key_env;
 	char *api_key_file; /* NULL: the key is in the environment variable api_key_env */
 	char *ca_file; /* NULL: the system's CAs */
+	char *ca_path; /* a directory of CAs named by hash (openssl rehash); NULL: none of ours */
 	double timeout_s;
 	double connect_timeout_s;
 	double temperature;

@@ -7,7 +7,7 @@
 # pauses the run (log and status say so) without using up attempts, and the run goes on when
 # it is back on the same port.
 . "$(dirname "$0")/lib.sh"
-plan 29
+plan 31
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400 >/dev/null
 CFG='{"chunking": {"chunks_per_batch": 1}}'
@@ -74,6 +74,18 @@ write_config "$T/cfg.json" "$CFG"
 sed -i "s#\"$T/mock/cert.pem\"#null#" "$T/cfg.json"
 timeout -k 2 30 "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/tls" -w 2 -q 2>"$T/err"; rc=$?
 check "an untrusted certificate: exit 2 (got $rc: $(head -c 200 "$T/err"))" \
+	eval "[ $rc -eq 2 ] && grep -qF 'cannot connect to $MOCK_URL: SSL certificate problem' '$T/err'"
+# api.ca_path: a directory of CAs named by hash; the CA in it is trusted, and only it (no
+# bundle of the system's beside it)
+mkdir -p "$T/cas" "$T/nocas"
+cp "$T/mock/cert.pem" "$T/cas/mock.pem"
+openssl rehash "$T/cas" 2>/dev/null
+write_config "$T/cfg.json" "{\"api\": {\"ca_file\": null, \"ca_path\": \"$T/cas\"}}"
+timeout -k 2 60 "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/capath" -w 2 -q 2>"$T/err"; rc=$?
+check "api.ca_path holding the server's CA: the run finishes (exit $rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
+write_config "$T/cfg.json" "{\"api\": {\"ca_file\": null, \"ca_path\": \"$T/nocas\"}}"
+timeout -k 2 30 "$KGSUP" start -c "$T/cfg.json" -i "$T/in" -s "$T/nocapath" -w 2 -q 2>"$T/err"; rc=$?
+check "api.ca_path without it: exit 2 (got $rc: $(head -c 200 "$T/err"))" \
 	eval "[ $rc -eq 2 ] && grep -qF 'cannot connect to $MOCK_URL: SSL certificate problem' '$T/err'"
 stop_mock
 
