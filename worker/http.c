@@ -2,12 +2,11 @@
  * check before a run, and the Batch API's calls (a file posted as multipart, a file's content
  * streamed to a descriptor), with libcurl (the only file with curl/curl.h). */
 #include "http.h"
+#include "cadir.h"
 #include "../common/util.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -211,31 +210,10 @@ static struct curl_slist *request_headers(const char *api_key, int json)
 	return curl_slist_append(l, "Expect:");
 }
 
-/* Whether dir holds CAs named by their hash (HHHHHHHH.N, as openssl rehash and Debian's
- * ca-certificates make them), which OpenSSL can look up one at a time. */
-static int hashed_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int found = 0;
-	struct dirent *e;
-	while (!found && (e = readdir(d))) {
-		const char *n = e->d_name;
-		int hex = 0;
-		while (hex < 8 && isxdigit((unsigned char)n[hex]))
-			hex++;
-		found = hex == 8 && n[8] == '.' && isdigit((unsigned char)n[9]);
-	}
-	closedir(d);
-	return found;
-}
-
 /* The CAs to verify the server with: api.ca_file and api.ca_path as given; without either,
- * the system's, from the directory of hashed links curl was built to look in when there is
- * one, not the bundle file beside it. OpenSSL parses a bundle whole (some 150 certificates, a
- * worker's largest cost before its first request) where a directory gives the one CA a
- * server's chain needs (BENCHMARKS.md). */
+ * the system's through the hashed directory curl was built with, not the bundle file beside
+ * it, which OpenSSL parses whole (some 150 CAs: a worker's largest cost before its first
+ * request, BENCHMARKS.md) where the directory gives the one a server's chain needs. */
 static void set_cas(CURL *h, const struct config *cfg)
 {
 	if (cfg->ca_file || cfg->ca_path) {
@@ -245,7 +223,7 @@ static void set_cas(CURL *h, const struct config *cfg)
 		return;
 	}
 	char *dir = NULL;
-	if (curl_easy_getinfo(h, CURLINFO_CAPATH, &dir) == CURLE_OK && dir && hashed_dir(dir))
+	if (curl_easy_getinfo(h, CURLINFO_CAPATH, &dir) == CURLE_OK && dir && cadir_hashed(dir))
 		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
 }
 
