@@ -17,8 +17,8 @@ struct config {
 	char *model;
 	char *api_key_env;
 	char *api_key_file; /* NULL: the key is in the environment variable api_key_env */
-	char *ca_file; /* NULL: the system's CAs */
-	char *ca_path; /* a directory of CAs named by hash (openssl rehash); NULL: none of ours */
+	char *ca_file; /* a PEM file of CAs beside the system's; NULL: the system's alone */
+	char *ca_path; /* a directory of CAs named by hash, instead of the system's; NULL: theirs */
 	double timeout_s;
 	double connect_timeout_s;
 	double temperature;

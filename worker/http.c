@@ -210,20 +210,19 @@ static struct curl_slist *request_headers(const char *api_key, int json)
 	return curl_slist_append(l, "Expect:");
 }
 
-/* The CAs to verify the server with: api.ca_file and api.ca_path as given; without either,
- * the system's through the hashed directory curl was built with, not the bundle file beside
- * it, which OpenSSL parses whole (some 150 CAs: a worker's largest cost before its first
- * request, BENCHMARKS.md) where the directory gives the one a server's chain needs. */
+/* The CAs: api.ca_file (beside the system's directory, as ever) or api.ca_path (instead of
+ * it); without either, the system's hashed directory rather than the bundle file OpenSSL
+ * parses whole (a worker's largest cost before its first request), when it serves (cadir.c). */
 static void set_cas(CURL *h, const struct config *cfg)
 {
-	if (cfg->ca_file || cfg->ca_path) {
+	char *dir = NULL, *bundle = NULL; /* CURLINFO_CAPATH, _CAINFO: libcurl 7.84 (Debian 12: 7.88) */
+	if (cfg->ca_path)
+		curl_easy_setopt(h, CURLOPT_CAPATH, cfg->ca_path);
+	if (cfg->ca_file || cfg->ca_path)
 		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file); /* NULL: no bundle */
-		if (cfg->ca_path)
-			curl_easy_setopt(h, CURLOPT_CAPATH, cfg->ca_path);
-		return;
-	}
-	char *dir = NULL;
-	if (curl_easy_getinfo(h, CURLINFO_CAPATH, &dir) == CURLE_OK && dir && cadir_hashed(dir))
+	else if (curl_easy_getinfo(h, CURLINFO_CAPATH, &dir) == CURLE_OK &&
+		 curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK &&
+		 cadir_serves(curl_version_info(CURLVERSION_NOW)->ssl_version, dir, bundle))
 		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
 }
 

@@ -3,8 +3,9 @@
 # is a socket in the supervisor's): a run started with -w 1030 has 1,030 workers up, scale
 # takes the live run to 1,040, and it stops cleanly, with no socket or descriptor refused and
 # no worker killed on the way (a worker forked by the zygote once took its middle process's
-# exit for the supervisor's death, about one start in a thousand). (A run starts no more workers than it has batches to ask: 1,224 here, at 120 a
-# minute, so that they stay waiting while the count grows. Not scaled down: a surplus worker
+# exit for the supervisor's death, about one start in a thousand). (A run starts no more
+# workers than it has batches to ask: 1,224 here, at 120 a minute, so that they stay waiting
+# while the count grows. Not scaled down: a surplus worker
 # finishes the batch it holds first, and here each waits for its turn in the rate limit.)
 # Not under the sanitizers: 1,040 ASan processes do not fit in a test machine's memory.
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +40,8 @@ check "scale 1040 on the live run (exit $rc): status sees 1,040" workers_seen 10
 kg stop -s "$T/many" 2>/dev/null
 wait $pid; rc=$?
 check "stop: exit 75 (got $rc)" [ "$rc" = 75 ]
-check "no socket or descriptor refused, no worker killed on the way: $(grep -m1 -E 'cannot|Too many|killed by' "$T/many.err")" \
-	[ "$(grep -c -E 'cannot|Too many|killed by' "$T/many.err")" = 0 ]
+bad='cannot|Too many|killed by'
+check "no socket or descriptor refused, no worker killed: $(grep -m1 -E "$bad" "$T/many.err")" \
+	[ "$(grep -c -E "$bad" "$T/many.err")" = 0 ]
 stop_mock
 finish
