@@ -409,15 +409,6 @@ void proc_scale(struct sup *s, int n)
 		n = have;
 	}
 	log_info("scale: %d workers wanted (were %d)", n, s->want);
-	/* A surplus worker goes now: SIGUSR1 hands back the batch it waits to be granted and those
-	 * queued in its socket (a call in flight finishes), and QUIT ends it. Waiting for its turn
-	 * in a rate limit first would keep it, and its batch, for as long as the limit says. */
-	for (int i = n; i < s->want && i < s->nslots; i++) {
-		struct slot *sl = &s->slots[i];
-		if (sl->proc.pid > 0 && (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY))
-			kill(sl->proc.pid, SIGUSR1);
-		quit_slot(s, i);
-	}
 	s->want = n;
 }
 

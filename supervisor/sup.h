@@ -172,8 +172,8 @@ void proc_watch_held(struct sup *s);
 int proc_live_workers(const struct sup *s);
 int proc_busy_workers(const struct sup *s);
 void proc_quit_all(struct sup *s);
-/* Wants n workers from now on: slots are added as needed; surplus workers go at once, handing
- * back what they have not started (a call in flight finishes). */
+/* Wants n workers from now on: slots are added as needed; surplus workers are let go once
+ * idle (proc_trim). */
 void proc_scale(struct sup *s, int n);
 void proc_trim(struct sup *s);
 /* Nothing is left to hand out: lets idle workers go now, while the last calls are out, rather

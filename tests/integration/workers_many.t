@@ -5,7 +5,8 @@
 # no worker killed on the way (a worker forked by the zygote once took its middle process's
 # exit for the supervisor's death, about one start in a thousand). (A run starts no more
 # workers than it has batches to ask: 1,224 here, at 120 a minute, so that they stay waiting
-# while the count grows. Scaling down is scale.t's.)
+# while the count grows. Not scaled down: a surplus worker
+# finishes the batch it holds first, and here each waits for its turn in the rate limit.)
 # Not under the sanitizers: 1,040 ASan processes do not fit in a test machine's memory.
 . "$(dirname "$0")/lib.sh"
 plan 4
