@@ -68,6 +68,8 @@ static const struct setting settings[] = {
 	{ "batch", "poll_s", C_NUM, OFF(batch_poll_s), 0.05, 3600, 15, NULL },
 	{ "batch", "fallback", C_STR, OFF(batch_fallback), 1, 0, 0, "live" },
 	{ "batch", "completion_window", C_STR, OFF(batch_window), 1, 0, 0, "24h" },
+	{ "batch", "max_wait_h", C_NUM, OFF(batch_max_wait_h), 0, 8760, 24, NULL },
+	{ "batch", "expected_h", C_NUM, OFF(batch_expected_h), 0.001, 8760, 24, NULL },
 	{ "chunking", "chunk_tokens", C_INT, OFF(chunk_tokens), 16, 1000000, 600, NULL },
 	{ "chunking", "overlap_tokens", C_INT, OFF(overlap_tokens), 0, 1000000, 60, NULL },
 	{ "chunking", "chunks_per_batch", C_INT, OFF(chunks_per_batch), 1, 1000, 10, NULL },
@@ -360,8 +362,10 @@ int config_check(const struct config *c, const char *name, char *err, size_t err
 	if (strncmp(c->base_url, "https://", 8) && !config_is_loopback_http(c->base_url))
 		FAIL("%s: api.base_url: must start with https:// (plain http:// only to 127.x, "
 		     "localhost or [::1])", name);
-	if (strcmp(c->run_mode, "live") && strcmp(c->run_mode, "batch"))
-		FAIL("%s: run.mode: \"%.40s\" is not \"live\" or \"batch\"", name, c->run_mode);
+	if (strcmp(c->run_mode, "live") && strcmp(c->run_mode, "batch") &&
+	    strcmp(c->run_mode, "auto"))
+		FAIL("%s: run.mode: \"%.40s\" is not \"live\", \"batch\" or \"auto\"", name,
+		     c->run_mode);
 	if (strcmp(c->batch_fallback, "live") && strcmp(c->batch_fallback, "batch"))
 		FAIL("%s: batch.fallback: \"%.40s\" is not \"live\" or \"batch\"", name,
 		     c->batch_fallback);

@@ -49,13 +49,15 @@ struct config {
 	/* run */
 	int64_t workers; /* 1 to WORKERS_MAX */
 	int64_t stop_deadline_s;
-	char *run_mode; /* "live" or "batch" (the Batch API, pbatch.h) */
+	char *run_mode; /* "live", "batch" (the Batch API, pbatch.h) or "auto" (some stages) */
 	/* batch: the OpenAI Batch API */
 	int64_t batch_max_requests; /* lines in one file */
 	double batch_max_file_mb;
 	double batch_poll_s;        /* the first wait between looks at a batch; it grows */
 	char *batch_fallback;       /* "live" or "batch": where a line the API failed is asked again */
 	char *batch_window;         /* completion_window */
+	double batch_max_wait_h;    /* run.mode auto: the wait for answers the user accepts */
+	double batch_expected_h;    /* run.mode auto: what one round through the API is taken to last */
 	/* chunking */
 	int64_t chunk_tokens;
 	int64_t overlap_tokens;

@@ -228,13 +228,13 @@ int ledger_take_where(struct ledger *l, store_txn *t, int64_t now, uint32_t *n,
 		struct requeued *q = &l->queue[i];
 		if (q->taken || q->due > now)
 			continue;
+		if (f && !f->ok(f->arg, q->batch))
+			continue; /* the other taker's */
 		if (ledger_is_out(l, q->batch) || batch_read(t, q->batch, b) ||
 		    (b->state != B_PENDING && b->state != B_INFLIGHT)) {
 			q->taken = 1;
 			continue;
 		}
-		if (f && !f->ok(f->arg, q->batch, b))
-			continue; /* the other taker's */
 		if (!ledger_ready(l, t, q->batch, b, 0)) {
 			q->taken = b->state == B_BLOCKED;
 			continue;
@@ -246,8 +246,15 @@ int ledger_take_where(struct ledger *l, store_txn *t, int64_t now, uint32_t *n,
 	}
 	if (f && f->queue_only)
 		return 0;
-	return ledger_take_cursor(l, t, n, b, 1) || (l->deps && ledger_take_waiting(l, t, n, b)) ||
-	       ledger_take_cursor(l, t, n, b, 0);
+	/* a new batch the filter leaves to the other taker goes in the queue, for it to find there
+	 * from the next round on (run.mode auto: stages live and through the Batch API) */
+	while (ledger_take_cursor(l, t, n, b, 1) || (l->deps && ledger_take_waiting(l, t, n, b)) ||
+	       ledger_take_cursor(l, t, n, b, 0)) {
+		if (!f || f->ok(f->arg, *n))
+			return 1;
+		ledger_defer(l, *n, 0, now);
+	}
+	return 0;
 }
 
 int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b)

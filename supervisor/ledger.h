@@ -95,11 +95,12 @@ void ledger_round_begin(struct ledger *l);
  * the cursor; never one that is out. Returns 1 with *n, *b and *attempt set, or 0. */
 int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
 		uint32_t *attempt);
-/* Two takers share the work (live workers and the Batch API, pbatch.h): ok says whether a
- * batch handed back is this taker's (one it declines stays queued for the other); with
- * queue_only, batches never handed out yet are not this taker's at all. */
+/* Two takers share the work (live workers and the Batch API, pbatch.h): ok says whether batch
+ * n is this taker's. One it declines stays queued for the other, or, never handed out yet, is
+ * queued for it when the round commits; with queue_only, batches never handed out yet are not
+ * this taker's at all. */
 struct take_filter {
-	int (*ok)(void *arg, uint32_t n, const struct batch_rec *b);
+	int (*ok)(void *arg, uint32_t n);
 	void *arg;
 	int queue_only;
 };

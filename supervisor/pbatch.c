@@ -2,6 +2,7 @@
  * batches adopted after a crash, and stepped from the loop one op at a time. */
 #include "pbatch.h"
 #include "pbatch_impl.h"
+#include "deps.h"
 #include "sup.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -47,10 +48,26 @@ static int run_id_txn(store_txn *t, void *arg)
 
 static int read_held(struct pbatch *pb, store *db);
 
+static void say_route(const struct sup *s)
+{
+	buf say;
+	buf_init(&say);
+	pbatch_route_say(&s->job, &s->cfg, &say);
+	buf_cstr(&say);
+	for (char *l = say.data, *e; (e = strchr(l, '\n')); l = e + 1) {
+		*e = '\0';
+		log_info("run.mode auto: %s", l);
+	}
+	buf_free(&say);
+}
+
 int pbatch_open(struct sup *s, char *err, size_t errlen)
 {
 	struct pbatch *pb = &s->pb;
-	pb->on = !strcmp(s->cfg.run_mode, "batch");
+	pb->stages = pbatch_route(&s->job, &s->cfg, NULL);
+	pb->on = pb->stages != 0;
+	pb->live_too = pb->on && pb->stages != pbatch_route_all(&s->job);
+	pb->deps = s->led.deps;
 	pb->fallback_live = !strcmp(s->cfg.batch_fallback, "live");
 	if (!realpath(s->state_dir, pb->dir)) {
 		snprintf(err, errlen, "%s: %s", s->state_dir, strerror(errno));
@@ -70,10 +87,14 @@ int pbatch_open(struct sup *s, char *err, size_t errlen)
 		pb->parts[pb->nparts++] = (struct part){ .r = r };
 	}
 	store_abort(t);
+	if (!strcmp(s->cfg.run_mode, "auto"))
+		say_route(s);
 	if (!pb->on && !pbatch_busy(pb))
 		return 0;
-	if (!pb->on) /* a run started with the Batch API goes on with it: its parts are out */
+	if (!pb->on) { /* a run started with the Batch API goes on with it: its parts are out */
 		log_info("%zu parts of this run are at the Batch API: picked up again", pbatch_busy(pb));
+		pb->stages = UINT32_MAX;
+	}
 	pb->on = 1;
 	if (store_write(s->db, run_id_txn, pb)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
@@ -204,7 +225,9 @@ int pbatch_adopt(struct sup *s)
 
 int pbatch_wants(const struct pbatch *pb, uint32_t n)
 {
-	return !(pb->fallback_live && bit_get(pb->tried, pb->captried, n));
+	uint32_t stage = pb->deps ? deps_stage(pb->deps, n) : 0;
+	return stage < 32 && (pb->stages >> stage & 1) &&
+	       !(pb->fallback_live && bit_get(pb->tried, pb->captried, n));
 }
 
 static void set_tried(struct pbatch *pb, uint32_t n)

@@ -32,6 +32,7 @@
 
 #include "../common/buf.h"
 #include "../common/config.h"
+#include "../common/job.h"
 #include "../common/paths.h"
 #include "../common/proto.h"
 #include "../common/store.h"
@@ -71,8 +72,13 @@ struct part {
 
 enum pb_op { PB_NONE, PB_UPLOAD, PB_CREATE, PB_GET, PB_LIST, PB_DOWNLOAD, PB_COLLECT, PB_CANCEL };
 
+struct deps;
+
 struct pbatch {
 	int on;            /* the run sends through the Batch API */
+	uint32_t stages;   /* bit per stage: its batches go through it (pbatch_route) */
+	int live_too;      /* some stages go live (run.mode auto) */
+	const struct deps *deps; /* the ledger's: a batch's stage (NULL: one stage) */
 	int fallback_live; /* batch.fallback "live" */
 	char run_id[40];   /* metadata.kgsup_run of its provider batches */
 	char dir[PATHS_MAX]; /* the state directory, absolute: ops get their paths from it */
@@ -145,7 +151,8 @@ int pbatch_round_end(store_txn *t, struct sup *s);
 void pbatch_commit(struct sup *s);
 /* The line's "url" and the batch's "endpoint": base_url's path and the endpoint's. */
 void pbatch_url(const struct config *cfg, unsigned endpoint, char *out, size_t len);
-/* Whether a batch handed back is for live workers (0) or the Batch API (1). */
+/* Whether batch n is for live workers (0) or the Batch API (1): its stage's route, and live
+ * once the API gave it back with batch.fallback "live". */
 int pbatch_wants(const struct pbatch *pb, uint32_t n);
 
 /* ---- between rounds ---- */
@@ -162,6 +169,13 @@ size_t pbatch_busy(const struct pbatch *pb);
 void pbatch_stop(struct sup *s);
 /* The loop's poll may sleep at most this long for the parts (ms, at most max). */
 long pbatch_sleep_ms(const struct pbatch *pb, long max);
+
+/* pbatch_route.c: bit per stage of the job, set when run.mode sends the stage through the
+ * Batch API (wait_h, if not NULL, gets per stage the hours from the start until its answers are
+ * expected); and the same said as one line per stage, for the log and plan. */
+uint32_t pbatch_route(const struct job *j, const struct config *cfg, double *wait_h);
+uint32_t pbatch_route_all(const struct job *j); /* every stage's bit */
+void pbatch_route_say(const struct job *j, const struct config *cfg, buf *out);
 
 /* pbatch_state.c: the transition table, for tests and the verbs; a part's record (0, or -1
  * when there is none of this version) */

@@ -31,9 +31,8 @@ void pbatch_url(const struct config *cfg, unsigned endpoint, char *out, size_t l
 		 endpoint == EP_EMBEDDINGS ? "embeddings" : "chat/completions");
 }
 
-static int provider_wants(void *arg, uint32_t n, const struct batch_rec *b)
+static int provider_wants(void *arg, uint32_t n)
 {
-	(void)b;
 	return pbatch_wants(arg, n);
 }
 

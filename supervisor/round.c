@@ -242,9 +242,8 @@ int round_prepare(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
 }
 
 /* Live workers take what the Batch API gave back (batch.fallback "live"), and nothing else. */
-static int live_wants(void *arg, uint32_t n, const struct batch_rec *b)
+static int live_wants(void *arg, uint32_t n)
 {
-	(void)b;
 	return !pbatch_wants(arg, n);
 }
 
@@ -254,7 +253,8 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	struct slot *sl = &s->slots[i];
 	uint32_t n, attempt;
 	struct batch_rec b;
-	struct take_filter live = { live_wants, &s->pb, 1 };
+	/* with every stage through the Batch API, live workers take only what it gave back */
+	struct take_filter live = { live_wants, &s->pb, !s->pb.live_too };
 	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
 	       ledger_take_where(&s->led, t, now_ms(), &n, &b, &attempt, s->pb.on ? &live : NULL)) {

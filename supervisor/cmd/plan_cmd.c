@@ -3,6 +3,7 @@
  * counts, the prompt tokens (request bytes / 4, the broker's estimate too) and the cost range;
  * with -o FILE it writes each request body as one line (what `start` would POST). */
 #include "../cli.h"
+#include "../pbatch.h"
 #include "../plan.h"
 #include "../render.h"
 #include "../rowstore.h"
@@ -25,6 +26,8 @@ struct estimate {
 	uint64_t skipped; /* inputs that could not be read */
 	struct rows_plan rows; /* a job over rows: what the tables hold */
 	uint32_t seeds; /* embedding stages over entities: planned once the graph is made */
+	uint32_t via;   /* run.mode auto: the stages sent through the Batch API (pbatch_route) */
+	double via_in, via_out; /* their share of cost_in and cost_out */
 };
 
 /* The scratch directory the plan was made in, with its store. */
@@ -61,9 +64,15 @@ static int render_all(store *db, const struct config *cfg, const struct job *job
 		const struct stage *st = &job->st[r.stage];
 		e->prompt_tokens += r.body.len / BYTES_PER_TOKEN + (uint64_t)st->token_budget;
 		e->max_completion += (uint64_t)st->max_tokens;
-		e->cost_in += config_cost_model(cfg, st->model, r.body.len / BYTES_PER_TOKEN +
-								(uint64_t)st->token_budget, 0);
-		e->cost_out += config_cost_model(cfg, st->model, 0, (uint64_t)st->max_tokens);
+		double cin = config_cost_model(cfg, st->model, r.body.len / BYTES_PER_TOKEN +
+								   (uint64_t)st->token_budget, 0);
+		double cout = config_cost_model(cfg, st->model, 0, (uint64_t)st->max_tokens);
+		e->cost_in += cin;
+		e->cost_out += cout;
+		if (e->via >> r.stage & 1) {
+			e->via_in += cin;
+			e->via_out += cout;
+		}
 		if (out) {
 			fwrite(r.body.data, 1, r.body.len, out);
 			fputc('\n', out);
@@ -74,8 +83,8 @@ static int render_all(store *db, const struct config *cfg, const struct job *job
 	return rc;
 }
 
-static void print_estimate(const struct estimate *e, const struct config *cfg, int json,
-			   int batch_api)
+static void print_estimate(const struct estimate *e, const struct config *cfg,
+			   const struct job *job, int json, int batch_api)
 {
 	double in = e->cost_in, out = e->cost_out, keep = 1 - cfg->batch_discount;
 	if (json) {
@@ -83,6 +92,11 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 		if (batch_api)
 			snprintf(batch, sizeof batch, ",\"batch_api_cost_usd\":{\"prompt\":%.6f,"
 				 "\"completion_at_most\":%.6f}", in * keep, out * keep);
+		else if (!strcmp(cfg->run_mode, "auto"))
+			snprintf(batch, sizeof batch, ",\"auto_cost_usd\":{\"prompt\":%.6f,"
+				 "\"completion_at_most\":%.6f,\"batch_api_stages\":%u}",
+				 in - e->via_in * cfg->batch_discount,
+				 out - e->via_out * cfg->batch_discount, (unsigned)__builtin_popcount(e->via));
 		printf("{\"sources\":%u,\"skipped_inputs\":%llu,\"chunks\":%u,\"batches\":%u,"
 		       "\"prompt_tokens\":%llu,\"max_completion_tokens\":%llu,\"cost_usd\":{\"prompt\":%.6f,"
 		       "\"completion_at_most\":%.6f}%s,\"rows\":%llu,\"rows_skipped\":%llu,"
@@ -116,6 +130,17 @@ static void print_estimate(const struct estimate *e, const struct config *cfg, i
 		printf("batch api    $%.4f for prompts + at most $%.4f for completions (%.0f%% off, "
 		       "pricing.batch_discount; answers within %s)\n", in * keep, out * keep,
 		       cfg->batch_discount * 100, cfg->batch_window);
+	else if (!strcmp(cfg->run_mode, "auto")) {
+		printf("run.mode auto $%.4f for prompts + at most $%.4f for completions (the stages "
+		       "below through the Batch API at %.0f%% off)\n",
+		       in - e->via_in * cfg->batch_discount, out - e->via_out * cfg->batch_discount,
+		       cfg->batch_discount * 100);
+		buf say;
+		buf_init(&say);
+		pbatch_route_say(job, cfg, &say);
+		fwrite(say.data, 1, say.len, stdout);
+		buf_free(&say);
+	}
 }
 
 int plan_cmd(const struct cli *cli)
@@ -154,12 +179,14 @@ int plan_cmd(const struct cli *cli)
 	    plan_inputs(&cfg, &pr, &job, cli->inputs, cli->ninputs, cli->strict, NULL, db, NULL, &e.plan,
 			&e.skipped, err, sizeof err))
 		goto done;
+	if (!cli->batch_api && !strcmp(cfg.run_mode, "auto"))
+		e.via = pbatch_route(&job, &cfg, NULL);
 	if (render_all(db, &cfg, &job, out, &e)) {
 		snprintf(err, sizeof err, "cannot render the requests");
 		rc = EXIT_INTERNAL;
 		goto done;
 	}
-	print_estimate(&e, &cfg, cli->json, cli->batch_api);
+	print_estimate(&e, &cfg, &job, cli->json, cli->batch_api);
 	rc = EXIT_OK;
 done:
 	if (err[0])

@@ -75,12 +75,55 @@ static void ids_and_statuses(void **state)
 	assert_false(pbatch_status_ended("validating"));
 }
 
+/* run.mode auto: chunks (0) and a summary per document (1) read nothing; a synthesis (2) reads
+ * both; an embedding stage over entities (3) waits for the graph stages (0 and 2). */
+static void auto_routes_by_the_wait(void **state)
+{
+	(void)state;
+	struct stage st[4];
+	memset(st, 0, sizeof st);
+	st[0].graph = 1;
+	st[2].needs = 1u << 0 | 1u << 1;
+	st[2].graph = 1;
+	st[3].over = OVER_ENTITIES;
+	struct job j = { .n = 4, .st = st };
+	struct config c;
+	config_defaults(&c);
+	free(c.run_mode);
+	c.run_mode = strdup("auto");
+	c.batch_expected_h = 24;
+	double wait[JOB_MAX_STAGES];
+	c.batch_max_wait_h = 24; /* one round: what reads nothing */
+	assert_int_equal(pbatch_route(&j, &c, wait), 0x3);
+	assert_true(wait[2] == 24 && wait[3] == 24);
+	c.batch_max_wait_h = 47.9; /* the entities wait for the synthesis, itself 24 h late */
+	assert_int_equal(pbatch_route(&j, &c, NULL), 0x3);
+	c.batch_max_wait_h = 48; /* two rounds: the synthesis too, then the entities wait 72 h */
+	assert_int_equal(pbatch_route(&j, &c, wait), 0x7);
+	assert_true(wait[2] == 48 && wait[3] == 48);
+	c.batch_max_wait_h = 72;
+	assert_int_equal(pbatch_route(&j, &c, wait), 0xf);
+	assert_true(wait[3] == 72);
+	c.batch_max_wait_h = 23;
+	assert_int_equal(pbatch_route(&j, &c, NULL), 0);
+	free(c.run_mode);
+	c.run_mode = strdup("batch");
+	assert_int_equal(pbatch_route(&j, &c, NULL), 0xf);
+	assert_int_equal(pbatch_route_all(&j), 0xf);
+	free(c.run_mode);
+	c.run_mode = strdup("live");
+	c.batch_max_wait_h = 1000;
+	assert_int_equal(pbatch_route(&j, &c, NULL), 0);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_header_diagram_is_the_table),
 		cmocka_unit_test(the_url_is_base_urls_path),
 		cmocka_unit_test(ids_and_statuses),
+		cmocka_unit_test(auto_routes_by_the_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
