@@ -74,7 +74,7 @@ int pbatch_open(struct sup *s, char *err, size_t errlen)
 		return -1;
 	}
 	pb->op.from = -1;
-	for (int e = 0; e < 2; e++)
+	for (int e = 0; e < PB_FILLS; e++)
 		pb->fill[e].fd = pb->fill[e].idx_fd = -1;
 	store_txn *t = store_begin(s->db, 0);
 	if (!t) {
@@ -126,7 +126,7 @@ void pbatch_free(struct pbatch *pb)
 	if (pb->op.from >= 0)
 		close(pb->op.from);
 	buf_free(&pb->op.out);
-	for (int e = 0; e < 2; e++) {
+	for (int e = 0; e < PB_FILLS; e++) {
 		if (pb->fill[e].fd >= 0)
 			close(pb->fill[e].fd);
 		if (pb->fill[e].idx_fd >= 0)

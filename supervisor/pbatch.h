@@ -70,6 +70,8 @@ struct part {
 	uint32_t received; /* results of this collect received (committed already or not) */
 };
 
+#define PB_FILLS 8 /* parts a round writes at most (models of a job's stages, by endpoint) */
+
 enum pb_op { PB_NONE, PB_UPLOAD, PB_CREATE, PB_GET, PB_LIST, PB_DOWNLOAD, PB_COLLECT, PB_CANCEL };
 
 struct deps;
@@ -84,7 +86,7 @@ struct pbatch {
 	char dir[PATHS_MAX]; /* the state directory, absolute: ops get their paths from it */
 	struct part *parts;
 	size_t nparts, capparts; /* as committed */
-	/* the round being built: the parts it writes, one per endpoint */
+	/* the round being built: the parts it writes, one per endpoint and model */
 	struct fill {
 		int open;
 		uint32_t part;
@@ -92,7 +94,7 @@ struct pbatch {
 		int idx_fd;
 		struct part_rec r;
 		buf lines, idx; /* written out by the MB */
-	} fill[2];
+	} fill[PB_FILLS];
 	size_t nround_parts; /* parts the round adds */
 	struct { uint32_t part; uint64_t prompt, completion; double cost; uint32_t n; } *tally;
 	size_t ntally, captally; /* the round's results, per part */

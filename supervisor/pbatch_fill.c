@@ -52,7 +52,7 @@ static void close_fill(struct fill *f, buf *lines, buf *idx)
 
 void pbatch_round_begin(struct pbatch *pb)
 {
-	for (int e = 0; e < 2; e++)
+	for (int e = 0; e < PB_FILLS; e++)
 		close_fill(&pb->fill[e], &pb->fill[e].lines, &pb->fill[e].idx);
 	pb->nround_parts = 0;
 	pb->nwritten = 0;
@@ -156,6 +156,21 @@ static const char *stage_model(const struct sup *s, uint32_t stage)
 	return s->cfg.model;
 }
 
+/* The round's part for the endpoint and model (a provider batch holds one model's requests,
+ * and its queue limit is the model's): the open one, else one to open, else NULL. */
+static struct fill *fill_for(struct pbatch *pb, unsigned ep, const char *model)
+{
+	struct fill *unused = NULL;
+	for (int e = 0; e < PB_FILLS; e++) {
+		struct fill *f = &pb->fill[e];
+		if (!f->open)
+			unused = unused ? unused : f;
+		else if (f->r.endpoint == ep && !strncmp(f->r.model, model, sizeof f->r.model - 1))
+			return f;
+	}
+	return unused;
+}
+
 /* Whether the fills may take more: not while a part is being collected (its answers make the
  * next stages' batches ready: they go in one part after it, not in a trickle of small ones). */
 static int may_fill(const struct sup *s)
@@ -188,17 +203,15 @@ int pbatch_fill(store_txn *t, struct sup *s)
 			continue;
 		const struct rendered *r = pb->req;
 		unsigned ep = s->led.deps && vecs_stage(&s->job, r->stage) ? EP_EMBEDDINGS : EP_CHAT;
-		struct fill *fl = &pb->fill[ep];
 		uint32_t holder = map_get(&pb->keys, r->key, HASH_LEN);
 		if (holder == UINT32_MAX)
 			holder = map_get(&pb->rkeys, r->key, HASH_LEN);
 		const char *model = stage_model(s, r->stage);
-		/* a provider batch holds one model's requests (its queue limit is the model's) */
-		int other = fl->open && strncmp(fl->r.model, model, sizeof fl->r.model - 1);
-		if (holder != UINT32_MAX || other || (fl->open && full(s, fl, r->body.len + 200))) {
-			/* asked already (it waits for that answer), another model's, or no room: a
-			 * later part's */
-			int wait = holder != UINT32_MAX || other;
+		struct fill *fl = fill_for(pb, ep, model);
+		if (holder != UINT32_MAX || !fl || (fl->open && full(s, fl, r->body.len + 200))) {
+			/* asked already (it waits for that answer), a model past the round's parts,
+			 * or no room: a later part's */
+			int wait = holder != UINT32_MAX || !fl;
 			ledger_defer(&s->led, n, attempt, wait ? now + 1000 : now);
 			if (!wait)
 				break;
@@ -217,7 +230,7 @@ int pbatch_fill(store_txn *t, struct sup *s)
 		pb->written = xgrow(pb->written, &pb->capwritten, pb->nwritten, sizeof *pb->written, 64);
 		pb->written[pb->nwritten++] = n;
 	}
-	for (int e = 0; !rc && e < 2; e++) {
+	for (int e = 0; !rc && e < PB_FILLS; e++) {
 		struct fill *fl = &pb->fill[e];
 		if (!fl->open)
 			continue;
@@ -281,7 +294,7 @@ void pbatch_commit(struct sup *s)
 		r->collected += pb->tally[i].n;
 	}
 	pb->ntally = 0;
-	for (int e = 0; e < 2; e++) {
+	for (int e = 0; e < PB_FILLS; e++) {
 		struct fill *fl = &pb->fill[e];
 		if (!fl->open)
 			continue;
