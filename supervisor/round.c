@@ -84,9 +84,9 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 	if (m->status != RES_OK || m->batch >= s->led.nbatches || batch_read(t, m->batch, &b) ||
 	    !m->key || memcmp(b.key, m->key, HASH_LEN) || b.state == B_DONE || b.state == B_SPLIT)
 		return 0;
-	uint32_t missing;
+	uint32_t missing, dims;
 	int rc = vecs_answer(&s->vecs, &s->cache, t, deps_stage(s->led.deps, m->batch), &b,
-			     m->payload, m->payload_len, &missing);
+			     m->payload, m->payload_len, &missing, &dims);
 	if (rc == STORE_FULL)
 		return rc;
 	buf_reset(&s->result_msg);
@@ -94,7 +94,7 @@ static int apply_vectors(store_txn *t, struct sup *s, struct msg_result *m)
 		int last = b.attempts + m->requests_sent >= (uint64_t)s->cfg.max_attempts;
 		if (rc == VECS_OTHER_DIMS)
 			buf_printf(&s->result_msg, "its vectors have %u dimensions, unlike the stage's "
-				   "first (the server picks them: set the stage's dimensions)", missing);
+				   "first (the server picks them: set the stage's dimensions)", dims);
 		else if (rc)
 			buf_puts(&s->result_msg, "its answer is not a list of vectors");
 		else

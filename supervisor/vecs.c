@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ASK_CHUNK = 'c', ASK_ENTITY = 'e' };
+/* DB_VECASK records: the kind, the input's key (its vector's, worked out once at plan time:
+ * hashing a text for each take, render and answer cost more than the rest of the supervisor's
+ * work for it), then the chunk's number or the entity's text. Runs planned before 0.6.0 have
+ * the kinds without the key ('c', 'e'): their keys are worked out from the text. */
+enum { ASK_CHUNK = 'c', ASK_ENTITY = 'e', ASK_CHUNK_KEYED = 'C', ASK_ENTITY_KEYED = 'E' };
 
 void vecs_init(struct vecs *v, const struct job *job, const struct config *cfg)
 {
@@ -40,14 +44,15 @@ static void ask_key(unsigned char key[8], uint32_t stage, uint32_t k)
 	wr_u32be(key + 4, k);
 }
 
-static int ask_put(store_txn *t, uint32_t stage, uint32_t k, int kind, const void *what,
-		   size_t len)
+static int ask_put(store_txn *t, uint32_t stage, uint32_t k, int kind,
+		   const unsigned char vkey[HASH_LEN], const void *what, size_t len)
 {
 	unsigned char key[8];
 	ask_key(key, stage, k);
 	buf rec;
 	buf_init(&rec);
 	buf_putc(&rec, (char)kind);
+	buf_put(&rec, vkey, HASH_LEN);
 	buf_put(&rec, what, len);
 	int rc = store_put(t, DB_VECASK, key, 8, rec.data, rec.len);
 	buf_free(&rec);
@@ -55,9 +60,9 @@ static int ask_put(store_txn *t, uint32_t stage, uint32_t k, int kind, const voi
 }
 
 /* The text input k of stage asks (cut as it is sent), valid until the transaction ends or
- * the next call. 0, or -1 when it is missing. */
+ * the next call, and its vector's key. 0, or -1 when it is missing. */
 static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_t k,
-		    const char **text, size_t *len)
+		    const char **text, size_t *len, unsigned char vkey[HASH_LEN])
 {
 	unsigned char key[8];
 	ask_key(key, stage, k);
@@ -66,20 +71,30 @@ static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_
 	if (store_get(t, DB_VECASK, key, 8, &r, &n) || n < 1)
 		return -1;
 	const char *p = r;
-	if (p[0] == ASK_ENTITY) {
-		*text = p + 1;
-		*len = n - 1;
-	} else if (p[0] == ASK_CHUNK && n == 5) {
+	int keyed = p[0] == ASK_CHUNK_KEYED || p[0] == ASK_ENTITY_KEYED;
+	size_t head = 1 + (keyed ? HASH_LEN : 0);
+	if (n < head)
+		return -1;
+	if (p[0] == ASK_ENTITY || p[0] == ASK_ENTITY_KEYED) {
+		*text = p + head;
+		*len = n - head;
+	} else if ((p[0] == ASK_CHUNK || p[0] == ASK_CHUNK_KEYED) && n == head + 4) {
 		const void *c;
 		size_t cn;
-		if (record_get(t, DB_CHUNKS, rd_u32be(p + 1), &c, &cn) || cn < sizeof(struct chunk_rec))
+		if (record_get(t, DB_CHUNKS, rd_u32be(p + head), &c, &cn) ||
+		    cn < sizeof(struct chunk_rec))
 			return -1;
 		*text = (const char *)c + sizeof(struct chunk_rec);
 		*len = cn - sizeof(struct chunk_rec);
 	} else {
 		return -1;
 	}
-	*len = vec_input_len(*text, *len, job->st[stage].max_input_tokens);
+	const struct stage *st = &job->st[stage];
+	*len = vec_input_len(*text, *len, st->max_input_tokens);
+	if (keyed)
+		memcpy(vkey, p + 1, HASH_LEN);
+	else
+		vec_key(st->model, st->dimensions, *text, *len, vkey);
 	return 0;
 }
 
@@ -138,7 +153,7 @@ int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stag
 	unsigned char ref[4];
 	wr_u32be(ref, chunk);
 	*tokens = input_tokens(len);
-	return ask_put(t, stage, k, ASK_CHUNK, ref, 4);
+	return ask_put(t, stage, k, ASK_CHUNK_KEYED, key, ref, 4);
 }
 
 /* Calls fn for each input of batch b still without a vector. */
@@ -148,14 +163,12 @@ static int each_unanswered(const struct job *job, store_txn *t, uint32_t stage,
 				     const unsigned char key[HASH_LEN]),
 			   void *arg)
 {
-	const struct stage *st = &job->st[stage];
 	for (uint32_t i = 0; i < b->nchunks; i++) {
 		const char *text;
 		size_t len;
-		if (ask_text(job, t, stage, b->first_chunk + i, &text, &len))
-			return -1;
 		unsigned char key[HASH_LEN];
-		vec_key(st->model, st->dimensions, text, len, key);
+		if (ask_text(job, t, stage, b->first_chunk + i, &text, &len, key))
+			return -1;
 		if (!vecstore_has(t, key)) {
 			int rc = fn(arg, text, len, key);
 			if (rc)
@@ -237,30 +250,28 @@ static int count_one(void *arg, const char *text, size_t len, const unsigned cha
 /* The dimensions of the vector of stage's first input, 0 when it has none yet. */
 static size_t first_dims(const struct job *job, store_txn *t, uint32_t stage)
 {
-	const struct stage *st = &job->st[stage];
 	const char *text;
 	size_t len, dims;
 	unsigned char key[HASH_LEN];
-	if (ask_text(job, t, stage, 0, &text, &len))
+	if (ask_text(job, t, stage, 0, &text, &len, key))
 		return 0;
-	vec_key(st->model, st->dimensions, text, len, key);
 	return vecstore_get(t, key, NULL, 0, &dims) ? 0 : dims;
 }
 
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
-		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing)
+		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing,
+		uint32_t *dims_out)
 {
 	uint32_t n, dims;
-	*missing = 0;
+	*missing = *dims_out = 0;
 	if (vec_payload_read(payload, len, &n, &dims))
 		return -1;
+	*dims_out = dims;
 	/* without "dimensions" the server picks them: a stage's vectors of two lengths (a
 	 * proxy over two models) would not compare, and search and resolution would skip some */
 	size_t want = v->job->st[stage].dimensions ? 0 : first_dims(v->job, t, stage);
-	if (want && want != dims) {
-		*missing = dims;
+	if (want && want != dims)
 		return VECS_OTHER_DIMS;
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		const void *f;
 		const unsigned char *key = vec_payload_item(payload, i, dims, &f);
@@ -305,7 +316,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		}
 		count++;
 		tokens += tk;
-		rc = ask_put(t, stage, k++, ASK_ENTITY, text, len);
+		rc = ask_put(t, stage, k++, ASK_ENTITY_KEYED, key, text, len);
 	}
 	if (count && !rc) {
 		v->sizes = xgrow(v->sizes, &v->capsizes, nb, sizeof *v->sizes, 64);

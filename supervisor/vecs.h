@@ -51,12 +51,13 @@ int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, uint32_t stage,
 		const struct batch_rec *b, buf *body, uint32_t *est_tokens);
 /* A worker's answer (vec.h's payload): each vector kept under its key, here and in the shared
- * cache. *missing: inputs of b still without a vector after it. 0, -1 (not a payload),
- * VECS_OTHER_DIMS (nothing kept: its vectors' length, in *missing, is not that of the stage's
+ * cache. *missing: inputs of b still without a vector after it; *dims: its vectors' length.
+ * 0, -1 (not a payload), VECS_OTHER_DIMS (nothing kept: *dims is not the length of the stage's
  * first vector, for a stage without "dimensions") or STORE_FULL. */
 #define VECS_OTHER_DIMS 3
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
-		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing);
+		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing,
+		uint32_t *dims);
 /* The seed of a stage over entities: the graph's entities still without a vector go in the
  * stage's ask list, and *sizes / *nbatches say how the batches replacing the seed divide it (0
  * batches: nothing to ask). 0, -1 (the graph could not be built: err) or STORE_FULL. */
