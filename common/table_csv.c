@@ -160,7 +160,7 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 		return -1;
 	}
 	csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI);
-	csv_set_delim(&r.p, (unsigned char)t->form->delim);
+	csv_set_delim(&r.p, (unsigned char)t->delim);
 	csv_set_space_func(&r.p, never); /* RFC 4180: spaces are part of a field */
 	rowbuf_init(&r.rb);
 	int rc = read_all(&r, fd, t->readings++ ? NULL : t->path);
@@ -174,12 +174,39 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 	return rc;
 }
 
+/* A .csv whose first line holds more semicolons than commas, outside quotes, is read with
+ * semicolons: Excel writes its CSV so where the decimal mark is a comma. The bytes are counted
+ * before decoding: ',' and ';' are the same bytes in every encoding read (UTF-16's too). */
 int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
 {
 	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
-	(void)t;
-	(void)err;
-	(void)errlen;
+	t->delim = t->form->delim;
+	if (t->delim != ',')
+		return 0;
+	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
+		return -1;
+	}
+	char *head = xmalloc(BLOCK);
+	ssize_t n;
+	while ((n = read(fd, head, BLOCK)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	size_t commas = 0, semis = 0;
+	int quoted = 0;
+	for (ssize_t i = 0; i < n && (quoted || head[i] != '\n'); i++) {
+		quoted ^= head[i] == '"';
+		commas += !quoted && head[i] == ',';
+		semis += !quoted && head[i] == ';';
+	}
+	free(head);
+	if (semis > commas) {
+		t->delim = ';';
+		if (!t->readings)
+			log_info("%s: fields separated by semicolons (a spreadsheet's CSV where the decimal "
+				 "mark is a comma)", t->path);
+	}
 	return 0;
 }
 

@@ -29,6 +29,7 @@ struct table {
 	const struct table_fmt *form; /* its row of the format table */
 	struct xlsx *xlsx;	      /* xlsx: the workbook, styles and shared strings */
 	int readings;		      /* csv/tsv: how often read (its encoding is said once) */
+	char delim;		      /* csv/tsv: the field separator read (table_csv.c) */
 };
 
 /* One row being built: cells are set by column (gaps stay empty), then handed over. */

@@ -237,6 +237,14 @@ static int on_row(const struct table_row *row, void *arg)
 	return 0;
 }
 
+static int in_list(const json *list, const char *name)
+{
+	for (const json *e = json_first(list); e; e = json_next(e))
+		if (json_string(e) && !strcmp(json_string(e), name))
+			return 1;
+	return 0;
+}
+
 /* The job's column settings; with no input.keep_columns every column of the first table but
  * the id and the text is kept (at most ROW_MAX_KEEP), and the same ones of later tables (empty
  * where one has none), and a report's score column always is. */
@@ -249,26 +257,46 @@ static int choose(struct table_plan *tp, const struct column_stats *st)
 	json *list = cfg->input_keep_columns ?
 			     json_parse(cfg->input_keep_columns, strlen(cfg->input_keep_columns), NULL, 0) :
 			     NULL;
-	for (const json *e = json_first(list); e && spec.nkeep < ROW_MAX_KEEP; e = json_next(e))
-		keep[spec.nkeep++] = json_string(e);
+	size_t listed = 0, left_out = 0;
+	for (const json *e = json_first(list); e; e = json_next(e), listed++)
+		if (spec.nkeep < ROW_MAX_KEEP)
+			keep[spec.nkeep++] = json_string(e);
+	const char *score = cfg->report_score_column;
+	if (listed + (score && !in_list(list, score)) > ROW_MAX_KEEP) {
+		snprintf(pl->err, pl->errlen, "%s: input.keep_columns: %zu columns%s; at most %d are "
+			 "kept", cfg->config_file ? cfg->config_file : "config", listed, score && !in_list(list, score) ? " and report.score_column" : "",
+			 ROW_MAX_KEEP);
+		json_free(list);
+		return -1;
+	}
 	int rc = columns_choose(tp->path, st, &spec, &tp->ch, pl->err, pl->errlen);
 	if (!rc && !list && pl->have_columns) {
 		spec.keep_may_lack = 1; /* tables of other shapes: empty cells */
 		for (size_t i = 0; i < pl->nfirst_keep; i++)
 			keep[spec.nkeep++] = pl->first_keep[i];
 	} else if (!rc && !list) {
-		for (size_t i = 0; i < st->ncols && spec.nkeep < ROW_MAX_KEEP; i++)
-			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i])
-				keep[spec.nkeep++] = st->names[i];
+		for (size_t i = 0; i < st->ncols; i++)
+			if ((int)i != tp->ch.id_col && (int)i != tp->ch.text_col && *st->names[i]) {
+				if (spec.nkeep < ROW_MAX_KEEP)
+					keep[spec.nkeep++] = st->names[i];
+				else
+					left_out += !score || strcmp(st->names[i], score);
+			}
 	}
-	const char *score = cfg->report_score_column;
 	int has_score = !score;
 	for (size_t i = 0; i < spec.nkeep; i++)
 		has_score |= !strcmp(keep[i], score ? score : "");
-	if (!has_score && spec.nkeep < ROW_MAX_KEEP) {
+	if (!has_score && spec.nkeep == ROW_MAX_KEEP) { /* (picked: the list was checked above) */
+		spec.nkeep--;
+		left_out++;
+	}
+	if (!has_score) {
 		keys[spec.nkeep] = "report.score_column";
 		keep[spec.nkeep++] = score;
 	}
+	if (!rc && left_out)
+		log_warn("%s: %zu columns past the first %d kept are left out of the exports "
+			 "(input.keep_columns names the ones to keep)", tp->path, left_out, ROW_MAX_KEEP);
 	if (!rc) {
 		column_choice_free(&tp->ch);
 		rc = columns_choose(tp->path, st, &spec, &tp->ch, tp->pl->err, tp->pl->errlen);

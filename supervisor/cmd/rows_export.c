@@ -8,13 +8,33 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 struct csv_out {
 	FILE *f;
-	buf line;
+	buf line, cell;
 };
+
+/* Whether a spreadsheet opening the csv would take the cell for a formula: =, +, -, @, a tab or
+ * a carriage return first, and not a number. The texts are anyone's (a survey's comments), and
+ * "=HYPERLINK(...)" in one must open as text, so such a cell is written after a quote, Excel's
+ * mark of a text cell (OWASP's advice on CSV injection). The xlsx export writes strings as
+ * strings and needs none. */
+static int formula_like(const char *s, size_t len)
+{
+	if (!len || !strchr("=+-@\t\r", s[0]))
+		return 0;
+	char num[64];
+	if (len >= sizeof num)
+		return 1;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	char *end;
+	strtod(num, &end);
+	return end == num || *end != '\0';
+}
 
 static int csv_line(const char *const *cell, const size_t *len, size_t n, void *arg)
 {
@@ -23,7 +43,14 @@ static int csv_line(const char *const *cell, const size_t *len, size_t n, void *
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			buf_putc(&o->line, ',');
-		table_csv_field(&o->line, cell[i], len[i]);
+		if (formula_like(cell[i], len[i])) {
+			buf_reset(&o->cell);
+			buf_putc(&o->cell, '\'');
+			buf_put(&o->cell, cell[i], len[i]);
+			table_csv_field(&o->line, o->cell.data, o->cell.len);
+		} else {
+			table_csv_field(&o->line, cell[i], len[i]);
+		}
 	}
 	buf_puts(&o->line, "\r\n");
 	return fwrite(o->line.data, 1, o->line.len, o->f) == o->line.len ? 0 : 1;
@@ -62,8 +89,9 @@ int rows_export_csv(store_txn *t, const char *output, char *err, size_t errlen)
 {
 	struct rowgrid g;
 	char tmp[PATHS_MAX];
-	struct csv_out o = { stdout, { 0 } };
+	struct csv_out o = { stdout, { 0 }, { 0 } };
 	buf_init(&o.line);
+	buf_init(&o.cell);
 	int rc = rowgrid_open(&g, t, err, errlen);
 	if (!rc && output) {
 		snprintf(tmp, sizeof tmp, "%s.tmp.%d", output, (int)getpid());
@@ -81,6 +109,7 @@ int rows_export_csv(store_txn *t, const char *output, char *err, size_t errlen)
 	if (!rc)
 		said(&g, "csv");
 	buf_free(&o.line);
+	buf_free(&o.cell);
 	rowgrid_close(&g);
 	return rc;
 }
