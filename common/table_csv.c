@@ -24,6 +24,7 @@ struct csvread {
 	uint64_t line;	    /* the physical line being fed, 1-based */
 	uint64_t row_start; /* the first line of the row being read; 0 between rows */
 	int stop;	    /* 1: fn stopped the reading; -1: an error, in err */
+	uint64_t stray;	    /* the line of a stray quote, the error */
 	char *err;
 	size_t errlen;
 };
@@ -88,12 +89,14 @@ static int feed(struct csvread *r, const char *p, size_t n)
 		size_t seg = nl ? (size_t)(nl - p) + 1 : n;
 		if (!r->row_start && !blank(p, seg))
 			r->row_start = r->line;
-		if (csv_parse(&r->p, p, seg, on_field, on_row, r) != seg && !r->stop)
+		if (csv_parse(&r->p, p, seg, on_field, on_row, r) != seg && !r->stop) {
+			int stray = csv_error(&r->p) == CSV_EPARSE;
+			r->stray = stray ? r->line : 0;
 			return fail(r, r->line,
-				    csv_error(&r->p) == CSV_EPARSE
-					    ? "a stray quote: a field with quotes in it must be in "
-					      "quotes, each of its quotes doubled"
-					    : csv_strerror(csv_error(&r->p)));
+				    stray ? "a stray quote: a field with quotes in it must be in "
+					    "quotes, each of its quotes doubled"
+					  : csv_strerror(csv_error(&r->p)));
+		}
 		if (csv_get_buffer_size(&r->p) > TABLE_MAX_ROW)
 			return fail(r, r->row_start, "a field over 64 MiB (a quote not closed?)");
 		r->line += nl != NULL;
@@ -150,7 +153,9 @@ static int read_all(struct csvread *r, int fd, const char *say)
 	return rc;
 }
 
-int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen)
+/* Reads the table, *stray set to the line of a stray quote that failed it (else 0). */
+static int read_table(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen,
+		      uint64_t *stray)
 {
 	struct csvread r = { .fn = fn, .arg = arg, .path = t->path, .line = 1, .err = err,
 			     .errlen = errlen };
@@ -161,6 +166,8 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 	}
 	csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI);
 	csv_set_delim(&r.p, (unsigned char)t->delim);
+	if (t->unquoted) /* a byte that UTF-8, all the parser sees, never holds */
+		csv_set_quote(&r.p, 0xff);
 	csv_set_space_func(&r.p, never); /* RFC 4180: spaces are part of a field */
 	rowbuf_init(&r.rb);
 	int rc = read_all(&r, fd, t->readings++ ? NULL : t->path);
@@ -171,7 +178,39 @@ int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_
 	csv_free(&r.p);
 	rowbuf_free(&r.rb);
 	close(fd);
+	*stray = r.stray;
 	return rc;
+}
+
+int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen)
+{
+	uint64_t stray;
+	return read_table(t, fn, arg, err, errlen, &stray);
+}
+
+static int any_row(const struct table_row *row, void *arg)
+{
+	(void)row, (void)arg;
+	return 0;
+}
+
+/* A .tsv is read as RFC 4180 has CSV (quoted fields may hold tabs and line breaks, as
+ * spreadsheets and pandas write them) unless a quote stands in a field that is not quoted (psql,
+ * paste, a hand-made file: IANA's TSV has no quoting); then its quotes are all text. Known only
+ * by reading it through, once, at open. */
+static int tsv_sniff(struct table *t, char *err, size_t errlen)
+{
+	uint64_t stray = 0;
+	t->readings = 1; /* its encoding is said at the first reading of its rows, not here */
+	int rc = read_table(t, any_row, NULL, err, errlen, &stray);
+	t->readings = 0;
+	if (!rc || !stray)
+		return rc;
+	t->unquoted = 1;
+	err[0] = '\0';
+	log_warn("%s:%llu: a quote in a field not in quotes: the table is read without quoting (its "
+		 "quotes are text, as in IANA's TSV)", t->path, (unsigned long long)stray);
+	return 0;
 }
 
 /* A .csv whose first line holds more semicolons than commas, outside quotes, is read with
@@ -181,8 +220,8 @@ int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
 {
 	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
 	t->delim = t->form->delim;
-	if (t->delim != ',')
-		return 0;
+	if (t->delim == '\t')
+		return tsv_sniff(t, err, errlen);
 	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));

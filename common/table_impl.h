@@ -30,6 +30,7 @@ struct table {
 	struct xlsx *xlsx;	      /* xlsx: the workbook, styles and shared strings */
 	int readings;		      /* csv/tsv: how often read (its encoding is said once) */
 	char delim;		      /* csv/tsv: the field separator read (table_csv.c) */
+	int unquoted;		      /* tsv: quotes are text (table_csv.c) */
 };
 
 /* One row being built: cells are set by column (gaps stay empty), then handed over. */

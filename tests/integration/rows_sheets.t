@@ -1,12 +1,12 @@
 #!/bin/bash
 # rows_sheets.t: tables as spreadsheets write them, and exports as spreadsheets open them. A
 # CSV with semicolons (Excel's where the decimal mark is a comma) is read as the same table
-# with commas; cells a spreadsheet would run as formulas ("=HYPERLINK(...)" in anyone's
+# with commas; a TSV with quotes in fields not quoted is read without quoting; cells a spreadsheet would run as formulas ("=HYPERLINK(...)" in anyone's
 # comment) are written to the csv after a quote, numbers as they are, and to the xlsx as plain
 # strings; a table of more columns than kept says how many it left out, and a keep_columns
 # list past the limit is refused naming the key.
 . "$(dirname "$0")/lib.sh"
-plan 10
+plan 11
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -67,7 +67,16 @@ vals = {c.value for c in cells}
 sys.exit(not (vals >= {'=HYPERLINK(\"http://127.0.0.1/x\",\"click\")', '+33 6 12', '@here', 'web'} and
               all(c.data_type != 'f' for c in cells)))" "$T/c.xlsx"
 
-# (3) more columns than kept: the first 64 besides the id and the text, and a warning
+# (3) a TSV whose quotes are text (psql's, paste's): read without quoting, with a warning
+printf 'id\tcomment\nQ1\tthe 27" screen is too small\nQ2\t"Great" app, really\n' >"$T/q.tsv"
+kg start -c "$T/job/cfg.json" -i "$T/q.tsv" -s "$T/q" --no-progress 2>"$T/q.err"; rc=$?
+prompts=$(curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats?bodies=1" |
+	/usr/bin/python3 -c "import json, sys; print('\n'.join(e['user'] for e in json.load(sys.stdin)['requests_log']))")
+check "a TSV with quotes in fields not quoted: exit $rc, a warning, its quotes arrive as text" \
+	eval '[ $rc = 0 ] && grep -q "q.tsv:2: a quote in a field not in quotes: the table is read without quoting" "$T/q.err" &&
+	      grep -qF "[row Q1] the 27\" screen is too small" <<<"$prompts" && grep -qF "[row Q2] \"Great\" app, really" <<<"$prompts"'
+
+# (4) more columns than kept: the first 64 besides the id and the text, and a warning
 /usr/bin/python3 - "$T" <<'PY'
 import csv, sys
 t = sys.argv[1]

@@ -102,6 +102,18 @@ static void tsv_reads_tabs(void **state)
 						     "3|2|a\ttab and \"quotes\"\n4|3|\n");
 }
 
+/* Quotes inside a TSV field that is not quoted are the text's own (IANA's TSV has no quoting;
+ * psql, paste and hand-made files write them so). */
+static void tsv_keeps_quotes_of_unquoted_fields(void **state)
+{
+	(void)state;
+	const char *tsv = "id\tcomment\n1\tthe 27\" screen\n2\tshe said \"wow\" twice\n"
+			  "3\t\"Great\" app\n4\t\"quoted\ttab\"\n";
+	assert_string_equal(read_data("q.tsv", tsv), "1|id|comment\n2|1|the 27\" screen\n"
+						     "3|2|she said \"wow\" twice\n4|3|\"Great\" app\n"
+						     "5|4|\"quoted|tab\"\n");
+}
+
 static void windows_1252_is_converted_with_a_warning(void **state)
 {
 	(void)state;
@@ -250,6 +262,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(csv_every_quoting_case),
 		cmocka_unit_test(tsv_reads_tabs),
+		cmocka_unit_test(tsv_keeps_quotes_of_unquoted_fields),
 		cmocka_unit_test(windows_1252_is_converted_with_a_warning),
 		cmocka_unit_test(bad_quotes_are_named_by_line),
 		cmocka_unit_test(stray_quote_is_named_by_line),
