@@ -153,7 +153,10 @@ static int longest_text(const struct column_stats *st, int id_col)
 static int choose_id(const char *file, const struct column_stats *st, const struct column_spec *spec,
 		     struct column_choice *out, buf *desc, char *err, size_t errlen)
 {
-	if (spec->id_column) {
+	if (spec->id_column && !strcmp(spec->id_column, COLUMNS_NUMBERED)) {
+		out->id_col = -1;
+		buf_printf(desc, "rows numbered from 1 (input.id_column \"%s\")", COLUMNS_NUMBERED);
+	} else if (spec->id_column) {
 		if ((out->id_col = find_column(st, spec->id_column)) < 0) {
 			unknown(file, st, spec->id_column, "input.id_column", err, errlen);
 			return -1;

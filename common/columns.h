@@ -37,6 +37,9 @@ struct column_spec {
 	int keep_may_lack;
 };
 #define COLUMN_NONE SIZE_MAX
+/* input.id_column naming no column: the rows are numbered from 1, whatever the columns (a
+ * column called id whose values repeat). */
+#define COLUMNS_NUMBERED "#"
 
 struct column_choice {
 	int id_col;   /* -1: none; a row's id is its data row number (1 for the first) */

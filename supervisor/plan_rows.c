@@ -68,7 +68,8 @@ static int check_id(struct table_plan *tp, const struct row_view *r)
 		uint64_t first;
 		memcpy(&first, v, sizeof first);
 		int shown = r->idlen > 200 ? 200 : (int)r->idlen; /* an id is meant to be short */
-		snprintf(pl->err, pl->errlen, "%s:%llu: row id \"%.*s%s\" seen before at line %llu",
+		snprintf(pl->err, pl->errlen, "%s:%llu: row id \"%.*s%s\" seen before at line %llu "
+			 "(input.id_column \"#\" numbers the rows instead)",
 			 tp->path, (unsigned long long)r->line, shown, r->id,
 			 (size_t)shown < r->idlen ? "..." : "", (unsigned long long)first);
 		return -1;

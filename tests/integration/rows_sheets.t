@@ -3,10 +3,11 @@
 # CSV with semicolons (Excel's where the decimal mark is a comma) is read as the same table
 # with commas; a TSV with quotes in fields not quoted is read without quoting; cells a spreadsheet would run as formulas ("=HYPERLINK(...)" in anyone's
 # comment) are written to the csv after a quote, numbers as they are, and to the xlsx as plain
-# strings; a table of more columns than kept says how many it left out, and a keep_columns
+# strings; ids that repeat are refused naming input.id_column "#", which numbers the rows;
+# a table of more columns than kept says how many it left out, and a keep_columns
 # list past the limit is refused naming the key.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 13
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -76,7 +77,18 @@ check "a TSV with quotes in fields not quoted: exit $rc, a warning, its quotes a
 	eval '[ $rc = 0 ] && grep -q "q.tsv:2: a quote in a field not in quotes: the table is read without quoting" "$T/q.err" &&
 	      grep -qF "[row Q1] the 27\" screen is too small" <<<"$prompts" && grep -qF "[row Q2] \"Great\" app, really" <<<"$prompts"'
 
-# (4) more columns than kept: the first 64 besides the id and the text, and a warning
+# (4) a column named id whose values repeat: refused with the way out, then rows numbered
+printf 'id,comment\nA,first text here\nB,second text here\nA,third text here\n' >"$T/rep.csv"
+kg start -c "$T/job/cfg.json" -i "$T/rep.csv" -s "$T/rep" --no-progress 2>"$T/rep.err"; rc=$?
+check "ids that repeat: exit 2 (got $rc), both lines and input.id_column \"#\" named" \
+	eval '[ $rc = 2 ] && tail -1 "$T/rep.err" | grep -qF "rep.csv:4: row id \"A\" seen before at line 2 (input.id_column \"#\" numbers the rows instead)"'
+job "$T/job/num.json" '{"id_column": "#"}'
+kg start -c "$T/job/num.json" -i "$T/rep.csv" -s "$T/num" --no-progress 2>"$T/num.err"; rc=$?
+check "input.id_column \"#\": exit $rc, said, rows numbered 1-3 with their id column kept" \
+	eval '[ $rc = 0 ] && grep -q "rep.csv: rows numbered from 1 (input.id_column \"#\")" "$T/num.err" &&
+	      [ "$(kg export -s "$T/num" -f csv 2>/dev/null | tr -d "\r\"" | cut -d, -f1-2 | tr "\n" " ")" = "row,id 1,A 2,B 3,A " ]'
+
+# (5) more columns than kept: the first 64 besides the id and the text, and a warning
 /usr/bin/python3 - "$T" <<'PY'
 import csv, sys
 t = sys.argv[1]
