@@ -111,7 +111,8 @@ static const struct cli_command commands[] = {
 	  "change the number of workers of a live run",
 	  "kgsup scale N -s DIR\n"
 	  "  Sets the number of workers of the live run in DIR to N (1-" STR(WORKERS_MAX) "): new workers\n"
-	  "  start, surplus ones finish their batch and exit.\n" },
+	  "  start; surplus ones hand back the batches they have not started, finish a call in\n"
+	  "  flight, and exit.\n" },
 	{ "trace", trace_cmd, NULL, CO_STATE | CO_JSON | CO_SLOWEST | CO_ERRORS, 0,
 	  "the requests of a run, one by one: the slowest, the failed",
 	  "kgsup trace -s DIR [--slowest N] [--errors] [--json]\n"

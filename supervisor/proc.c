@@ -121,6 +121,12 @@ int proc_init(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void unrecall(struct sup *s, struct slot *sl)
+{
+	s->nrecalled -= sl->recalled;
+	sl->recalled = 0;
+}
+
 static void start_worker(struct sup *s, int i)
 {
 	struct slot *sl = &s->slots[i];
@@ -131,6 +137,7 @@ static void start_worker(struct sup *s, int i)
 	sl->nheld = 0;
 	sl->acked = 0;
 	sl->done_since_spawn = 0;
+	unrecall(s, sl); /* (one that died before it could be let go) */
 	slot_set(sl, i, sl->proc.pid > 0 ? SLOT_STARTING : SLOT_BACKOFF);
 	if (sl->proc.pid <= 0)
 		sl->proc.restart_at = now_ms() + RESPAWN_MIN_MS;
@@ -347,7 +354,8 @@ int proc_any_alive(const struct sup *s)
 
 /* Lets slot i's worker go: QUIT (it finishes the batch it holds first), or SIGTERM while it
  * is still loading (not connected yet, so no QUIT can reach it; it holds nothing). */
-static void quit_slot(struct sup *s, int i)
+/* 1 when the slot is quitting now. */
+static int quit_slot(struct sup *s, int i)
 {
 	struct slot *sl = &s->slots[i];
 	if (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY) {
@@ -355,10 +363,14 @@ static void quit_slot(struct sup *s, int i)
 		msg_encode_quit(&s->msg, &(struct msg_quit){ .acked = sl->acked });
 		zsock_send(sl->push, s->msg.data, s->msg.len, 1);
 		slot_set(sl, i, SLOT_QUITTING);
-	} else if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
+		return 1;
+	}
+	if (sl->state == SLOT_STARTING && sl->proc.pid > 0) {
 		kill(sl->proc.pid, SIGTERM);
 		slot_set(sl, i, SLOT_QUITTING);
+		return 1;
 	}
+	return 0;
 }
 
 void proc_quit_all(struct sup *s)
@@ -368,11 +380,16 @@ void proc_quit_all(struct sup *s)
 		quit_slot(s, i);
 }
 
+/* Lets go, once nothing they sent waits to be committed (QUIT acknowledges it: a worker drops
+ * its last result then), the surplus workers and the recalled ones. */
 void proc_trim(struct sup *s)
 {
-	for (int i = s->want; i < s->nslots; i++)
-		if (s->slots[i].nheld == 0 && s->slots[i].state != SLOT_BUSY)
-			quit_slot(s, i);
+	for (int i = s->nrecalled ? 0 : s->want; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if ((i >= s->want || sl->recalled) && sl->nheld == 0 && sl->state != SLOT_BUSY &&
+		    quit_slot(s, i))
+			unrecall(s, sl);
+	}
 }
 
 void proc_drain(struct sup *s, int draining)
@@ -409,6 +426,20 @@ void proc_scale(struct sup *s, int n)
 		n = have;
 	}
 	log_info("scale: %d workers wanted (were %d)", n, s->want);
+	/* A surplus worker holding batches goes now rather than after them: SIGUSR1 has it hand
+	 * back the one waiting for its grant (in a rate limit, for as long as the limit says) and
+	 * those queued in its socket; a call in flight finishes. It gets nothing more, and QUIT
+	 * follows once its results are committed (proc_trim). Before its hello its handler is not
+	 * in place (SIGUSR1 would kill it): a starting worker is let go by proc_trim. */
+	for (int i = n; i < s->want && i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->proc.pid > 0 && sl->nheld > 0 && !sl->recalled &&
+		    (sl->state == SLOT_IDLE || sl->state == SLOT_BUSY)) {
+			kill(sl->proc.pid, SIGUSR1);
+			sl->recalled = 1;
+			s->nrecalled++;
+		}
+	}
 	s->want = n;
 }
 

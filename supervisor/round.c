@@ -397,7 +397,8 @@ static void send_assigned(struct sup *s)
 int round_slot_wants(const struct sup *s, int i)
 {
 	const struct slot *sl = &s->slots[i];
-	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= SLOT_DEPTH)
+	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= SLOT_DEPTH ||
+	    sl->recalled) /* (it would hand back whatever it got) */
 		return 0;
 	return sl->nheld == 0 || ledger_unstarted(&s->led) > (uint32_t)s->nslots * SLOT_DEPTH;
 }

@@ -58,6 +58,8 @@ struct slot {
 	int nheld;
 	uint32_t acked;       /* seq of its last result committed (told with the next message) */
 	uint32_t done_since_spawn; /* results it sent since it was started */
+	int recalled; /* sent SIGUSR1 by a scale down (proc.c): it hands back whatever it is sent
+		       * and goes once its results are committed, even if wanted again by then */
 	uint32_t watched_seq; /* its oldest held batch when proc_watch_held last looked, */
 	int64_t watched_since; /*   held since then (0: nothing held) */
 	int assigned;         /* picked in the round being built: */
@@ -101,6 +103,7 @@ struct sup {
 	struct slot *slots;
 	int nslots; /* allocated */
 	int want;   /* workers wanted */
+	int nrecalled; /* slots recalled by a scale down, not let go yet (proc.c) */
 	int max_starting; /* workers loading at once: one per CPU */
 	struct child broker; /* none with a shared broker (limits.broker) */
 	struct zygote zygote;
@@ -172,8 +175,9 @@ void proc_watch_held(struct sup *s);
 int proc_live_workers(const struct sup *s);
 int proc_busy_workers(const struct sup *s);
 void proc_quit_all(struct sup *s);
-/* Wants n workers from now on: slots are added as needed; surplus workers are let go once
- * idle (proc_trim). */
+/* Wants n workers from now on: slots are added as needed; surplus workers hand back the
+ * batches they have not started (a call in flight finishes) and are let go once their results
+ * are committed (proc_trim). */
 void proc_scale(struct sup *s, int n);
 void proc_trim(struct sup *s);
 /* Nothing is left to hand out: lets idle workers go now, while the last calls are out, rather

@@ -76,8 +76,9 @@ static int broker_missed(struct worker *w, int64_t asked)
 static int broker_exchange(struct worker *w, struct msg_ask *ask, int64_t queued, uint64_t *seq)
 {
 	for (;;) {
-		/* the run is stopping (SIGUSR1): a batch still waiting for its grant has not started
-		 * and goes back, however long the broker would have held it (a quota's pause) */
+		/* the run is stopping, or scaled down past this worker (SIGUSR1): a batch still
+		 * waiting for its grant has not started and goes back, however long the broker
+		 * would have held it (a quota's pause, a low limit) */
 		if (worker_must_stop(w) || worker_orphaned(w) || sig_usr1_seen())
 			return -1;
 		ask->waited_ms = now_ms() - queued;

@@ -237,15 +237,15 @@ static void spool_unacked(struct worker *w)
 		log_error("%s: cannot fsync: %s", dir, nofollow_strerror(errno));
 }
 
-/* The run is stopping (SIGUSR1, SIGTERM), orphaned, or the API refused it: a batch not started
- * yet goes back untouched. */
+/* The run is stopping or scaled down past this worker (SIGUSR1, SIGTERM), orphaned, or the API
+ * refused it: a batch not started yet goes back untouched. */
 static void hand_back(struct worker *w, const struct msg_batch *b)
 {
 	struct msg_result res;
 	worker_result_for(w, b, &res);
 	res.status = RES_GAVEUP;
 	res.attempt = b->attempt;
-	snprintf(w->error, sizeof w->error, "not started: the run is stopping");
+	snprintf(w->error, sizeof w->error, "not started: handed back");
 	send_result(w, &res);
 }
 
