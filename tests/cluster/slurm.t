@@ -86,6 +86,10 @@ stop_slurm() {
 	SLURMD_PID= CTLD_PID= MUNGED_PID=
 }
 trap 'stop_slurm; cleanup' EXIT
+# a script stopped by a signal (prove interrupted, a timeout) stops its daemons too: bash runs
+# the EXIT trap only when it exits by itself
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # not_started NAME LOG: a daemon that did not start skips the script, with its log's end
 not_started() {
 	diag "$1 did not start; the end of $2:"
