@@ -21,8 +21,8 @@
 # as it may (and the steady part likewise when it is whole windows too).
 # Environment: BENCH_SHARDS, BENCH_DURATION_S, BENCH_STEADY_FROM_S, BENCH_RPM, BENCH_LATENCY_MS,
 # BENCH_WORKERS, BENCH_WINDOW_S (the mock's window, 60; for trying the script on short runs),
-# BENCH_PYTHON=0 / BENCH_KGSUP=0 leave out a side, BENCH_KEEP=1 keeps the
-# directory (logs of the broker, the shards and the mock).
+# BENCH_PYTHON=0 / BENCH_KGSUP=0 leave out a side, BENCH_KEEP=1 keeps the directory (the logs
+# of the broker, the shards and the mock; the broker's status halfway through each row).
 set -uo pipefail
 KGSUP=$(realpath "${1:?usage: bench-shards.sh path/to/kgsup}")
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,6 +132,10 @@ run_kgsup() {
 		RUN="$RUN $!"
 	done
 	BG="$BG$RUN"
+	# the broker's view halfway, kept with BENCH_KEEP=1
+	wait_until "$($PY -c "print($t0 + $DUR / 2)")"
+	"$KGSUP" status --broker "tcp://127.0.0.1:$bp" --key "$D/keys/s0.key" \
+		--broker-public-key "$D/keys/broker.pub" >"$D/broker$n.status" 2>&1
 	wait_until "$($PY -c "print($t0 + $DUR)")"
 	stop_all
 	local note="exits$RCS"
