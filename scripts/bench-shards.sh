@@ -83,11 +83,14 @@ stop_all() {
 	BG=${BG//$RUN/}
 }
 
-# row N SIDE T0 EXTRA: a line of the table from the mock's arrivals in [T0, T0 + DUR]
+# row N SIDE T0 EXTRA: a line of the table from the mock's arrivals in [T0, T0 + DUR] (its
+# /stats?times=1 kept in stats-SIDE-N.json, T0 in t0-SIDE-N)
 row() {
-	stats '?times=1' | $PY -c "
+	stats '?times=1' >"$D/stats-$2-$1.json"
+	echo "$3" >"$D/t0-$2-$1"
+	$PY -c "
 import bisect, json, sys
-s = json.load(sys.stdin)
+s = json.load(open(sys.argv[10]))
 n, side, t0, extra = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
 dur, steady, rpm, lat, w = (float(x) for x in sys.argv[5:10])
 t0 -= s['t0_wall']  # on the mock's clock
@@ -108,7 +111,7 @@ print('%6d %7d %-6s %7.1f %7.1f %6.1f%% %6.1f%% %6d %6.2f%% %7.1f %6.1f%% %6.2f%
       n, n * int(w), side, bound, rate, 100 * rate / limit_s, 100 * rate / bound, n429, p429, srate,
       100 * srate / limit_s, sp429, first, 'yes' if met else 'no',
       float(open('/proc/loadavg').read().split()[0]), extra))
-" "$@" "$DUR" "$STEADY" "$RPM" "$LAT" "$W"
+" "$@" "$DUR" "$STEADY" "$RPM" "$LAT" "$W" "$D/stats-$2-$1.json"
 }
 
 run_kgsup() {
