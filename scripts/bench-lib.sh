@@ -1,11 +1,15 @@
 # bench-lib.sh: what the benchmarks of jobs against the mock share (sourced by bench-stages.sh
 # and bench-rows.sh, which set PY and TOP first): a temporary directory D, removed on exit with
-# the mock; the key both sides send; a fresh mock on plain HTTP, its /stats; a job's config
-# pointed at it.
+# the mock and the processes named in BG (a benchmark's own, started in the background); the
+# key both sides send; a fresh mock on plain HTTP, its /stats; a job's config pointed at it;
+# free_port_pair (scripts/ports.sh).
 # usage: . bench-lib.sh NAME   (D is /tmp/kgsup-NAME-XXXXXX)
 D=$(mktemp -d "/tmp/kgsup-$1-XXXXXX")
 MOCK=
-trap '[ -n "$MOCK" ] && kill $MOCK 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$D"' EXIT
+BG=
+trap '[ -n "$BG" ] && kill $BG 2>/dev/null; [ -n "$MOCK" ] && kill $MOCK 2>/dev/null
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$D"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 # the mock requires this key (MOCK_API_KEY) and both sides send it (OPENAI_API_KEY)
 export OPENAI_API_KEY=bench-key MOCK_API_KEY=bench-key
 
@@ -18,7 +22,8 @@ start_mock() {
 	PORT=$(cat "$D/mock/port")
 }
 stop_mock() { kill $MOCK; wait $MOCK 2>/dev/null; MOCK=; }
-stats() { curl -s "http://127.0.0.1:$PORT/stats"; }
+# stats [?times=1]: the mock's /stats (with that query)
+stats() { curl -s "http://127.0.0.1:$PORT/stats${1:-}"; }
 now() { date +%s.%N; }
 
 # job_config JOB OUT PORT WORKERS RPM: the job pointed at the mock, its stage files by absolute

@@ -43,10 +43,11 @@ following that. --omit-row ID leaves row ID out of the first answer (a 200) hold
 GET /stats returns what it saw: requests, successes, successes per distinct request body,
 entities it returned (GET /stats?bodies=1 adds the SHA-256 of each answered body, and
 requests_log: for each answered request its stage, arrival and answer times, body digest,
-status and user prompt; the first --log-limit of them), and of rows: rows_asked (row lines in
-answered prompts), row_ids (how often each id was asked), rows_omitted and rows_foreign; and
-day_ends_wall, the epoch time --daily's first day ends. The port is written to --dir/port once
-it listens.
+status and user prompt; the first --log-limit of them; GET /stats?times=1 adds status_times:
+each completion call's arrival, in seconds since the start, under the status of its answer),
+and of rows: rows_asked (row lines in answered prompts), row_ids (how often each id was
+asked), rows_omitted and rows_foreign; and day_ends_wall, the epoch time --daily's first day
+ends. The port is written to --dir/port once it listens.
 
 Embeddings (issue 21): POST /v1/embeddings (any path ending in /embeddings) answers deterministic
 vectors, similar texts similar, in float or base64, with OpenAI's 400s; its options, recipe and
@@ -283,6 +284,7 @@ class State:
         self.invalid = 0
         self.limited = 0
         self.limited_at = []
+        self.status_times = collections.defaultdict(list)  # status -> completion calls' arrivals
         self.entity_records = 0
         self.status = collections.Counter()
         self.ok_per_body = collections.Counter()
@@ -388,6 +390,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         with st.lock:
             st.status[code] += 1
+            if self.arrived is not None:  # a completion call: its arrival, under its status
+                if len(st.status_times[code]) < 1000000:
+                    st.status_times[code].append(round(self.arrived - st.t0, 4))
+                self.arrived = None
             if self.log_entry is not None:
                 self.log_entry.update(t_out=round(time.monotonic() - st.t0, 4), status=code)
                 if len(st.requests_log) < st.args.log_limit:
@@ -398,7 +404,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
-        if self.path in ("/stats", "/stats?bodies=1"):
+        if self.path in ("/stats", "/stats?bodies=1", "/stats?times=1"):
             with st.lock:
                 obj = {"requests": st.requests, "models_asked": st.models_asked,
                        "ok": st.ok, "invalid": st.invalid,
@@ -422,6 +428,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "model_limits": mock_window.stats(st.windows)}
                 obj.update(mock_embed.stats(st, self.path.endswith("bodies=1")))
                 obj.update(st.batches.stats())
+                if self.path.endswith("times=1"):  # each completion call's arrival by status
+                    obj["status_times"] = {str(k): v for k, v in st.status_times.items()}
                 if self.path.endswith("bodies=1"):  # SHA-256 (hex) of each answered body
                     obj["ok_bodies"] = sorted(st.ok_per_body)
                     obj["requests_log"] = list(st.requests_log)
@@ -456,6 +464,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         mock_files.send(self, code, obj)
 
     log_entry = None  # the request being answered, recorded once its answer is sent
+    arrived = None  # a completion call's arrival (monotonic), until its answer is sent
 
     def do_POST(self):
         st = self.server.state
@@ -464,6 +473,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if st.batches.route(self, "POST"):
             return
         self.log_entry = None
+        self.arrived = None
         with st.lock:
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)

@@ -3,7 +3,8 @@
 client written the usual way: aiohttp, asyncio.Semaphore(CONCURRENCY), a client-side limiter
 (an aiolimiter-style leaky bucket holding a minute of requests and tokens) and exponential
 backoff with jitter on 429, 5xx and connection errors. It sends the request bodies of
-`kgsup plan -o FILE` and prints one JSON line of figures.
+`kgsup plan -o FILE` and prints one JSON line of figures: when all are done, or when SIGTERM
+stops it (then with "stopped": true). CAFILE "-" for a plain http:// URL.
 
 usage: pyclient.py URL CAFILE REQUESTS.jsonl --rpm N --tpm N [--concurrency 20]
        pyclient.py --ready    (exit 0 if it can run here: it needs aiohttp)
@@ -13,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import ssl
 import sys
 import time
@@ -61,7 +63,7 @@ async def main():
     sem = asyncio.Semaphore(a.concurrency)
     rpm, tpm = Limiter(a.rpm), Limiter(a.tpm)
     stats = {"requests": 0, "ok": 0, "http_429": 0, "errors": 0, "failed": 0}
-    ctx = ssl.create_default_context(cafile=a.cafile)
+    ctx = ssl.create_default_context(cafile=a.cafile) if a.cafile != "-" else None
     headers = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
 
     async def one(session, body):
@@ -93,13 +95,21 @@ async def main():
         stats["failed"] += 1
 
     t0 = time.monotonic()
+
+    def report(**more):
+        stats.update(wall_s=round(time.monotonic() - t0, 3), batches=len(bodies), **more)
+        print(json.dumps(stats), flush=True)
+
+    def stopped():  # SIGTERM: the figures so far, at once (the calls in flight are dropped)
+        report(stopped=True)
+        os._exit(0)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped)
     timeout = aiohttp.ClientTimeout(total=120, connect=10)
-    conn = aiohttp.TCPConnector(ssl=ctx, limit=a.concurrency)
+    conn = aiohttp.TCPConnector(limit=a.concurrency, **({"ssl": ctx} if ctx else {}))
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
         await asyncio.gather(*(one(session, b) for b in bodies))
-    stats["wall_s"] = round(time.monotonic() - t0, 3)
-    stats["batches"] = len(bodies)
-    print(json.dumps(stats))
+    report()
 
 
 if __name__ == "__main__":

@@ -53,19 +53,7 @@ start_mock() {
 stop_mock() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=; }
 
 # free_port_pair: a loopback port P with P+1 free too (a shared broker takes reports on P+1)
-free_port_pair() {
-	/usr/bin/python3 - <<'PY'
-import socket
-for _ in range(50):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        a.close(); continue
-    a.close(); b.close(); print(p); break
-PY
-}
+. "$TOP/scripts/ports.sh"
 
 # start_broker: `kgsup broker` on 127.0.0.1:$BP with CURVE ($T/broker.key), the clients'
 # keys allowed from $T/allow, its limits from $T/bcfg.json, its log in $T/broker.log; sets BPID

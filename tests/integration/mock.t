@@ -3,11 +3,12 @@
 # each example job's schema (a broken one is refused by the same check), the same request
 # answered the same, another document answered differently and with its words, a stage slowed
 # on its own (--stage-latency), one document's stage failed (--fail-stage), requests_log in
-# /stats?bodies=1, and json_object requests still answered with the chunk extraction. Rows:
-# one answer per [row <id>] line, seeded by the row's text, found through --item-key in the
-# request's schema or the one written in the prompt; --omit-row, --foreign-row; /stats of rows.
+# /stats?bodies=1, each call's arrival by status in /stats?times=1, and json_object requests
+# still answered with the chunk extraction. Rows: one answer per [row <id>] line, seeded by the
+# row's text, found through --item-key in the request's schema or the one written in the
+# prompt; --omit-row, --foreign-row; /stats of rows.
 . "$(dirname "$0")/lib.sh"
-plan 23
+plan 24
 
 # client.py: what both blocks below import: post() a request to the mock started last, stats()
 cat >"$T/client.py" <<'PY'
@@ -98,6 +99,11 @@ facts["log_last"] = (last["stage"] == "" and last["body"] == hashlib.sha256(kgra
                      and 0 < last["t_in"] <= last["t_out"] and last["status"] == 200)
 facts["log_fail"] = [(e["stage"], e["status"]) for e in log if "doc-b.txt" in e["user"]
                      and e["stage"] == "risks"]
+st = stats("/stats?times=1")
+tm = st["status_times"]
+facts["times"] = {k: len(v) for k, v in tm.items()}
+facts["times_ok"] = (facts["times"] == st["status"] and tm["400"][0] == [e["t_in"] for e in log
+                     if e["status"] == 400][0] and tm["200"] == sorted(tm["200"]) and tm["200"][0] > 0)
 print(json.dumps(facts))
 PY
 
@@ -119,6 +125,8 @@ check "requests_log records every answered request ($(fact "j['log_n']"))" \
 	[ "$(fact "j['log_n']")" = "$(fact "j['log_want']")" ]
 check "requests_log: stage, times, body digest, user prompt and its length, status" \
 	[ "$(fact "j['log_last'] and j['log_fail'] == [['risks', 400]]")" = True ]
+check "/stats?times=1: each call's arrival under its status, as status counts them ($(fact "j['times']"))" \
+	[ "$(fact "j['times_ok']")" = True ]
 
 # rows: the feedback job's schema and prompts, as kgsup renders them
 client <<'PY'
