@@ -122,6 +122,22 @@ static void no_reset_no_replay_and_figures_grow_stale(void **state)
 	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 1000), 801); /* then our pace */
 	assert_int_equal(figure_wait(&x->g, &x->f, 1, 4000, RATE, 3000), 0);   /* forgotten */
 }
+/* A tier of 6,000 requests a minute, full: 100 grants a second for a minute, all admitted, and
+ * the provider saying none remains, its oldest leaving in 10 ms. The broker must remember the
+ * whole minute's grants to see the first one leave then; a log shorter than the window (4,096
+ * before) had forgotten it, and held every grant until the figure went stale. */
+static void a_busy_minute_is_remembered_whole(void **state)
+{
+	struct fixture *x = *state;
+	for (int i = 0; i < 6000; i++) {
+		grant_log_add(&x->g, 10 * i, 1);
+		grant_log_settle(&x->g, (uint64_t)i + 1, 1, 0, 0, 10 * i);
+	}
+	figure_take(&x->g, &x->r, 5999, 60000, 1, 10);
+	figure_take(&x->g, &x->r, 0, 10, 6000, 59990);
+	int64_t wait = figure_wait(&x->g, &x->r, 0, 1, RATE, 59990);
+	assert_true(wait >= 10 && wait <= 60);
+}
 
 int main(void)
 {
@@ -132,6 +148,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(grants_after_the_figure_are_charged, filled, done),
 		cmocka_unit_test_setup_teardown(a_short_window_gets_a_short_margin, empty, done),
 		cmocka_unit_test_setup_teardown(no_reset_no_replay_and_figures_grow_stale, empty, done),
+		cmocka_unit_test_setup_teardown(a_busy_minute_is_remembered_whole, empty, done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
