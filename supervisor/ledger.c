@@ -1,4 +1,5 @@
-/* ledger.c: batch states, the counters that follow them and the queue of work (ledger.h). */
+/* ledger.c: batch states, the counters that follow them, and the round (ledger.h); the queue of
+ * work is ledger_queue.c's. */
 #include "ledger.h"
 #include "ledger_impl.h"
 #include "../common/buf.h"
@@ -75,116 +76,12 @@ void ledger_free(struct ledger *l)
 	free(l->trans);
 	free(l->wait);
 	free(l->queue);
+	free(l->qpos);
 	free(l->out);
 	free(l->split);
 	free(l->given);
 	free(l->unsent);
 	memset(l, 0, sizeof *l);
-}
-
-/* ---- the out set ---- */
-
-void ledger_out(struct ledger *l, uint32_t n)
-{
-	size_t byte = n / 8;
-	if (byte >= l->capout) {
-		size_t cap = l->capout ? l->capout : 1024;
-		while (cap <= byte)
-			cap *= 2;
-		l->out = xrealloc(l->out, cap);
-		memset(l->out + l->capout, 0, cap - l->capout);
-		l->capout = cap;
-	}
-	l->out[byte] |= (unsigned char)(1u << (n % 8));
-	/* a retry handed back in the round that also handed the batch out again is over */
-	for (size_t i = 0; i < l->nqueue; i++)
-		if (l->queue[i].batch == n) {
-			memmove(l->queue + i, l->queue + i + 1, (l->nqueue - i - 1) * sizeof *l->queue);
-			l->nqueue--;
-			break;
-		}
-}
-
-void ledger_back(struct ledger *l, uint32_t n)
-{
-	if (n / 8 < l->capout)
-		l->out[n / 8] &= (unsigned char)~(1u << (n % 8));
-}
-
-int ledger_is_out(const struct ledger *l, uint32_t n)
-{
-	return n / 8 < l->capout && (l->out[n / 8] >> (n % 8)) & 1;
-}
-
-/* ---- the queue ---- */
-
-static struct requeued *queued(const struct ledger *l, uint32_t n)
-{
-	for (size_t i = 0; i < l->nqueue; i++)
-		if (l->queue[i].batch == n)
-			return &l->queue[i];
-	return NULL;
-}
-
-void ledger_give_back(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due)
-{
-	if (ledger_is_out(l, n))
-		return; /* a worker has it: it is being asked for already */
-	struct requeued *q = queued(l, n);
-	if (q) { /* one entry a batch: the later attempt count, the earlier time */
-		if (attempt > q->attempt)
-			q->attempt = attempt;
-		if (due < q->due)
-			q->due = due;
-		return;
-	}
-	l->queue = xgrow(l->queue, &l->capqueue, l->nqueue, sizeof *l->queue, 64);
-	l->queue[l->nqueue++] = (struct requeued){ n, attempt, due, 0 };
-}
-
-void ledger_worker_lost(struct ledger *l, const uint32_t *batches, int n, enum lost_how how)
-{
-	for (int k = 0; k < n; k++) {
-		ledger_back(l, batches[k]);
-		ledger_give_back(l, batches[k], 0, 0);
-		if (how == LOST_UNSENT) {
-			l->unsent = xgrow(l->unsent, &l->capunsent, l->nunsent, sizeof *l->unsent, 16);
-			l->unsent[l->nunsent++] = batches[k];
-		}
-	}
-	/* the request of the batch it was on may have reached the provider */
-	if (n && how == LOST_KILLED)
-		l->ctr.possibly_billed++;
-}
-
-int ledger_work_left(const struct ledger *l)
-{
-	return l->cursor < l->nbatches || l->nqueue > 0 || l->nwait > 0;
-}
-
-uint64_t ledger_total(const struct ledger *l)
-{
-	return l->nbatches - l->ctr.batches_split;
-}
-
-uint32_t ledger_unstarted(const struct ledger *l)
-{
-	return l->nbatches - l->cursor;
-}
-
-long ledger_next_due_ms(const struct ledger *l, int64_t now, long max)
-{
-	char why[8];
-	for (size_t i = 0; i < l->nwait; i++) /* its needs answered (or failed) since it was parked */
-		if (deps_status(l->deps, l->wait[i].batch, why, sizeof why) != DEP_WAIT)
-			return 0;
-	long best = max;
-	for (size_t i = 0; i < l->nqueue; i++) {
-		int64_t in = l->queue[i].due - now;
-		if (in < best)
-			best = in < 0 ? 0 : (long)in;
-	}
-	return best;
 }
 
 /* ---- the round ---- */
@@ -209,52 +106,6 @@ int ledger_write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const 
 		     size_t errlen)
 {
 	return batch_write(t, n, b, err, errlen) ? STORE_FULL : 0;
-}
-
-
-
-
-int ledger_take(struct ledger *l, store_txn *t, int64_t now, uint32_t *n, struct batch_rec *b,
-		uint32_t *attempt)
-{
-	return ledger_take_where(l, t, now, n, b, attempt, NULL);
-}
-
-int ledger_take_where(struct ledger *l, store_txn *t, int64_t now, uint32_t *n,
-		      struct batch_rec *b, uint32_t *attempt, const struct take_filter *f)
-{
-	*attempt = 0;
-	for (size_t i = 0; i < l->nqueue; i++) {
-		struct requeued *q = &l->queue[i];
-		if (q->taken || q->due > now)
-			continue;
-		if (f && !f->ok(f->arg, q->batch))
-			continue; /* the other taker's */
-		if (ledger_is_out(l, q->batch) || batch_read(t, q->batch, b) ||
-		    (b->state != B_PENDING && b->state != B_INFLIGHT)) {
-			q->taken = 1;
-			continue;
-		}
-		if (!ledger_ready(l, t, q->batch, b, 0)) {
-			q->taken = b->state == B_BLOCKED;
-			continue;
-		}
-		q->taken = 1;
-		*n = q->batch;
-		*attempt = q->attempt;
-		return 1;
-	}
-	if (f && f->queue_only)
-		return 0;
-	/* a new batch the filter leaves to the other taker goes in the queue, for it to find there
-	 * from the next round on (run.mode auto: stages live and through the Batch API) */
-	while (ledger_take_cursor(l, t, n, b, 1) || (l->deps && ledger_take_waiting(l, t, n, b)) ||
-	       ledger_take_cursor(l, t, n, b, 0)) {
-		if (!f || f->ok(f->arg, *n))
-			return 1;
-		ledger_defer(l, *n, 0, now);
-	}
-	return 0;
 }
 
 int ledger_send(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b)
@@ -375,7 +226,7 @@ static int answers(const struct batch_rec *b, const struct msg_result *m)
 static void give_back_later(struct ledger *l, const struct msg_result *m, int64_t now)
 {
 	l->given = xgrow(l->given, &l->capgiven, l->ngiven, sizeof *l->given, 16);
-	l->given[l->ngiven++] = (struct requeued){ m->batch, m->attempt, now + m->retry_in_ms, 0 };
+	l->given[l->ngiven++] = (struct requeued){ m->batch, m->attempt, now + m->retry_in_ms, 0, 0 };
 }
 
 void ledger_defer(struct ledger *l, uint32_t n, uint32_t attempt, int64_t due)
@@ -484,11 +335,7 @@ void ledger_commit(struct ledger *l)
 	l->ctr = l->rctr;
 	l->cursor = l->rcursor;
 	l->nbatches = l->rnbatches;
-	size_t w = 0;
-	for (size_t i = 0; i < l->nqueue; i++)
-		if (!l->queue[i].taken)
-			l->queue[w++] = l->queue[i];
-	l->nqueue = w;
+	ledger_queue_compact(l);
 	for (size_t i = 0; i < l->ngiven; i++)
 		ledger_give_back(l, l->given[i].batch, l->given[i].attempt, l->given[i].due);
 	l->ngiven = 0;

@@ -48,14 +48,20 @@ struct requeued {
 	uint32_t attempt; /* requests already made for it this session */
 	int64_t due;      /* now_ms() from which it may go (0: at once) */
 	int taken;        /* handed out in the round being built */
+	int gone;         /* handed out since, or queued again after (ledger_queue.c): dropped at
+			   * the next commit */
 };
 
 struct ledger {
 	struct counters ctr; /* as last committed: read it anywhere, write it only here */
 	uint32_t nbatches;   /* the plan's batches and the halves of splits, as committed */
 	uint32_t cursor;     /* batches below it were all handed out at least once */
-	struct requeued *queue; /* one entry a batch, never an out one */
+	struct requeued *queue; /* one entry a batch not gone, never an out one: handed back,
+				 * deferred, or left by one taker to the other */
 	size_t nqueue, capqueue;
+	size_t nqgone;  /* of them, gone */
+	uint32_t *qpos; /* per batch: 1 + the index of its entry not gone, 0: none */
+	size_t capqpos;
 	unsigned char *out; /* bit per batch: a live worker holds it */
 	size_t capout;      /* bytes */
 	/* the round being built */
@@ -178,9 +184,10 @@ int ledger_work_left(const struct ledger *l);
 uint64_t ledger_total(const struct ledger *l);
 /* Batches never handed out yet. */
 uint32_t ledger_unstarted(const struct ledger *l);
-/* Milliseconds until the first queued batch is due, at most max (0: one is due now, or a
- * parked one may go or be blocked now). */
-long ledger_next_due_ms(const struct ledger *l, int64_t now, long max);
+struct take_filter;
+/* Milliseconds until the first queued batch a taker with filter f (NULL: any) may take is due,
+ * at most max (0: one is due now, or a parked one may go or be blocked now). */
+long ledger_next_due_ms(const struct ledger *l, int64_t now, long max, const struct take_filter *f);
 
 /* The transition table, for tests: non-zero when from -> to is legal. */
 int ledger_legal(enum batch_state from, enum batch_state to);

@@ -13,6 +13,8 @@ int ledger_write_rec(store_txn *t, uint32_t n, const struct batch_rec *b, const 
 		     size_t errlen);
 /* A batch made in the round (ledger.c): it joins the queue when the round commits. */
 void ledger_added(struct ledger *l, uint32_t n);
+/* ledger_queue.c: drops the entries taken or gone, at a commit. */
+void ledger_queue_compact(struct ledger *l);
 /* ledger_stages.c */
 void ledger_note(struct ledger *l, uint32_t n, uint32_t parent, unsigned from, unsigned to);
 int ledger_ready(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, int park);

@@ -44,7 +44,7 @@ int ledger_ready(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b
 		ledger_write_rec(t, n, b, why, strlen(why));
 	} else if (st == DEP_WAIT && park) {
 		l->wait = xgrow(l->wait, &l->capwait, l->nwait, sizeof *l->wait, 64);
-		l->wait[l->nwait++] = (struct requeued){ n, 0, 0, 0 };
+		l->wait[l->nwait++] = (struct requeued){ n, 0, 0, 0, 0 };
 	}
 	return 0;
 }

@@ -93,11 +93,14 @@ static void look_at_spool(struct sup *s, int now)
 /* Returns 1 when the loop is over. */
 static int loop_once(struct sup *s, zpoll *p)
 {
-	/* batches due while the run waits for its server are not sent: no reason to wake for them */
+	/* batches due while the run waits for its server are not sent, nor while no worker wants
+	 * one, nor those only the Batch API takes (its fill runs in the rounds that results and the
+	 * heartbeat make): no reason to wake for them */
 	int64_t t = now_ms();
-	zpoll_wait(p, pbatch_sleep_ms(&s->pb, reach_quota(&s->reach, proc_busy_workers(s), t)
-						       ? ledger_next_due_ms(&s->led, t, POLL_MS)
-						       : reach_sleep_ms(&s->reach, t, POLL_MS)));
+	long due = !any_slot_wants(s) ? POLL_MS
+		   : reach_quota(&s->reach, proc_busy_workers(s), t) ? round_next_due_ms(s, t, POLL_MS)
+								      : reach_sleep_ms(&s->reach, t, POLL_MS);
+	zpoll_wait(p, pbatch_sleep_ms(&s->pb, due));
 	handle_signals(s);
 	sink_receive(s);
 	look_at_spool(s, 0);

@@ -241,10 +241,19 @@ int round_prepare(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,
 	return hit == STORE_FULL ? STORE_FULL : !hit;
 }
 
-/* Live workers take what the Batch API gave back (batch.fallback "live"), and nothing else. */
+/* With the Batch API on, live workers take the batches it does not want: those it gave back
+ * (batch.fallback "live"), and in run.mode auto those of the stages routed live. */
 static int live_wants(void *arg, uint32_t n)
 {
 	return !pbatch_wants(arg, n);
+}
+
+/* The live workers' take filter, or NULL when every batch is theirs. */
+static const struct take_filter *live_filter(const struct sup *s, struct take_filter *f)
+{
+	/* with every stage through the Batch API, they take only what it gave back */
+	*f = (struct take_filter){ live_wants, (void *)&s->pb, !s->pb.live_too };
+	return s->pb.on ? f : NULL;
 }
 
 /* Picks the batch slot i will get in this round (or none left). */
@@ -253,11 +262,11 @@ static int pick_for_slot(store_txn *t, struct sup *s, int i, int *cache_hits)
 	struct slot *sl = &s->slots[i];
 	uint32_t n, attempt;
 	struct batch_rec b;
-	/* with every stage through the Batch API, live workers take only what it gave back */
-	struct take_filter live = { live_wants, &s->pb, !s->pb.live_too };
+	struct take_filter live;
+	const struct take_filter *f = live_filter(s, &live);
 	/* at the bound the round ends its picking: a batch taken now would be sent unlooked-up */
 	while (*cache_hits < ROUND_MAX_CACHE_HITS &&
-	       ledger_take_where(&s->led, t, now_ms(), &n, &b, &attempt, s->pb.on ? &live : NULL)) {
+	       ledger_take_where(&s->led, t, now_ms(), &n, &b, &attempt, f)) {
 		int go = round_prepare(t, s, n, &b, &sl->req);
 		if (go == STORE_FULL)
 			return STORE_FULL;
@@ -407,7 +416,13 @@ int round_dispatchable(const struct sup *s)
 {
 	if (!reach_quota(&s->reach, proc_busy_workers(s), now_ms()))
 		return 0;
-	return ledger_unstarted(&s->led) > 0 || ledger_next_due_ms(&s->led, now_ms(), 1) == 0;
+	return ledger_unstarted(&s->led) > 0 || round_next_due_ms(s, now_ms(), 1) == 0;
+}
+
+long round_next_due_ms(const struct sup *s, int64_t now, long max)
+{
+	struct take_filter live;
+	return ledger_next_due_ms(&s->led, now, max, live_filter(s, &live));
 }
 
 /* Room for what the round may write: the results' answers, twice (results and cache), and a

@@ -217,6 +217,8 @@ int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
 int round_dispatchable(const struct sup *s);
 int round_slot_wants(const struct sup *s, int i);
+/* Milliseconds until a batch live workers may take is due, at most max (ledger_next_due_ms). */
+long round_next_due_ms(const struct sup *s, int64_t now, long max);
 /* Batch n, taken, made ready to send: answered from the cache (or split, expanded, failed)
  * where it can be, else its request rendered into r. 1: send it; 0: settled; STORE_FULL. */
 int round_prepare(store_txn *t, struct sup *s, uint32_t n, struct batch_rec *b,

@@ -437,7 +437,7 @@ static void one_queue_entry_a_batch(void **state)
 	ledger_give_back(&l, 5, 1, 60000);
 	assert_int_equal(l.nqueue, 1);
 	ledger_out(&l, 5);
-	assert_int_equal(l.nqueue, 0);
+	assert_int_equal(l.nqueue - l.nqgone, 0); /* (the entry itself goes at the next commit) */
 	assert_false(ledger_work_left(&l));
 	ledger_free(&l);
 }
