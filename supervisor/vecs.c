@@ -98,6 +98,22 @@ static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_
 	return 0;
 }
 
+int vecs_ask_chunk(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk)
+{
+	unsigned char key[8];
+	ask_key(key, stage, k);
+	const void *r;
+	size_t n;
+	if (store_get(t, DB_VECASK, key, 8, &r, &n) || n < 1)
+		return -1;
+	const char *p = r;
+	size_t head = 1 + (p[0] == ASK_CHUNK_KEYED ? HASH_LEN : 0);
+	if ((p[0] != ASK_CHUNK && p[0] != ASK_CHUNK_KEYED) || n != head + 4)
+		return -1;
+	*chunk = rd_u32be(p + head);
+	return 0;
+}
+
 /* Whether the input under key is answered: kept here, or in the shared cache (then copied
  * here). 1, 0 or STORE_FULL. */
 static int answered(struct cache *c, store_txn *t, const unsigned char key[HASH_LEN])
