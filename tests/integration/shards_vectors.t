@@ -66,6 +66,16 @@ print("%d texts%s; %d inputs embedded, %d texts more than once"
 sys.exit(0 if delta == want and (spread > 0 or not shards) else 1)
 PY
 }
+# shards CONFIG NAME: shards 0, 1 and 2 of 3 started into $T/NAME0..2, one after the other;
+# prints their exit codes
+shards() {
+	local rcs= i
+	for i in 0 1 2; do
+		kg start -c "$1" -i "$T/in" -s "$T/$2$i" --shard $i/3 -q 2>"$T/$2$i.err"
+		rcs="$rcs$?"
+	done
+	echo "$rcs"
+}
 refused() { # WHAT-TO-FIND DIR ARGS...: exit 2, one line (less warnings) naming it, DIR not made
 	local want=$1 dir=$2; shift 2
 	"$@" >"$T/bad.out" 2>"$T/bad.err"; local rc=$?
@@ -78,11 +88,7 @@ mk_config "$T/cfg.json"
 digests "$T/d0"
 kg start -c "$T/cfg.json" -i "$T/in" -s "$T/whole" -q 2>"$T/whole.err"; rc=$?
 digests "$T/d1"
-rcs=
-for i in 0 1 2; do
-	kg start -c "$T/cfg.json" -i "$T/in" -s "$T/s$i" --shard $i/3 -q 2>"$T/s$i.err"
-	rcs="$rcs$?"
-done
+rcs=$(shards "$T/cfg.json" s)
 digests "$T/d2"
 check "the whole run and 3 shards with an embedding stage over chunks finish (exits $rc, $rcs)" \
 	[ "$rc$rcs" = 0000 ]
@@ -162,11 +168,7 @@ check "search -s x3 finds the chunk whose text is the query first ($got, want $q
 # a shared cache.path, the shards one after the other: each text embedded once in all
 digests "$T/d2"
 mk_config "$T/cfg-cache.json" "{\"cache\": {\"path\": \"$T/cache\"}}"
-rcs=
-for i in 0 1 2; do
-	kg start -c "$T/cfg-cache.json" -i "$T/in" -s "$T/c$i" --shard $i/3 -q 2>"$T/c$i.err"
-	rcs="$rcs$?"
-done
+rcs=$(shards "$T/cfg-cache.json" c)
 digests "$T/d3"
 said=$(embedded "$T/d2" "$T/d3" 1 "$T/own0.jsonl" "$T/own1.jsonl" "$T/own2.jsonl"); rc=$?
 check "3 shards sharing cache.path, one after the other, embedded each text once in all ($said)" \
