@@ -155,10 +155,10 @@ done
 check "each shard's embedding lines name the chunks of its own documents it embedded ($ok_firsts of 3)" \
 	[ $ok_firsts -eq 3 ]
 
-# search over the shards: what it finds over the whole run (a search of one shard first, whose
-# chunks' keys are kept apart from the three's)
+# search over the shards: what it finds over the whole run (a search of shard 0 alone first:
+# the chunks' keys it keeps in s0/search/ are of its own chunks, kept apart from the three's)
 read -r qid qtext < <(/usr/bin/python3 -c 'import json,sys; v=json.loads(open(sys.argv[1]).readlines()[5]); print(v["id"], v["text"].replace("\n", " "))' "$T/out.vectors.whole")
-kg search -s "$T/s1" -k 5 --json "$qtext" >"$T/q.s1" 2>"$T/q.err"
+kg search -s "$T/s0" -k 5 --json "$qtext" >"$T/q.s0" 2>"$T/q.err"
 kg search -s "$T/whole" -k 5 --json "$qtext" >"$T/q.whole" 2>>"$T/q.err"
 kg search -s "$T/s0" -s "$T/s1" -s "$T/s2" -k 5 --json "$qtext" >"$T/q.merged" 2>>"$T/q.err"
 got=$(json_get "$T/q.merged" '[r["id"] for r in j][0]' 2>/dev/null)
