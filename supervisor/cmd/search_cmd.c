@@ -177,7 +177,7 @@ static void keys_load(struct cache *c, struct vectors *v, const struct shard_set
 	if (!c->db || st->over != OVER_CHUNKS || !bytes)
 		return;
 	keys_name(v, set, st, name);
-	v->keys = xcalloc(1, bytes); /* (a shard's not given stay zero: never read) */
+	v->keys = xcalloc(1, bytes); /* (those of a shard not given stay zero: never read) */
 	store_txn *t = store_begin(c->db, 0);
 	const void *val;
 	size_t len;

@@ -106,8 +106,8 @@ const char *vectors_source(const struct vectors *v, uint32_t n)
 }
 
 /* The store holding chunk n's text and vector: t in a whole run; of shards, its document's
- * (t, like every shard, holds every chunk's record without its text), NULL when that is a shard
- * not given. */
+ * (found through t, which as every shard holds every chunk's record, the text of its own
+ * only), NULL when that is a shard not given. */
 static store_txn *chunk_store(const struct vectors *v, uint32_t n)
 {
 	const void *val;
