@@ -121,7 +121,7 @@ int bench_load(size_t n, size_t dims)
 		store_txn *rt;
 		memset(&v, 0, sizeof v);
 		if (run_open_read(dir, &db, &rt, &plan, err, sizeof err) ||
-		    vectors_open(&v, rt, NULL, err, sizeof err)) {
+		    vectors_open(&v, &rt, 1, NULL, err, sizeof err)) {
 			fprintf(stderr, "bench_load: %s\n", err);
 			return 1;
 		}

@@ -127,14 +127,16 @@ static const struct cli_command commands[] = {
 	  "  Lists the parts of a run sent through the Batch API (start --batch-api): each\n"
 	  "  file, its provider batch, status and counts. --cancel cancels the provider\n"
 	  "  batches still running (stop leaves them at the provider; resume picks them up).\n" },
-	{ "search", search_cmd, NULL, CO_STATE | CO_JSON | CO_TOP | CO_STAGE, OPERAND_TEXT,
+	{ "search", search_cmd, NULL, CO_STATE | CO_STATES | CO_JSON | CO_TOP | CO_STAGE, OPERAND_TEXT,
 	  "the chunks and entities nearest to a text, by their embedding vectors",
-	  "kgsup search -s DIR [-k N] [--stage NAME] [--json] \"QUERY\"\n"
+	  "kgsup search -s DIR [-s DIR...] [-k N] [--stage NAME] [--json] \"QUERY\"\n"
 	  "  Embeds QUERY with the model and dimensions of the run's embedding stage over\n"
 	  "  chunks (one call; the vector is kept in DIR/search/ so asking again costs\n"
 	  "  nothing) and prints the N (default 10) nearest chunks by cosine similarity:\n"
 	  "  the similarity, the document, the cue times of .vtt/.srt chunks and the text's\n"
 	  "  first line; then the N nearest entities when a stage embeds entities.\n"
+	  "  Several -s: the shards of one run (start --shard), searched as the run (the\n"
+	  "  query's vector kept in the first DIR's search/).\n"
 	  "  --stage NAME  search that embedding stage only\n"
 	  "  --json        one JSON array of the hits, for scripts\n" },
 	{ "__worker", NULL, worker_main, 0, 0, NULL, NULL }, /* kgsup __worker SLOT DIR SESSION */

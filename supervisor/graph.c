@@ -344,6 +344,8 @@ static struct placed *place_batches(store_txn *const *t, size_t nt, size_t *n)
 			continue;
 		uint32_t *global = shard_batch_numbers(t[s], p.nbatches);
 		for (uint32_t i = 0; i < p.nbatches; i++) {
+			if (global[i] == SHARD_UNPLACED) /* an embedding batch: no part of the graph */
+				continue;
 			v = xgrow(v, &cap, *n, sizeof *v, 1024);
 			v[(*n)++] = (struct placed){ global[i], (uint32_t)s, i };
 		}

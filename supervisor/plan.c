@@ -361,12 +361,8 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 		struct cache *cache, struct plan_rec *out, uint64_t *skipped, char *err,
 		size_t errlen)
 {
-	if (shard && shard->count && (job->rows || job_embeds(job))) {
-		snprintf(err, errlen, "--shard: a job %s is not sharded (its batches are not a "
-			 "document's own); run it on one machine", job->rows ? "over rows" :
-			 "with embedding stages");
+	if (shard && shard->count && shard_job_check(job, cfg, err, errlen))
 		return -1;
-	}
 	struct row_counters rc_rows[JOB_MAX_STAGES];
 	memset(rc_rows, 0, sizeof rc_rows);
 	struct planner pl;
@@ -417,10 +413,16 @@ int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct
 		if (!rc)
 			rc = planner_commit(&pl);
 	}
-	if (!rc && db && pl.shard.shard.count)
+	if (!rc && db && pl.shard.shard.count) {
 		log_info("shard %u/%u: %u of the %u documents are its own, %u of the %u batches",
 			 pl.shard.shard.index, pl.shard.shard.count, pl.shard.sources,
-			 pl.plan.nsources, pl.plan.nbatches, pl.shard.global_batches);
+			 pl.plan.nsources, pl.plan.nbatches - pl.shard.unplaced,
+			 pl.shard.global_batches);
+		if (pl.shard.unplaced)
+			log_info("shard %u/%u: and %u batches of embedding stages over its own "
+				 "documents' chunks", pl.shard.shard.index, pl.shard.shard.count,
+				 pl.shard.unplaced);
+	}
 	store_abort(pl.txn);
 	if (rc && !err[0])
 		snprintf(err, errlen, "store: %s", db ? store_strerror(db) : "error");

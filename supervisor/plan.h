@@ -31,8 +31,8 @@ void prompts_free(struct prompts *p);
  * fails after part of it was planned refuses the plan either way. */
 /* shard (NULL or count 0: the whole corpus): the run is planned whole, as on one machine, and
  * only the shard's documents' texts and batches are kept (shard.h); plan_rec counts its
- * batches, and the sources and chunks of the whole run. Jobs over rows or with embedding
- * stages are not sharded (refused). */
+ * batches, and the sources and chunks of the whole run. Jobs shard_job_check refuses (over
+ * rows; an embedding stage over entities; graph.resolve) are not sharded. */
 struct shard;
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
 		char *const *inputs, int ninputs, int strict, const struct shard *shard, store *db,
@@ -62,7 +62,8 @@ void doc_spans_add(struct doc_spans *d, uint32_t first_chunk);
 /* A job over rows: a text the per-row cache (cache, NULL: none) answers is answered now and
  * in no batch; rc_rows (per stage) gets how many. */
 /* Only the batches of documents the shard owns are written (numbered from 0); sp learns
- * each one's number in the whole run. */
+ * each one's number in the whole run. An embedding stage over chunks packs the shard's own
+ * documents' chunks only, into batches of no place in the whole run's (shard.h). */
 struct shard_plan;
 int plan_stage_batches(const struct job *job, const struct doc_spans *d, store *db,
 		       struct cache *cache, struct plan_rec *plan, struct row_counters *rc_rows,

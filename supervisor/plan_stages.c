@@ -63,7 +63,12 @@ static int emit_grouped(struct emit *e)
 static int emit_batch(struct emit *e, uint32_t stage, uint32_t doc, uint32_t first, uint32_t n,
 		      uint32_t flags)
 {
-	if (!shard_plan_batch(e->shard, e->owned))
+	const struct stage *st = &e->vecs.job->st[stage];
+	/* an embedding stage's batch over chunks holds the shard's own chunks only (emit_vectors),
+	 * and has no place in the whole run's order */
+	if (st->endpoint == EP_EMBEDDINGS && st->over == OVER_CHUNKS)
+		shard_plan_unplaced(e->shard);
+	else if (!shard_plan_batch(e->shard, e->owned))
 		return 0; /* another shard's: counted in the whole run's numbers only */
 	uint32_t num = e->plan->nbatches++;
 	e->sc[stage].batches++;
@@ -123,10 +128,13 @@ static int emit_vectors_flush(struct emit *e, uint32_t s)
 /* A document's chunks for an embedding stage: those without a vector yet (here or in the
  * shared cache) and not listed before go in its ask list, in batches of per_call inputs and
  * at most max_input_tokens_per_call tokens that run across documents (nothing needs them by
- * document). */
+ * document). A shard lists its own documents' chunks only: it holds no other's text, and the
+ * shard that owns one embeds it. */
 static int emit_vectors(struct emit *e, uint32_t s, uint32_t d, const struct doc_span *sp)
 {
 	const struct stage *st = &e->vecs.job->st[s];
+	if (!e->owned)
+		return 0;
 	for (uint32_t i = 0; i < sp->nchunks; i++) {
 		uint32_t tokens = 1;
 		if (e->db) {

@@ -366,9 +366,12 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 			snprintf(err, errlen, "start needs at least one input (-i PATH)");
 			return EXIT_USAGE;
 		}
+		/* a job that cannot run as shards is refused before its state directory is made */
 		return prompts_load(&s->prompts, &s->cfg, err, errlen) ||
 				       job_from_config(&s->job, &s->cfg, s->prompts.system,
-						       s->prompts.user, err, errlen)
+						       s->prompts.user, err, errlen) ||
+				       (cli->shard.count &&
+					shard_job_check(&s->job, &s->cfg, err, errlen))
 			       ? EXIT_USAGE
 			       : 0;
 	}

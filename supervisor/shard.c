@@ -120,6 +120,56 @@ uint32_t shard_of(const unsigned char h[HASH_LEN], uint32_t count)
 	return count ? (uint32_t)(v % count) : 0;
 }
 
+/* What cannot run as shards: each finder names the stage or key of the job that cannot (NULL:
+ * none), and why says why, around that name. */
+struct unsharded {
+	const char *(*finds)(const struct job *job, const struct config *cfg);
+	const char *why;
+};
+
+static const char *rows_job(const struct job *job, const struct config *cfg)
+{
+	(void)cfg;
+	return job->rows ? "rows" : NULL;
+}
+
+static const char *entity_stage(const struct job *job, const struct config *cfg)
+{
+	(void)cfg;
+	for (size_t i = 0; i < job->n; i++)
+		if (job->st[i].endpoint == EP_EMBEDDINGS && job->st[i].over == OVER_ENTITIES)
+			return job->st[i].name;
+	return NULL;
+}
+
+static const char *resolving(const struct job *job, const struct config *cfg)
+{
+	(void)job;
+	return cfg->graph_resolve ? "graph.resolve" : NULL;
+}
+
+static const struct unsharded unsharded[] = {
+	{ rows_job, "--shard: a job over %s is not sharded (its batches are not a document's own); "
+		    "run it on one machine" },
+	{ entity_stage, "--shard: stage %s is not sharded: it embeds the merged entities of the "
+			"whole graph, which no shard has (run the job on one machine, or shard it "
+			"without that stage)" },
+	{ resolving, "--shard: %s is not sharded: it merges entities across the whole graph, which "
+		     "no shard has (set it to false, or run the job on one machine)" },
+};
+
+int shard_job_check(const struct job *job, const struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof unsharded / sizeof unsharded[0]; i++) {
+		const char *name = unsharded[i].finds(job, cfg);
+		if (name) {
+			snprintf(err, errlen, unsharded[i].why, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int shard_plan_source(struct shard_plan *p, const unsigned char h[HASH_LEN])
 {
 	if (!p->shard.count)
@@ -139,6 +189,15 @@ int shard_plan_batch(struct shard_plan *p, int owned)
 	p->batches = xgrow(p->batches, &p->capbatches, p->nbatches, sizeof *p->batches, 1024);
 	p->batches[p->nbatches++] = global;
 	return 1;
+}
+
+void shard_plan_unplaced(struct shard_plan *p)
+{
+	if (!p->shard.count)
+		return;
+	p->batches = xgrow(p->batches, &p->capbatches, p->nbatches, sizeof *p->batches, 1024);
+	p->batches[p->nbatches++] = SHARD_UNPLACED;
+	p->unplaced++;
 }
 
 /* A u32 array as big-endian values under key. */
@@ -207,6 +266,22 @@ uint32_t *shard_owners(store_txn *t, uint32_t nsources)
 		return NULL;
 	}
 	return v;
+}
+
+uint32_t *shard_doc_stores(store_txn *const *ts, size_t nt, uint32_t nsources)
+{
+	uint32_t *at = xmalloc(((size_t)nsources + 1) * sizeof *at);
+	for (uint32_t d = 0; d < nsources; d++)
+		at[d] = SHARD_NO_STORE;
+	for (size_t s = 0; s < nt; s++) {
+		struct shard_rec sh;
+		uint32_t *owners = shard_rec_read(ts[s], &sh) ? NULL : shard_owners(ts[s], nsources);
+		for (uint32_t d = 0; d < nsources; d++)
+			if (at[d] == SHARD_NO_STORE && (!owners || owners[d] == sh.index))
+				at[d] = (uint32_t)s;
+		free(owners);
+	}
+	return at;
 }
 
 void shard_describe(char *out, size_t n, uint32_t index, uint32_t count)

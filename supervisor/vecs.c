@@ -59,10 +59,10 @@ static int ask_put(store_txn *t, uint32_t stage, uint32_t k, int kind,
 	return rc ? STORE_FULL : 0;
 }
 
-/* The text input k of stage asks (cut as it is sent), valid until the transaction ends or
- * the next call, and its vector's key. 0, or -1 when it is missing. */
-static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_t k,
-		    const char **text, size_t *len, unsigned char vkey[HASH_LEN])
+/* Input k of stage's ask record: its kind, the key it holds (NULL: a kind without one), and
+ * what follows (a chunk's number, an entity's text). 0, or -1 when it is missing or short. */
+static int ask_get(store_txn *t, uint32_t stage, uint32_t k, char *kind,
+		   const unsigned char **vkey, const char **what, size_t *len)
 {
 	unsigned char key[8];
 	ask_key(key, stage, k);
@@ -75,13 +75,31 @@ static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_
 	size_t head = 1 + (keyed ? HASH_LEN : 0);
 	if (n < head)
 		return -1;
-	if (p[0] == ASK_ENTITY || p[0] == ASK_ENTITY_KEYED) {
-		*text = p + head;
-		*len = n - head;
-	} else if ((p[0] == ASK_CHUNK || p[0] == ASK_CHUNK_KEYED) && n == head + 4) {
+	*kind = p[0];
+	*vkey = keyed ? (const unsigned char *)p + 1 : NULL;
+	*what = p + head;
+	*len = n - head;
+	return 0;
+}
+
+/* The text input k of stage asks (cut as it is sent), valid until the transaction ends or
+ * the next call, and its vector's key. 0, or -1 when it is missing. */
+static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_t k,
+		    const char **text, size_t *len, unsigned char vkey[HASH_LEN])
+{
+	char kind;
+	const unsigned char *kept;
+	const char *what;
+	size_t n;
+	if (ask_get(t, stage, k, &kind, &kept, &what, &n))
+		return -1;
+	if (kind == ASK_ENTITY || kind == ASK_ENTITY_KEYED) {
+		*text = what;
+		*len = n;
+	} else if ((kind == ASK_CHUNK || kind == ASK_CHUNK_KEYED) && n == 4) {
 		const void *c;
 		size_t cn;
-		if (record_get(t, DB_CHUNKS, rd_u32be(p + head), &c, &cn) ||
+		if (record_get(t, DB_CHUNKS, rd_u32be(what), &c, &cn) ||
 		    cn < sizeof(struct chunk_rec))
 			return -1;
 		*text = (const char *)c + sizeof(struct chunk_rec);
@@ -91,10 +109,23 @@ static int ask_text(const struct job *job, store_txn *t, uint32_t stage, uint32_
 	}
 	const struct stage *st = &job->st[stage];
 	*len = vec_input_len(*text, *len, st->max_input_tokens);
-	if (keyed)
-		memcpy(vkey, p + 1, HASH_LEN);
+	if (kept)
+		memcpy(vkey, kept, HASH_LEN);
 	else
 		vec_key(st->model, st->dimensions, *text, *len, vkey);
+	return 0;
+}
+
+int vecs_ask_chunk(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk)
+{
+	char kind;
+	const unsigned char *kept;
+	const char *what;
+	size_t n;
+	if (ask_get(t, stage, k, &kind, &kept, &what, &n) ||
+	    (kind != ASK_CHUNK && kind != ASK_CHUNK_KEYED) || n != 4)
+		return -1;
+	*chunk = rd_u32be(what);
 	return 0;
 }
 

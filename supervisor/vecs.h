@@ -41,6 +41,9 @@ int vecs_stage(const struct job *job, uint32_t stage);
  * STORE_FULL. */
 int vecs_plan_chunk(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage, uint32_t chunk,
 		    uint32_t k, uint32_t *tokens);
+/* The chunk that input k of stage's ask list is (its batches' first_chunk and nchunks are a
+ * range of that list, not of chunks): 0, or -1 when it is no chunk (an entity, or missing). */
+int vecs_ask_chunk(store_txn *t, uint32_t stage, uint32_t k, uint32_t *chunk);
 /* Batch b of an embedding stage is taken: *left is how many of its inputs are still to ask
  * (those the shared cache answers are copied in). 0 or STORE_FULL. */
 int vecs_prepare(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,

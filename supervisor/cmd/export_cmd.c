@@ -60,11 +60,11 @@ struct format;
 /* Writes the format to output (a file, a directory, or NULL: standard output). */
 typedef int format_run(store_txn *t, const struct format *fm, const char *output, char *err,
 		       size_t errlen);
-static format_run export_invalid, export_vectors, export_npy;
+static format_run export_invalid;
 /* The same from the stores of several shards of one run (one -s: a set of one). */
 typedef int format_runs(const struct shard_set *set, const struct format *fm, const char *output,
 			char *err, size_t errlen);
-static format_runs export_graph, export_answers;
+static format_runs export_graph, export_answers, export_vectors, export_npy;
 /* Writes the answers by document and stage to output; *count: what it wrote. */
 typedef int answers_writer(struct results *r, const char *output, uint64_t *count, char *err,
 			   size_t errlen);
@@ -114,8 +114,8 @@ static const struct format {
 	{ "tree", .runs = export_answers, .answers = results_write_tree, .unit = "files" },
 	{ "merges", .runs = export_graph, .write = resolve_write_merges },
 	{ "xlsx", NULL, .rows = rows_export_xlsx },
-	{ "vectors", export_vectors, .write = NULL },
-	{ "npy", export_npy, .write = NULL },
+	{ "vectors", .runs = export_vectors },
+	{ "npy", .runs = export_npy },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -194,8 +194,9 @@ static int export_graph(const struct shard_set *set, const struct format *fm, co
 	buf_init(&b);
 	int rc = -1;
 	struct resolve_stats rs;
-	/* resolution reads the entity stage's vectors: runs with embedding stages are not sharded,
-	 * so the first store holds them all */
+	/* resolution reads the entity stage's vectors: a sharded run has neither a stage over
+	 * entities nor graph.resolve (shard_job_check), so only a whole run resolves, from its one
+	 * store */
 	if (run_job_read(t, &cfg, &job, err, errlen) ||
 	    graph_build_shards(set->t, set->n, &cfg, &job, &g, err, errlen) ||
 	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))
@@ -272,18 +273,18 @@ static int export_answers(const struct shard_set *set, const struct format *fm,
 /* --stage NAME: the one embedding stage whose vectors -f vectors and -f npy write (NULL: all) */
 static const char *vector_stage;
 
-static int export_vectors(store_txn *t, const struct format *fm, const char *output, char *err,
-			  size_t errlen)
+static int export_vectors(const struct shard_set *set, const struct format *fm,
+			  const char *output, char *err, size_t errlen)
 {
 	(void)fm;
-	return vectors_export_jsonl(t, vector_stage, output, err, errlen);
+	return vectors_export_jsonl(set->t, set->n, vector_stage, output, err, errlen);
 }
 
-static int export_npy(store_txn *t, const struct format *fm, const char *output, char *err,
-		      size_t errlen)
+static int export_npy(const struct shard_set *set, const struct format *fm, const char *output,
+		      char *err, size_t errlen)
 {
 	(void)fm;
-	return vectors_export_npy(t, vector_stage, output, err, errlen);
+	return vectors_export_npy(set->t, set->n, vector_stage, output, err, errlen);
 }
 
 /* Whether the run's stages go over rows (0 when its job cannot be read: the graph's export
@@ -317,7 +318,7 @@ int export_cmd(const struct cli *cli)
 		goto done;
 	}
 	vector_stage = cli->stage;
-	if (cli->stage && fm->run != export_vectors && fm->run != export_npy) {
+	if (cli->stage && fm->runs != export_vectors && fm->runs != export_npy) {
 		snprintf(err, sizeof err, "export: --stage picks the embedding stage of -f vectors or "
 			 "-f npy, not of -f %s", fm->name);
 		goto done;

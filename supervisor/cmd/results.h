@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "../runstate.h"
+#include "../shard.h"
 #include "../../common/config.h"
 #include "../../common/job.h"
 
@@ -54,7 +55,7 @@ int results_load(struct results *r, store_txn *t, char *err, size_t errlen);
  * belongs to: ts must stay open while r is used. */
 int results_load_shards(struct results *r, store_txn *const *ts, size_t nt, char *err,
 			size_t errlen);
-#define NO_STORE UINT32_MAX
+#define NO_STORE SHARD_NO_STORE
 /* Whether document doc is in the stores given (a shard's own export lists its documents). */
 static inline int results_has_doc(const struct results *r, uint32_t doc)
 {

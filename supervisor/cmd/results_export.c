@@ -2,6 +2,7 @@
  * document and stage, and metadata.json), from the index of results.h. */
 #include "results.h"
 #include "results_meta.h"
+#include "../vecs.h"
 #include "../../common/log.h"
 #include "../../common/paths.h"
 #include "../../common/util.h"
@@ -16,12 +17,17 @@ struct lines {
 	uint64_t count;
 };
 
-static void chunk_ids(struct results *r, const struct batch_rec *b, buf *out)
+/* The ids of batch b's chunks; an embedding stage's batch is a range of its ask list, each
+ * input naming its chunk (the first of its text's not embedded before). */
+static void chunk_ids(struct results *r, uint32_t stage, const struct batch_rec *b, buf *out)
 {
+	int asks = vecs_stage(&r->job, stage);
 	buf_putc(out, '[');
 	for (uint32_t i = 0; i < b->nchunks; i++) {
 		char id[CHUNK_ID_LEN + 1];
-		if (chunk_id_read(r->t, b->first_chunk + i, id))
+		uint32_t chunk = b->first_chunk + i;
+		if ((asks && vecs_ask_chunk(r->t, stage, b->first_chunk + i, &chunk)) ||
+		    chunk_id_read(r->t, chunk, id))
 			id[0] = '\0';
 		if (i)
 			buf_putc(out, ',');
@@ -46,7 +52,7 @@ static int line_visit(struct results *r, uint32_t n, const struct batch_rec *b, 
 	buf_json_str(o, doc, strlen(doc));
 	if (st->over == OVER_CHUNKS) {
 		buf_puts(o, ",\"chunks\":");
-		chunk_ids(r, b, o);
+		chunk_ids(r, l->stage, b, o);
 	}
 	buf_puts(o, ",\"answer\":");
 	if (results_answer(r, n, o))

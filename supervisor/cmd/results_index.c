@@ -134,23 +134,6 @@ int results_load(struct results *r, store_txn *t, char *err, size_t errlen)
 	return rc;
 }
 
-/* Which store holds each document: a whole run all of them; shards those they own. */
-static void place_docs(struct results *r)
-{
-	r->doc_store = xmalloc(((size_t)r->ndocs + 1) * sizeof *r->doc_store);
-	for (uint32_t d = 0; d < r->ndocs; d++)
-		r->doc_store[d] = NO_STORE;
-	for (size_t s = 0; s < r->nt; s++) {
-		struct shard_rec sh;
-		uint32_t *owners = shard_rec_read(r->ts[s], &sh) ? NULL :
-				   shard_owners(r->ts[s], r->ndocs);
-		for (uint32_t d = 0; d < r->ndocs; d++)
-			if (r->doc_store[d] == NO_STORE && (!owners || owners[d] == sh.index))
-				r->doc_store[d] = (uint32_t)s;
-		free(owners);
-	}
-}
-
 int results_load_shards(struct results *r, store_txn *const *ts, size_t nt, char *err,
 			size_t errlen)
 {
@@ -167,7 +150,8 @@ int results_load_shards(struct results *r, store_txn *const *ts, size_t nt, char
 		return -1;
 	r->ndocs = r->plan.nsources;
 	load_names(r);
-	place_docs(r);
+	/* a whole run holds all of them; shards those they own */
+	r->doc_store = shard_doc_stores(ts, nt, r->ndocs);
 	r->cells = xcalloc((size_t)r->ndocs * r->job.n + 1, sizeof *r->cells);
 	for (size_t s = 0; s < nt; s++) {
 		struct plan_rec p;

@@ -1,11 +1,13 @@
-/* search_cmd.c: `kgsup search -s DIR [-k N] [--json] "query"`: the chunks and entities whose
- * embedding vectors are nearest the query's. The run's vectors of one stage are read into one
+/* search_cmd.c: `kgsup search -s DIR [-s DIR...] [-k N] [--json] "query"`: the chunks and
+ * entities whose embedding vectors are nearest the query's (of a run, or of the shards of one,
+ * read as the run: vectors.h). The run's vectors of one stage are read into one
  * contiguous matrix, normalised, and scanned exactly (vecsearch.h). The query is embedded by
  * the model and dimensions of the stage searched, in one call made by `kgsup __embed`
  * (worker/query.c: the supervisor side never loads libcurl), and its vector is kept in
  * DIR/search/, a store of its own: the run's store has one writer, the run's supervisor, and a
  * search must not become a second. The same query again costs no call. */
 #include "results.h"
+#include "shard_set.h"
 #include "vectors.h"
 #include "../cli.h"
 #include "../rolespawn.h"
@@ -133,9 +135,17 @@ static int query_vector(const struct cli *cli, struct cache *c, const struct vec
 	return rc;
 }
 
+static int by_index(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* The meta key of a stage's chunk keys in DIR/search/: "chunk-keys" and a hash of what they
- * follow from, the run's plan (its inputs and chunking) and what the stage embeds them with. */
-static void keys_name(const struct vectors *v, const struct stage *st, unsigned char out[10 + HASH_LEN])
+ * follow from, the run's plan (its inputs and chunking) and what the stage embeds them with;
+ * of shards, which were given too (the chunks of the others are not read, so have no key). */
+static void keys_name(const struct vectors *v, const struct shard_set *set,
+		      const struct stage *st, unsigned char out[10 + HASH_LEN])
 {
 	char what[128];
 	int n = snprintf(what, sizeof what, "%lld\n", (long long)st->max_input_tokens);
@@ -143,6 +153,15 @@ static void keys_name(const struct vectors *v, const struct stage *st, unsigned 
 	buf_init(&b);
 	buf_put(&b, v->plan.fingerprint, HASH_LEN);
 	buf_put(&b, what, (size_t)n);
+	if (set->shard[0].count) {
+		uint32_t *given = xmalloc(set->n * sizeof *given);
+		for (size_t i = 0; i < set->n; i++)
+			given[i] = set->shard[i].index;
+		qsort(given, set->n, sizeof *given, by_index);
+		for (size_t i = 0; i < set->n; i++)
+			buf_printf(&b, "shard %u/%u\n", given[i], set->shard[i].count);
+		free(given);
+	}
 	memcpy(out, "chunk-keys", 10);
 	vec_key(st->model, st->dimensions, b.data, b.len, out + 10);
 	buf_free(&b);
@@ -150,14 +169,15 @@ static void keys_name(const struct vectors *v, const struct stage *st, unsigned 
 
 /* Before a stage over chunks is read: its chunk keys from DIR/search/ if kept, else room to
  * make them in. */
-static void keys_load(struct cache *c, struct vectors *v, const struct stage *st)
+static void keys_load(struct cache *c, struct vectors *v, const struct shard_set *set,
+		      const struct stage *st)
 {
 	size_t bytes = (size_t)v->plan.nchunks * HASH_LEN;
 	unsigned char name[10 + HASH_LEN];
 	if (!c->db || st->over != OVER_CHUNKS || !bytes)
 		return;
-	keys_name(v, st, name);
-	v->keys = xmalloc(bytes);
+	keys_name(v, set, st, name);
+	v->keys = xcalloc(1, bytes); /* (those of a shard not given stay zero: never read) */
 	store_txn *t = store_begin(c->db, 0);
 	const void *val;
 	size_t len;
@@ -168,11 +188,12 @@ static void keys_load(struct cache *c, struct vectors *v, const struct stage *st
 }
 
 /* After: the keys made, kept for the next search. */
-static void keys_keep(struct cache *c, struct vectors *v, const struct stage *st)
+static void keys_keep(struct cache *c, struct vectors *v, const struct shard_set *set,
+		      const struct stage *st)
 {
 	unsigned char name[10 + HASH_LEN];
 	if (v->keys && !v->keys_known) {
-		keys_name(v, st, name);
+		keys_name(v, set, st, name);
 		cache_put(c, &(struct keep){ DB_META, name, v->keys, sizeof name,
 					     (size_t)v->plan.nchunks * HASH_LEN }, "the chunks' keys");
 	}
@@ -268,17 +289,17 @@ static void print_entity(struct vectors *v, const struct vechit *h, uint32_t n, 
 }
 
 /* Searches one stage: its matrix, the query's vector, the hits printed. 0, or an exit code. */
-static int search_stage(const struct cli *cli, struct cache *c, struct vectors *v, int stage,
-			int *printed)
+static int search_stage(const struct cli *cli, struct cache *c, struct vectors *v,
+			const struct shard_set *set, int stage, int *printed)
 {
 	const struct stage *st = &v->job.st[stage];
 	struct vmatrix m;
 	char err[512] = "";
 	float *q = NULL;
 	size_t qdims = 0;
-	keys_load(c, v, st);
+	keys_load(c, v, set, st);
 	int loaded = vmatrix_load(v, stage, &m, err, sizeof err);
-	keys_keep(c, v, st);
+	keys_keep(c, v, set, st);
 	if (loaded) {
 		log_error("%s", err);
 		return EXIT_INTERNAL;
@@ -324,15 +345,15 @@ out:
 int search_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
-	store *db = NULL;
-	store_txn *t = NULL;
-	struct plan_rec plan;
+	struct shard_set set = { 0 };
 	struct vectors v;
 	struct cache cache = { NULL, "" };
 	int rc = EXIT_USAGE;
+	int ndirs;
+	char *const *dirs = cli_states(cli, &ndirs);
 	memset(&v, 0, sizeof v);
-	if (run_open_read(cli->state_dir, &db, &t, &plan, err, sizeof err) ||
-	    vectors_open(&v, t, cli->stage, err, sizeof err))
+	if (shard_set_open(&set, dirs, ndirs, err, sizeof err) ||
+	    vectors_open(&v, set.t, set.n, cli->stage, err, sizeof err))
 		goto done;
 	v.lean = 1;
 	paths_file(cache.dir, sizeof cache.dir, cli->state_dir, "search");
@@ -349,7 +370,7 @@ int search_cmd(const struct cli *cli)
 		int s = v.order[i];
 		if (done_over[v.job.st[s].over]++)
 			continue;
-		rc = search_stage(cli, &cache, &v, s, &printed);
+		rc = search_stage(cli, &cache, &v, &set, s, &printed);
 	}
 	if (cli->json)
 		fputs("]\n", stdout);
@@ -362,7 +383,6 @@ done:
 		die_msg("%s", err);
 	vectors_close(&v);
 	store_close(cache.db);
-	store_abort(t);
-	store_close(db);
+	shard_set_close(&set);
 	return rc;
 }

@@ -1,7 +1,14 @@
 /* vectors.h: a run's embedding vectors as export (-f vectors, -f npy) and search read them,
  * item by item in a fixed order: for each embedding stage over chunks its chunks in chunk
  * order, then for each one over entities the graph's entities in graph order. An item whose
- * vector is not in the store (the run is not finished) is skipped and counted. */
+ * vector is not in the store (the run is not finished) is skipped and counted.
+ *
+ * The shards of one run (start --shard) are read as the run: every shard numbers the chunks as
+ * the whole run does, and a chunk's text and vector are in the store of the shard that owns its
+ * document, so the walk takes each chunk from there and gives what one machine's run gives
+ * (vectors keyed by text: the same text has the same vector whoever embedded it, for a server
+ * that answers a text always alike). A shard not given: its chunks are left out (the shard set
+ * warned). Shards have no stage over entities (shard.h). */
 #ifndef KGSUP_VECTORS_H
 #define KGSUP_VECTORS_H
 
@@ -29,7 +36,13 @@ struct vitem {
 typedef int vectors_fn(const struct vitem *it, const float *v, size_t dims, void *arg);
 
 struct vectors {
-	store_txn *t;
+	store_txn *t;         /* the first store: the run's settings, plan and sources */
+	store_txn *const *ts; /* every store read: the run, or shards of one (ts[0] is t) */
+	size_t nt;
+	/* shards: per source, the index in ts of the store holding its chunks' texts and vectors
+	 * (SHARD_NO_STORE: a shard not given); NULL for a whole run, whose t holds them all */
+	uint32_t *doc_store;
+	store_txn *at;        /* the store of the item walked */
 	struct config cfg; /* the run's recorded settings */
 	struct job job;
 	struct plan_rec plan;
@@ -49,9 +62,11 @@ struct vectors {
 	int keys_known;
 };
 
-/* Opens the run's vectors in t: the embedding stages, or only the one called stage (non-NULL).
- * 0, or -1 with err set (no embedding stage, or stage is not one); vectors_close either way. */
-int vectors_open(struct vectors *v, store_txn *t, const char *stage, char *err, size_t errlen);
+/* Opens the run's vectors in ts[0..nt-1] (a run, or shards of one: shard_set.h checks them):
+ * the embedding stages, or only the one called stage (non-NULL). 0, or -1 with err set (no
+ * embedding stage, or stage is not one); vectors_close either way. */
+int vectors_open(struct vectors *v, store_txn *const *ts, size_t nt, const char *stage, char *err,
+		 size_t errlen);
 void vectors_close(struct vectors *v);
 /* Walks the items of stage (a job index) that have a vector (v->keys: that stage's). */
 int vectors_walk(struct vectors *v, int stage, vectors_fn *fn, void *arg);
@@ -59,7 +74,8 @@ int vectors_walk(struct vectors *v, int stage, vectors_fn *fn, void *arg);
 size_t vectors_dims(struct vectors *v, int stage);
 /* The path of source number n ("" when none). */
 const char *vectors_source(const struct vectors *v, uint32_t n);
-/* Chunk n's record and text (valid while t is): 0, or -1 when it is missing. */
+/* Chunk n's record and text, from the store that holds it (valid while that is open): 0, or -1
+ * when it is missing. */
 int vectors_chunk(struct vectors *v, uint32_t n, struct chunk_rec *rec, const char **text,
 		  size_t *len);
 
@@ -77,11 +93,11 @@ int vmatrix_load(struct vectors *v, int stage, struct vmatrix *m, char *err, siz
 void vmatrix_free(struct vmatrix *m);
 
 /* export -f vectors: a JSON line per vector to output (NULL: standard output); -f npy: dir's
- * vectors.npy and ids.tsv. stage: the one stage to write, or NULL (all; npy refuses stages of
+ * vectors.npy and ids.tsv; of a run, or of shards of one (as vectors_open). stage: the one stage to write, or NULL (all; npy refuses stages of
  * different dimensions). 0, or -1 with err set. (vectors_export.c) */
-int vectors_export_jsonl(store_txn *t, const char *stage, const char *output, char *err,
-			 size_t errlen);
-int vectors_export_npy(store_txn *t, const char *stage, const char *dir, char *err,
-		       size_t errlen);
+int vectors_export_jsonl(store_txn *const *ts, size_t nt, const char *stage, const char *output,
+			 char *err, size_t errlen);
+int vectors_export_npy(store_txn *const *ts, size_t nt, const char *stage, const char *dir,
+		       char *err, size_t errlen);
 
 #endif

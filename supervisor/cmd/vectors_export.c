@@ -57,18 +57,24 @@ static int jsonl_item(const struct vitem *it, const float *vec, size_t dims, voi
 	return fwrite(b->data, 1, b->len, j->out) == b->len ? 0 : -1;
 }
 
-/* Why items have no vector, as the run's state tells: a finished run will not give them
- * (resumed it has nothing left to do), so "not finished" would send the user the wrong way. */
+/* Why items have no vector, as the run's state tells (of shards: one not finished is enough):
+ * a finished run will not give them (resumed it has nothing left to do), so "not finished"
+ * would send the user the wrong way. */
 static const char *missing_why(const struct vectors *v)
 {
-	struct counters c;
-	if (counters_read(v->t, &c) || c.state == RUN_RUNNING || c.state == RUN_STOPPED)
-		return "the run is not finished";
-	if (c.state == RUN_DONE)
+	int done = 1;
+	for (size_t i = 0; i < v->nt; i++) {
+		struct counters c;
+		if (counters_read(v->ts[i], &c) || c.state == RUN_RUNNING || c.state == RUN_STOPPED)
+			return v->nt > 1 ? "a shard is not finished" : "the run is not finished";
+		done &= c.state == RUN_DONE;
+	}
+	if (done)
 		return "the run is done: entities its graph gained by resume --retry-failed after "
 		       "its entities were embedded; a new run embeds them (sharing its cache.path, "
 		       "buying only those)";
-	return "the run did not finish: kgsup status lists its failed batches";
+	return v->nt > 1 ? "a shard did not finish: kgsup status -s of each lists its failed batches"
+			 : "the run did not finish: kgsup status lists its failed batches";
 }
 
 static void note_missing(const struct vectors *v, uint64_t written, const char *what)
@@ -91,13 +97,13 @@ static int finish(FILE *out, const char *path, char *err, size_t errlen)
 	return bad ? -1 : 0;
 }
 
-int vectors_export_jsonl(store_txn *t, const char *stage, const char *output, char *err,
-			 size_t errlen)
+int vectors_export_jsonl(store_txn *const *ts, size_t nt, const char *stage, const char *output,
+			 char *err, size_t errlen)
 {
 	struct vectors v;
 	struct jsonl j = { .v = &v };
 	buf_init(&j.line);
-	int rc = vectors_open(&v, t, stage, err, errlen);
+	int rc = vectors_open(&v, ts, nt, stage, err, errlen);
 	if (!rc && !(j.out = output ? fopen(output, "w") : stdout)) {
 		snprintf(err, errlen, "%s: %s", output, strerror(errno));
 		rc = -1;
@@ -187,8 +193,8 @@ static size_t npy_dims(struct vectors *v, char *err, size_t errlen)
 	return dims;
 }
 
-int vectors_export_npy(store_txn *t, const char *stage, const char *dir, char *err,
-		       size_t errlen)
+int vectors_export_npy(store_txn *const *ts, size_t nt, const char *stage, const char *dir,
+		       char *err, size_t errlen)
 {
 	if (!dir) {
 		snprintf(err, errlen, "export -f npy writes vectors.npy and ids.tsv into a directory: "
@@ -200,7 +206,7 @@ int vectors_export_npy(store_txn *t, const char *stage, const char *dir, char *e
 	char mat[PATHS_MAX], ids[PATHS_MAX];
 	snprintf(mat, sizeof mat, "%s/vectors.npy", dir);
 	snprintf(ids, sizeof ids, "%s/ids.tsv", dir);
-	int rc = vectors_open(&v, t, stage, err, errlen);
+	int rc = vectors_open(&v, ts, nt, stage, err, errlen);
 	if (!rc && !(p.dims = npy_dims(&v, err, errlen)))
 		rc = -1;
 	if (!rc && mkdir_p(dir, 0755)) {

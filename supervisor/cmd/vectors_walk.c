@@ -1,6 +1,7 @@
 /* vectors_walk.c: a run's embedding vectors, item by item (vectors.h). */
 #include "vectors.h"
 #include "results.h"
+#include "../shard.h"
 #include "../vecstore.h"
 #include "../../common/log.h"
 #include "../../common/util.h"
@@ -60,14 +61,20 @@ static void load_sources(struct vectors *v)
 	store_iter_close(it);
 }
 
-int vectors_open(struct vectors *v, store_txn *t, const char *stage, char *err, size_t errlen)
+int vectors_open(struct vectors *v, store_txn *const *ts, size_t nt, const char *stage, char *err,
+		 size_t errlen)
 {
 	memset(v, 0, sizeof *v);
-	v->t = t;
+	store_txn *t = v->t = v->at = ts[0];
+	v->ts = ts;
+	v->nt = nt;
 	config_defaults(&v->cfg);
+	struct shard_rec sh;
 	if (plan_read(t, &v->plan) || run_job_read(t, &v->cfg, &v->job, err, errlen) ||
 	    choose(v, stage, err, errlen))
 		return -1;
+	if (!shard_rec_read(t, &sh) && sh.count)
+		v->doc_store = shard_doc_stores(ts, nt, v->plan.nsources);
 	load_sources(v);
 	for (size_t i = 0; i < v->norder && !v->have_graph; i++)
 		if (v->job.st[v->order[i]].over == OVER_ENTITIES) {
@@ -85,6 +92,7 @@ void vectors_close(struct vectors *v)
 	for (uint32_t i = 0; v->sources && i < v->plan.nsources; i++)
 		free(v->sources[i]);
 	free(v->sources);
+	free(v->doc_store);
 	free(v->vec);
 	free(v->keys);
 	job_free(&v->job);
@@ -97,12 +105,28 @@ const char *vectors_source(const struct vectors *v, uint32_t n)
 	return n < v->plan.nsources && v->sources[n] ? v->sources[n] : "";
 }
 
+/* The store holding chunk n's text and vector: t in a whole run; of shards, its document's
+ * (found through t, which as every shard holds every chunk's record, the text of its own
+ * only), NULL when that is a shard not given. */
+static store_txn *chunk_store(const struct vectors *v, uint32_t n)
+{
+	const void *val;
+	size_t vl;
+	struct chunk_rec r;
+	if (!v->doc_store || record_get(v->t, DB_CHUNKS, n, &val, &vl) || vl < sizeof r)
+		return v->t; /* (a chunk missing there is missing everywhere: counted so) */
+	memcpy(&r, val, sizeof r);
+	uint32_t s = r.source < v->plan.nsources ? v->doc_store[r.source] : SHARD_NO_STORE;
+	return s == SHARD_NO_STORE ? NULL : v->ts[s];
+}
+
 int vectors_chunk(struct vectors *v, uint32_t n, struct chunk_rec *rec, const char **text,
 		  size_t *len)
 {
 	const void *val;
 	size_t vl;
-	if (record_get(v->t, DB_CHUNKS, n, &val, &vl) || vl < sizeof *rec)
+	store_txn *at = chunk_store(v, n);
+	if (!at || record_get(at, DB_CHUNKS, n, &val, &vl) || vl < sizeof *rec)
 		return -1;
 	memcpy(rec, val, sizeof *rec);
 	*text = (const char *)val + sizeof *rec;
@@ -114,7 +138,7 @@ int vectors_chunk(struct vectors *v, uint32_t n, struct chunk_rec *rec, const ch
 static size_t fetch(struct vectors *v, const unsigned char key[HASH_LEN])
 {
 	size_t dims;
-	if (vecstore_get(v->t, key, v->vec, v->cap, &dims))
+	if (vecstore_get(v->at, key, v->vec, v->cap, &dims))
 		return 0;
 	if (dims > v->cap) {
 		free(v->vec);
@@ -125,7 +149,7 @@ static size_t fetch(struct vectors *v, const unsigned char key[HASH_LEN])
 			exit(EXIT_INTERNAL);
 		}
 		v->vec = p;
-		vecstore_get(v->t, key, v->vec, v->cap, &dims);
+		vecstore_get(v->at, key, v->vec, v->cap, &dims);
 	}
 	return dims;
 }
@@ -140,7 +164,7 @@ static void chunk_key(struct vectors *v, const struct stage *st, uint32_t n,
 		memcpy(key, k, HASH_LEN);
 		return;
 	}
-	if (vecstore_chunk_key(v->t, st, n, key))
+	if (vecstore_chunk_key(v->at, st, n, key))
 		memset(key, 0, HASH_LEN);
 	if (k)
 		memcpy(k, key, HASH_LEN);
@@ -155,6 +179,8 @@ static int walk_chunks(struct vectors *v, int s, vectors_fn *fn, void *arg)
 		struct chunk_rec r;
 		struct vitem it = { .kind = 'c', .n = n, .stage = s, .id = id, .document = "",
 				    .text = "", .type = "", .start_ms = -1, .end_ms = -1 };
+		if (!(v->at = chunk_store(v, n)))
+			continue; /* a shard not given holds it */
 		chunk_key(v, st, n, key);
 		size_t dims = fetch(v, key);
 		if (!dims) {
@@ -185,6 +211,7 @@ static int walk_entities(struct vectors *v, int s, vectors_fn *fn, void *arg)
 	buf scratch;
 	buf_init(&scratch);
 	int rc = 0;
+	v->at = v->t;
 	for (size_t n = 0; n < g->nentities && !rc; n++) {
 		const struct gentity *e = &g->entities[n];
 		vecstore_entity_key(st, e, &scratch, key);
