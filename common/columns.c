@@ -153,7 +153,8 @@ static int longest_text(const struct column_stats *st, int id_col)
 static int choose_id(const char *file, const struct column_stats *st, const struct column_spec *spec,
 		     struct column_choice *out, buf *desc, char *err, size_t errlen)
 {
-	if (spec->id_column && !strcmp(spec->id_column, COLUMNS_NUMBERED)) {
+	if (spec->id_column && !strcmp(spec->id_column, COLUMNS_NUMBERED) &&
+	    find_column(st, spec->id_column) < 0) { /* (a column so named is that column) */
 		out->id_col = -1;
 		buf_printf(desc, "rows numbered from 1 (input.id_column \"%s\")", COLUMNS_NUMBERED);
 	} else if (spec->id_column) {

@@ -38,7 +38,7 @@ struct column_spec {
 };
 #define COLUMN_NONE SIZE_MAX
 /* input.id_column naming no column: the rows are numbered from 1, whatever the columns (a
- * column called id whose values repeat). */
+ * column called id whose values repeat), unless the table has a column of that name. */
 #define COLUMNS_NUMBERED "#"
 
 struct column_choice {

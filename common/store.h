@@ -24,7 +24,8 @@ enum store_db {
 	DB_ROWASK,  /* u32be stage + u32be k -> u32be chunk: the texts a rows stage asks (0.4.0) */
 	DB_VECTORS, /* vector key (vec.h) -> dims float32le: embedding vectors (0.5.0) */
 	DB_VECASK,  /* u32be stage + u32be k -> an input an embedding stage asks: 'c' + u32be
-		     * chunk, or 'e' + the entity's text (0.5.0) */
+		     * chunk, or 'e' + the entity's text (0.5.0); since 0.6.0 'C' and 'E', the
+		     * input's vector key (32 bytes) before the same (supervisor/vecs.c) */
 	DB_PARTS,   /* u32be part number -> a Batch API part's record (pbatch.h) (0.6.0) */
 	DB_PARTBATCH, /* u32be part + u32be line -> u32be batch number: a part's lines (0.6.0) */
 	DB_COUNT

@@ -298,9 +298,10 @@ void pbatch_commit(struct sup *s)
 		struct fill *fl = &pb->fill[e];
 		if (!fl->open)
 			continue;
-		pb->parts = xgrow(pb->parts, &pb->capparts, pb->nparts, sizeof *pb->parts, 8);
-		while (pb->nparts <= fl->part)
+		while (pb->nparts <= fl->part) {
+			pb->parts = xgrow(pb->parts, &pb->capparts, pb->nparts, sizeof *pb->parts, 8);
 			pb->parts[pb->nparts++] = (struct part){ .wait_ms = 0 };
+		}
 		pb->parts[fl->part] = (struct part){ .r = fl->r,
 						     .wait_ms = (int64_t)(s->cfg.batch_poll_s * 1000) };
 		log_info("part %u: %u requests written (%.1f MB)", fl->part, fl->r.nlines,

@@ -1,9 +1,9 @@
 /* pbatch_route.c: which stages go through the Batch API (pbatch.h). run.mode "live": none;
  * "batch": all; "auto": each stage whose answers would come back within batch.max_wait_h of the
  * start, counting batch.expected_h for each round through the Batch API on its way (its own
- * and those of the stages it reads), and live time as none. Stages are taken in their order,
- * which puts the stages read first (the bulk of a run: chunks) ahead of those that read them,
- * so the earlier a stage the likelier it goes at the discount. */
+ * and those of the stages it reads), and live time as none. Stages are taken in their order
+ * (stages over entities last), which puts the stages read first (the bulk of a run: chunks)
+ * ahead of those that read them, so the earlier a stage the likelier it goes at the discount. */
 #include "pbatch.h"
 
 #include <string.h>
@@ -32,11 +32,19 @@ uint32_t pbatch_route(const struct job *j, const struct config *cfg, double *wai
 	int mode_batch = !strcmp(cfg->run_mode, "batch"), mode_auto = !strcmp(cfg->run_mode, "auto");
 	uint32_t via = 0;
 	double after[JOB_MAX_STAGES]; /* hours from the start until stage i's answers are in */
-	for (size_t i = 0; i < n; i++) {
-		double before = 0; /* until what it reads is in */
-		for (size_t k = 0; k < i; k++)
-			if (reads(j, i) >> k & 1 && after[k] > before)
-				before = after[k];
+	/* in the order the stages can go: a stage over entities after every graph stage, even one
+	 * listed after it (deps.c holds it back until the graph is made) */
+	size_t order[JOB_MAX_STAGES], k = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++)
+			if ((j->st[i].over == OVER_ENTITIES) == pass)
+				order[k++] = i;
+	for (size_t o = 0; o < n; o++) {
+		size_t i = order[o];
+		double before = 0; /* until what it reads is in (all of it placed before it) */
+		for (size_t r = 0; r < o; r++)
+			if (reads(j, i) >> order[r] & 1 && after[order[r]] > before)
+				before = after[order[r]];
 		int batch = mode_batch ||
 			    (mode_auto && before + cfg->batch_expected_h <= cfg->batch_max_wait_h);
 		after[i] = before + (batch ? cfg->batch_expected_h : 0);

@@ -33,7 +33,7 @@ static int formula_like(const char *s, size_t len)
 	num[len] = '\0';
 	char *end;
 	strtod(num, &end);
-	return end == num || *end != '\0';
+	return end != num + len; /* (a NUL inside ends strtod: not a number either) */
 }
 
 static int csv_line(const char *const *cell, const size_t *len, size_t n, void *arg)

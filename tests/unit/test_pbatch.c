@@ -110,6 +110,18 @@ static void auto_routes_by_the_wait(void **state)
 	c.run_mode = strdup("batch");
 	assert_int_equal(pbatch_route(&j, &c, NULL), 0xf);
 	assert_int_equal(pbatch_route_all(&j), 0xf);
+	/* a graph stage listed after the entities' one: they still wait for it */
+	struct stage late[3];
+	memset(late, 0, sizeof late);
+	late[0].graph = late[2].graph = 1;
+	late[1].over = OVER_ENTITIES;
+	late[2].needs = 1u << 0;
+	struct job lj = { .n = 3, .st = late };
+	free(c.run_mode);
+	c.run_mode = strdup("auto");
+	c.batch_max_wait_h = 48; /* g1 24 h, g2 48 h: the entities would be 72 h */
+	assert_int_equal(pbatch_route(&lj, &c, wait), 0x5);
+	assert_true(wait[1] == 48);
 	free(c.run_mode);
 	c.run_mode = strdup("live");
 	c.batch_max_wait_h = 1000;
