@@ -86,6 +86,23 @@ json.dump(cfg, open(path, "w"), indent=1)
 PY
 }
 
+# rows_job OUT PER_CALL EXTRA: a config for the feedback tests' one rows stage (its schema and
+# prompts beside OUT), PER_CALL rows a call, with EXTRA merged over its top-level sections
+rows_job() {
+	write_config "$1" '{"api": {"structured_outputs": true, "max_tokens": 16384, "api_key_env": "MOCK_API_KEY"}}'
+	/usr/bin/python3 - "$1" "$2" "${3:-{\}}" <<'PY'
+import json, sys
+path, per_call, extra = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+cfg = json.load(open(path))
+cfg["stages"] = [{"name": "classify", "over": "rows", "per_call": per_call,
+                  "schema": "feedback.json",
+                  "prompt": {"system": "feedback-system.txt", "user": "feedback-user.txt"}}]
+for sec, kv in extra.items():
+    cfg.setdefault(sec, {}).update(kv)
+json.dump(cfg, open(path, "w"), indent=1)
+PY
+}
+
 # job_config OUT JOB EXTRA: the job's config (etc/jobs/JOB or a file) with absolute paths for
 # its stages' files, pointed at the mock, with EXTRA merged over its top-level sections
 job_config() {

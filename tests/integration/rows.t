@@ -14,21 +14,7 @@ start_mock --omit-row R05 --foreign-row
 mkdir -p "$T/in" "$T/job"
 cp "$TOP/etc/jobs/schemas/feedback.json" "$TOP/etc/jobs/prompts/feedback-system.txt" \
 	"$TOP/etc/jobs/prompts/feedback-user.txt" "$T/job/"
-# job FILE PER_CALL [extra top-level JSON]: a config of the feedback stage against the mock
-job() {
-	write_config "$1" '{"api": {"structured_outputs": true, "max_tokens": 16384, "api_key_env": "MOCK_API_KEY"}}'
-	/usr/bin/python3 - "$1" "$2" "${3:-{\}}" <<'PY'
-import json, sys
-path, per_call, extra = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-cfg = json.load(open(path))
-cfg["stages"] = [{"name": "classify", "over": "rows", "per_call": per_call,
-                  "schema": "feedback.json",
-                  "prompt": {"system": "feedback-system.txt", "user": "feedback-user.txt"}}]
-cfg.update(extra)
-json.dump(cfg, open(path, "w"))
-PY
-}
-job "$T/job/cfg.json" 4
+rows_job "$T/job/cfg.json" 4
 
 # every RFC 4180 case: a BOM, CRLF, quoted commas, doubled quotes, a line break in quotes;
 # R03 and R07 are R01's text in other case and spacing; R04's text is empty
@@ -84,7 +70,7 @@ stop_mock
 # kill -9 in the middle, then resume: every row answered, none lost
 start_mock --latency-ms 150
 /usr/bin/python3 "$TOP/scripts/gen_feedback.py" 600 "$T/big.csv" --seed 3 >/dev/null
-job "$T/job/cfg9.json" 10 '{"run": {"workers": 2}}'
+rows_job "$T/job/cfg9.json" 10 '{"run": {"workers": 2}}'
 "$KGSUP" start -c "$T/job/cfg9.json" -i "$T/big.csv" -s "$T/k" --no-progress 2>"$T/k.err" &
 pid=$!
 for _ in $(seq 100); do
@@ -111,7 +97,7 @@ stop_mock
 
 # a table answered before, with 100 rows appended, in a run sharing the cache: one call
 start_mock
-job "$T/job/shared.json" 120 "{\"cache\": {\"path\": \"$T/cache\"}}"
+rows_job "$T/job/shared.json" 120 "{\"cache\": {\"path\": \"$T/cache\"}}"
 /usr/bin/python3 "$TOP/scripts/gen_feedback.py" 500 "$T/t500.csv" --seed 5 >/dev/null
 kg start -c "$T/job/shared.json" -i "$T/t500.csv" -s "$T/r1" --no-progress 2>"$T/r1.err"; rc=$?
 before=$(mock_stat requests)

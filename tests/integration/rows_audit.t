@@ -14,21 +14,7 @@ start_mock
 mkdir -p "$T/job"
 cp "$TOP/etc/jobs/schemas/feedback.json" "$TOP/etc/jobs/prompts/feedback-system.txt" \
 	"$TOP/etc/jobs/prompts/feedback-user.txt" "$T/job/"
-# job FILE [extra top-level JSON]: the feedback stage, 4 rows a call, against the mock
-job() {
-	write_config "$1" '{"api": {"structured_outputs": true, "max_tokens": 16384, "api_key_env": "MOCK_API_KEY"}}'
-	/usr/bin/python3 - "$1" "${2:-{\}}" <<'PY'
-import json, sys
-path, extra = sys.argv[1], json.loads(sys.argv[2])
-cfg = json.load(open(path))
-cfg["stages"] = [{"name": "classify", "over": "rows", "per_call": 4, "schema": "feedback.json",
-                  "prompt": {"system": "feedback-system.txt", "user": "feedback-user.txt"}}]
-for sec, kv in extra.items():
-    cfg.setdefault(sec, {}).update(kv)
-json.dump(cfg, open(path, "w"))
-PY
-}
-job "$T/job/cfg.json"
+rows_job "$T/job/cfg.json" 4
 # csv_col FILE ID COLUMN: the cell of row ID under the header COLUMN of an export
 csv_col() {
 	/usr/bin/python3 - "$@" <<'PY'
@@ -106,7 +92,7 @@ s = json.load(open(sys.argv[1]))
 s["properties"]["rows"]["items"]["properties"]["id"] = {"type": "integer"}
 json.dump(s, open(sys.argv[2], "w"))
 PY
-job "$T/job/numeric.cfg.json"
+rows_job "$T/job/numeric.cfg.json" 4
 /usr/bin/python3 - "$T/job/numeric.cfg.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -120,14 +106,14 @@ check "ids answered as numbers: exit $rc, $(json_get "$T/numeric.json" "j['rows'
 	[ $rc -eq 0 -a "$(json_get "$T/numeric.json" "j['rows']['classify']['answered']" 2>/dev/null)" = 3 ]
 
 # report.score_column naming a column the table does not have: the error names that key
-job "$T/job/score.json" '{"report": {"score_column": "nps"}}'
+rows_job "$T/job/score.json" 4 '{"report": {"score_column": "nps"}}'
 kg start -c "$T/job/score.json" -i "$T/numeric.csv" -s "$T/score.s" -q --no-progress 2>"$T/score.err"; rc=$?
 check "a score column the table lacks: exit 2 ($rc) naming report.score_column ($(tail -1 "$T/score.err"))" \
 	[ $rc -eq 2 -a -n "$(grep -F 'no column "nps" (report.score_column)' "$T/score.err")" ]
 
 # a comment of 400 KB (a log pasted in) among short ones: every call fits the stage's
 # max_input_tokens (here 2,000 tokens for 4 rows: 2,000 bytes a text), the text cut, said once
-job "$T/job/small.json"
+rows_job "$T/job/small.json" 4
 /usr/bin/python3 - "$T/job/small.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))

@@ -14,19 +14,7 @@ start_mock
 mkdir -p "$T/job"
 cp "$TOP/etc/jobs/schemas/feedback.json" "$TOP/etc/jobs/prompts/feedback-system.txt" \
 	"$TOP/etc/jobs/prompts/feedback-user.txt" "$T/job/"
-# job FILE [input JSON]: the feedback stage against the mock, 20 rows a call
-job() {
-	write_config "$1" '{"api": {"structured_outputs": true, "max_tokens": 16384, "api_key_env": "MOCK_API_KEY"}}'
-	/usr/bin/python3 - "$1" "${2:-{\}}" <<'PY'
-import json, sys
-cfg = json.load(open(sys.argv[1]))
-cfg["stages"] = [{"name": "classify", "over": "rows", "per_call": 20, "schema": "feedback.json",
-                  "prompt": {"system": "feedback-system.txt", "user": "feedback-user.txt"}}]
-cfg["input"] = json.loads(sys.argv[2])
-json.dump(cfg, open(sys.argv[1], "w"))
-PY
-}
-job "$T/job/cfg.json"
+rows_job "$T/job/cfg.json" 20
 
 # (1) the same survey with commas and with semicolons (quoted semicolons and commas in texts)
 /usr/bin/python3 - "$T" <<'PY'
@@ -82,7 +70,7 @@ printf 'id,comment\nA,first text here\nB,second text here\nA,third text here\n' 
 kg start -c "$T/job/cfg.json" -i "$T/rep.csv" -s "$T/rep" --no-progress 2>"$T/rep.err"; rc=$?
 check "ids that repeat: exit 2 (got $rc), both lines and input.id_column \"#\" named" \
 	eval '[ $rc = 2 ] && tail -1 "$T/rep.err" | grep -qF "rep.csv:4: row id \"A\" seen before at line 2 (input.id_column \"#\" numbers the rows instead)"'
-job "$T/job/num.json" '{"id_column": "#"}'
+rows_job "$T/job/num.json" 20 '{"input": {"id_column": "#"}}'
 kg start -c "$T/job/num.json" -i "$T/rep.csv" -s "$T/num" --no-progress 2>"$T/num.err"; rc=$?
 check "input.id_column \"#\": exit $rc, said, rows numbered 1-3 with their id column kept" \
 	eval '[ $rc = 0 ] && grep -q "rep.csv: rows numbered from 1 (input.id_column \"#\")" "$T/num.err" &&
@@ -98,7 +86,7 @@ with open(t + "/wide.csv", "w", newline="") as f:
     for i in range(5):
         w.writerow(["W%d" % i, "Wide row number %d is fine" % i] + [str(i * 100 + k) for k in range(70)])
 PY
-job "$T/job/wide.json" '{"text_column": "comment"}'
+rows_job "$T/job/wide.json" 20 '{"input": {"text_column": "comment"}}'
 kg start -c "$T/job/wide.json" -i "$T/wide.csv" -s "$T/w" --no-progress 2>"$T/w.err"; rc=$?
 check "a table of 70 more columns: exit $rc, the 6 left out said" \
 	eval '[ $rc = 0 ] && grep -q "wide.csv: 6 columns past the first 64 kept are left out of the exports (input.keep_columns names the ones to keep)" "$T/w.err"'
@@ -106,11 +94,11 @@ kg export -s "$T/w" -f csv -o "$T/w.out.csv" 2>/dev/null
 check "the export has the id, the first 64 of them, then the answer" \
 	eval '[ "$(head -1 "$T/w.out.csv" | tr -d "\r\"" | cut -d, -f1-3,65-66)" = "id,c00,c01,c63,sentiment" ]'
 names=$(/usr/bin/python3 -c "import json; print(json.dumps(['c%02d' % i for i in range(65)]))")
-job "$T/job/wide65.json" "{\"text_column\": \"comment\", \"keep_columns\": $names}"
+rows_job "$T/job/wide65.json" 20 "{\"input\": {\"text_column\": \"comment\", \"keep_columns\": $names}}"
 kg start -c "$T/job/wide65.json" -i "$T/wide.csv" -s "$T/w65" --no-progress 2>"$T/w65.err"; rc=$?
 check "keep_columns of 65 names: exit 2 (got $rc), the key named ($(tail -1 "$T/w65.err"))" \
 	eval '[ $rc = 2 ] && tail -1 "$T/w65.err" | grep -q "wide65.json: input.keep_columns\[64\]: expected a column name (at most 64)"'
-job "$T/job/wide64.json" "{\"text_column\": \"comment\", \"keep_columns\": $(/usr/bin/python3 -c "import json; print(json.dumps(['c%02d' % i for i in range(64)]))")}"
+rows_job "$T/job/wide64.json" 20 "{\"input\": {\"text_column\": \"comment\", \"keep_columns\": $(/usr/bin/python3 -c "import json; print(json.dumps(['c%02d' % i for i in range(64)]))")}}"
 /usr/bin/python3 -c "import json, sys; c = json.load(open(sys.argv[1])); c['report'] = {'score_column': 'c69'}; json.dump(c, open(sys.argv[1], 'w'))" "$T/job/wide64.json"
 kg start -c "$T/job/wide64.json" -i "$T/wide.csv" -s "$T/w64" --no-progress 2>"$T/w64.err"; rc=$?
 check "64 names and a score column besides: exit 2 (got $rc), both keys named ($(tail -1 "$T/w64.err"))" \
