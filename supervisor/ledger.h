@@ -123,11 +123,15 @@ int ledger_cache_hit(struct ledger *l, store_txn *t, uint32_t n, struct batch_re
 /* Replaces batch n by two halves numbered after every batch so far. 0 or STORE_FULL. */
 int ledger_split(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
 		 struct batch_rec *b, const char *why);
+/* A new seed of the stage over entities whose first seed is batch seed, numbered after every
+ * batch so far: resume --retry-failed gives the graph more entities after the stage embedded
+ * it. 0 or STORE_FULL. */
+int ledger_reseed(struct ledger *l, store_txn *t, uint32_t seed);
 /* Replaces seed batch n by nsizes batches numbered after every batch so far, of the same
- * stage and document, over consecutive ranges of sizes[i] items from 0 (vecs.h). 0 or
- * STORE_FULL. */
+ * stage and document, over consecutive ranges of sizes[i] items from item first (vecs.h). 0
+ * or STORE_FULL. */
 int ledger_expand(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
-		  struct batch_rec *b, const uint32_t *sizes, uint32_t nsizes);
+		  struct batch_rec *b, uint32_t first, const uint32_t *sizes, uint32_t nsizes);
 /* Batch n cannot be asked for at all (why says so). 0 or STORE_FULL. */
 int ledger_fail(struct ledger *l, store_txn *t, uint32_t n, struct batch_rec *b, const char *why);
 /* A worker's result: counts it, and moves its batch as the outcome says. A result is applied

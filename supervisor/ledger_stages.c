@@ -154,10 +154,32 @@ void ledger_apply_trans(struct ledger *l)
 	l->ntrans = 0;
 }
 
-int ledger_expand(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
-		  struct batch_rec *b, const uint32_t *sizes, uint32_t nsizes)
+int ledger_reseed(struct ledger *l, store_txn *t, uint32_t seed)
 {
-	uint32_t first = l->rnbatches, k = 0;
+	uint32_t n = l->rnbatches;
+	struct batch_ext x;
+	struct batch_rec b;
+	struct plan_rec p;
+	if (batchx_read(t, seed, &x) || plan_read(t, &p))
+		return STORE_FULL;
+	x.flags |= BX_SEED;
+	x.latency_ms = x.ctx_tokens = x.ctx_trimmed = 0;
+	x.prompt_tokens = x.completion_tokens = 0;
+	memset(&b, 0, sizeof b);
+	b.is_child = 1; /* of the first seed: its stage and document */
+	if (ledger_write_rec(t, n, &b, NULL, 0) || batchx_write(t, n, &x))
+		return STORE_FULL;
+	ledger_note(l, n, seed, ADDED, B_PENDING);
+	l->rnbatches = p.nbatches = n + 1;
+	log_info("batch %u: stage %s embeds again, once the graph is settled, the entities it gains",
+		 n, l->deps->job->st[x.stage].name);
+	return store_put(t, DB_META, META_PLAN, strlen(META_PLAN), &p, sizeof p) ? STORE_FULL : 0;
+}
+
+int ledger_expand(struct ledger *l, store_txn *t, const struct plan_rec *plan, uint32_t n,
+		  struct batch_rec *b, uint32_t item, const uint32_t *sizes, uint32_t nsizes)
+{
+	uint32_t first = l->rnbatches, k = item;
 	struct batch_ext x;
 	if (batchx_read(t, n, &x))
 		return STORE_FULL;

@@ -57,14 +57,17 @@ static int take_vectors(store_txn *t, struct sup *s, struct rendered *r, uint32_
 		return STORE_FULL;
 	if (x.flags & BX_SEED) {
 		const uint32_t *sizes;
+		uint32_t first;
 		char err[256];
-		int rc = vecs_expand(&s->vecs, &s->cache, t, stage, &sizes, &nb, err, sizeof err);
+		int rc = vecs_expand(&s->vecs, &s->cache, t, stage, &first, &sizes, &nb, err,
+				     sizeof err);
 		if (rc == STORE_FULL)
 			return STORE_FULL;
 		if (rc)
 			return ledger_fail(&s->led, t, n, b, err) ? STORE_FULL : 0;
 		if (nb)
-			return ledger_expand(&s->led, t, &s->plan, n, b, sizes, nb) ? STORE_FULL : 0;
+			return ledger_expand(&s->led, t, &s->plan, n, b, first, sizes, nb) ? STORE_FULL
+											  : 0;
 	} else if (vecs_prepare(&s->vecs, &s->cache, t, stage, b, &left)) {
 		return STORE_FULL;
 	}

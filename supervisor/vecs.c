@@ -312,7 +312,32 @@ int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	return each_unanswered(v->job, t, stage, b, count_one, missing) ? -1 : 0;
 }
 
-int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
+/* The stage's ask list so far (an earlier seed's, before resume --retry-failed gave the graph
+ * more entities): its length, and each input's key listed, so that a text an earlier batch
+ * still holds (pending, failed and retried) is not listed again. 0 or -1. */
+static int listed_before(struct vecs *v, store_txn *t, uint32_t stage, uint32_t *k0)
+{
+	unsigned char start[8];
+	ask_key(start, stage, 0);
+	store_iter *it = store_iter_open(t, DB_VECASK, start, sizeof start);
+	const void *k, *r;
+	size_t kl, rl;
+	*k0 = 0;
+	while (it && store_iter_next(it, &k, &kl, &r, &rl) && kl == 8 && rd_u32be(k) == stage) {
+		const char *text;
+		size_t len;
+		unsigned char key[HASH_LEN];
+		if (ask_text(v->job, t, stage, rd_u32be((const char *)k + 4), &text, &len, key))
+			break;
+		listed(v, key);
+		*k0 = rd_u32be((const char *)k + 4) + 1;
+	}
+	int bad = !it;
+	store_iter_close(it);
+	return bad ? -1 : 0;
+}
+
+int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage, uint32_t *first,
 		const uint32_t **sizes, uint32_t *nbatches, char *err, size_t errlen)
 {
 	const struct stage *st = &v->job->st[stage];
@@ -324,6 +349,10 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	int rc = 0;
 	map_free(&v->seen);
 	memset(&v->seen, 0, sizeof v->seen);
+	if (listed_before(v, t, stage, first)) {
+		graph_free(&g);
+		return STORE_FULL;
+	}
 	for (size_t i = 0; i < g.nentities && !rc; i++) {
 		vecstore_entity_text(&g.entities[i], &v->text);
 		const char *text = v->text.data ? v->text.data : "";
@@ -347,7 +376,7 @@ int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		}
 		count++;
 		tokens += tk;
-		rc = ask_put(t, stage, k++, ASK_ENTITY_KEYED, key, text, len);
+		rc = ask_put(t, stage, *first + k++, ASK_ENTITY_KEYED, key, text, len);
 	}
 	if (count && !rc) {
 		v->sizes = xgrow(v->sizes, &v->capsizes, nb, sizeof *v->sizes, 64);

@@ -61,10 +61,11 @@ int vecs_render(store_txn *t, const struct job *job, const struct config *cfg, u
 int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 		const struct batch_rec *b, const char *payload, size_t len, uint32_t *missing,
 		uint32_t *dims);
-/* The seed of a stage over entities: the graph's entities still without a vector go in the
- * stage's ask list, and *sizes / *nbatches say how the batches replacing the seed divide it (0
- * batches: nothing to ask). 0, -1 (the graph could not be built: err) or STORE_FULL. */
-int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
+/* The seed of a stage over entities: the graph's entities still without a vector, and not
+ * listed by an earlier seed of the stage, go in the stage's ask list from *first on, and *sizes
+ * / *nbatches say how the batches replacing the seed divide them (0 batches: nothing to ask).
+ * 0, -1 (the graph could not be built: err) or STORE_FULL. */
+int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage, uint32_t *first,
 		const uint32_t **sizes, uint32_t *nbatches, char *err, size_t errlen);
 /* How stage's inputs divide into batches: the k-th input of tokens tokens starts a new batch
  * (returns 1) or joins the current one (0), given the current one's count and tokens. */

@@ -51,6 +51,7 @@ struct vectors {
 	int order[JOB_MAX_STAGES]; /* the chosen stages, those over chunks first */
 	size_t norder;
 	uint64_t missing;  /* items walked without a vector */
+	uint64_t missing_in[JOB_MAX_STAGES]; /* of them, per stage */
 	char **sources;    /* per source number: its path */
 	float *vec;        /* the current item's vector */
 	size_t cap;

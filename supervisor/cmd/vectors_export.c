@@ -70,20 +70,65 @@ static const char *missing_why(const struct vectors *v)
 		done &= c.state == RUN_DONE;
 	}
 	if (done)
-		return "the run is done: entities its graph gained by resume --retry-failed after "
-		       "its entities were embedded; a new run embeds them (sharing its cache.path, "
-		       "buying only those)";
+		return "the run is done: entities its graph gained by a resume --retry-failed of a "
+		       "kgsup before 0.6.0, after its entities were embedded; a new run embeds them "
+		       "(sharing its cache.path, buying only those)";
 	return v->nt > 1 ? "a shard did not finish: kgsup status -s of each lists its failed batches"
 			 : "the run did not finish: kgsup status lists its failed batches";
+}
+
+/* Another embedding stage of stage s's model and dimensions with batches failed or blocked
+ * (-1: none): the two share vectors, a text is listed by one of them only, and a batch of that
+ * one that failed leaves s without the vector too, though none of s's own failed. */
+static int failed_sharer(const struct vectors *v, const struct stage_counters *sc, int s)
+{
+	const struct stage *a = &v->job.st[s];
+	if (sc[s].failed + sc[s].blocked)
+		return -1;
+	for (size_t i = 0; i < v->job.n; i++) {
+		const struct stage *b = &v->job.st[i];
+		if ((int)i != s && b->endpoint == EP_EMBEDDINGS && !strcmp(a->model, b->model) &&
+		    a->dimensions == b->dimensions && sc[i].failed + sc[i].blocked)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Which stages lack how many, into b: "stage a 2, stage b 1 (...)". */
+static void missing_stages(const struct vectors *v, buf *b)
+{
+	struct stage_counters sc[JOB_MAX_STAGES], one[JOB_MAX_STAGES];
+	memset(sc, 0, sizeof sc);
+	for (size_t t = 0; t < v->nt; t++)
+		if (!stage_counters_read(v->ts[t], one, v->job.n))
+			for (size_t i = 0; i < v->job.n; i++) {
+				sc[i].failed += one[i].failed;
+				sc[i].blocked += one[i].blocked;
+			}
+	for (size_t i = 0; i < v->norder; i++) {
+		int s = v->order[i], other = failed_sharer(v, sc, s);
+		if (!v->missing_in[s])
+			continue;
+		buf_printf(b, "%sstage %s %llu", b->len ? ", " : "", v->job.st[s].name,
+			   (unsigned long long)v->missing_in[s]);
+		if (other >= 0)
+			buf_printf(b, " (texts it shares with stage %s, of one model and dimensions, "
+				      "whose failed batches held them)", v->job.st[other].name);
+	}
 }
 
 static void note_missing(const struct vectors *v, uint64_t written, const char *what)
 {
 	fprintf(stderr, "kgsup: exported %llu vectors%s\n", (unsigned long long)written, what);
-	if (v->missing)
-		fprintf(stderr, "kgsup: %llu item%s no vector (%s): left out\n",
-			(unsigned long long)v->missing, v->missing == 1 ? " has" : "s have",
-			missing_why(v));
+	if (!v->missing)
+		return;
+	buf b;
+	buf_init(&b);
+	missing_stages(v, &b);
+	fprintf(stderr, "kgsup: %llu item%s no vector (%s; %s): left out\n",
+		(unsigned long long)v->missing, v->missing == 1 ? " has" : "s have", buf_cstr(&b),
+		missing_why(v));
+	buf_free(&b);
 }
 
 /* Flushes and closes out (unless stdout): 0, or -1 with err set. */

@@ -185,6 +185,7 @@ static int walk_chunks(struct vectors *v, int s, vectors_fn *fn, void *arg)
 		size_t dims = fetch(v, key);
 		if (!dims) {
 			v->missing++;
+			v->missing_in[s]++;
 			continue;
 		}
 		if (!v->lean) {
@@ -218,6 +219,7 @@ static int walk_entities(struct vectors *v, int s, vectors_fn *fn, void *arg)
 		size_t dims = fetch(v, key);
 		if (!dims) {
 			v->missing++;
+			v->missing_in[s]++;
 			continue;
 		}
 		uint32_t first = e->chunks.n ? e->chunks.v[0] : UINT32_MAX;
@@ -251,8 +253,9 @@ static int first_dims(const struct vitem *it, const float *vec, size_t dims, voi
 size_t vectors_dims(struct vectors *v, int stage)
 {
 	size_t dims = 0;
-	uint64_t missing = v->missing;
+	uint64_t missing = v->missing, in = v->missing_in[stage];
 	vectors_walk(v, stage, first_dims, &dims);
 	v->missing = missing;
+	v->missing_in[stage] = in;
 	return dims;
 }

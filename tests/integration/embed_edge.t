@@ -3,12 +3,13 @@
 # api.max_response_bytes is asked again in halves (asked whole again it is as large, and billed
 # again), and a single input's answer too large fails its batch naming the key. Two stages of
 # one model and dimensions share their vectors: each text is bought once. Entities the graph
-# gains after the entity stage embedded it (resume --retry-failed) are left out of the export
-# with a line that does not send the user to resume a finished run. A 400 to an embedding
-# batch (a text over the model's limit) names the key that cuts texts. A stage without
-# "dimensions" whose server changes the vectors' length midway keeps one length.
+# gains after the entity stage embedded it (resume --retry-failed) are embedded by a new seed
+# of the stage, buying only those. A 400 to an embedding batch (a text over the model's limit)
+# names the key that cuts texts; export says which stages lack vectors, and when a stage lacks
+# texts another stage's failed batch held. A stage without "dimensions" whose server changes
+# the vectors' length midway keeps one length.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 12
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 40 --words 300 --formats txt >/dev/null
 stat() { mock_stat "$1"; }
@@ -63,7 +64,7 @@ check "both stages have every chunk's vector ($n of 80)" [ "$n" = 80 ]
 stop_mock
 
 # --- 4. graph batches failed, the entity stage embedded what there was; --retry-failed
-# answers them, and their new entities have no vector: export says why, truly
+# answers them, and the stage embeds the entities they add, and only those
 mkdir -p "$T/people"
 echo 'Host: [[Ada Lovelace|person]] met [[Charles Babbage|person]].' >"$T/people/a.txt"
 echo 'Guest: [[Grace Hopper|person]] wrote about [[Alan Turing|person]] and zebrafish.' >"$T/people/b.txt"
@@ -83,17 +84,25 @@ rc2=$?
 kg export -s "$T/run-grow" -f vectors -o "$T/grow.jsonl" 2>"$T/grow.err"
 check "a graph batch failed (rc $rc1), then answered by resume --retry-failed (rc $rc2)" \
 	[ $rc1 = 3 -a $rc2 = 0 ]
-check "export counts the new entities without a vector, not as a run unfinished ($(tail -1 "$T/grow.err"))" \
-	eval 'grep -q "2 items have no vector (the run is done: entities its graph gained by resume --retry-failed" "$T/grow.err"'
+bought=$(stat embed_inputs)
+n=$(grep -c '"kind":"entity"' "$T/grow.jsonl")
+check "the entities the retried batch added are embedded too: $n of 4 exported, $bought bought by the resume, nothing left out ($(tail -1 "$T/grow.err"))" \
+	eval '[ "$n" = 4 ] && [ "$bought" = 2 ] && ! grep -q "no vector" "$T/grow.err"'
 stop_mock
 
 # --- 5. a text over the server's input limit: the batch's 400 says which key cuts texts
 start_mock --embed-max-tokens 50
-embed_config "$T/long.json" '{}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 64}]'
+# (a second stage of the model shares cv's texts: cv lists them, and its failed batch leaves
+# cv2 without them too, though none of cv2's failed: export names both, and why)
+embed_config "$T/long.json" '{}' '[{"name": "cv", "endpoint": "embeddings", "over": "chunks", "per_call": 64},
+	{"name": "cv2", "endpoint": "embeddings", "over": "chunks", "per_call": 64}]'
 kg start -c "$T/long.json" -i "$T/in" -s "$T/run-long2" >"$T/out6" 2>&1
 rc=$?
 check "a 400 for a text over the model's limit fails the batch naming max_input_tokens (rc $rc)" \
 	eval '[ $rc = 3 ] && grep -q "batch 0 failed: HTTP 400: This model.s maximum context length is 50 tokens.* (a text over the model.s input limit? stage cv cuts texts at max_input_tokens, 8191 tokens counted as bytes / 4)" "$T/out6"'
+kg export -s "$T/run-long2" -f vectors -o "$T/long.jsonl" 2>"$T/long.err"
+check "export says which stages lack vectors, and that cv2 lacks texts cv's failed batch held ($(tail -1 "$T/long.err"))" \
+	grep -q "80 items have no vector (stage cv 40, stage cv2 40 (texts it shares with stage cv, of one model and dimensions, whose failed batches held them); the run did not finish" "$T/long.err"
 stop_mock
 
 # --- 6. no "dimensions": a server whose vectors change length midway (a proxy over two models)
