@@ -47,11 +47,11 @@ static int note_batch(struct recover_arg *ra, store_txn *t, uint32_t n, const st
 static int reseed(struct recover_arg *ra, store_txn *t)
 {
 	const struct deps *d = ra->l->deps;
-	for (uint32_t s = 0; ra->graph_retried && s < d->job->n; s++)
-		if (over_entities(d, s) && !(ra->seeded & (1u << s)) && d->count[s] &&
-		    ledger_reseed(ra->l, t, d->first[s]))
-			return -1;
-	return 0;
+	int rc = 0;
+	for (uint32_t s = 0; ra->graph_retried && s < d->job->n && !rc; s++)
+		if (over_entities(d, s) && !(ra->seeded & (1u << s)) && d->count[s])
+			rc = ledger_reseed(ra->l, t, d->first[s]); /* STORE_FULL: grown, run again */
+	return rc;
 }
 
 static int recover_txn(store_txn *t, void *argp)

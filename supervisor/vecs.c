@@ -312,22 +312,20 @@ int vecs_answer(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage,
 	return each_unanswered(v->job, t, stage, b, count_one, missing) ? -1 : 0;
 }
 
-/* The stage's ask list so far (an earlier seed's, before resume --retry-failed gave the graph
- * more entities): its length, and each input's key listed, so that a text an earlier batch
- * still holds (pending, failed and retried) is not listed again. 0 or -1. */
-static int listed_before(struct vecs *v, store_txn *t, uint32_t stage, uint32_t *k0)
+/* Stage s's ask list so far: each input's key listed, and its length into *k0. 0 or -1. */
+static int list_asks(struct vecs *v, store_txn *t, uint32_t s, uint32_t *k0)
 {
 	unsigned char start[8];
-	ask_key(start, stage, 0);
+	ask_key(start, s, 0);
 	store_iter *it = store_iter_open(t, DB_VECASK, start, sizeof start);
 	const void *k, *r;
 	size_t kl, rl;
 	*k0 = 0;
-	while (it && store_iter_next(it, &k, &kl, &r, &rl) && kl == 8 && rd_u32be(k) == stage) {
+	while (it && store_iter_next(it, &k, &kl, &r, &rl) && kl == 8 && rd_u32be(k) == s) {
 		const char *text;
 		size_t len;
 		unsigned char key[HASH_LEN];
-		if (ask_text(v->job, t, stage, rd_u32be((const char *)k + 4), &text, &len, key))
+		if (ask_text(v->job, t, s, rd_u32be((const char *)k + 4), &text, &len, key))
 			break;
 		listed(v, key);
 		*k0 = rd_u32be((const char *)k + 4) + 1;
@@ -335,6 +333,26 @@ static int listed_before(struct vecs *v, store_txn *t, uint32_t stage, uint32_t 
 	int bad = !it;
 	store_iter_close(it);
 	return bad ? -1 : 0;
+}
+
+/* What the stages over entities of stage's model and dimensions listed before (its own earlier
+ * seed's, before resume --retry-failed gave the graph more entities; another such stage's,
+ * which shares its vectors): a text a batch of theirs holds (pending, in flight, failed and
+ * retried) is not listed again. *k0: the length of stage's own list. 0 or -1. */
+static int listed_before(struct vecs *v, store_txn *t, uint32_t stage, uint32_t *k0)
+{
+	const struct stage *a = &v->job->st[stage];
+	uint32_t n;
+	if (list_asks(v, t, stage, k0))
+		return -1;
+	for (uint32_t s = 0; s < v->job->n; s++) {
+		const struct stage *b = &v->job->st[s];
+		if (s != stage && b->endpoint == EP_EMBEDDINGS && b->over == OVER_ENTITIES &&
+		    !strcmp(a->model, b->model) && a->dimensions == b->dimensions &&
+		    list_asks(v, t, s, &n))
+			return -1;
+	}
+	return 0;
 }
 
 int vecs_expand(struct vecs *v, struct cache *c, store_txn *t, uint32_t stage, uint32_t *first,

@@ -77,18 +77,20 @@ static const char *missing_why(const struct vectors *v)
 			 : "the run did not finish: kgsup status lists its failed batches";
 }
 
-/* Another embedding stage of stage s's model and dimensions with batches failed or blocked
- * (-1: none): the two share vectors, a text is listed by one of them only, and a batch of that
- * one that failed leaves s without the vector too, though none of s's own failed. */
+/* Another embedding stage over the same items (chunks or entities) of stage s's model and
+ * dimensions with batches failed or blocked (-1: none): the two share vectors, a text is listed
+ * by one of them only, and a batch of that one that failed leaves s without the vector too,
+ * though s is done and none of its own failed. */
 static int failed_sharer(const struct vectors *v, const struct stage_counters *sc, int s)
 {
 	const struct stage *a = &v->job.st[s];
-	if (sc[s].failed + sc[s].blocked)
-		return -1;
+	if (sc[s].failed + sc[s].blocked || sc[s].done < sc[s].batches)
+		return -1; /* (its own failed, or it is not finished) */
 	for (size_t i = 0; i < v->job.n; i++) {
 		const struct stage *b = &v->job.st[i];
-		if ((int)i != s && b->endpoint == EP_EMBEDDINGS && !strcmp(a->model, b->model) &&
-		    a->dimensions == b->dimensions && sc[i].failed + sc[i].blocked)
+		if ((int)i != s && b->endpoint == EP_EMBEDDINGS && b->over == a->over &&
+		    !strcmp(a->model, b->model) && a->dimensions == b->dimensions &&
+		    sc[i].failed + sc[i].blocked)
 			return (int)i;
 	}
 	return -1;
@@ -102,6 +104,8 @@ static void missing_stages(const struct vectors *v, buf *b)
 	for (size_t t = 0; t < v->nt; t++)
 		if (!stage_counters_read(v->ts[t], one, v->job.n))
 			for (size_t i = 0; i < v->job.n; i++) {
+				sc[i].batches += one[i].batches;
+				sc[i].done += one[i].done;
 				sc[i].failed += one[i].failed;
 				sc[i].blocked += one[i].blocked;
 			}

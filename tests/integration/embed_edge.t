@@ -63,15 +63,17 @@ n=$(kg export -s "$T/run-two" -f vectors 2>/dev/null | grep -c '"kind":"chunk"')
 check "both stages have every chunk's vector ($n of 80)" [ "$n" = 80 ]
 stop_mock
 
-# --- 4. graph batches failed, the entity stage embedded what there was; --retry-failed
-# answers them, and the stage embeds the entities they add, and only those
+# --- 4. graph batches failed, the entity stage embedded what there was (the batch of a name
+# over the server's input limit failed too); --retry-failed answers them, and the stage
+# embeds the entities they add and the failed batch's, each once
 mkdir -p "$T/people"
-echo 'Host: [[Ada Lovelace|person]] met [[Charles Babbage|person]].' >"$T/people/a.txt"
+long=$(printf 'Bartholomew%.0s' $(seq 12))
+echo "Host: [[Ada Lovelace|person]] met [[Charles Babbage|person]] and [[$long|person]]." >"$T/people/a.txt"
 echo 'Guest: [[Grace Hopper|person]] wrote about [[Alan Turing|person]] and zebrafish.' >"$T/people/b.txt"
-start_mock --fail-stage kg=zebrafish
+start_mock --fail-stage kg=zebrafish --embed-max-tokens 50
 embed_config "$T/grow.json" '{"api": {"structured_outputs": true}, "retry": {"max_attempts": 2}}' \
 	'[{"name": "kg", "over": "chunks", "per_call": 1, "graph": true},
-	{"name": "ev", "endpoint": "embeddings", "over": "entities", "dimensions": 64}]'
+	{"name": "ev", "endpoint": "embeddings", "over": "entities", "dimensions": 64, "per_call": 1}]'
 kg start -c "$T/grow.json" -i "$T/people" -s "$T/run-grow" >"$T/out4" 2>&1
 rc1=$?
 # the same mock, failing nothing now (same port and certificate)
@@ -84,10 +86,10 @@ rc2=$?
 kg export -s "$T/run-grow" -f vectors -o "$T/grow.jsonl" 2>"$T/grow.err"
 check "a graph batch failed (rc $rc1), then answered by resume --retry-failed (rc $rc2)" \
 	[ $rc1 = 3 -a $rc2 = 0 ]
-bought=$(stat embed_inputs)
+bought=$(stat embed_inputs) twice=$(stat embed_inputs_twice)
 n=$(grep -c '"kind":"entity"' "$T/grow.jsonl")
-check "the entities the retried batch added are embedded too: $n of 4 exported, $bought bought by the resume, nothing left out ($(tail -1 "$T/grow.err"))" \
-	eval '[ "$n" = 4 ] && [ "$bought" = 2 ] && ! grep -q "no vector" "$T/grow.err"'
+check "the entities the retried batch added are embedded too: $n of 5 exported, $bought bought by the resume ($twice twice), nothing left out ($(tail -1 "$T/grow.err"))" \
+	eval '[ "$n" = 5 ] && [ "$bought" = 3 ] && [ "$twice" = 0 ] && ! grep -q "no vector" "$T/grow.err"'
 stop_mock
 
 # --- 5. a text over the server's input limit: the batch's 400 says which key cuts texts
