@@ -187,6 +187,17 @@ static int load_ledger(struct sup *s)
 	return rc;
 }
 
+/* The rows counted once, as the run starts: rows.h keeps the counts up to date from here. */
+static int count_rows(struct sup *s)
+{
+	if (!s->job.rows)
+		return 0;
+	store_txn *t = store_begin(s->db, 0);
+	int rc = !t || rows_count(&s->rows, t);
+	store_abort(t);
+	return rc;
+}
+
 /* ---- start / resume ---- */
 
 static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errlen)
@@ -331,7 +342,8 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 	uint64_t billed_before = s->led.ctr.possibly_billed;
 	if (pbatch_open(s, err, errlen))
 		return EXIT_INTERNAL;
-	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s) || pbatch_adopt(s)) {
+	if (ledger_recover(&s->led, s->db, cli->retry_failed, recovered, s) || pbatch_adopt(s) ||
+	    count_rows(s)) {
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
