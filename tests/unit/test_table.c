@@ -175,28 +175,16 @@ static void windows_1252_is_converted_with_a_warning(void **state)
 	/* 0x81 is one of the five bytes Windows-1252 leaves undefined */
 	const char *cp = "id,comment\n1,plain\n2,caf\xe9 \x93ok\x94 \x80" "5\x81\n";
 	const char *path = write_tmp("cp.csv", cp, strlen(cp));
-	char log[256];
+	char log[256], text[1024];
 	snprintf(log, sizeof log, "%s/stderr", dir);
-	int saved = dup(2), fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	const char *rows = read_table(path, NULL);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	assert_string_equal(rows, "1|id|comment\n2|1|plain\n"
+	assert_string_equal(read_logged(path, text, sizeof text), "1|id|comment\n2|1|plain\n"
 				  "3|2|caf\xc3\xa9 \xe2\x80\x9cok\xe2\x80\x9d \xe2\x82\xac" "5\xef\xbf\xbd\n");
 	size_t n;
-	FILE *f = fopen(log, "r");
-	char text[1024] = "";
-	n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	FILE *f;
 	assert_non_null(strstr(text, "cp.csv: not valid UTF-8 (line 3): read as Windows-1252"));
 	assert_null(strchr(strchr(text, '\n') + 1, '\n')); /* once */
 	/* and once for a table read twice (a planner's two passes) */
-	fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	saved = dup(2);
+	int fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600), saved = dup(2);
 	dup2(fd, 2);
 	char err[256];
 	struct table *t = table_open(path, NULL, err, sizeof err);
