@@ -288,7 +288,7 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 
 void rows_brief(buf *b, const struct rows *r, int wide)
 {
-	for (size_t i = 0; i < r->job->n; i++) {
+	for (size_t i = 0; r->counted && i < r->job->n; i++) {
 		const struct row_tally *o = &r->tally[i];
 		const char *name = r->job->st[i].name;
 		if (r->job->st[i].over != OVER_ROWS)
