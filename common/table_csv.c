@@ -23,8 +23,11 @@ struct csvread {
 	const char *path;
 	uint64_t line;	    /* the physical line being fed, 1-based */
 	uint64_t row_start; /* the first line of the row being read; 0 between rows */
+	int skip;	    /* the line being fed is Excel's "sep=;" line */
 	int stop;	    /* 1: fn stopped the reading; -1: an error, in err */
-	uint64_t stray;	    /* the line of a stray quote, the error */
+	int sniff;	    /* a .tsv read to see whether its quotes are text (tsv_sniff) */
+	uint64_t stray;	    /* sniff: the line of a quote that is text, the error */
+	char why[96];	    /* sniff: what says so */
 	char *err;
 	size_t errlen;
 };
@@ -34,6 +37,18 @@ static void on_field(void *s, size_t n, void *data)
 	struct csvread *r = data;
 	if (r->stop)
 		return;
+	if (r->sniff && s && memchr(s, '\t', n) && memchr(s, '\n', n)) {
+		/* a quoted field across tabs and line breaks: lines of a TSV whose quotes are text */
+		uint64_t lines = 0;
+		for (const char *q = s; (q = memchr(q, '\n', n - (size_t)(q - (const char *)s))); q++)
+			lines++;
+		r->stray = r->line - lines;
+		snprintf(r->why, sizeof r->why,
+			 "a quote closed only on line %llu, past a tab and a line break",
+			 (unsigned long long)r->line);
+		r->stop = -1;
+		return;
+	}
 	if (rowbuf_set(&r->rb, r->rb.n, s ? s : "", s ? n : 0)) {
 		if (r->rb.n >= TABLE_MAX_COLS)
 			snprintf(r->err, r->errlen, "%s:%llu: a row of more than %d columns", r->path,
@@ -81,24 +96,42 @@ static int fail(struct csvread *r, uint64_t line, const char *what)
 	return -1;
 }
 
+/* An open quote to the end (or past 64 MiB): to a sniff, a quote that is text. */
+static int unclosed(struct csvread *r, const char *what)
+{
+	if (r->sniff) {
+		r->stray = r->row_start;
+		snprintf(r->why, sizeof r->why, "a quote never closed");
+	}
+	return fail(r, r->row_start, what);
+}
+
 /* Feeds p[0, n) line by line; 0, or the reading's stop code. */
 static int feed(struct csvread *r, const char *p, size_t n)
 {
 	while (n && !r->stop) {
 		const char *nl = memchr(p, '\n', n);
 		size_t seg = nl ? (size_t)(nl - p) + 1 : n;
+		if (r->skip) { /* "sep=;": read at open */
+			r->skip = !nl;
+			r->line += nl != NULL;
+			p += seg;
+			n -= seg;
+			continue;
+		}
 		if (!r->row_start && !blank(p, seg))
 			r->row_start = r->line;
 		if (csv_parse(&r->p, p, seg, on_field, on_row, r) != seg && !r->stop) {
 			int stray = csv_error(&r->p) == CSV_EPARSE;
 			r->stray = stray ? r->line : 0;
+			snprintf(r->why, sizeof r->why, "a quote in a field not in quotes");
 			return fail(r, r->line,
 				    stray ? "a stray quote: a field with quotes in it must be in "
 					    "quotes, each of its quotes doubled"
 					  : csv_strerror(csv_error(&r->p)));
 		}
 		if (csv_get_buffer_size(&r->p) > TABLE_MAX_ROW)
-			return fail(r, r->row_start, "a field over 64 MiB (a quote not closed?)");
+			return unclosed(r, "a field over 64 MiB (a quote not closed?)");
 		r->line += nl != NULL;
 		p += seg;
 		n -= seg;
@@ -153,12 +186,13 @@ static int read_all(struct csvread *r, int fd, const char *say)
 	return rc;
 }
 
-/* Reads the table, *stray set to the line of a stray quote that failed it (else 0). */
+/* Reads the table; with sniff (a .tsv), *stray is set to the line of a quote that failed
+ * the reading and may be text, why to what says so (else 0). */
 static int read_table(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen,
-		      uint64_t *stray)
+		      int sniff, uint64_t *stray, char *why, size_t whylen)
 {
 	struct csvread r = { .fn = fn, .arg = arg, .path = t->path, .line = 1, .err = err,
-			     .errlen = errlen };
+			     .errlen = errlen, .skip = t->sep_line, .sniff = sniff };
 	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
@@ -172,20 +206,22 @@ static int read_table(struct table *t, table_row_fn fn, void *arg, char *err, si
 	rowbuf_init(&r.rb);
 	int rc = read_all(&r, fd, t->readings++ ? NULL : t->path);
 	if (!rc && csv_fini(&r.p, on_field, on_row, &r) && !r.stop)
-		rc = fail(&r, r.row_start, "unterminated quoted field");
+		rc = unclosed(&r, "unterminated quoted field");
 	if (!rc)
 		rc = r.stop;
 	csv_free(&r.p);
 	rowbuf_free(&r.rb);
 	close(fd);
-	*stray = r.stray;
+	if (sniff) {
+		*stray = r.stray;
+		snprintf(why, whylen, "%s", r.why);
+	}
 	return rc;
 }
 
 int csv_table_rows(struct table *t, table_row_fn fn, void *arg, char *err, size_t errlen)
 {
-	uint64_t stray;
-	return read_table(t, fn, arg, err, errlen, &stray);
+	return read_table(t, fn, arg, err, errlen, 0, NULL, NULL, 0);
 }
 
 static int any_row(const struct table_row *row, void *arg)
@@ -195,33 +231,32 @@ static int any_row(const struct table_row *row, void *arg)
 }
 
 /* A .tsv is read as RFC 4180 has CSV (quoted fields may hold tabs and line breaks, as
- * spreadsheets and pandas write them) unless a quote stands in a field that is not quoted (psql,
- * paste, a hand-made file: IANA's TSV has no quoting); then its quotes are all text. Known only
- * by reading it through, once, at open. */
+ * spreadsheets and pandas write them) unless its quotes read so cannot be quoting (psql,
+ * paste, a hand-made file: IANA's TSV has no quoting); then its quotes are all text. They
+ * cannot be when a quote stands in a field that is not quoted, is never closed, or is closed
+ * on a later line past a tab (a quoted field holding both a tab and a line break: lines of
+ * such a file that an opening quote would make one field). Known only by reading it
+ * through, once, at open. */
 static int tsv_sniff(struct table *t, char *err, size_t errlen)
 {
 	uint64_t stray = 0;
+	char why[96];
 	t->readings = 1; /* its encoding is said at the first reading of its rows, not here */
-	int rc = read_table(t, any_row, NULL, err, errlen, &stray);
+	int rc = read_table(t, any_row, NULL, err, errlen, 1, &stray, why, sizeof why);
 	t->readings = 0;
 	if (!rc || !stray)
 		return rc;
 	t->unquoted = 1;
 	err[0] = '\0';
-	log_warn("%s:%llu: a quote in a field not in quotes: the table is read without quoting (its "
-		 "quotes are text, as in IANA's TSV)", t->path, (unsigned long long)stray);
+	log_warn("%s:%llu: %s: the table is read without quoting (its quotes are text, as in "
+		 "IANA's TSV)", t->path, (unsigned long long)stray, why);
 	return 0;
 }
 
-/* A .csv whose first line holds more semicolons than commas, outside quotes, is read with
- * semicolons: Excel writes its CSV so where the decimal mark is a comma. The bytes are counted
- * before decoding: ',' and ';' are the same bytes in every encoding read (UTF-16's too). */
-int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
+/* The start of the file (64 KiB of it) as UTF-8, a byte order mark left out: decoded first,
+ * as UTF-16's characters hold the bytes of ',', ';', '"' and a line end among others. */
+static int head_utf8(struct table *t, buf *out, char *err, size_t errlen)
 {
-	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
-	t->delim = t->form->delim;
-	if (t->delim == '\t')
-		return tsv_sniff(t, err, errlen);
 	int fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
@@ -232,21 +267,70 @@ int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
 	while ((n = read(fd, head, BLOCK)) < 0 && errno == EINTR)
 		;
 	close(fd);
+	struct textdec *dec = textdec_new(NULL); /* (the reading of its rows says the encoding) */
+	int rc = n > 0 ? textdec_block(dec, head, (size_t)n, out, err, errlen) : 0;
+	textdec_free(dec);
+	free(head);
+	if (rc >= 0 && out->len >= 3 && !memcmp(out->data, "\xef\xbb\xbf", 3)) {
+		memmove(out->data, out->data + 3, out->len - 3);
+		out->len -= 3;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* Excel's first line "sep=;" (any one character for ';'): its field separator, else 0. */
+static char sep_line(const buf *head)
+{
+	const char *p = head->data;
+	size_t n = head->len;
+	if (n < 5 || memcmp(p, "sep=", 4) || p[4] == '"' ||
+	    (p[4] != '\t' && (p[4] < ' ' || p[4] > '~')))
+		return 0;
+	if (n == 5 || p[5] == '\n' || (p[5] == '\r' && (n == 6 || p[6] == '\n')))
+		return p[4];
+	return 0;
+}
+
+/* Whether the first record holds more semicolons than commas, outside quotes. */
+static int more_semicolons(const buf *head)
+{
 	size_t commas = 0, semis = 0;
 	int quoted = 0;
-	for (ssize_t i = 0; i < n && (quoted || head[i] != '\n'); i++) {
-		quoted ^= head[i] == '"';
-		commas += !quoted && head[i] == ',';
-		semis += !quoted && head[i] == ';';
+	for (size_t i = 0; i < head->len && (quoted || head->data[i] != '\n'); i++) {
+		quoted ^= head->data[i] == '"';
+		commas += !quoted && head->data[i] == ',';
+		semis += !quoted && head->data[i] == ';';
 	}
-	free(head);
-	if (semis > commas) {
+	return semis > commas;
+}
+
+/* The field separator: the one Excel's "sep=;" first line names; else a .csv whose first line
+ * holds more semicolons than commas, outside quotes, is read with semicolons (Excel writes its
+ * CSV so where the decimal mark is a comma); else the format's. */
+int csv_table_open(struct table *t, const char *sheet, char *err, size_t errlen)
+{
+	(void)sheet; /* a sheet is an .xlsx file's; a csv's is ignored */
+	t->delim = t->form->delim;
+	buf head;
+	buf_init(&head);
+	int rc = head_utf8(t, &head, err, errlen);
+	char sep = rc ? 0 : sep_line(&head);
+	if (sep) {
+		t->delim = sep;
+		t->sep_line = 1;
+		if (!t->readings)
+			log_info("%s: fields separated by '%s' (its first line, \"sep=\", says so)",
+				 t->path, sep == '\t' ? "\\t" : (char[]){ sep, '\0' });
+	} else if (!rc && t->delim == ',' && more_semicolons(&head)) {
 		t->delim = ';';
 		if (!t->readings)
 			log_info("%s: fields separated by semicolons (a spreadsheet's CSV where the decimal "
 				 "mark is a comma)", t->path);
 	}
-	return 0;
+	buf_free(&head);
+	if (!rc && t->form->delim == '\t')
+		rc = tsv_sniff(t, err, errlen);
+	return rc;
 }
 
 void table_csv_field(buf *out, const char *s, size_t len)

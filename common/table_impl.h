@@ -31,6 +31,7 @@ struct table {
 	int readings;		      /* csv/tsv: how often read (its encoding is said once) */
 	char delim;		      /* csv/tsv: the field separator read (table_csv.c) */
 	int unquoted;		      /* tsv: quotes are text (table_csv.c) */
+	int sep_line;		      /* csv/tsv: line 1 is Excel's "sep=;", no row */
 };
 
 /* One row being built: cells are set by column (gaps stay empty), then handed over. */

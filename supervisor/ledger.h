@@ -91,6 +91,10 @@ void ledger_set_stages(struct ledger *l, struct deps *d, const struct stage_coun
 /* What a batch's {{context}} came to (sent with it): kept with the batch and its stage. */
 int ledger_context(struct ledger *l, store_txn *t, uint32_t n, uint32_t ctx_tokens,
 		   uint32_t trimmed);
+/* fn for each state change of the round so far, in order (new batches left out); fn's
+ * non-zero value stops and is returned. */
+int ledger_round_moves(const struct ledger *l,
+		       int (*fn)(uint32_t n, unsigned from, unsigned to, void *arg), void *arg);
 /* The per-stage counters as the round leaves them (n = l->nstages). */
 void ledger_stage_counters(const struct ledger *l, struct stage_counters *out);
 void ledger_free(struct ledger *l);

@@ -20,6 +20,16 @@ void ledger_note(struct ledger *l, uint32_t n, uint32_t parent, unsigned from, u
 	l->trans[l->ntrans++].to = (uint8_t)to;
 }
 
+int ledger_round_moves(const struct ledger *l,
+		       int (*fn)(uint32_t n, unsigned from, unsigned to, void *arg), void *arg)
+{
+	int rc = 0;
+	for (size_t i = 0; i < l->ntrans && !rc; i++)
+		if (l->trans[i].from != ADDED)
+			rc = fn(l->trans[i].n, l->trans[i].from, l->trans[i].to, arg);
+	return rc;
+}
+
 void ledger_set_stages(struct ledger *l, struct deps *d, const struct stage_counters *sc,
 		       size_t nstages)
 {

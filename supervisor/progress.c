@@ -40,7 +40,7 @@ static void log_line(struct sup *s, const char *prefix)
 		buf_init(&b);
 		ledger_stage_counters(&s->led, sc);
 		if (s->job.rows)
-			rows_brief(&b, &s->rows);
+			rows_brief(&b, &s->rows, 1);
 		else
 			stages_brief(&b, &s->job, sc);
 		log_info("%s%s:%s", prefix, s->job.rows ? "rows" : "stages", buf_cstr(&b));
@@ -84,7 +84,7 @@ static void draw_bar(struct sup *s)
 		struct stage_counters sc[JOB_MAX_STAGES];
 		ledger_stage_counters(&s->led, sc);
 		if (s->job.rows)
-			rows_brief(&st, &s->rows);
+			rows_brief(&st, &s->rows, 0);
 		else
 			stages_brief(&st, &s->job, sc);
 		if (st.len > 60) { /* a bar that wraps is no longer redrawn in place */

@@ -174,6 +174,24 @@ struct round_arg {
 	int dispatch;
 };
 
+struct moved_arg {
+	store_txn *t;
+	struct sup *s;
+};
+
+/* A batch's state change of the round, for the rows it asks (rows_moved). */
+static int rows_batch_moved(uint32_t n, unsigned from, unsigned to, void *arg)
+{
+	struct moved_arg *ma = arg;
+	struct sup *s = ma->s;
+	struct batch_ext x; /* (the stage of a half made this round is not in deps yet) */
+	struct batch_rec b;
+	if (batchx_read(ma->t, n, &x) || x.stage >= s->job.n ||
+	    s->job.st[x.stage].over != OVER_ROWS || batch_read(ma->t, n, &b))
+		return 0;
+	return rows_moved(&s->rows, ma->t, x.stage, &b, from, to) ? STORE_FULL : 0;
+}
+
 static int round_txn(store_txn *t, void *arg)
 {
 	struct round_arg *ra = arg;
@@ -219,9 +237,11 @@ static int round_txn(store_txn *t, void *arg)
 	    store_put(t, DB_META, META_ABORT_REASON, strlen(META_ABORT_REASON), s->abort_msg,
 		      strlen(s->abort_msg)))
 		return STORE_FULL;
-	if (s->job.rows && rows_round_end(&s->rows, t))
-		return STORE_FULL;
 	if (pbatch_round_end(t, s))
+		return STORE_FULL;
+	struct moved_arg ma = { t, s };
+	if (s->job.rows && (ledger_round_moves(&s->led, rows_batch_moved, &ma) ||
+			    rows_round_end(&s->rows, t)))
 		return STORE_FULL;
 	return ledger_round_end(&s->led, t, (uint32_t)proc_live_workers(s), s->run_state,
 				s->elapsed_base + (uint64_t)(now_ms() - s->session_start));

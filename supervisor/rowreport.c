@@ -145,7 +145,7 @@ static int prepare(struct build *b, const struct job *job, const struct config *
 	struct row_counters ctr[JOB_MAX_STAGES];
 	struct row_tally tally[JOB_MAX_STAGES];
 	row_counters_read(b->t, ctr, job->n);
-	if (row_tally(b->t, job, tally)) {
+	if (row_tally(b->t, job, tally, NULL)) {
 		snprintf(err, errlen, "the run's rows or batches cannot be read");
 		return -1;
 	}

@@ -42,16 +42,68 @@ void rows_free(struct rows *r)
 	buf_free(&r->item);
 	buf_free(&r->ids);
 	free(r->asked);
+	row_twins_free(&r->twins);
+}
+
+int rows_count(struct rows *r, store_txn *t)
+{
+	int rc = row_tally(t, r->job, r->tally, &r->twins);
+	memcpy(r->rtally, r->tally, sizeof r->tally);
+	r->counted = !rc;
+	return rc;
 }
 
 void rows_round_begin(struct rows *r)
 {
 	memcpy(r->rctr, r->ctr, sizeof r->ctr);
+	memcpy(r->rtally, r->tally, sizeof r->tally);
 }
 
 void rows_commit(struct rows *r)
 {
 	memcpy(r->ctr, r->rctr, sizeof r->ctr);
+	memcpy(r->tally, r->rtally, sizeof r->tally);
+}
+
+static int failed_state(unsigned s)
+{
+	return s == B_FAILED || s == B_BLOCKED;
+}
+
+/* A text of a stage answered now, by a call or the cache, in a batch of state bstate: its rows
+ * leave the failed or the to do (status counts its rows but the first as duplicates). */
+static void settled(struct rows *r, uint32_t stage, uint32_t chunk, int from, unsigned bstate)
+{
+	if (!r->counted)
+		return;
+	struct row_tally *o = &r->rtally[stage];
+	uint32_t n = row_twins_rows(&r->twins, chunk);
+	*(from == ROW_BY_CACHE ? &o->cached : &o->answered) += 1;
+	o->duplicates += n - 1;
+	*(failed_state(bstate) ? &o->failed : &o->pending) -= n;
+}
+
+int rows_moved(struct rows *r, store_txn *t, uint32_t stage, const struct batch_rec *b,
+	       unsigned from, unsigned to)
+{
+	if (!r->counted || failed_state(from) == failed_state(to))
+		return 0;
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < b->nchunks; i++) {
+		uint32_t chunk;
+		const char *a;
+		size_t len;
+		if (row_ask_get(t, stage, b->first_chunk + i, &chunk))
+			return STORE_ERROR;
+		if (row_answer_get(t, stage, chunk, &a, &len))
+			n += row_twins_rows(&r->twins, chunk);
+	}
+	struct row_tally *o = &r->rtally[stage];
+	if (failed_state(to))
+		o->failed += n, o->pending -= n;
+	else
+		o->failed -= n, o->pending += n;
+	return 0;
 }
 
 int rows_round_end(struct rows *r, store_txn *t)
@@ -87,7 +139,7 @@ static int text_key(struct rows *r, store_txn *t, uint32_t stage, uint32_t chunk
 /* 1 when the per-row cache answers the text (its answer is kept now), 0 when it does not,
  * STORE_FULL. */
 static int from_cache(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
-		      uint32_t chunk)
+		      uint32_t chunk, unsigned bstate)
 {
 	const char *a;
 	size_t len;
@@ -100,12 +152,13 @@ static int from_cache(struct rows *r, struct cache *c, store_txn *t, uint32_t st
 	if (row_answer_put(t, stage, chunk, ROW_BY_CACHE, r->item.data, r->item.len))
 		return STORE_FULL;
 	r->rctr[stage].cached++;
+	settled(r, stage, chunk, ROW_BY_CACHE, bstate);
 	return 1;
 }
 
 int rows_plan_text(struct rows *r, struct cache *c, store_txn *t, uint32_t stage, uint32_t chunk)
 {
-	return from_cache(r, c, t, stage, chunk);
+	return from_cache(r, c, t, stage, chunk, B_PENDING);
 }
 
 int rows_prepare(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
@@ -119,7 +172,7 @@ int rows_prepare(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 		if (row_ask_get(t, stage, b->first_chunk + i, &chunk) ||
 		    !row_answer_get(t, stage, chunk, &a, &len))
 			continue;
-		int got = from_cache(r, c, t, stage, chunk);
+		int got = from_cache(r, c, t, stage, chunk, b->state);
 		if (got == STORE_FULL)
 			return STORE_FULL;
 		*left += !got;
@@ -187,7 +240,7 @@ static struct asked *find_asked(struct rows *r, const json *item, const char *ke
 
 /* Keeps item as the answer of text a, and in the per-row cache. */
 static int keep_item(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
-		     struct asked *a, const json *item)
+		     unsigned bstate, struct asked *a, const json *item)
 {
 	unsigned char key[HASH_LEN];
 	uint32_t row;
@@ -197,6 +250,7 @@ static int keep_item(struct rows *r, struct cache *c, store_txn *t, uint32_t sta
 		return STORE_FULL;
 	a->got = 1;
 	r->rctr[stage].answered++;
+	settled(r, stage, a->chunk, ROW_BY_CALL, bstate);
 	if (text_key(r, t, stage, a->chunk, key, &row))
 		return 0;
 	return cache_row_put(c, t, key, r->item.data, r->item.len);
@@ -219,7 +273,7 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 		if (!a || a->got)
 			r->rctr[stage].dropped++;
 		else
-			rc = keep_item(r, c, t, stage, a, it);
+			rc = keep_item(r, c, t, stage, b->state, a, it);
 	}
 	json_free(root);
 	for (size_t i = 0; i < r->nasked && !rc; i++) {
@@ -232,16 +286,25 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 	return rc;
 }
 
-void rows_brief(buf *b, const struct rows *r)
+void rows_brief(buf *b, const struct rows *r, int wide)
 {
-	for (size_t i = 0; i < r->job->n; i++) {
-		const struct row_counters *c = &r->ctr[i];
-		if (r->job->st[i].over == OVER_ROWS)
-			buf_printf(b, " %s %llu/%llu texts (%llu cached)", r->job->st[i].name,
-				   (unsigned long long)(c->answered + c->cached),
-				   (unsigned long long)c->texts, (unsigned long long)c->cached);
+	for (size_t i = 0; r->counted && i < r->job->n; i++) {
+		const struct row_tally *o = &r->tally[i];
+		const char *name = r->job->st[i].name;
+		if (r->job->st[i].over != OVER_ROWS)
+			continue;
+		if (wide)
+			buf_printf(b, " %s %llu rows: %llu answered, %llu from the cache, %llu duplicates, "
+				   "%llu skipped, %llu failed, %llu to do", name,
+				   (unsigned long long)o->rows, (unsigned long long)o->answered,
+				   (unsigned long long)o->cached, (unsigned long long)o->duplicates,
+				   (unsigned long long)o->skipped, (unsigned long long)o->failed,
+				   (unsigned long long)o->pending);
+		else
+			buf_printf(b, " %s %llu/%llu rows, %llu failed, %llu cached, %llu skipped", name,
+				   (unsigned long long)(o->answered + o->cached + o->duplicates +
+							o->skipped),
+				   (unsigned long long)o->rows, (unsigned long long)o->failed,
+				   (unsigned long long)o->cached, (unsigned long long)o->skipped);
 	}
-	buf_printf(b, " | %llu rows, %llu empty, %llu dup",
-		   (unsigned long long)r->plan.rows, (unsigned long long)r->plan.skipped,
-		   (unsigned long long)r->plan.duplicates);
 }

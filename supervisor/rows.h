@@ -9,6 +9,10 @@
  * temperature, templates, schema and item_key) and the row's normal text, so an identical
  * text in a later run, or another table, is answered without a call.
  *
+ * The rows themselves are counted as status counts them (rowtally.h): once from the store as a
+ * run starts, then kept up to date here as texts are answered and batches fail or go back, so
+ * the progress line costs no look at the store.
+ *
  * Like the ledger, what a round decides is tentative until rows_commit. */
 #ifndef KGSUP_ROWS_H
 #define KGSUP_ROWS_H
@@ -19,6 +23,7 @@
 #include "../common/job.h"
 #include "cache.h"
 #include "rowstore.h"
+#include "rowtally.h"
 #include "runstate.h"
 
 struct rows {
@@ -26,7 +31,11 @@ struct rows {
 	struct row_counters ctr[JOB_MAX_STAGES];  /* as committed */
 	struct row_counters rctr[JOB_MAX_STAGES]; /* the round being built */
 	unsigned char settings[JOB_MAX_STAGES][HASH_LEN];
-	struct rows_plan plan; /* what the tables held (the progress line says it) */
+	struct rows_plan plan; /* what the tables held */
+	struct row_tally tally[JOB_MAX_STAGES];  /* rows, as committed (counted: since rows_count) */
+	struct row_tally rtally[JOB_MAX_STAGES]; /* the round being built */
+	struct row_twins twins;
+	int counted;
 	buf norm, item, ids;
 	struct asked { const char *id; size_t idlen; uint32_t chunk; int got; } *asked;
 	size_t nasked, capasked;
@@ -34,6 +43,9 @@ struct rows {
 
 void rows_init(struct rows *r, const struct job *job, const struct row_counters *c);
 void rows_free(struct rows *r);
+/* The rows counted from the store (a read transaction): once, when the run is about to start
+ * (after its recovery), as status would count them. 0, or a STORE_ code. */
+int rows_count(struct rows *r, store_txn *t);
 
 /* ---- inside a group transaction ---- */
 void rows_round_begin(struct rows *r);
@@ -52,10 +64,15 @@ int rows_answer(struct rows *r, struct cache *c, store_txn *t, uint32_t stage,
 		buf *why);
 /* Texts missing from an answer are asked again (counted). */
 void rows_reasked(struct rows *r, uint32_t stage, uint32_t n);
+/* Batch b of a rows stage went from state from to state to in the round (called once the
+ * round's answers are kept): its rows still unanswered are failed while it is failed or
+ * blocked, to do otherwise. 0, or a STORE_ code. */
+int rows_moved(struct rows *r, store_txn *t, uint32_t stage, const struct batch_rec *b,
+	       unsigned from, unsigned to);
 int rows_round_end(struct rows *r, store_txn *t);
 void rows_commit(struct rows *r);
-/* " STAGE answered/texts texts (N cached)" per rows stage, as committed, and the rows they are
- * of (the progress line). */
-void rows_brief(buf *b, const struct rows *r);
+/* The rows of each rows stage, as committed: every count with wide (the log line), else
+ * " STAGE settled/rows rows, F failed, C cached, S skipped" (the bar). */
+void rows_brief(buf *b, const struct rows *r, int wide);
 
 #endif

@@ -62,6 +62,7 @@ struct tally_arg {
 	struct failed failed;
 	unsigned char *seen; /* bit per chunk: an earlier row has its text */
 	size_t capseen;
+	struct row_twins *twins; /* NULL, or the chunks of rows an earlier row has the text of */
 };
 
 static int tally_row(const struct row_view *r, void *arg)
@@ -78,6 +79,11 @@ static int tally_row(const struct row_view *r, void *arg)
 		}
 		twin = a->seen[byte] >> (r->chunk % 8) & 1;
 		a->seen[byte] |= (unsigned char)(1u << (r->chunk % 8));
+	}
+	if (twin && a->twins) {
+		struct row_twins *tw = a->twins;
+		tw->v = xgrow(tw->v, &tw->cap, tw->n, sizeof *tw->v, 64);
+		tw->v[tw->n++] = (struct twin){ r->chunk, 1 };
 	}
 	for (uint32_t s = 0; s < a->job->n; s++) {
 		struct row_tally *o = &a->out[s];
@@ -99,18 +105,57 @@ static int tally_row(const struct row_view *r, void *arg)
 	return 0;
 }
 
-int row_tally(store_txn *t, const struct job *job, struct row_tally *out)
+static int by_chunk(const void *a, const void *b)
+{
+	uint32_t x = ((const struct twin *)a)->chunk, y = ((const struct twin *)b)->chunk;
+	return x < y ? -1 : x > y;
+}
+
+/* One entry a chunk (the rows an earlier row had the text of, one each, become its count). */
+static void twins_merge(struct row_twins *tw)
+{
+	if (!tw->n)
+		return;
+	qsort(tw->v, tw->n, sizeof *tw->v, by_chunk);
+	size_t k = 0;
+	for (size_t i = 0; i < tw->n; i++) {
+		if (k && tw->v[k - 1].chunk == tw->v[i].chunk)
+			tw->v[k - 1].rows++;
+		else
+			tw->v[k++] = (struct twin){ tw->v[i].chunk, 2 }; /* and the first row */
+	}
+	tw->n = k;
+}
+
+int row_tally(store_txn *t, const struct job *job, struct row_tally *out, struct row_twins *twins)
 {
 	memset(out, 0, job->n * sizeof *out);
+	if (twins)
+		twins->n = 0;
 	if (!job->rows)
 		return 0;
-	struct tally_arg a = { t, job, out, { NULL, 0, 0 }, NULL, 0 };
+	struct tally_arg a = { t, job, out, { NULL, 0, 0 }, NULL, 0, twins };
 	int rc = failed_texts(t, &a.failed);
 	if (!rc)
 		rc = rows_each(t, tally_row, &a);
+	if (twins)
+		twins_merge(twins);
 	free(a.failed.v);
 	free(a.seen);
 	return rc;
+}
+
+uint32_t row_twins_rows(const struct row_twins *tw, uint32_t chunk)
+{
+	struct twin key = { chunk, 0 };
+	const struct twin *e = tw->n ? bsearch(&key, tw->v, tw->n, sizeof *tw->v, by_chunk) : NULL;
+	return e ? e->rows : 1;
+}
+
+void row_twins_free(struct row_twins *tw)
+{
+	free(tw->v);
+	memset(tw, 0, sizeof *tw);
 }
 
 #define TALLY_FIELDS(X)                                                                   \

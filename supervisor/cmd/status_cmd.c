@@ -370,7 +370,7 @@ static int load_status(const char *state_dir, struct status *st, char *err, size
 	if (st->job.rows) {
 		rows_plan_read(t, &st->rows_plan);
 		row_counters_read(t, st->rc, st->job.n);
-		row_tally(t, &st->job, st->rows);
+		row_tally(t, &st->job, st->rows, NULL);
 	}
 	const void *v;
 	size_t vl;

@@ -5,9 +5,10 @@
 # asked once; an empty text is skipped; a row left out of an answer is asked again alone; an
 # item of an id not asked is dropped; a duplicate id is an error naming both lines; a run
 # killed with -9 resumes to every row answered; a table with 100 rows appended, in a run
-# sharing the cache, sends one call; status counts it all.
+# sharing the cache, sends one call; status counts it all, and each run's "finished:" line
+# counts its rows as status does, failed ones too.
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 29
 
 export MOCK_API_KEY=mock-key-$$
 start_mock --omit-row R05 --foreign-row
@@ -50,6 +51,12 @@ check "status counts rows: 10 rows, 7 answered, 2 duplicates, 1 skipped ($(sj "j
 	[ "$(sj "' '.join(str(j['rows']['classify'][k]) for k in ('rows','answered','from_cache','duplicates','skipped','failed','pending'))")" = "10 7 0 2 1 0 0" ]
 check "items of ids not asked are dropped and counted ($(sj "j['row_answers']['classify']"))" \
 	[ "$(sj "j['row_answers']['classify']['dropped_items'] > 0 and j['row_answers']['classify']['asked_again'] == 1")" = True ]
+# the "finished:" line's rows (rows answered cached duplicates skipped failed to-do) and status's
+fin_rows() { grep -o 'finished: rows: classify [0-9]* rows: .*' "$1" | grep -oE '[0-9]+' | tr '\n' ' '; }
+st_rows() { kg status -s "$1" --json | /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin)['rows']['classify']; print(' '.join(str(r[k]) for k in ('rows','answered','from_cache','duplicates','skipped','failed','pending')), end=' ')"; }
+# same_rows LOG STATE: the run's finished line (there) counts as status does
+same_rows() { local f; f=$(fin_rows "$1"); [ -n "$f" ] && [ "$f" = "$(st_rows "$2")" ]; }
+check "the finished line counts rows as status does ($(fin_rows "$T/err"))" same_rows "$T/err" "$T/s"
 kg status -s "$T/s" >"$T/st.txt"
 check "status in words" grep -q 'classify .*10 rows: 7 answered, 0 from the cache, 2 duplicates' "$T/st.txt"
 
@@ -87,6 +94,8 @@ kg resume -s "$T/k" --no-progress 2>"$T/k2.err"; rc=$?
 kg status -s "$T/k" --json >"$T/st.json"
 check "resumed: exit $rc, every row answered ($(sj "j['rows']['classify']"))" \
 	[ $rc -eq 0 -a "$(sj "j['rows']['classify']['pending'] + j['rows']['classify']['failed']")" = 0 ]
+check "the resumed run's finished line counts all rows as status does ($(fin_rows "$T/k2.err"))" \
+	same_rows "$T/k2.err" "$T/k"
 rows_answered=$(sj "sum(j['rows']['classify'][k] for k in ('answered','duplicates','skipped'))")
 check "all 600 rows are answered, duplicates or skipped ($rows_answered)" [ "$rows_answered" = 600 ]
 asked=$(mock_stat rows_asked)
@@ -112,6 +121,8 @@ check "the table with 100 rows appended: exit $rc, one call ($((after - before))
 kg status -s "$T/r2" --json >"$T/st.json"
 check "status says the rest came from the cache ($(sj "j['rows']['classify']"))" \
 	[ "$(sj "j['rows']['classify']['from_cache'] > 0 and j['rows']['classify']['pending'] == 0")" = True ]
+check "rows from the cache: the finished line counts them as status does ($(fin_rows "$T/r2.err"))" \
+	same_rows "$T/r2.err" "$T/r2"
 kg start -c "$T/job/shared.json" -i "$T/t600.csv" -s "$T/r3" --no-progress 2>"$T/r3.err"; rc=$?
 check "the same table again in a new run: exit $rc, no call ($(( $(mock_stat requests) - after )))" \
 	[ $rc -eq 0 -a "$(mock_stat requests)" -eq "$after" ]
@@ -126,6 +137,20 @@ wait $pid; rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "Ctrl-C while planning: exit 75 ($rc) within 2 s ($ms ms), saying nothing is kept" \
 	[ $rc -eq 75 -a $ms -lt 2000 -a -n "$(grep -F 'stopped while planning (nothing of this plan is kept' "$T/large.err")" ]
+stop_mock
+
+# a failed batch: its rows, those sharing its texts too, are failed until retried
+start_mock --fail-stage classify=FAILME
+printf 'id,comment\nF1,alpha good\nF2,beta fine\nF3,ALPHA  good\nF4,\nF5,FAILME one\nF6,gamma\nF7,FAILME  ONE\nF8,delta\nF9,FAILME one\n' >"$T/f.csv"
+rows_job "$T/job/f.json" 2
+kg start -c "$T/job/f.json" -i "$T/f.csv" -s "$T/f" --no-progress 2>"$T/f.err"
+check "a failed batch's 4 rows: the finished line counts them as status does ($(fin_rows "$T/f.err"))" \
+	[ "$(fin_rows "$T/f.err")" = "9 3 0 1 1 4 0 " -a "$(st_rows "$T/f")" = "9 3 0 1 1 4 0 " ]
+stop_mock
+start_mock --port "$PORT" # (the run's recorded address)
+kg resume --retry-failed -s "$T/f" --no-progress 2>"$T/f2.err"
+check "retried, none failed ($(fin_rows "$T/f2.err"))" \
+	[ "$(fin_rows "$T/f2.err")" = "9 5 0 3 1 0 0 " -a "$(st_rows "$T/f")" = "9 5 0 3 1 0 0 " ]
 kg plan -c "$T/job/shared.json" -i "$T/t600.csv" >"$T/plan.txt" 2>/dev/null
 check "plan counts the rows, their texts, skipped and duplicates" \
 	grep -qE '^rows +600 in 1 tables: [0-9]+ distinct texts to ask' "$T/plan.txt"

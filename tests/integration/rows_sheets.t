@@ -1,13 +1,13 @@
 #!/bin/bash
 # rows_sheets.t: tables as spreadsheets write them, and exports as spreadsheets open them. A
 # CSV with semicolons (Excel's where the decimal mark is a comma) is read as the same table
-# with commas; a TSV with quotes in fields not quoted is read without quoting; cells a spreadsheet would run as formulas ("=HYPERLINK(...)" in anyone's
+# with commas, and so is one whose first line, "sep=;", names them (Excel's own); a TSV with quotes in fields not quoted is read without quoting; cells a spreadsheet would run as formulas ("=HYPERLINK(...)" in anyone's
 # comment) are written to the csv after a quote, numbers as they are, and to the xlsx as plain
 # strings; ids that repeat are refused naming input.id_column "#", which numbers the rows;
 # a table of more columns than kept says how many it left out, and a keep_columns
 # list past the limit is refused naming the key.
 . "$(dirname "$0")/lib.sh"
-plan 13
+plan 14
 
 export MOCK_API_KEY=mock-key-$$
 start_mock
@@ -39,6 +39,11 @@ check "it is read as the same table: the two exports are the same bytes" \
 	eval '[ -s "$T/c.out.csv" ] && cmp -s "$T/c.out.csv" "$T/s.out.csv"'
 check "the same columns chosen in both (score, channel kept; comment the text)" \
 	grep -q 'semi.csv: id column "response_id" (by its name), text column "comment"' "$T/s.err"
+{ printf 'sep=;\r\n'; cat "$T/semi.csv"; } >"$T/sepl.csv"
+kg start -c "$T/job/cfg.json" -i "$T/sepl.csv" -s "$T/sl" --no-progress 2>"$T/sl.err"; rc=$?
+check "a first line \"sep=;\": exit $rc, said, no row, the same export" \
+	eval '[ $rc = 0 ] && grep -q "sepl.csv: fields separated by .;. (its first line" "$T/sl.err" &&
+	      kg export -s "$T/sl" -f csv 2>/dev/null | cmp -s - "$T/c.out.csv"'
 
 # (2) cells a spreadsheet would run: after a quote in the csv; numbers and plain words as they are
 chan() { /usr/bin/python3 -c "import csv, sys

@@ -114,34 +114,77 @@ static void tsv_keeps_quotes_of_unquoted_fields(void **state)
 						     "5|4|\"quoted|tab\"\n");
 }
 
+/* Reads the file at path as read_table does, its warnings into log (the text of stderr). */
+static const char *read_logged(const char *path, char *log, size_t loglen)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%s/stderr", dir);
+	int saved = dup(2), fd = open(name, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	const char *rows = read_table(path, NULL);
+	dup2(saved, 2);
+	close(saved);
+	ssize_t n = pread(fd, log, loglen - 1, 0);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+	return rows;
+}
+
+/* A quote in a .tsv that would swallow lines (one a later line closes past a tab, or one
+ * never closed) is text, as psql and paste mean it, with a warning naming its line; a quoted
+ * field with a line break but no tab is still a spreadsheet's. */
+static void tsv_quotes_that_swallow_lines_are_text(void **state)
+{
+	(void)state;
+	char log[1024];
+	const char *tsv = "id\tcomment\n1\t\"opens here\n2\tcloses here\"\n3\tplain\n";
+	assert_string_equal(read_logged(write_tmp("span.tsv", tsv, strlen(tsv)), log, sizeof log),
+			    "1|id|comment\n2|1|\"opens here\n3|2|closes here\"\n4|3|plain\n");
+	assert_non_null(strstr(log, "span.tsv:2: a quote closed only on line 3, past a tab and a "
+				    "line break: the table is read without quoting"));
+	tsv = "id\tcomment\n1\tok\n2\t\"never closed\n3\tx\n";
+	assert_string_equal(read_logged(write_tmp("open.tsv", tsv, strlen(tsv)), log, sizeof log),
+			    "1|id|comment\n2|1|ok\n3|2|\"never closed\n4|3|x\n");
+	assert_non_null(strstr(log, "open.tsv:3: a quote never closed: the table is read without"));
+	assert_string_equal(read_data("two.tsv", "id\tc\n1\t\"two\nlines\"\n2\tx\n"),
+			    "1|id|c\n2|1|two\nlines\n4|2|x\n");
+}
+
+/* Excel's first line "sep=;" names the separator and is no row (line numbers stay the
+ * file's); without it a .csv is sniffed for semicolons in its decoded text, so UTF-16's
+ * U+012C (bytes 2C 01, a comma's byte) counts as no comma. */
+static void sep_line_and_semicolons(void **state)
+{
+	(void)state;
+	assert_string_equal(read_data("s1.csv", "sep=;\r\nid;comment\r\n1;a, b, c\r\n"),
+			    "2|id|comment\n3|1|a, b, c\n");
+	assert_string_equal(read_data("s2.csv", "\xef\xbb\xbfsep=,\nid,a;b;c\n1,x;y\n"),
+			    "2|id|a;b;c\n3|1|x;y\n");
+	assert_string_equal(read_data("s3.tsv", "sep=|\nid|c\n1|\"x\"\n"), "2|id|c\n3|1|x\n");
+	assert_string_equal(read_data("s4.csv", "sep=ab\n1\n"), "1|sep=ab\n2|1\n");
+	/* "\u012c\u012c\u012c;x;y\n1;2;3\n" in UTF-16LE with its mark */
+	const char u16[] = "\xff\xfe\x2c\x01\x2c\x01\x2c\x01;\0x\0;\0y\0\n\0" "1\0;\0" "2\0;\0" "3\0\n\0";
+	assert_string_equal(read_table(write_tmp("u16.csv", u16, sizeof u16 - 1), NULL),
+			    "1|\xc4\xac\xc4\xac\xc4\xac|x|y\n2|1|2|3\n");
+}
+
 static void windows_1252_is_converted_with_a_warning(void **state)
 {
 	(void)state;
 	/* 0x81 is one of the five bytes Windows-1252 leaves undefined */
 	const char *cp = "id,comment\n1,plain\n2,caf\xe9 \x93ok\x94 \x80" "5\x81\n";
 	const char *path = write_tmp("cp.csv", cp, strlen(cp));
-	char log[256];
+	char log[256], text[1024];
 	snprintf(log, sizeof log, "%s/stderr", dir);
-	int saved = dup(2), fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	const char *rows = read_table(path, NULL);
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	assert_string_equal(rows, "1|id|comment\n2|1|plain\n"
+	assert_string_equal(read_logged(path, text, sizeof text), "1|id|comment\n2|1|plain\n"
 				  "3|2|caf\xc3\xa9 \xe2\x80\x9cok\xe2\x80\x9d \xe2\x82\xac" "5\xef\xbf\xbd\n");
 	size_t n;
-	FILE *f = fopen(log, "r");
-	char text[1024] = "";
-	n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	FILE *f;
 	assert_non_null(strstr(text, "cp.csv: not valid UTF-8 (line 3): read as Windows-1252"));
 	assert_null(strchr(strchr(text, '\n') + 1, '\n')); /* once */
 	/* and once for a table read twice (a planner's two passes) */
-	fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	saved = dup(2);
+	int fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600), saved = dup(2);
 	dup2(fd, 2);
 	char err[256];
 	struct table *t = table_open(path, NULL, err, sizeof err);
@@ -263,6 +306,8 @@ int main(void)
 		cmocka_unit_test(csv_every_quoting_case),
 		cmocka_unit_test(tsv_reads_tabs),
 		cmocka_unit_test(tsv_keeps_quotes_of_unquoted_fields),
+		cmocka_unit_test(tsv_quotes_that_swallow_lines_are_text),
+		cmocka_unit_test(sep_line_and_semicolons),
 		cmocka_unit_test(windows_1252_is_converted_with_a_warning),
 		cmocka_unit_test(bad_quotes_are_named_by_line),
 		cmocka_unit_test(stray_quote_is_named_by_line),
