@@ -5,7 +5,8 @@
 # the embedding stage's calls (each shard packs its own chunks); search over the shards answers
 # as over the whole run; each shard embeds each text of its own documents once, a text in two
 # shards' documents once in each (measured), and once in all with a shared cache.path; a stage
-# over entities and graph.resolve are refused with --shard, naming them, and nothing is made.
+# over entities is refused with --shard, naming it, and nothing is made; graph.resolve without
+# one runs, with a warning that it does nothing.
 . "$(dirname "$0")/lib.sh"
 plan 17
 
@@ -181,9 +182,12 @@ check "they finish and their merged vectors are the whole run's too" \
 mk_config "$T/cfg-ent.json" '{}' '{"name": "entity_vectors", "endpoint": "embeddings", "over": "entities", "model": "text-embedding-3-small", "dimensions": 16}'
 check "a stage over entities with --shard: exit 2, one line naming it, nothing made" \
 	refused 'stage entity_vectors is not sharded' "$T/ent" "$KGSUP" start -c "$T/cfg-ent.json" -i "$T/in" -s "$T/ent" --shard 0/3 -q
+# graph.resolve, which does nothing without a stage over entities, runs as in 0.5.0: warned of
 mk_config "$T/cfg-res.json" '{"graph": {"resolve": true}}'
-check "graph.resolve with --shard: exit 2, one line naming it, nothing made" \
-	refused 'graph.resolve is not sharded' "$T/res" "$KGSUP" start -c "$T/cfg-res.json" -i "$T/in" -s "$T/res" --shard 1/3 -q
+kg start -c "$T/cfg-res.json" -i "$T/in" -s "$T/res" --shard 1/3 -q 2>"$T/res.err"; rc=$?
+check "graph.resolve with --shard, no stage over entities: exit $rc (0), warned of once ($(grep -o 'warn: --shard: graph.resolve.\{60\}' "$T/res.err"))" \
+	eval '[ $rc -eq 0 ] && [ "$(grep -c "warn: --shard: graph.resolve does nothing" "$T/res.err")" -eq 1 ] &&
+		[ "$(grep -vc "warn: " "$T/res.err")" -eq 0 ]'
 stop_mock
 
 finish
