@@ -32,7 +32,7 @@ void prompts_free(struct prompts *p);
 /* shard (NULL or count 0: the whole corpus): the run is planned whole, as on one machine, and
  * only the shard's documents' texts and batches are kept (shard.h); plan_rec counts its
  * batches, and the sources and chunks of the whole run. Jobs shard_job_check refuses (over
- * rows; an embedding stage over entities; graph.resolve) are not sharded. */
+ * rows; an embedding stage over entities) are not sharded. */
 struct shard;
 int plan_inputs(const struct config *cfg, const struct prompts *pr, const struct job *job,
 		char *const *inputs, int ninputs, int strict, const struct shard *shard, store *db,

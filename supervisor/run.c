@@ -381,13 +381,14 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
 			return EXIT_USAGE;
 		}
 		/* a job that cannot run as shards is refused before its state directory is made */
-		return prompts_load(&s->prompts, &s->cfg, err, errlen) ||
-				       job_from_config(&s->job, &s->cfg, s->prompts.system,
-						       s->prompts.user, err, errlen) ||
-				       (cli->shard.count &&
-					shard_job_check(&s->job, &s->cfg, err, errlen))
-			       ? EXIT_USAGE
-			       : 0;
+		if (prompts_load(&s->prompts, &s->cfg, err, errlen) ||
+		    job_from_config(&s->job, &s->cfg, s->prompts.system, s->prompts.user, err,
+				    errlen) ||
+		    (cli->shard.count && shard_job_check(&s->job, &s->cfg, err, errlen)))
+			return EXIT_USAGE;
+		if (cli->shard.count)
+			shard_job_warn(&s->job, &s->cfg);
+		return 0;
 	}
 	char dbdir[PATHS_MAX];
 	paths_file(dbdir, sizeof dbdir, cli->state_dir, "db");

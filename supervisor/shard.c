@@ -3,6 +3,7 @@
 #include "shard.h"
 #include "runstate.h"
 #include "../common/buf.h"
+#include "../common/log.h"
 #include "../common/util.h"
 
 #include <stdio.h>
@@ -142,10 +143,11 @@ static const char *entity_stage(const struct job *job, const struct config *cfg)
 	return NULL;
 }
 
+/* graph.resolve merges entities by the vectors of a stage over entities: without one it does
+ * nothing, in one machine's run as in a shard's (with one, entity_stage refuses the job) */
 static const char *resolving(const struct job *job, const struct config *cfg)
 {
-	(void)job;
-	return cfg->graph_resolve ? "graph.resolve" : NULL;
+	return cfg->graph_resolve && !entity_stage(job, cfg) ? "graph.resolve" : NULL;
 }
 
 static const struct unsharded unsharded[] = {
@@ -154,8 +156,13 @@ static const struct unsharded unsharded[] = {
 	{ entity_stage, "--shard: stage %s is not sharded: it embeds the merged entities of the "
 			"whole graph, which no shard has (run the job on one machine, or shard it "
 			"without that stage)" },
-	{ resolving, "--shard: %s is not sharded: it merges entities across the whole graph, which "
-		     "no shard has (set it to false, or run the job on one machine)" },
+};
+
+/* What a shard runs without effect, as one machine's run would: named with a warning (0.5.0's
+ * shard configs set it, and ran) */
+static const struct unsharded idle[] = {
+	{ resolving, "--shard: %s does nothing in this job: it merges entities by the vectors of "
+		     "a stage over entities, which the job has not (nor can a shard have one)" },
 };
 
 int shard_job_check(const struct job *job, const struct config *cfg, char *err, size_t errlen)
@@ -168,6 +175,15 @@ int shard_job_check(const struct job *job, const struct config *cfg, char *err, 
 		}
 	}
 	return 0;
+}
+
+void shard_job_warn(const struct job *job, const struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++) {
+		const char *name = idle[i].finds(job, cfg);
+		if (name)
+			log_warn(idle[i].why, name);
+	}
 }
 
 int shard_plan_source(struct shard_plan *p, const unsigned char h[HASH_LEN])

@@ -66,9 +66,11 @@ struct shard_plan {
 };
 
 /* Whether a job can run as shards: 0, or -1 with err naming the stage or key that cannot and
- * why (a job over rows; an embedding stage over entities and graph.resolve, which need the
- * whole graph). */
+ * why (a job over rows; an embedding stage over entities, which needs the whole graph). */
 int shard_job_check(const struct job *job, const struct config *cfg, char *err, size_t errlen);
+/* A warning for each setting of a job shard_job_check accepts that does nothing in it
+ * (graph.resolve without a stage over entities). */
+void shard_job_warn(const struct job *job, const struct config *cfg);
 
 /* A new source of this text: 1 if it is the shard's, else 0. */
 int shard_plan_source(struct shard_plan *p, const unsigned char text_hash[HASH_LEN]);

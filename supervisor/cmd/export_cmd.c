@@ -194,9 +194,9 @@ static int export_graph(const struct shard_set *set, const struct format *fm, co
 	buf_init(&b);
 	int rc = -1;
 	struct resolve_stats rs;
-	/* resolution reads the entity stage's vectors: a sharded run has neither a stage over
-	 * entities nor graph.resolve (shard_job_check), so only a whole run resolves, from its one
-	 * store */
+	/* resolution reads the entity stage's vectors: a sharded run has no stage over entities
+	 * (shard_job_check), so only a whole run resolves, from its one store (shards with
+	 * graph.resolve set resolve nothing, as a whole run without that stage) */
 	if (run_job_read(t, &cfg, &job, err, errlen) ||
 	    graph_build_shards(set->t, set->n, &cfg, &job, &g, err, errlen) ||
 	    graph_resolve(t, &cfg, &job, &g, &rs, err, errlen))

@@ -340,8 +340,9 @@ out:
 	return rc;
 }
 
-/* Exit codes: 0 searched; 2 no run, no embedding stage, no vectors, or the server cannot be
- * reached; 3 the server kept failing; 4 it refused the call. */
+/* Exit codes: 0 searched; 2 no run, no embedding stage, no vectors (shards that own no
+ * documents among them), or the server cannot be reached; 3 the server kept failing; 4 it
+ * refused the call. */
 int search_cmd(const struct cli *cli)
 {
 	char err[1024] = "";
@@ -355,6 +356,14 @@ int search_cmd(const struct cli *cli)
 	if (shard_set_open(&set, dirs, ndirs, err, sizeof err) ||
 	    vectors_open(&v, set.t, set.n, cli->stage, err, sizeof err))
 		goto done;
+	/* such shards have no vectors, nor will they: not "yet" (and no call for the query) */
+	char none[512];
+	if (shard_set_owns_none(&set, none, sizeof none)) {
+		snprintf(err, sizeof err, "%s (a document goes to the shard its text's hash falls "
+			 "to): nothing to search; search the run's other shards, or all of them as "
+			 "one (search -s DIR0 -s DIR1 ...)", none);
+		goto done;
+	}
 	v.lean = 1;
 	paths_file(cache.dir, sizeof cache.dir, cli->state_dir, "search");
 	if (!(cache.db = store_open(cache.dir, 0, err, sizeof err))) {

@@ -73,6 +73,28 @@ int shard_set_open(struct shard_set *s, char *const *dirs, int n, char *err, siz
 	return n > 1 || s->shard[0].count ? check_shards(s, err, errlen) : 0;
 }
 
+int shard_set_owns_none(const struct shard_set *s, char *what, size_t n)
+{
+	if (!s->n || !s->shard[0].count)
+		return 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->shard[i].sources)
+			return 0;
+	if (s->n == 1) {
+		snprintf(what, n, "%s: shard %u/%u owns no documents of its run", s->dirs[0],
+			 s->shard[0].index, s->shard[0].count);
+		return 1;
+	}
+	buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < s->n; i++)
+		buf_printf(&b, "%s%u", i ? ", " : "", s->shard[i].index);
+	snprintf(what, n, "the shards given (%s of %u) own no documents of their run", buf_cstr(&b),
+		 s->shard[0].count);
+	buf_free(&b);
+	return 1;
+}
+
 void shard_set_close(struct shard_set *s)
 {
 	for (size_t i = 0; i < s->n; i++) {

@@ -23,5 +23,9 @@ struct shard_set {
  * documents). */
 int shard_set_open(struct shard_set *s, char *const *dirs, int n, char *err, size_t errlen);
 void shard_set_close(struct shard_set *s);
+/* Whether s is one or more shards owning no document at all (a document goes to the shard its
+ * text's hash falls to: with few documents, some shards have none): 1, with what naming them
+ * ("DIR: shard 2/8 owns no documents of its run"); else 0. */
+int shard_set_owns_none(const struct shard_set *s, char *what, size_t n);
 
 #endif

@@ -1,8 +1,10 @@
 #!/bin/bash
 # slurm.t: the shipped Slurm examples under a real Slurm. A one-node cluster of Debian's
-# slurm-wlm and munge is set up for the test alone: its slurm.conf, state, spool, munge key and
-# munge socket under $T, slurmctld and slurmd on loopback ports (proctrack/linuxproc, task/none:
-# no cgroups). etc/slurm/kgsup-broker.sbatch runs the shared broker as a job, then
+# slurm-wlm and munge is set up for the test alone: its slurm.conf, state, spool and munge key
+# under $T, the munge socket in a directory of its own, slurmctld and slurmd on loopback ports
+# (proctrack/linuxproc, task/none: no cgroups). etc/slurm/kgsup-broker.sbatch, run by hand
+# first, writes a host the shards can connect to for each kind of listening address and leaves
+# a later broker job's broker.host alone; then it runs the shared broker as a job, and
 # etc/slurm/kgsup.sbatch runs a 4-task array against the mock, each task a shard asking that
 # broker; the shards' merged export equals one machine's run of the corpus byte for byte and
 # nothing was bought twice. Needs root and the packages (`make check` installs them where it
@@ -20,9 +22,10 @@ done
 unset $(compgen -v SLURM_)
 S=$T/slurm
 mkdir -p "$S/state" "$S/spool" "$T/jobs" "$T/states"
-# munged wants its socket's directory, and every one above it, searchable by all
-chmod 711 "$T" "$S"
-mkdir -m 755 "$S/munge"
+# munged wants its socket's directory, and every one above it, searchable by all: a directory
+# of its own in /tmp, so that $T stays its owner's alone (the daemons and the jobs run as root
+# and need nothing else opened)
+M=$(mktemp -d /tmp/kgsup-munge-XXXXXX) && chmod 711 "$M" || exit 1
 head -c 1024 /dev/urandom >"$S/munge.key" && chmod 600 "$S/munge.key"
 export SLURM_CONF=$S/slurm.conf
 read -r CTLD_PORT SLURMD_PORT < <(/usr/bin/python3 -c '
@@ -40,7 +43,7 @@ SlurmdPort=$SLURMD_PORT
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$S/munge/munge.sock
+AuthInfo=socket=$M/munge.sock
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$S/state
@@ -67,23 +70,36 @@ PartitionName=kgsup Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
 : >"$S/plugstack.conf"
 
+# within SECONDS WHAT CMD...: CMD every 0.1 s until it succeeds, or fails with WHAT said not to
+# have happened when SECONDS have passed
+within() {
+	local s=$1 what=$2 deadline=$((SECONDS + $1))
+	shift 2
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || { diag "$what: not within $s s"; return 1; }
+		sleep 0.1
+	done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+no_jobs() { [ -z "$(squeue -h -j "${JOBS// /,}" 2>/dev/null)" ]; }
+
 # stopping: the jobs first (scancel, then up to 20 s for them to end), then slurmd, slurmctld
 # and munged, each by its pid
 MUNGED_PID= CTLD_PID= SLURMD_PID= JOBS=
 stop_pid() { # PID: SIGTERM, up to 10 s, then SIGKILL
 	[ -n "$1" ] || return 0
 	kill "$1" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null
+	within 10 "process $1 ending on SIGTERM (killed)" gone "$1" || kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 }
 stop_slurm() {
 	if [ -n "$JOBS" ] && [ -n "$CTLD_PID" ]; then
 		scancel $JOBS 2>/dev/null
-		for _ in $(seq 200); do [ -z "$(squeue -h -j "${JOBS// /,}" 2>/dev/null)" ] && break; sleep 0.1; done
+		within 20 "jobs $JOBS ending on scancel" no_jobs
 	fi
 	stop_pid "$SLURMD_PID"; stop_pid "$CTLD_PID"; stop_pid "$MUNGED_PID"
 	SLURMD_PID= CTLD_PID= MUNGED_PID=
+	[ -z "$M" ] || rm -rf "$M"
 }
 trap 'stop_slurm; cleanup' EXIT
 # a script stopped by a signal (prove interrupted, a timeout) stops its daemons too: bash runs
@@ -109,22 +125,25 @@ if ! "${IN_LOCALHOST[@]}" true 2>"$S/unshare.err"; then
 	IN_LOCALHOST=()
 fi
 
-munged -F --socket="$S/munge/munge.sock" --key-file="$S/munge.key" --pid-file="$S/munged.pid" \
+munged -F --socket="$M/munge.sock" --key-file="$S/munge.key" --pid-file="$S/munged.pid" \
 	--log-file="$S/munged.log" --seed-file="$S/munged.seed" 2>>"$S/munged.log" &
 MUNGED_PID=$!
-for _ in $(seq 50); do [ -S "$S/munge/munge.sock" ] && break; kill -0 $MUNGED_PID 2>/dev/null || break; sleep 0.1; done
-[ -S "$S/munge/munge.sock" ] || not_started munged "$S/munged.log"
+# each daemon: until it answers, it has died, or the deadline
+within 10 "munged's socket" eval '[ -S "$M/munge.sock" ] || gone $MUNGED_PID'
+[ -S "$M/munge.sock" ] || not_started munged "$S/munged.log"
 "${IN_LOCALHOST[@]}" slurmctld -D -i -f "$SLURM_CONF" >"$S/slurmctld.log" 2>&1 &
 CTLD_PID=$!
-for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q UP && break; kill -0 $CTLD_PID 2>/dev/null || break; sleep 0.2; done
-scontrol ping 2>/dev/null | grep -q UP || not_started slurmctld "$S/slurmctld.log"
+ctld_up() { scontrol ping 2>/dev/null | grep -q UP; }
+within 30 "slurmctld answering scontrol ping" eval 'ctld_up || gone $CTLD_PID'
+ctld_up || not_started slurmctld "$S/slurmctld.log"
 "${IN_LOCALHOST[@]}" slurmd -D -N localhost -f "$SLURM_CONF" >"$S/slurmd.log" 2>&1 &
 SLURMD_PID=$!
-for _ in $(seq 100); do [ "$(sinfo -h -n localhost -o %t 2>/dev/null)" = idle ] && break; kill -0 $SLURMD_PID 2>/dev/null || break; sleep 0.2; done
+node_idle() { [ "$(sinfo -h -n localhost -o %t 2>/dev/null)" = idle ]; }
+within 30 "slurmd's node idle" eval 'node_idle || gone $SLURMD_PID'
 node=$(sinfo -h -n localhost -o %t 2>/dev/null)
 [ "$node" = idle ] || not_started "slurmd (its node ${node:-unknown to slurmctld}, not idle)" "$S/slurmd.log"
 
-plan 10
+plan 12
 
 # listening PID...: the addresses the processes listen on (TCP, from /proc)
 listening() { /usr/bin/python3 - "$@" <<'PY'
@@ -179,10 +198,50 @@ write_config "$T/bcfg.json"
 write_config "$T/shard.json" "{$CHUNKING, \"limits\": {\"broker\": \"tcp://@BROKER_HOST@:$BP\",
 	\"broker_public_key\": \"$T/keys/broker.pub\", \"client_key\": \"$T/keys/shard.key\"}}"
 
+# kgsup-broker.sbatch run by hand (no Slurm), with a kgsup that records its arguments and
+# waits: the host it writes to broker.host for each kind of listening address, and what it
+# leaves of a later broker job's broker.host when it ends
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec sleep 60\n' "$T/fake.log" >"$T/fake-kgsup"
+chmod +x "$T/fake-kgsup"
+by_hand() { # DIR ADDR: the script on DIR listening on ADDR, in the background (pid: $by_pid),
+	# once it has started its kgsup (after writing broker.host)
+	local n
+	n=$(cat "$T/fake.log" 2>/dev/null | wc -l)
+	KGSUP=$T/fake-kgsup KGSUP_CONFIG=/dev/null KGSUP_STATES=$1 KGSUP_BROKER_ADDR=$2 \
+		KGSUP_BROKER_PORT=7700 bash "$TOP/etc/slurm/kgsup-broker.sbatch" >>"$T/by-hand.out" 2>&1 &
+	by_pid=$!
+	within 10 "kgsup-broker.sbatch with KGSUP_BROKER_ADDR=$2 starting its broker" \
+		eval '[ "$(cat "$T/fake.log" 2>/dev/null | wc -l)" -gt '"$n"' ]'
+}
+end_by_hand() { kill -TERM "$1" && wait "$1"; } # PID: as scancel ends it
+node_name=$(hostname -f 2>/dev/null || hostname)
+lo=127.0.0.1 # the address ZeroMQ binds for the interface lo, which `ip` says
+command -v ip >/dev/null || lo=$node_name
+hosts= want=
+for addr in '*' 0.0.0.0 '[::]' lo 10.20.30.40; do
+	by_hand "$T/bh" "$addr"
+	hosts="$hosts$addr=$(cat "$T/bh/broker.host" 2>/dev/null) "
+	end_by_hand $by_pid
+	want="${want}tcp://$addr:7700 "
+done
+listened=$(awk '{ print $3 }' "$T/fake.log" | tr '\n' ' ')
+check "broker.host is the node's name for the wildcards, lo's address for lo, an address as it is ($hosts), and the broker listens where told ($listened)" \
+	eval '[ "$hosts" = "*=$node_name 0.0.0.0=$node_name [::]=$node_name lo=$lo 10.20.30.40=10.20.30.40 " ] &&
+		[ "$listened" = "$want" ]'
+by_hand "$T/own" 127.0.0.1
+first=$by_pid
+by_hand "$T/own" 127.0.0.1
+end_by_hand $first
+left=$(cat "$T/own/broker.host" 2>/dev/null || echo nothing)
+end_by_hand $by_pid
+check "a broker job that ends after a later one wrote broker.host leaves it (it held $left), and the later one takes it away ($(ls -A "$T/own" | wc -l) files left)" \
+	eval '[ "$left" = 127.0.0.1 ] && [ -z "$(ls -A "$T/own")" ]'
+
 # submitted as a user would: the variables in the environment (sbatch's --export=ALL), from
-# the directory the jobs' logs go to
+# the directory the jobs' logs go to; the broker listens on the interface lo, which the shards
+# know by its address
 cd "$T/jobs" || exit 1
-export KGSUP KGSUP_STATES=$T/states KGSUP_KEYS=$T/keys KGSUP_BROKER_ADDR=127.0.0.1 \
+export KGSUP KGSUP_STATES=$T/states KGSUP_KEYS=$T/keys KGSUP_BROKER_ADDR=lo \
 	KGSUP_BROKER_PORT=$BP
 started=$(date +%s)
 b=$(KGSUP_CONFIG=$T/bcfg.json sbatch --parsable "$TOP/etc/slurm/kgsup-broker.sbatch" 2>"$T/sbatch.err")
@@ -196,10 +255,13 @@ check "sbatch took the broker job ($b) and the 4-task array ($a)" [ -n "$b" -a -
 # the array's tasks: 'ID STATE EXITCODE' each, from slurmctld
 tasks() { scontrol -o show job "$a" 2>/dev/null | grep -o 'ArrayTaskId=[0-9]* .*JobState=[A-Z_]* .*ExitCode=[0-9:]*' |
 	sed 's/ArrayTaskId=\([0-9]*\) .*JobState=\([A-Z_]*\) .*ExitCode=\([0-9:]*\)/\1 \2 \3/' | sort -n; }
-for _ in $(seq 600); do
-	[ -n "$a" ] && [ "$(tasks | grep -c ' COMPLETED \| FAILED \| CANCELLED \| TIMEOUT \| NODE_FAIL \| OUT_OF_MEMORY ')" -eq 4 ] && break
-	sleep 0.2
-done
+ENDED=' COMPLETED \| FAILED \| CANCELLED \| TIMEOUT \| NODE_FAIL \| OUT_OF_MEMORY \| PREEMPTED \| BOOT_FAIL \| DEADLINE '
+all_ended() { [ "$(tasks | grep -c "$ENDED")" -eq 4 ]; }
+# (as long as slurmctld keeps it: MinJobAge)
+if [ -n "$a" ] && ! within 120 "the array's 4 tasks ending" all_ended; then
+	diag "not ended: $(tasks | grep -v "$ENDED" | tr '\n' ',')"
+	diag "the broker job: $(scontrol -o show job "$b" 2>/dev/null | grep -o 'JobState=[A-Z_]* Reason=[^ ]*')"
+fi
 took=$(($(date +%s) - started))
 states=$(tasks | tr '\n' ',')
 check "the 4 tasks completed, each exit 0, in ${took}s (${states%,})" \
@@ -242,7 +304,7 @@ served=$(json_get "$T/broker.json" '"%d clients, %d granted" % (len(j["clients"]
 check "the broker job granted the 4 shards their $wtotal requests ($served)" \
 	[ "$served" = "4 clients, $wtotal granted" ]
 scancel "$b"
-for _ in $(seq 100); do [ -e "$T/states/broker.host" ] || break; sleep 0.1; done
+within 10 "the broker job taking broker.host away" eval '[ ! -e "$T/states/broker.host" ]'
 check "the broker job, cancelled, took its broker.host away" [ ! -e "$T/states/broker.host" ]
 
 # nothing bought twice: the whole run and the shards each bought every request once

@@ -3,11 +3,12 @@
 # supervisor and as 3 shards (start --shard I/3) against one mock: the merged -f vectors and
 # -f npy equal the whole run's byte for byte, and so do the graph and every stage's answers but
 # the embedding stage's calls (each shard packs its own chunks); search over the shards answers
-# as over the whole run; each shard embeds each text of its own documents once, a text in two
-# shards' documents once in each (measured), and once in all with a shared cache.path; a stage
-# over entities and graph.resolve are refused with --shard, naming them, and nothing is made.
+# as over the whole run, and of a shard that owns no documents says so; each shard embeds each
+# text of its own documents once, a text in two shards' documents once in each (measured), and
+# once in all with a shared cache.path; a stage over entities is refused with --shard, naming
+# it, and nothing is made; graph.resolve without one runs, with a warning that it does nothing.
 . "$(dirname "$0")/lib.sh"
-plan 17
+plan 18
 
 # the corpus: generated transcripts, and documents that begin with the text of one of them and
 # end apart (different documents, so they fall to shards by their own hash, sharing chunks)
@@ -165,6 +166,18 @@ got=$(json_get "$T/q.merged" '[r["id"] for r in j][0]' 2>/dev/null)
 check "search -s x3 finds the chunk whose text is the query first ($got, want $qid), as the whole run's search does" \
 	sh -c "[ '$got' = '$qid' ] && cmp -s '$T/q.whole' '$T/q.merged'"
 
+# a shard that owns no documents (one document over 8 shards): its search says so, and that
+# the other shards hold them, not that the run has no vectors yet
+mkdir -p "$T/one" && cp "$T/in/$first" "$T/one/"
+for i in 0 1; do
+	kg start -c "$T/cfg.json" -i "$T/one" -s "$T/e$i" --shard $i/8 -q 2>"$T/e$i.err"
+	own=$(kg status -s "$T/e$i" --json 2>/dev/null | json_get /dev/stdin 'j["sources"]' 2>/dev/null)
+	[ "$own" = 0 ] && break
+done
+kg search -s "$T/e$i" -k 5 "$qtext" >"$T/e.out" 2>"$T/e.err"; rc=$?
+check "search of shard $i/8, which owns $own documents: exit $rc (2), one line (less warnings) saying so and naming the other shards ($(grep -v "warn: " "$T/e.err" | head -c 160))" \
+	eval '[ $rc -eq 2 ] && [ "$(grep -vc "warn: " "$T/e.err")" -eq 1 ] && grep -q "shard $i/8 owns no documents.*other shards" "$T/e.err"'
+
 # a shared cache.path, the shards one after the other: each text embedded once in all
 digests "$T/d2"
 mk_config "$T/cfg-cache.json" "{\"cache\": {\"path\": \"$T/cache\"}}"
@@ -181,9 +194,12 @@ check "they finish and their merged vectors are the whole run's too" \
 mk_config "$T/cfg-ent.json" '{}' '{"name": "entity_vectors", "endpoint": "embeddings", "over": "entities", "model": "text-embedding-3-small", "dimensions": 16}'
 check "a stage over entities with --shard: exit 2, one line naming it, nothing made" \
 	refused 'stage entity_vectors is not sharded' "$T/ent" "$KGSUP" start -c "$T/cfg-ent.json" -i "$T/in" -s "$T/ent" --shard 0/3 -q
+# graph.resolve, which does nothing without a stage over entities, runs as in 0.5.0: warned of
 mk_config "$T/cfg-res.json" '{"graph": {"resolve": true}}'
-check "graph.resolve with --shard: exit 2, one line naming it, nothing made" \
-	refused 'graph.resolve is not sharded' "$T/res" "$KGSUP" start -c "$T/cfg-res.json" -i "$T/in" -s "$T/res" --shard 1/3 -q
+kg start -c "$T/cfg-res.json" -i "$T/in" -s "$T/res" --shard 1/3 -q 2>"$T/res.err"; rc=$?
+check "graph.resolve with --shard, no stage over entities: exit $rc (0), warned of once ($(grep -o 'warn: --shard: graph.resolve.\{60\}' "$T/res.err"))" \
+	eval '[ $rc -eq 0 ] && [ "$(grep -c "warn: --shard: graph.resolve does nothing" "$T/res.err")" -eq 1 ] &&
+		[ "$(grep -vc "warn: " "$T/res.err")" -eq 0 ]'
 stop_mock
 
 finish
