@@ -8,10 +8,11 @@ set -eu
 # curl (the command), procps (pgrep), tmux (a terminal for the progress bar) and
 # python3-networkx (loads the graphml export) are used by the tests, not by kgsup;
 # python3-openpyxl remakes the .xlsx test fixtures (tests/fixtures/make-xlsx.py);
-# python3-numpy loads the -f npy export (tests/integration/vectors_out.t)
+# python3-numpy loads the -f npy export (tests/integration/vectors_out.t); python3-yaml reads
+# etc/k8s/'s manifests (tests/integration/k8s_local.t)
 pkgs="build-essential pkg-config libcurl4-openssl-dev libzmq3-dev liblmdb-dev lmdb-utils
 libcjson-dev libcmocka-dev libssl-dev libunistring-dev libcsv-dev libzip-dev libexpat1-dev libxlsxwriter-dev
-python3-networkx python3-openpyxl python3-numpy openssl perl python3 ca-certificates curl procps tmux"
+python3-networkx python3-openpyxl python3-numpy python3-yaml openssl perl python3 ca-certificates curl procps tmux"
 [ "${KGSUP_DEPS_EXTRA:-}" ] && pkgs="$pkgs $KGSUP_DEPS_EXTRA"
 # Node.js and npm: the npm packages of scripts/install-npm.sh that tests load (kuzu.t,
 # thirdparty.t); a Node.js that brings its own npm (NodeSource's) is kept
