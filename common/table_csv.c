@@ -37,18 +37,6 @@ static void on_field(void *s, size_t n, void *data)
 	struct csvread *r = data;
 	if (r->stop)
 		return;
-	if (r->sniff && s && memchr(s, '\t', n) && memchr(s, '\n', n)) {
-		/* a quoted field across tabs and line breaks: lines of a TSV whose quotes are text */
-		uint64_t lines = 0;
-		for (const char *q = s; (q = memchr(q, '\n', n - (size_t)(q - (const char *)s))); q++)
-			lines++;
-		r->stray = r->line - lines;
-		snprintf(r->why, sizeof r->why,
-			 "a quote closed only on line %llu, past a tab and a line break",
-			 (unsigned long long)r->line);
-		r->stop = -1;
-		return;
-	}
 	if (rowbuf_set(&r->rb, r->rb.n, s ? s : "", s ? n : 0)) {
 		if (r->rb.n >= TABLE_MAX_COLS)
 			snprintf(r->err, r->errlen, "%s:%llu: a row of more than %d columns", r->path,
@@ -233,9 +221,9 @@ static int any_row(const struct table_row *row, void *arg)
 /* A .tsv is read as RFC 4180 has CSV (quoted fields may hold tabs and line breaks, as
  * spreadsheets and pandas write them) unless its quotes read so cannot be quoting (psql,
  * paste, a hand-made file: IANA's TSV has no quoting); then its quotes are all text. They
- * cannot be when a quote stands in a field that is not quoted, is never closed, or is closed
- * on a later line past a tab (a quoted field holding both a tab and a line break: lines of
- * such a file that an opening quote would make one field). Known only by reading it
+ * cannot be when a quote stands in a field that is not quoted, or is never closed. (A quote
+ * that opens a field and is closed by a text quote lines later reads as quoting: a quoted
+ * field holding tabs and line breaks is what pandas writes.) Known only by reading it
  * through, once, at open. */
 static int tsv_sniff(struct table *t, char *err, size_t errlen)
 {

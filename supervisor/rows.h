@@ -43,9 +43,9 @@ struct rows {
 
 void rows_init(struct rows *r, const struct job *job, const struct row_counters *c);
 void rows_free(struct rows *r);
-/* The rows counted from the store (a read transaction): once, when the run is about to start
- * (after its recovery), as status would count them. 0, or a STORE_ code. */
-int rows_count(struct rows *r, store_txn *t);
+/* The rows counted from the store: once, when the run is about to start (after its
+ * recovery), as status would count them; rows.c keeps them up to date from there. */
+void rows_count(struct rows *r, store *db);
 
 /* ---- inside a group transaction ---- */
 void rows_round_begin(struct rows *r);

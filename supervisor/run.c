@@ -187,19 +187,6 @@ static int load_ledger(struct sup *s)
 	return rc;
 }
 
-/* The rows counted once, as the run starts: rows.h keeps the counts up to date from here.
- * Only the progress lines need them: a store they cannot be read from is the run's to find. */
-static void count_rows(struct sup *s)
-{
-	if (!s->job.rows)
-		return;
-	store_txn *t = store_begin(s->db, 0);
-	if (!t || rows_count(&s->rows, t))
-		log_warn("cannot read the rows back from the store to count them: the progress "
-			 "lines leave them out");
-	store_abort(t);
-}
-
 /* ---- start / resume ---- */
 
 static int open_run(struct sup *s, const struct cli *cli, char *err, size_t errlen)
@@ -348,7 +335,7 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 		snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
-	count_rows(s);
+	rows_count(&s->rows, s->db);
 	if (s->led.ctr.possibly_billed > billed_before) /* (the counter is over every session) */
 		log_warn("%llu batches were in flight when the last session ended: possibly billed, "
 			 "sending them again",

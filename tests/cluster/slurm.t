@@ -143,7 +143,7 @@ within 30 "slurmd's node idle" eval 'node_idle || gone $SLURMD_PID'
 node=$(sinfo -h -n localhost -o %t 2>/dev/null)
 [ "$node" = idle ] || not_started "slurmd (its node ${node:-unknown to slurmctld}, not idle)" "$S/slurmd.log"
 
-plan 12
+plan 13
 
 # listening PID...: the addresses the processes listen on (TCP, from /proc)
 listening() { /usr/bin/python3 - "$@" <<'PY'
@@ -201,17 +201,16 @@ write_config "$T/shard.json" "{$CHUNKING, \"limits\": {\"broker\": \"tcp://@BROK
 # kgsup-broker.sbatch run by hand (no Slurm), with a kgsup that records its arguments and
 # waits: the host it writes to broker.host for each kind of listening address, and what it
 # leaves of a later broker job's broker.host when it ends
-printf '#!/bin/sh\necho "$*" >>"%s"\nexec sleep 60\n' "$T/fake.log" >"$T/fake-kgsup"
-chmod +x "$T/fake-kgsup"
+printf '#!/bin/sh\necho "$*" >>"%s"\necho "pid $$ serving $3" >&2\nexec sleep 60\n' "$T/fake.log" >"$T/fake-kgsup"
+printf '#!/bin/sh\necho "kgsup: broker: $3: Address already in use" >&2\nexit 2\n' >"$T/taken-kgsup"
+chmod +x "$T/fake-kgsup" "$T/taken-kgsup"
 by_hand() { # DIR ADDR: the script on DIR listening on ADDR, in the background (pid: $by_pid),
-	# once it has started its kgsup (after writing broker.host)
-	local n
-	n=$(cat "$T/fake.log" 2>/dev/null | wc -l)
+	# once its broker serves and it has written broker.host
 	KGSUP=$T/fake-kgsup KGSUP_CONFIG=/dev/null KGSUP_STATES=$1 KGSUP_BROKER_ADDR=$2 \
 		KGSUP_BROKER_PORT=7700 bash "$TOP/etc/slurm/kgsup-broker.sbatch" >>"$T/by-hand.out" 2>&1 &
 	by_pid=$!
-	within 10 "kgsup-broker.sbatch with KGSUP_BROKER_ADDR=$2 starting its broker" \
-		eval '[ "$(cat "$T/fake.log" 2>/dev/null | wc -l)" -gt '"$n"' ]'
+	within 10 "kgsup-broker.sbatch with KGSUP_BROKER_ADDR=$2 writing broker.host" \
+		eval "[ '$1/broker.host' -ef '$1/broker.host.$by_pid' ]"
 }
 end_by_hand() { kill -TERM "$1" && wait "$1"; } # PID: as scancel ends it
 node_name=$(hostname -f 2>/dev/null || hostname)
@@ -236,6 +235,16 @@ left=$(cat "$T/own/broker.host" 2>/dev/null || echo nothing)
 end_by_hand $by_pid
 check "a broker job that ends after a later one wrote broker.host leaves it (it held $left), and the later one takes it away ($(ls -A "$T/own" | wc -l) files left)" \
 	eval '[ "$left" = 127.0.0.1 ] && [ -z "$(ls -A "$T/own")" ]'
+# a second broker job whose broker cannot start (its port taken): it fails, and the running
+# broker's broker.host stays
+by_hand "$T/taken" 127.0.0.1
+KGSUP=$T/taken-kgsup KGSUP_CONFIG=/dev/null KGSUP_STATES=$T/taken KGSUP_BROKER_ADDR=127.0.0.1 \
+	KGSUP_BROKER_PORT=7700 bash "$TOP/etc/slurm/kgsup-broker.sbatch" >"$T/taken.out" 2>&1
+rc=$?
+kept=$([ "$T/taken/broker.host" -ef "$T/taken/broker.host.$by_pid" ] && echo kept || echo gone)
+end_by_hand $by_pid
+check "a broker job whose broker cannot start exits $rc (2), saying so, and the running one's broker.host is $kept" \
+	eval '[ $rc = 2 ] && [ $kept = kept ] && grep -q "the broker did not start (exit 2): broker.host left as it was" "$T/taken.out"'
 
 # submitted as a user would: the variables in the environment (sbatch's --export=ALL), from
 # the directory the jobs' logs go to; the broker listens on the interface lo, which the shards
