@@ -213,6 +213,17 @@ static struct ratelimit_info heeded(const struct broker *b, const struct msg_rep
 	return l;
 }
 
+/* Where a reset a report gives counts from. With limits.window_s the share's count keeps the
+ * window, and its leave margin covers the provider's lateness: the reset counts from when the
+ * request went out, plus that margin, not a call's latency later (a call of 2.5 s against a
+ * window of 1 s held the third share back a second). */
+static int64_t hold_from(const struct lane *ln, const struct msg_report *r, int64_t now)
+{
+	if (!share_on(&ln->share, &ln->pace) || r->sent_at <= 0 || r->sent_at > now)
+		return now;
+	return r->sent_at + ln->share.leave_ms;
+}
+
 static void on_report(struct broker *b, const struct msg_report *r)
 {
 	const struct ratelimit_info heard = heeded(b, r), *l = &heard;
@@ -251,12 +262,13 @@ static void on_report(struct broker *b, const struct msg_report *r)
 		    r->grant, now);
 	figure_take(&ln->grants, &ln->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant,
 		    now);
-	/* No request left: nobody goes until the reset, counted from the report's arrival. This
+	/* No request left: nobody goes until the reset, counted from the report's arrival (with
+	 * limits.window_s, see hold_from). This
 	 * is later than the replay's own wait by a call's latency, and on a short window that is
 	 * what keeps us clear: the replay's margin there is under how late the provider's clock
 	 * may run on ours (BENCHMARKS.md has what the request-bound bench showed without it). */
 	if (l->remaining_requests == 0 && l->reset_requests_ms > 0)
-		pace_hold_until(&ln->pace, now + l->reset_requests_ms);
+		pace_hold_until(&ln->pace, hold_from(ln, r, now) + l->reset_requests_ms);
 	if (l->remaining_tokens >= 0)
 		pace_cap_tokens(&ln->pace, (double)l->remaining_tokens);
 }
