@@ -51,6 +51,7 @@ static const struct setting settings[] = {
 	{ "limits", "requests_per_minute", C_INT, OFF(requests_per_minute), 1, 100000000, 500, NULL },
 	{ "limits", "tokens_per_minute", C_INT, OFF(tokens_per_minute), 1, 1e12, 200000, NULL },
 	{ "limits", "max_in_flight", C_INT, OFF(max_in_flight), 0, 100000, 0, NULL },
+	{ "limits", "window_s", C_NUM, OFF(window_s), 0, 60, 0, NULL },
 	{ "limits", "trust_announced", C_BOOL, OFF(trust_announced), 0, 1, 1, NULL },
 	{ "limits", "models", C_RAW, OFF(limits_models), 0, 0, 0, NULL },
 	{ "limits", "broker", C_STR_OR_NULL, OFF(broker), 1, 0, 0, NULL },

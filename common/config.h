@@ -32,6 +32,7 @@ struct config {
 	int64_t requests_per_minute;
 	int64_t tokens_per_minute;
 	int64_t max_in_flight; /* 0: no limit */
+	double window_s;       /* the provider's window, seconds; 0: not known (even pacing) */
 	int trust_announced;   /* heed the server's x-ratelimit-* headers */
 	char *limits_models;   /* limits.models as compact JSON, or NULL: one limit for all models */
 	struct model_limit *model_limits; /* parsed from it */

@@ -26,17 +26,21 @@ stop_mock() { kill $MOCK; wait $MOCK 2>/dev/null; MOCK=; }
 stats() { curl -s "http://127.0.0.1:$PORT/stats${1:-}"; }
 now() { date +%s.%N; }
 
-# job_config JOB OUT PORT WORKERS RPM: the job pointed at the mock, its stage files by absolute
-# path (the copy lives elsewhere), RPM requests a minute, tokens out of the way, the cache in
-# the state directory (fresh for each run)
+# job_config JOB OUT PORT WORKERS RPM [WINDOW_S]: the job pointed at the mock, its stage files by
+# absolute path (the copy lives elsewhere), RPM requests a minute (counted by the provider over
+# WINDOW_S seconds when given: limits.window_s), tokens out of the way, the cache in the state
+# directory (fresh for each run)
 job_config() {
 	$PY - "$@" <<'PY'
 import json, os, sys
 src, dst, port, workers, rpm = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+window = sys.argv[6:]
 cfg = json.load(open(src))
 base = os.path.dirname(src)
 cfg["api"].update(base_url="http://127.0.0.1:%s/v1" % port, ca_file=None, timeout_s=60)
 cfg["limits"].update(requests_per_minute=rpm, tokens_per_minute=1000000000)
+if window:
+    cfg["limits"]["window_s"] = float(window[0])
 cfg["run"]["workers"] = workers
 cfg.setdefault("cache", {})["path"] = None
 for s in cfg["stages"]:

@@ -192,6 +192,8 @@ int ledger_work_left(const struct ledger *l);
 uint64_t ledger_total(const struct ledger *l);
 /* Batches never handed out yet. */
 uint32_t ledger_unstarted(const struct ledger *l);
+/* Batches a worker may yet be given: never handed out, queued again, or waiting on others. */
+uint64_t ledger_to_give(const struct ledger *l);
 struct take_filter;
 /* Milliseconds until the first queued batch a taker with filter f (NULL: any) may take is due,
  * at most max (0: one is due now, or a parked one may go or be blocked now). */

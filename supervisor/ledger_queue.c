@@ -128,6 +128,11 @@ uint32_t ledger_unstarted(const struct ledger *l)
 	return l->nbatches - l->cursor;
 }
 
+uint64_t ledger_to_give(const struct ledger *l)
+{
+	return (uint64_t)(l->nbatches - l->cursor) + (l->nqueue - l->nqgone) + l->nwait;
+}
+
 long ledger_next_due_ms(const struct ledger *l, int64_t now, long max, const struct take_filter *f)
 {
 	char why[8];

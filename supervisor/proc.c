@@ -27,6 +27,8 @@
 #define RESPAWN_MAX_MS 30000
 #define HEALTHY_AFTER_MS 10000 /* a child that lived this long starts its death count afresh */
 #define MAX_RAPID_DEATHS 6
+/* workers the zygote forks (a few ms of CPU each) starting at once, per CPU */
+#define ZYGOTE_STARTS_PER_CPU 4
 
 void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq)
 {
@@ -167,18 +169,26 @@ void proc_spawn_due(struct sup *s)
 	if (s->stopping || s->draining || (s->drained && proc_live_workers(s) > 0))
 		return;
 	spawn_zygote_due(s); /* (ready before the workers it forks are due) */
-	/* A worker's start is mostly the dynamic loader (libcurl and libzmq bring some forty
-	 * libraries): started all at once, 32 workers share the CPUs until all are ready at the
-	 * same late moment. A few at a time, the first ones are already sending while the last
-	 * ones load. */
-	int starting = 0;
+	/* An exec'd worker's start is mostly the dynamic loader (libcurl and libzmq bring some
+	 * forty libraries): started all at once, 32 workers share the CPUs until all are ready at
+	 * the same late moment. A few at a time, the first ones are already sending while the last
+	 * ones load. One the zygote forks loads nothing (a few ms of CPU): more start at once for
+	 * the same CPU, and the supervisor hands out batches sooner. */
+	int most = spawn_alive(s) ? s->max_starting * ZYGOTE_STARTS_PER_CPU : s->max_starting;
+	/* No more workers than there are batches to give: one started for nothing is stopped as it
+	 * loads (proc_trim), and its start (a fork the supervisor waits for) holds back the first
+	 * requests. */
+	uint64_t useful = (uint64_t)proc_busy_workers(s) + ledger_to_give(&s->led);
+	int starting = 0, live = proc_live_workers(s);
 	for (int i = 0; i < s->nslots; i++)
 		starting += s->slots[i].state == SLOT_STARTING;
-	for (int i = 0; i < s->nslots && i < s->want && starting < s->max_starting; i++) {
+	for (int i = 0; i < s->nslots && i < s->want && starting < most && (uint64_t)live < useful;
+	     i++) {
 		struct slot *sl = &s->slots[i];
 		if (sl->state == SLOT_EMPTY || (sl->state == SLOT_BACKOFF && now >= sl->proc.restart_at)) {
 			start_worker(s, i);
 			starting += sl->state == SLOT_STARTING;
+			live += slot_live(sl);
 		}
 	}
 }

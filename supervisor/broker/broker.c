@@ -13,6 +13,8 @@
  *     leaves it the window's length after it went, the length being the reset the provider
  *     gives for a request alone in it): see window.c.
  *   - A 429 sets one "not before" time for everyone (Retry-After, else the reset headers).
+ *   - With limits.window_s (the user says how long the provider's window is), the window's
+ *     share of the limits goes at once, and no window of that length holds more: share.h.
  * Providers limit each model apart: every model listed in limits.models has a lane of its own
  * (its pace, limits, grant log, provider figures and queue), and the models not listed share
  * one at the top-level limits, so a 429 on one model holds back only that model's asks. Only
@@ -75,6 +77,11 @@ static int64_t wait_for_lane(const struct broker *b, const struct lane *l, int64
 		return -1;
 	const struct waiter *w = &l->q[0];
 	int64_t wait = pace_wait(&l->pace, w->est_tokens, now);
+	if (share_on(&l->share, &l->pace)) {
+		wait = share_wait(&l->share, &l->grants, &l->pace, w->est_tokens, now);
+		if (pace_paused(&l->pace, now) > wait)
+			wait = pace_paused(&l->pace, now);
+	}
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
 	int64_t pw = provider_wait(l, w->est_tokens, now);
@@ -110,9 +117,12 @@ static void grant_lane(struct broker *b, uint32_t li, int64_t now)
 {
 	struct lane *l = &b->lanes[li];
 	pace_refill(&l->pace, (double)now_us() / 1000.0);
+	share_advance(&l->share, &l->grants, now);
 	while (l->nq && wait_for_lane(b, l, now) == 0) {
 		struct waiter *w = &l->q[0];
 		pace_take(&l->pace, w->est_tokens);
+		if (l->share.window_ms)
+			share_add(&l->share, &l->grants, w->est_tokens);
 		b->in_flight++;
 		b->granted++;
 		uint64_t seq = grant_log_add(&l->grants, now, w->est_tokens);
@@ -203,6 +213,17 @@ static struct ratelimit_info heeded(const struct broker *b, const struct msg_rep
 	return l;
 }
 
+/* Where a reset a report gives counts from. With limits.window_s the share's count keeps the
+ * window, and its leave margin covers the provider's lateness: the reset counts from when the
+ * request went out, plus that margin, not a call's latency later (a call of 2.5 s against a
+ * window of 1 s held the third share back a second). */
+static int64_t hold_from(const struct lane *ln, const struct msg_report *r, int64_t now)
+{
+	if (!share_on(&ln->share, &ln->pace) || r->sent_at <= 0 || r->sent_at > now)
+		return now;
+	return r->sent_at + ln->share.leave_ms;
+}
+
 static void on_report(struct broker *b, const struct msg_report *r)
 {
 	const struct ratelimit_info heard = heeded(b, r), *l = &heard;
@@ -236,16 +257,18 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	 * nothing if it refused the request or never answered */
 	uint64_t counted = r->prompt_tokens > 0 ? r->prompt_tokens + (uint64_t)b->cfg.max_tokens : 0;
 	grant_log_settle(&ln->grants, r->grant, r->http_status == 200, counted, r->sent_at, now);
+	share_settled(&ln->share, &ln->grants, r->grant, now);
 	figure_take(&ln->grants, &ln->prov_requests, l->remaining_requests, l->reset_requests_ms,
 		    r->grant, now);
 	figure_take(&ln->grants, &ln->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant,
 		    now);
-	/* No request left: nobody goes until the reset, counted from the report's arrival. This
+	/* No request left: nobody goes until the reset, counted from the report's arrival (with
+	 * limits.window_s, see hold_from). This
 	 * is later than the replay's own wait by a call's latency, and on a short window that is
 	 * what keeps us clear: the replay's margin there is under how late the provider's clock
 	 * may run on ours (BENCHMARKS.md has what the request-bound bench showed without it). */
 	if (l->remaining_requests == 0 && l->reset_requests_ms > 0)
-		pace_hold_until(&ln->pace, now + l->reset_requests_ms);
+		pace_hold_until(&ln->pace, hold_from(ln, r, now) + l->reset_requests_ms);
 	if (l->remaining_tokens >= 0)
 		pace_cap_tokens(&ln->pace, (double)l->remaining_tokens);
 }
@@ -361,6 +384,9 @@ static int broker_open(struct broker *b, const struct broker_start *st)
 		figure_init(&l->prov_tokens);
 		/* numbers no earlier life of this broker gave (see the top of this file) */
 		l->grants.seq = (uint64_t)wall_ms() * 1000;
+		share_init(&l->share, b->cfg.window_s, &l->grants);
+		if (share_on(&l->share, &l->pace))
+			pace_no_slow_start(&l->pace);
 		if (model)
 			map_put(&b->lane_of, model, strlen(model), (uint32_t)i);
 	}

@@ -11,6 +11,7 @@
 #include "clients.h"
 #include "limits.h"
 #include "pace.h"
+#include "share.h"
 #include "window.h"
 
 #define WAIT_REPLY_MS 1000    /* a waiting ask is answered WAIT after this (proof of life) */
@@ -34,6 +35,7 @@ struct lane {
 	/* our grants, and what the provider last said remains of each budget (window.c) */
 	struct grant_log grants;
 	struct provider_figure prov_requests, prov_tokens;
+	struct window_share share;   /* the window's share, when limits.window_s is set */
 	struct minute_count minute;  /* grants over the last minute, for status */
 };
 

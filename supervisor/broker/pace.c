@@ -44,6 +44,16 @@ void pace_init(struct pace *p, double rpm, double tpm, double now)
 	p->last_refill = now;
 }
 
+void pace_no_slow_start(struct pace *p)
+{
+	p->rate_factor = 1.0;
+}
+
+int64_t pace_paused(const struct pace *p, int64_t now)
+{
+	return p->not_before > now ? p->not_before - now : 0;
+}
+
 void pace_limits(struct pace *p, int64_t rpm, int64_t tpm)
 {
 	double r = p->cfg_rpm, t = p->cfg_tpm;
@@ -80,7 +90,7 @@ void pace_refill(struct pace *p, double now)
 
 int64_t pace_wait(const struct pace *p, uint32_t est, int64_t now)
 {
-	int64_t wait = p->not_before > now ? p->not_before - now : 0;
+	int64_t wait = pace_paused(p, now);
 	double fine = 0;
 	if (p->req_level < 1.0)
 		fine = (1.0 - p->req_level) / pace_req_rate(p);

@@ -32,6 +32,11 @@ struct pace {
 
 /* Starts at now (ms): one request's worth in the request bucket, a full token bucket. */
 void pace_init(struct pace *p, double rpm, double tpm, double now);
+/* The broker counts the provider's window itself (share.h): the first requests may reach the
+ * server closer together than granted and the count still holds, so no slow start. */
+void pace_no_slow_start(struct pace *p);
+/* Milliseconds until the pause after a 429 (or a quota) is over; 0: now. */
+int64_t pace_paused(const struct pace *p, int64_t now);
 /* The provider's per-minute limits (<= 0: none, or not per minute): never plan for more than
  * that; none: the configured ones again. */
 void pace_limits(struct pace *p, int64_t rpm, int64_t tpm);

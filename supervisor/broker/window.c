@@ -9,7 +9,7 @@
 #define PROVIDER_STALE_MS 2000 /* how long past its reset a figure is still extrapolated */
 #define RESET_MARGIN_MS 25     /* lateness of the provider's clock on ours, see figure_wait */
 
-static const struct grant_entry *grant_get(const struct grant_log *g, uint64_t seq)
+const struct grant_entry *grant_log_get(const struct grant_log *g, uint64_t seq)
 {
 	if (seq == 0 || seq > g->seq || g->seq - seq >= RECENT_GRANTS)
 		return NULL;
@@ -76,7 +76,7 @@ int64_t figure_wait(const struct grant_log *g, const struct provider_figure *f, 
 	/* a grant whose request went out late (a new connection) leaves after later ones */
 	int64_t last_out = 0;
 	for (uint64_t k = f->first; k <= g->seq; k++) {
-		const struct grant_entry *e = grant_get(g, k);
+		const struct grant_entry *e = grant_log_get(g, k);
 		if (!e)
 			continue;
 		double back = grant_returns(e, tokens);
@@ -104,7 +104,7 @@ uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est)
 void grant_log_settle(struct grant_log *g, uint64_t seq, int admitted, uint64_t counted,
 		      int64_t sent_at, int64_t now)
 {
-	if (!grant_get(g, seq))
+	if (!grant_log_get(g, seq))
 		return;
 	struct grant_entry *e = &g->recent[seq % RECENT_GRANTS];
 	e->admitted = admitted;
@@ -126,7 +126,7 @@ void figure_take(const struct grant_log *g, struct provider_figure *f, int64_t r
 {
 	if (remaining < 0 || grant < f->seq || grant > g->seq)
 		return;
-	const struct grant_entry *mine = grant_get(g, grant);
+	const struct grant_entry *mine = grant_log_get(g, grant);
 	int64_t at = mine ? mine->at : now;
 	if (reset_ms > f->window)
 		f->window = reset_ms;
@@ -138,7 +138,7 @@ void figure_take(const struct grant_log *g, struct provider_figure *f, int64_t r
 	 * a few ms out of order (a handshake); the walk then stops early, and the one it misses is
 	 * never given back by this figure: a wait too long until the next report, never a 429. */
 	while (f->window > 0) {
-		const struct grant_entry *e = grant_get(g, f->first - 1);
+		const struct grant_entry *e = grant_log_get(g, f->first - 1);
 		if (!e || e->at + f->window <= at + leave_margin(f))
 			break;
 		f->first--;

@@ -36,6 +36,8 @@ struct provider_figure {
 	int64_t window;   /* the longest reset seen: how long the provider remembers a request */
 };
 
+/* Grant seq as logged, or NULL: none such, or forgotten. */
+const struct grant_entry *grant_log_get(const struct grant_log *g, uint64_t seq);
 /* Logs a grant of est tokens at `at`; returns its number. */
 uint64_t grant_log_add(struct grant_log *g, int64_t at, uint32_t est);
 /* What the provider did with a grant: admitted or not, the tokens it counted (0: unknown, the

@@ -1,8 +1,9 @@
 #!/bin/bash
 # broker.t: the rate-limit broker as a user notices it: Retry-After is honoured by everyone,
-# a killed broker is restarted and the run finishes, max_in_flight bounds concurrent calls.
+# a killed broker is restarted and the run finishes, max_in_flight bounds concurrent calls,
+# and limits.window_s sends a window's share at once and no more in any window.
 . "$(dirname "$0")/lib.sh"
-plan 7
+plan 10
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 4 --words 600
 
@@ -34,6 +35,21 @@ check "broker SIGKILLed mid-run: the run still exits 0 (got $rc)" [ $rc -eq 0 ]
 check "the supervisor restarted it" grep -q "broker killed by signal 9; restarting" "$T/err2"
 kg status -s "$T/s2" --json >"$T/st.json"
 check "every batch done" [ "$(json_get "$T/st.json" "j['batches']['done'] == j['batches']['total']")" = True ]
+stop_mock
+
+# limits.window_s 1 against a server counting 480 a minute over 1 s windows: the first 8 go
+# together (the even pace spreads them over about 0.9 s), and none is refused
+start_mock --latency-ms 200 --rpm 480 --window-s 1
+write_config "$T/cfg.json" '{"limits": {"requests_per_minute": 480, "window_s": 1},
+	"chunking": {"chunks_per_batch": 1}}'
+kg start -c "$T/cfg.json" -i "$T/in2" -s "$T/s4" -w 16 -q 2>"$T/err4"; rc=$?
+check "window_s 1: exit 0 (got $rc)" [ $rc -eq 0 ]
+curl -s --cacert "$T/mock/cert.pem" "https://127.0.0.1:$PORT/stats" >"$T/stats4.json"
+seen=$(json_get "$T/stats4.json" "'%d requests, %s 429s, the first 8 within %.3f s, the 9th %.3f s after the first' % (len(j['times']), j['status'].get('429', 0), sorted(j['times'])[7] - sorted(j['times'])[0], sorted(j['times'])[8] - sorted(j['times'])[0])")
+diag "window_s 1: $seen"
+check "window_s 1: no 429 ($seen)" [ "$(json_get "$T/stats4.json" "j['status'].get('429', 0)")" = 0 ]
+check "window_s 1: the first 8 requests within 0.5 s, more than 8 in all ($seen)" \
+	[ "$(json_get "$T/stats4.json" "len(j['times']) > 8 and sorted(j['times'])[7] - sorted(j['times'])[0] < 0.5")" = True ]
 stop_mock
 
 # max_in_flight: 8 workers, at most 2 calls at once at the server
