@@ -219,7 +219,7 @@ static int round_txn(store_txn *t, void *arg)
 		return STORE_FULL;
 	int cache_hits = 0;
 	int quota = reach_quota(&s->reach, proc_busy_workers(s), now_ms());
-	for (int depth = 0; depth < SLOT_DEPTH; depth++)
+	for (int depth = 0; depth < round_slot_depth(s); depth++)
 		for (int i = 0; ra->dispatch && quota && i < s->nslots && i < s->want; i++) {
 			struct slot *sl = &s->slots[i];
 			if (sl->nheld == depth && !sl->assigned && round_slot_wants(s, i)) {
@@ -286,13 +286,19 @@ static void send_assigned(struct sup *s)
 
 /* A worker gets a batch when it has none, or its next one while it is busy if plenty is left
  * (near the end that batch would wait behind a call while another worker idles). */
+int round_slot_depth(const struct sup *s)
+{
+	return s->led.ctr.requests_ok ? SLOT_DEPTH : SLOT_DEPTH_FIRST;
+}
+
 int round_slot_wants(const struct sup *s, int i)
 {
 	const struct slot *sl = &s->slots[i];
-	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= SLOT_DEPTH ||
+	int depth = round_slot_depth(s);
+	if ((sl->state != SLOT_IDLE && sl->state != SLOT_BUSY) || sl->nheld >= depth ||
 	    sl->recalled) /* (it would hand back whatever it got) */
 		return 0;
-	return sl->nheld == 0 || ledger_unstarted(&s->led) > (uint32_t)s->nslots * SLOT_DEPTH;
+	return sl->nheld == 0 || ledger_unstarted(&s->led) > (uint32_t)s->nslots * (uint32_t)depth;
 }
 
 int round_dispatchable(const struct sup *s)

@@ -42,9 +42,13 @@ struct zygote {
 	int off;           /* KGSUP_SPAWN=exec: every worker is exec'd */
 };
 
-/* A worker is sent its next batch while it is still on one, so that it goes on to it at
- * once instead of waiting for the supervisor's commit and dispatch (SLOT_DEPTH batches at most). */
-#define SLOT_DEPTH 2
+/* A worker is sent its next batches while it is still on one, so that it goes on to them at
+ * once instead of waiting for the supervisor's commit and dispatch (a commit waits for the
+ * disk): SLOT_DEPTH batches at most, SLOT_DEPTH_FIRST until a call of the run has been
+ * answered. A run whose every call fails (a base_url without /v1) learns it from the first
+ * answers, and each worker makes the calls it holds before the stop reaches it. */
+#define SLOT_DEPTH 3
+#define SLOT_DEPTH_FIRST 2
 
 struct held {
 	uint32_t batch, seq;
@@ -217,6 +221,8 @@ int round_run(struct sup *s, int dispatch);
 /* Non-zero when a batch could be handed out now (a requeued one only once it is due). */
 int round_dispatchable(const struct sup *s);
 int round_slot_wants(const struct sup *s, int i);
+/* How many batches a worker may hold now: SLOT_DEPTH_FIRST until a call was answered. */
+int round_slot_depth(const struct sup *s);
 /* Milliseconds until a batch live workers may take is due, at most max (ledger_next_due_ms). */
 long round_next_due_ms(const struct sup *s, int64_t now, long max);
 /* Batch n, taken, made ready to send: answered from the cache (or split, expanded, failed)

@@ -305,7 +305,8 @@ static void wait_idle(struct worker *w, zpoll *p, int sig, int parent)
 /* Returns 0 on a requested quit, 1 when stopped by a signal or orphaned. A batch already in
  * the socket (sent while the last one was in hand) is taken without a poll: signals set
  * their flags in the handler, and the supervisor's pipe is looked at whenever the worker
- * runs out of batches, which it does within two if the supervisor is gone. */
+ * runs out of batches, which it does within three (the most it is sent ahead) if the
+ * supervisor is gone. */
 static int serve(struct worker *w)
 {
 	zpoll p;

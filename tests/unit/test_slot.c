@@ -1,5 +1,6 @@
 /* test_slot.c: the worker slot state machine: the table in slot.c is the one slot.h shows,
- * and a slot moves through a life the supervisor gives it without an illegal step. */
+ * and a slot moves through a life the supervisor gives it without an illegal step; how many
+ * batches a worker is given to hold (round_slot_wants). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,11 +58,42 @@ static void a_life_of_a_slot(void **state)
 	assert_false(slot_live(&(struct slot){ .state = SLOT_BACKOFF }));
 }
 
+/* A busy worker is given batches up to SLOT_DEPTH_FIRST (2) until a call of the run was
+ * answered, then up to SLOT_DEPTH (3); a second one only while more are left than every worker
+ * could hold. */
+static void how_many_a_worker_holds(void **state)
+{
+	(void)state;
+	static struct sup s;
+	struct slot sl = { .state = SLOT_BUSY };
+	s.slots = &sl;
+	s.nslots = s.want = 1;
+	s.led.nbatches = 100;
+	int wants[4];
+	for (int n = 0; n < 4; n++) {
+		sl.nheld = n;
+		wants[n] = round_slot_wants(&s, 0);
+	}
+	assert_true(wants[0] && wants[1] && !wants[2] && !wants[3]);
+	s.led.ctr.requests_ok = 1;
+	for (int n = 0; n < 4; n++) {
+		sl.nheld = n;
+		wants[n] = round_slot_wants(&s, 0);
+	}
+	assert_true(wants[0] && wants[1] && wants[2] && !wants[3]);
+	s.led.nbatches = 3; /* no more left than the one worker could hold */
+	sl.nheld = 1;
+	assert_false(round_slot_wants(&s, 0));
+	sl.nheld = 0;
+	assert_true(round_slot_wants(&s, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_header_diagram_is_the_table),
 		cmocka_unit_test(a_life_of_a_slot),
+		cmocka_unit_test(how_many_a_worker_holds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
