@@ -28,6 +28,8 @@
  * life made. It does not burst for that: its buckets start all but empty (one request, and
  * a second's tokens under the margin) and its rate at PACE_START_FACTOR, so across the restart
  * the grants keep to the pace, and within its first window it grants less than the limit.
+ * With limits.window_s the share goes at once instead, so a restarted broker (and a shared
+ * one's every start, which cannot tell) first lets one window go by, granting nothing.
  * What it forgets: the grants still in flight (max_in_flight may be passed by as many, once),
  * a 429's pause (the next report of a 429 sets it again) and the provider's remaining figures
  * (the next reports bring them). Its grant numbers start from the wall clock, so that a report
@@ -78,9 +80,13 @@ static int64_t wait_for_lane(const struct broker *b, const struct lane *l, int64
 	const struct waiter *w = &l->q[0];
 	int64_t wait = pace_wait(&l->pace, w->est_tokens, now);
 	if (share_on(&l->share, &l->pace)) {
+		/* the share for the requests; the tokens keep their even pace as well, the
+		 * bucket carrying a request larger than the share and usage past the estimate
+		 * as debt, which the share's count does not */
 		wait = share_wait(&l->share, &l->grants, &l->pace, w->est_tokens, now);
-		if (pace_paused(&l->pace, now) > wait)
-			wait = pace_paused(&l->pace, now);
+		int64_t tw = pace_tok_wait(&l->pace, w->est_tokens, now);
+		if (tw > wait)
+			wait = tw;
 	}
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
@@ -219,9 +225,12 @@ static struct ratelimit_info heeded(const struct broker *b, const struct msg_rep
  * window of 1 s held the third share back a second). */
 static int64_t hold_from(const struct lane *ln, const struct msg_report *r, int64_t now)
 {
-	if (!share_on(&ln->share, &ln->pace) || r->sent_at <= 0 || r->sent_at > now)
+	/* the grant's time as settled (never before the grant, never after now: a worker's
+	 * clock is another machine's with a shared broker), not the report's own */
+	const struct grant_entry *e = grant_log_get(&ln->grants, r->grant);
+	if (!share_on(&ln->share, &ln->pace) || r->sent_at <= 0 || !e)
 		return now;
-	return r->sent_at + ln->share.leave_ms;
+	return e->at + ln->share.leave_ms;
 }
 
 static void on_report(struct broker *b, const struct msg_report *r)
@@ -361,6 +370,11 @@ static int broker_open(struct broker *b, const struct broker_start *st)
 	}
 	b->endpoint = st->asks;
 	b->started_wall = wall_ms();
+	/* a life of this broker before this one, whose grants it does not know: a supervisor's
+	 * own broker restarted finds its session's socket file there (a new session has a
+	 * directory of its own); a shared one cannot tell, so it takes every start for one */
+	int earlier = !st->state_dir ||
+		      (!strncmp(st->asks, "ipc://", 6) && !access(st->asks + 6, F_OK));
 	int rc = open_sockets(b, st);
 	if (rc != EXIT_OK)
 		return rc;
@@ -385,8 +399,12 @@ static int broker_open(struct broker *b, const struct broker_start *st)
 		/* numbers no earlier life of this broker gave (see the top of this file) */
 		l->grants.seq = (uint64_t)wall_ms() * 1000;
 		share_init(&l->share, b->cfg.window_s, &l->grants);
-		if (share_on(&l->share, &l->pace))
+		if (share_on(&l->share, &l->pace)) {
 			pace_no_slow_start(&l->pace);
+			if (earlier) /* its grants may fill the window still: one goes by first */
+				pace_hold_until(&l->pace, now_ms() + l->share.window_ms +
+								  l->share.leave_ms);
+		}
 		if (model)
 			map_put(&b->lane_of, model, strlen(model), (uint32_t)i);
 	}

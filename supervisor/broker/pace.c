@@ -88,20 +88,35 @@ void pace_refill(struct pace *p, double now)
 		p->tok_level = tok_max;
 }
 
-int64_t pace_wait(const struct pace *p, uint32_t est, int64_t now)
+/* Milliseconds (fractional) until the token bucket holds a request of est tokens. */
+static double tok_fine(const struct pace *p, uint32_t est)
 {
-	int64_t wait = pace_paused(p, now);
-	double fine = 0;
-	if (p->req_level < 1.0)
-		fine = (1.0 - p->req_level) / pace_req_rate(p);
 	/* never more than the bucket holds, so one request larger than a second's budget still
 	 * goes (and leaves the bucket in debt) */
 	double need = (double)est < p->tok_cap ? (double)est : p->tok_cap;
-	if (p->tok_level < need && (need - p->tok_level) / pace_tok_rate(p) > fine)
-		fine = (need - p->tok_level) / pace_tok_rate(p);
-	/* whole milliseconds for zmq_poll, rounded up; the bucket keeps the remainder */
+	return p->tok_level < need ? (need - p->tok_level) / pace_tok_rate(p) : 0;
+}
+
+/* whole milliseconds for zmq_poll, rounded up (the bucket keeps the remainder), at least the
+ * pause's */
+static int64_t whole_ms(double fine, int64_t paused)
+{
 	int64_t t = fine > 0 ? (int64_t)fine + 1 : 0;
-	return t > wait ? t : wait;
+	return t > paused ? t : paused;
+}
+
+int64_t pace_wait(const struct pace *p, uint32_t est, int64_t now)
+{
+	double fine = 0;
+	if (p->req_level < 1.0)
+		fine = (1.0 - p->req_level) / pace_req_rate(p);
+	double tok = tok_fine(p, est);
+	return whole_ms(tok > fine ? tok : fine, pace_paused(p, now));
+}
+
+int64_t pace_tok_wait(const struct pace *p, uint32_t est, int64_t now)
+{
+	return whole_ms(tok_fine(p, est), pace_paused(p, now));
 }
 
 void pace_take(struct pace *p, uint32_t est)

@@ -47,6 +47,9 @@ double pace_tok_rate(const struct pace *p);
 /* Milliseconds (whole, rounded up) until the buckets hold a request of est tokens and the
  * pause after a 429 is over; 0: now. */
 int64_t pace_wait(const struct pace *p, uint32_t est, int64_t now);
+/* The same for the tokens and the pause alone (limits.window_s: the share counts the requests,
+ * share.h). */
+int64_t pace_tok_wait(const struct pace *p, uint32_t est, int64_t now);
 /* A request of est tokens is granted. */
 void pace_take(struct pace *p, uint32_t est);
 /* A 429 at now: retry_after_ms, else reset_requests_ms, else reset_tokens_ms (each -1 when not

@@ -21,9 +21,12 @@ void share_init(struct window_share *s, double window_s, const struct grant_log 
 	s->leave_ms = (int64_t)llround((double)s->window_ms * (1.0 - PACE_MARGIN)) + SHARE_LEAVE_MS;
 }
 
+/* (never more than the grant log remembers: past it, the oldest still counted would be lost) */
 double share_requests(const struct window_share *s, const struct pace *p)
 {
 	double n = floor(p->rpm * (double)s->window_ms / 60000.0 * p->rate_factor + 1e-9);
+	if (n > RECENT_GRANTS - 1)
+		n = RECENT_GRANTS - 1;
 	return n < 1.0 ? 1.0 : n;
 }
 

@@ -1,8 +1,9 @@
 /* share.h: the window's share of the limits (limits.window_s): when the user says the provider
  * counts requests and tokens over a sliding window of window_s seconds, the broker may grant up
- * to that window's share of the per-minute limits at once, and never more in any window of that
- * length, counted on its own grant log (window.h). Unset (0), the pace's even buckets rule as
- * before (pace.h). The count keeps the number of the oldest grant still in the window and the
+ * to that window's share of the per-minute requests at once, and never more in any window of
+ * that length, counted on its own grant log (window.h); the tokens keep the pace's even bucket
+ * besides (broker.c), which carries what the share's count cannot (a request larger than the
+ * share, usage past the estimate). Unset (0), the pace's even buckets rule as before (pace.h). The count keeps the number of the oldest grant still in the window and the
  * tokens charged since, so a grant costs no walk of the log. */
 #ifndef KGSUP_SHARE_H
 #define KGSUP_SHARE_H
