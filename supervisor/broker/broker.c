@@ -219,20 +219,6 @@ static struct ratelimit_info heeded(const struct broker *b, const struct msg_rep
 	return l;
 }
 
-/* Where a reset a report gives counts from. With limits.window_s the share's count keeps the
- * window, and its leave margin covers the provider's lateness: the reset counts from when the
- * request went out, plus that margin, not a call's latency later (a call of 2.5 s against a
- * window of 1 s held the third share back a second). */
-static int64_t hold_from(const struct lane *ln, const struct msg_report *r, int64_t now)
-{
-	/* the grant's time as settled (never before the grant, never after now: a worker's
-	 * clock is another machine's with a shared broker), not the report's own */
-	const struct grant_entry *e = grant_log_get(&ln->grants, r->grant);
-	if (!share_on(&ln->share, &ln->pace) || r->sent_at <= 0 || !e)
-		return now;
-	return e->at + ln->share.leave_ms;
-}
-
 static void on_report(struct broker *b, const struct msg_report *r)
 {
 	const struct ratelimit_info heard = heeded(b, r), *l = &heard;
@@ -272,12 +258,14 @@ static void on_report(struct broker *b, const struct msg_report *r)
 	figure_take(&ln->grants, &ln->prov_tokens, l->remaining_tokens, l->reset_tokens_ms, r->grant,
 		    now);
 	/* No request left: nobody goes until the reset, counted from the report's arrival (with
-	 * limits.window_s, see hold_from). This
-	 * is later than the replay's own wait by a call's latency, and on a short window that is
-	 * what keeps us clear: the replay's margin there is under how late the provider's clock
-	 * may run on ours (BENCHMARKS.md has what the request-bound bench showed without it). */
+	 * limits.window_s, see share_hold_from). This is later than the replay's own wait by a
+	 * call's latency, and on a short window that is what keeps us clear: the replay's margin
+	 * there is under how late the provider's clock may run on ours (BENCHMARKS.md has what
+	 * the request-bound bench showed without it). */
 	if (l->remaining_requests == 0 && l->reset_requests_ms > 0)
-		pace_hold_until(&ln->pace, hold_from(ln, r, now) + l->reset_requests_ms);
+		pace_hold_until(&ln->pace, share_hold_from(&ln->share, &ln->grants, &ln->pace,
+							   r->grant, r->sent_at, now) +
+						   l->reset_requests_ms);
 	if (l->remaining_tokens >= 0)
 		pace_cap_tokens(&ln->pace, (double)l->remaining_tokens);
 }

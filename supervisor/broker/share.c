@@ -109,3 +109,17 @@ void share_settled(struct window_share *s, const struct grant_log *g, uint64_t s
 	}
 	s->first = seq;
 }
+
+/* With the share on, its count keeps the window, and its leave margin covers the provider's
+ * lateness: a reset counts from when the request went out, plus that margin, not a call's
+ * latency later (a call of 2.5 s against a window of 1 s held the third share back a second).
+ * The grant's time as settled (never before the grant, never after now: a worker's clock is
+ * another machine's with a shared broker), not the report's own. */
+int64_t share_hold_from(const struct window_share *s, const struct grant_log *g,
+			const struct pace *p, uint64_t grant, int64_t sent_at, int64_t now)
+{
+	const struct grant_entry *e = grant_log_get(g, grant);
+	if (!share_on(s, p) || sent_at <= 0 || !e)
+		return now;
+	return e->at + s->leave_ms;
+}

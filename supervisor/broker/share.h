@@ -44,5 +44,9 @@ int64_t share_wait(const struct window_share *s, const struct grant_log *g, cons
 void share_add(struct window_share *s, const struct grant_log *g, uint32_t est);
 /* Grant seq's time was moved later (grant_log_settle): counted again if back in the window. */
 void share_settled(struct window_share *s, const struct grant_log *g, uint64_t seq, int64_t now);
+/* Where a reset of the provider's, reported of grant (its request sent at sent_at: 0, never
+ * sent), counts from: now, or with the share on the grant's settled time plus the margin. */
+int64_t share_hold_from(const struct window_share *s, const struct grant_log *g,
+			const struct pace *p, uint64_t grant, int64_t sent_at, int64_t now);
 
 #endif
