@@ -66,7 +66,7 @@ kg start -c "$D/jobs/analyzers.json" -i "$D/an-in" -s "$D/an-state" -w 16
 kg status -s "$D/an-state"
 kg export -s "$D/an-state" -f tree -o "$D/an-tree"
 echo "$(find "$D/an-tree" -name '*.json' | wc -l) files in $D/an-tree, e.g.:"
-find "$D/an-tree" -name '*.json' | sort | head -3
+find "$D/an-tree" -name '*.json' | sort | sed -n 1,3p # (sed reads it all: head's early exit would be a SIGPIPE, fatal under pipefail)
 
 echo
 echo "== the feedback job (etc/jobs/feedback.json): a survey table of 3,000 rows (an id, a 0-10"
