@@ -79,15 +79,8 @@ static int64_t wait_for_lane(const struct broker *b, const struct lane *l, int64
 		return -1;
 	const struct waiter *w = &l->q[0];
 	int64_t wait = pace_wait(&l->pace, w->est_tokens, now);
-	if (share_on(&l->share, &l->pace)) {
-		/* the share for the requests; the tokens keep their even pace as well, the
-		 * bucket carrying a request larger than the share and usage past the estimate
-		 * as debt, which the share's count does not */
-		wait = share_wait(&l->share, &l->grants, &l->pace, w->est_tokens, now);
-		int64_t tw = pace_tok_wait(&l->pace, w->est_tokens, now);
-		if (tw > wait)
-			wait = tw;
-	}
+	if (share_on(&l->share, &l->pace))
+		wait = share_lane_wait(&l->share, &l->grants, &l->pace, w->est_tokens, now);
 	if (b->cfg.max_in_flight && b->in_flight >= b->cfg.max_in_flight)
 		return wait > 0 ? wait : 1000; /* woken by a report */
 	int64_t pw = provider_wait(l, w->est_tokens, now);

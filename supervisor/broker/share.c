@@ -123,3 +123,10 @@ int64_t share_hold_from(const struct window_share *s, const struct grant_log *g,
 		return now;
 	return e->at + s->leave_ms;
 }
+
+int64_t share_lane_wait(const struct window_share *s, const struct grant_log *g,
+			const struct pace *p, uint32_t est, int64_t now)
+{
+	int64_t wait = share_wait(s, g, p, est, now), tw = pace_tok_wait(p, est, now);
+	return tw > wait ? tw : wait;
+}

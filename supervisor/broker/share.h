@@ -40,6 +40,11 @@ void share_advance(struct window_share *s, const struct grant_log *g, int64_t no
 /* Milliseconds until the window has room for a request of est tokens (0: now). */
 int64_t share_wait(const struct window_share *s, const struct grant_log *g, const struct pace *p,
 		   uint32_t est, int64_t now);
+/* What the broker waits for with the share on: the share's room for the request, and the
+ * tokens' even pace (pace_tok_wait: its bucket carries a request larger than the share, and
+ * usage past the estimate, as debt, which the share's count does not). */
+int64_t share_lane_wait(const struct window_share *s, const struct grant_log *g,
+			const struct pace *p, uint32_t est, int64_t now);
 /* A grant of est tokens is about to be logged (before grant_log_add) and is counted. */
 void share_add(struct window_share *s, const struct grant_log *g, uint32_t est);
 /* Grant seq's time was moved later (grant_log_settle): counted again if back in the window. */

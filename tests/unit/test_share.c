@@ -1,7 +1,8 @@
 /* test_share.c: the window's share of the limits (limits.window_s) on made-up clocks: a
  * provider counting 480 requests a minute over 1 s windows gets 8 at once, the 9th the moment
  * the first leaves our count, and no window of a second ever holds 9; tokens are shared the
- * same way; a 429's lower rate shrinks the share; a window too short for one request leaves the
+ * same way, and the broker's wait keeps them to their even pace besides (a request larger than
+ * the share); a 429's lower rate shrinks the share; a window too short for one request leaves the
  * even pace in charge; a grant whose report says it went out later is counted again. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +109,28 @@ static void tokens_have_their_share(void **state)
 	assert_int_equal(share_wait(&x->s, &x->g, &x->p, 5000, 2 * leaves), 0);
 }
 
+/* 120,000 tokens a minute over 1 s windows (2,000 a window) and asks of 5,000 each, larger than
+ * the share, as the broker waits for them (share_lane_wait, the pace refilled and taken): over a
+ * minute no more tokens go than the limit and the one that may go into debt first. Without the
+ * tokens' pace each went alone in an empty window, 55 a minute: 275,000 tokens. */
+static void the_tokens_keep_their_pace(void **state)
+{
+	struct fixture *x = *state;
+	start(x, 6000, 120000, 1.0);
+	for (int64_t t = 0; t < 60000 && x->n < x->asks; t++) {
+		pace_refill(&x->p, (double)t);
+		share_advance(&x->s, &x->g, t);
+		while (x->n < x->asks && share_lane_wait(&x->s, &x->g, &x->p, 5000, t) == 0) {
+			pace_take(&x->p, 5000);
+			share_add(&x->s, &x->g, 5000);
+			grant_log_add(&x->g, t, 5000);
+			x->at[x->n++] = t;
+		}
+	}
+	assert_true(x->n >= 20);
+	assert_true(x->n * 5000 <= 120000 + 5000);
+}
+
 /* After a 429 the share is the rate factor's part of the window's (the pace's AIMD). */
 static void a_429_shrinks_the_share(void **state)
 {
@@ -183,6 +206,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(eight_at_once_then_the_ninth_when_the_first_leaves, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(tokens_have_their_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_tokens_keep_their_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_429_shrinks_the_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_window_too_short_leaves_the_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_later_send_counts_again, setup, teardown),
