@@ -104,9 +104,16 @@ int job_embed_stage(struct job *j, struct stage *st, const struct json *v, const
 		    char *err, size_t errlen);
 /* Its part of the job's JSON record. */
 void job_embed_to_json(const struct stage *st, buf *b);
+/* An embedding stage over the graph's entities (job.c lets only embedding stages go over
+ * entities; the endpoint is checked too so that the test stays true if that changes). */
+static inline int stage_embeds_entities(const struct stage *st)
+{
+	return st->endpoint == EP_EMBEDDINGS && st->over == OVER_ENTITIES;
+}
 /* Non-zero when some stage is an embedding stage / one over entities (it waits for the
- * graph). */
+ * graph); the first stage over entities, or NULL. */
 int job_embeds(const struct job *j);
 int job_embeds_entities(const struct job *j);
+const struct stage *job_entity_stage(const struct job *j);
 
 #endif

@@ -101,12 +101,17 @@ void job_embed_to_json(const struct stage *st, buf *b)
 	buf_putc(b, '}');
 }
 
-int job_embeds_entities(const struct job *j)
+const struct stage *job_entity_stage(const struct job *j)
 {
 	for (size_t i = 0; i < j->n; i++)
-		if (j->st[i].endpoint == EP_EMBEDDINGS && j->st[i].over == OVER_ENTITIES)
-			return 1;
-	return 0;
+		if (stage_embeds_entities(&j->st[i]))
+			return &j->st[i];
+	return NULL;
+}
+
+int job_embeds_entities(const struct job *j)
+{
+	return job_entity_stage(j) != NULL;
 }
 
 int job_embeds(const struct job *j)

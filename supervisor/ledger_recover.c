@@ -21,7 +21,7 @@ struct recover_arg {
 
 static int over_entities(const struct deps *d, uint32_t stage)
 {
-	return d->job->st[stage].endpoint == EP_EMBEDDINGS && d->job->st[stage].over == OVER_ENTITIES;
+	return stage_embeds_entities(&d->job->st[stage]);
 }
 
 /* With --retry-failed, what batch n (before it changes) says about the graph and the seeds. */

@@ -163,7 +163,7 @@ static int emit_stage_doc(struct emit *e, const struct job *job, uint32_t s, uin
 			  const struct doc_span *sp, const char *name)
 {
 	const struct stage *st = &job->st[s];
-	if (st->endpoint == EP_EMBEDDINGS && st->over == OVER_ENTITIES)
+	if (stage_embeds_entities(st))
 		return d == 0 ? emit_batch(e, s, 0, 0, 0, BX_SEED) : 0;
 	if (sp->nchunks == 0)
 		return 0; /* no text (empty, blank, a subtitle file without cues): nothing to ask */

@@ -428,10 +428,7 @@ int graph_resolve(store_txn *t, const struct config *cfg, const struct job *job,
 	memset(stats, 0, sizeof *stats);
 	if (!cfg->graph_resolve)
 		return 0;
-	const struct stage *st = NULL;
-	for (size_t i = 0; i < job->n && !st; i++)
-		if (job->st[i].endpoint == EP_EMBEDDINGS && job->st[i].over == OVER_ENTITIES)
-			st = &job->st[i];
+	const struct stage *st = job_entity_stage(job);
 	if (!st) {
 		log_warn("graph.resolve: the job has no embedding stage over entities; no entity "
 			 "resolved");

@@ -137,10 +137,8 @@ static const char *rows_job(const struct job *job, const struct config *cfg)
 static const char *entity_stage(const struct job *job, const struct config *cfg)
 {
 	(void)cfg;
-	for (size_t i = 0; i < job->n; i++)
-		if (job->st[i].endpoint == EP_EMBEDDINGS && job->st[i].over == OVER_ENTITIES)
-			return job->st[i].name;
-	return NULL;
+	const struct stage *st = job_entity_stage(job);
+	return st ? st->name : NULL;
 }
 
 /* graph.resolve merges entities by the vectors of a stage over entities: without one it does

@@ -347,7 +347,7 @@ static int listed_before(struct vecs *v, store_txn *t, uint32_t stage, uint32_t 
 		return -1;
 	for (uint32_t s = 0; s < v->job->n; s++) {
 		const struct stage *b = &v->job->st[s];
-		if (s != stage && b->endpoint == EP_EMBEDDINGS && b->over == OVER_ENTITIES &&
+		if (s != stage && stage_embeds_entities(b) &&
 		    !strcmp(a->model, b->model) && a->dimensions == b->dimensions &&
 		    list_asks(v, t, s, &n))
 			return -1;
