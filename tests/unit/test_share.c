@@ -20,6 +20,7 @@ struct fixture {
 	struct pace p;
 	int64_t at[4096]; /* the times of the grants made, in order */
 	long n, asks;      /* grants made, asks there are (at most 4096) */
+	int lane;          /* wait as the broker does (share_lane_wait: the pace too) */
 };
 
 static int setup(void **state)
@@ -46,15 +47,27 @@ static void start(struct fixture *x, double rpm, double tpm, double window_s)
 		pace_no_slow_start(&x->p);
 	x->n = 0;
 	x->asks = 4096;
+	x->lane = 0;
+}
+
+static int64_t wait_for(struct fixture *x, uint32_t est, int64_t t)
+{
+	return x->lane ? share_lane_wait(&x->s, &x->g, &x->p, est, t)
+		       : share_wait(&x->s, &x->g, &x->p, est, t);
 }
 
 /* What the broker does each millisecond from t0 to t1: asks of est tokens granted while the
- * share allows (as many as wanted: every worker is waiting). */
+ * share allows (as many as wanted: every worker is waiting); with x->lane, while the share and
+ * the pace allow, the pace refilled each millisecond and taken by each grant. */
 static void run(struct fixture *x, int64_t t0, int64_t t1, uint32_t est)
 {
 	for (int64_t t = t0; t < t1 && x->n < x->asks; t++) {
+		if (x->lane)
+			pace_refill(&x->p, (double)t);
 		share_advance(&x->s, &x->g, t);
-		while (x->n < x->asks && share_wait(&x->s, &x->g, &x->p, est, t) == 0) {
+		while (x->n < x->asks && wait_for(x, est, t) == 0) {
+			if (x->lane)
+				pace_take(&x->p, est);
 			share_add(&x->s, &x->g, est);
 			grant_log_add(&x->g, t, est);
 			x->at[x->n++] = t;
@@ -117,16 +130,8 @@ static void the_tokens_keep_their_pace(void **state)
 {
 	struct fixture *x = *state;
 	start(x, 6000, 120000, 1.0);
-	for (int64_t t = 0; t < 60000 && x->n < x->asks; t++) {
-		pace_refill(&x->p, (double)t);
-		share_advance(&x->s, &x->g, t);
-		while (x->n < x->asks && share_lane_wait(&x->s, &x->g, &x->p, 5000, t) == 0) {
-			pace_take(&x->p, 5000);
-			share_add(&x->s, &x->g, 5000);
-			grant_log_add(&x->g, t, 5000);
-			x->at[x->n++] = t;
-		}
-	}
+	x->lane = 1;
+	run(x, 0, 60000, 5000);
 	assert_true(x->n >= 20);
 	assert_true(x->n * 5000 <= 120000 + 5000);
 }
