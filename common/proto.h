@@ -97,6 +97,11 @@ enum grant_verdict { GRANT_GO = 0, GRANT_WAIT = 1 };
  * whole part, sends waiting from a socket with it, so the part never sits in memory. */
 #define RESULTS_HWM 1000
 
+/* The most batches a worker holds at once (sent, no result back yet). Its results wait for
+ * their ack: each BATCH or QUIT acks every result the supervisor had when it built it, and
+ * it sends one only for a result it had, so a worker keeps at most twice this many. */
+#define PROTO_HELD_MAX 3
+
 /* The struct members of each kind. */
 #define PROTO_MEMBER(kind, name) PROTO_MEMBER_##kind(name)
 #define PROTO_MEMBER_u32(name) uint32_t name;

@@ -47,7 +47,7 @@ struct zygote {
  * disk): SLOT_DEPTH batches at most, SLOT_DEPTH_FIRST until a call of the run has been
  * answered. A run whose every call fails (a base_url without /v1) learns it from the first
  * answers, and each worker makes the calls it holds before the stop reaches it. */
-#define SLOT_DEPTH 3
+#define SLOT_DEPTH PROTO_HELD_MAX
 #define SLOT_DEPTH_FIRST 2
 
 struct held {

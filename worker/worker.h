@@ -17,6 +17,8 @@
 #include "http.h"
 
 #define UNACKED_MAX 8
+_Static_assert(UNACKED_MAX >= 2 * PROTO_HELD_MAX, "a worker keeps up to 2 x PROTO_HELD_MAX "
+	       "results unacked (proto.h): the oldest would be overwritten, not spooled");
 #define TRACE_HELD 8
 
 struct worker {
