@@ -11,8 +11,12 @@ dir=${KGSUP_NPM_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/npm}
 # package.json only, for a package whose main starts a server). Used by:
 #   kuzu      tests/integration/kuzu.t loads the kuzu export with it (an embedded graph database)
 #   mock-llm  tests/integration/thirdparty.t: an OpenAI-compatible server nobody here wrote
+#   k8s-client, k8s-models  tests/integration/k8s_local.t checks etc/k8s/ against the Kubernetes
+#             API's models with them (ES modules, loaded by path: version only)
 packages="kuzu kuzu 0.11.3 load
-mock-llm @dwmkerr/mock-llm 0.1.29 version"
+mock-llm @dwmkerr/mock-llm 0.1.29 version
+k8s-client @kubernetes/client-node 2.0.1 version
+k8s-models kubernetes-models 5.1.0 version"
 
 # there PACKAGE VERSION CHECK: the pinned version is installed (and loads)
 there() {

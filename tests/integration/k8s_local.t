@@ -7,14 +7,15 @@
 # the Indexed Job's pods 0-3 at once against the mock with a limit, the export Job. Every pod
 # exits 0; the merged export equals one machine's run byte for byte; a pod sent SIGTERM mid-run
 # exits 75 (the Job retries it) with its state in /collect, and the index run again copies it
-# back and finishes, buying nothing twice. Kubernetes itself (scheduling, PVCs, the image, PID
-# 1, runAsUser) is not tried here; see README "Several machines".
+# back and finishes, buying nothing twice. Every object is held to the Kubernetes API's models
+# first (k8s_schema.mjs). Kubernetes itself (scheduling, PVCs, the image, PID 1, runAsUser) is
+# not tried here; see README "Several machines".
 . "$(dirname "$0")/lib.sh"
-plan 13
+plan 15
 
 K8S=$TOP/etc/k8s
 if ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
-	for _ in $(seq 13); do skip "etc/k8s run locally" "python3-yaml is not installed"; done
+	for _ in $(seq 15); do skip "etc/k8s run locally" "python3-yaml is not installed"; done
 	exit 0
 fi
 
@@ -105,6 +106,38 @@ version=$(sed -n 's/^VERSION *:= *//p' "$TOP/GNUmakefile")
 tags=$(grep -ho 'registry.example.com/kgsup:[^ ]*' "$K8S"/*.yaml "$K8S/Dockerfile")
 check "every manifest and the Dockerfile name the image kgsup:$version ($(echo $tags | wc -w) names: $(echo "$tags" | sort -u | tr '\n' ' '))" \
 	eval '[ "$(echo "$tags" | wc -l)" -ge 4 ] && [ "$(echo "$tags" | sort -u)" = "registry.example.com/kgsup:$version" ]'
+
+# The manifests against the Kubernetes API's own models (k8s_schema.mjs: unknown fields, types,
+# required fields, enums), and a Job with a misspelt field against them too, so that the check
+# is seen to catch one. The packages are scripts/install-npm.sh's (k8s-client, k8s-models).
+NPM_DIR=${KGSUP_NPM_DIR:-$TOP/build/npm}
+k8s_models() { [ -f "$NPM_DIR/node_modules/@kubernetes/client-node/dist/gen/models/all.js" ] &&
+	[ -f "$NPM_DIR/node_modules/kubernetes-models/batch/v1/Job.js" ]; }
+k8s_models || KGSUP_NPM_DIR=$NPM_DIR sh "$TOP/scripts/install-npm.sh" k8s-client k8s-models
+/usr/bin/python3 - "$K8S" "$T/docs.json" "$T/misspelt.json" <<'PY'
+import glob, json, os, sys, yaml
+docs = [[os.path.basename(f), d] for f in sorted(glob.glob(sys.argv[1] + "/*.yaml"))
+        for d in yaml.safe_load_all(open(f)) if d]
+json.dump(docs, open(sys.argv[2], "w"))
+job = next(d for f, d in docs if d["kind"] == "Job" and "podFailurePolicy" in d["spec"])
+job["spec"]["podFailurPolicy"] = job["spec"].pop("podFailurePolicy")
+json.dump([["job.yaml, misspelt", job]], open(sys.argv[3], "w"))
+PY
+if k8s_models; then
+	node "$TOP/tests/integration/k8s_schema.mjs" "$NPM_DIR" "$T/docs.json" >"$T/schema.out" 2>&1; rc=$?
+	check "the manifests' $(grep -o '"kind"' "$T/docs.json" | wc -l) objects hold to the Kubernetes API's models (exit $rc: $(head -c 300 "$T/schema.out"))" \
+		[ $rc -eq 0 ]
+	node "$TOP/tests/integration/k8s_schema.mjs" "$NPM_DIR" "$T/misspelt.json" >"$T/misspelt.out" 2>&1; rc=$?
+	check "a Job with spec.podFailurPolicy fails that check, the field named (exit $rc: $(head -c 200 "$T/misspelt.out"))" \
+		eval '[ $rc -eq 1 ] && grep -q "Job kgsup: spec.podFailurPolicy: unknown field" "$T/misspelt.out"'
+elif timeout 60 npm ping --fetch-retries=1 --fetch-retry-mintimeout=1000 \
+	--fetch-retry-maxtimeout=5000 >/dev/null 2>&1; then
+	not_ok "the manifests hold to the Kubernetes API's models: the npm packages do not load from $NPM_DIR"
+	not_ok "a misspelt field fails that check: the npm packages do not load from $NPM_DIR"
+else
+	skip "the manifests hold to the Kubernetes API's models" "npm cannot reach its registry"
+	skip "a misspelt field fails that check" "npm cannot reach its registry"
+fi
 
 # the mock admits 40 requests in any 2 s (1,200 a minute), 100 ms a call
 start_mock --rpm 1200 --window-s 2 --latency-ms 100
