@@ -137,7 +137,7 @@ def new_comment(r, mood, seen):
 
 def rows(n, seed):
     r = random.Random(seed)
-    rid, said, seen = 0, [], set()
+    rid, said, short, seen = 0, [], [], set()
     for _ in range(n):
         rid += r.choice([1, 1, 1, 2, 3])
         mood, _, weights = r.choices(MOODS, weights=[m[1] for m in MOODS])[0]
@@ -145,12 +145,14 @@ def rows(n, seed):
         if r.random() < BLANK_SHARE:
             comment = ""
         elif said and r.random() < DUP_SHARE:
-            # repeats are mostly of short comments, as in real surveys
-            short = [c for c in said if len(c) < 40]
+            # repeats are mostly of short comments, as in real surveys (short: those of said
+            # under 40 characters, in order, kept as they come: the table's size is linear)
             comment = variant(r, r.choice(short if short and r.random() < 0.8 else said))
         else:
             comment = new_comment(r, mood, seen)
             said.append(comment)
+            if len(comment) < 40:
+                short.append(comment)
         channel = r.choices([c for c, _ in CHANNELS], weights=[w for _, w in CHANNELS])[0]
         yield ["R%06d" % rid, score, comment, channel]
 
