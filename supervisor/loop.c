@@ -280,7 +280,7 @@ int loop_run(struct sup *s)
 	proc_close(s);
 	zsock_close(s->results);
 	zsock_term();
-	proc_remove_session(s);
+	session_remove(s);
 	buf_free(&s->msg);
 	return code;
 }

@@ -12,14 +12,12 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,72 +41,35 @@ static int bind_slot(struct sup *s, int i)
 	return s->slots[i].push ? 0 : -1;
 }
 
-/* Removes the session directory `name` in DIR/sock (open as sockfd) and the socket files in
- * it, following no link. */
-static void remove_session_dir(int sockfd, const char *name)
-{
-	int fd = openat(sockfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(fd, e->d_name, 0);
-		closedir(d); /* closes fd */
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	unlinkat(sockfd, name, AT_REMOVEDIR);
-}
-
-/* Removes the session directories in DIR/sock but `keep`. Their supervisors are gone (we hold
- * the lock), so nothing listens in them any more; once they are removed, an orphaned worker of
- * theirs cannot even find a socket to reconnect to. Files (the control socket) stay. */
-static void remove_sessions(const char *state_dir, const char *keep)
-{
-	char path[PATHS_MAX];
-	paths_file(path, sizeof path, state_dir, "sock");
-	DIR *d = opendir(path);
-	if (!d)
-		return;
-	struct dirent *e;
-	struct stat st;
-	while ((e = readdir(d)))
-		if (paths_session_ok(e->d_name) && (!keep || strcmp(e->d_name, keep)) &&
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-			remove_session_dir(dirfd(d), e->d_name);
-	closedir(d);
-}
-
-/* A directory of its own for this session's sockets (mode 0700, made by mkdtemp). */
-static int make_session(struct sup *s, char *err, size_t errlen)
-{
-	char dir[PATHS_MAX];
-	paths_session_dir(dir, sizeof dir, s->state_dir, "XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-		return -1;
-	}
-	snprintf(s->session, sizeof s->session, "%s", strrchr(dir, '/') + 1);
-	remove_sessions(s->state_dir, s->session);
-	return 0;
-}
-
-void proc_remove_session(struct sup *s)
+/* The session's directory and the pipe the children watch, and the zygote: what the children
+ * need that the plan does not change. Done while the server is checked (run.c: the zygote
+ * loads meanwhile), or here at the latest. */
+int proc_begin(struct sup *s, char *err, size_t errlen)
 {
 	if (s->session[0])
-		remove_sessions(s->state_dir, NULL);
-}
-
-int proc_init(struct sup *s, char *err, size_t errlen)
-{
-	if (make_session(s, err, errlen))
+		return 0;
+	if (readlink_self(s->self_exe, sizeof s->self_exe) < 0) {
+		snprintf(err, errlen, "cannot find kgsup's own executable: %s", strerror(errno));
 		return -1;
+	}
 	if (pipe2(s->parent_pipe, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	if (session_make(s, err, errlen)) {
+		close(s->parent_pipe[0]);
+		close(s->parent_pipe[1]);
+		return -1;
+	}
 	spawn_init(s);
+	spawn_zygote_due(s);
+	return 0;
+}
+
+int proc_init(struct sup *s, char *err, size_t errlen)
+{
+	if (proc_begin(s, err, errlen))
+		return -1;
 	s->nslots = s->want;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->max_starting = ncpu < 2 ? 2 : ncpu > 64 ? 64 : (int)ncpu;

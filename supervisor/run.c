@@ -345,10 +345,6 @@ static int supervise(struct sup *s, const struct cli *cli, char *err, size_t err
 			snprintf(err, errlen, "store: %s", store_strerror(s->db));
 		return EXIT_INTERNAL;
 	}
-	if (readlink_self(s->self_exe, sizeof s->self_exe) < 0) {
-		snprintf(err, errlen, "cannot find kgsup's own executable: %s", strerror(errno));
-		return EXIT_INTERNAL;
-	}
 	return loop_run(s);
 }
 
@@ -398,6 +394,7 @@ static int load_settings(struct sup *s, const struct cli *cli, int resume, char 
  * (a full disk) is dropped: its spooled files stay for next time. */
 static void release(struct sup *s, const struct cli *cli)
 {
+	session_abandon(s);
 	cache_free(&s->cache);
 	if (s->cache_db && s->cache_db != s->db)
 		store_close(s->cache_db);
@@ -428,6 +425,14 @@ static void release(struct sup *s, const struct cli *cli)
 		close(s->lock_fd);
 }
 
+/* (proc_init does it again, and says why, if it fails here) */
+static void begin_early(struct sup *s)
+{
+	char err[512];
+	if (proc_begin(s, err, sizeof err))
+		log_debug("%s", err);
+}
+
 static int run_command(const struct cli *cli, int resume)
 {
 	static struct sup s;
@@ -455,10 +460,13 @@ static int run_command(const struct cli *cli, int resume)
 	/* the cache before the plan: a cache.path that cannot be used is refused before work */
 	if (!code)
 		code = open_cache(&s, err, sizeof err);
-	/* before the plan: a server that cannot be reached or lacks the model costs no planning */
+	/* before the plan: a server that cannot be reached or lacks the model costs no planning;
+	 * the zygote, which needs neither, loads meanwhile (it inherits the log level and the
+	 * bar's flag) */
 	if (!code) {
 		log_export_level();
-		code = servercheck_run(&s, err, sizeof err);
+		progress_begin(&s, !cli->no_progress);
+		code = servercheck_run(&s, begin_early, err, sizeof err);
 	}
 	if (!code && !resume)
 		code = settle_plan(&s, cli, err, sizeof err);

@@ -68,7 +68,7 @@ static int read_line(pid_t pid, int from, char *line, size_t n, int64_t deadline
 	return 0;
 }
 
-int servercheck_run(struct sup *s, char *err, size_t errlen)
+int servercheck_run(struct sup *s, void (*meanwhile)(struct sup *), char *err, size_t errlen)
 {
 	char *argv[JOB_MAX_STAGES + 3] = { "kgsup", "__check" };
 	int nmodels = run_models(s, argv + 2, JOB_MAX_STAGES);
@@ -93,6 +93,8 @@ int servercheck_run(struct sup *s, char *err, size_t errlen)
 	}
 	buf_free(&json);
 	close(to);
+	if (meanwhile)
+		meanwhile(s);
 	char line[1024];
 	/* two GETs at most, each within the connect timeout and CHECK_TIMEOUT_MS, and its start */
 	int64_t deadline =

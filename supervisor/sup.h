@@ -168,8 +168,10 @@ void progress_tick(struct sup *s);
 void progress_end(struct sup *s);
 
 /* proc.c */
-/* Makes this session's socket directory (removing those of earlier sessions) and binds the
- * workers' sockets in it. */
+/* Makes this session's socket directory and the children's pipe, and starts the zygote (once;
+ * proc_init does it when no one did before). */
+int proc_begin(struct sup *s, char *err, size_t errlen);
+/* proc_begin if not done, then binds the workers' sockets in the session's directory. */
 int proc_init(struct sup *s, char *err, size_t errlen);
 void proc_spawn_due(struct sup *s);
 void proc_reap(struct sup *s);
@@ -199,8 +201,15 @@ void proc_close(struct sup *s);
 void proc_throttle(struct child *c, int64_t now);
 /* Slot i was sent batch n as dispatch seq. */
 void proc_slot_sent(struct sup *s, int i, uint32_t n, uint32_t seq);
-/* Removes this session's socket directory: after the last socket in it is closed. */
-void proc_remove_session(struct sup *s);
+
+/* session.c: DIR/sock/SESSION */
+/* Makes it (mkdtemp), removing those of earlier sessions. */
+int session_make(struct sup *s, char *err, size_t errlen);
+/* Removes it: after the last socket in it is closed. */
+void session_remove(struct sup *s);
+/* A session that never reached its loop, or left it early: its children stopped and reaped,
+ * its directory removed (nothing when none was made, or session_remove ran). */
+void session_abandon(struct sup *s);
 
 /* sink.c: what arrives on the results socket, and what orphaned workers spooled */
 void sink_receive(struct sup *s);
@@ -209,8 +218,8 @@ size_t sink_ingest_spool(struct sup *s);
 
 /* servercheck.c: before the plan, the server is asked for its models (kgsup __check): 0 go on,
  * or an exit code with err set (the server cannot be reached; it does not list a model of the
- * run; base_url lacks /v1). */
-int servercheck_run(struct sup *s, char *err, size_t errlen);
+ * run; base_url lacks /v1). meanwhile (if not NULL) runs while the check does. */
+int servercheck_run(struct sup *s, void (*meanwhile)(struct sup *), char *err, size_t errlen);
 
 /* detach.c: --detach: the parent waits until the child has planned and started its loop (or
  * died) and returns its exit code; the child gets -1, and *ready_fd to say it started. */

@@ -3,11 +3,11 @@
 # /models: a model the server does not list (the run's or a stage's) stops the run (exit 4,
 # naming model and server), a server without the endpoint is a warning and the run goes on, a
 # base_url without /v1 gets the fix, and a server that cannot be reached is "cannot connect to
-# URL: reason" (exit 2); nothing is planned or sent then. During a run, a server that goes away
+# URL: reason" (exit 2); nothing is planned or sent then, and nothing is left running. During a run, a server that goes away
 # pauses the run (log and status say so) without using up attempts, and the run goes on when
 # it is back on the same port.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 32
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 3 --words 400 >/dev/null
 CFG='{"chunking": {"chunks_per_batch": 1}}'
@@ -24,6 +24,9 @@ check "the message names the model, the server and what it lists: $(head -c 300 
 check "nothing sent ($(mock_stat requests)), /models asked ($(mock_stat models_asked))" \
 	[ "$(mock_stat requests)" = 0 -a "$(mock_stat models_asked)" = 1 ]
 check "and nothing planned" not_planned "$T/m"
+# (the zygote starts while the server is checked: stopped and reaped again)
+check "nor anything left running or made for the run's sockets: $(pgrep -af -- "kgsup __[a-z]* $T/m ")$(ls "$T/m/sock")" \
+	eval '! pgrep -f -- "kgsup __[a-z]* $T/m " >/dev/null && [ -z "$(ls "$T/m/sock")" ]'
 
 # a stage's own model is checked too
 write_config "$T/cfg.json"

@@ -1,12 +1,13 @@
 #!/bin/bash
 # zygote.t: workers forked by the zygote (the default) do what exec'd ones do (KGSUP_SPAWN=exec):
 # the same export; they are the supervisor's children, look alike in ps, and all of them (the
-# zygote too) exit on their own when the supervisor is SIGKILLed. A zygote killed in the middle
+# zygote too) exit on their own when the supervisor is SIGKILLed. The zygote starts while the
+# server is checked, before the plan. A zygote killed in the middle
 # of a run is restarted (workers started meanwhile are exec'd) and the run finishes. A -w that
 # the hard RLIMIT_NOFILE cannot hold stops at once with a line that names the limit; one the
 # soft limit cannot hold raises it, and the workers get the original back.
 . "$(dirname "$0")/lib.sh"
-plan 19
+plan 20
 
 /usr/bin/python3 "$TOP/scripts/gen_corpus.py" "$T/in" --files 10 --words 900 --seed 7
 extra='{"chunking": {"chunk_tokens": 150, "overlap_tokens": 0, "chunks_per_batch": 1}}'
@@ -25,6 +26,9 @@ check "both runs exit 0 (exec $rc_exec, zygote $rc_zyg)" [ "$rc_exec:$rc_zyg" = 
 forked=$(grep -c "debug: worker [0-9]*: pid [0-9]* forked at" "$T/zyg.err")
 execd=$(grep -c "debug: worker [0-9]*: pid [0-9]* exec'd at" "$T/zyg.err")
 check "the zygote forked every worker ($forked forked, $execd exec'd)" [ "$forked:$execd" = 6:0 ]
+# (its exec and loading are not on the way to the first batches)
+check "the zygote was ready before the plan was made: it loads while the server is checked" \
+	eval '[ "$(grep -n -m1 "debug: zygote ready" "$T/zyg.err" | cut -d: -f1)" -lt "$(grep -n -m1 "info: planned" "$T/zyg.err" | cut -d: -f1)" ]'
 check "KGSUP_SPAWN=exec exec'd every worker" \
 	[ "$(grep -c "debug: worker [0-9]*: pid [0-9]* exec'd at" "$T/exec.err")" = 6 ]
 check "during the run, one zygote and 6 workers, each a child of the supervisor with the command line kgsup __worker SLOT DIR SESSION ($zygotes, $children)" \
